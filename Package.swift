@@ -1,0 +1,109 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Skyport: a federating IVOA ExecutionBroker.
+// Arrows point inward: every module depends on SkyportCore, SkyportCore depends on nothing but Foundation,
+// and SkyportApp is the one composition root.
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "skyport",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "skyport", targets: ["skyport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+    ],
+    targets: [
+        // Pure domain: models, validation, matching, negotiation, lifecycle rules, store ports. No I/O.
+        .target(name: "SkyportCore", swiftSettings: swiftSettings),
+        // Persistence: SQLite (GRDB, system libsqlite3, WAL) and in-memory stores.
+        .target(
+            name: "SkyportStore",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Remote clients for facilities (UWS, BinderHub, other brokers, registries).
+        .target(
+            name: "SkyportRemotes",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP edge: routes, content negotiation (JSON/YAML), auth, errors, metrics.
+        .target(
+            name: "SkyportHTTP",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.embedInCode("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        // Background services (offer expiry, forwarding, tracking).
+        .target(
+            name: "SkyportServices",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: configuration, stores, services and the HTTP application wired together.
+        .target(
+            name: "SkyportApp",
+            dependencies: [
+                "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportHTTP", "SkyportServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "skyport",
+            dependencies: [
+                "SkyportApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore"]),
+        .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
+        .testTarget(
+            name: "SkyportHTTPTests",
+            dependencies: [
+                "SkyportApp", "SkyportHTTP", "SkyportCore", "SkyportStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+    ]
+)

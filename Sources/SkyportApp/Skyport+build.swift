@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import SkyportCore
+import SkyportHTTP
+import SkyportServices
+import SkyportStore
+
+/// The composition root: the only place that creates concrete stores, clients and services.
+public enum SkyportComposition {
+    /// The version Skyport reports in `/health`.
+    public static let version = "0.1.0"
+
+    /// Opens the configured store (migrating a SQLite file to the current schema).
+    public static func makeStore(_ config: SkyportConfiguration) throws -> any BrokerStore {
+        switch config.database {
+        case ":memory:", "memory": return InMemoryStore()
+        default: return try SQLiteStore(path: config.database)
+        }
+    }
+
+    /// The HTTP application, with the given store, ready to run as a service.
+    public static func buildApplication(
+        _ config: SkyportConfiguration, store: any BrokerStore, logger: Logger,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let deps = APIDependencies(store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes)
+        let (router, _) = SkyportRouter.build(deps)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "skyport/\(version)"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
+    public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
+        let store = try makeStore(config)
+        let app = buildApplication(config, store: store, logger: logger) { port in
+            logger.notice("skyport listening", metadata: [
+                "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
+                "database": .string(config.database), "version": .string(version),
+            ])
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+
+/// Every setting Skyport reads, resolved once at start-up: defaults, then `SKYPORT_*` environment
+/// variables, then command-line flags (the caller applies flags over `fromEnvironment()`).
+public struct SkyportConfiguration: Sendable {
+    /// Address to listen on (`SKYPORT_HOST`, `--host`).
+    public var host = "127.0.0.1"
+    /// Port to listen on; 0 picks a free one (`SKYPORT_PORT`, `--port`).
+    public var port = 8080
+    /// The SQLite file, or `:memory:` for a store that lives only as long as the process (`SKYPORT_DB`, `--db`).
+    public var database = "var/skyport.sqlite"
+    /// swift-log level: trace, debug, info, notice, warning, error, critical (`SKYPORT_LOG_LEVEL`, `--log-level`).
+    public var logLevel: Logger.Level = .info
+    /// `text` or `json` lines on standard error (`SKYPORT_LOG_FORMAT`, `--log-format`).
+    public var logFormat = "text"
+    /// Largest request body accepted, in bytes (`SKYPORT_MAX_BODY_BYTES`).
+    public var maxBodyBytes = 1 << 20
+
+    public init() {}
+
+    /// Defaults overridden by the environment; a malformed value is an error naming the variable.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> SkyportConfiguration {
+        var c = SkyportConfiguration()
+        if let v = env["SKYPORT_HOST"] { c.host = v }
+        if let v = env["SKYPORT_PORT"] { c.port = try int(v, "SKYPORT_PORT", 0...65_535) }
+        if let v = env["SKYPORT_DB"] { c.database = v }
+        if let v = env["SKYPORT_LOG_LEVEL"] { c.logLevel = try level(v, "SKYPORT_LOG_LEVEL") }
+        if let v = env["SKYPORT_LOG_FORMAT"] { c.logFormat = try format(v, "SKYPORT_LOG_FORMAT") }
+        if let v = env["SKYPORT_MAX_BODY_BYTES"] { c.maxBodyBytes = try int(v, "SKYPORT_MAX_BODY_BYTES", 1_024...(1 << 30)) }
+        return c
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static func int(_ text: String, _ key: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard let v = Int(text), range.contains(v) else {
+            throw Invalid(description: "\(key)='\(text)' must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    public static func level(_ text: String, _ key: String) throws -> Logger.Level {
+        guard let v = Logger.Level(rawValue: text.lowercased()) else {
+            throw Invalid(description: "\(key)='\(text)' must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    public static func format(_ text: String, _ key: String) throws -> String {
+        guard ["text", "json"].contains(text.lowercased()) else { throw Invalid(description: "\(key)='\(text)' must be text or json") }
+        return text.lowercased()
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// A facility's identifier: an `ivo://` IVOA identifier or a URL-safe name.
+/// Identifiers compare case-insensitively, as RegTAP compares ivoids; the spelling first registered is kept for display.
+public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    /// The comparison key: the identifier in lower case.
+    public var key: String { rawValue.lowercased() }
+
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public static func == (a: FacilityID, b: FacilityID) -> Bool { a.key == b.key }
+    public func hash(into h: inout Hasher) { h.combine(key) }
+    public var description: String { rawValue }
+
+    /// Why this identifier is not acceptable, or nil when it is.
+    public var problem: String? {
+        let id = rawValue
+        if id.isEmpty { return "must not be empty" }
+        if id.utf8.count > 256 { return "must be at most 256 bytes long" }
+        if id.lowercased().hasPrefix("ivo://") {
+            let rest = id.dropFirst(6)
+            let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            if authority.count < 3 { return "an ivo:// identifier needs an authority of at least 3 characters (ivo://example.org/service)" }
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~/?#=&;:+%!$'()*,@"))
+            if rest.unicodeScalars.contains(where: { !allowed.contains($0) || $0.value > 127 }) {
+                return "an ivo:// identifier may hold only printable ASCII without spaces, quotes or angle brackets"
+            }
+            return nil
+        }
+        let urlSafe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        if id.unicodeScalars.contains(where: { !urlSafe.contains($0) }) {
+            return "must be an ivo:// identifier or a URL-safe name (letters, digits, '-', '.', '_', '~')"
+        }
+        if id.hasPrefix(".") { return "a name must not start with '.'" }
+        return nil
+    }
+
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// Whether a facility takes new work.
+public enum FacilityStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Offered to new requests.
+    case active
+    /// Finishing the work it has; not offered to new requests.
+    case draining
+    /// Not offered, and not expected to run anything.
+    case disabled
+}
+
+/// The protocol a facility endpoint speaks.
+public enum EndpointKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A standard IVOA UWS 1.1 job list (XML), such as an async TAP endpoint.
+    case uws
+    /// ASTRON's django-uws JSON dialect.
+    case djangoUWS = "django-uws"
+    /// A BinderHub (build API plus the JupyterHub behind it).
+    case binderhub
+    /// Another ExecutionBroker, federated by Skyport.
+    case executionbroker
+}
+
+/// Where and how Skyport reaches a facility.
+public struct Endpoint: Sendable, Hashable, Codable {
+    public var kind: EndpointKind
+    public var url: String
+
+    public init(kind: EndpointKind, url: String) {
+        self.kind = kind
+        self.url = url
+    }
+}
+
+/// The most a single job may ask of a facility. A nil field is unknown: it never rejects a request.
+public struct FacilityLimits: Sendable, Hashable, Codable {
+    /// Most cores one job may have.
+    public var cores: Int?
+    /// Most memory one job may have, in GiB.
+    public var memory: Int?
+    /// Longest a job may run.
+    public var duration: ISODuration?
+
+    public init(cores: Int? = nil, memory: Int? = nil, duration: ISODuration? = nil) {
+        self.cores = cores
+        self.memory = memory
+        self.duration = duration
+    }
+}
+
+/// What the broker may book on a facility at any one time, across all its jobs.
+public struct FacilityCapacity: Sendable, Hashable, Codable {
+    /// Total cores.
+    public var cores: Int?
+    /// Total memory, in GiB.
+    public var memory: Int?
+
+    public init(cores: Int? = nil, memory: Int? = nil) {
+        self.cores = cores
+        self.memory = memory
+    }
+}
+
+/// Data co-located with a facility.
+public struct FacilityData: Sendable, Hashable, Codable {
+    /// Rucio storage elements (RSEs) the facility reads locally.
+    public var rses: [String]
+
+    public init(rses: [String] = []) { self.rses = rses }
+}
+
+/// A facility: somewhere Skyport can run work, as its operator registered it.
+public struct Facility: Sendable, Hashable, Codable {
+    public var id: FacilityID
+    public var name: String
+    public var description: String
+    public var status: FacilityStatus
+    public var endpoints: [Endpoint]
+    public var accepts: [ExecutableKind]
+    public var limits: FacilityLimits
+    public var capacity: FacilityCapacity
+    public var data: FacilityData
+    /// The operator that registered it (server-set).
+    public var owner: String
+    /// Server-set times.
+    public var created: Date
+    public var modified: Date
+
+    public init(
+        id: FacilityID, name: String, description: String = "", status: FacilityStatus = .active,
+        endpoints: [Endpoint], accepts: [ExecutableKind], limits: FacilityLimits = .init(),
+        capacity: FacilityCapacity = .init(), data: FacilityData = .init(), owner: String,
+        created: Date, modified: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.status = status
+        self.endpoints = endpoints
+        self.accepts = accepts
+        self.limits = limits
+        self.capacity = capacity
+        self.data = data
+        self.owner = owner
+        self.created = created
+        self.modified = modified
+    }
+}
+
+/// A filter on the facility list.
+public struct FacilityQuery: Sendable, Hashable {
+    public var accepts: ExecutableKind?
+    public var status: FacilityStatus?
+
+    public init(accepts: ExecutableKind? = nil, status: FacilityStatus? = nil) {
+        self.accepts = accepts
+        self.status = status
+    }
+
+    public func matches(_ f: Facility) -> Bool {
+        (accepts.map { f.accepts.contains($0) } ?? true) && (status.map { f.status == $0 } ?? true)
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// A facility as an operator writes it (`POST /facilities`, `PUT /facilities/{id}`): every field optional here,
+/// so that validation can name each missing or wrong field instead of stopping at the first.
+public struct FacilityDocument: Sendable, Decodable {
+    public struct EndpointDocument: Sendable, Decodable {
+        public var kind: String?
+        public var url: String?
+    }
+    public struct LimitsDocument: Sendable, Decodable {
+        public var cores: Int?
+        public var memory: Int?
+        public var duration: String?
+    }
+    public struct CapacityDocument: Sendable, Decodable {
+        public var cores: Int?
+        public var memory: Int?
+    }
+    public struct DataDocument: Sendable, Decodable {
+        public var rses: [String]?
+    }
+
+    public var id: String?
+    public var name: String?
+    public var description: String?
+    public var status: String?
+    public var endpoints: [EndpointDocument]?
+    public var accepts: [String]?
+    public var limits: LimitsDocument?
+    public var capacity: CapacityDocument?
+    public var data: DataDocument?
+
+    /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
+    public static let allowedKeys: [String: Set<String>] = [
+        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified"],
+        "endpoints[]": ["kind", "url"],
+        "limits": ["cores", "memory", "duration"],
+        "capacity": ["cores", "memory"],
+        "data": ["rses"],
+    ]
+
+    /// Reports keys the document should not have (a misspelt `acepts` would otherwise be silently ignored).
+    public static func unknownKeys(in value: JSONValue) -> [FieldError] {
+        var errors: [FieldError] = []
+        func check(_ v: JSONValue?, _ scope: String, _ path: String) {
+            guard let object = v?.objectValue, let allowed = allowedKeys[scope] else { return }
+            for key in object.keys.sorted() where !allowed.contains(key) {
+                errors.append(FieldError(path.isEmpty ? key : "\(path).\(key)", "unknown field"))
+            }
+        }
+        check(value, "", "")
+        for (i, e) in (value["endpoints"]?.arrayValue ?? []).enumerated() { check(e, "endpoints[]", "endpoints[\(i)]") }
+        for scope in ["limits", "capacity", "data"] { check(value[scope], scope, scope) }
+        return errors
+    }
+
+    /// Bounds beyond which a number is a mistake, not a facility.
+    public enum Bounds {
+        public static let maxCores = 10_000_000
+        public static let maxMemoryGiB = 1 << 30
+        public static let maxDuration = ISODuration(seconds: 366 * 86_400)
+        public static let maxNameLength = 256
+        public static let maxDescriptionLength = 16_384
+        public static let maxEndpoints = 32
+        public static let maxKinds = 64
+        public static let maxRSEs = 1_024
+        public static let maxURLLength = 2_048
+    }
+
+    /// Checks the document and builds the facility, or throws every problem found.
+    /// - Parameters:
+    ///   - pathID: the id from the URL of a `PUT`; the body's `id` must then be absent or the same.
+    ///   - owner: the operator writing it.
+    ///   - created: when the facility was first registered (now, for a new one).
+    public func validated(pathID: FacilityID? = nil, owner: String, created: Date, now: Date) throws -> Facility {
+        var errors = FieldErrors()
+
+        var facilityID = pathID
+        switch (id, pathID) {
+        case (nil, nil): errors.add("id", "is required")
+        case (let body?, let path?) where FacilityID(body) != path:
+            errors.add("id", "'\(body)' does not match the identifier in the URL ('\(path)')")
+        case (let body?, nil): facilityID = FacilityID(body)
+        default: break
+        }
+        if let fid = facilityID, let problem = fid.problem { errors.add("id", problem) }
+
+        let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if trimmedName.isEmpty { errors.add("name", "is required") }
+        else if trimmedName.count > Bounds.maxNameLength { errors.add("name", "must be at most \(Bounds.maxNameLength) characters") }
+        if (description?.count ?? 0) > Bounds.maxDescriptionLength {
+            errors.add("description", "must be at most \(Bounds.maxDescriptionLength) characters")
+        }
+
+        var facilityStatus = FacilityStatus.active
+        if let s = status {
+            if let parsed = FacilityStatus(rawValue: s.lowercased()) { facilityStatus = parsed }
+            else { errors.add("status", "'\(s)' is not one of active, draining, disabled") }
+        }
+
+        var parsedEndpoints: [Endpoint] = []
+        if let eps = endpoints {
+            if eps.isEmpty { errors.add("endpoints", "needs at least one endpoint") }
+            if eps.count > Bounds.maxEndpoints { errors.add("endpoints", "at most \(Bounds.maxEndpoints) endpoints") }
+            for (i, e) in eps.enumerated() {
+                let field = "endpoints[\(i)]"
+                var kind: EndpointKind?
+                if let k = e.kind {
+                    kind = EndpointKind(rawValue: k.lowercased())
+                    if kind == nil {
+                        errors.add("\(field).kind", "unknown endpoint kind '\(k)': use one of \(EndpointKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                } else {
+                    errors.add("\(field).kind", "is required")
+                }
+                if let u = e.url {
+                    if let problem = Self.httpURLProblem(u) { errors.add("\(field).url", problem) }
+                } else {
+                    errors.add("\(field).url", "is required")
+                }
+                if let kind, let u = e.url { parsedEndpoints.append(Endpoint(kind: kind, url: u)) }
+            }
+        } else {
+            errors.add("endpoints", "is required: at least one endpoint with a kind and a url")
+        }
+
+        var kinds: [ExecutableKind] = []
+        if let acc = accepts {
+            if acc.isEmpty { errors.add("accepts", "needs at least one executable kind") }
+            if acc.count > Bounds.maxKinds { errors.add("accepts", "at most \(Bounds.maxKinds) kinds") }
+            for (i, text) in acc.enumerated() {
+                if let kind = ExecutableKind(text) {
+                    if !kinds.contains(kind) { kinds.append(kind) }
+                } else {
+                    errors.add("accepts[\(i)]", "unknown executable kind '\(text)': use one of \(ExecutableKind.knownAliases.joined(separator: ", ")) or a kind URI")
+                }
+            }
+        } else {
+            errors.add("accepts", "is required: the executable kinds this facility runs")
+        }
+
+        var facilityLimits = FacilityLimits()
+        if let l = limits {
+            facilityLimits.cores = Self.checkCount(l.cores, "limits.cores", max: Bounds.maxCores, &errors)
+            facilityLimits.memory = Self.checkCount(l.memory, "limits.memory", max: Bounds.maxMemoryGiB, &errors)
+            if let text = l.duration {
+                if let d = ISODuration(text) {
+                    if d.seconds <= 0 { errors.add("limits.duration", "must be longer than zero") }
+                    else if d > Bounds.maxDuration { errors.add("limits.duration", "'\(text)' is longer than a year") }
+                    else { facilityLimits.duration = d }
+                } else {
+                    errors.add("limits.duration", "'\(text)' is not an ISO-8601 duration such as PT12H")
+                }
+            }
+        }
+        var facilityCapacity = FacilityCapacity()
+        if let c = capacity {
+            facilityCapacity.cores = Self.checkCount(c.cores, "capacity.cores", max: Bounds.maxCores, &errors)
+            facilityCapacity.memory = Self.checkCount(c.memory, "capacity.memory", max: Bounds.maxMemoryGiB, &errors)
+        }
+        if let total = facilityCapacity.cores, let one = facilityLimits.cores, total < one {
+            errors.add("capacity.cores", "\(total) is below limits.cores (\(one)): a job at the limit could never be booked")
+        }
+        if let total = facilityCapacity.memory, let one = facilityLimits.memory, total < one {
+            errors.add("capacity.memory", "\(total) GiB is below limits.memory (\(one) GiB): a job at the limit could never be booked")
+        }
+
+        var rses: [String] = []
+        if let list = data?.rses {
+            if list.count > Bounds.maxRSEs { errors.add("data.rses", "at most \(Bounds.maxRSEs) storage elements") }
+            let rseChars = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+            for (i, rse) in list.enumerated() {
+                if rse.isEmpty || rse.count > 255 || rse.unicodeScalars.contains(where: { !rseChars.contains($0) }) {
+                    errors.add("data.rses[\(i)]", "'\(rse)' is not a Rucio storage element name (letters, digits, '_' and '-')")
+                } else if !rses.contains(where: { $0.caseInsensitiveCompare(rse) == .orderedSame }) {
+                    rses.append(rse)
+                }
+            }
+        }
+
+        try errors.check()
+        return Facility(
+            id: facilityID!, name: trimmedName, description: description ?? "", status: facilityStatus,
+            endpoints: parsedEndpoints, accepts: kinds, limits: facilityLimits, capacity: facilityCapacity,
+            data: FacilityData(rses: rses), owner: owner, created: created, modified: now)
+    }
+
+    static func checkCount(_ value: Int?, _ field: String, max: Int, _ errors: inout FieldErrors) -> Int? {
+        guard let value else { return nil }
+        if value <= 0 { errors.add(field, "must be a positive whole number, not \(value)"); return nil }
+        if value > max { errors.add(field, "\(value) is beyond any real facility (at most \(max))"); return nil }
+        return value
+    }
+
+    /// Why a string is not an absolute http(s) URL with a host, or nil when it is one.
+    public static func httpURLProblem(_ text: String) -> String? {
+        if text.utf8.count > Bounds.maxURLLength { return "must be at most \(Bounds.maxURLLength) bytes" }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
+            return "'\(text)' is not an absolute URL"
+        }
+        guard scheme == "http" || scheme == "https" else { return "'\(text)' must be an http or https URL, not \(scheme)" }
+        guard let host = url.host, !host.isEmpty else { return "'\(text)' has no host" }
+        if url.user != nil || url.password != nil { return "must not carry credentials in the URL" }
+        return nil
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// An ISO-8601 duration (`PT1H`, `P1DT12H`, `P2W`), held as whole seconds.
+/// Years count 365 days and months 30 days; the ExecutionBroker documents use days and smaller units.
+public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public var seconds: Int
+
+    public init(seconds: Int) { self.seconds = seconds }
+
+    /// Parses an ISO-8601 duration; nil when the text is not one.
+    public init?(_ text: String) {
+        var s = Substring(text.trimmingCharacters(in: .whitespaces).uppercased())
+        guard s.first == "P", s.count > 1 else { return nil }
+        s = s.dropFirst()
+        var total = 0.0
+        var inTime = false
+        var number = ""
+        var sawUnit = false
+        for ch in s {
+            if ch == "T" {
+                guard !inTime, number.isEmpty else { return nil }
+                inTime = true
+                continue
+            }
+            if ch.isNumber || ch == "." || ch == "," {
+                number.append(ch == "," ? "." : ch)
+                continue
+            }
+            guard let value = Double(number), value >= 0 else { return nil }
+            let unit: Double
+            switch (ch, inTime) {
+            case ("Y", false): unit = 365 * 86_400
+            case ("M", false): unit = 30 * 86_400
+            case ("W", false): unit = 7 * 86_400
+            case ("D", false): unit = 86_400
+            case ("H", true): unit = 3_600
+            case ("M", true): unit = 60
+            case ("S", true): unit = 1
+            default: return nil
+            }
+            total += value * unit
+            number = ""
+            sawUnit = true
+        }
+        guard number.isEmpty, sawUnit, total < Double(Int32.max) * 1000 else { return nil }
+        self.seconds = Int(total.rounded())
+    }
+
+    /// The canonical form: days, hours, minutes and seconds (`P1DT2H`, `PT0S`).
+    public var description: String {
+        if seconds == 0 { return "PT0S" }
+        var rest = seconds
+        let d = rest / 86_400; rest %= 86_400
+        let h = rest / 3_600; rest %= 3_600
+        let m = rest / 60; let s = rest % 60
+        var out = "P"
+        if d > 0 { out += "\(d)D" }
+        if h > 0 || m > 0 || s > 0 {
+            out += "T"
+            if h > 0 { out += "\(h)H" }
+            if m > 0 { out += "\(m)M" }
+            if s > 0 { out += "\(s)S" }
+        }
+        return out
+    }
+
+    public static func < (a: ISODuration, b: ISODuration) -> Bool { a.seconds < b.seconds }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let d = ISODuration(text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(text)' is not an ISO-8601 duration such as PT2H")
+        }
+        self = d
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// Timestamps as the APIs write them: ISO-8601 in UTC with a `Z` (fractional seconds accepted on input).
+public enum Timestamp {
+    /// `2026-11-28T15:55:26Z`: whole seconds, UTC (civil-from-days arithmetic, no formatter on the hot path).
+    public static func format(_ date: Date) -> String {
+        let t = Int(date.timeIntervalSince1970.rounded(.down))
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let y = String(year)
+        return "\(String(repeating: "0", count: max(0, 4 - y.count)))\(y)-\(two(month))-\(two(day))T\(two(secs / 3_600)):\(two(secs / 60 % 60)):\(two(secs % 60))Z"
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let d = try? Date(t, strategy: .iso8601) { return d }
+        if let d = try? Date(t, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
+        return nil
+    }
+}

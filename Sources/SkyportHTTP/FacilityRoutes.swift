@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import SkyportCore
+
+/// The operator's face: register, list, read, replace and remove facilities.
+/// Reads are public; writes need an operator's bearer token, and an operator changes only its own facilities.
+struct FacilityRoutes {
+    let deps: APIDependencies
+
+    struct FacilityList: Encodable {
+        var count: Int
+        var facilities: [Facility]
+    }
+
+    func register(on table: inout RouteTable<BasicRequestContext>) {
+        table.add(.get, "/facilities") { request, _ in
+            let query = try Self.query(request.uri.queryParameters)
+            let list = try await deps.store.facilities(query)
+            return try Representation.response(FacilityList(count: list.count, facilities: list), for: request)
+        }
+
+        table.add(.post, "/facilities") { request, context in
+            let owner = try await authenticate(request)
+            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            let facility = try validate(document, pathID: nil, owner: owner, created: deps.now())
+            try await deps.store.insertFacility(facility)
+            context.logger.info("facility registered", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
+            return try Representation.response(
+                facility, status: .created, for: request, headers: [.location: Self.location(facility.id)])
+        }
+
+        table.add(.get, "/facilities/{id}") { request, context in
+            let id = try Self.pathID(context)
+            guard let facility = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
+            return try Representation.response(facility, for: request)
+        }
+
+        table.add(.put, "/facilities/{id}") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try await authenticate(request)
+            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
+            try Self.checkOwner(existing, owner)
+            var facility = try validate(document, pathID: existing.id, owner: owner, created: existing.created)
+            facility.id = existing.id  // keep the spelling first registered
+            try await deps.store.replaceFacility(facility)
+            context.logger.info("facility replaced", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
+            return try Representation.response(facility, for: request)
+        }
+
+        table.add(.delete, "/facilities/{id}") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try await authenticate(request)
+            guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
+            try Self.checkOwner(existing, owner)
+            switch try await deps.store.removeFacility(id, now: deps.now()) {
+            case .removed:
+                context.logger.info("facility removed", metadata: ["facility": .string(existing.id.rawValue), "operator": .string(owner)])
+                return Response(status: .noContent)
+            case .notFound:
+                throw APIError.notFound("facility '\(id)'")
+            case .drained(let live):
+                throw APIError(
+                    .conflict, code: "facility-has-live-jobs",
+                    "facility '\(existing.id)' has \(live) live job(s): it is now draining (no new work); delete it again once they have ended")
+            }
+        }
+    }
+
+    /// The operator named by the request's bearer token; 401 when there is none or it is unknown.
+    func authenticate(_ request: Request) async throws -> String {
+        guard let header = request.headers[.authorization] else { throw APIError.unauthorized }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.unauthorized }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= 256,
+              let name = try await deps.store.operatorName(forTokenHash: OperatorToken.hash(token)) else {
+            throw APIError(.unauthorized, code: "unauthorized", "the bearer token is not valid", headers: [.wwwAuthenticate: "Bearer realm=\"skyport\", error=\"invalid_token\""])
+        }
+        return name
+    }
+
+    func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date) throws -> Facility {
+        let unknown = FacilityDocument.unknownKeys(in: document)
+        let parsed = try Representation.decode(FacilityDocument.self, from: document)
+        do {
+            let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: deps.now())
+            if !unknown.isEmpty { throw ValidationFailure(unknown) }
+            return facility
+        } catch let failure as ValidationFailure {
+            throw APIError.invalid(ValidationFailure(unknown + failure.errors.filter { !unknown.contains($0) }))
+        }
+    }
+
+    static func checkOwner(_ facility: Facility, _ owner: String) throws {
+        guard facility.owner == owner else {
+            throw APIError(.forbidden, code: "forbidden", "facility '\(facility.id)' belongs to another operator")
+        }
+    }
+
+    static func pathID(_ context: BasicRequestContext) throws -> FacilityID {
+        let raw = try context.parameters.require("id")
+        guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw APIError.badRequest("the facility identifier in the path is not valid percent-encoding", field: "id")
+        }
+        return FacilityID(decoded)
+    }
+
+    /// `/facilities/ivo%3A%2F%2Fexample.org%2Ftap`: the identifier as one path segment.
+    static func location(_ id: FacilityID) -> String {
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        return "/facilities/" + (id.rawValue.addingPercentEncoding(withAllowedCharacters: unreserved) ?? id.rawValue)
+    }
+
+    static func query(_ params: Parameters) throws -> FacilityQuery {
+        var query = FacilityQuery()
+        if let text = params.get("accepts") {
+            guard let kind = ExecutableKind(text) else {
+                throw APIError.badRequest("unknown executable kind '\(text)': use one of \(ExecutableKind.knownAliases.joined(separator: ", ")) or a kind URI", field: "accepts")
+            }
+            query.accepts = kind
+        }
+        if let text = params.get("status") {
+            guard let status = FacilityStatus(rawValue: text.lowercased()) else {
+                throw APIError.badRequest("'\(text)' is not one of active, draining, disabled", field: "status")
+            }
+            query.status = status
+        }
+        return query
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SkyportCore
+
+/// How documents cross the HTTP edge: request bodies in JSON or YAML (by `Content-Type`),
+/// responses in JSON or YAML (by `Accept`), and decoding errors turned into field-named 4xx answers.
+public enum Representation {
+    public enum Format: Sendable { case json, yaml }
+
+    static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]
+
+    /// The format of a request body, from its `Content-Type`; 415 for anything else.
+    static func bodyFormat(_ request: Request) throws -> Format {
+        guard let raw = request.headers[.contentType] else { return .json }
+        let type = raw.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        if type == "application/json" || type.hasSuffix("+json") || type == "text/json" { return .json }
+        if yamlTypes.contains(type) { return .yaml }
+        throw APIError(
+            .unsupportedMediaType, code: "unsupported-media-type",
+            "Content-Type '\(raw)' is not supported: send application/json or application/yaml")
+    }
+
+    /// The format the client asked for in `Accept`: YAML when it names a YAML type before any JSON type.
+    public static func responseFormat(_ request: Request) -> Format {
+        guard let accept = request.headers[.accept]?.lowercased() else { return .json }
+        for part in accept.split(separator: ",") {
+            let type = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if yamlTypes.contains(type) { return .yaml }
+            if type == "application/json" || type == "*/*" || type == "application/*" { return .json }
+        }
+        return .json
+    }
+
+    /// Reads the whole body (up to `limit` bytes, else 413) and parses it as a JSON or YAML document.
+    static func readDocument(_ request: Request, limit: Int) async throws -> JSONValue {
+        let format = try bodyFormat(request)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body-too-large", "the request body is larger than \(limit) bytes")
+        }
+        if buffer.readableBytes == 0 { throw APIError.badRequest("the request body is empty", field: "body") }
+        let bytes = Data(buffer: buffer)
+        switch format {
+        case .json:
+            do { return try JSONDecoder().decode(JSONValue.self, from: bytes) }
+            catch { throw APIError.badRequest("malformed JSON: \(describe(error))", field: "body") }
+        case .yaml:
+            guard let text = String(data: bytes, encoding: .utf8) else {
+                throw APIError.badRequest("the YAML body is not UTF-8", field: "body")
+            }
+            do { return try YAMLBridge.parse(text) }
+            catch is YAMLBridge.TooComplex {
+                throw APIError.badRequest("the YAML document is too deeply nested or uses aliases", field: "body")
+            } catch {
+                throw APIError.badRequest("malformed YAML: \(String(describing: error).prefix(300))", field: "body")
+            }
+        }
+    }
+
+    /// Decodes a parsed document into a type; a wrong type or a missing key becomes a 400 naming the field.
+    static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+        guard case .object = value else { throw APIError.badRequest("the document must be an object (a mapping)", field: "body") }
+        do {
+            return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(value))
+        } catch let error as DecodingError {
+            let (field, message) = fieldError(error)
+            throw APIError(.badRequest, code: "bad-field", "\(field): \(message)", errors: [FieldError(field, message)])
+        }
+    }
+
+    static func fieldError(_ error: DecodingError) -> (String, String) {
+        switch error {
+        case .typeMismatch(let type, let ctx):
+            return (path(ctx.codingPath), "expected \(typeName(type))")
+        case .valueNotFound(let type, let ctx):
+            return (path(ctx.codingPath), "expected \(typeName(type)), found null")
+        case .keyNotFound(let key, let ctx):
+            return (path(ctx.codingPath + [key]), "is required")
+        case .dataCorrupted(let ctx):
+            return (path(ctx.codingPath), ctx.debugDescription)
+        @unknown default:
+            return ("body", "could not be read")
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type: return "a whole number"
+        case is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = String(describing: type)
+            return name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : "an object"
+        }
+    }
+
+    /// `endpoints[1].url` from a coding path.
+    static func path(_ keys: [any CodingKey]) -> String {
+        var out = ""
+        for key in keys {
+            if let i = key.intValue { out += "[\(i)]" } else { out += out.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+        }
+        return out.isEmpty ? "body" : out
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let ctx) = error {
+            if let underlying = ctx.underlyingError { return String(describing: underlying).prefix(300).description }
+            return ctx.debugDescription
+        }
+        return String(describing: error).prefix(300).description
+    }
+
+    /// The API's JSON: dates as `2026-11-28T15:55:26Z`.
+    public static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(Timestamp.format(date))
+        }
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }
+
+    private static let encoder = makeEncoder()
+
+    /// A response holding `value` in the format the request asked for.
+    public static func response<T: Encodable>(
+        _ value: T, status: HTTPResponse.Status = .ok, for request: Request, headers: HTTPFields = [:]
+    ) throws -> Response {
+        let json = try encoder.encode(value)
+        var fields = headers
+        switch responseFormat(request) {
+        case .json:
+            fields[.contentType] = "application/json"
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        case .yaml:
+            let yaml = try YAMLBridge.serialize(try JSONDecoder().decode(JSONValue.self, from: json))
+            fields[.contentType] = "application/yaml"
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: yaml)))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SkyportApp
+import SkyportCore
+import SkyportHTTP
+
+/// The `skyport` command: the broker and its operator tools.
+@main
+struct Skyport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skyport",
+        abstract: "Skyport: a federating IVOA ExecutionBroker.",
+        version: SkyportComposition.version,
+        subcommands: [Serve.self, OperatorCommand.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Flags shared by the commands that open the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite file, or :memory: (env SKYPORT_DB; default var/skyport.sqlite).")
+    var db: String?
+
+    func configuration() throws -> SkyportConfiguration {
+        var c = try SkyportConfiguration.fromEnvironment()
+        if let db { c.database = db }
+        return c
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the broker (HTTP API and background services).")
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Address to listen on (env SKYPORT_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on, 0 for any free port (env SKYPORT_PORT; default 8080).") var port: Int?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env SKYPORT_LOG_LEVEL).") var logLevel: String?
+    @Option(help: "Log format: text or json (env SKYPORT_LOG_FORMAT).") var logFormat: String?
+
+    func run() async throws {
+        var config = try store.configuration()
+        if let host { config.host = host }
+        if let port {
+            guard (0...65_535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+            config.port = port
+        }
+        if let logLevel { config.logLevel = try SkyportConfiguration.level(logLevel, "--log-level") }
+        if let logFormat { config.logFormat = try SkyportConfiguration.format(logFormat, "--log-format") }
+        let level = config.logLevel
+        let json = config.logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        try await SkyportComposition.serve(config, logger: Logger(label: "skyport"))
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or migrate the database, then exit.")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let config = try store.configuration()
+        let s = try SkyportComposition.makeStore(config)
+        try await s.ping()
+        print("\(s.kind) store at \(config.database) is at the current schema")
+    }
+}
+
+struct OperatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "operator", abstract: "Manage facility operators and their tokens.",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an operator and print its new token (shown once).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The operator's name (letters, digits, '-', '.', '_', '@').") var name: String
+
+        func run() async throws {
+            if let problem = OperatorRecord.nameProblem(name) { throw ValidationError(problem) }
+            let s = try SkyportComposition.makeStore(try store.configuration())
+            let token = OperatorToken.generate()
+            do {
+                try await s.insertOperator(OperatorRecord(name: name, created: Date()), tokenHash: OperatorToken.hash(token))
+            } catch StoreError.duplicate {
+                throw ValidationError("an operator named '\(name)' already exists")
+            }
+            print(token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List operators (never their tokens).")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let s = try SkyportComposition.makeStore(try store.configuration())
+            for op in try await s.operators() { print("\(op.name)\t\(Timestamp.format(op.created))") }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an operator; its token stops working at once.")
+        @OptionGroup var store: StoreOptions
+        @Argument var name: String
+
+        func run() async throws {
+            let s = try SkyportComposition.makeStore(try store.configuration())
+            guard try await s.removeOperator(named: name) else { throw ValidationError("no operator named '\(name)'") }
+            print("removed \(name)")
+        }
+    }
+}
