@@ -2,21 +2,21 @@ import Foundation
 
 /// A facility as an operator writes it (`POST /facilities`, `PUT /facilities/{id}`): every field optional here,
 /// so that validation can name each missing or wrong field instead of stopping at the first.
-public struct FacilityDocument: Sendable, Decodable {
-    public struct EndpointDocument: Sendable, Decodable {
+public struct FacilityDocument: Sendable {
+    public struct EndpointDocument: Sendable {
         public var kind: String?
         public var url: String?
     }
-    public struct LimitsDocument: Sendable, Decodable {
+    public struct LimitsDocument: Sendable {
         public var cores: Int?
         public var memory: Int?
         public var duration: String?
     }
-    public struct CapacityDocument: Sendable, Decodable {
+    public struct CapacityDocument: Sendable {
         public var cores: Int?
         public var memory: Int?
     }
-    public struct DataDocument: Sendable, Decodable {
+    public struct DataDocument: Sendable {
         public var rses: [String]?
     }
 
@@ -29,6 +29,33 @@ public struct FacilityDocument: Sendable, Decodable {
     public var limits: LimitsDocument?
     public var capacity: CapacityDocument?
     public var data: DataDocument?
+
+    /// Reads a parsed JSON or YAML document; every field of the wrong type (or unknown) is reported, all at once.
+    public init(_ value: JSONValue) throws {
+        var r = DocumentReader()
+        guard let root = r.object(value, "body") else { throw ValidationFailure(r.errors.all) }
+        id = r.string(root["id"], "id")
+        name = r.string(root["name"], "name")
+        description = r.string(root["description"], "description")
+        status = r.string(root["status"], "status")
+        endpoints = r.array(root["endpoints"], "endpoints")?.enumerated().map { i, item in
+            let o = r.object(item, "endpoints[\(i)]") ?? [:]
+            return EndpointDocument(kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"))
+        }
+        accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
+        limits = r.object(root["limits"], "limits").map { o in
+            LimitsDocument(cores: r.int(o["cores"], "limits.cores"), memory: r.int(o["memory"], "limits.memory"), duration: r.string(o["duration"], "limits.duration"))
+        }
+        capacity = r.object(root["capacity"], "capacity").map { o in
+            CapacityDocument(cores: r.int(o["cores"], "capacity.cores"), memory: r.int(o["memory"], "capacity.memory"))
+        }
+        data = r.object(root["data"], "data").map { o in
+            DataDocument(rses: r.array(o["rses"], "data.rses")?.enumerated().compactMap { i, item in r.string(item, "data.rses[\(i)]") })
+        }
+        var all = Self.unknownKeys(in: value)
+        all.append(contentsOf: r.errors.all)
+        if !all.isEmpty { throw ValidationFailure(all) }
+    }
 
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [

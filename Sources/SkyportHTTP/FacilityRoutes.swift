@@ -81,15 +81,7 @@ struct FacilityRoutes {
     }
 
     func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date) throws -> Facility {
-        let unknown = FacilityDocument.unknownKeys(in: document)
-        let parsed = try Representation.decode(FacilityDocument.self, from: document)
-        do {
-            let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: deps.now())
-            if !unknown.isEmpty { throw ValidationFailure(unknown) }
-            return facility
-        } catch let failure as ValidationFailure {
-            throw APIError.invalid(ValidationFailure(unknown + failure.errors.filter { !unknown.contains($0) }))
-        }
+        try FacilityDocument(document).validated(pathID: pathID, owner: owner, created: created, now: deps.now())
     }
 
     static func checkOwner(_ facility: Facility, _ owner: String) throws {

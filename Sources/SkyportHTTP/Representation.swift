@@ -61,53 +61,6 @@ public enum Representation {
         }
     }
 
-    /// Decodes a parsed document into a type; a wrong type or a missing key becomes a 400 naming the field.
-    static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        guard case .object = value else { throw APIError.badRequest("the document must be an object (a mapping)", field: "body") }
-        do {
-            return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(value))
-        } catch let error as DecodingError {
-            let (field, message) = fieldError(error)
-            throw APIError(.badRequest, code: "bad-field", "\(field): \(message)", errors: [FieldError(field, message)])
-        }
-    }
-
-    static func fieldError(_ error: DecodingError) -> (String, String) {
-        switch error {
-        case .typeMismatch(let type, let ctx):
-            return (path(ctx.codingPath), "expected \(typeName(type))")
-        case .valueNotFound(let type, let ctx):
-            return (path(ctx.codingPath), "expected \(typeName(type)), found null")
-        case .keyNotFound(let key, let ctx):
-            return (path(ctx.codingPath + [key]), "is required")
-        case .dataCorrupted(let ctx):
-            return (path(ctx.codingPath), ctx.debugDescription)
-        @unknown default:
-            return ("body", "could not be read")
-        }
-    }
-
-    static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Int64.Type: return "a whole number"
-        case is Double.Type: return "a number"
-        case is String.Type: return "a string"
-        case is Bool.Type: return "true or false"
-        default:
-            let name = String(describing: type)
-            return name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : "an object"
-        }
-    }
-
-    /// `endpoints[1].url` from a coding path.
-    static func path(_ keys: [any CodingKey]) -> String {
-        var out = ""
-        for key in keys {
-            if let i = key.intValue { out += "[\(i)]" } else { out += out.isEmpty ? key.stringValue : ".\(key.stringValue)" }
-        }
-        return out.isEmpty ? "body" : out
-    }
-
     static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let ctx) = error {
             if let underlying = ctx.underlyingError { return String(describing: underlying).prefix(300).description }

@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SkyportApp
+import SkyportCore
+import SkyportHTTP
+import SkyportStore
+import Testing
+
+/// A broker on a real HTTP server (port 0) over a given store, with two operators.
+struct TestBroker {
+    static let aliceToken = "skp_alice-test-token"
+    static let bobToken = "skp_bob-test-token"
+
+    var store: any BrokerStore
+    var config: SkyportConfiguration
+
+    init(store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20) async throws {
+        let store = store ?? InMemoryStore()
+        if try await store.operatorName(forTokenHash: OperatorToken.hash(Self.aliceToken)) == nil {
+            try await store.insertOperator(OperatorRecord(name: "alice", created: Date()), tokenHash: OperatorToken.hash(Self.aliceToken))
+            try await store.insertOperator(OperatorRecord(name: "bob", created: Date()), tokenHash: OperatorToken.hash(Self.bobToken))
+        }
+        self.store = store
+        var config = SkyportConfiguration()
+        config.port = 0
+        config.maxBodyBytes = maxBodyBytes
+        self.config = config
+    }
+
+    func run<Value: Sendable>(_ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        var logger = Logger(label: "skyport-test")
+        logger.logLevel = .warning
+        let app = SkyportComposition.buildApplication(config, store: store, logger: logger)
+        return try await app.test(.live, test)
+    }
+}
+
+/// Request helpers with JSON bodies and bearer tokens.
+extension TestClientProtocol {
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, yaml: String? = nil, token: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var body: ByteBuffer?
+        if let json {
+            headers[.contentType] = "application/json"
+            body = ByteBuffer(string: json)
+        } else if let yaml {
+            headers[.contentType] = "application/yaml"
+            body = ByteBuffer(string: yaml)
+        }
+        return try await execute(uri: uri, method: method, headers: headers, body: body)
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    func json() throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+    /// The `field` of every error in an error document.
+    func errorFields() throws -> [String] {
+        ((try json()["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }
+    }
+}
+
+/// A valid facility document, with a few fields replaceable.
+func facilityJSON(id: String = "ivo://example.org/tap", name: String = "Example TAP", accepts: String = #"["tap-query"]"#, extra: String = "") -> String {
+    """
+    {"id": "\(id)", "name": "\(name)", "description": "async TAP",
+     "endpoints": [{"kind": "uws", "url": "http://127.0.0.1:8080/tap/async"}],
+     "accepts": \(accepts), "limits": {"cores": 4, "memory": 8, "duration": "PT2H"},
+     "capacity": {"cores": 16, "memory": 64}, "data": {"rses": ["SKA_SRC_01"]}\(extra)}
+    """
+}
+
+let tapPath = "/facilities/ivo%3A%2F%2Fexample.org%2Ftap"

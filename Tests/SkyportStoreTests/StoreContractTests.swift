@@ -1,0 +1,170 @@
+import Foundation
+import SkyportCore
+import SkyportStore
+import Testing
+
+/// The kinds of store every contract test runs against. A PostgreSQL store joins by adding a case here.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+    case memory
+    case sqliteFile
+    case sqliteInMemory
+
+    var testDescription: String { rawValue }
+
+    func make() throws -> any BrokerStore {
+        switch self {
+        case .memory: return InMemoryStore()
+        case .sqliteFile: return try SQLiteStore(path: TemporaryFile.path("contract.sqlite"))
+        case .sqliteInMemory: return try SQLiteStore(path: ":memory:")
+        }
+    }
+}
+
+enum TemporaryFile {
+    /// A path in a fresh temporary directory.
+    static func path(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skyport-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+}
+
+func sampleFacility(
+    _ id: String = "ivo://example.org/tap", owner: String = "alice", accepts: [ExecutableKind] = [.tapQuery],
+    status: FacilityStatus = .active
+) -> Facility {
+    let t = Date(timeIntervalSince1970: 1_790_000_000)
+    return Facility(
+        id: FacilityID(id), name: "Example \(id)", description: "a facility", status: status,
+        endpoints: [Endpoint(kind: .uws, url: "http://127.0.0.1:8080/tap/async")], accepts: accepts,
+        limits: FacilityLimits(cores: 4, memory: 8, duration: ISODuration("PT2H")), capacity: FacilityCapacity(cores: 16, memory: 64),
+        data: FacilityData(rses: ["SKA_SRC_01"]), owner: owner, created: t, modified: t.addingTimeInterval(0.25))
+}
+
+@Suite struct StoreContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func storedFacilityComesBackWhole(kind: StoreKind) async throws {
+        // Given a store with one facility
+        let store = try kind.make()
+        let facility = sampleFacility()
+        try await store.insertFacility(facility)
+        // When it is read back, under any spelling of its identifier
+        let same = try await store.facility(FacilityID("IVO://EXAMPLE.ORG/TAP"))
+        // Then it is the same value, the first spelling kept
+        #expect(same == facility)
+        #expect(same?.id.rawValue == "ivo://example.org/tap")
+        #expect(try await store.facility(FacilityID("ivo://example.org/other")) == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func duplicateIdentifierIsRefusedWhateverItsCase(kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.insertFacility(sampleFacility("ivo://example.org/tap"))
+        await #expect(throws: StoreError.duplicate("facility ivo://Example.ORG/tap")) {
+            try await store.insertFacility(sampleFacility("ivo://Example.ORG/tap", owner: "bob"))
+        }
+        // The first one is untouched.
+        #expect(try await store.facility(FacilityID("ivo://example.org/tap"))?.owner == "alice")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func listFiltersByKindAndStatusInIdentifierOrder(kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.insertFacility(sampleFacility("c-binder", accepts: [.jupyterNotebook, .binderNotebook]))
+        try await store.insertFacility(sampleFacility("a-tap", accepts: [.tapQuery]))
+        try await store.insertFacility(sampleFacility("b-tap", accepts: [.tapQuery], status: .draining))
+
+        #expect(try await store.facilities(FacilityQuery()).map(\.id.rawValue) == ["a-tap", "b-tap", "c-binder"])
+        #expect(try await store.facilities(FacilityQuery(accepts: .tapQuery)).map(\.id.rawValue) == ["a-tap", "b-tap"])
+        #expect(try await store.facilities(FacilityQuery(accepts: .binderNotebook)).map(\.id.rawValue) == ["c-binder"])
+        #expect(try await store.facilities(FacilityQuery(status: .draining)).map(\.id.rawValue) == ["b-tap"])
+        #expect(try await store.facilities(FacilityQuery(accepts: .tapQuery, status: .active)).map(\.id.rawValue) == ["a-tap"])
+        #expect(try await store.facilities(FacilityQuery(accepts: .dockerContainer)).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func replaceChangesEverythingAndMissingIsNotFound(kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.insertFacility(sampleFacility())
+        var changed = sampleFacility()
+        changed.name = "Renamed"
+        changed.status = .disabled
+        changed.accepts = [.dockerContainer]
+        try await store.replaceFacility(changed)
+        #expect(try await store.facility(changed.id) == changed)
+        #expect(try await store.facilities(FacilityQuery(accepts: .tapQuery)).isEmpty)
+        #expect(try await store.facilities(FacilityQuery(status: .disabled)).count == 1)
+
+        await #expect(throws: StoreError.self) { try await store.replaceFacility(sampleFacility("nowhere")) }
+        #expect(try await store.facility(FacilityID("nowhere")) == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func removeDeletesOnceThenReportsNotFound(kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.insertFacility(sampleFacility())
+        #expect(try await store.removeFacility(FacilityID("IVO://example.org/TAP"), now: Date()) == .removed)
+        #expect(try await store.facility(FacilityID("ivo://example.org/tap")) == nil)
+        #expect(try await store.removeFacility(FacilityID("ivo://example.org/tap"), now: Date()) == .notFound)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func operatorsAreFoundByTokenHashOnly(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let created = Date(timeIntervalSince1970: 1_790_000_000)
+        try await store.insertOperator(OperatorRecord(name: "alice", created: created), tokenHash: "hash-a")
+        try await store.insertOperator(OperatorRecord(name: "bob", created: created), tokenHash: "hash-b")
+        #expect(try await store.operatorName(forTokenHash: "hash-a") == "alice")
+        #expect(try await store.operatorName(forTokenHash: "hash-b") == "bob")
+        #expect(try await store.operatorName(forTokenHash: "hash-c") == nil)
+        #expect(try await store.operators().map(\.name) == ["alice", "bob"])
+        #expect(try await store.operators().first?.created == created)
+
+        await #expect(throws: StoreError.duplicate("operator alice")) {
+            try await store.insertOperator(OperatorRecord(name: "alice", created: created), tokenHash: "hash-x")
+        }
+        #expect(try await store.removeOperator(named: "alice"))
+        #expect(try await store.operatorName(forTokenHash: "hash-a") == nil)
+        #expect(try await store.removeOperator(named: "alice") == false)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func pingAnswers(kind: StoreKind) async throws {
+        try await kind.make().ping()
+    }
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func dataSurvivesReopeningTheFile() async throws {
+        let path = TemporaryFile.path("restart.sqlite")
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.insertFacility(sampleFacility())
+            try await store.insertOperator(OperatorRecord(name: "alice", created: Date()), tokenHash: "h")
+        }
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.facility(FacilityID("ivo://example.org/tap")) == sampleFacility())
+        #expect(try await reopened.operatorName(forTokenHash: "h") == "alice")
+    }
+
+    @Test func fileRunsInWALModeWithNamedMigrations() throws {
+        let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
+        #expect(try store.journalMode() == "wal")
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator"])
+        // Migrating again is a no-op.
+        let again = try SQLiteStore(path: store.path)
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator"])
+    }
+
+    @Test func concurrentInsertsOfOneIdentifierStoreExactlyOne() async throws {
+        let store = try SQLiteStore(path: TemporaryFile.path("race.sqlite"))
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<20 {
+                group.addTask { (try? await store.insertFacility(sampleFacility(i % 2 == 0 ? "race" : "RACE", owner: "op\(i)"))) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        #expect(try await store.facilities(FacilityQuery()).count == 1)
+    }
+}
