@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# End-to-end check of the built binary: operator tokens, the facility API over real HTTP, persistence
+# across a restart, and a graceful stop on SIGTERM. Usage: scripts/smoke.sh PATH-TO-SKYPORT
+set -euo pipefail
+bin=${1:-.build/debug/skyport}
+work=$(mktemp -d)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+db="$work/skyport.sqlite"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+passed=0; failed=0
+check() { # NAME EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then passed=$((passed+1)); else failed=$((failed+1)); echo "FAIL: $1: expected '$2', got '$3'" >&2; fi
+}
+start() {
+  "$bin" serve --db "$db" --port "$port" --log-format json >>"$work/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "broker did not start" >&2; cat "$work/log" >&2; exit 1
+}
+
+token=$("$bin" operator add smoke-operator --db "$db")
+check "token printed once" "skp_" "${token:0:4}"
+start
+check "health" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/health")"
+doc='{"id":"ivo://smoke.example/tap","name":"Smoke TAP","endpoints":[{"kind":"uws","url":"http://127.0.0.1:1/tap/async"}],"accepts":["tap-query"]}'
+check "create" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$doc")"
+check "create without token" 401 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H 'Content-Type: application/json' -d "$doc")"
+check "token never logged" 0 "$(grep -c "${token:4}" "$work/log" || true)"
+check "request logged as JSON with a request id" 1 "$(grep -c '"message":"facility registered".*"request_id"' "$work/log" || true)"
+
+kill -TERM "$pid"
+status=0; wait "$pid" || status=$?
+pid=""
+check "graceful exit on SIGTERM" 0 "$status"
+
+start
+check "facility survives restart" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/facilities/ivo%3A%2F%2Fsmoke.example%2Ftap")"
+kill -INT "$pid"; status=0; wait "$pid" || status=$?; pid=""
+check "graceful exit on SIGINT" 0 "$status"
+
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
