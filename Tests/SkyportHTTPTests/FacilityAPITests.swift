@@ -253,3 +253,26 @@ import Testing
         }
     }
 }
+
+@Suite struct FixtureTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../fixtures/facilities")
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+    }
+
+    @Test func everyFacilityFixtureRegisters() async throws {
+        let files = Self.files
+        #expect(files.count >= 3)
+        try await TestBroker().run { client in
+            for file in files {
+                let text = try String(contentsOf: Self.directory.appendingPathComponent(file), encoding: .utf8)
+                let r = file.hasSuffix(".json")
+                    ? try await client.send(.post, "/facilities", json: text, token: TestBroker.aliceToken)
+                    : try await client.send(.post, "/facilities", yaml: text, token: TestBroker.aliceToken)
+                #expect(r.status == .created, "\(file): \(r.text)")
+            }
+            #expect(try await client.send(.get, "/facilities").json()["count"] as? Int == files.count)
+        }
+    }
+}
