@@ -30,7 +30,8 @@ public struct FacilityDocument: Sendable {
     public var capacity: CapacityDocument?
     public var data: DataDocument?
 
-    /// Reads a parsed JSON or YAML document; every field of the wrong type (or unknown) is reported, all at once.
+    /// Reads a parsed JSON or YAML document; only a document that is not an object fails here. Fields of the
+    /// wrong type and unknown fields are kept in `problems`, and reported by `validated` with every other problem.
     public init(_ value: JSONValue) throws {
         var r = DocumentReader()
         guard let root = r.object(value, "body") else { throw ValidationFailure(r.errors.all) }
@@ -52,10 +53,11 @@ public struct FacilityDocument: Sendable {
         data = r.object(root["data"], "data").map { o in
             DataDocument(rses: r.array(o["rses"], "data.rses")?.enumerated().compactMap { i, item in r.string(item, "data.rses[\(i)]") })
         }
-        var all = Self.unknownKeys(in: value)
-        all.append(contentsOf: r.errors.all)
-        if !all.isEmpty { throw ValidationFailure(all) }
+        problems = Self.unknownKeys(in: value) + r.errors.all
     }
+
+    /// Fields of the wrong type and unknown fields, found while reading; `validated` reports them with the rest.
+    public var problems: [FieldError] = []
 
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
@@ -205,7 +207,8 @@ public struct FacilityDocument: Sendable {
             }
         }
 
-        try errors.check()
+        let all = problems + errors.all.filter { e in !problems.contains { $0.field == e.field } }
+        if !all.isEmpty { throw ValidationFailure(all) }
         return Facility(
             id: facilityID!, name: trimmedName, description: description ?? "", status: facilityStatus,
             endpoints: parsedEndpoints, accepts: kinds, limits: facilityLimits, capacity: facilityCapacity,

@@ -1,0 +1,131 @@
+import Foundation
+import SkyportCore
+import Testing
+
+@Suite struct FacilityDocumentTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func document(_ edit: (inout [String: JSONValue]) -> Void = { _ in }) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string("ivo://example.org/tap"), "name": .string("TAP"),
+            "endpoints": .array([.object(["kind": .string("django-uws"), "url": .string("https://uws.example.org/uws/jobs/")])]),
+            "accepts": .array([.string("tap-query"), .string("https://www.purl.org/ivoa.net/EB/schema/types/executable/docker-container-1.0")]),
+            "limits": .object(["cores": .number(8), "memory": .number(32), "duration": .string("P1DT12H")]),
+            "capacity": .object(["cores": .number(64)]),
+            "data": .object(["rses": .array([.string("SKA_SRC_01"), .string("ska_src_01"), .string("CERN-EOS")])]),
+        ]
+        edit(&o)
+        return .object(o)
+    }
+
+    func errors(_ value: JSONValue, pathID: FacilityID? = nil) -> [String] {
+        do {
+            _ = try FacilityDocument(value).validated(pathID: pathID, owner: "op", created: now, now: now)
+            return []
+        } catch let failure as ValidationFailure {
+            return failure.errors.map(\.field)
+        } catch {
+            return ["unexpected \(error)"]
+        }
+    }
+
+    @Test func validDocumentBecomesAFacility() throws {
+        let f = try FacilityDocument(document()).validated(owner: "op", created: now, now: now)
+        #expect(f.id == FacilityID("IVO://EXAMPLE.ORG/TAP"))
+        #expect(f.status == .active)
+        #expect(f.endpoints == [Endpoint(kind: .djangoUWS, url: "https://uws.example.org/uws/jobs/")])
+        #expect(f.accepts == [.tapQuery, .dockerContainer])
+        #expect(f.limits == FacilityLimits(cores: 8, memory: 32, duration: ISODuration(seconds: 129_600)))
+        #expect(f.capacity == FacilityCapacity(cores: 64, memory: nil))
+        #expect(f.data.rses == ["SKA_SRC_01", "CERN-EOS"])  // RSEs compare case-insensitively
+        #expect(f.owner == "op" && f.created == now && f.modified == now)
+    }
+
+    @Test(arguments: [
+        ("id", JSONValue.string("")), ("id", .string("a/b")), ("id", .string("ivo://x")), ("id", .string("ivo://example.org/<bad>")),
+        ("id", .number(3)), ("name", .null), ("status", .string("sleeping")), ("endpoints", .array([])),
+        ("endpoints", .string("http://x")), ("accepts", .array([.string("warp-drive")])), ("limits", .string("big")),
+    ])
+    func badFieldIsNamed(field: String, value: JSONValue) {
+        let doc = document { $0[field] = value }
+        #expect(errors(doc).contains { $0 == field || $0.hasPrefix(field + "[") || $0.hasPrefix(field + ".") }, "\(field)=\(value)")
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let doc = document {
+            $0["name"] = nil
+            $0["limits"] = .object(["cores": .number(0), "memory": .string("lots"), "duration": .string("PT0S"), "gpus": .number(1)])
+            $0["endpoints"] = .array([.object(["kind": .string("uws"), "url": .string("file:///etc/passwd")]), .object([:])])
+        }
+        #expect(Set(errors(doc)) == [
+            "name", "limits.cores", "limits.memory", "limits.duration", "limits.gpus", "endpoints[0].url",
+            "endpoints[1].kind", "endpoints[1].url",
+        ])
+    }
+
+    @Test func urlsMustBeAbsoluteHTTPWithoutCredentials() {
+        #expect(FacilityDocument.httpURLProblem("https://binder.example.org/") == nil)
+        #expect(FacilityDocument.httpURLProblem("http://127.0.0.1:8080/tap/async") == nil)
+        #expect(FacilityDocument.httpURLProblem("ftp://example.org/") != nil)
+        #expect(FacilityDocument.httpURLProblem("example.org/tap") != nil)
+        #expect(FacilityDocument.httpURLProblem("http://user:pw@example.org/") != nil)
+        #expect(FacilityDocument.httpURLProblem("http:///nohost") != nil)
+    }
+
+    @Test func putIdentifierMustMatchThePath() {
+        #expect(errors(document(), pathID: FacilityID("ivo://EXAMPLE.org/tap")).isEmpty)
+        #expect(errors(document(), pathID: FacilityID("other")) == ["id"])
+        #expect(errors(document { $0["id"] = nil }, pathID: FacilityID("other")).isEmpty)
+        #expect(errors(document { $0["id"] = nil }) == ["id"])
+    }
+}
+
+@Suite struct ExecutableKindTests {
+    @Test(arguments: [
+        ("tap-query", "tap-query"),
+        ("Jupyter-Notebook", "jupyter-notebook"),
+        ("https://www.purl.org/ivoa.net/EB/schema/types/executable/docker-container-1.0", "docker-container"),
+        ("https://www.purl.org/ivoa.net/EB/schema/v1.0/types/executable/jupyter-notebook-1.0", "jupyter-notebook"),
+        ("https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/executable/singularity-container.yaml", "singularity-container"),
+        ("uri://binder-notebook", "binder-notebook"),
+        ("uri://esap-notebook", "jupyter-notebook"),
+        ("urn:example:kinds:quantum-annealer-2.1", "urn:example:kinds:quantum-annealer-2.1"),
+    ])
+    func aliasesAndURIsMapToOneName(text: String, expected: String) throws {
+        #expect(try #require(ExecutableKind(text)).rawValue == expected)
+    }
+
+    @Test func bareUnknownWordsAreNotKinds() {
+        #expect(ExecutableKind("teleporter") == nil)
+        #expect(ExecutableKind("") == nil)
+    }
+}
+
+@Suite struct SessionLifecycleTests {
+    @Test(arguments: SessionPhase.allCases)
+    func onlyOfferedSessionsCanBeAccepted(from: SessionPhase) throws {
+        let result = Result { () throws(SessionLifecycle.Refusal) in try SessionLifecycle.clientTransition(from: from, to: .accepted) }
+        switch from {
+        case .offered: #expect(try result.get() == .accepted)
+        case .expired: #expect(throws: SessionLifecycle.Refusal.expired) { try result.get() }
+        default: #expect(throws: SessionLifecycle.Refusal.self) { try result.get() }
+        }
+    }
+
+    @Test func runningSessionsCanBeCancelledButFinishedOnesCannot() throws {
+        #expect(try SessionLifecycle.clientTransition(from: .running, to: .cancelled) == .cancelled)
+        #expect(throws: SessionLifecycle.Refusal.illegal(from: .completed, to: .cancelled)) {
+            try SessionLifecycle.clientTransition(from: .completed, to: .cancelled)
+        }
+        #expect(throws: SessionLifecycle.Refusal.notClientSettable(.running)) {
+            try SessionLifecycle.clientTransition(from: .offered, to: .running)
+        }
+    }
+
+    @Test func anOfferPastItsExpiryIsExpired() {
+        let t = Date(timeIntervalSince1970: 1_000)
+        #expect(SessionLifecycle.effectivePhase(.offered, expires: t, now: t) == .expired)
+        #expect(SessionLifecycle.effectivePhase(.offered, expires: t, now: t.addingTimeInterval(-1)) == .offered)
+        #expect(SessionLifecycle.effectivePhase(.accepted, expires: t, now: t.addingTimeInterval(60)) == .accepted)
+    }
+}
