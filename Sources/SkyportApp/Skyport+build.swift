@@ -27,7 +27,10 @@ public enum SkyportComposition {
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let deps = APIDependencies(store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes)
+        var planner = OfferPlanner.Settings()
+        planner.maxOffers = config.maxOffers
+        planner.offerLifetime = TimeInterval(config.offerLifetime)
+        let deps = APIDependencies(store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -45,8 +48,9 @@ public enum SkyportComposition {
                 "database": .string(config.database), "version": .string(version),
             ])
         }
+        let expiry = OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [expiry, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -16,6 +16,12 @@ public struct SkyportConfiguration: Sendable {
     public var logFormat = "text"
     /// Largest request body accepted, in bytes (`SKYPORT_MAX_BODY_BYTES`).
     public var maxBodyBytes = 1 << 20
+    /// How long an offer may be accepted, in seconds (`SKYPORT_OFFER_LIFETIME`).
+    public var offerLifetime = 300
+    /// Most offers in one offer set (`SKYPORT_MAX_OFFERS`).
+    public var maxOffers = 4
+    /// How often expired offers are recorded as EXPIRED, in seconds (`SKYPORT_EXPIRY_SWEEP`).
+    public var expirySweep = 5
 
     public init() {}
 
@@ -28,6 +34,9 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_LOG_LEVEL"] { c.logLevel = try level(v, "SKYPORT_LOG_LEVEL") }
         if let v = env["SKYPORT_LOG_FORMAT"] { c.logFormat = try format(v, "SKYPORT_LOG_FORMAT") }
         if let v = env["SKYPORT_MAX_BODY_BYTES"] { c.maxBodyBytes = try int(v, "SKYPORT_MAX_BODY_BYTES", 1_024...(1 << 30)) }
+        if let v = env["SKYPORT_OFFER_LIFETIME"] { c.offerLifetime = try int(v, "SKYPORT_OFFER_LIFETIME", 1...86_400) }
+        if let v = env["SKYPORT_MAX_OFFERS"] { c.maxOffers = try int(v, "SKYPORT_MAX_OFFERS", 1...100) }
+        if let v = env["SKYPORT_EXPIRY_SWEEP"] { c.expirySweep = try int(v, "SKYPORT_EXPIRY_SWEEP", 1...3_600) }
         return c
     }
 

@@ -6,6 +6,8 @@ public enum StoreError: Error, Sendable, Equatable {
     case duplicate(String)
     /// The thing to change does not exist.
     case notFound(String)
+    /// The write contradicts what is stored (an idempotency key reused with another body).
+    case conflict(String)
     /// The store cannot be reached or answered with an error.
     case unavailable(String)
 }
@@ -61,7 +63,7 @@ public protocol OperatorStore: Sendable {
 
 /// Everything Skyport keeps. Implementations: SQLite (the embedded default), in-memory (tests);
 /// each passes the same contract test suite.
-public protocol BrokerStore: FacilityStore, OperatorStore {
+public protocol BrokerStore: FacilityStore, OperatorStore, OfferStore {
     /// `sqlite`, `memory`, ...
     var kind: String { get }
     /// Answers when the store is reachable and writable; throws otherwise.

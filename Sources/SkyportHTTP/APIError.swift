@@ -72,6 +72,7 @@ extension APIError {
         case let e as FieldError: return APIError.invalid(ValidationFailure([e]))
         case StoreError.duplicate(let what): return APIError(.conflict, code: "duplicate", "\(what) already exists")
         case StoreError.notFound(let what): return APIError.notFound(what)
+        case StoreError.conflict(let why): return APIError(.conflict, code: "conflict", why)
         case StoreError.unavailable: return APIError(.serviceUnavailable, code: "store-unavailable", "the store is unavailable; try again")
         case let e as HTTPError:
             let code = e.status == .notFound ? "not-found" : e.status == .methodNotAllowed ? "method-not-allowed" : "http-error"

@@ -35,6 +35,11 @@ public enum Representation {
 
     /// Reads the whole body (up to `limit` bytes, else 413) and parses it as a JSON or YAML document.
     static func readDocument(_ request: Request, limit: Int) async throws -> JSONValue {
+        try await readDocumentAndBytes(request, limit: limit).document
+    }
+
+    /// The parsed document and the body's bytes as they came.
+    static func readDocumentAndBytes(_ request: Request, limit: Int) async throws -> (document: JSONValue, bytes: Data) {
         let format = try bodyFormat(request)
         let buffer: ByteBuffer
         do {
@@ -46,13 +51,13 @@ public enum Representation {
         let bytes = Data(buffer: buffer)
         switch format {
         case .json:
-            do { return try JSONDecoder().decode(JSONValue.self, from: bytes) }
+            do { return (try JSONDecoder().decode(JSONValue.self, from: bytes), bytes) }
             catch { throw APIError.badRequest("malformed JSON: \(describe(error))", field: "body") }
         case .yaml:
             guard let text = String(data: bytes, encoding: .utf8) else {
                 throw APIError.badRequest("the YAML body is not UTF-8", field: "body")
             }
-            do { return try YAMLBridge.parse(text) }
+            do { return (try YAMLBridge.parse(text), bytes) }
             catch is YAMLBridge.TooComplex {
                 throw APIError.badRequest("the YAML document is too deeply nested or uses aliases", field: "body")
             } catch {

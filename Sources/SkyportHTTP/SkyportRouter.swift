@@ -10,6 +10,8 @@ public enum SkyportRouter {
         var table = RouteTable(router: router)
         SystemRoutes(deps: deps).register(on: &table)
         FacilityRoutes(deps: deps).register(on: &table)
+        ExecutionRoutes(deps: deps).register(on: &table)
+        AcceptsRoutes(deps: deps).register(on: &table)
         return (router, table.entries)
     }
 }

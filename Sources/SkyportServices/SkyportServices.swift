@@ -1,3 +1,32 @@
-/// Background services: each is a swift-service-lifecycle `Service` whose `run()` is its whole life.
-/// The offer-expiry sweeper and the forwarding and tracking workers live here.
-public enum SkyportServices {}
+import Foundation
+import Logging
+import ServiceLifecycle
+import SkyportCore
+
+/// Records `EXPIRED` on offers past their expiry, every `interval`. Capacity never depends on it running
+/// on time (an offer past its expiry stops holding capacity at that instant); it keeps the stored phase true.
+public struct OfferExpiryService: Service {
+    let store: any OfferStore
+    let interval: Duration
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(store: any OfferStore, interval: Duration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let expired = try await store.expireOffers(now: now())
+                if expired > 0 { logger.info("offers expired", metadata: ["count": .stringConvertible(expired)]) }
+            } catch {
+                logger.error("offer expiry sweep failed", metadata: ["error": .string(String(describing: error))])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

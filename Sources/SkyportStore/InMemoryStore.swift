@@ -6,6 +6,10 @@ public actor InMemoryStore: BrokerStore {
     private var facilitiesByKey: [String: Facility] = [:]
     private var operatorsByName: [String: OperatorRecord] = [:]
     private var operatorByHash: [String: String] = [:]
+    private var offerSets: [UUID: OfferSetRecord] = [:]
+    private var sessions: [UUID: SessionRecord] = [:]
+    private var sessionsBySet: [UUID: [UUID]] = [:]
+    private var idempotency: [String: UUID] = [:]
 
     public nonisolated let kind = "memory"
 
@@ -42,8 +46,9 @@ public actor InMemoryStore: BrokerStore {
         return .removed
     }
 
-    /// Jobs still running on a facility; sessions arrive with the negotiation work.
-    private func liveJobs(on id: FacilityID) -> Int { 0 }
+    private func liveJobs(on id: FacilityID) -> Int {
+        sessions.values.filter { $0.facility == id && SessionPhase.live.contains($0.phase) }.count
+    }
 
     public func insertOperator(_ record: OperatorRecord, tokenHash: String) async throws {
         guard operatorsByName[record.name] == nil else { throw StoreError.duplicate("operator \(record.name)") }
@@ -59,5 +64,53 @@ public actor InMemoryStore: BrokerStore {
         guard operatorsByName.removeValue(forKey: name) != nil else { return false }
         operatorByHash = operatorByHash.filter { $0.value != name }
         return true
+    }
+
+    // MARK: offer sets and sessions
+
+    public func createOfferSet(
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+    ) async throws -> OfferSetCreation {
+        if let key = idempotencyKey, let existing = idempotency[key] {
+            guard offerSets[existing]?.requestDigest == requestDigest else {
+                throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
+            }
+            return .replayed(existing)
+        }
+        let keys = Set(facilities.map(\.key))
+        let bookings = sessions.values.filter { keys.contains($0.facility.key) && $0.holdsCapacity(at: now) }.map(\.booking)
+        var (set, offers) = try plan(bookings)
+        (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
+        offerSets[set.id] = set
+        for offer in offers { sessions[offer.id] = offer }
+        sessionsBySet[set.id] = offers.map(\.id)
+        if let key = idempotencyKey { idempotency[key] = set.id }
+        return .created(set, offers)
+    }
+
+    public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
+        guard let set = offerSets[id] else { return nil }
+        return (set, (sessionsBySet[id] ?? []).compactMap { sessions[$0] }.sorted { $0.rank < $1.rank })
+    }
+
+    public func session(_ id: UUID) async throws -> SessionRecord? { sessions[id] }
+
+    public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
+        guard let session = sessions[id] else { throw StoreError.notFound("session \(id)") }
+        let siblings = (sessionsBySet[session.offerSet] ?? []).compactMap { sessions[$0] }
+        let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
+        for s in changed { sessions[s.id] = s }
+        return changed[0]
+    }
+
+    public func expireOffers(now: Date) async throws -> Int {
+        var count = 0
+        for (id, s) in sessions where s.phase == .offered && s.expires <= now {
+            sessions[id]?.phase = .expired
+            sessions[id]?.modified = now
+            count += 1
+        }
+        return count
     }
 }

@@ -48,6 +48,31 @@ public final class SQLiteStore: BrokerStore {
                 ) STRICT;
                 """)
         }
+        m.registerMigration("v2-create-offer-set-and-session") { db in
+            try db.execute(sql: """
+                CREATE TABLE offer_set (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    created         REAL NOT NULL,
+                    idempotency_key TEXT UNIQUE,
+                    request_digest  TEXT,
+                    document        TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE session (
+                    id           TEXT PRIMARY KEY NOT NULL,
+                    offer_set_id TEXT NOT NULL REFERENCES offer_set(id),
+                    facility_key TEXT NOT NULL,
+                    phase        TEXT NOT NULL,
+                    expires      REAL NOT NULL,
+                    start        REAL NOT NULL,
+                    "end"        REAL NOT NULL,
+                    rank         INTEGER NOT NULL,
+                    document     TEXT NOT NULL
+                ) STRICT;
+                CREATE INDEX session_booking ON session(facility_key, "end");
+                CREATE INDEX session_offer_set ON session(offer_set_id);
+                CREATE INDEX session_phase_expires ON session(phase, expires);
+                """)
+        }
         return m
     }
 
@@ -137,8 +162,114 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
-    /// Jobs still running on a facility; sessions arrive with the negotiation work.
-    private static func liveJobs(_ db: Database, facilityKey: String) throws -> Int { 0 }
+    private static func liveJobs(_ db: Database, facilityKey: String) throws -> Int {
+        let phases = SessionPhase.live.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM session WHERE facility_key = ? AND phase IN (\(phases))", arguments: [facilityKey]) ?? 0
+    }
+
+    // MARK: offer sets and sessions
+
+    public func createOfferSet(
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+    ) async throws -> OfferSetCreation {
+        try await writer.write { db in
+            if let key = idempotencyKey,
+               let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]) {
+                guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
+                    throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
+                }
+                return .replayed(id)
+            }
+            let bookings = try Self.bookings(db, facilities: facilities, now: now)
+            var (set, offers) = try plan(bookings)
+            (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
+            try db.execute(
+                sql: "INSERT INTO offer_set (id, created, idempotency_key, request_digest, document) VALUES (?, ?, ?, ?, ?)",
+                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set)])
+            for offer in offers { try Self.insert(db, offer) }
+            return .created(set, offers)
+        }
+    }
+
+    /// The sessions that hold capacity at `now` on the given facilities.
+    static func bookings(_ db: Database, facilities: [FacilityID], now: Date) throws -> [Booking] {
+        guard !facilities.isEmpty else { return [] }
+        let phases = SessionPhase.booking.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        let marks = Array(repeating: "?", count: facilities.count).joined(separator: ",")
+        var args = StatementArguments(facilities.map(\.key))
+        _ = args.append(contentsOf: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+        return try String.fetchAll(db, sql: """
+            SELECT document FROM session
+            WHERE facility_key IN (\(marks)) AND phase IN (\(phases)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
+            """, arguments: args).map { try StoreCoding.decode(SessionRecord.self, $0).booking }
+    }
+
+    static func insert(_ db: Database, _ s: SessionRecord) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
+                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try StoreCoding.encode(s),
+            ])
+    }
+
+    static func update(_ db: Database, _ s: SessionRecord) throws {
+        try db.execute(
+            sql: "UPDATE session SET phase = ?, document = ? WHERE id = ?",
+            arguments: [s.phase.rawValue, try StoreCoding.encode(s), s.id.uuidString])
+    }
+
+    static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
+        try String.fetchAll(db, sql: "SELECT document FROM session WHERE offer_set_id = ? ORDER BY rank", arguments: [id.uuidString])
+            .map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
+        try await writer.read { db in
+            guard let doc = try String.fetchOne(db, sql: "SELECT document FROM offer_set WHERE id = ?", arguments: [id.uuidString]) else {
+                return nil
+            }
+            return (try StoreCoding.decode(OfferSetRecord.self, doc), try Self.sessions(db, offerSet: id))
+        }
+    }
+
+    public func session(_ id: UUID) async throws -> SessionRecord? {
+        let doc = try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString])
+        }
+        return try doc.map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
+        try await writer.write { db in
+            guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
+                throw StoreError.notFound("session \(id)")
+            }
+            let session = try StoreCoding.decode(SessionRecord.self, doc)
+            let changed = try SessionLifecycle.apply(target, to: session, siblings: try Self.sessions(db, offerSet: session.offerSet), now: now)
+            for s in changed { try Self.update(db, s) }
+            return changed[0]
+        }
+    }
+
+    public func expireOffers(now: Date) async throws -> Int {
+        try await writer.write { db in
+            let due = try String.fetchAll(
+                db, sql: "SELECT document FROM session WHERE phase = 'OFFERED' AND expires <= ?", arguments: [now.timeIntervalSince1970])
+            for doc in due {
+                var s = try StoreCoding.decode(SessionRecord.self, doc)
+                s.phase = .expired
+                s.modified = now
+                try Self.update(db, s)
+            }
+            return due.count
+        }
+    }
 
     // MARK: operators
 

@@ -18,7 +18,7 @@ struct TestBroker {
     var store: any BrokerStore
     var config: SkyportConfiguration
 
-    init(store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20) async throws {
+    init(store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300) async throws {
         let store = store ?? InMemoryStore()
         if try await store.operatorName(forTokenHash: OperatorToken.hash(Self.aliceToken)) == nil {
             try await store.insertOperator(OperatorRecord(name: "alice", created: Date()), tokenHash: OperatorToken.hash(Self.aliceToken))
@@ -28,6 +28,7 @@ struct TestBroker {
         var config = SkyportConfiguration()
         config.port = 0
         config.maxBodyBytes = maxBodyBytes
+        config.offerLifetime = offerLifetime
         self.config = config
     }
 

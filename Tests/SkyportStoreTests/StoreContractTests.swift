@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SkyportCore
 import SkyportStore
 import Testing
@@ -134,6 +135,95 @@ func sampleFacility(
     }
 }
 
+/// An offer set of `count` offers on one facility, each booking `cores` for an hour from `start`.
+func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: Date, lifetime: TimeInterval = 300)
+    -> @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+{
+    { _ in
+        let set = OfferSetRecord(
+            id: UUID(), created: now, expires: now.addingTimeInterval(lifetime), request: NormalisedRequest(executable: ExecutableRequest(kind: .dockerContainer)))
+        let sessions = (0..<count).map { i in
+            SessionRecord(
+                id: UUID(), offerSet: set.id, facility: FacilityID(facility), facilityName: facility, phase: .offered, created: now,
+                expires: now.addingTimeInterval(lifetime), cores: cores, memory: 1, start: start.addingTimeInterval(Double(i) * 3_600),
+                duration: ISODuration(seconds: 3_600), rank: i, executable: ExecutableRequest(kind: .dockerContainer))
+        }
+        return (set, sessions)
+    }
+}
+
+@Suite struct OfferStoreContractTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    @Test(arguments: StoreKind.allCases)
+    func plannerSeesLiveBookingsOnlyOfTheNamedFacilities(kind: StoreKind) async throws {
+        let store = try kind.make()
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+                                           plan: offerSetPlan("a", count: 2, cores: 3, start: now, now: now))
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("b")], now: now,
+                                           plan: offerSetPlan("b", count: 1, cores: 5, start: now, now: now))
+        let seen = Mutex<[Booking]>([])
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("A")], now: now) { bookings in
+            seen.withLock { $0 = bookings }
+            return try offerSetPlan("a", count: 0, cores: 1, start: self.now, now: self.now)(bookings)
+        }
+        #expect(seen.withLock { $0 }.map(\.cores).sorted() == [3, 3])
+        // After the offers expire they hold nothing.
+        let later = now.addingTimeInterval(301)
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: later) { bookings in
+            seen.withLock { $0 = bookings }
+            return try offerSetPlan("a", count: 0, cores: 1, start: later, now: later)(bookings)
+        }
+        #expect(seen.withLock { $0 }.isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func acceptRejectsSiblingsAtomicallyAndExpiryIsRecorded(kind: StoreKind) async throws {
+        let store = try kind.make()
+        guard case .created(let set, let offers) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+            plan: offerSetPlan("a", count: 3, cores: 1, start: now, now: now))
+        else { Issue.record("not created"); return }
+        let accepted = try await store.changePhase(of: offers[1].id, to: .accepted, now: now)
+        #expect(accepted.phase == .accepted)
+        let phases = try #require(try await store.offerSet(set.id)).1.map(\.phase)
+        #expect(phases == [.rejected, .accepted, .rejected])
+        await #expect(throws: SessionLifecycle.Refusal.siblingAccepted) {
+            try await store.changePhase(of: offers[2].id, to: .accepted, now: self.now)
+        }
+        // A facility with a live (accepted) job is drained, not removed.
+        try await store.insertFacility(sampleFacility("a"))
+        #expect(try await store.removeFacility(FacilityID("a"), now: now) == .drained(liveJobs: 1))
+        #expect(try await store.facility(FacilityID("a"))?.status == .draining)
+
+        guard case .created(_, let more) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+            plan: offerSetPlan("a", count: 2, cores: 1, start: now, now: now, lifetime: 10))
+        else { Issue.record("not created"); return }
+        await #expect(throws: SessionLifecycle.Refusal.expired) {
+            try await store.changePhase(of: more[0].id, to: .accepted, now: self.now.addingTimeInterval(11))
+        }
+        #expect(try await store.expireOffers(now: now.addingTimeInterval(11)) == 2)
+        #expect(try await store.session(more[1].id)?.phase == .expired)
+        #expect(try await store.expireOffers(now: now.addingTimeInterval(12)) == 0)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func idempotencyKeyReplaysOrConflicts(kind: StoreKind) async throws {
+        let store = try kind.make()
+        guard case .created(let set, _) = try await store.createOfferSet(
+            idempotencyKey: "k", requestDigest: "d1", facilities: [], now: now, plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now))
+        else { Issue.record("not created"); return }
+        let replay = try await store.createOfferSet(
+            idempotencyKey: "k", requestDigest: "d1", facilities: [], now: now, plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now))
+        #expect(replay == .replayed(set.id))
+        await #expect(throws: StoreError.self) {
+            try await store.createOfferSet(
+                idempotencyKey: "k", requestDigest: "d2", facilities: [], now: self.now, plan: offerSetPlan("a", count: 1, cores: 1, start: self.now, now: self.now))
+        }
+    }
+}
+
 @Suite struct SQLiteStoreTests {
     @Test func dataSurvivesReopeningTheFile() async throws {
         let path = TemporaryFile.path("restart.sqlite")
@@ -150,10 +240,10 @@ func sampleFacility(
     @Test func fileRunsInWALModeWithNamedMigrations() throws {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator"])
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator"])
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session"])
     }
 
     @Test func concurrentInsertsOfOneIdentifierStoreExactlyOne() async throws {

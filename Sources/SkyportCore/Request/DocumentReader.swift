@@ -12,6 +12,9 @@ struct DocumentReader {
         notes.append(RequestNote(level, field, message))
     }
 
+    /// Whether an error was already recorded for the field (to avoid saying "required" after "not a URL").
+    func hasError(_ field: String) -> Bool { errors.all.contains { $0.field == field } }
+
     /// Throws every error found, if any.
     func check() throws { try errors.check() }
 

@@ -1,0 +1,131 @@
+/// The result of matching one request: accepted facilities ranked best first, and every rejected facility.
+/// Held compactly; candidates, flags and reasons are built when asked for.
+public struct MatchOutcome: Sendable {
+    /// What was matched.
+    public let shape: MatchShape
+    let facilities: [Facility]
+    let accepted: [AcceptedEntry]
+    let rejected: [RejectedEntry]
+    let locatable: Int
+
+    init(shape: MatchShape, facilities: [Facility], accepted: [AcceptedEntry], rejected: [RejectedEntry], locatable: Int) {
+        self.shape = shape
+        self.facilities = facilities
+        self.accepted = accepted
+        self.rejected = rejected
+        self.locatable = locatable
+    }
+
+    /// Whether any facility can take the request.
+    public var isMatch: Bool { !accepted.isEmpty }
+    public var acceptedCount: Int { accepted.count }
+    public var rejectedCount: Int { rejected.count }
+
+    /// The accepted facilities' identifiers, best first.
+    public var rankedIDs: [FacilityID] { accepted.map { facilities[Int($0.index)].id } }
+
+    /// The accepted facilities, best first, with score and flags.
+    public var candidates: [MatchCandidate] { accepted.map(candidate) }
+
+    /// The rejected facilities in identifier-key order, each with all its reasons.
+    public var rejections: [MatchRejection] {
+        rejected.map { r in
+            let f = facilities[Int(r.index)]
+            return MatchRejection(facility: f.id, reasons: MatchExplainer(shape: shape).reasons(r.reasons, facility: f))
+        }
+    }
+
+    private func candidate(_ a: AcceptedEntry) -> MatchCandidate {
+        let f = facilities[Int(a.index)]
+        let colocation = locatable > 0 ? Double(a.colocated) / Double(locatable) : 0
+        return MatchCandidate(
+            facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom),
+            flags: MatchExplainer(shape: shape).flags(a.flags, facility: f)
+        )
+    }
+}
+
+/// Turns compact reason and flag masks into readable values (only done for what is shown).
+struct MatchExplainer {
+    let shape: MatchShape
+
+    func reasons(_ mask: UInt16, facility f: Facility) -> [MatchReason] {
+        var out: [MatchReason] = []
+        let name = f.id.rawValue
+        if mask & ReasonBit.notActive != 0 {
+            out.append(MatchReason(
+                code: .facilityNotActive, field: "status", requested: "active", offered: f.status.rawValue,
+                message: "facility \(name) is \(f.status.rawValue) and takes no new work"))
+        }
+        if mask & ReasonBit.kindNotAccepted != 0 {
+            let offered = f.accepts.map(\.rawValue).joined(separator: ",")
+            let asked = shape.kind?.rawValue ?? "unknown"
+            out.append(MatchReason(
+                code: .kindNotAccepted, field: "executable.kind", requested: asked, offered: offered,
+                message: f.accepts.isEmpty
+                    ? "facility \(name) accepts no executable kinds"
+                    : "facility \(name) does not run \(asked); it runs \(offered)"))
+        }
+        func amount(_ code: MatchReasonCode, _ bit: UInt16, _ field: String, _ asked: Int?, _ has: Int?, _ text: (String, String) -> String) {
+            guard mask & bit != 0, let asked, let has else { return }
+            out.append(MatchReason(code: code, field: field, requested: "\(asked)", offered: "\(has)", message: text("\(asked)", "\(has)")))
+        }
+        amount(.coresExceedLimit, ReasonBit.coresLimit, "cores", shape.minCores, f.limits.cores) {
+            "the request needs at least \($0) cores; facility \(name) allows at most \($1) per job"
+        }
+        amount(.memoryExceedLimit, ReasonBit.memoryLimit, "memory", shape.minMemory, f.limits.memory) {
+            "the request needs at least \($0) GiB of memory; facility \(name) allows at most \($1) GiB per job"
+        }
+        if mask & ReasonBit.durationLimit != 0, let asked = shape.durationSeconds, let limit = f.limits.duration {
+            let a = ISODuration(seconds: asked).description
+            out.append(MatchReason(
+                code: .durationExceedLimit, field: "duration", requested: a, offered: limit.description,
+                message: "the request wants \(a); facility \(name) allows at most \(limit) per job"))
+        }
+        amount(.coresExceedCapacity, ReasonBit.coresCapacity, "cores", shape.minCores, f.capacity.cores) {
+            "the request needs at least \($0) cores; facility \(name) has \($1) in all"
+        }
+        amount(.memoryExceedCapacity, ReasonBit.memoryCapacity, "memory", shape.minMemory, f.capacity.memory) {
+            "the request needs at least \($0) GiB of memory; facility \(name) has \($1) GiB in all"
+        }
+        if mask & ReasonBit.dataNotColocated != 0 {
+            let held = Set(f.data.rses.map { $0.uppercased() })
+            let offered = f.data.rses.joined(separator: "|")
+            for item in shape.locatableItems where held.isDisjoint(with: item) {
+                let asked = item.joined(separator: "|")
+                out.append(MatchReason(
+                    code: .dataNotColocated, field: "data", requested: asked, offered: offered,
+                    message: "a Rucio item has replicas only on \(asked); facility \(name) reads locally from \(offered)"))
+            }
+        }
+        return out
+    }
+
+    func flags(_ mask: UInt16, facility f: Facility) -> [MatchFlag] {
+        var out: [MatchFlag] = []
+        let name = f.id.rawValue
+        func add(_ bit: UInt16, _ code: MatchFlagCode, _ field: String, _ message: String) {
+            if mask & bit != 0 { out.append(MatchFlag(code: code, field: field, message: message)) }
+        }
+        add(FlagBit.kindUnknown, .kindUnknown, "executable.kind", "the request does not say what kind of executable it is; facility \(name) may not run it")
+        add(FlagBit.limitCores, .limitUnknown, "cores", "facility \(name) publishes no per-job core limit")
+        add(FlagBit.limitMemory, .limitUnknown, "memory", "facility \(name) publishes no per-job memory limit")
+        add(FlagBit.limitDuration, .limitUnknown, "duration", "facility \(name) publishes no per-job duration limit")
+        add(FlagBit.capacityCores, .capacityUnknown, "cores", "facility \(name) publishes no total core capacity")
+        add(FlagBit.capacityMemory, .capacityUnknown, "memory", "facility \(name) publishes no total memory capacity")
+        if mask & FlagBit.dataLocationUnknown != 0 {
+            let n = shape.rucioItems.filter(\.isEmpty).count
+            out.append(MatchFlag(code: .dataLocationUnknown, field: "data", message: "\(n) Rucio item\(n == 1 ? " has" : "s have") no known replica locations"))
+        }
+        add(FlagBit.facilityDataUnknown, .facilityDataUnknown, "data", "facility \(name) declares no RSEs; the data would have to be fetched")
+        if mask & FlagBit.dataPartly != 0 {
+            let held = Set(f.data.rses.map { $0.uppercased() })
+            for item in shape.locatableItems where held.isDisjoint(with: item) {
+                out.append(MatchFlag(
+                    code: .dataPartlyColocated, field: "data",
+                    message: "a Rucio item on \(item.joined(separator: "|")) is not local to facility \(name) and would have to be fetched"))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+
+/// Turns ranked candidates into concrete offers: negotiated cores and memory (min = max), a start and an expiry,
+/// booked against what facilities already hold. A pure function of its inputs: the caller reads the bookings,
+/// plans and writes the offers in one store transaction, so concurrent requests never overbook.
+///
+/// Spreading policy: round-robin over the candidates in rank order. Round 1 gives each candidate its earliest
+/// fitting slot in the start window (candidates with none are skipped, with a note); round `n` gives each facility
+/// that got an offer in round `n - 1` its earliest slot starting no earlier than the end of its previous offer.
+/// Rounds stop at `maxOffers`. So one facility yields successive start times (as the reference broker does), and
+/// many facilities yield one offer each, best first.
+public struct OfferPlanner: Sendable {
+    /// The planner's knobs (defaults follow the reference ExecutionBroker).
+    public struct Settings: Sendable, Hashable, Codable {
+        /// Most offers in one plan.
+        public var maxOffers = 4
+        /// Most offers from one facility in one plan.
+        public var maxOffersPerFacility = 4
+        /// How long an offer stays open, in seconds.
+        public var offerLifetime: TimeInterval = 300
+        /// The session length when the request gives none (capped by the facility's per-job limit).
+        public var defaultDuration = ISODuration(seconds: 7_200)
+        /// The start window `[now, now + this]` when the request gives none, in seconds.
+        public var defaultStartWindow: TimeInterval = 7_200
+        /// Later starts fall on multiples of this many seconds.
+        public var slotStep: TimeInterval = 60
+        /// Cores offered when the request gives neither min nor max.
+        public var defaultCores = 1
+        /// Memory (GiB) offered when the request gives neither min nor max.
+        public var defaultMemory = 1
+        /// With no max, offer up to min × this (1 offers exactly min; the reference broker uses 2).
+        public var scaleWithoutMax = 1
+
+        public init() {}
+    }
+
+    public var settings: Settings
+
+    public init(settings: Settings = Settings()) { self.settings = settings }
+
+    /// Plans offers for a request from its match outcome's candidates.
+    public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, bookings: [Booking], now: Date) -> OfferPlan {
+        plan(request, candidates: outcome.candidates, bookings: bookings, now: now)
+    }
+
+    /// Plans offers for a request from ranked candidates (best first), given what is already booked.
+    public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], bookings: [Booking], now: Date) -> OfferPlan {
+        var plan = OfferPlan()
+        let earliest = max(request.start?.earliest ?? now, now).timeIntervalSince1970.rounded(.up)
+        let latest = request.start?.latest.timeIntervalSince1970 ?? earliest + settings.defaultStartWindow
+        guard earliest <= latest, settings.maxOffers > 0 else {
+            if earliest > latest {
+                plan.notes.append(PlanNote(
+                    facility: nil, code: .startWindowClosed,
+                    message: "the start window closed at \(Timestamp.format(Date(timeIntervalSince1970: latest)))"))
+            }
+            return plan
+        }
+        var held: [FacilityID: [Booking]] = [:]
+        for b in bookings { held[b.facility, default: []].append(b) }
+
+        var open: [Slotting] = []
+        for (rank, candidate) in candidates.enumerated() where plan.offers.count < settings.maxOffers {
+            let f = candidate.facility
+            guard open.allSatisfy({ $0.facility.id != f.id }) else { continue }
+            switch terms(request, f) {
+            case .refused(let note):
+                plan.notes.append(note)
+            case .offerable(var s):
+                s.calendar = CapacityCalendar(capacity: f.capacity, bookings: held[f.id] ?? [])
+                s.rank = rank
+                s.score = candidate.score
+                if let offer = place(&s, from: earliest, latest: latest, now: now) {
+                    plan.offers.append(offer)
+                    open.append(s)
+                } else {
+                    plan.notes.append(PlanNote(
+                        facility: f.id, code: .noCapacityInWindow,
+                        message: "facility \(f.id) has no room for \(s.cores.lower) cores and \(s.memory.lower) GiB for \(ISODuration(seconds: s.duration)) starting by \(Timestamp.format(Date(timeIntervalSince1970: latest)))"))
+                }
+            }
+        }
+        while plan.offers.count < settings.maxOffers, !open.isEmpty {
+            var next: [Slotting] = []
+            for var s in open where plan.offers.count < settings.maxOffers && s.placed < settings.maxOffersPerFacility {
+                if let offer = place(&s, from: s.nextFrom, latest: latest, now: now) {
+                    plan.offers.append(offer)
+                    next.append(s)
+                }
+            }
+            open = next
+        }
+        return plan
+    }
+
+    /// Finds the facility's earliest slot from `from`, negotiates the amounts, books it in the slotting's calendar.
+    private func place(_ s: inout Slotting, from: Double, latest: Double, now: Date) -> OfferDraft? {
+        let d = Double(s.duration)
+        guard let start = s.calendar.earliestStart(
+            notBefore: Date(timeIntervalSince1970: from), notAfter: Date(timeIntervalSince1970: latest),
+            cores: s.cores.lower, memory: s.memory.lower, duration: d, step: settings.slotStep)
+        else { return nil }
+        let end = start.addingTimeInterval(d)
+        let free = s.calendar.free(from: start, to: end)
+        let cores = min(s.cores.upper, free.cores ?? .max)
+        let memory = min(s.memory.upper, free.memory ?? .max)
+        let offer = OfferDraft(
+            facility: s.facility.id, cores: cores, memory: memory, start: start, duration: ISODuration(seconds: s.duration),
+            expires: now.addingTimeInterval(settings.offerLifetime), rank: s.rank, score: s.score)
+        s.calendar.add(offer.booking)
+        s.placed += 1
+        s.nextFrom = end.timeIntervalSince1970
+        return offer
+    }
+
+    /// The amounts and duration to offer on a facility, or why it can offer nothing.
+    private func terms(_ r: NormalisedRequest, _ f: Facility) -> Terms {
+        func fail(_ message: String) -> Terms { .refused(PlanNote(facility: f.id, code: .exceedsLimit, message: message)) }
+        let cores: (lower: Int, upper: Int)
+        switch bounds(r.cores, limit: f.limits.cores, fallback: settings.defaultCores) {
+        case .success(let b): cores = b
+        case .failure(let problem): return fail("cores: \(problem.text(unit: "cores", facility: f.id))")
+        }
+        let memory: (lower: Int, upper: Int)
+        switch bounds(r.memory, limit: f.limits.memory, fallback: settings.defaultMemory) {
+        case .success(let b): memory = b
+        case .failure(let problem): return fail("memory: \(problem.text(unit: "GiB", facility: f.id))")
+        }
+        let limit = f.limits.duration?.seconds ?? .max
+        let duration: Int
+        if let asked = r.duration?.seconds {
+            guard asked <= limit else {
+                return fail("duration: the request wants \(ISODuration(seconds: asked)); facility \(f.id) allows at most \(ISODuration(seconds: limit)) per job")
+            }
+            duration = asked
+        } else {
+            duration = min(settings.defaultDuration.seconds, limit)
+        }
+        return .offerable(Slotting(facility: f, cores: cores, memory: memory, duration: max(0, duration)))
+    }
+
+    /// The least and most to offer: never below min, never above max or the per-job limit.
+    private func bounds(_ range: ResourceRange?, limit: Int?, fallback: Int) -> Result<(lower: Int, upper: Int), BoundsProblem> {
+        let cap = limit ?? .max
+        let lower = max(0, range?.min ?? min(fallback, range?.max ?? .max, cap))
+        if let max = range?.max, max < lower { return .failure(.minAboveMax(min: lower, max: max)) }
+        if lower > cap { return .failure(.minAboveLimit(min: lower, limit: cap)) }
+        let wanted = range?.max ?? lower.multipliedReportingOverflow(by: max(1, settings.scaleWithoutMax)).partialValue
+        return .success((lower, min(wanted, cap)))
+    }
+}
+
+/// Why a resource range cannot be offered on a facility.
+private enum BoundsProblem: Error {
+    case minAboveMax(min: Int, max: Int)
+    case minAboveLimit(min: Int, limit: Int)
+
+    func text(unit: String, facility: FacilityID) -> String {
+        switch self {
+        case .minAboveMax(let min, let max): return "the request's minimum \(min) exceeds its maximum \(max)"
+        case .minAboveLimit(let min, let limit): return "the request needs at least \(min) \(unit); facility \(facility) allows at most \(limit) per job"
+        }
+    }
+}
+
+/// What a facility can be offered: its terms, or why none.
+private enum Terms {
+    case offerable(Slotting)
+    case refused(PlanNote)
+}
+
+/// One facility's state while a plan is made.
+private struct Slotting {
+    var facility: Facility
+    var cores: (lower: Int, upper: Int)
+    var memory: (lower: Int, upper: Int)
+    var duration: Int
+    var calendar = CapacityCalendar(capacity: FacilityCapacity())
+    var rank = 0
+    var score = MatchScore(colocation: 0, headroom: 0)
+    var placed = 0
+    var nextFrom = 0.0
+}
+
+/// One offer to make: negotiated amounts (min = max), when, and until when the user may accept it.
+public struct OfferDraft: Sendable, Hashable, Codable {
+    public var facility: FacilityID
+    public var cores: Int
+    /// Memory in GiB.
+    public var memory: Int
+    public var start: Date
+    public var duration: ISODuration
+    /// When the offer lapses unless accepted.
+    public var expires: Date
+    /// The facility's position among the match candidates (0 is best).
+    public var rank: Int
+    public var score: MatchScore
+
+    public init(facility: FacilityID, cores: Int, memory: Int, start: Date, duration: ISODuration, expires: Date, rank: Int, score: MatchScore) {
+        self.facility = facility
+        self.cores = cores
+        self.memory = memory
+        self.start = start
+        self.duration = duration
+        self.expires = expires
+        self.rank = rank
+        self.score = score
+    }
+
+    /// When the session would end.
+    public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
+    /// The capacity this offer holds while it is open.
+    public var booking: Booking { Booking(facility: facility, cores: cores, memory: memory, start: start, end: end) }
+}
+
+/// Why a plan has no offer from a facility (or none at all, when `facility` is nil).
+public enum PlanNoteCode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// No start inside the window has room for the request's minimum for its whole duration.
+    case noCapacityInWindow = "no-capacity-in-window"
+    /// The request's minimum or duration is beyond the facility's per-job limit, or its minimum exceeds its maximum.
+    case exceedsLimit = "exceeds-limit"
+    /// The start window ends before now (or before it begins).
+    case startWindowClosed = "start-window-closed"
+}
+
+/// A note on a plan: a facility that gave no offer, and why.
+public struct PlanNote: Sendable, Hashable, Codable {
+    public var facility: FacilityID?
+    public var code: PlanNoteCode
+    public var message: String
+
+    public init(facility: FacilityID?, code: PlanNoteCode, message: String) {
+        self.facility = facility
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The offers for one request, best first, with notes on facilities that gave none.
+public struct OfferPlan: Sendable, Hashable, Codable {
+    public var offers: [OfferDraft] = []
+    public var notes: [PlanNote] = []
+
+    public init(offers: [OfferDraft] = [], notes: [PlanNote] = []) {
+        self.offers = offers
+        self.notes = notes
+    }
+
+    /// `YES` when there is at least one offer, else `NO`.
+    public var result: String { offers.isEmpty ? "NO" : "YES" }
+    /// The capacity the offers hold, to store with them.
+    public var bookings: [Booking] { offers.map(\.booking) }
+}

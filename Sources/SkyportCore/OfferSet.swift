@@ -1,0 +1,156 @@
+import Foundation
+
+/// A message on an offer set or a session, shaped like the ExecutionBroker's `MessageItem`.
+public struct BrokerMessage: Sendable, Hashable, Codable {
+    public enum Level: String, Sendable, Hashable, Codable { case DEBUG, INFO, WARN, ERROR }
+    /// A URN naming the kind of message (`urn:resource-limit`, `urn:no-offers`, ...).
+    public var kind: String
+    public var level: Level
+    public var time: Date
+    public var message: String
+
+    public init(kind: String, level: Level, time: Date, message: String) {
+        self.kind = kind
+        self.level = level
+        self.time = time
+        self.message = message
+    }
+}
+
+/// The answer to one request, as kept: what Skyport understood, and which facilities were turned down and why.
+/// Its offers are `SessionRecord`s in phase `OFFERED`.
+public struct OfferSetRecord: Sendable, Hashable, Codable {
+    public var id: UUID
+    public var created: Date
+    /// When its offers expire.
+    public var expires: Date
+    public var request: NormalisedRequest
+    public var messages: [BrokerMessage]
+    public var rejections: [MatchRejection]
+    /// The client's `Idempotency-Key`, with a digest of the request body it came with.
+    public var idempotencyKey: String?
+    public var requestDigest: String?
+
+    public init(
+        id: UUID, created: Date, expires: Date, request: NormalisedRequest, messages: [BrokerMessage] = [],
+        rejections: [MatchRejection] = [], idempotencyKey: String? = nil, requestDigest: String? = nil
+    ) {
+        self.id = id
+        self.created = created
+        self.expires = expires
+        self.request = request
+        self.messages = messages
+        self.rejections = rejections
+        self.idempotencyKey = idempotencyKey
+        self.requestDigest = requestDigest
+    }
+}
+
+/// One execution session: an offer, and after acceptance the job it becomes.
+public struct SessionRecord: Sendable, Hashable, Codable {
+    public var id: UUID
+    public var offerSet: UUID
+    public var facility: FacilityID
+    public var facilityName: String
+    public var phase: SessionPhase
+    public var created: Date
+    public var modified: Date
+    /// Until when the offer may be accepted (meaningful while `OFFERED`).
+    public var expires: Date
+    /// The negotiated resources.
+    public var cores: Int
+    public var memory: Int
+    public var start: Date
+    public var duration: ISODuration
+    /// Its place in the offer set, best first.
+    public var rank: Int
+    public var executable: ExecutableRequest
+
+    public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
+
+    /// The capacity it holds on its facility.
+    public var booking: Booking { Booking(facility: facility, cores: cores, memory: memory, start: start, end: end) }
+
+    /// Its phase at `now` (an offer past its expiry is `EXPIRED` even before the sweeper records it).
+    public func phase(at now: Date) -> SessionPhase { SessionLifecycle.effectivePhase(phase, expires: expires, now: now) }
+
+    /// Whether it holds capacity at `now`.
+    public func holdsCapacity(at now: Date) -> Bool { SessionPhase.booking.contains(phase(at: now)) && end > now }
+
+    public init(
+        id: UUID, offerSet: UUID, facility: FacilityID, facilityName: String, phase: SessionPhase, created: Date,
+        expires: Date, cores: Int, memory: Int, start: Date, duration: ISODuration, rank: Int, executable: ExecutableRequest
+    ) {
+        self.id = id
+        self.offerSet = offerSet
+        self.facility = facility
+        self.facilityName = facilityName
+        self.phase = phase
+        self.created = created
+        self.modified = created
+        self.expires = expires
+        self.cores = cores
+        self.memory = memory
+        self.start = start
+        self.duration = duration
+        self.rank = rank
+        self.executable = executable
+    }
+}
+
+/// What `createOfferSet` did.
+public enum OfferSetCreation: Sendable, Equatable {
+    case created(OfferSetRecord, [SessionRecord])
+    /// The same idempotency key and body came before: this is the offer set made then.
+    case replayed(UUID)
+}
+
+/// Offer sets and sessions, kept. Booking is atomic: one transaction reads the capacity already held,
+/// runs the (pure) planner, and writes its offers, so concurrent requests never overbook a facility.
+public protocol OfferStore: Sendable {
+    /// Creates an offer set. `plan` receives the bookings that hold capacity at `now` on the given facilities
+    /// and returns the offer set and its sessions; it runs inside the store's write transaction, so it must do no I/O.
+    /// With an idempotency key already used for the same digest, nothing is planned and the earlier set is returned;
+    /// for another digest, `StoreError.conflict`.
+    func createOfferSet(
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+    ) async throws -> OfferSetCreation
+
+    func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])?
+    func session(_ id: UUID) async throws -> SessionRecord?
+
+    /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its
+    /// `OFFERED` siblings; accepting after expiry, or after a sibling was accepted, is refused.
+    /// Throws `SessionLifecycle.Refusal` or `StoreError.notFound`.
+    func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord
+
+    /// Records `EXPIRED` on every offer past its expiry; returns how many.
+    func expireOffers(now: Date) async throws -> Int
+}
+
+extension SessionLifecycle {
+    /// Applies a client's phase change to a session of an offer set: returns every session that changes
+    /// (the session itself, and on acceptance its siblings, `OFFERED` ones becoming `REJECTED`).
+    public static func apply(
+        _ target: SessionPhase, to session: SessionRecord, siblings: [SessionRecord], now: Date
+    ) throws(Refusal) -> [SessionRecord] {
+        let current = session.phase(at: now)
+        if target == .accepted, current == .offered || current == .rejected,
+           siblings.contains(where: { $0.id != session.id && SessionPhase.live.union([.completed, .failed, .cancelled]).contains($0.phase) }) {
+            throw .siblingAccepted
+        }
+        var changed = session
+        changed.phase = try clientTransition(from: current, to: target)
+        changed.modified = now
+        var out = [changed]
+        if changed.phase == .accepted {
+            for var sibling in siblings where sibling.id != session.id && sibling.phase == .offered {
+                sibling.phase = sibling.phase(at: now) == .expired ? .expired : .rejected
+                sibling.modified = now
+                out.append(sibling)
+            }
+        }
+        return out
+    }
+}

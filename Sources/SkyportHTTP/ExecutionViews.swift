@@ -1,0 +1,92 @@
+import Foundation
+import SkyportCore
+
+/// The ExecutionBroker v1.0 documents Skyport writes: offer sets and sessions, with Skyport's extensions
+/// (`facility`, `request`, `rejected`) beside the standard fields.
+enum ExecutionViews {
+    static let sessionKind = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/session/scheduled-execution-session.yaml"
+    static let computeKind = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/compute/simple-compute-resource.yaml"
+
+    struct Meta: Encodable {
+        var uuid: String
+        var url: String
+        var created: Date
+        var modified: Date?
+        var messages: [BrokerMessage]?
+    }
+    struct MinMax: Encodable {
+        var min: Int
+        var max: Int
+    }
+    struct Executable: Encodable {
+        var kind: String?
+        var location: String?
+        var repository: String?
+        var ref: String?
+        var path: String?
+        var images: [String]?
+        var parameters: [String: String]?
+    }
+    struct Compute: Encodable {
+        var kind = computeKind
+        var cores: MinMax
+        var memory: MinMax
+    }
+    struct Schedule: Encodable {
+        struct Available: Encodable {
+            var start: String
+            var duration: String
+        }
+        var available: Available
+    }
+    struct FacilityRef: Encodable {
+        var id: String
+        var name: String
+        var url: String
+    }
+    struct Session: Encodable {
+        var kind = sessionKind
+        var meta: Meta
+        var phase: SessionPhase
+        var expires: Date?
+        var executable: Executable
+        var compute: Compute
+        var schedule: Schedule
+        var facility: FacilityRef
+        var offerset: String
+        var connectors: [String] = []
+    }
+    struct OfferSet: Encodable {
+        var kind = "urn:skyport:offerset-response"
+        var meta: Meta
+        var result: String
+        var expires: Date
+        var offers: [Session]
+        var request: NormalisedRequest
+        var rejected: [MatchRejection]
+    }
+
+    static func session(_ s: SessionRecord, base: String, now: Date) -> Session {
+        let phase = s.phase(at: now)
+        let e = s.executable
+        return Session(
+            meta: Meta(uuid: s.id.uuidString.lowercased(), url: "\(base)/sessions/\(s.id.uuidString.lowercased())", created: s.created, modified: s.modified),
+            phase: phase, expires: phase == .offered ? s.expires : nil,
+            executable: Executable(
+                kind: e.kind?.uri, location: e.location, repository: e.repository, ref: e.ref, path: e.path,
+                images: e.images.isEmpty ? nil : e.images, parameters: e.parameters.isEmpty ? nil : e.parameters),
+            compute: Compute(cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory)),
+            schedule: Schedule(available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description)),
+            facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityRoutes.location(s.facility)),
+            offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())")
+    }
+
+    static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date) -> OfferSet {
+        OfferSet(
+            meta: Meta(
+                uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: set.created,
+                messages: set.messages.isEmpty ? nil : set.messages),
+            result: sessions.isEmpty ? "NO" : "YES", expires: set.expires,
+            offers: sessions.map { session($0, base: base, now: now) }, request: set.request, rejected: set.rejections)
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import Testing
+@testable import SkyportCore
+
+/// Builders for facilities and requests shared by the matcher, batch and planner tests.
+enum MatchFixtures {
+    static let epoch = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func facility(
+        _ id: String, status: FacilityStatus = .active, accepts: [ExecutableKind] = [.jupyterNotebook, .dockerContainer],
+        limits: FacilityLimits = FacilityLimits(cores: 16, memory: 64, duration: ISODuration(seconds: 86_400)),
+        capacity: FacilityCapacity = FacilityCapacity(cores: 64, memory: 256), rses: [String] = []
+    ) -> Facility {
+        Facility(
+            id: FacilityID(id), name: id, status: status, endpoints: [Endpoint(kind: .uws, url: "https://\(id).example.org/uws")],
+            accepts: accepts, limits: limits, capacity: capacity, data: FacilityData(rses: rses), owner: "test",
+            created: epoch, modified: epoch)
+    }
+
+    static func request(
+        kind: ExecutableKind? = .jupyterNotebook, cores: ResourceRange? = nil, memory: ResourceRange? = nil,
+        duration: ISODuration? = nil, start: TimeWindow? = nil, rucio: [[String]] = [], name: String? = nil
+    ) -> NormalisedRequest {
+        NormalisedRequest(
+            name: name, executable: ExecutableRequest(kind: kind), cores: cores, memory: memory, duration: duration, start: start,
+            data: rucio.enumerated().map { n, rses in DataItem(kind: .rucio, did: "test:file-\(n)", rses: rses) })
+    }
+}
+
+/// One hard filter: a facility and a request that fail it and nothing else.
+struct ReasonCase: Sendable, CustomTestStringConvertible {
+    var facility: Facility
+    var request: NormalisedRequest
+    var code: MatchReasonCode
+    var field: String
+    var requested: String
+    var offered: String
+    var testDescription: String { "\(code.rawValue): requested \(requested), offered \(offered)" }
+
+    static let all: [ReasonCase] = {
+        typealias F = MatchFixtures
+        return [
+            ReasonCase(facility: F.facility("draining", status: .draining), request: F.request(),
+                       code: .facilityNotActive, field: "status", requested: "active", offered: "draining"),
+            ReasonCase(facility: F.facility("disabled", status: .disabled), request: F.request(),
+                       code: .facilityNotActive, field: "status", requested: "active", offered: "disabled"),
+            ReasonCase(facility: F.facility("jupyter-only", accepts: [.jupyterNotebook]), request: F.request(kind: .dockerContainer),
+                       code: .kindNotAccepted, field: "executable.kind", requested: "docker-container", offered: "jupyter-notebook"),
+            ReasonCase(facility: F.facility("runs-nothing", accepts: []), request: F.request(kind: nil),
+                       code: .kindNotAccepted, field: "executable.kind", requested: "unknown", offered: ""),
+            ReasonCase(facility: F.facility("small-jobs"), request: F.request(cores: ResourceRange(min: 32)),
+                       code: .coresExceedLimit, field: "cores", requested: "32", offered: "16"),
+            ReasonCase(facility: F.facility("small-memory"), request: F.request(memory: ResourceRange(min: 128, max: 256)),
+                       code: .memoryExceedLimit, field: "memory", requested: "128", offered: "64"),
+            ReasonCase(facility: F.facility("short-jobs", limits: FacilityLimits(duration: ISODuration(seconds: 7_200))),
+                       request: F.request(duration: ISODuration(seconds: 4 * 3_600)),
+                       code: .durationExceedLimit, field: "duration", requested: "PT4H", offered: "PT2H"),
+            ReasonCase(facility: F.facility("tiny", limits: FacilityLimits(), capacity: FacilityCapacity(cores: 4, memory: 256)),
+                       request: F.request(cores: ResourceRange(min: 8)),
+                       code: .coresExceedCapacity, field: "cores", requested: "8", offered: "4"),
+            ReasonCase(facility: F.facility("tiny-memory", limits: FacilityLimits(), capacity: FacilityCapacity(cores: 64, memory: 8)),
+                       request: F.request(memory: ResourceRange(min: 16)),
+                       code: .memoryExceedCapacity, field: "memory", requested: "16", offered: "8"),
+            ReasonCase(facility: F.facility("at-pic", rses: ["PIC-DCACHE"]), request: F.request(rucio: [["DESY-DCACHE"]]),
+                       code: .dataNotColocated, field: "data", requested: "DESY-DCACHE", offered: "PIC-DCACHE"),
+        ]
+    }()
+}
+
+@Suite struct MatcherTests {
+    typealias F = MatchFixtures
+
+    @Test(arguments: ReasonCase.all)
+    func eachHardFilterRejectsWithItsReason(_ c: ReasonCase) throws {
+        // Given a facility that fails exactly one filter, and one that passes everything
+        let outcome = Matcher.match(c.request, against: [c.facility, F.facility("roomy", accepts: [.jupyterNotebook, .dockerContainer], limits: FacilityLimits(), capacity: FacilityCapacity())])
+        // Then the first is rejected with that one reason, carrying what was asked and what is offered
+        let rejection = try #require(outcome.rejections.first)
+        #expect(outcome.rejections.count == 1)
+        #expect(rejection.facility == c.facility.id)
+        #expect(rejection.reasons.count == 1)
+        let reason = try #require(rejection.reasons.first)
+        #expect(reason.code == c.code)
+        #expect(reason.field == c.field)
+        #expect(reason.requested == c.requested)
+        #expect(reason.offered == c.offered)
+        #expect(!reason.message.isEmpty)
+        #expect(outcome.rankedIDs.map(\.rawValue) == ["roomy"])
+    }
+
+    @Test func aFacilityFailingEverythingGetsEveryReason() throws {
+        let f = F.facility(
+            "hopeless", status: .disabled, accepts: [.tapQuery],
+            limits: FacilityLimits(cores: 2, memory: 4, duration: ISODuration(seconds: 600)),
+            capacity: FacilityCapacity(cores: 2, memory: 4), rses: ["CERN-EOS"])
+        let r = F.request(cores: ResourceRange(min: 8), memory: ResourceRange(min: 16), duration: ISODuration(seconds: 3_600),
+                          rucio: [["DESY-DCACHE"], ["PIC-DCACHE", "SARA-DCACHE"]])
+        let outcome = Matcher.match(r, against: [f])
+        let reasons = try #require(outcome.rejections.first).reasons
+        #expect(reasons.map(\.code) == [
+            .facilityNotActive, .kindNotAccepted, .coresExceedLimit, .memoryExceedLimit, .durationExceedLimit,
+            .coresExceedCapacity, .memoryExceedCapacity, .dataNotColocated, .dataNotColocated,
+        ])
+        #expect(reasons.last?.requested == "PIC-DCACHE|SARA-DCACHE")
+        #expect(!outcome.isMatch)
+        #expect(outcome.candidates.isEmpty)
+    }
+
+    @Test func requestsAtExactlyTheLimitPass() {
+        let f = F.facility("edge", limits: FacilityLimits(cores: 8, memory: 32, duration: ISODuration(seconds: 3_600)),
+                           capacity: FacilityCapacity(cores: 8, memory: 32))
+        let r = F.request(cores: ResourceRange(min: 8), memory: ResourceRange(min: 32), duration: ISODuration(seconds: 3_600))
+        #expect(Matcher.match(r, against: [f]).rankedIDs == [f.id])
+        let over = F.request(cores: ResourceRange(min: 9))
+        #expect(Matcher.match(over, against: [f]).rankedIDs.isEmpty)
+    }
+
+    @Test func unknownValuesFlagInsteadOfRejecting() throws {
+        // Given a facility that publishes no limits, no capacity and no RSEs
+        let f = F.facility("vague", limits: FacilityLimits(), capacity: FacilityCapacity())
+        // When a request with an unknown kind asks for a lot, with one unlocated and one located Rucio item
+        let r = F.request(kind: nil, cores: ResourceRange(min: 512), memory: ResourceRange(min: 4_096),
+                          duration: ISODuration(seconds: 30 * 86_400), rucio: [[], ["DESY-DCACHE"]])
+        let outcome = Matcher.match(r, against: [f])
+        // Then it is accepted, with every unknown flagged
+        let c = try #require(outcome.candidates.first)
+        #expect(outcome.rejectedCount == 0)
+        let flags = c.flags.map { "\($0.code.rawValue):\($0.field)" }
+        #expect(flags == [
+            "kind-unknown:executable.kind", "limit-unknown:cores", "limit-unknown:memory", "limit-unknown:duration",
+            "capacity-unknown:cores", "capacity-unknown:memory", "data-location-unknown:data", "facility-data-unknown:data",
+        ])
+        #expect(c.score == MatchScore(colocation: 0, headroom: 0))
+    }
+
+    @Test func unlocatedDataNeverRejectsADataFacility() throws {
+        let f = F.facility("at-desy", rses: ["DESY-DCACHE"])
+        let outcome = Matcher.match(F.request(rucio: [[]]), against: [f])
+        let c = try #require(outcome.candidates.first)
+        #expect(c.flags.map(\.code) == [.dataLocationUnknown])
+    }
+
+    @Test func partialColocationIsAcceptedFlaggedAndScoredByFraction() throws {
+        let f = F.facility("at-desy", rses: ["desy-dcache"])
+        let outcome = Matcher.match(F.request(rucio: [["DESY-DCACHE"], ["PIC-DCACHE"]]), against: [f])
+        let c = try #require(outcome.candidates.first)
+        #expect(c.score.colocation == 0.5)
+        #expect(c.flags.map(\.code) == [.dataPartlyColocated])
+        #expect(c.flags.first?.message.contains("PIC-DCACHE") == true)
+    }
+
+    @Test func rankingPrefersColocationThenHeadroomThenKey() {
+        let big = FacilityLimits(cores: 128, memory: 512, duration: ISODuration(seconds: 7 * 86_400))
+        let small = FacilityLimits(cores: 8, memory: 32, duration: ISODuration(seconds: 86_400))
+        let facilities = [
+            F.facility("remote-big", limits: big, capacity: FacilityCapacity(cores: 4_096, memory: 16_384)),
+            F.facility("local-small", limits: small, capacity: FacilityCapacity(cores: 16, memory: 64), rses: ["DESY-DCACHE"]),
+            F.facility("local-big", limits: big, capacity: FacilityCapacity(cores: 4_096, memory: 16_384), rses: ["DESY-DCACHE", "PIC-DCACHE"]),
+            F.facility("b-twin", limits: small, capacity: FacilityCapacity(cores: 16, memory: 64), rses: ["PIC-DCACHE"]),
+            F.facility("A-twin", limits: small, capacity: FacilityCapacity(cores: 16, memory: 64), rses: ["PIC-DCACHE"]),
+        ]
+        let r = F.request(cores: ResourceRange(min: 4), memory: ResourceRange(min: 8), rucio: [["DESY-DCACHE"], ["PIC-DCACHE"]])
+        let outcome = Matcher.match(r, against: facilities)
+        #expect(outcome.rankedIDs.map(\.rawValue) == ["local-big", "A-twin", "b-twin", "local-small", "remote-big"])
+        let scores = outcome.candidates.map(\.score)
+        #expect(scores.map(\.colocation) == [1, 0.5, 0.5, 0.5, 0])
+        #expect(scores[0] > scores[1] && scores[3] > scores[4])
+    }
+
+    @Test func headroomIsTheMeanOverKnownLimitsAndCapacities() throws {
+        let f = F.facility("f", limits: FacilityLimits(cores: 8, memory: 16, duration: ISODuration(seconds: 4 * 3_600)),
+                           capacity: FacilityCapacity(cores: 16, memory: 32))
+        let r = F.request(cores: ResourceRange(min: 4), memory: ResourceRange(min: 8), duration: ISODuration(seconds: 2 * 3_600))
+        let score = try #require(Matcher.match(r, against: [f]).candidates.first).score
+        // (0.5 + 0.5 + 0.75 + 0.75 + 0.5) / 5
+        #expect(abs(score.headroom - 0.6) < 1e-12)
+    }
+
+    @Test func sameInputSameOutputWhateverTheFacilityOrder() {
+        let facilities = SyntheticWorkload.facilities(count: 300, seed: 5)
+        let requests = SyntheticWorkload.requests(count: 60, distinctShapes: 60, seed: 9)
+        var rng = SeededGenerator(seed: 77)
+        let shuffled = facilities.shuffled(using: &rng)
+        #expect(shuffled.map(\.id) != facilities.map(\.id))
+        let a = MatchIndex(facilities), b = MatchIndex(shuffled)
+        var matched = 0
+        for r in requests {
+            let x = a.match(r), y = b.match(r)
+            #expect(x.rankedIDs == y.rankedIDs)
+            #expect(x.candidates == y.candidates)
+            #expect(x.rejections == y.rejections)
+            #expect(x.rankedIDs == a.match(r).rankedIDs)
+            if x.isMatch { matched += 1 }
+        }
+        #expect(matched > 10 && matched < requests.count + 1)
+    }
+
+    @Test func everyFacilityIsEitherRankedOrRejected() {
+        let facilities = SyntheticWorkload.facilities(count: 200, seed: 1)
+        for r in SyntheticWorkload.requests(count: 40, distinctShapes: 40, seed: 2) {
+            let o = Matcher.match(r, against: facilities)
+            #expect(o.acceptedCount + o.rejectedCount == facilities.count)
+            #expect(Set(o.rankedIDs).count == o.acceptedCount)
+            #expect(o.rejections.allSatisfy { !$0.reasons.isEmpty })
+            #expect(Set(o.rankedIDs).isDisjoint(with: o.rejections.map(\.facility)))
+        }
+    }
+
+    @Test func kindsGivenAsURIsMatchTheirAliases() {
+        let f = F.facility("docker", accepts: [.dockerContainer])
+        let uri = ExecutableKind("https://www.purl.org/ivoa.net/EB/schema/types/executable/docker-container-1.0")
+        #expect(Matcher.match(F.request(kind: uri), against: [f]).rankedIDs == [f.id])
+        let custom = ExecutableKind("https://example.org/kinds/other-thing")
+        #expect(Matcher.match(F.request(kind: custom), against: [f]).rejections.first?.reasons.map(\.code) == [.kindNotAccepted])
+    }
+
+    @Test func reportListsCandidatesWithFlagsAndEveryRejectionReason() {
+        let facilities = [
+            F.facility("good", rses: ["DESY-DCACHE"]),
+            F.facility("vague", limits: FacilityLimits(), capacity: FacilityCapacity()),
+            F.facility("small", limits: FacilityLimits(cores: 2, memory: 4), capacity: FacilityCapacity(cores: 2, memory: 4)),
+        ]
+        let r = F.request(cores: ResourceRange(min: 4), rucio: [["DESY-DCACHE"]], name: "demo")
+        let text = MatchReport.text(for: r, against: facilities)
+        #expect(text.contains("Request 'demo': kind jupyter-notebook, cores >= 4, 1 Rucio item"))
+        #expect(text.contains("YES: 2 of 3 facilities match."))
+        #expect(text.contains("1. good  (data 1.00 headroom"))
+        #expect(text.contains("2. vague  (data 0.00 headroom 0.00)"))
+        #expect(text.contains("! limit-unknown [cores]"))
+        #expect(text.contains("x cores-exceed-limit [cores]: requested 4, offered 2."))
+        #expect(text.contains("x cores-exceed-capacity [cores]: requested 4, offered 2."))
+        #expect(text.contains("x data-not-colocated") == false)
+    }
+
+    @Test func reasonsAndFlagsEncodeAsJSON() throws {
+        let o = Matcher.match(F.request(cores: ResourceRange(min: 32)), against: [F.facility("small")])
+        let data = try JSONEncoder().encode(o.rejections)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"code\":\"cores-exceed-limit\""))
+        #expect(text.contains("\"requested\":\"32\""))
+        #expect(try JSONDecoder().decode([MatchRejection].self, from: data) == o.rejections)
+    }
+}
