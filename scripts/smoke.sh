@@ -41,5 +41,15 @@ check "facility survives restart" 200 "$(curl -s -o /dev/null -w '%{http_code}' 
 kill -INT "$pid"; status=0; wait "$pid" || status=$?; pid=""
 check "graceful exit on SIGINT" 0 "$status"
 
+# The offline matcher: one request with a report, many requests as JSON lines.
+printf '[%s]\n' "$doc" >"$work/facilities.json"
+echo '{"executable": {"kind": "tap-query", "query": "SELECT 1"}}' >"$work/request.json"
+report=$("$bin" match --facilities "$work/facilities.json" --request "$work/request.json")
+check "match report names the facility" 1 "$(grep -c 'ivo://smoke.example/tap' <<<"$report")"
+for i in 1 2 3; do echo '{"executable": {"kind": "tap-query", "query": "SELECT '$i'"}, "compute": {"cores": {"min": '$i'}}}'; done >"$work/requests.jsonl"
+"$bin" match --facilities "$work/facilities.json" --requests "$work/requests.jsonl" --output "$work/out.jsonl" 2>/dev/null
+check "one line out per request" 3 "$(wc -l <"$work/out.jsonl" | tr -d ' ')"
+check "ranked facility ids" 3 "$(grep -c '"facilities":\["ivo://smoke.example/tap"\]' "$work/out.jsonl")"
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -11,6 +11,15 @@ public enum Representation {
 
     static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]
 
+    /// Parses a JSON or YAML document held in a file (the CLI's `--facilities` and `--request` files).
+    public static func parseDocument(_ data: Data, yaml: Bool) throws -> JSONValue {
+        if yaml {
+            guard let text = String(data: data, encoding: .utf8) else { throw FieldError("file", "is not UTF-8") }
+            return try YAMLBridge.parse(text)
+        }
+        return try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
     /// The format of a request body, from its `Content-Type`; 415 for anything else.
     static func bodyFormat(_ request: Request) throws -> Format {
         guard let raw = request.headers[.contentType] else { return .json }
