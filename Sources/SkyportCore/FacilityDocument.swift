@@ -103,6 +103,9 @@ public struct FacilityDocument: Sendable {
     ///   - created: when the facility was first registered (now, for a new one).
     public func validated(pathID: FacilityID? = nil, owner: String, created: Date, now: Date) throws -> Facility {
         var errors = FieldErrors()
+        // Times are kept to the second, as the API writes them.
+        let created = Date(timeIntervalSince1970: created.timeIntervalSince1970.rounded(.down))
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
 
         var facilityID = pathID
         switch (id, pathID) {

@@ -46,6 +46,10 @@ public protocol FacilityStore: Sendable {
     func facility(_ id: FacilityID) async throws -> Facility?
     /// All facilities the query matches, ordered by identifier.
     func facilities(_ query: FacilityQuery) async throws -> [Facility]
+    /// A facility as its canonical JSON document (`CanonicalJSON`), for serving without decoding.
+    func facilityJSON(_ id: FacilityID) async throws -> String?
+    /// The canonical JSON documents of all facilities the query matches, ordered by identifier.
+    func facilitiesJSON(_ query: FacilityQuery) async throws -> [String]
     /// Replaces a stored facility whole; `StoreError.notFound` when there is none.
     func replaceFacility(_ facility: Facility) async throws
     /// Removes a facility, unless it has live jobs (then it is set to draining in the same transaction).

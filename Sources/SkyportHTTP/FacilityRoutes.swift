@@ -7,16 +7,13 @@ import SkyportCore
 struct FacilityRoutes {
     let deps: APIDependencies
 
-    struct FacilityList: Encodable {
-        var count: Int
-        var facilities: [Facility]
-    }
-
     func register(on table: inout RouteTable<BasicRequestContext>) {
         table.add(.get, "/facilities") { request, _ in
             let query = try Self.query(request.uri.queryParameters)
-            let list = try await deps.store.facilities(query)
-            return try Representation.response(FacilityList(count: list.count, facilities: list), for: request)
+            let documents = try await deps.store.facilitiesJSON(query)
+            // The stored documents are served as they are: the list is assembled, not re-encoded.
+            return try Representation.response(
+                json: "{\"count\":\(documents.count),\"facilities\":[" + documents.joined(separator: ",") + "]}", for: request)
         }
 
         table.add(.post, "/facilities") { request, context in
@@ -31,8 +28,8 @@ struct FacilityRoutes {
 
         table.add(.get, "/facilities/{id}") { request, context in
             let id = try Self.pathID(context)
-            guard let facility = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
-            return try Representation.response(facility, for: request)
+            guard let document = try await deps.store.facilityJSON(id) else { throw APIError.notFound("facility '\(id)'") }
+            return try Representation.response(json: document, for: request)
         }
 
         table.add(.put, "/facilities/{id}") { request, context in

@@ -83,18 +83,18 @@ public enum Representation {
         return String(describing: error).prefix(300).description
     }
 
-    /// The API's JSON: dates as `2026-11-28T15:55:26Z`.
-    public static func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(Timestamp.format(date))
-        }
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return encoder
-    }
+    private static let encoder = CanonicalJSON.encoder()
 
-    private static let encoder = makeEncoder()
+    /// A response holding an already-encoded canonical JSON document (re-encoded as YAML if the client asked).
+    public static func response(json: String, status: HTTPResponse.Status = .ok, for request: Request) throws -> Response {
+        switch responseFormat(request) {
+        case .json:
+            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        case .yaml:
+            let yaml = try YAMLBridge.serialize(try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))
+            return Response(status: status, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
+        }
+    }
 
     /// A response holding `value` in the format the request asked for.
     public static func response<T: Encodable>(

@@ -28,6 +28,14 @@ public actor InMemoryStore: BrokerStore {
         facilitiesByKey.values.filter(query.matches).sorted { $0.id.key < $1.id.key }
     }
 
+    public func facilityJSON(_ id: FacilityID) async throws -> String? {
+        try facilitiesByKey[id.key].map(CanonicalJSON.encode)
+    }
+
+    public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
+        try await facilities(query).map(CanonicalJSON.encode)
+    }
+
     public func replaceFacility(_ facility: Facility) async throws {
         guard facilitiesByKey[facility.id.key] != nil else { throw StoreError.notFound("facility \(facility.id)") }
         facilitiesByKey[facility.id.key] = facility

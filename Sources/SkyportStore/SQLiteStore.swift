@@ -93,7 +93,7 @@ public final class SQLiteStore: BrokerStore {
     // MARK: facilities
 
     public func insertFacility(_ facility: Facility) async throws {
-        let doc = try StoreCoding.encode(facility)
+        let doc = try CanonicalJSON.encode(facility)
         try await writer.write { db in
             do {
                 try db.execute(
@@ -106,13 +106,20 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func facility(_ id: FacilityID) async throws -> Facility? {
-        let doc = try await writer.read { db in
+        try await facilityJSON(id).map { try CanonicalJSON.decode(Facility.self, $0) }
+    }
+
+    public func facilityJSON(_ id: FacilityID) async throws -> String? {
+        try await writer.read { db in
             try String.fetchOne(db, sql: "SELECT document FROM facility WHERE id_key = ?", arguments: [id.key])
         }
-        return try doc.map { try StoreCoding.decode(Facility.self, $0) }
     }
 
     public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
+        try await facilitiesJSON(query).map { try CanonicalJSON.decode(Facility.self, $0) }
+    }
+
+    public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
         var sql = "SELECT document FROM facility"
         var clauses: [String] = []
         var args: StatementArguments = []
@@ -128,12 +135,11 @@ public final class SQLiteStore: BrokerStore {
         sql += " ORDER BY id_key"
         let finalSQL = sql
         let finalArgs = args
-        let docs = try await writer.read { db in try String.fetchAll(db, sql: finalSQL, arguments: finalArgs) }
-        return try docs.map { try StoreCoding.decode(Facility.self, $0) }
+        return try await writer.read { db in try String.fetchAll(db, sql: finalSQL, arguments: finalArgs) }
     }
 
     public func replaceFacility(_ facility: Facility) async throws {
-        let doc = try StoreCoding.encode(facility)
+        let doc = try CanonicalJSON.encode(facility)
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE facility SET owner = ?, status = ?, document = ? WHERE id_key = ?",
@@ -149,12 +155,12 @@ public final class SQLiteStore: BrokerStore {
             }
             let live = try Self.liveJobs(db, facilityKey: id.key)
             if live > 0 {
-                var facility = try StoreCoding.decode(Facility.self, doc)
+                var facility = try CanonicalJSON.decode(Facility.self, doc)
                 facility.status = .draining
                 facility.modified = now
                 try db.execute(
                     sql: "UPDATE facility SET status = ?, document = ? WHERE id_key = ?",
-                    arguments: [facility.status.rawValue, try StoreCoding.encode(facility), id.key])
+                    arguments: [facility.status.rawValue, try CanonicalJSON.encode(facility), id.key])
                 return .drained(liveJobs: live)
             }
             try db.execute(sql: "DELETE FROM facility WHERE id_key = ?", arguments: [id.key])

@@ -39,7 +39,7 @@ func sampleFacility(
         id: FacilityID(id), name: "Example \(id)", description: "a facility", status: status,
         endpoints: [Endpoint(kind: .uws, url: "http://127.0.0.1:8080/tap/async")], accepts: accepts,
         limits: FacilityLimits(cores: 4, memory: 8, duration: ISODuration("PT2H")), capacity: FacilityCapacity(cores: 16, memory: 64),
-        data: FacilityData(rses: ["SKA_SRC_01"]), owner: owner, created: t, modified: t.addingTimeInterval(0.25))
+        data: FacilityData(rses: ["SKA_SRC_01"]), owner: owner, created: t, modified: t.addingTimeInterval(1))
 }
 
 @Suite struct StoreContractTests {
@@ -127,6 +127,19 @@ func sampleFacility(
         #expect(try await store.removeOperator(named: "alice"))
         #expect(try await store.operatorName(forTokenHash: "hash-a") == nil)
         #expect(try await store.removeOperator(named: "alice") == false)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func canonicalDocumentsDecodeToTheStoredFacilities(kind: StoreKind) async throws {
+        let store = try kind.make()
+        try await store.insertFacility(sampleFacility("b", accepts: [.jupyterNotebook]))
+        try await store.insertFacility(sampleFacility("a"))
+        let one = try #require(try await store.facilityJSON(FacilityID("A")))
+        #expect(try CanonicalJSON.decode(Facility.self, one) == sampleFacility("a"))
+        #expect(one.contains(#""created":"2026-09-21T14:13:20Z""#))
+        let all = try await store.facilitiesJSON(FacilityQuery(accepts: .jupyterNotebook))
+        #expect(try all.map { try CanonicalJSON.decode(Facility.self, $0) } == [sampleFacility("b", accepts: [.jupyterNotebook])])
+        #expect(try await store.facilityJSON(FacilityID("zzz")) == nil)
     }
 
     @Test(arguments: StoreKind.allCases)
