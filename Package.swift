@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
@@ -40,11 +41,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libxml2 from the system (libxml2-dev): XML is read with network access and external entities disabled.
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Remote clients for facilities (UWS, BinderHub, other brokers, registries).
         .target(
             name: "SkyportRemotes",
             dependencies: [
-                "SkyportCore",
+                "SkyportCore", "CLibXML2",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -97,6 +102,7 @@ let package = Package(
         ),
         .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore"]),
         .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
+        .testTarget(name: "SkyportRemotesTests", dependencies: ["SkyportCore", "SkyportRemotes"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [
