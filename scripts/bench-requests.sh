@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end POST /requests benchmark on a release build: registers F facilities (default 100), then sends
+# requests at a fixed rate (default 200/s for 20 s) from several client threads, and reports achieved
+# requests/s, p50/p99/max latency and the broker's RSS. Loopback only; bounded in count and time.
+# Usage: scripts/bench-requests.sh [FACILITIES] [RATE] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+nf=${1:-100}; rate=${2:-200}; secs=${3:-20}
+bash scripts/ensure-packages.sh curl python3
+swift build -c release --product skyport >/dev/null
+bin=.build/release/skyport
+work=$(mktemp -d); pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+token=$("$bin" operator add bench --db "$work/db.sqlite")
+# Short-lived offers, so that the calendar does not fill up over the run.
+SKYPORT_OFFER_LIFETIME=2 "$bin" serve --db "$work/db.sqlite" --port "$port" --log-level warning >"$work/log" 2>&1 &
+pid=$!
+until curl -sf "$base/health" >/dev/null 2>&1; do sleep 0.05; done
+
+python3 - "$base" "$token" "$nf" "$rate" "$secs" "$pid" <<'PY'
+import http.client, json, sys, threading, time, urllib.parse
+base, token, nf, rate, secs, pid = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+u = urllib.parse.urlparse(base)
+def conn(): return http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+c = conn()
+kinds = ["jupyter-notebook", "docker-container", "tap-query", "binder-notebook"]
+for i in range(nf):
+    doc = {"id": f"f{i:03d}", "name": f"Facility {i}", "endpoints": [{"kind": "executionbroker", "url": f"http://127.0.0.1:1/{i}"}],
+           "accepts": [kinds[i % 4], kinds[(i + 1) % 4]], "limits": {"cores": 8 + i % 24, "memory": 16 + i % 48, "duration": "P1D"},
+           "capacity": {"cores": 256, "memory": 1024}, "data": {"rses": [f"RSE_{i % 10}"]}}
+    c.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token})
+    r = c.getresponse(); r.read(); assert r.status == 201, r.status
+bodies = [json.dumps({"executable": {"kind": kinds[i % 4], "location": "https://example.org/nb.ipynb"},
+                      "compute": {"cores": {"min": 1 + i % 4, "max": 4 + i % 4}, "memory": {"min": 1 + i % 8, "max": 8}},
+                      "schedule": {"requested": {"duration": "PT1H"}}}) for i in range(64)]
+lat, errors, lock = [], [0], threading.Lock()
+threads = 8
+per_thread = rate / threads
+start = time.monotonic()
+def worker(t):
+    k = conn(); n = 0
+    while True:
+        due = start + n / per_thread
+        if due - start >= secs: break
+        now = time.monotonic()
+        if due > now: time.sleep(due - now)
+        t0 = time.monotonic()
+        try:
+            k.request("POST", "/requests", bodies[(n * threads + t) % len(bodies)], {"Content-Type": "application/json"})
+            r = k.getresponse(); r.read()
+            ok = r.status == 303
+        except Exception:
+            ok = False; k = conn()
+        dt = time.monotonic() - t0
+        with lock:
+            lat.append(dt)
+            if not ok: errors[0] += 1
+        n += 1
+ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+for t in ts: t.start()
+for t in ts: t.join()
+elapsed = time.monotonic() - start
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"POST /requests with {nf} facilities at a target of {rate:.0f}/s for {secs:.0f} s: {len(lat)/elapsed:.1f} requests/s achieved, "
+      f"p50 {q(0.50):.2f} ms, p99 {q(0.99):.2f} ms, max {lat[-1]*1000:.2f} ms, {errors[0]} errors, broker RSS {int(rss)/1024:.1f} MiB")
+PY
