@@ -103,6 +103,7 @@ let package = Package(
         .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore"]),
         .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
         .testTarget(name: "SkyportRemotesTests", dependencies: ["SkyportCore", "SkyportRemotes"]),
+        .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportStore", "SkyportServices"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [

@@ -65,6 +65,10 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// Its place in the offer set, best first.
     public var rank: Int
     public var executable: ExecutableRequest
+    /// The job at the facility, once the session is forwarded.
+    public var remote: RemoteJob?
+    /// A word for the user on how the session ended or why it failed.
+    public var message: String?
 
     public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
 

@@ -10,6 +10,7 @@ public actor InMemoryStore: BrokerStore {
     private var sessions: [UUID: SessionRecord] = [:]
     private var sessionsBySet: [UUID: [UUID]] = [:]
     private var idempotency: [String: UUID] = [:]
+    private var leases: [UUID: (worker: String, until: Date)] = [:]
 
     public nonisolated let kind = "memory"
 
@@ -120,5 +121,33 @@ public actor InMemoryStore: BrokerStore {
             count += 1
         }
         return count
+    }
+
+    // MARK: forwarding
+
+    public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
+        let due = sessions.values
+            .filter { s in s.needsWork && (leases[s.id].map { $0.until <= now } ?? true) }
+            .sorted { ($0.modified, $0.id.uuidString) < ($1.modified, $1.id.uuidString) }
+            .prefix(limit)
+        for s in due { leases[s.id] = (worker, until) }
+        return Array(due)
+    }
+
+    public func updateClaimed(
+        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+    ) async throws -> SessionRecord? {
+        guard leases[id]?.worker == worker, var s = sessions[id] else { return nil }
+        let before = s.phase
+        change(&s)
+        if before == .cancelled { s.phase = .cancelled }
+        s.modified = now
+        sessions[id] = s
+        return s
+    }
+
+    public func release(_ id: UUID, worker: String, until: Date?) async throws {
+        guard leases[id]?.worker == worker else { return }
+        leases[id] = until.map { (worker, $0) }
     }
 }

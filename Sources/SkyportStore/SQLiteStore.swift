@@ -73,6 +73,15 @@ public final class SQLiteStore: BrokerStore {
                 CREATE INDEX session_phase_expires ON session(phase, expires);
                 """)
         }
+        m.registerMigration("v3-add-session-lease") { db in
+            try db.execute(sql: """
+                ALTER TABLE session ADD COLUMN needs_work INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE session ADD COLUMN lease_owner TEXT;
+                ALTER TABLE session ADD COLUMN lease_until REAL;
+                UPDATE session SET needs_work = 1 WHERE phase IN ('ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING');
+                CREATE INDEX session_work ON session(needs_work, lease_until);
+                """)
+        }
         return m
     }
 
@@ -215,19 +224,19 @@ public final class SQLiteStore: BrokerStore {
     static func insert(_ db: Database, _ s: SessionRecord) throws {
         try db.execute(
             sql: """
-                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
-                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try StoreCoding.encode(s),
+                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try StoreCoding.encode(s), s.needsWork,
             ])
     }
 
     static func update(_ db: Database, _ s: SessionRecord) throws {
         try db.execute(
-            sql: "UPDATE session SET phase = ?, document = ? WHERE id = ?",
-            arguments: [s.phase.rawValue, try StoreCoding.encode(s), s.id.uuidString])
+            sql: "UPDATE session SET phase = ?, document = ?, needs_work = ? WHERE id = ?",
+            arguments: [s.phase.rawValue, try StoreCoding.encode(s), s.needsWork, s.id.uuidString])
     }
 
     static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
@@ -274,6 +283,50 @@ public final class SQLiteStore: BrokerStore {
                 try Self.update(db, s)
             }
             return due.count
+        }
+    }
+
+    // MARK: forwarding
+
+    public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
+        try await writer.write { db in
+            let docs = try String.fetchAll(
+                db, sql: """
+                    SELECT document FROM session WHERE needs_work = 1 AND (lease_until IS NULL OR lease_until <= ?)
+                    ORDER BY lease_until IS NOT NULL, lease_until LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970, limit])
+            let claimed = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
+            for s in claimed {
+                try db.execute(
+                    sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                    arguments: [worker, until.timeIntervalSince1970, s.id.uuidString])
+            }
+            return claimed
+        }
+    }
+
+    public func updateClaimed(
+        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+    ) async throws -> SessionRecord? {
+        try await writer.write { db in
+            guard let doc = try String.fetchOne(
+                db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
+            else { return nil }
+            var s = try StoreCoding.decode(SessionRecord.self, doc)
+            let before = s.phase
+            change(&s)
+            if before == .cancelled { s.phase = .cancelled }
+            s.modified = now
+            try Self.update(db, s)
+            return s
+        }
+    }
+
+    public func release(_ id: UUID, worker: String, until: Date?) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
+                arguments: [until == nil ? nil : worker, until?.timeIntervalSince1970, id.uuidString, worker])
         }
     }
 

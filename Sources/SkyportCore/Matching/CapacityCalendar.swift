@@ -1,25 +1,5 @@
 import Foundation
 
-/// Capacity held on a facility over a time span: a live offer, or an accepted or running session.
-public struct Booking: Sendable, Hashable, Codable {
-    /// The facility (compared by identifier key).
-    public var facility: FacilityID
-    public var cores: Int
-    /// Memory in GiB.
-    public var memory: Int
-    /// The span held is `[start, end)`.
-    public var start: Date
-    public var end: Date
-
-    public init(facility: FacilityID, cores: Int, memory: Int, start: Date, end: Date) {
-        self.facility = facility
-        self.cores = cores
-        self.memory = memory
-        self.start = start
-        self.end = end
-    }
-}
-
 /// One facility's bookings as a step function over their sorted start and end times: answers what is free over a
 /// span and when something first fits, by sweeping the edges (no per-minute blocks).
 public struct CapacityCalendar: Sendable {
@@ -124,7 +104,7 @@ public struct CapacityCalendar: Sendable {
             } while i < times.count && times[i] < s + duration
             guard let end = conflictEnd else { return Date(timeIntervalSince1970: s) }
             guard end.isFinite else { return nil }
-            s = step > 0 ? (end / step).rounded(.up) * step : end
+            s = step > 0 ? Swift.max(end, (end / step).rounded(.up) * step) : end
         }
         return nil
     }

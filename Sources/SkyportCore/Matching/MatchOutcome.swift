@@ -35,7 +35,7 @@ public struct MatchOutcome: Sendable {
         }
     }
 
-    private func candidate(_ a: AcceptedEntry) -> MatchCandidate {
+    func candidate(_ a: AcceptedEntry) -> MatchCandidate {
         let f = facilities[Int(a.index)]
         let colocation = locatable > 0 ? Double(a.colocated) / Double(locatable) : 0
         return MatchCandidate(

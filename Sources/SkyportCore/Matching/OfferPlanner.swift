@@ -38,13 +38,17 @@ public struct OfferPlanner: Sendable {
 
     public init(settings: Settings = Settings()) { self.settings = settings }
 
-    /// Plans offers for a request from its match outcome's candidates.
+    /// Plans offers for a request from its match outcome's candidates (built only as far as they are needed).
     public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, candidates: outcome.candidates, bookings: bookings, now: now)
+        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), bookings: bookings, now: now)
     }
 
     /// Plans offers for a request from ranked candidates (best first), given what is already booked.
     public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], bookings: [Booking], now: Date) -> OfferPlan {
+        plan(request, ranked: candidates, bookings: bookings, now: now)
+    }
+
+    private func plan(_ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, bookings: [Booking], now: Date) -> OfferPlan {
         var plan = OfferPlan()
         let earliest = max(request.start?.earliest ?? now, now).timeIntervalSince1970.rounded(.up)
         let latest = request.start?.latest.timeIntervalSince1970 ?? earliest + settings.defaultStartWindow
@@ -60,7 +64,8 @@ public struct OfferPlanner: Sendable {
         for b in bookings { held[b.facility, default: []].append(b) }
 
         var open: [Slotting] = []
-        for (rank, candidate) in candidates.enumerated() where plan.offers.count < settings.maxOffers {
+        for (rank, candidate) in candidates.enumerated() {
+            guard plan.offers.count < settings.maxOffers else { break }
             let f = candidate.facility
             guard open.allSatisfy({ $0.facility.id != f.id }) else { continue }
             switch terms(request, f) {
@@ -180,74 +185,4 @@ private struct Slotting {
     var score = MatchScore(colocation: 0, headroom: 0)
     var placed = 0
     var nextFrom = 0.0
-}
-
-/// One offer to make: negotiated amounts (min = max), when, and until when the user may accept it.
-public struct OfferDraft: Sendable, Hashable, Codable {
-    public var facility: FacilityID
-    public var cores: Int
-    /// Memory in GiB.
-    public var memory: Int
-    public var start: Date
-    public var duration: ISODuration
-    /// When the offer lapses unless accepted.
-    public var expires: Date
-    /// The facility's position among the match candidates (0 is best).
-    public var rank: Int
-    public var score: MatchScore
-
-    public init(facility: FacilityID, cores: Int, memory: Int, start: Date, duration: ISODuration, expires: Date, rank: Int, score: MatchScore) {
-        self.facility = facility
-        self.cores = cores
-        self.memory = memory
-        self.start = start
-        self.duration = duration
-        self.expires = expires
-        self.rank = rank
-        self.score = score
-    }
-
-    /// When the session would end.
-    public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
-    /// The capacity this offer holds while it is open.
-    public var booking: Booking { Booking(facility: facility, cores: cores, memory: memory, start: start, end: end) }
-}
-
-/// Why a plan has no offer from a facility (or none at all, when `facility` is nil).
-public enum PlanNoteCode: String, Sendable, Hashable, Codable, CaseIterable {
-    /// No start inside the window has room for the request's minimum for its whole duration.
-    case noCapacityInWindow = "no-capacity-in-window"
-    /// The request's minimum or duration is beyond the facility's per-job limit, or its minimum exceeds its maximum.
-    case exceedsLimit = "exceeds-limit"
-    /// The start window ends before now (or before it begins).
-    case startWindowClosed = "start-window-closed"
-}
-
-/// A note on a plan: a facility that gave no offer, and why.
-public struct PlanNote: Sendable, Hashable, Codable {
-    public var facility: FacilityID?
-    public var code: PlanNoteCode
-    public var message: String
-
-    public init(facility: FacilityID?, code: PlanNoteCode, message: String) {
-        self.facility = facility
-        self.code = code
-        self.message = message
-    }
-}
-
-/// The offers for one request, best first, with notes on facilities that gave none.
-public struct OfferPlan: Sendable, Hashable, Codable {
-    public var offers: [OfferDraft] = []
-    public var notes: [PlanNote] = []
-
-    public init(offers: [OfferDraft] = [], notes: [PlanNote] = []) {
-        self.offers = offers
-        self.notes = notes
-    }
-
-    /// `YES` when there is at least one offer, else `NO`.
-    public var result: String { offers.isEmpty ? "NO" : "YES" }
-    /// The capacity the offers hold, to store with them.
-    public var bookings: [Booking] { offers.map(\.booking) }
 }

@@ -1,0 +1,104 @@
+import Foundation
+
+/// A job Skyport forwarded to a facility, as it tracks it on the session.
+public struct RemoteJob: Sendable, Hashable, Codable {
+    /// The endpoint the job was sent to.
+    public var endpoint: Endpoint
+    /// The remote job's URL, recorded the moment the facility answers the creation (before anything else).
+    public var url: String?
+    /// Set before the creation request is sent: after a crash, a session with this and no `url`
+    /// is looked up at the facility (by run id) before anything is created again.
+    public var submitting: Bool
+    /// The facility's own phase word (`EXECUTING`, ...).
+    public var remotePhase: String?
+    public var results: [UWSResult]
+    /// The facility's error message, or why forwarding failed.
+    public var error: String?
+    /// Failed attempts to reach the facility in a row (reset by every answer).
+    public var failures: Int
+    public var updated: Date?
+
+    public init(endpoint: Endpoint) {
+        self.endpoint = endpoint
+        self.url = nil
+        self.submitting = false
+        self.remotePhase = nil
+        self.results = []
+        self.error = nil
+        self.failures = 0
+        self.updated = nil
+    }
+}
+
+/// What a facility said about a forwarded job, mapped onto the session's lifecycle.
+public struct RemoteStatus: Sendable, Hashable {
+    public var phase: SessionPhase
+    public var remotePhase: String
+    public var results: [UWSResult]
+    public var error: String?
+
+    public init(phase: SessionPhase, remotePhase: String, results: [UWSResult] = [], error: String? = nil) {
+        self.phase = phase
+        self.remotePhase = remotePhase
+        self.results = results
+        self.error = error
+    }
+
+    /// The session phase a UWS phase means. An `ABORTED` job the client cancelled is `CANCELLED`;
+    /// one the facility aborted by itself is `FAILED`.
+    public static func sessionPhase(for uws: UWSPhase, cancelRequested: Bool = false) -> SessionPhase {
+        switch uws {
+        case .pending, .queued, .held, .unknown: return .preparing
+        case .executing, .suspended: return .running
+        case .completed, .archived: return .completed
+        case .error: return .failed
+        case .aborted: return cancelRequested ? .cancelled : .failed
+        }
+    }
+}
+
+/// Runs accepted sessions at facilities: one adapter per kind of endpoint (UWS, django-uws, BinderHub, broker).
+/// Every call may fail with a remote error; the forwarding service decides what to retry.
+public protocol FacilityExecutor: Sendable {
+    /// Creates the remote job for a session (not started) and returns its URL.
+    func submit(_ session: SessionRecord, to endpoint: Endpoint) async throws -> String
+    /// Finds a job this session created before a crash (by run id), if the facility has one.
+    func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String?
+    /// Starts a created job and reports where it stands.
+    func start(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus
+    /// Reports where a job stands, blocking up to `wait` seconds for a change from `known` where the facility can.
+    func status(_ url: String, at endpoint: Endpoint, wait: Int, known: String?) async throws -> RemoteStatus
+    /// Aborts a job.
+    func abort(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus
+}
+
+/// Sessions claimed by a forwarding worker for a while (a lease), so that two workers never drive one job.
+public protocol ForwardingStore: Sendable {
+    /// Claims up to `limit` sessions that need forwarding or tracking and whose lease is free or lapsed,
+    /// leasing them to `worker` until `until`. Those are accepted sessions, sessions being prepared or running,
+    /// and cancelled sessions whose remote job has not ended.
+    func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord]
+    /// Applies `change` to the stored session in one transaction, if `worker` still holds its lease;
+    /// returns the stored result, or nil when the lease was lost. A client's `CANCELLED` is never overwritten.
+    func updateClaimed(
+        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+    ) async throws -> SessionRecord?
+    /// Ends a claim: `until` nil frees the session at once; a date keeps others off it until then (a backoff).
+    func release(_ id: UUID, worker: String, until: Date?) async throws
+}
+
+extension SessionRecord {
+    /// Whether a forwarding worker has something to do for this session: forward it, track it, or abort
+    /// the remote job of a session the client cancelled.
+    public var needsWork: Bool {
+        switch phase {
+        case .accepted, .waiting, .preparing, .available, .running:
+            return true
+        case .cancelled:
+            guard let remote, remote.url != nil || remote.submitting else { return false }
+            return !(remote.remotePhase.flatMap(UWSPhase.init(rawValue:))?.isFinal ?? false)
+        default:
+            return false
+        }
+    }
+}

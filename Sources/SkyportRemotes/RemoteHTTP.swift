@@ -1,0 +1,256 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+
+/// A failure talking to a facility: where, what, and whether trying again later may help.
+public struct RemoteError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: String, Sendable, Hashable {
+        /// The host could not be reached (refused, unresolvable, connect timeout).
+        case connect
+        /// No complete answer before the call's timeout.
+        case timeout
+        /// The facility answered with an HTTP error status.
+        case status
+        /// The answer was larger than the configured cap.
+        case tooLarge
+        /// The answer was not what the protocol prescribes (HTML instead of XML, malformed document, no Location...).
+        case invalidResponse
+        /// The facility accepted a phase change (e.g. with a 303) but the job did not move.
+        case refusedTransition
+        /// Any other transport failure (connection reset, TLS...).
+        case transport
+    }
+
+    public var kind: Kind
+    /// The URL called, without user info or query string.
+    public var url: String
+    public var status: Int?
+    /// The start of the response body, whitespace-collapsed and with secrets masked (≤ 300 characters).
+    public var snippet: String?
+    public var isTransient: Bool
+    public var message: String
+    /// The server's `Retry-After`, in seconds form only.
+    var retryAfter: Duration?
+
+    public init(_ kind: Kind, url: URL, status: Int? = nil, body: Data? = nil, isTransient: Bool = false, message: String) {
+        self.kind = kind
+        self.url = Self.redacted(url)
+        self.status = status
+        self.snippet = body.flatMap(Self.snippet(of:))
+        self.isTransient = isTransient
+        self.message = message
+    }
+
+    public var description: String {
+        var text = "\(kind.rawValue) error from \(url)"
+        if let status { text += " (HTTP \(status))" }
+        text += ": \(message)"
+        if let snippet, !snippet.isEmpty { text += " — \(snippet)" }
+        return text
+    }
+
+    /// A short, secret-free excerpt of a response body.
+    static func snippet(of body: Data) -> String? {
+        guard !body.isEmpty else { return nil }
+        var text = String(decoding: body.prefix(4096), as: UTF8.self)
+        text = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let secrets = [
+            #"("(?:[A-Za-z_]*[Tt]oken|key|password|secret)"\s*:\s*)("[^"]*"|\{[^}]*\})"#,
+            #"((?:Token|Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+"#,
+        ]
+        for pattern in secrets {
+            text = text.replacingOccurrences(of: pattern, with: "$1\"***\"", options: .regularExpression)
+        }
+        return text.count > 300 ? String(text.prefix(297)) + "..." : text
+    }
+
+    static func redacted(_ url: URL) -> String {
+        guard var parts = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return "<url>" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        return parts.string ?? "<url>"
+    }
+}
+
+/// How Skyport authenticates to one facility.
+public enum RemoteAuth: Sendable, Hashable {
+    /// HTTP Basic.
+    case basic(username: String, password: String)
+    /// `Authorization: <scheme> <token>` (django-uws uses the scheme `Token`, most others `Bearer`).
+    case token(String, scheme: String = "Bearer")
+    /// An arbitrary header, e.g. an API key.
+    case header(name: String, value: String)
+
+    var header: (String, String) {
+        switch self {
+        case let .basic(user, password): ("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
+        case let .token(token, scheme): ("Authorization", "\(scheme) \(token)")
+        case let .header(name, value): (name, value)
+        }
+    }
+}
+
+/// The one HTTP transport of the remote clients: per-call timeout, body cap, retries of transient failures,
+/// structured errors, optional authentication, and never an automatic redirect.
+public struct RemoteHTTP: Sendable {
+    /// A received response (any 1xx–3xx status; error statuses are thrown as `RemoteError`).
+    public struct Response: Sendable {
+        public var url: URL
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: Data
+
+        /// The first value of header `name` (case-insensitive).
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        }
+
+        /// The `Location` header resolved against the request URL.
+        public var location: URL? {
+            header("location").flatMap { URL(string: $0, relativeTo: url)?.absoluteURL }
+        }
+
+        /// The media type without parameters, lower-cased.
+        public var mediaType: String? {
+            header("content-type")?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        }
+    }
+
+    public let client: HTTPClient
+    public var auth: RemoteAuth?
+    /// Time allowed for one attempt (connect, send, receive the whole body).
+    public var timeout: Duration
+    public var maxBodyBytes: Int
+    public var retry: RetryPolicy
+    public var logger: Logger
+
+    /// Wraps `client`, which its creator owns and shuts down; it must not follow redirects (see `clientConfiguration`).
+    public init(
+        client: HTTPClient, auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
+        retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "skyport.remote")
+    ) {
+        self.client = client
+        self.auth = auth
+        self.timeout = timeout
+        self.maxBodyBytes = maxBodyBytes
+        self.retry = retry
+        self.logger = logger
+    }
+
+    /// The `HTTPClient` configuration the remote clients expect: redirects are returned, not followed.
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var config = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        config.timeout.connect = .seconds(5)
+        return config
+    }
+
+    /// The HTTP methods the remote clients use.
+    public enum Method: String, Sendable {
+        case GET, POST, PUT, DELETE
+
+        var isIdempotent: Bool { self != .POST }
+    }
+
+    /// GET `url`.
+    public func get(_ url: URL, accept: String? = nil, timeout: Duration? = nil) async throws -> Response {
+        try await send(.GET, url, headers: accept.map { [("Accept", $0)] } ?? [], timeout: timeout)
+    }
+
+    /// POST `fields` form-encoded to `url`; pass `idempotent: true` only when repeating the POST is harmless.
+    public func postForm(_ url: URL, _ fields: [(String, String)], accept: String? = nil, idempotent: Bool = false) async throws -> Response {
+        var headers = [("Content-Type", "application/x-www-form-urlencoded")]
+        if let accept { headers.append(("Accept", accept)) }
+        return try await send(.POST, url, headers: headers, body: Data(Self.formEncoded(fields).utf8), idempotent: idempotent)
+    }
+
+    /// Sends one request, retrying transient failures by `retry`; returns 1xx–3xx answers, throws `RemoteError` otherwise.
+    public func send(
+        _ method: Method, _ url: URL, headers: [(String, String)] = [], body: Data? = nil,
+        idempotent: Bool? = nil, timeout: Duration? = nil
+    ) async throws -> Response {
+        let idempotent = idempotent ?? method.isIdempotent
+        var attempt = 1
+        while true {
+            do {
+                return try await once(method, url, headers: headers, body: body, idempotent: idempotent, timeout: timeout ?? self.timeout)
+            } catch let error as RemoteError where error.isTransient && attempt < retry.maxAttempts {
+                var rng = SystemRandomNumberGenerator()
+                let delay = min(error.retryAfter ?? retry.delay(beforeRetry: attempt, using: &rng), retry.maxDelay)
+                logger.debug("retrying remote call", metadata: ["url": "\(error.url)", "attempt": "\(attempt)", "error": "\(error.kind)"])
+                try await Task.sleep(for: delay)
+                attempt += 1
+            }
+        }
+    }
+
+    private func once(
+        _ method: Method, _ url: URL, headers: [(String, String)], body: Data?, idempotent: Bool, timeout: Duration
+    ) async throws -> Response {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .init(rawValue: method.rawValue)
+        request.headers.add(name: "User-Agent", value: "Skyport")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let auth { request.headers.replaceOrAdd(name: auth.header.0, value: auth.header.1) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        do {
+            let response = try await client.execute(request, deadline: deadline, logger: logger)
+            if response.history.count > 1 {
+                throw RemoteError(.invalidResponse, url: url, message: "the HTTPClient followed a redirect; configure it with RemoteHTTP.clientConfiguration")
+            }
+            let status = Int(response.status.code)
+            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
+                throw RemoteError(.tooLarge, url: url, status: status, message: "body of \(length) bytes exceeds the cap of \(maxBodyBytes)")
+            }
+            let data = Data(buffer: try await response.body.collect(upTo: maxBodyBytes))
+            if status >= 400 {
+                // 503 and 429 say "not processed"; a 502/504 from a gateway may hide a processed POST.
+                let transient = status == 503 || status == 429 || (idempotent && RetryPolicy.isTransient(status: status))
+                var error = RemoteError(.status, url: url, status: status, body: data, isTransient: transient, message: "HTTP \(status) \(response.status.reasonPhrase)")
+                error.retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { .seconds(max($0, 0)) }
+                throw error
+            }
+            return Response(url: url, status: status, headers: response.headers.map { ($0.name, $0.value) }, body: data)
+        } catch let error as RemoteError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Self.classify(error, url: url, idempotent: idempotent, timeout: timeout, maxBodyBytes: maxBodyBytes)
+        }
+    }
+
+    static func classify(_ error: any Error, url: URL, idempotent: Bool, timeout: Duration, maxBodyBytes: Int) -> RemoteError {
+        if error is NIOTooManyBytesError {
+            return RemoteError(.tooLarge, url: url, message: "body exceeds the cap of \(maxBodyBytes) bytes")
+        }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return RemoteError(.timeout, url: url, isTransient: idempotent, message: "no answer within \(timeout)")
+            case .connectTimeout:
+                return RemoteError(.connect, url: url, isTransient: true, message: "connect timeout")
+            case .remoteConnectionClosed:
+                return RemoteError(.transport, url: url, isTransient: idempotent, message: "connection closed by the remote end")
+            default:
+                return RemoteError(.transport, url: url, message: "\(error)")
+            }
+        }
+        if error is NIOConnectionError || error is ChannelError || error is IOError {
+            return RemoteError(.connect, url: url, isTransient: true, message: "cannot connect: \(error)")
+        }
+        return RemoteError(.transport, url: url, message: "\(error)")
+    }
+
+    /// `application/x-www-form-urlencoded` encoding of ordered fields.
+    static func formEncoded(_ fields: [(String, String)]) -> String {
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._* ")
+        func enc(_ s: String) -> String {
+            (s.addingPercentEncoding(withAllowedCharacters: allowed) ?? "").replacingOccurrences(of: " ", with: "+")
+        }
+        return fields.map { enc($0.0) + "=" + enc($0.1) }.joined(separator: "&")
+    }
+}

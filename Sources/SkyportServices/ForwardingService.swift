@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import SkyportCore
+
+/// Forwards accepted sessions to their facilities and tracks them to the end.
+///
+/// Work is claimed from the store with a lease, so two workers (or a worker restarted after a crash) never
+/// drive one job twice; all remote I/O happens outside store transactions. Before a job is created the session
+/// is marked `submitting`, and the remote URL is recorded the moment the facility answers, before the job is
+/// started: after a crash the job is found again (by run id) instead of created twice. Concurrency is bounded
+/// by `concurrency`, and tracking blocks on the facility (UWS `WAIT`) instead of polling tightly.
+public struct ForwardingService: Service {
+    public struct Settings: Sendable {
+        /// Sessions driven at once.
+        public var concurrency = 64
+        /// How long a claim lasts; a crashed worker's sessions are picked up again after it.
+        public var lease: Duration = .seconds(60)
+        /// Longest blocking wait asked of a facility per status call, in seconds.
+        public var wait = 10
+        /// Pause when there is nothing to do.
+        public var idle: Duration = .milliseconds(250)
+        /// Consecutive failures to reach a facility after which the session fails.
+        public var maxFailures = 8
+        public init() {}
+    }
+
+    let store: any BrokerStore
+    let executors: [EndpointKind: any FacilityExecutor]
+    let settings: Settings
+    let worker: String
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(
+        store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], settings: Settings = .init(),
+        worker: String = "worker-\(UUID().uuidString.prefix(8))", logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.executors = executors
+        self.settings = settings
+        self.worker = worker
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        let inFlight = InFlight()
+        try await withThrowingDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let room = settings.concurrency - inFlight.count
+                let claimed = room > 0 ? await claimLogged(room) : []
+                for session in claimed {
+                    inFlight.add(1)
+                    group.addTask {
+                        await self.drive(session)
+                        inFlight.add(-1)
+                    }
+                }
+                if claimed.count < room || room == 0 { try? await Task.sleep(for: settings.idle) }
+            }
+        }
+    }
+
+    func claimLogged(_ limit: Int) async -> [SessionRecord] {
+        do { return try await claim(limit) } catch {
+            logger.error("claiming forwarding work failed", metadata: ["error": .string(String(describing: error))])
+            return []
+        }
+    }
+
+    func claim(_ limit: Int) async throws -> [SessionRecord] {
+        let t = now()
+        return try await store.claimWork(worker: worker, now: t, until: t.addingTimeInterval(settings.lease.seconds), limit: limit)
+    }
+
+    /// One step for one session: forward it, or wait for news of it, or abort it; then give the lease back.
+    func drive(_ session: SessionRecord) async {
+        do {
+            try await step(session)
+            try? await store.release(session.id, worker: worker, until: nil)
+        } catch {
+            let failures = await recordFailure(session, error)
+            // Back off before the next try: 1, 2, 4 ... 60 seconds.
+            let delay = min(60, 1 << min(failures - 1, 6))
+            try? await store.release(session.id, worker: worker, until: now().addingTimeInterval(TimeInterval(delay)))
+        }
+    }
+
+    func step(_ session: SessionRecord) async throws {
+        guard let facility = try await store.facility(session.facility) else {
+            _ = try await update(session) { $0.phase = .failed; $0.message = "facility \(session.facility) is no longer registered" }
+            return
+        }
+        guard let (endpoint, executor) = pickExecutor(session, facility) else {
+            _ = try await update(session) {
+                $0.message = "waiting: Skyport cannot yet forward to \(facility.endpoints.map(\.kind.rawValue).joined(separator: ", ")) endpoints"
+            }
+            return
+        }
+        var remote = session.remote ?? RemoteJob(endpoint: endpoint)
+
+        if session.phase == .cancelled {
+            if remote.url == nil, remote.submitting { remote.url = try await executor.find(session, at: endpoint) }
+            guard let url = remote.url else {
+                _ = try await update(session) { $0.remote?.submitting = false; $0.remote?.remotePhase = UWSPhase.aborted.rawValue }
+                return
+            }
+            let status = try await executor.abort(url, at: endpoint)
+            let aborted = remote
+            _ = try await update(session) { $0.remote = aborted; $0.remote?.remotePhase = status.remotePhase; $0.remote?.failures = 0 }
+            logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(url)])
+            return
+        }
+
+        if remote.url == nil {
+            if remote.submitting, let found = try await executor.find(session, at: endpoint) {
+                remote.url = found  // created before a crash: adopt it, never create a second one
+            } else {
+                remote.submitting = true
+                let marked = remote
+                guard try await update(session, { $0.remote = marked; $0.phase = .preparing }) != nil else { return }
+                remote.url = try await executor.submit(session, to: endpoint)
+            }
+            let recorded = remote
+            guard try await update(session, { $0.remote = recorded }) != nil else { return }
+            logger.info("session forwarded", metadata: [
+                "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(remote.url ?? ""),
+            ])
+        }
+        guard let url = remote.url else { return }
+        let status = remote.remotePhase == nil || remote.remotePhase == UWSPhase.pending.rawValue
+            ? try await executor.start(url, at: endpoint)
+            : try await executor.status(url, at: endpoint, wait: settings.wait, known: remote.remotePhase)
+        let tracked = remote
+        _ = try await update(session) { s in
+            s.remote = tracked
+            s.remote?.remotePhase = status.remotePhase
+            s.remote?.results = status.results
+            s.remote?.error = status.error
+            s.remote?.failures = 0
+            s.remote?.updated = now()
+            s.phase = status.phase
+            if status.phase == .failed { s.message = status.error ?? "the facility reported \(status.remotePhase)" }
+            if status.phase == .completed { s.message = "completed at \(facility.name)" }
+        }
+    }
+
+    func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {
+        if let endpoint = session.remote?.endpoint, let executor = executors[endpoint.kind] { return (endpoint, executor) }
+        for endpoint in facility.endpoints { if let executor = executors[endpoint.kind] { return (endpoint, executor) } }
+        return nil
+    }
+
+    func update(_ session: SessionRecord, _ change: @escaping @Sendable (inout SessionRecord) -> Void) async throws -> SessionRecord? {
+        try await store.updateClaimed(session.id, worker: worker, now: now(), change: change)
+    }
+
+    /// A facility that cannot be reached or answers nonsense: count it, and fail the session after too many in a row.
+    @discardableResult
+    func recordFailure(_ session: SessionRecord, _ error: any Error) async -> Int {
+        let text = String(describing: error).prefix(500).description
+        let limit = settings.maxFailures
+        logger.warning("forwarding step failed", metadata: ["session": .string(session.id.uuidString), "error": .string(text)])
+        let stored = try? await update(session) { s in
+            let failures = (s.remote?.failures ?? 0) + 1
+            s.remote?.failures = failures
+            s.remote?.error = text
+            if failures >= limit || s.remote == nil {
+                s.phase = s.phase == .cancelled ? .cancelled : .failed
+                s.message = "the facility could not be reached or answered with an error: \(text)"
+                if s.phase == .cancelled { s.remote?.remotePhase = UWSPhase.aborted.rawValue }
+            }
+        }
+        return (stored ?? nil)?.remote?.failures ?? 1
+    }
+}
+
+/// How many sessions are being driven right now.
+final class InFlight: Sendable {
+    private let value = Mutex(0)
+    var count: Int { value.withLock { $0 } }
+    func add(_ n: Int) { value.withLock { $0 += n } }
+}
+
+extension Duration {
+    var seconds: TimeInterval { TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18 }
+}

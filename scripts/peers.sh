@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Starts, stops or reports the real UWS peers the integration tests drive (loopback only):
+#   dachs       GAVO DaCHS 2 (Debian), standard UWS 1.1 XML: its TAP async job list
+#   django-uws  ASTRON django-uws (PyPI venv), the JSON dialect, HTTP Basic uws:uws-pass
+# Usage: scripts/peers.sh start|stop|status [dachs|django-uws|all]      (default: status all)
+#
+# `start` is idempotent and returns at once when a peer already answers. Progress goes to stderr;
+# stdout carries only `export NAME=value` lines for the peers that are up, so a caller can do
+#   peer_env="$(bash scripts/peers.sh start all)" || echo "some peer did not start" >&2; eval "$peer_env"
+# `stop` stops only what this script started (recorded in $SKYPORT_PEERS_STATE).
+# The start scripts themselves live in ../shared/peers and are called, not copied.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+CMD="${1:-status}"
+WHICH="${2:-all}"
+PEERS_DIR="../shared/peers"
+STATE="${SKYPORT_PEERS_STATE:-${TMPDIR:-/tmp}/skyport-peers/state}"
+DACHS_URL="http://localhost:8080/tap/async"
+DJANGO_PORT="${UWS_PORT:-8077}"
+DJANGO_URL="http://127.0.0.1:$DJANGO_PORT/uws/jobs/"
+DJANGO_USER="${UWS_ADMIN_USER:-uws}"
+DJANGO_PASS="${UWS_ADMIN_PASS:-uws-pass}"
+
+log() { echo "peers: $*" >&2; }
+up() { curl -fsS -o /dev/null --max-time 5 "$@" 2>/dev/null; }
+dachs_up() { up "$DACHS_URL"; }
+django_up() { up -u "$DJANGO_USER:$DJANGO_PASS" "$DJANGO_URL"; }
+pg_online() { command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | awk '$2=="main" {print $4}' | grep -q online; }
+
+env_dachs() { echo "export SKYPORT_TEST_DACHS_URL=$DACHS_URL"; }
+env_django() {
+  echo "export SKYPORT_TEST_DJANGO_UWS_URL=$DJANGO_URL"
+  echo "export SKYPORT_TEST_DJANGO_UWS_USER=$DJANGO_USER"
+  echo "export SKYPORT_TEST_DJANGO_UWS_PASSWORD=$DJANGO_PASS"
+}
+
+start_dachs() {
+  if dachs_up; then log "dachs already up ($DACHS_URL)"; env_dachs; return 0; fi
+  mkdir -p "$STATE"
+  pg_online || touch "$STATE/postgres.started"   # the DaCHS script starts the cluster if it is down
+  local t0=$SECONDS
+  if bash "$PEERS_DIR/start-dachs-uws.sh" start >"$STATE/dachs-start.log" 2>&1 && dachs_up; then
+    touch "$STATE/dachs.started"; log "dachs up in $((SECONDS - t0)) s ($DACHS_URL)"; env_dachs
+  else
+    log "dachs did NOT start; see $STATE/dachs-start.log"; tail -5 "$STATE/dachs-start.log" >&2; return 1
+  fi
+}
+
+start_django() {
+  if django_up; then log "django-uws already up ($DJANGO_URL)"; env_django; return 0; fi
+  mkdir -p "$STATE"
+  local t0=$SECONDS
+  if bash "$PEERS_DIR/start-django-uws.sh" start >"$STATE/django-uws-start.log" 2>&1 && django_up; then
+    touch "$STATE/django-uws.started"; log "django-uws up in $((SECONDS - t0)) s ($DJANGO_URL)"; env_django
+  else
+    log "django-uws did NOT start; see $STATE/django-uws-start.log"; tail -5 "$STATE/django-uws-start.log" >&2; return 1
+  fi
+}
+
+stop_dachs() {
+  if [ -f "$STATE/dachs.started" ]; then
+    bash "$PEERS_DIR/start-dachs-uws.sh" stop >&2; rm -f "$STATE/dachs.started"; log "dachs stopped"
+  else log "dachs was not started by this script; left alone"; fi
+  if [ -f "$STATE/postgres.started" ]; then
+    local v; v="$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)"
+    [ -n "$v" ] && pg_ctlcluster "$v" main stop >&2 && log "postgresql $v stopped"
+    rm -f "$STATE/postgres.started"
+  fi
+}
+
+stop_django() {
+  if [ -f "$STATE/django-uws.started" ]; then
+    bash "$PEERS_DIR/start-django-uws.sh" stop >&2; rm -f "$STATE/django-uws.started"; log "django-uws stopped"
+  else log "django-uws was not started by this script; left alone"; fi
+}
+
+status_one() {  # name, probe, env function
+  if "$2"; then log "$1: up"; "$3"; return 0; fi
+  log "$1: down"; return 1
+}
+
+case "$WHICH" in
+  dachs) peers=(dachs) ;;
+  django-uws) peers=(django) ;;
+  all) peers=(dachs django) ;;
+  *) echo "usage: $0 start|stop|status [dachs|django-uws|all]" >&2; exit 2 ;;
+esac
+
+rc=0
+for p in "${peers[@]}"; do
+  case "$CMD" in
+    start) "start_$p" || rc=1 ;;
+    stop) "stop_$p" ;;
+    status) if [ "$p" = dachs ]; then status_one dachs dachs_up env_dachs || rc=1
+            else status_one django-uws django_up env_django || rc=1; fi ;;
+    *) echo "usage: $0 start|stop|status [dachs|django-uws|all]" >&2; exit 2 ;;
+  esac
+done
+exit $rc
