@@ -44,6 +44,16 @@ enum ExecutionViews {
         var name: String
         var url: String
     }
+    struct Connector: Encodable {
+        var kind: String
+        var status: String
+        var `protocol`: String
+        var location: String
+    }
+    struct Result: Encodable {
+        var id: String
+        var href: String
+    }
     struct Session: Encodable {
         var kind = sessionKind
         var meta: Meta
@@ -54,7 +64,10 @@ enum ExecutionViews {
         var schedule: Schedule
         var facility: FacilityRef
         var offerset: String
-        var connectors: [String] = []
+        var connectors: [Connector]
+        /// Skyport's extensions: the forwarded job's results and a word on how it went.
+        var results: [Result]?
+        var message: String?
     }
     struct OfferSet: Encodable {
         var kind = "urn:skyport:offerset-response"
@@ -78,7 +91,22 @@ enum ExecutionViews {
             compute: Compute(cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory)),
             schedule: Schedule(available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description)),
             facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityRoutes.location(s.facility)),
-            offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())")
+            offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
+            connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
+            message: s.message)
+    }
+
+    /// The forwarded job, as an ExecutionBroker connector: where to follow it at the facility.
+    static func connectors(_ s: SessionRecord) -> [Connector] {
+        guard let remote = s.remote, let url = remote.url else { return [] }
+        let status: String
+        switch s.phase {
+        case .completed, .failed, .cancelled, .expired, .rejected: status = "FINISHED"
+        case .available, .running: status = "AVAILABLE"
+        default: status = "PREPARING"
+        }
+        let scheme = URL(string: url)?.scheme?.uppercased() ?? "HTTP"
+        return [Connector(kind: "urn:skyport:connector:\(remote.endpoint.kind.rawValue)-job", status: status, protocol: scheme, location: url)]
     }
 
     static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date) -> OfferSet {

@@ -205,12 +205,12 @@ public struct RemoteHTTP: Sendable {
             if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
                 throw RemoteError(.tooLarge, url: url, status: status, message: "body of \(length) bytes exceeds the cap of \(maxBodyBytes)")
             }
-            let data = Data(buffer: try await response.body.collect(upTo: maxBodyBytes))
+            let data = Data(try await response.body.collect(upTo: maxBodyBytes).readableBytesView)
             if status >= 400 {
                 // 503 and 429 say "not processed"; a 502/504 from a gateway may hide a processed POST.
                 let transient = status == 503 || status == 429 || (idempotent && RetryPolicy.isTransient(status: status))
                 var error = RemoteError(.status, url: url, status: status, body: data, isTransient: transient, message: "HTTP \(status) \(response.status.reasonPhrase)")
-                error.retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { .seconds(max($0, 0)) }
+                error.retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max($0, 0)) }
                 throw error
             }
             return Response(url: url, status: status, headers: response.headers.map { ($0.name, $0.value) }, body: data)
@@ -239,7 +239,8 @@ public struct RemoteHTTP: Sendable {
                 return RemoteError(.transport, url: url, message: "\(error)")
             }
         }
-        if error is NIOConnectionError || error is ChannelError || error is IOError {
+        // NIOPosix's NIOConnectionError (all addresses failed) is not importable here, hence the name test.
+        if error is ChannelError || error is IOError || String(reflecting: type(of: error)).hasSuffix("NIOConnectionError") {
             return RemoteError(.connect, url: url, isTransient: true, message: "cannot connect: \(error)")
         }
         return RemoteError(.transport, url: url, message: "\(error)")

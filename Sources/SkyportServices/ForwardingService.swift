@@ -78,8 +78,8 @@ public struct ForwardingService: Service {
     /// One step for one session: forward it, or wait for news of it, or abort it; then give the lease back.
     func drive(_ session: SessionRecord) async {
         do {
-            try await step(session)
-            try? await store.release(session.id, worker: worker, until: nil)
+            let holdOff = try await step(session)
+            try? await store.release(session.id, worker: worker, until: holdOff.map { now().addingTimeInterval($0.seconds) })
         } catch {
             let failures = await recordFailure(session, error)
             // Back off before the next try: 1, 2, 4 ... 60 seconds.
@@ -88,16 +88,17 @@ public struct ForwardingService: Service {
         }
     }
 
-    func step(_ session: SessionRecord) async throws {
+    /// Does one step; returns how long to leave the session alone before the next (nil: at once).
+    func step(_ session: SessionRecord) async throws -> Duration? {
         guard let facility = try await store.facility(session.facility) else {
             _ = try await update(session) { $0.phase = .failed; $0.message = "facility \(session.facility) is no longer registered" }
-            return
+            return nil
         }
         guard let (endpoint, executor) = pickExecutor(session, facility) else {
             _ = try await update(session) {
                 $0.message = "waiting: Skyport cannot yet forward to \(facility.endpoints.map(\.kind.rawValue).joined(separator: ", ")) endpoints"
             }
-            return
+            return .seconds(60)
         }
         var remote = session.remote ?? RemoteJob(endpoint: endpoint)
 
@@ -105,13 +106,13 @@ public struct ForwardingService: Service {
             if remote.url == nil, remote.submitting { remote.url = try await executor.find(session, at: endpoint) }
             guard let url = remote.url else {
                 _ = try await update(session) { $0.remote?.submitting = false; $0.remote?.remotePhase = UWSPhase.aborted.rawValue }
-                return
+                return nil
             }
             let status = try await executor.abort(url, at: endpoint)
             let aborted = remote
             _ = try await update(session) { $0.remote = aborted; $0.remote?.remotePhase = status.remotePhase; $0.remote?.failures = 0 }
             logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(url)])
-            return
+            return nil
         }
 
         if remote.url == nil {
@@ -120,16 +121,16 @@ public struct ForwardingService: Service {
             } else {
                 remote.submitting = true
                 let marked = remote
-                guard try await update(session, { $0.remote = marked; $0.phase = .preparing }) != nil else { return }
+                guard try await update(session, { $0.remote = marked; $0.phase = .preparing }) != nil else { return nil }
                 remote.url = try await executor.submit(session, to: endpoint)
             }
             let recorded = remote
-            guard try await update(session, { $0.remote = recorded }) != nil else { return }
+            guard try await update(session, { $0.remote = recorded }) != nil else { return nil }
             logger.info("session forwarded", metadata: [
                 "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(remote.url ?? ""),
             ])
         }
-        guard let url = remote.url else { return }
+        guard let url = remote.url else { return nil }
         let status = remote.remotePhase == nil || remote.remotePhase == UWSPhase.pending.rawValue
             ? try await executor.start(url, at: endpoint)
             : try await executor.status(url, at: endpoint, wait: settings.wait, known: remote.remotePhase)
@@ -145,6 +146,7 @@ public struct ForwardingService: Service {
             if status.phase == .failed { s.message = status.error ?? "the facility reported \(status.remotePhase)" }
             if status.phase == .completed { s.message = "completed at \(facility.name)" }
         }
+        return nil
     }
 
     func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {
