@@ -16,26 +16,7 @@ struct ExecutionRoutes {
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
             let parsed = try ExecutionRequestParser.parse(document, now: now)
-            let facilities = try await deps.store.facilities(FacilityQuery())
-            let outcome = Matcher.match(parsed, against: facilities)
-            let planner = OfferPlanner(settings: deps.planner)
-            let creation = try await deps.store.createOfferSet(
-                idempotencyKey: key, requestDigest: digest, facilities: outcome.rankedIDs, now: now
-            ) { bookings in
-                Self.records(parsed, outcome: outcome, plan: planner.plan(parsed, outcome: outcome, bookings: bookings, now: now), now: now,
-                             settings: deps.planner, idempotencyKey: key, digest: digest)
-            }
-            let id: UUID
-            switch creation {
-            case .created(let set, let offers):
-                id = set.id
-                context.logger.info("offer set created", metadata: [
-                    "offerset": .string(id.uuidString), "offers": .stringConvertible(offers.count),
-                    "rejected": .stringConvertible(outcome.rejectedCount),
-                ])
-            case .replayed(let existing):
-                id = existing
-            }
+            let id = try await Negotiation(deps: deps).negotiate(parsed, idempotencyKey: key, digest: digest, now: now, logger: context.logger)
             guard let (set, sessions) = try await deps.store.offerSet(id) else { throw APIError.notFound("offer set \(id)") }
             let base = Self.base(request)
             return try Representation.response(
@@ -76,36 +57,6 @@ struct ExecutionRoutes {
             context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
             return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: now), for: request)
         }
-    }
-
-    /// Builds the offer set and its sessions from the planner's offers (pure: runs inside the store's transaction).
-    static func records(
-        _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, now: Date, settings: OfferPlanner.Settings,
-        idempotencyKey: String?, digest: String?
-    ) -> (OfferSetRecord, [SessionRecord]) {
-        let setID = UUID()
-        let names = Dictionary(outcome.candidates.map { ($0.facility.id.key, $0.facility.name) }, uniquingKeysWith: { a, _ in a })
-        let expires = now.addingTimeInterval(settings.offerLifetime)
-        let sessions = plan.offers.enumerated().map { i, offer in
-            SessionRecord(
-                id: UUID(), offerSet: setID, facility: offer.facility, facilityName: names[offer.facility.key] ?? offer.facility.rawValue,
-                phase: .offered, created: now, expires: offer.expires, cores: offer.cores, memory: offer.memory, start: offer.start,
-                duration: offer.duration, rank: i, executable: request.executable)
-        }
-        var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }
-        messages += request.notes.map {
-            BrokerMessage(kind: "urn:request-note", level: $0.level == .warning ? .WARN : .INFO, time: now, message: "\($0.field): \($0.message)")
-        }
-        if sessions.isEmpty {
-            let why = outcome.isMatch
-                ? "no accepted facility has capacity inside the requested start window"
-                : "no facility can run this request: \(outcome.rejectedCount) rejected (see rejected[] for each facility's reasons)"
-            messages.insert(BrokerMessage(kind: "urn:no-offers", level: .WARN, time: now, message: why), at: 0)
-        }
-        let set = OfferSetRecord(
-            id: setID, created: now, expires: expires, request: request, messages: messages, rejections: outcome.rejections,
-            idempotencyKey: idempotencyKey, requestDigest: digest)
-        return (set, sessions)
     }
 
     /// `{"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}` → the phase asked for.
