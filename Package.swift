@@ -84,6 +84,7 @@ let package = Package(
             name: "SkyportApp",
             dependencies: [
                 "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportHTTP", "SkyportServices",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -102,13 +103,16 @@ let package = Package(
         ),
         .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore"]),
         .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
-        .testTarget(name: "SkyportRemotesTests", dependencies: ["SkyportCore", "SkyportRemotes"]),
+        .testTarget(
+            name: "SkyportRemotesTests",
+            dependencies: ["SkyportCore", "SkyportRemotes", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportStore", "SkyportServices"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [
-                "SkyportApp", "SkyportHTTP", "SkyportCore", "SkyportStore",
+                "SkyportApp", "SkyportHTTP", "SkyportCore", "SkyportStore", "SkyportRemotes",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

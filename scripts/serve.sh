@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts Skyport on its embedded default: a SQLite file (var/skyport.sqlite), listening on 127.0.0.1:8080.
+# Starts Skyport on its embedded default: a SQLite file (var/skyport.sqlite), listening on 127.0.0.1:8090.
 # Flags are passed on to `skyport serve` (e.g. --port 9000 --db /tmp/s.sqlite); SKYPORT_* variables work too.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,5 +8,10 @@ if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi
 swift build --build-tests
+# Real UWS peers on loopback (GAVO DaCHS from Debian, django-uws from PyPI) for the integration tests;
+# stopped on exit (only what this run started). A peer that fails to start makes its tests report NOT RUN.
+trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true' EXIT
+peer_env="$(bash scripts/peers.sh start all)" || echo "WARNING: a UWS peer did not start; its integration tests will not run" >&2
+eval "$peer_env"
 swift test --skip-build
 bash scripts/smoke.sh .build/debug/skyport

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -5,6 +6,7 @@ import Prometheus
 import ServiceLifecycle
 import SkyportCore
 import SkyportHTTP
+import SkyportRemotes
 import SkyportServices
 import SkyportStore
 
@@ -39,18 +41,39 @@ public enum SkyportComposition {
             logger: logger)
     }
 
+    /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
+    public static func backgroundServices(
+        _ config: SkyportConfiguration, store: any BrokerStore, client: HTTPClient, logger: Logger
+    ) throws -> [any Service] {
+        let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
+        let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
+        var forwarding = ForwardingService.Settings()
+        forwarding.concurrency = config.forwardConcurrency
+        return [
+            OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
+            ForwardingService(store: store, executors: [.uws: uws, .djangoUWS: uws], settings: forwarding, logger: logger),
+        ]
+    }
+
     /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let store = try makeStore(config)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
         let app = buildApplication(config, store: store, logger: logger) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
                 "database": .string(config.database), "version": .string(version),
             ])
         }
-        let expiry = OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [expiry, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            let services = try backgroundServices(config, store: store, client: client, logger: logger) + [app]
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 }

@@ -7,7 +7,7 @@ public struct SkyportConfiguration: Sendable {
     /// Address to listen on (`SKYPORT_HOST`, `--host`).
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (`SKYPORT_PORT`, `--port`).
-    public var port = 8080
+    public var port = 8090
     /// The SQLite file, or `:memory:` for a store that lives only as long as the process (`SKYPORT_DB`, `--db`).
     public var database = "var/skyport.sqlite"
     /// swift-log level: trace, debug, info, notice, warning, error, critical (`SKYPORT_LOG_LEVEL`, `--log-level`).
@@ -22,6 +22,10 @@ public struct SkyportConfiguration: Sendable {
     public var maxOffers = 4
     /// How often expired offers are recorded as EXPIRED, in seconds (`SKYPORT_EXPIRY_SWEEP`).
     public var expirySweep = 5
+    /// Sessions forwarded and tracked at once (`SKYPORT_FORWARD_CONCURRENCY`).
+    public var forwardConcurrency = 64
+    /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`).
+    public var credentialsFile: String?
 
     public init() {}
 
@@ -37,6 +41,8 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_OFFER_LIFETIME"] { c.offerLifetime = try int(v, "SKYPORT_OFFER_LIFETIME", 1...86_400) }
         if let v = env["SKYPORT_MAX_OFFERS"] { c.maxOffers = try int(v, "SKYPORT_MAX_OFFERS", 1...100) }
         if let v = env["SKYPORT_EXPIRY_SWEEP"] { c.expirySweep = try int(v, "SKYPORT_EXPIRY_SWEEP", 1...3_600) }
+        if let v = env["SKYPORT_FORWARD_CONCURRENCY"] { c.forwardConcurrency = try int(v, "SKYPORT_FORWARD_CONCURRENCY", 1...100_000) }
+        if let v = env["SKYPORT_CREDENTIALS"], !v.isEmpty { c.credentialsFile = v }
         return c
     }
 

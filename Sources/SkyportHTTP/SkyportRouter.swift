@@ -12,6 +12,7 @@ public enum SkyportRouter {
         FacilityRoutes(deps: deps).register(on: &table)
         ExecutionRoutes(deps: deps).register(on: &table)
         AcceptsRoutes(deps: deps).register(on: &table)
+        UWSRoutes(deps: deps).register(on: &table)
         return (router, table.entries)
     }
 }

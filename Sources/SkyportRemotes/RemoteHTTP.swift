@@ -140,10 +140,12 @@ public struct RemoteHTTP: Sendable {
         self.logger = logger
     }
 
-    /// The `HTTPClient` configuration the remote clients expect: redirects are returned, not followed.
+    /// The `HTTPClient` configuration the remote clients expect: redirects are returned, not followed, and a failed
+    /// connect fails the call at once (instead of being retried by the pool until the deadline) so `retry` decides.
     public static var clientConfiguration: HTTPClient.Configuration {
         var config = HTTPClient.Configuration(redirectConfiguration: .disallow)
         config.timeout.connect = .seconds(5)
+        config.connectionPool.retryConnectionEstablishment = false
         return config
     }
 

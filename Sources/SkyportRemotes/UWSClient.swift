@@ -15,6 +15,8 @@ public protocol UWSJobService: Sendable {
     func abort(job: URL) async throws -> UWSJob
     /// Deletes the job (a job that is already gone counts as deleted).
     func delete(job: URL) async throws
+    /// The URL of a recent job in `jobList` created with `runId`, if the service lists one (crash recovery).
+    func find(jobList: URL, runId: String) async throws -> URL?
 }
 
 extension UWSJobService {
@@ -75,10 +77,8 @@ public struct UWSClient: UWSJobService {
         try await waitForChange(timeout: timeout, knownPhase: knownPhase, maxBlock: maxBlock) { phase, block in
             guard let phase, let block else { return try await read(job, timeout: nil) }
             let seconds = max(1, Int(block.components.seconds))
-            var parts = URLComponents(url: job, resolvingAgainstBaseURL: true)
-            parts?.queryItems = (parts?.queryItems ?? []) + [URLQueryItem(name: "WAIT", value: "\(seconds)"),
-                                                             URLQueryItem(name: "PHASE", value: phase.rawValue)]
-            return try await read(parts?.url ?? job, timeout: .seconds(seconds) + http.timeout)
+            let url = job.appending(queryItems: [URLQueryItem(name: "WAIT", value: "\(seconds)"), URLQueryItem(name: "PHASE", value: phase.rawValue)])
+            return try await read(url, timeout: .seconds(seconds) + http.timeout)
         }
     }
 
@@ -97,11 +97,15 @@ public struct UWSClient: UWSJobService {
 
     /// Lists the jobs of `jobList`, optionally filtered by phases (union) and limited to the `last` most recent.
     public func jobs(in jobList: URL, phases: [UWSPhase] = [], last: Int? = nil) async throws -> [UWSJobRef] {
-        var parts = URLComponents(url: jobList, resolvingAgainstBaseURL: true)
         let items = phases.map { URLQueryItem(name: "PHASE", value: $0.rawValue) } + (last.map { [URLQueryItem(name: "LAST", value: "\($0)")] } ?? [])
-        if !items.isEmpty { parts?.queryItems = (parts?.queryItems ?? []) + items }
-        let url = parts?.url ?? jobList
+        let url = items.isEmpty ? jobList : jobList.appending(queryItems: items)
         return try decodeXML(try await http.get(url, accept: Self.accept), url: url, UWSXML.jobList(from:))
+    }
+
+    /// Looks among the 200 most recent jobs; a service that drops RUNID (DaCHS does) never finds anything.
+    public func find(jobList: URL, runId: String) async throws -> URL? {
+        guard let ref = try await jobs(in: jobList, last: 200).first(where: { $0.runId == runId }) else { return nil }
+        return ref.href.flatMap { URL(string: $0, relativeTo: jobList)?.absoluteURL } ?? jobList.appending(path: ref.id)
     }
 
     public func delete(job: URL) async throws {

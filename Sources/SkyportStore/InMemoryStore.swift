@@ -11,6 +11,8 @@ public actor InMemoryStore: BrokerStore {
     private var sessionsBySet: [UUID: [UUID]] = [:]
     private var idempotency: [String: UUID] = [:]
     private var leases: [UUID: (worker: String, until: Date)] = [:]
+    /// Skyport's own UWS jobs, by id (see InMemoryStore+UWS.swift).
+    var uwsJobsByID: [String: UWSJobRecord] = [:]
 
     public nonisolated let kind = "memory"
 

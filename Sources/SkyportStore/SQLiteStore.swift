@@ -8,7 +8,7 @@ public final class SQLiteStore: BrokerStore {
     public let kind = "sqlite"
     /// The file, or `:memory:`.
     public let path: String
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     public init(path: String) throws {
@@ -80,6 +80,20 @@ public final class SQLiteStore: BrokerStore {
                 ALTER TABLE session ADD COLUMN lease_until REAL;
                 UPDATE session SET needs_work = 1 WHERE phase IN ('ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING');
                 CREATE INDEX session_work ON session(needs_work, lease_until);
+                """)
+        }
+        m.registerMigration("v4-create-uws-job") { db in
+            try db.execute(sql: """
+                CREATE TABLE uws_job (
+                    id          TEXT PRIMARY KEY NOT NULL,
+                    owner       TEXT NOT NULL,
+                    created     REAL NOT NULL,
+                    destruction REAL,
+                    phase       TEXT NOT NULL,              -- the job's own phase, shown while no session is linked
+                    session_id  TEXT REFERENCES session(id),
+                    document    TEXT NOT NULL
+                ) STRICT;
+                CREATE INDEX uws_job_owner_created ON uws_job(owner, created);
                 """)
         }
         return m

@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @Option(help: "Address to listen on (env SKYPORT_HOST; default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on, 0 for any free port (env SKYPORT_PORT; default 8080).") var port: Int?
+    @Option(help: "Port to listen on, 0 for any free port (env SKYPORT_PORT; default 8090).") var port: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env SKYPORT_LOG_LEVEL).") var logLevel: String?
     @Option(help: "Log format: text or json (env SKYPORT_LOG_FORMAT).") var logFormat: String?
 

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -7,6 +8,7 @@ import NIOCore
 import SkyportApp
 import SkyportCore
 import SkyportHTTP
+import SkyportRemotes
 import SkyportStore
 import Testing
 
@@ -18,7 +20,14 @@ struct TestBroker {
     var store: any BrokerStore
     var config: SkyportConfiguration
 
-    init(store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300) async throws {
+    /// Whether the background services (expiry, forwarding) run beside the HTTP server.
+    var withServices = false
+
+    init(
+        store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
+        credentialsFile: String? = nil
+    ) async throws {
+        self.withServices = withServices
         let store = store ?? InMemoryStore()
         if try await store.operatorName(forTokenHash: OperatorToken.hash(Self.aliceToken)) == nil {
             try await store.insertOperator(OperatorRecord(name: "alice", created: Date()), tokenHash: OperatorToken.hash(Self.aliceToken))
@@ -29,6 +38,7 @@ struct TestBroker {
         config.port = 0
         config.maxBodyBytes = maxBodyBytes
         config.offerLifetime = offerLifetime
+        config.credentialsFile = credentialsFile
         self.config = config
     }
 
@@ -36,7 +46,26 @@ struct TestBroker {
         var logger = Logger(label: "skyport-test")
         logger.logLevel = .warning
         let app = SkyportComposition.buildApplication(config, store: store, logger: logger)
-        return try await app.test(.live, test)
+        guard withServices else { return try await app.test(.live, test) }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        let services = try SkyportComposition.backgroundServices(config, store: store, client: client, logger: logger)
+        let background = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                for service in services { group.addTask { try await service.run() } }
+            }
+        }
+        do {
+            let value = try await app.test(.live, test)
+            background.cancel()
+            _ = await background.result
+            try await client.shutdown()
+            return value
+        } catch {
+            background.cancel()
+            _ = await background.result
+            try? await client.shutdown()
+            throw error
+        }
     }
 }
 

@@ -46,6 +46,10 @@ import SkyportRemotes
         #expect(results.map { $0.attribute("id") } == ["a", "b"])
         #expect(try doc.strings("@size", from: results[0]) == ["3"])
         #expect(try doc.nodes("//u:nothing", namespaces: ns).isEmpty)
+        #expect(try doc.nodes("/*/namespace::*").isEmpty)   // namespace nodes are not wrapped as XMLNode
+        #expect(try doc.strings("/*/namespace::*").contains(Self.xlink))
+        let other = try XMLDoc(data: Data("<a/>".utf8))
+        #expect(throws: XMLReadError("XPath context node belongs to another document")) { try doc.nodes("*", from: other.root) }
     }
 
     @Test func xpathErrorsThrowInsteadOfCrashing() throws {
@@ -58,7 +62,7 @@ import SkyportRemotes
     @Test func malformedXMLGivesLibxml2MessageAndLine() {
         let error = #expect(throws: XMLReadError.self) { try XMLDoc(data: Data("<a>\n<b></a>".utf8)) }
         #expect(error?.line == 2)
-        #expect(error?.message.contains("mismatch") == true)
+        #expect(error?.message.contains("mismatch") == true, "\(String(describing: error))")
         #expect(throws: XMLReadError("empty document")) { try XMLDoc(data: Data()) }
     }
 

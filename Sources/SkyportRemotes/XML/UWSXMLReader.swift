@@ -3,11 +3,13 @@ import SkyportCore
 
 /// A document that is not a usable UWS job or job list; the message says what was found instead.
 public struct UWSXMLError: Error, Equatable, CustomStringConvertible {
+    /// What the document was, or what is wrong with it.
     public let message: String
 
     /// An error with the given message.
     public init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { message }
 }
 

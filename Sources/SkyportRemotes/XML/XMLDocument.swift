@@ -3,6 +3,7 @@ import Foundation
 
 /// A document that could not be read as XML, or an XPath query that failed, with libxml2's message and line.
 public struct XMLReadError: Error, Equatable, CustomStringConvertible {
+    /// What went wrong, in libxml2's words when it said something.
     public let message: String
     /// 1-based line in the document, when libxml2 reported one.
     public let line: Int?
@@ -13,6 +14,7 @@ public struct XMLReadError: Error, Equatable, CustomStringConvertible {
         self.line = line
     }
 
+    /// The message, followed by the line when known.
     public var description: String { line.map { "\(message) (line \($0))" } ?? message }
 }
 
@@ -37,22 +39,34 @@ public final class XMLDoc {
         guard !data.isEmpty else { throw XMLReadError("empty document") }
         guard let ctxt = xmlNewParserCtxt() else { throw XMLReadError("libxml2 could not allocate a parser") }
         defer { xmlFreeParserCtxt(ctxt) }
+        // Keep the first error (later ones are usually knock-on effects); a structured handler also keeps stderr quiet.
+        let first = FirstError()
+        ctxt.pointee._private = Unmanaged.passUnretained(first).toOpaque()
+        ctxt.pointee.sax?.pointee.serror = { ctx, err in
+            guard let err, err.pointee.level.rawValue >= XML_ERR_ERROR.rawValue,
+                  let box = ctx?.assumingMemoryBound(to: xmlParserCtxt.self).pointee._private else { return }
+            let first = Unmanaged<FirstError>.fromOpaque(box).takeUnretainedValue()
+            if first.error == nil { first.error = XMLDoc.error(err, fallback: "malformed XML") }
+        }
         // Stop at the first entity declaration, before any entity is expanded (billion laughs, external entities).
         ctxt.pointee.sax?.pointee.entityDecl = { ctx, _, _, _, _, _ in xmlStopParser(ctx?.assumingMemoryBound(to: xmlParserCtxt.self)) }
-        let parsed = data.withUnsafeBytes { raw in
-            xmlCtxtReadMemory(ctxt, raw.bindMemory(to: CChar.self).baseAddress, Int32(raw.count), nil, nil, Self.options)
+        let parsed = withExtendedLifetime(first) {
+            data.withUnsafeBytes { raw in
+                xmlCtxtReadMemory(ctxt, raw.bindMemory(to: CChar.self).baseAddress, Int32(raw.count), nil, nil, Self.options)
+            }
         }
-        if ctxt.pointee.errNo == Int32(XML_ERR_USER_STOP.rawValue) {
+        let refused = XMLReadError("documents whose DOCTYPE declares entities are refused")
+        guard ctxt.pointee.errNo != Int32(XML_ERR_USER_STOP.rawValue) else {
             if let parsed { xmlFreeDoc(parsed) }
-            throw XMLReadError("documents whose DOCTYPE declares entities are refused")
+            throw refused
         }
         guard let parsed, ctxt.pointee.wellFormed != 0, ctxt.pointee.nsWellFormed != 0 else {
             if let parsed { xmlFreeDoc(parsed) }
-            throw Self.error(xmlCtxtGetLastError(ctxt), fallback: "malformed XML")
+            throw first.error ?? Self.error(xmlCtxtGetLastError(ctxt), fallback: "malformed XML")
         }
         if let subset = parsed.pointee.intSubset, Self.declaresEntities(subset) {
             xmlFreeDoc(parsed)
-            throw XMLReadError("documents whose DOCTYPE declares entities are refused")
+            throw refused
         }
         doc = parsed
     }
@@ -62,11 +76,14 @@ public final class XMLDoc {
     /// The root element, if the document has one.
     public var root: XMLNode? { xmlDocGetRootElement(doc).map { XMLNode(owner: self, ptr: $0) } }
 
-    /// The nodes selected by `xpath`, with `namespaces` (prefix → URI) registered for this query, evaluated from `node` or the document.
+    /// The nodes selected by `xpath` (namespace nodes left out), with `namespaces` (prefix → URI) registered for this query, from `node` or the document.
     public func nodes(_ xpath: String, namespaces: [String: String] = [:], from node: XMLNode? = nil) throws -> [XMLNode] {
         try evaluate(xpath, namespaces: namespaces, from: node) { obj in
             guard obj.pointee.type == XPATH_NODESET, let set = obj.pointee.nodesetval, let tab = set.pointee.nodeTab else { return [] }
-            return (0..<Int(set.pointee.nodeNr)).compactMap { tab[$0].map { XMLNode(owner: self, ptr: $0) } }
+            // Namespace nodes are xmlNs structs in disguise (only `type` is shared), so they are not wrapped.
+            return (0..<Int(set.pointee.nodeNr)).compactMap { i in
+                tab[i].flatMap { $0.pointee.type == XML_NAMESPACE_DECL ? nil : XMLNode(owner: self, ptr: $0) }
+            }
         }
     }
 
@@ -82,6 +99,7 @@ public final class XMLDoc {
     }
 
     private func evaluate<T>(_ xpath: String, namespaces: [String: String], from node: XMLNode?, _ read: (xmlXPathObjectPtr) -> T) throws -> T {
+        guard node.map({ $0.owner === self }) ?? true else { throw XMLReadError("XPath context node belongs to another document") }
         guard let ctx = xmlXPathNewContext(doc) else { throw XMLReadError("libxml2 could not allocate an XPath context") }
         defer { xmlXPathFreeContext(ctx) }
         ctx.pointee.error = { _, _ in }   // keep XPath errors off stderr; they are read from ctx.lastError
@@ -112,6 +130,11 @@ public final class XMLDoc {
         let message = String(cString: cmsg).trimmingCharacters(in: .whitespacesAndNewlines)
         return XMLReadError(prefix + (message.isEmpty ? fallback : message), line: err.pointee.line > 0 ? Int(err.pointee.line) : nil)
     }
+}
+
+/// Collects the first parser error (the parser context points at it while parsing).
+private final class FirstError {
+    var error: XMLReadError?
 }
 
 /// An element (or other node) of an `XMLDoc`; it keeps its document alive.

@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SkyportCore
+
+/// Runs sessions as jobs on a UWS service (standard UWS 1.1 XML, or django-uws JSON): the forwarding
+/// service's adapter for `uws` and `django-uws` endpoints. The job's run id is the session's UUID.
+public struct UWSExecutor: FacilityExecutor {
+    /// The job service for an endpoint (the client for its dialect, with the endpoint's credentials).
+    let service: @Sendable (Endpoint) -> any UWSJobService
+
+    public init(service: @escaping @Sendable (Endpoint) -> any UWSJobService) { self.service = service }
+
+    /// The executor for both UWS dialects over one HTTP client, with credentials looked up per endpoint.
+    public static func standard(
+        client: HTTPClient, credentials: Credentials = .init(), logger: Logger
+    ) -> UWSExecutor {
+        UWSExecutor { endpoint in
+            let http = RemoteHTTP(client: client, auth: credentials.auth(for: endpoint.url), logger: logger)
+            return endpoint.kind == .djangoUWS ? DjangoUWSClient(http: http) : UWSClient(http: http)
+        }
+    }
+
+    /// The job parameters for a session: the executable's own parameters (keys without a dot; dotted keys are
+    /// Skyport's notes about the executable), and for a container or notebook where to find it.
+    public static func parameters(_ session: SessionRecord) -> [(String, String)] {
+        let e = session.executable
+        var out = e.parameters.filter { !$0.key.contains(".") }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if let image = e.images.first { out.append(("image", image)) }
+        if let location = e.location { out.append(("location", location)) }
+        if let repository = e.repository { out.append(("repository", repository)) }
+        return out
+    }
+
+    func jobList(_ endpoint: Endpoint) throws -> URL {
+        guard let url = URL(string: endpoint.url) else {
+            throw RemoteError(.invalidResponse, url: URL(fileURLWithPath: "/"), message: "the endpoint URL '\(endpoint.url)' is not a URL")
+        }
+        return url
+    }
+
+    func jobURL(_ text: String) throws -> URL {
+        guard let url = URL(string: text) else {
+            throw RemoteError(.invalidResponse, url: URL(fileURLWithPath: "/"), message: "the job URL '\(text)' is not a URL")
+        }
+        return url
+    }
+
+    static func status(_ job: UWSJob) -> RemoteStatus {
+        RemoteStatus(
+            phase: RemoteStatus.sessionPhase(for: job.phase), remotePhase: job.phase.rawValue, results: job.results,
+            error: job.phase == .error ? (job.errorMessage ?? "the facility reported ERROR without a message") : nil)
+    }
+
+    public func submit(_ session: SessionRecord, to endpoint: Endpoint) async throws -> String {
+        try await service(endpoint).create(
+            jobList: jobList(endpoint), runId: session.id.uuidString.lowercased(), parameters: Self.parameters(session)
+        ).absoluteString
+    }
+
+    public func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String? {
+        try await service(endpoint).find(jobList: jobList(endpoint), runId: session.id.uuidString.lowercased())?.absoluteString
+    }
+
+    /// Runs a job that is still waiting to be run; a job that already moved on (adopted after a crash) is only read.
+    public func start(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
+        let jobs = service(endpoint)
+        let job = try await jobs.job(jobURL(url))
+        guard job.phase == .pending || job.phase == .held else { return Self.status(job) }
+        return Self.status(try await jobs.run(job: jobURL(url)))
+    }
+
+    public func status(_ url: String, at endpoint: Endpoint, wait: Int, known: String?) async throws -> RemoteStatus {
+        Self.status(try await service(endpoint).wait(job: jobURL(url), timeout: .seconds(wait), knownPhase: known.flatMap(UWSPhase.init(rawValue:))))
+    }
+
+    public func abort(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
+        let job = try await service(endpoint).abort(job: jobURL(url))
+        return RemoteStatus(
+            phase: RemoteStatus.sessionPhase(for: job.phase, cancelRequested: true), remotePhase: job.phase.rawValue, results: job.results)
+    }
+}
+
+/// Credentials for facility endpoints, kept out of the (publicly readable) facility documents: a JSON file
+/// mapping URL prefixes to `{"user": ..., "password": ...}` or `{"token": ..., "scheme": "Token"}`.
+public struct Credentials: Sendable {
+    var entries: [(prefix: String, auth: RemoteAuth)]
+
+    public init(_ entries: [(prefix: String, auth: RemoteAuth)] = []) { self.entries = entries }
+
+    /// Reads a credentials file; a malformed one is an error naming the entry.
+    public init(file: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let document = try JSONDecoder().decode([String: [String: String]].self, from: data)
+        var entries: [(String, RemoteAuth)] = []
+        for (prefix, fields) in document {
+            if let user = fields["user"], let password = fields["password"] {
+                entries.append((prefix, .basic(username: user, password: password)))
+            } else if let token = fields["token"] {
+                entries.append((prefix, .token(token, scheme: fields["scheme"] ?? "Bearer")))
+            } else {
+                throw FieldError("\(file): \(prefix)", "needs user and password, or token")
+            }
+        }
+        self.entries = entries
+    }
+
+    /// The credentials whose prefix is the longest match for `url`.
+    public func auth(for url: String) -> RemoteAuth? {
+        entries.filter { url.hasPrefix($0.prefix) }.max { $0.prefix.count < $1.prefix.count }?.auth
+    }
+}

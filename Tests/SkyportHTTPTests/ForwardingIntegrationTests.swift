@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import SkyportCore
+import Testing
+
+/// The whole broker against real UWS services on loopback, started by `scripts/peers.sh` (the test command
+/// starts them and exports their URLs). Without them these tests do not run, and say so.
+@Suite struct ForwardingIntegrationTests {
+    static let dachs = ProcessInfo.processInfo.environment["SKYPORT_TEST_DACHS_URL"]
+    static let django = ProcessInfo.processInfo.environment["SKYPORT_TEST_DJANGO_UWS_URL"]
+
+    static func tapRequest(_ query: String) -> String {
+        let quoted = String(decoding: try! JSONEncoder().encode(query), as: UTF8.self)
+        return #"{"executable": {"kind": "tap-query", "query": \#(quoted), "format": "votable"}, "compute": {"cores": {"min": 1, "max": 1}, "memory": {"min": 1, "max": 1}}, "schedule": {"requested": {"duration": "PT10M"}}}"#
+    }
+
+    /// Registers the facility, asks, accepts the first offer, and follows the session until it ends.
+    static func runToEnd(_ client: any TestClientProtocol, facility: String, request: String) async throws -> [String: Any] {
+        let registered = try await client.send(.post, "/facilities", json: facility, token: TestBroker.aliceToken)
+        #expect(registered.status == .created, "\(registered.text)")
+        let offers = SkyportHTTPTests.offers(try await client.request(json: request).body)
+        let first = try #require(offers.first, "no offer: \(facility)")
+        let url = try #require(URL(string: sessionURL(first))?.path)
+        #expect(try await client.setPhase(url, "ACCEPTED").status == .ok)
+        let deadline = ContinuousClock.now + .seconds(90)
+        var session: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            session = try await client.send(.get, url).json()
+            if ["COMPLETED", "FAILED", "CANCELLED"].contains(session["phase"] as? String ?? "") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return session
+    }
+
+    static func facility(_ id: String, kind: String, url: String) -> String {
+        #"{"id": "\#(id)", "name": "\#(id)", "endpoints": [{"kind": "\#(kind)", "url": "\#(url)"}], "accepts": ["tap-query", "uws-job"], "limits": {"cores": 1, "memory": 2, "duration": "PT1H"}, "capacity": {"cores": 8, "memory": 16}}"#
+    }
+
+    @Test(.enabled(if: dachs != nil, "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    func aTapQueryRunsOnDaCHSToCompletionWithADownloadableVOTable() async throws {
+        let list = try #require(Self.dachs)
+        try await TestBroker(withServices: true).run { client in
+            let session = try await Self.runToEnd(
+                client, facility: Self.facility("ivo://skyport.test/tap", kind: "uws", url: list),
+                request: Self.tapRequest("SELECT TOP 3 table_name FROM tap_schema.tables"))
+            #expect(session["phase"] as? String == "COMPLETED", "\(session)")
+            let connector = try #require((session["connectors"] as? [[String: Any]])?.first)
+            #expect((connector["location"] as? String)?.hasPrefix(list.replacingOccurrences(of: "/tap/async", with: "")) == true)
+            let href = try #require((session["results"] as? [[String: Any]])?.first?["href"] as? String)
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: href), timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            #expect(String(buffer: body).contains("VOTABLE"))
+        }
+    }
+
+    @Test(.enabled(if: dachs != nil, "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    func aFailingQueryOnDaCHSEndsFailedWithTheFacilitysMessage() async throws {
+        let list = try #require(Self.dachs)
+        try await TestBroker(withServices: true).run { client in
+            let session = try await Self.runToEnd(
+                client, facility: Self.facility("ivo://skyport.test/tap", kind: "uws", url: list),
+                request: Self.tapRequest("SELECT FROM nowhere"))
+            #expect(session["phase"] as? String == "FAILED", "\(session)")
+            #expect(((session["message"] as? String) ?? "").isEmpty == false)
+        }
+    }
+
+    @Test(.enabled(if: django != nil, "django-uws is not running: start it with scripts/peers.sh (the test command does)"))
+    func aJobRunsOnDjangoUWSToCompletion() async throws {
+        let list = try #require(Self.django)
+        let env = ProcessInfo.processInfo.environment
+        let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString).json")
+        try Data(#"{"\#(list)": {"user": "\#(env["SKYPORT_TEST_DJANGO_UWS_USER"] ?? "")", "password": "\#(env["SKYPORT_TEST_DJANGO_UWS_PASSWORD"] ?? "")"}}"#.utf8)
+            .write(to: credentials)
+        try await TestBroker(withServices: true, credentialsFile: credentials.path).run { client in
+            let session = try await Self.runToEnd(
+                client, facility: Self.facility("astron-django-uws", kind: "django-uws", url: list),
+                request: #"{"executable": {"kind": "uws-job", "parameters": {"type": "echo", "greeting": "hello"}}, "compute": {"cores": {"min": 1}}}"#)
+            #expect(session["phase"] as? String == "COMPLETED", "\(session)")
+            // The echo worker returns every parameter as a result.
+            #expect((session["results"] as? [[String: Any]])?.contains { $0["id"] as? String == "greeting" } == true, "\(session)")
+            #expect((session["connectors"] as? [[String: Any]])?.first?["location"] as? String != nil)
+        }
+    }
+}
