@@ -51,7 +51,9 @@ public enum SkyportComposition {
         forwarding.concurrency = config.forwardConcurrency
         return [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
-            ForwardingService(store: store, executors: [.uws: uws, .djangoUWS: uws], settings: forwarding, logger: logger),
+            ForwardingService(
+                store: store, executors: [.uws: uws, .djangoUWS: uws], notifier: HTTPNotifier(client: client, logger: logger),
+                settings: forwarding, logger: logger),
         ]
     }
 

@@ -95,10 +95,44 @@ extension SessionRecord {
         case .accepted, .waiting, .preparing, .available, .running:
             return true
         case .cancelled:
-            guard let remote, remote.url != nil || remote.submitting else { return false }
-            return !(remote.remotePhase.flatMap(UWSPhase.init(rawValue:))?.isFinal ?? false)
+            return needsRemoteWork || awaitsNotice
+        case .completed, .failed:
+            return awaitsNotice
         default:
             return false
         }
     }
+
+    /// A cancelled session whose remote job may still be running (it must be aborted).
+    public var needsRemoteWork: Bool {
+        guard phase == .cancelled, let remote, remote.url != nil || remote.submitting else { return false }
+        return !(remote.remotePhase.flatMap(UWSPhase.init(rawValue:))?.isFinal ?? false)
+    }
+
+    /// An ended session whose callback has not been told yet.
+    public var awaitsNotice: Bool { callback != nil && notified != true && remote != nil }
+}
+
+/// The notice POSTed to a session's callback URL when it ends.
+public struct SessionNotice: Sendable, Hashable, Codable {
+    public var session: String
+    public var offerset: String
+    public var phase: SessionPhase
+    public var facility: String
+    public var message: String?
+    public var results: [UWSResult]
+
+    public init(_ s: SessionRecord) {
+        session = s.id.uuidString.lowercased()
+        offerset = s.offerSet.uuidString.lowercased()
+        phase = s.phase
+        facility = s.facility.rawValue
+        message = s.message
+        results = s.remote?.results ?? []
+    }
+}
+
+/// Sends end-of-job notices (the adapter POSTs JSON, retrying transient failures a bounded number of times).
+public protocol Notifier: Sendable {
+    func notify(_ url: String, _ notice: SessionNotice) async throws
 }

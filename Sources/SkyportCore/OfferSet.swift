@@ -69,6 +69,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     public var remote: RemoteJob?
     /// A word for the user on how the session ended or why it failed.
     public var message: String?
+    /// Where to POST a notice when the session ends, and whether that was done (or given up).
+    public var callback: String?
+    public var notified: Bool?
 
     public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
 

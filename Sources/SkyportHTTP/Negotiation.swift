@@ -40,10 +40,12 @@ struct Negotiation {
         let names = Dictionary(outcome.candidates.map { ($0.facility.id.key, $0.facility.name) }, uniquingKeysWith: { a, _ in a })
         let expires = now.addingTimeInterval(settings.offerLifetime)
         let sessions = plan.offers.enumerated().map { i, offer in
-            SessionRecord(
+            var s = SessionRecord(
                 id: UUID(), offerSet: setID, facility: offer.facility, facilityName: names[offer.facility.key] ?? offer.facility.rawValue,
                 phase: .offered, created: now, expires: offer.expires, cores: offer.cores, memory: offer.memory, start: offer.start,
                 duration: offer.duration, rank: i, executable: request.executable)
+            s.callback = request.callback
+            return s
         }
         var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }
         messages += request.notes.map {

@@ -28,17 +28,19 @@ public struct ForwardingService: Service {
 
     let store: any BrokerStore
     let executors: [EndpointKind: any FacilityExecutor]
+    let notifier: (any Notifier)?
     let settings: Settings
     let worker: String
     let logger: Logger
     let now: @Sendable () -> Date
 
     public init(
-        store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], settings: Settings = .init(),
+        store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], notifier: (any Notifier)? = nil, settings: Settings = .init(),
         worker: String = "worker-\(UUID().uuidString.prefix(8))", logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.executors = executors
+        self.notifier = notifier
         self.settings = settings
         self.worker = worker
         self.logger = logger
@@ -90,6 +92,10 @@ public struct ForwardingService: Service {
 
     /// Does one step; returns how long to leave the session alone before the next (nil: at once).
     func step(_ session: SessionRecord) async throws -> Duration? {
+        if session.phase.isFinal, !session.needsRemoteWork {
+            await notifyIfEnded(session)
+            return nil
+        }
         guard let facility = try await store.facility(session.facility) else {
             _ = try await update(session) { $0.phase = .failed; $0.message = "facility \(session.facility) is no longer registered" }
             return nil
@@ -110,7 +116,8 @@ public struct ForwardingService: Service {
             }
             let status = try await executor.abort(url, at: endpoint)
             let aborted = remote
-            _ = try await update(session) { $0.remote = aborted; $0.remote?.remotePhase = status.remotePhase; $0.remote?.failures = 0 }
+            let stored = try await update(session) { $0.remote = aborted; $0.remote?.remotePhase = status.remotePhase; $0.remote?.failures = 0 }
+            await notifyIfEnded(stored)
             logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(url)])
             return nil
         }
@@ -135,7 +142,7 @@ public struct ForwardingService: Service {
             ? try await executor.start(url, at: endpoint)
             : try await executor.status(url, at: endpoint, wait: settings.wait, known: remote.remotePhase)
         let tracked = remote
-        _ = try await update(session) { s in
+        let stored = try await update(session) { s in
             s.remote = tracked
             s.remote?.remotePhase = status.remotePhase
             s.remote?.results = status.results
@@ -146,7 +153,23 @@ public struct ForwardingService: Service {
             if status.phase == .failed { s.message = status.error ?? "the facility reported \(status.remotePhase)" }
             if status.phase == .completed { s.message = "completed at \(facility.name)" }
         }
+        await notifyIfEnded(stored)
         return nil
+    }
+
+    /// Tells an ended session's callback, once; a callback that cannot be reached after the notifier's bounded
+    /// retries is given up (and logged), so that it never holds the session.
+    func notifyIfEnded(_ session: SessionRecord?) async {
+        guard let session, session.phase.isFinal, session.awaitsNotice, let url = session.callback, let notifier else { return }
+        do {
+            try await notifier.notify(url, SessionNotice(session))
+            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
+        } catch {
+            logger.warning("callback failed; giving up", metadata: [
+                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
+            ])
+        }
+        _ = try? await update(session) { $0.notified = true }
     }
 
     func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {

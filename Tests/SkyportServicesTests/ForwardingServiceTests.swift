@@ -105,7 +105,7 @@ struct ForwardingHarness {
     }
 
     /// A registered UWS facility and `count` accepted sessions on it.
-    func acceptedSessions(_ count: Int) async throws -> [UUID] {
+    func acceptedSessions(_ count: Int, callback: String? = nil) async throws -> [UUID] {
         let t = Date()
         if try await store.facility(FacilityID("tap")) == nil {
             try await store.insertFacility(Facility(
@@ -118,10 +118,12 @@ struct ForwardingHarness {
                 idempotencyKey: nil, requestDigest: nil, facilities: [], now: t,
                 plan: { _ in
                     let set = OfferSetRecord(id: UUID(), created: t, expires: t.addingTimeInterval(300), request: NormalisedRequest(executable: ExecutableRequest(kind: .tapQuery)))
-                    return (set, [SessionRecord(
+                    var session = SessionRecord(
                         id: UUID(), offerSet: set.id, facility: FacilityID("tap"), facilityName: "TAP", phase: .offered, created: t,
                         expires: t.addingTimeInterval(300), cores: 1, memory: 1, start: t, duration: ISODuration(seconds: 600), rank: 0,
-                        executable: ExecutableRequest(kind: .tapQuery, parameters: ["QUERY": "SELECT 1"]))])
+                        executable: ExecutableRequest(kind: .tapQuery, parameters: ["QUERY": "SELECT 1"]))
+                    session.callback = callback
+                    return (set, [session])
                 })
             else { throw StoreError.conflict("no offer") }
             _ = try await store.changePhase(of: offers[0].id, to: .accepted, now: t)
@@ -132,12 +134,13 @@ struct ForwardingHarness {
 
     /// Runs a forwarding worker until `done` holds for the stored sessions (or the time runs out).
     func runWorker(
-        _ executor: FakeUWSFacility, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 10,
+        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 10,
         until done: @escaping @Sendable ([SessionRecord]) -> Bool, ids: [UUID]
     ) async throws -> [SessionRecord] {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let service = ForwardingService(store: store, executors: [.uws: executor], settings: settings, worker: worker, logger: logger)
+        let service = ForwardingService(
+            store: store, executors: [.uws: executor], notifier: notifier, settings: settings, worker: worker, logger: logger)
         let task = Task { try await service.run() }
         defer { task.cancel() }
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -172,7 +175,46 @@ extension Array {
     }
 }
 
+/// Records the notices it is given; fails every time when asked to.
+final class RecordingNotifier: Notifier {
+    let notices = Mutex<[(String, SessionNotice)]>([])
+    let failing: Bool
+    init(failing: Bool = false) { self.failing = failing }
+    struct Down: Error {}
+    func notify(_ url: String, _ notice: SessionNotice) async throws {
+        notices.withLock { $0.append((url, notice)) }
+        if failing { throw Down() }
+    }
+}
+
 @Suite struct ForwardingServiceTests {
+    @Test(arguments: ServiceStoreKind.allCases)
+    func anEndedSessionNotifiesItsCallbackOnce(kind: ServiceStoreKind) async throws {
+        let h = try ForwardingHarness(kind)
+        let ids = try await h.acceptedSessions(1, callback: "http://127.0.0.1:9/hook")
+        let notifier = RecordingNotifier()
+        let sessions = try await h.runWorker(
+            FakeUWSFacility(pollsToFinish: 1), notifier: notifier, until: { $0.allSatisfy { $0.notified == true } }, ids: ids)
+        #expect(sessions.first?.phase == .completed)
+        let notices = notifier.notices.withLock { $0 }
+        #expect(notices.count == 1)
+        #expect(notices.first?.0 == "http://127.0.0.1:9/hook")
+        #expect(notices.first?.1.phase == .completed)
+        #expect(notices.first?.1.results.count == 1)
+    }
+
+    @Test func aCallbackThatFailsIsGivenUpNotRetriedForever() async throws {
+        let h = try ForwardingHarness(.sqlite)
+        let ids = try await h.acceptedSessions(1, callback: "http://127.0.0.1:9/hook")
+        let notifier = RecordingNotifier(failing: true)
+        let sessions = try await h.runWorker(
+            FakeUWSFacility(pollsToFinish: 1, finalPhase: .error), notifier: notifier, until: { $0.allSatisfy { $0.notified == true } }, ids: ids)
+        #expect(sessions.first?.phase == .failed)
+        #expect(sessions.first?.notified == true)
+        #expect(notifier.notices.withLock { $0.count } == 1)
+        #expect(try await h.store.claimWork(worker: "x", now: Date().addingTimeInterval(3600), until: Date().addingTimeInterval(3700), limit: 5).isEmpty)
+    }
+
     @Test(arguments: ServiceStoreKind.allCases)
     func acceptedSessionIsForwardedOnceAndTrackedToCompletion(kind: ServiceStoreKind) async throws {
         let h = try ForwardingHarness(kind)

@@ -48,6 +48,9 @@ public enum ExecutionRequestParser {
         if let basket = doc["basket"], !basket.isNull {
             request.data += Basket.read(basket, "basket", &r)
         }
+        if let callback = r.string(doc["callback"], "callback") {
+            if let problem = FacilityDocument.httpURLProblem(callback) { r.error("callback", problem) } else { request.callback = callback }
+        }
         checkRequired(request.executable, "executable", &r)
         noteUnknownKeys(doc, &r)
         if request.duration == nil {
@@ -179,7 +182,7 @@ public enum ExecutionRequestParser {
 
     private static let knownKeys: Set<String> = [
         "kind", "type", "meta", "name", "description", "uuid", "phase", "executable", "compute", "computer",
-        "storage", "data", "volumes", "schedule", "costs", "metrics", "options", "software", "basket",
+        "storage", "data", "volumes", "schedule", "costs", "metrics", "options", "software", "basket", "callback",
     ]
 
     private static func noteUnknownKeys(_ doc: [String: JSONValue], _ r: inout DocumentReader) {

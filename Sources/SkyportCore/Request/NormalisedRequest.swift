@@ -25,6 +25,8 @@ public struct NormalisedRequest: Sendable, Hashable, Codable {
     public var software: SoftwareDescription?
     /// Things the parser could not use or had to assume, each naming its field.
     public var notes: [RequestNote]
+    /// Skyport's extension: a URL to POST a small JSON notice to when the job ends.
+    public var callback: String?
 
     public init(
         name: String? = nil, executable: ExecutableRequest, cores: ResourceRange? = nil, memory: ResourceRange? = nil,
