@@ -33,7 +33,11 @@ for i in range(nf):
            "capacity": {"cores": 256, "memory": 1024}, "data": {"rses": [f"RSE_{i % 10}"]}}
     c.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token})
     r = c.getresponse(); r.read(); assert r.status == 201, r.status
-bodies = [json.dumps({"executable": {"kind": kinds[i % 4], "location": "https://example.org/nb.ipynb"},
+executables = [{"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"},
+               {"kind": "docker-container", "image": {"locations": ["registry.example.org/astro/tool:1.0"]}},
+               {"kind": "tap-query", "query": "SELECT TOP 10 * FROM ivoa.obscore"},
+               {"kind": "binder-notebook", "repository": "https://github.com/example/analysis"}]
+bodies = [json.dumps({"executable": executables[i % 4],
                       "compute": {"cores": {"min": 1 + i % 4, "max": 4 + i % 4}, "memory": {"min": 1 + i % 8, "max": 8}},
                       "schedule": {"requested": {"duration": "PT1H"}}}) for i in range(64)]
 lat, errors, lock = [], [0], threading.Lock()
@@ -52,6 +56,7 @@ def worker(t):
             k.request("POST", "/requests", bodies[(n * threads + t) % len(bodies)], {"Content-Type": "application/json"})
             r = k.getresponse(); r.read()
             ok = r.status == 303
+            if not ok and errors[0] < 3: print("unexpected", r.status, r.read()[:300] if False else "", file=sys.stderr)
         except Exception:
             ok = False; k = conn()
         dt = time.monotonic() - t0

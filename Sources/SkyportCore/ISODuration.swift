@@ -83,6 +83,30 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
 
 /// Timestamps as the APIs write them: ISO-8601 in UTC with a `Z` (fractional seconds accepted on input).
 public enum Timestamp {
+    /// The form `format` writes (`2026-11-28T15:55:26Z`), read without a formatter; nil for anything else.
+    static func parseCanonical(_ text: String) -> Date? {
+        let u = Array(text.utf8)
+        guard u.count == 20, u[4] == 45, u[7] == 45, u[10] == 84, u[13] == 58, u[16] == 58, u[19] == 90 else { return nil }
+        func number(_ from: Int, _ to: Int) -> Int? {
+            var n = 0
+            for i in from..<to {
+                guard u[i] >= 48, u[i] <= 57 else { return nil }
+                n = n * 10 + Int(u[i] - 48)
+            }
+            return n
+        }
+        guard let y = number(0, 4), let m = number(5, 7), let d = number(8, 10), let hh = number(11, 13), let mm = number(14, 16),
+              let ss = number(17, 19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61 else { return nil }
+        // days-from-civil (the inverse of `format`'s arithmetic)
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hh * 3_600 + mm * 60 + ss))
+    }
+
     /// `2026-11-28T15:55:26Z`: whole seconds, UTC (civil-from-days arithmetic, no formatter on the hot path).
     public static func format(_ date: Date) -> String {
         let t = Int(date.timeIntervalSince1970.rounded(.down))
@@ -103,6 +127,7 @@ public enum Timestamp {
     }
 
     public static func parse(_ text: String) -> Date? {
+        if let fast = parseCanonical(text) { return fast }
         let t = text.trimmingCharacters(in: .whitespaces)
         if let d = try? Date(t, strategy: .iso8601) { return d }
         if let d = try? Date(t, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }

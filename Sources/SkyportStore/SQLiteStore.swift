@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SkyportCore
+import Synchronization
 
 /// The embedded default store: one SQLite file (the system libsqlite3 through GRDB), in WAL mode,
 /// with named, append-only migrations run at start-up.
@@ -96,6 +97,19 @@ public final class SQLiteStore: BrokerStore {
                 CREATE INDEX uws_job_owner_created ON uws_job(owner, created);
                 """)
         }
+        m.registerMigration("v5-add-booking-columns-and-facility-generation") { db in
+            try db.execute(sql: """
+                ALTER TABLE session ADD COLUMN cores INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE session ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;
+                UPDATE session SET cores = json_extract(document, '$.cores'), memory = json_extract(document, '$.memory');
+                -- Bumped by every change to a facility, from any process: readers keep decoded facilities while it stands.
+                CREATE TABLE facility_generation (n INTEGER NOT NULL) STRICT;
+                INSERT INTO facility_generation VALUES (0);
+                CREATE TRIGGER facility_insert AFTER INSERT ON facility BEGIN UPDATE facility_generation SET n = n + 1; END;
+                CREATE TRIGGER facility_update AFTER UPDATE ON facility BEGIN UPDATE facility_generation SET n = n + 1; END;
+                CREATE TRIGGER facility_delete AFTER DELETE ON facility BEGIN UPDATE facility_generation SET n = n + 1; END;
+                """)
+        }
         return m
     }
 
@@ -138,8 +152,23 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
+    /// Decoded facilities, kept while the facility generation (bumped by triggers on every change, from any
+    /// process) stands: matching reads every facility on every request, and decoding them is the cost.
+    private let facilityCache = Mutex<(generation: Int64, all: [Facility])?>(nil)
+
     public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
-        try await facilitiesJSON(query).map { try CanonicalJSON.decode(Facility.self, $0) }
+        let cached = facilityCache.withLock { $0 }
+        let fresh: (Int64, [String])? = try await writer.read { db in
+            let generation = try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0
+            if generation == cached?.generation { return nil }
+            return (generation, try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
+        }
+        var all = cached?.all ?? []
+        if let (generation, documents) = fresh {
+            all = try documents.map { try CanonicalJSON.decode(Facility.self, $0) }
+            facilityCache.withLock { $0 = (generation, all) }
+        }
+        return all.filter(query.matches)
     }
 
     public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
@@ -229,21 +258,26 @@ public final class SQLiteStore: BrokerStore {
         let marks = Array(repeating: "?", count: facilities.count).joined(separator: ",")
         var args = StatementArguments(facilities.map(\.key))
         _ = args.append(contentsOf: [now.timeIntervalSince1970, now.timeIntervalSince1970])
-        return try String.fetchAll(db, sql: """
-            SELECT document FROM session
+        return try Row.fetchAll(db, sql: """
+            SELECT facility_key, cores, memory, start, "end" FROM session
             WHERE facility_key IN (\(marks)) AND phase IN (\(phases)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
-            """, arguments: args).map { try StoreCoding.decode(SessionRecord.self, $0).booking }
+            """, arguments: args).map {
+                Booking(
+                    facility: FacilityID($0["facility_key"]), cores: $0["cores"], memory: $0["memory"],
+                    start: Date(timeIntervalSince1970: $0["start"]), end: Date(timeIntervalSince1970: $0["end"]))
+            }
     }
 
     static func insert(_ db: Database, _ s: SessionRecord) throws {
         try db.execute(
             sql: """
-                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
                 s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try StoreCoding.encode(s), s.needsWork,
+                s.cores, s.memory,
             ])
     }
 

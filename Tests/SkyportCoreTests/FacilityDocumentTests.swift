@@ -129,3 +129,20 @@ import Testing
         #expect(SessionLifecycle.effectivePhase(.accepted, expires: t, now: t.addingTimeInterval(60)) == .accepted)
     }
 }
+
+@Suite struct TimestampTests {
+    @Test(arguments: [0, 951_782_400, 1_764_000_000, 1_790_000_000, 4_102_444_799, -86_400])
+    func canonicalTimesReadBackExactly(seconds: Int) throws {
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let text = Timestamp.format(date)
+        #expect(Timestamp.parse(text) == date, "\(text)")
+        #expect(Timestamp.parse(text) == (try? Date(text, strategy: .iso8601)))
+    }
+
+    @Test func otherFormsStillParse() {
+        #expect(Timestamp.parse("2025-11-25T05:12:49.399263503Z") != nil)
+        #expect(Timestamp.parse("2026-01-02T03:04:05+01:00") == Timestamp.parse("2026-01-02T02:04:05Z"))
+        #expect(Timestamp.parse("2026-13-02T03:04:05Z") == nil)
+        #expect(Timestamp.parse("yesterday") == nil)
+    }
+}

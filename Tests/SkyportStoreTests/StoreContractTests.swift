@@ -253,10 +253,27 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
     @Test func fileRunsInWALModeWithNamedMigrations() throws {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job"])
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job"])
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation"])
+    }
+
+    @Test func aChangeMadeByAnotherConnectionIsSeenDespiteTheFacilityCache() async throws {
+        let path = TemporaryFile.path("generation.sqlite")
+        let broker = try SQLiteStore(path: path)
+        try await broker.insertFacility(sampleFacility("a"))
+        #expect(try await broker.facilities(FacilityQuery()).map(\.id.rawValue) == ["a"])
+        // Another process (here: another connection to the file) changes the facilities.
+        let other = try SQLiteStore(path: path)
+        var changed = sampleFacility("a")
+        changed.status = .disabled
+        try await other.replaceFacility(changed)
+        try await other.insertFacility(sampleFacility("b"))
+        #expect(try await broker.facilities(FacilityQuery()).map(\.id.rawValue) == ["a", "b"])
+        #expect(try await broker.facilities(FacilityQuery(status: .disabled)).map(\.id.rawValue) == ["a"])
+        _ = try await other.removeFacility(FacilityID("b"), now: Date())
+        #expect(try await broker.facilities(FacilityQuery()).map(\.id.rawValue) == ["a"])
     }
 
     @Test func concurrentInsertsOfOneIdentifierStoreExactlyOne() async throws {
