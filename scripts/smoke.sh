@@ -51,5 +51,20 @@ for i in 1 2 3; do echo '{"executable": {"kind": "tap-query", "query": "SELECT '
 check "one line out per request" 3 "$(wc -l <"$work/out.jsonl" | tr -d ' ')"
 check "ranked facility ids" 3 "$(grep -c '"facilities":\["ivo://smoke.example/tap"\]' "$work/out.jsonl")"
 
+# ---- UWS 1.1 job interface, driven by pyvo (scripts/pyvo_check.sh; venv with pyvo from PyPI, cached) ----
+start
+uws_doc='{"id":"ivo://smoke.example/uws-tap","name":"Smoke UWS TAP","endpoints":[{"kind":"uws","url":"http://127.0.0.1:1/tap/async"}],"accepts":["tap-query"]}'
+check "uws: facility registered" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$uws_doc")"
+pyvo_status=0
+pyvo_out=$(bash "$(dirname "$0")/pyvo_check.sh" "$base" --token smoke-scientist 2>"$work/pyvo.err") || pyvo_status=$?
+check "uws: every pyvo check passed (scripts/pyvo_check.sh)" 0 "$pyvo_status"
+check "uws: the job left PENDING at once after RUN" QUEUED "$(sed -n 's/^phase_after_run=//p' <<<"$pyvo_out")"
+check "uws: the results link the session and the offer set" "session,offerset" "$(sed -n 's/^results=//p' <<<"$pyvo_out")"
+check "uws: a job no facility can run is ERROR" ERROR "$(sed -n 's/^no_job_phase=//p' <<<"$pyvo_out")"
+check "uws: pyvo aborted the job" ABORTED "$(sed -n 's/^phase_after_abort=//p' <<<"$pyvo_out")"
+[ "$pyvo_status" -eq 0 ] || { grep -v '^  ok' <<<"$pyvo_out" >&2; cat "$work/pyvo.err" >&2; }
+kill -TERM "$pid"; wait "$pid" || true; pid=""
+# ---- end of the UWS block ----
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,10 +4,13 @@ import Foundation
 /// Identifiers compare case-insensitively, as RegTAP compares ivoids; the spelling first registered is kept for display.
 public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
     public let rawValue: String
-    /// The comparison key: the identifier in lower case.
-    public var key: String { rawValue.lowercased() }
+    /// The comparison key: the identifier in lower case (computed once: identifiers are hashed and compared often).
+    public let key: String
 
-    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+        self.key = rawValue.lowercased()
+    }
 
     public static func == (a: FacilityID, b: FacilityID) -> Bool { a.key == b.key }
     public func hash(into h: inout Hasher) { h.combine(key) }
@@ -36,7 +39,7 @@ public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
         return nil
     }
 
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(rawValue)

@@ -247,9 +247,11 @@ struct UWSRoutes {
                     j.executionDuration = accepted.duration.seconds
                 }
                 if linked.phase == .aborted { _ = try? await deps.store.changePhase(of: accepted.id, to: .cancelled, now: deps.now()) }
-            } catch StoreError.notFound {
-                _ = try? await deps.store.changePhase(of: accepted.id, to: .cancelled, now: deps.now())  // deleted meanwhile
-                return
+            } catch {
+                // The job was deleted meanwhile, or could not be linked: the session must not run unseen.
+                _ = try? await deps.store.changePhase(of: accepted.id, to: .cancelled, now: deps.now())
+                if case StoreError.notFound = error { return }
+                throw error
             }
             logger.info("uws job running", metadata: ["job": .string(id), "session": .string(accepted.id.uuidString)])
         } catch {
