@@ -302,7 +302,7 @@ struct UWSRoutes {
     // MARK: documents
 
     /// The UWS job document for a stored job and its session. Results: the forwarded job's, then links to the session
-    /// and offer set.
+    /// and offer set. `startTime` is when RUN was asked, shown once the job has left QUEUED.
     static func view(_ job: UWSJobRecord, _ session: SessionRecord?, base: String) -> UWSJob {
         let phase = job.phase(session: session?.phase)
         var results = session?.remote?.results ?? []

@@ -321,16 +321,20 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func expireOffers(now: Date) async throws -> Int {
-        try await writer.write { db in
-            let due = try String.fetchAll(
-                db, sql: "SELECT document FROM session WHERE phase = 'OFFERED' AND expires <= ?", arguments: [now.timeIntervalSince1970])
-            for doc in due {
-                var s = try StoreCoding.decode(SessionRecord.self, doc)
-                s.phase = .expired
-                s.modified = now
-                try Self.update(db, s)
+        // In batches, in SQL: a sweep never decodes sessions, and never holds the writer for long.
+        var total = 0
+        while true {
+            let changed = try await writer.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE session SET phase = 'EXPIRED', document = json_set(document, '$.phase', 'EXPIRED', '$.modified', ?)
+                        WHERE id IN (SELECT id FROM session WHERE phase = 'OFFERED' AND expires <= ? LIMIT 500)
+                        """,
+                    arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+                return db.changesCount
             }
-            return due.count
+            total += changed
+            if changed < 500 { return total }
         }
     }
 
