@@ -39,6 +39,12 @@ public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
         return nil
     }
 
+    /// An identifier known only by its key (already lower case), as stores keep it beside bookings.
+    public init(lowercasedKey key: String) {
+        self.rawValue = key
+        self.key = key
+    }
+
     public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()

@@ -19,10 +19,9 @@ struct UWSForm {
         }
     }
 
-    /// The request's query parameters, then (for a POST) those of its form-encoded body.
-    static func read(_ request: Request, body: Bool, limit: Int) async throws -> UWSForm {
+    /// The request's query parameters, then those of its form-encoded body (up to `limit` bytes, else 413).
+    static func read(_ request: Request, limit: Int) async throws -> UWSForm {
         var form = try UWSForm(encoded: request.uri.query ?? "")
-        guard body else { return form }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)

@@ -38,7 +38,7 @@ struct UWSRoutes {
 
         table.add(.post, "/uws/jobs") { request, context in
             let owner = try await identify(request)
-            let form = try await UWSForm.read(request, body: true, limit: deps.maxBodyBytes)
+            let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
             let job = try Self.newJob(form, owner: owner, now: deps.now())
             let start = try form.single("phase", field: "PHASE").map { $0.uppercased() }
             if let start, start != "RUN" {
@@ -68,7 +68,7 @@ struct UWSRoutes {
 
         table.add(.post, "/uws/jobs/{id}") { request, context in
             let owner = try await identify(request)
-            let form = try await UWSForm.read(request, body: true, limit: deps.maxBodyBytes)
+            let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
             let (job, _) = try await load(context, owner: owner)
             guard try form.single("action", field: "ACTION")?.uppercased() == "DELETE" else {
                 throw APIError.badRequest("POST to a job takes ACTION=DELETE; change a job through its phase, executionduration and destruction", field: "ACTION")
@@ -90,7 +90,7 @@ struct UWSRoutes {
 
         table.add(.post, "/uws/jobs/{id}/phase") { request, context in
             let owner = try await identify(request)
-            let form = try await UWSForm.read(request, body: true, limit: deps.maxBodyBytes)
+            let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
             let (job, session) = try await load(context, owner: owner)
             let known = job.phase(session: session?.phase)
             switch try form.single("phase", field: "PHASE")?.uppercased() {
@@ -109,7 +109,7 @@ struct UWSRoutes {
 
         table.add(.post, "/uws/jobs/{id}/executionduration") { request, context in
             let owner = try await identify(request)
-            let form = try await UWSForm.read(request, body: true, limit: deps.maxBodyBytes)
+            let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
             let (job, session) = try await load(context, owner: owner)
             let known = job.phase(session: session?.phase)
             guard let text = try form.single("executionduration", field: "EXECUTIONDURATION") else {
@@ -130,7 +130,7 @@ struct UWSRoutes {
 
         table.add(.post, "/uws/jobs/{id}/destruction") { request, context in
             let owner = try await identify(request)
-            let form = try await UWSForm.read(request, body: true, limit: deps.maxBodyBytes)
+            let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
             let (job, _) = try await load(context, owner: owner)
             guard let text = try form.single("destruction", field: "DESTRUCTION") else {
                 throw APIError.badRequest("DESTRUCTION is missing: give an ISO-8601 UTC time such as 2026-12-01T00:00:00Z", field: "DESTRUCTION")

@@ -102,6 +102,9 @@ public final class SQLiteStore: BrokerStore {
                 ALTER TABLE session ADD COLUMN cores INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE session ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;
                 UPDATE session SET cores = json_extract(document, '$.cores'), memory = json_extract(document, '$.memory');
+                -- Only sessions that hold capacity, so that booking reads skip the (many) ended ones.
+                CREATE INDEX session_booking_live ON session(facility_key, "end")
+                    WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING');
                 -- Bumped by every change to a facility, from any process: readers keep decoded facilities while it stands.
                 CREATE TABLE facility_generation (n INTEGER NOT NULL) STRICT;
                 INSERT INTO facility_generation VALUES (0);
@@ -254,16 +257,17 @@ public final class SQLiteStore: BrokerStore {
     /// The sessions that hold capacity at `now` on the given facilities.
     static func bookings(_ db: Database, facilities: [FacilityID], now: Date) throws -> [Booking] {
         guard !facilities.isEmpty else { return [] }
-        let phases = SessionPhase.booking.map { "'\($0.rawValue)'" }.joined(separator: ",")
         let marks = Array(repeating: "?", count: facilities.count).joined(separator: ",")
         var args = StatementArguments(facilities.map(\.key))
         _ = args.append(contentsOf: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+        // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it.
         return try Row.fetchAll(db, sql: """
             SELECT facility_key, cores, memory, start, "end" FROM session
-            WHERE facility_key IN (\(marks)) AND phase IN (\(phases)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
+            WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+              AND facility_key IN (\(marks)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
             """, arguments: args).map {
                 Booking(
-                    facility: FacilityID($0["facility_key"]), cores: $0["cores"], memory: $0["memory"],
+                    facility: FacilityID(lowercasedKey: $0["facility_key"]), cores: $0["cores"], memory: $0["memory"],
                     start: Date(timeIntervalSince1970: $0["start"]), end: Date(timeIntervalSince1970: $0["end"]))
             }
     }
