@@ -16,8 +16,9 @@ struct ExecutionRoutes {
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
             let parsed = try ExecutionRequestParser.parse(document, now: now)
-            let id = try await Negotiation(deps: deps).negotiate(parsed, idempotencyKey: key, digest: digest, now: now, logger: context.logger)
-            guard let (set, sessions) = try await deps.store.offerSet(id) else { throw APIError.notFound("offer set \(id)") }
+            let (set, sessions) = try await Negotiation(deps: deps).negotiateSet(
+                parsed, idempotencyKey: key, digest: digest, now: now, logger: context.logger)
+            let id = set.id
             let base = Self.base(request)
             return try Representation.response(
                 ExecutionViews.offerSet(set, sessions, base: base, now: now), status: .seeOther, for: request,

@@ -9,6 +9,13 @@ struct Negotiation {
 
     /// Creates (or, for a replayed idempotency key, finds) the offer set; returns its id.
     func negotiate(_ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, logger: Logger) async throws -> UUID {
+        try await negotiateSet(request, idempotencyKey: key, digest: digest, now: now, logger: logger).0.id
+    }
+
+    /// Creates (or, for a replayed idempotency key, reads) the offer set and its offers.
+    func negotiateSet(
+        _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, logger: Logger
+    ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let facilities = try await deps.store.facilities(FacilityQuery())
         let outcome = Matcher.match(request, against: facilities)
         let planner = OfferPlanner(settings: deps.planner)
@@ -25,9 +32,10 @@ struct Negotiation {
                 "offerset": .string(set.id.uuidString), "offers": .stringConvertible(offers.count),
                 "rejected": .stringConvertible(outcome.rejectedCount),
             ])
-            return set.id
+            return (set, offers)
         case .replayed(let existing):
-            return existing
+            guard let stored = try await deps.store.offerSet(existing) else { throw APIError.notFound("offer set \(existing)") }
+            return stored
         }
     }
 
