@@ -66,5 +66,35 @@ check "uws: pyvo aborted the job" ABORTED "$(sed -n 's/^phase_after_abort=//p' <
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 # ---- end of the UWS block ----
 
+# Kill the broker mid-job and start it again: tracking resumes with the same remote job, and no second job
+# is created. Needs the real django-uws peer (scripts/test.sh starts it and exports its URL).
+if [ -n "${SKYPORT_TEST_DJANGO_UWS_URL:-}" ]; then
+  printf '{"%s": {"user": "%s", "password": "%s"}}\n' "$SKYPORT_TEST_DJANGO_UWS_URL" "$SKYPORT_TEST_DJANGO_UWS_USER" "$SKYPORT_TEST_DJANGO_UWS_PASSWORD" >"$work/credentials.json"
+  export SKYPORT_CREDENTIALS="$work/credentials.json" SKYPORT_FORWARD_LEASE=3
+  start
+  facility='{"id":"smoke-django-uws","name":"django-uws","endpoints":[{"kind":"django-uws","url":"'"$SKYPORT_TEST_DJANGO_UWS_URL"'"}],"accepts":["uws-job"]}'
+  curl -s -o /dev/null -X POST "$base/facilities" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$facility"
+  offerset=$(curl -s -X POST "$base/requests" -H 'Content-Type: application/json' \
+    -d '{"executable": {"kind": "uws-job", "parameters": {"type": "sleep", "seconds": "6"}}, "compute": {"cores": {"min": 1}}}')
+  session=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print([o for o in d["offers"] if o["facility"]["id"]=="smoke-django-uws"][0]["meta"]["uuid"])' "$offerset")
+  curl -s -o /dev/null -X POST "$base/sessions/$session" -H 'Content-Type: application/json' -d '{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}'
+  field() { curl -s "$base/sessions/$session" | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d.get("connectors") or [{}]; print(d["phase"] if sys.argv[1]=="phase" else c[0].get("location",""))' "$1"; }
+  job=""
+  for _ in $(seq 1 100); do job=$(field location); [ -n "$job" ] && break; sleep 0.1; done
+  check "the remote job is recorded while it runs" 1 "$([ -n "$job" ] && echo 1 || echo 0)"
+  kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  start
+  phase=""
+  for _ in $(seq 1 300); do phase=$(field phase); [ "$phase" = COMPLETED ] || [ "$phase" = FAILED ] && break; sleep 0.1; done
+  check "after a kill and a restart the job is tracked to the end" COMPLETED "$phase"
+  check "it is the same remote job" "$job" "$(field location)"
+  jobs_with_run_id=$(curl -s -u "$SKYPORT_TEST_DJANGO_UWS_USER:$SKYPORT_TEST_DJANGO_UWS_PASSWORD" "$SKYPORT_TEST_DJANGO_UWS_URL" \
+    | python3 -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin) if j.get("runId")==sys.argv[1]))' "$session")
+  check "exactly one remote job was created" 1 "$jobs_with_run_id"
+  kill -TERM "$pid"; wait "$pid" || true; pid=""
+else
+  echo "NOT RUN: kill-and-restart check (django-uws is not started; scripts/test.sh starts it)"
+fi
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

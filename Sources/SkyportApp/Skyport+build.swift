@@ -49,6 +49,7 @@ public enum SkyportComposition {
         let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
+        forwarding.lease = .seconds(config.forwardLease)
         return [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(

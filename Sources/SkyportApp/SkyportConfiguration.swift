@@ -24,6 +24,8 @@ public struct SkyportConfiguration: Sendable {
     public var expirySweep = 5
     /// Sessions forwarded and tracked at once (`SKYPORT_FORWARD_CONCURRENCY`).
     public var forwardConcurrency = 64
+    /// Seconds a forwarding worker holds a session; after a crash its sessions are resumed this long after (`SKYPORT_FORWARD_LEASE`).
+    public var forwardLease = 60
     /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`).
     public var credentialsFile: String?
 
@@ -42,6 +44,7 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_MAX_OFFERS"] { c.maxOffers = try int(v, "SKYPORT_MAX_OFFERS", 1...100) }
         if let v = env["SKYPORT_EXPIRY_SWEEP"] { c.expirySweep = try int(v, "SKYPORT_EXPIRY_SWEEP", 1...3_600) }
         if let v = env["SKYPORT_FORWARD_CONCURRENCY"] { c.forwardConcurrency = try int(v, "SKYPORT_FORWARD_CONCURRENCY", 1...100_000) }
+        if let v = env["SKYPORT_FORWARD_LEASE"] { c.forwardLease = try int(v, "SKYPORT_FORWARD_LEASE", 1...3_600) }
         if let v = env["SKYPORT_CREDENTIALS"], !v.isEmpty { c.credentialsFile = v }
         return c
     }

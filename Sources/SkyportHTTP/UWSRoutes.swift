@@ -232,8 +232,8 @@ struct UWSRoutes {
             let parameters = Dictionary(claimed.parameters.filter { $0.id != "type" }.map { ($0.id, $0.value) }, uniquingKeysWith: { _, b in b })
             var request = try type.request(parameters, deps.now())
             if claimed.executionDuration > 0 { request.duration = ISODuration(seconds: claimed.executionDuration) }
-            let setID = try await Negotiation(deps: deps).negotiate(request, idempotencyKey: nil, digest: nil, now: deps.now(), logger: logger)
-            guard let (set, offers) = try await deps.store.offerSet(setID) else { throw StoreError.notFound("offer set \(setID)") }
+            let (set, offers) = try await Negotiation(deps: deps).negotiateSet(request, idempotencyKey: nil, digest: nil, now: deps.now(), logger: logger)
+            let setID = set.id
             guard let best = offers.first else {
                 let (summary, detail) = Self.noOffers(set)
                 try await fail(id, summary: summary, detail: detail, offerSet: setID)
