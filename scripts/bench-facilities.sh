@@ -6,20 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}; secs=${2:-10}
-bash scripts/ensure-packages.sh wrk curl python3
-swift build -c release --product skyport >/dev/null
-bin=.build/release/skyport
-work=$(mktemp -d); pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-token=$("$bin" operator add bench --db "$work/db.sqlite")
+source scripts/bench-common.sh
 
 t0=$(date +%s.%N)
-"$bin" serve --db "$work/db.sqlite" --port "$port" --log-level warning >"$work/log" 2>&1 &
-pid=$!
-until curl -sf "$base/health" >/dev/null 2>&1; do sleep 0.005; done
+start_broker
 t1=$(date +%s.%N)
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
 echo "start-up to first /health answer: $(python3 -c "print(f'{($t1-$t0)*1000:.0f} ms')")"

@@ -6,19 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nf=${1:-100}; rate=${2:-200}; secs=${3:-20}
-bash scripts/ensure-packages.sh curl python3
-swift build -c release --product skyport >/dev/null
-bin=.build/release/skyport
-work=$(mktemp -d); pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-token=$("$bin" operator add bench --db "$work/db.sqlite")
+source scripts/bench-common.sh
 # Short-lived offers, so that the calendar does not fill up over the run.
-SKYPORT_OFFER_LIFETIME=2 "$bin" serve --db "$work/db.sqlite" --port "$port" --log-level warning >"$work/log" 2>&1 &
-pid=$!
-until curl -sf "$base/health" >/dev/null 2>&1; do sleep 0.05; done
+start_broker SKYPORT_OFFER_LIFETIME=2
 
 python3 - "$base" "$token" "$nf" "$rate" "$secs" "$pid" <<'PY'
 import http.client, json, sys, threading, time, urllib.parse
@@ -74,3 +64,14 @@ rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split
 print(f"POST /requests with {nf} facilities at a target of {rate:.0f}/s for {secs:.0f} s: {len(lat)/elapsed:.1f} requests/s achieved, "
       f"p50 {q(0.50):.2f} ms, p99 {q(0.99):.2f} ms, max {lat[-1]*1000:.2f} ms, {errors[0]} errors, broker RSS {int(rss)/1024:.1f} MiB")
 PY
+
+# The same endpoint at its own pace from wrk (a lighter client than Python threads on the same 2 cores).
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"executable":{"kind":"jupyter-notebook","location":"https://example.org/nb.ipynb"},"compute":{"cores":{"min":1,"max":4}},"schedule":{"requested":{"duration":"PT1H"}}}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+for c in 1 4; do
+  out=$(wrk -t1 -c$c -d10s --latency -s "$work/post.lua" "$base/requests")
+  echo "wrk POST /requests, $c connection(s): $(awk '/Requests\/sec/ {print $2}' <<<"$out") requests/s, p50 $(awk '$1=="50%" {print $2}' <<<"$out"), p99 $(awk '$1=="99%" {print $2}' <<<"$out")"
+done

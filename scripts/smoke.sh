@@ -28,7 +28,7 @@ check "health" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/health")"
 doc='{"id":"ivo://smoke.example/tap","name":"Smoke TAP","endpoints":[{"kind":"uws","url":"http://127.0.0.1:1/tap/async"}],"accepts":["tap-query"]}'
 check "create" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$doc")"
 check "create without token" 401 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H 'Content-Type: application/json' -d "$doc")"
-check "token never logged" 0 "$(grep -c "${token:4}" "$work/log" || true)"
+check "token never logged" 0 "$(grep -c -F -e "${token:4}" "$work/log" || true)"
 check "request logged as JSON with a request id" 1 "$(grep -c '"message":"facility registered".*"request_id"' "$work/log" || true)"
 
 kill -TERM "$pid"

@@ -1,0 +1,17 @@
+# Shared by the bench scripts (sourced, not run): a release build, a scratch database with an operator,
+# a free loopback port, and `start_broker [ENV=VALUE ...]`, which starts the broker and waits for /health.
+# Sets: bin, work, port, base, token, pid. Everything is removed and stopped on exit.
+bash scripts/ensure-packages.sh wrk curl python3
+swift build -c release --product skyport >/dev/null
+bin=.build/release/skyport
+work=$(mktemp -d); pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+token=$("$bin" operator add bench --db "$work/db.sqlite")
+start_broker() {
+  env "$@" "$bin" serve --db "$work/db.sqlite" --port "$port" --log-level warning >"$work/log" 2>&1 &
+  pid=$!
+  until curl -sf "$base/health" >/dev/null 2>&1; do sleep 0.005; done
+}
