@@ -61,7 +61,10 @@ public enum SkyportComposition {
     /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let store = try makeStore(config)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        var clientConfiguration = RemoteHTTP.clientConfiguration
+        // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let app = buildApplication(config, store: store, logger: logger) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),

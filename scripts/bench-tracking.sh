@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Tracking benchmark on a release build: N jobs (default 2000) forwarded to a local UWS stand-in that holds each
+# job EXECUTING for HOLD seconds (default 30, with jitter) and honours WAIT. Reports the broker's CPU and RSS while
+# it tracks them, and how soon after each remote phase change the session shows it (measured by the session's
+# callback, which the stand-in timestamps). Loopback only; bounded in count and time.
+# Usage: scripts/bench-tracking.sh [N] [HOLD]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-2000}; hold=${2:-30}
+source scripts/bench-common.sh
+standin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/standin.py" <<'PY'
+import http.server, json, random, sys, threading, time, urllib.parse
+port, hold = int(sys.argv[1]), float(sys.argv[2])
+jobs, notices, lock = {}, {}, threading.Lock()
+NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
+def phase(j):
+    if j["run"] is None: return "PENDING"
+    return "COMPLETED" if time.time() >= j["done"] else "EXECUTING"
+def doc(i, j):
+    p = phase(j)
+    res = f'<uws:result id="r" xlink:href="http://127.0.0.1:{port}/jobs/{i}/r"/>' if p == "COMPLETED" else ""
+    return (f'<uws:job {NS} version="1.1"><uws:jobId>{i}</uws:jobId><uws:runId>{j["runid"]}</uws:runId><uws:phase>{p}</uws:phase>'
+            f'<uws:executionDuration>0</uws:executionDuration><uws:results>{res}</uws:results></uws:job>').encode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, status, body=b"", ctype="text/xml", loc=None):
+        self.send_response(status); self.send_header("Content-Type", ctype); self.send_header("Content-Length", str(len(body)))
+        if loc: self.send_header("Location", loc)
+        self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0); form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        path = self.path.split("?")[0]
+        if path == "/jobs":
+            with lock:
+                i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0]}
+            return self.reply(303, b"", loc=f"/jobs/{i}")
+        if path.endswith("/phase"):
+            i = int(path.split("/")[2])
+            with lock:
+                if form.get("PHASE", [""])[0] == "RUN" and jobs[i]["run"] is None:
+                    jobs[i]["run"] = time.time(); jobs[i]["done"] = time.time() + hold * random.uniform(0.7, 1.3)
+            return self.reply(303, b"", loc=f"/jobs/{i}")
+        self.reply(404, b"")
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path); q = urllib.parse.parse_qs(u.query); parts = u.path.split("/")
+        if u.path == "/report":
+            with lock:
+                lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
+                body = json.dumps({"jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                                   "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
+            return self.reply(200, body, "application/json")
+        i = int(parts[2]); j = jobs[i]
+        wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
+        deadline = time.time() + max(0.0, wait)
+        while wait > 0 and phase(j) == (known or phase(j)) and time.time() < deadline:
+            time.sleep(min(0.05, max(0.0, min(deadline, j["done"] if j["run"] else deadline) - time.time())) or 0.01)
+        self.reply(200, doc(i, j))
+    def do_PUT(self): self.reply(405)
+http.server.ThreadingHTTPServer.request_queue_size = 4096
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H); srv.daemon_threads = True
+# Callbacks come as JSON POSTs to /notice/<job>: record when each job's completion was seen by the broker.
+orig = H.do_POST
+def do_POST(self):
+    if self.path.startswith("/notice/"):
+        n = int(self.headers.get("Content-Length") or 0); body = json.loads(self.rfile.read(n) or b"{}")
+        i = int(self.path.split("/")[2])
+        if body.get("phase") == "COMPLETED":
+            with lock: notices.setdefault(i, time.time())
+        return self.reply(200, b"ok", "text/plain")
+    return orig(self)
+H.do_POST = do_POST
+srv.serve_forever()
+PY
+python3 "$work/standin.py" "$standin_port" "$hold" &
+standin=$!
+trap 'kill $standin 2>/dev/null; cleanup' EXIT
+start_broker SKYPORT_FORWARD_CONCURRENCY=$((n + 64)) SKYPORT_OFFER_LIFETIME=600
+python3 - "$base" "$token" "$n" "$standin_port" <<'PY'
+import http.client, json, sys, urllib.parse
+base, token, n, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+u = urllib.parse.urlparse(base); c = http.client.HTTPConnection(u.hostname, u.port)
+doc = {"id": "standin", "name": "UWS stand-in", "endpoints": [{"kind": "uws", "url": f"http://127.0.0.1:{sport}/jobs"}],
+       "accepts": ["uws-job"], "limits": {"cores": 1, "memory": 1}, "capacity": {"cores": 1000000, "memory": 1000000}}
+c.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token}); c.getresponse().read()
+for i in range(1, n + 1):
+    # The stand-in numbers jobs in creation order, so job i's callback path can name it.
+    req = {"executable": {"kind": "uws-job", "parameters": {"n": str(i)}}, "compute": {"cores": {"min": 1, "max": 1}, "memory": {"min": 1, "max": 1}},
+           "callback": f"http://127.0.0.1:{sport}/notice/{i}"}
+    c.request("POST", "/requests", json.dumps(req), {"Content-Type": "application/json"}); r = c.getresponse(); body = json.loads(r.read())
+    sid = body["offers"][0]["meta"]["uuid"]
+    c.request("POST", f"/sessions/{sid}", json.dumps({"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}), {"Content-Type": "application/json"})
+    c.getresponse().read()
+PY
+echo "submitted $n jobs; tracking while they run (hold ${hold}s ±30%)"
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+sleep 5
+c0=$(cpu); t0=$(date +%s.%N); peak=0
+for _ in $(seq 1 10); do r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status"); [ "$r" -gt "$peak" ] && peak=$r; sleep 1; done
+c1=$(cpu); t1=$(date +%s.%N)
+python3 -c "print(f'while tracking {$n} EXECUTING jobs: broker CPU {($c1-$c0)/$ticks/($t1-$t0):.3f} cores, peak RSS {$peak/1024:.1f} MiB')"
+for _ in $(seq 1 $((hold * 2 + 60))); do
+  report=$(curl -s "http://127.0.0.1:$standin_port/report")
+  [ "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["noticed"] >= d["jobs"])' "$report")" = True ] && break
+  sleep 1
+done
+python3 -c "
+import json,sys; d=json.loads(sys.argv[1])
+f=lambda x: 'n/a' if x is None else f'{x*1000:.0f} ms'
+print(f'phase change to session (seen by the callback): {d[\"noticed\"]} of {d[\"jobs\"]} jobs, p50 {f(d[\"p50\"])}, p99 {f(d[\"p99\"])}, max {f(d[\"max\"])}')
+" "$report"
+echo "broker RSS at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")"
