@@ -118,4 +118,4 @@ print('slowest (latency s, job, hold s):', [(round(a, 1), b, c) for a, b, c in d
 " "$report"
 echo "broker RSS at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")"
 echo "forwarding steps that failed and were retried: $(grep -c 'forwarding step failed' "$work/log" || true)"
-grep 'forwarding step failed' "$work/log" | sed 's/.*error=//' | cut -c1-160 | sort | uniq -c | sort -rn | head -3
+(grep 'forwarding step failed' "$work/log" || true) | sed 's/.*error=//' | cut -c1-160 | sort | uniq -c | sort -rn | head -3
