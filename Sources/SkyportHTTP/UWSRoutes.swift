@@ -196,7 +196,12 @@ struct UWSRoutes {
     /// The job named in the path and its session; 404 when there is none, it is another owner's, or it is destroyed.
     func load(_ context: BasicRequestContext, owner: String) async throws -> (UWSJobRecord, SessionRecord?) {
         let id = try context.parameters.require("id")
-        guard let job = try await deps.store.uwsJob(id), job.owner == owner else { throw APIError.notFound("UWS job '\(id)'") }
+        guard var job = try await deps.store.uwsJob(id), job.owner == owner else { throw APIError.notFound("UWS job '\(id)'") }
+        if job.phase == .queued, job.session == nil, let started = job.started,
+           deps.now().timeIntervalSince(started) > Self.negotiationGrace {
+            try await resumeIfStranded(job, logger: context.logger)
+            job = try await deps.store.uwsJob(id) ?? job
+        }
         if job.isDestroyed(at: deps.now()) {
             try await destroy(job, logger: context.logger)
             throw APIError.notFound("UWS job '\(id)'")
@@ -227,12 +232,29 @@ struct UWSRoutes {
             j.phase = .queued
             j.started = deps.now()
         }
+        try await negotiateAndLink(id, claimed, logger: logger)
+    }
+
+    /// How long a job may stay QUEUED with no session before a reader takes it for one whose broker stopped mid-negotiation.
+    static let negotiationGrace: TimeInterval = 30
+
+    /// A job left QUEUED without a session by a broker that stopped mid-negotiation is negotiated again; the job id is
+    /// the idempotency key, so this finds the offer set (and the accepted session) made before, if there was one.
+    func resumeIfStranded(_ job: UWSJobRecord, logger: Logger) async throws {
+        guard job.phase == .queued, job.session == nil, let started = job.started,
+              deps.now().timeIntervalSince(started) > Self.negotiationGrace else { return }
+        logger.notice("resuming a UWS job left mid-negotiation", metadata: ["job": .string(job.id)])
+        try await negotiateAndLink(job.id, job, logger: logger)
+    }
+
+    func negotiateAndLink(_ id: String, _ claimed: UWSJobRecord, logger: Logger) async throws {
         do {
             guard let type = UWSJobType.named(claimed.type) else { throw APIError.badRequest("unknown job type '\(claimed.type)'", field: "type") }
             let parameters = Dictionary(claimed.parameters.filter { $0.id != "type" }.map { ($0.id, $0.value) }, uniquingKeysWith: { _, b in b })
             var request = try type.request(parameters, deps.now())
             if claimed.executionDuration > 0 { request.duration = ISODuration(seconds: claimed.executionDuration) }
-            let (set, offers) = try await Negotiation(deps: deps).negotiateSet(request, idempotencyKey: nil, digest: nil, now: deps.now(), logger: logger)
+            let (set, offers) = try await Negotiation(deps: deps).negotiateSet(
+                request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: deps.now(), logger: logger)
             let setID = set.id
             guard let best = offers.first else {
                 let (summary, detail) = Self.noOffers(set)
@@ -240,7 +262,13 @@ struct UWSRoutes {
                 logger.info("uws job negotiation gave NO", metadata: ["job": .string(id), "offerset": .string(setID.uuidString)])
                 return
             }
-            let accepted = try await deps.store.changePhase(of: best.id, to: .accepted, now: deps.now())
+            // An offer accepted before a restart is taken as it is.
+            let accepted: SessionRecord
+            if let earlier = offers.first(where: { ![.offered, .rejected, .expired].contains($0.phase) }) {
+                accepted = earlier
+            } else {
+                accepted = try await deps.store.changePhase(of: best.id, to: .accepted, now: deps.now())
+            }
             do {
                 let linked = try await deps.store.updateUWSJob(id) { j in
                     (j.session, j.offerSet, j.quote) = (accepted.id, setID, accepted.end)

@@ -148,6 +148,25 @@ extension TestClientProtocol {
         }
     }
 
+    @Test func aJobLeftMidNegotiationByAStoppedBrokerIsResumedNotStuck() async throws {
+        try await withFacility { client, broker in
+            let job = try await client.createJob(Self.request)
+            let id = try #require(job.split(separator: "/").last.map(String.init))
+            // The broker had claimed RUN (QUEUED) and stopped before linking a session.
+            _ = try await broker.store.updateUWSJob(id) { j in
+                j.phase = .queued
+                j.started = Date().addingTimeInterval(-120)
+            }
+            let resumed = try await client.jobJSON(job)
+            #expect(resumed.phase == .queued || resumed.phase == .executing)
+            let sessionHref = try #require(resumed.results.first { $0.id == "session" }?.href)
+            let sessionID = try #require(UUID(uuidString: URL(string: sessionHref)?.lastPathComponent ?? ""))
+            #expect(try await broker.store.session(sessionID)?.phase == .accepted)
+            // Reading it again finds the same session (the job id keys the negotiation).
+            #expect(try await client.jobJSON(job).results.first { $0.id == "session" }?.href == sessionHref)
+        }
+    }
+
     @Test func aPendingJobCanBeAbortedAndDeletedByAction() async throws {
         try await withFacility { client, _ in
             let job = try await client.createJob(Self.request)

@@ -1,0 +1,173 @@
+import Foundation
+
+/// Why a registry record gives no facility.
+public struct SkipReason: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Machine-readable reasons.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// The record is deleted (the harvest disables a facility it made from it).
+        case deleted
+        /// No TAP, UWS, ExecutionBroker or BinderHub capability: nothing Skyport could run work on.
+        case noExecutableCapability = "no-executable-capability"
+        /// An executable capability, but no interface with a usable http(s) accessURL.
+        case noUsableAccessURL = "no-usable-access-url"
+        /// The ivoid is not acceptable as a facility identifier.
+        case invalidIdentifier = "invalid-identifier"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// `code: message`.
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// The rules that turn VOResource records into facilities, and merge a harvested facility into a stored one.
+///
+/// Capability rules (standardIDs compared lower-cased, `#fragment` ignored, so `ivo://ivoa.net/std/TAP#async-1.0` is TAP):
+/// - `ivo://ivoa.net/std/tap` → a `uws` endpoint at the TAP base accessURL + `/async`, accepting `tap-query`.
+/// - `ivo://ivoa.net/std/uws` → a `uws` endpoint at the accessURL as is, accepting `uws-job`.
+/// - ExecutionBroker: no IVOA standardID exists, so any standardID whose text contains `executionbroker` or
+///   `execution-broker` (e.g. `ivo://esap.escape.eu/std/ExecutionBroker#offers-1.0`) → an `executionbroker` endpoint.
+/// - BinderHub/JupyterHub: a standardID containing `binderhub` or `jupyterhub`, or a `WebBrowser`/`WebService`
+///   interface whose accessURL host starts with a `binder`, `mybinder`, `binderhub` or `jupyterhub` label, or whose
+///   first path segment is `binder`, `binderhub` or `jupyterhub` → a `binderhub` endpoint accepting `binder-notebook`
+///   and `jupyter-notebook`.
+/// Among the interfaces of a capability, anonymous ones (no `securityMethod`) with `role="std"` are preferred.
+public enum RegistryMapping {
+    /// The facility a resource describes, or why it describes none.
+    public static func facility(from resource: RegistryResource, owner: String, now: Date) -> Result<Facility, SkipReason> {
+        let id = resource.ivoid
+        if resource.status == .deleted { return .failure(SkipReason(.deleted, "the registry marks \(id) deleted")) }
+        if let problem = id.problem { return .failure(SkipReason(.invalidIdentifier, "'\(id)' \(problem)")) }
+
+        var endpoints: [Endpoint] = []
+        var accepts: [ExecutableKind] = []
+        var duration: ISODuration?
+        var unusable: [String] = []
+        for capability in resource.capabilities {
+            guard let kind = executableKind(of: capability) else { continue }
+            guard let url = accessURL(of: capability, kind: kind) else {
+                unusable.append(capability.standardID ?? kind.endpoint.rawValue)
+                continue
+            }
+            let endpoint = Endpoint(kind: kind.endpoint, url: url)
+            if !endpoints.contains(endpoint) { endpoints.append(endpoint) }
+            for k in kind.accepts where !accepts.contains(k) { accepts.append(k) }
+            if kind == .tap || kind == .uws, duration == nil { duration = jobDuration(capability.executionDuration) }
+        }
+        if endpoints.isEmpty {
+            if !unusable.isEmpty {
+                return .failure(SkipReason(.noUsableAccessURL, "\(unusable.joined(separator: ", ")) has no interface with an http(s) accessURL"))
+            }
+            let standards = resource.capabilities.compactMap(\.standardID)
+            let seen = standards.isEmpty ? "no standard capabilities" : "only \(standards.joined(separator: ", "))"
+            return .failure(SkipReason(.noExecutableCapability, "no TAP, UWS, ExecutionBroker or BinderHub capability (\(seen))"))
+        }
+        let bounds = FacilityDocument.Bounds.self
+        let title = resource.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        return .success(Facility(
+            id: id, name: String((title.isEmpty ? id.rawValue : title).prefix(bounds.maxNameLength)),
+            description: String(resource.description.trimmingCharacters(in: .whitespacesAndNewlines).prefix(bounds.maxDescriptionLength)),
+            status: resource.status == .inactive ? .disabled : .active,
+            endpoints: Array(endpoints.prefix(bounds.maxEndpoints)), accepts: accepts,
+            limits: FacilityLimits(duration: duration), owner: owner, created: stamp, modified: stamp))
+    }
+
+    /// A harvested facility merged into the stored one: name, description, endpoints, accepts and the duration limit
+    /// come from the registry; what an operator set (status, capacity, data.rses, the core and memory limits the
+    /// registry never states) and the owner and creation time are kept.
+    public static func merge(harvested: Facility, existing: Facility?) -> Facility {
+        guard let existing else { return harvested }
+        var merged = harvested
+        merged.id = existing.id
+        merged.status = existing.status
+        merged.capacity = existing.capacity
+        merged.data = existing.data
+        merged.limits.cores = existing.limits.cores
+        merged.limits.memory = existing.limits.memory
+        merged.owner = existing.owner
+        merged.created = existing.created
+        return merged
+    }
+
+    /// What a capability lets Skyport run.
+    enum CapabilityKind: Equatable {
+        case tap, uws, executionBroker, binderHub
+
+        var endpoint: EndpointKind {
+            switch self {
+            case .tap, .uws: .uws
+            case .executionBroker: .executionbroker
+            case .binderHub: .binderhub
+            }
+        }
+
+        var accepts: [ExecutableKind] {
+            switch self {
+            case .tap: [.tapQuery]
+            case .uws: [.uwsJob]
+            case .executionBroker: []
+            case .binderHub: [.binderNotebook, .jupyterNotebook]
+            }
+        }
+    }
+
+    static func executableKind(of capability: RegistryCapability) -> CapabilityKind? {
+        let id = capability.standardBase ?? ""
+        if id == "ivo://ivoa.net/std/tap" { return .tap }
+        if id == "ivo://ivoa.net/std/uws" { return .uws }
+        let full = capability.standardID?.lowercased() ?? ""
+        if full.contains("executionbroker") || full.contains("execution-broker") { return .executionBroker }
+        if full.contains("binderhub") || full.contains("jupyterhub") { return .binderHub }
+        if capability.standardID == nil || !full.hasPrefix("ivo://ivoa.net/"),
+           capability.interfaces.contains(where: { i in i.accessURLs.contains { looksLikeBinderHub($0.url) } && isWebInterface(i) }) {
+            return .binderHub
+        }
+        return nil
+    }
+
+    static func isWebInterface(_ i: RegistryInterface) -> Bool {
+        i.type.map { $0.local == "WebBrowser" || $0.local == "WebService" } ?? true
+    }
+
+    /// A BinderHub or JupyterHub by its URL: `https://mybinder.org/`, `https://binder.example.org/`, `https://example.org/binderhub/`.
+    static func looksLikeBinderHub(_ text: String) -> Bool {
+        guard let url = URL(string: text.trimmingCharacters(in: .whitespacesAndNewlines)), let host = url.host?.lowercased() else { return false }
+        let names = ["binder", "mybinder", "binderhub", "jupyterhub"]
+        if let label = host.split(separator: ".").first, names.contains(String(label)) { return true }
+        let first = url.path.split(separator: "/").first.map { $0.lowercased() }
+        return first.map { ["binder", "binderhub", "jupyterhub"].contains($0) } ?? false
+    }
+
+    /// The URL of the endpoint for a capability: the best interface's first http(s) accessURL (TAP: + `/async`).
+    static func accessURL(of capability: RegistryCapability, kind: CapabilityKind) -> String? {
+        let ranked = capability.interfaces.enumerated().sorted { a, b in
+            let ra = (a.element.securityMethods.isEmpty ? 0 : 2) + (a.element.role == "std" ? 0 : 1)
+            let rb = (b.element.securityMethods.isEmpty ? 0 : 2) + (b.element.role == "std" ? 0 : 1)
+            return (ra, a.offset) < (rb, b.offset)
+        }
+        for (_, interface) in ranked {
+            for access in interface.accessURLs {
+                var url = access.url.trimmingCharacters(in: .whitespacesAndNewlines)
+                if kind == .tap {
+                    while url.hasSuffix("/") { url.removeLast() }
+                    url += "/async"
+                }
+                if FacilityDocument.httpURLProblem(url) == nil { return url }
+            }
+        }
+        return nil
+    }
+
+    /// The most a job may run, from TAPRegExt `executionDuration`: the hard limit, else the default (0 means unlimited).
+    static func jobDuration(_ limit: RegistryLimit?) -> ISODuration? {
+        guard let seconds = limit?.hard ?? limit?.defaultValue, seconds > 0 else { return nil }
+        return ISODuration(seconds: min(seconds, FacilityDocument.Bounds.maxDuration.seconds))
+    }
+}
