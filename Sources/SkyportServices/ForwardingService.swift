@@ -17,8 +17,8 @@ public struct ForwardingService: Service {
         public var concurrency = 64
         /// How long a claim lasts; a crashed worker's sessions are picked up again after it.
         public var lease: Duration = .seconds(60)
-        /// Longest blocking wait asked of a facility per status call, in seconds.
-        public var wait = 10
+        /// Longest blocking wait asked of a facility per status call, in seconds (kept well under the lease).
+        public var wait = 20
         /// Pause when there is nothing to do.
         public var idle: Duration = .milliseconds(250)
         /// Consecutive failures to reach a facility after which the session fails.
@@ -141,6 +141,11 @@ public struct ForwardingService: Service {
         let status = remote.remotePhase == nil || remote.remotePhase == UWSPhase.pending.rawValue
             ? try await executor.start(url, at: endpoint)
             : try await executor.status(url, at: endpoint, wait: settings.wait, known: remote.remotePhase)
+        // Nothing new (a WAIT that ran out): leave the stored session alone, so that thousands of quiet jobs cost no writes.
+        if status.remotePhase == remote.remotePhase, status.phase == session.phase, status.results == remote.results,
+           status.error == remote.error, remote.failures == 0 {
+            return nil
+        }
         let tracked = remote
         let stored = try await update(session) { s in
             s.remote = tracked
