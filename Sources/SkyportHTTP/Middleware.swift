@@ -49,6 +49,14 @@ struct RequestMiddleware<Context: RequestContext>: RouterMiddleware {
 /// into the Prometheus registry that `/metrics` serves.
 struct PrometheusMiddleware<Context: RequestContext>: RouterMiddleware {
     let registry: PrometheusCollectorRegistry
+    static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "skyport", subsystem: "http", metricName: "requests", unitName: "total", helpText: "HTTP requests by method, route and status")
+    }
+    static var duration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "skyport", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+            helpText: "HTTP request latency by method and route")
+    }
     static var buckets: [Duration] {
         [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
          .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -61,11 +69,11 @@ struct PrometheusMiddleware<Context: RequestContext>: RouterMiddleware {
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
         registry.makeCounter(
-            name: "skyport_http_requests_total",
+            descriptor: Self.requests,
             labels: [("method", method), ("route", route), ("status", String(response.status.code))]
         ).increment()
         registry.makeDurationHistogram(
-            name: "skyport_http_request_duration_seconds", labels: [("method", method), ("route", route)], buckets: Self.buckets
+            descriptor: Self.duration, labels: [("method", method), ("route", route)], buckets: Self.buckets
         ).record(ContinuousClock.now - started)
         return response
     }
