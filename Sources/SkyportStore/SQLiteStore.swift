@@ -350,13 +350,13 @@ public final class SQLiteStore: BrokerStore {
                 db, sql: """
                     SELECT document FROM session WHERE needs_work = 1 AND (lease_until IS NULL OR lease_until <= ?)
                     ORDER BY lease_until IS NOT NULL, lease_until LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970, limit])
+                    """, arguments: [now.timeIntervalSince1970, min(limit, 10_000)])  // within SQLite's bound-parameter limit
             let claimed = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
-            for s in claimed {
-                try db.execute(
-                    sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                    arguments: [worker, until.timeIntervalSince1970, s.id.uuidString])
-            }
+            guard !claimed.isEmpty else { return [] }
+            let marks = Array(repeating: "?", count: claimed.count).joined(separator: ",")
+            var args: StatementArguments = [worker, until.timeIntervalSince1970]
+            _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.uuidString)))
+            try db.execute(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id IN (\(marks))", arguments: args)
             return claimed
         }
     }
