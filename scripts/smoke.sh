@@ -96,5 +96,16 @@ else
   echo "NOT RUN: kill-and-restart check (django-uws is not started; scripts/test.sh starts it)"
 fi
 
+# Discover a facility from a real IVOA publishing registry (DaCHS' OAI-PMH endpoint), then find it through the API.
+if [ -n "${SKYPORT_TEST_DACHS_URL:-}" ]; then
+  oai="${SKYPORT_TEST_DACHS_URL%/tap/async}/oai.xml"
+  harvest=$("$bin" registry harvest "$oai" --db "$work/registry.sqlite" 2>&1 || true)
+  check "harvest adds the registry's TAP service as a facility" 1 "$(grep -c '^added ivo://skyport.test/tap uws' <<<"$harvest")"
+  again=$("$bin" registry harvest "$oai" --db "$work/registry.sqlite" 2>&1 || true)
+  check "a second harvest updates it" 1 "$(grep -c '^updated ivo://skyport.test/tap' <<<"$again")"
+else
+  echo "NOT RUN: registry harvest check (DaCHS is not started; scripts/test.sh starts it)"
+fi
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

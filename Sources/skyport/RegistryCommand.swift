@@ -15,11 +15,13 @@ struct RegistryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Harvest an OAI-PMH registry (ivo_vor) and add or update a facility per executable resource.",
             discussion: """
-                Resources with a TAP or UWS capability become uws facilities, ExecutionBroker capabilities executionbroker
-                endpoints, BinderHub/JupyterHub interfaces binderhub endpoints; anything else is skipped with its reason.
-                Facilities are owned by 'registry'; a harvest never changes what an operator set (status, capacity,
+                Resources with a TAP or UWS capability become uws facilities, ExecutionBroker capabilities executionbroker \
+                endpoints, and BinderHub/JupyterHub interfaces binderhub endpoints; anything else is skipped with its reason.
+
+                Facilities are owned by 'registry'. A harvest never changes what an operator set (status, capacity, \
                 data.rses), and a deleted record disables its facility (it is never removed).
-                Prints one line per record: added|updated|disabled|skipped <ivoid> <detail>, then a summary.
+
+                Prints one line per record, added|updated|disabled|skipped <ivoid> <detail>, then a summary.
                 """)
 
         @OptionGroup var store: StoreOptions
@@ -45,7 +47,7 @@ struct RegistryCommand: AsyncParsableCommand {
             var tally = Tally()
             let started = ContinuousClock.now
             do {
-                let harvester = OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: 32 << 20), maxPages: maxPages, maxRecords: maxRecords)
+                let harvester = OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: XMLDoc.defaultMaxBytes), maxPages: maxPages, maxRecords: maxRecords)
                 for try await page in harvester.pages(baseURL: base, from: since) {
                     tally.pages += 1
                     for record in page.records {

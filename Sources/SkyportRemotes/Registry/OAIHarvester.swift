@@ -109,8 +109,10 @@ public struct OAIHarvester: Sendable {
     func fromArgument(_ date: Date, baseURL: URL) async throws -> String {
         do {
             return try await identify(baseURL: baseURL).supportsSeconds ? Timestamp.format(date) : RegistryDate.day(date)
+        } catch let error as RemoteError where error.kind == .status {
+            return Timestamp.format(date)   // no Identify: full granularity
         } catch is RegistryError {
-            return Timestamp.format(date)   // no usable Identify: full granularity
+            return Timestamp.format(date)   // an unusable Identify: full granularity
         }
     }
 
@@ -121,7 +123,8 @@ public struct OAIHarvester: Sendable {
             throw RegistryError(.unexpectedDocument, "expected OAI-PMH XML from \(RemoteError.redacted(url)), got \(type): \(VOResourceXML.snippet(response.body))")
         }
         if response.status != 200 {
-            throw RegistryError(.unexpectedDocument, "expected HTTP 200 from \(RemoteError.redacted(url)), got \(response.status)")
+            let location = response.location.map { " (Location: \(RemoteError.redacted($0)); use that URL)" } ?? ""
+            throw RegistryError(.unexpectedDocument, "expected HTTP 200 from \(RemoteError.redacted(url)), got \(response.status)\(location)")
         }
         return response.body
     }
