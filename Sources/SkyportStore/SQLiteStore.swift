@@ -155,42 +155,29 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
-    /// Decoded facilities, kept while the facility generation (bumped by triggers on every change, from any
-    /// process) stands: matching reads every facility on every request, and decoding them is the cost.
-    private let facilityCache = Mutex<(generation: Int64, all: [Facility])?>(nil)
+    /// Every facility, decoded and as its stored document, kept while the facility generation (bumped by triggers
+    /// on every change, from any process) stands: matching and listing read every facility, and decoding is the cost.
+    private let facilityCache = Mutex<(generation: Int64, all: [(facility: Facility, document: String)])?>(nil)
 
-    public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
+    private func allFacilities() async throws -> [(facility: Facility, document: String)] {
         let cached = facilityCache.withLock { $0 }
         let fresh: (Int64, [String])? = try await writer.read { db in
             let generation = try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0
             if generation == cached?.generation { return nil }
             return (generation, try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
         }
-        var all = cached?.all ?? []
-        if let (generation, documents) = fresh {
-            all = try documents.map { try CanonicalJSON.decode(Facility.self, $0) }
-            facilityCache.withLock { $0 = (generation, all) }
-        }
-        return all.filter(query.matches)
+        guard let (generation, documents) = fresh else { return cached?.all ?? [] }
+        let all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
+        facilityCache.withLock { $0 = (generation, all) }
+        return all
+    }
+
+    public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
+        try await allFacilities().lazy.map(\.facility).filter(query.matches)
     }
 
     public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
-        var sql = "SELECT document FROM facility"
-        var clauses: [String] = []
-        var args: StatementArguments = []
-        if let status = query.status {
-            clauses.append("status = ?")
-            _ = args.append(contentsOf: [status.rawValue])
-        }
-        if let kind = query.accepts {
-            clauses.append("EXISTS (SELECT 1 FROM json_each(document, '$.accepts') WHERE value = ?)")
-            _ = args.append(contentsOf: [kind.rawValue])
-        }
-        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
-        sql += " ORDER BY id_key"
-        let finalSQL = sql
-        let finalArgs = args
-        return try await writer.read { db in try String.fetchAll(db, sql: finalSQL, arguments: finalArgs) }
+        try await allFacilities().filter { query.matches($0.facility) }.map(\.document)
     }
 
     public func replaceFacility(_ facility: Facility) async throws {
