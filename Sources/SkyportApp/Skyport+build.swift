@@ -23,16 +23,29 @@ public enum SkyportComposition {
         }
     }
 
+    /// What seals notebook tokens: the key file (made on first start) for a SQLite store, a key that lives with
+    /// the process for the in-memory one.
+    public static func makeSealer(_ config: SkyportConfiguration) throws -> any SecretSealer {
+        if let file = config.secretKeyFile { return try SecretBox.keyFile(file) }
+        switch config.database {
+        case ":memory:", "memory": return SecretBox.ephemeral()
+        default:
+            let dir = URL(fileURLWithPath: config.database).deletingLastPathComponent()
+            return try SecretBox.keyFile(dir.appending(path: "skyport.key").path)
+        }
+    }
+
     /// The HTTP application, with the given store, ready to run as a service.
     public static func buildApplication(
-        _ config: SkyportConfiguration, store: any BrokerStore, logger: Logger,
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
-        let deps = APIDependencies(store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner)
+        let deps = APIDependencies(
+            store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -43,36 +56,50 @@ public enum SkyportComposition {
 
     /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
     public static func backgroundServices(
-        _ config: SkyportConfiguration, store: any BrokerStore, client: HTTPClient, logger: Logger
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, client: HTTPClient, logger: Logger
     ) throws -> [any Service] {
         let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
         let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
+        let binder = BinderExecutor(
+            client: client, settings: binderSettings(config), sealer: sealer, credentials: credentials,
+            logger: Logger(label: "skyport.binderhub", factory: { _ in logger.handler }))
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
         forwarding.lease = .seconds(config.forwardLease)
         return [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
-                store: store, executors: [.uws: uws, .djangoUWS: uws], notifier: HTTPNotifier(client: client, logger: logger),
+                store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder], notifier: HTTPNotifier(client: client, logger: logger),
                 settings: forwarding, logger: logger),
         ]
+    }
+
+    static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {
+        var settings = BinderExecutor.Settings()
+        settings.launchTimeout = .seconds(config.binderLaunchTimeout)
+        settings.idleTimeout = .seconds(config.binderIdleTimeout)
+        settings.staging = config.stagingRemote.map {
+            StagingRemote(pushURL: $0, fetchURL: config.stagingFetchURL, workDirectory: config.stagingDirectory)
+        }
+        return settings
     }
 
     /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let store = try makeStore(config)
+        let sealer = try makeSealer(config)
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let app = buildApplication(config, store: store, logger: logger) { port in
+        let app = buildApplication(config, store: store, sealer: sealer, logger: logger) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
                 "database": .string(config.database), "version": .string(version),
             ])
         }
         do {
-            let services = try backgroundServices(config, store: store, client: client, logger: logger) + [app]
+            let services = try backgroundServices(config, store: store, sealer: sealer, client: client, logger: logger) + [app]
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

@@ -26,8 +26,22 @@ public struct SkyportConfiguration: Sendable {
     public var forwardConcurrency = 64
     /// Seconds a forwarding worker holds a session; after a crash its sessions are resumed this long after (`SKYPORT_FORWARD_LEASE`).
     public var forwardLease = 60
-    /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`).
+    /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`). A BinderHub's
+    /// JupyterHub token goes under the hub's URL (`{"token": ..., "scheme": "token"}`): with it, Skyport stops servers.
     public var credentialsFile: String?
+    /// The 256-bit key that seals notebook tokens in the store (`SKYPORT_SECRET_KEY`, a file made on first start);
+    /// by default `skyport.key` beside the database.
+    public var secretKeyFile: String?
+    /// The git remote derived commits (with the basket's staging `postBuild`) are pushed to (`SKYPORT_STAGING_REMOTE`).
+    public var stagingRemote: String?
+    /// The URL BinderHub clones staged commits from, when not the push URL (`SKYPORT_STAGING_FETCH_URL`).
+    public var stagingFetchURL: String?
+    /// Where staging clones are made (`SKYPORT_STAGING_DIR`).
+    public var stagingDirectory = FileManager.default.temporaryDirectory.appending(path: "skyport-staging").path
+    /// Seconds a BinderHub launch may take when the facility does not say (`SKYPORT_BINDER_LAUNCH_TIMEOUT`).
+    public var binderLaunchTimeout = 600
+    /// Seconds a BinderHub build stream may stay silent (`SKYPORT_BINDER_IDLE_TIMEOUT`; BinderHub sends a keep-alive every 25 s).
+    public var binderIdleTimeout = 90
 
     public init() {}
 
@@ -46,6 +60,12 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_FORWARD_CONCURRENCY"] { c.forwardConcurrency = try int(v, "SKYPORT_FORWARD_CONCURRENCY", 1...100_000) }
         if let v = env["SKYPORT_FORWARD_LEASE"] { c.forwardLease = try int(v, "SKYPORT_FORWARD_LEASE", 1...3_600) }
         if let v = env["SKYPORT_CREDENTIALS"], !v.isEmpty { c.credentialsFile = v }
+        if let v = env["SKYPORT_SECRET_KEY"], !v.isEmpty { c.secretKeyFile = v }
+        if let v = env["SKYPORT_STAGING_REMOTE"], !v.isEmpty { c.stagingRemote = v }
+        if let v = env["SKYPORT_STAGING_FETCH_URL"], !v.isEmpty { c.stagingFetchURL = v }
+        if let v = env["SKYPORT_STAGING_DIR"], !v.isEmpty { c.stagingDirectory = v }
+        if let v = env["SKYPORT_BINDER_LAUNCH_TIMEOUT"] { c.binderLaunchTimeout = try int(v, "SKYPORT_BINDER_LAUNCH_TIMEOUT", 1...86_400) }
+        if let v = env["SKYPORT_BINDER_IDLE_TIMEOUT"] { c.binderIdleTimeout = try int(v, "SKYPORT_BINDER_IDLE_TIMEOUT", 1...3_600) }
         return c
     }
 

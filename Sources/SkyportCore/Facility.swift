@@ -78,10 +78,13 @@ public enum EndpointKind: String, Sendable, Hashable, Codable, CaseIterable {
 public struct Endpoint: Sendable, Hashable, Codable {
     public var kind: EndpointKind
     public var url: String
+    /// For a BinderHub: the longest a launch (build and server start) may take before it fails.
+    public var launchTimeout: ISODuration?
 
-    public init(kind: EndpointKind, url: String) {
+    public init(kind: EndpointKind, url: String, launchTimeout: ISODuration? = nil) {
         self.kind = kind
         self.url = url
+        self.launchTimeout = launchTimeout
     }
 }
 

@@ -6,6 +6,7 @@ public struct FacilityDocument: Sendable {
     public struct EndpointDocument: Sendable {
         public var kind: String?
         public var url: String?
+        public var launchTimeout: String?
     }
     public struct LimitsDocument: Sendable {
         public var cores: Int?
@@ -41,7 +42,9 @@ public struct FacilityDocument: Sendable {
         status = r.string(root["status"], "status")
         endpoints = r.array(root["endpoints"], "endpoints")?.enumerated().map { i, item in
             let o = r.object(item, "endpoints[\(i)]") ?? [:]
-            return EndpointDocument(kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"))
+            return EndpointDocument(
+                kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"),
+                launchTimeout: r.string(o["launchTimeout"], "endpoints[\(i)].launchTimeout"))
         }
         accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
         limits = r.object(root["limits"], "limits").map { o in
@@ -62,7 +65,7 @@ public struct FacilityDocument: Sendable {
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
         "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified"],
-        "endpoints[]": ["kind", "url"],
+        "endpoints[]": ["kind", "url", "launchTimeout"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],
         "data": ["rses"],
@@ -150,7 +153,15 @@ public struct FacilityDocument: Sendable {
                 } else {
                     errors.add("\(field).url", "is required")
                 }
-                if let kind, let u = e.url { parsedEndpoints.append(Endpoint(kind: kind, url: u)) }
+                var launchTimeout: ISODuration?
+                if let text = e.launchTimeout {
+                    if let d = ISODuration(text), d.seconds > 0, d <= Bounds.maxDuration {
+                        launchTimeout = d
+                    } else {
+                        errors.add("\(field).launchTimeout", "'\(text)' is not a positive ISO-8601 duration of at most a year, such as PT10M")
+                    }
+                }
+                if let kind, let u = e.url { parsedEndpoints.append(Endpoint(kind: kind, url: u, launchTimeout: launchTimeout)) }
             }
         } else {
             errors.add("endpoints", "is required: at least one endpoint with a kind and a url")

@@ -17,6 +17,12 @@ public struct RemoteJob: Sendable, Hashable, Codable {
     /// Failed attempts to reach the facility in a row (reset by every answer).
     public var failures: Int
     public var updated: Date?
+    /// What the facility is doing right now, in its words (a BinderHub build's last message), while it prepares.
+    public var progress: String?
+    /// Where the user goes in, once the facility has made it (a notebook server's URL), without any credential.
+    public var access: String?
+    /// The credential for `access` (a notebook server's token), sealed by the broker's `SecretSealer`; never stored in clear.
+    public var sealedToken: String?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -36,12 +42,24 @@ public struct RemoteStatus: Sendable, Hashable {
     public var remotePhase: String
     public var results: [UWSResult]
     public var error: String?
+    /// The facility's latest progress message, while the job is prepared.
+    public var progress: String?
+    /// Where the user goes in (set once, when the facility has made it).
+    public var access: String?
+    /// The sealed credential for `access`.
+    public var sealedToken: String?
 
-    public init(phase: SessionPhase, remotePhase: String, results: [UWSResult] = [], error: String? = nil) {
+    public init(
+        phase: SessionPhase, remotePhase: String, results: [UWSResult] = [], error: String? = nil,
+        progress: String? = nil, access: String? = nil, sealedToken: String? = nil
+    ) {
         self.phase = phase
         self.remotePhase = remotePhase
         self.results = results
         self.error = error
+        self.progress = progress
+        self.access = access
+        self.sealedToken = sealedToken
     }
 
     /// The session phase a UWS phase means. An `ABORTED` job the client cancelled is `CANCELLED`;
@@ -58,18 +76,37 @@ public struct RemoteStatus: Sendable, Hashable {
 }
 
 /// Runs accepted sessions at facilities: one adapter per kind of endpoint (UWS, django-uws, BinderHub, broker).
-/// Every call may fail with a remote error; the forwarding service decides what to retry.
+/// Every call may fail with a remote error; the forwarding service decides what to retry. A `FacilityRefusal`
+/// is final: the session fails at once with its message.
+///
+/// `start`, `status` and `abort` are called only for a job whose `url` is set (the job's `endpoint` says where).
 public protocol FacilityExecutor: Sendable {
     /// Creates the remote job for a session (not started) and returns its URL.
     func submit(_ session: SessionRecord, to endpoint: Endpoint) async throws -> String
     /// Finds a job this session created before a crash (by run id), if the facility has one.
     func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String?
     /// Starts a created job and reports where it stands.
-    func start(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus
-    /// Reports where a job stands, blocking up to `wait` seconds for a change from `known` where the facility can.
-    func status(_ url: String, at endpoint: Endpoint, wait: Int, known: String?) async throws -> RemoteStatus
-    /// Aborts a job.
-    func abort(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus
+    func start(_ job: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus
+    /// Reports where a job stands, blocking up to `wait` seconds for a change from `job.remotePhase` (and
+    /// `job.progress`) where the facility can.
+    func status(_ job: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus
+    /// Aborts a job (or stops what it started).
+    func abort(_ job: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus
+}
+
+/// A facility (or the staging before it) said no in a way that retrying cannot change: a repository that does
+/// not exist, a ref that does not resolve, a build that failed. The session fails with `message`.
+public struct FacilityRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Seals and opens small secrets (notebook tokens) kept in the store: authenticated encryption with the broker's key.
+public protocol SecretSealer: Sendable {
+    func seal(_ secret: String) throws -> String
+    /// The secret, or nil when `sealed` was not sealed with this key (or was tampered with).
+    func open(_ sealed: String) -> String?
 }
 
 /// Sessions claimed by a forwarding worker for a while (a lease), so that two workers never drive one job.
@@ -96,7 +133,7 @@ extension SessionRecord {
             return true
         case .cancelled:
             return needsRemoteWork || awaitsNotice
-        case .completed, .failed:
+        case .completed, .failed, .expired:
             return awaitsNotice
         default:
             return false

@@ -65,6 +65,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// Its place in the offer set, best first.
     public var rank: Int
     public var executable: ExecutableRequest
+    /// The request's data (basket items) the facility is to stage for the job; nil in sessions stored before it was kept.
+    public var data: [DataItem]?
     /// The job at the facility, once the session is forwarded.
     public var remote: RemoteJob?
     /// A word for the user on how the session ended or why it failed.

@@ -13,11 +13,15 @@ public struct APIDependencies: Sendable {
     public var planner: OfferPlanner.Settings
     /// The clock; tests pass a fixed one.
     public var now: @Sendable () -> Date
+    /// Opens the sealed notebook tokens of sessions, to show them in the session's links.
+    public var sealer: (any SecretSealer)?
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
-        maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), now: @escaping @Sendable () -> Date = { Date() }
+        maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.sealer = sealer
         self.planner = planner
         self.store = store
         self.metrics = metrics
@@ -25,4 +29,27 @@ public struct APIDependencies: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.now = now
     }
+}
+
+extension APIDependencies {
+    /// The session as its owner sees it: while its notebook server is up, the links to it carry the token
+    /// (`url + urlpath + ?token=`), opened from its sealed form; the store never holds it in clear.
+    func reveal(_ session: SessionRecord) -> SessionRecord {
+        guard var remote = session.remote, let server = remote.access else { return session }
+        var s = session
+        let live = [.available, .running].contains(session.phase)
+        let token = live ? remote.sealedToken.flatMap { sealer?.open($0) } : nil
+        let link = BinderAccess.link(server: server, path: session.executable.path, token: token)
+        remote.access = link
+        remote.results = remote.results.map { r in
+            var r = r
+            if r.id == "notebook" { r.href = link }
+            return r
+        }
+        remote.sealedToken = nil
+        s.remote = remote
+        return s
+    }
+
+    func reveal(_ sessions: [SessionRecord]) -> [SessionRecord] { sessions.map(reveal) }
 }

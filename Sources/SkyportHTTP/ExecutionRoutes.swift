@@ -21,20 +21,20 @@ struct ExecutionRoutes {
             let id = set.id
             let base = Self.base(request)
             return try Representation.response(
-                ExecutionViews.offerSet(set, sessions, base: base, now: now), status: .seeOther, for: request,
+                ExecutionViews.offerSet(set, deps.reveal(sessions), base: base, now: now), status: .seeOther, for: request,
                 headers: [.location: "\(base)/offersets/\(id.uuidString.lowercased())"])
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
             let id = try Self.uuid(context)
             guard let (set, sessions) = try await deps.store.offerSet(id) else { throw APIError.notFound("offer set \(id.uuidString.lowercased())") }
-            return try Representation.response(ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now()), for: request)
+            return try Representation.response(ExecutionViews.offerSet(set, deps.reveal(sessions), base: Self.base(request), now: deps.now()), for: request)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
             guard let session = try await deps.store.session(id) else { throw APIError.notFound("session \(id.uuidString.lowercased())") }
-            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: deps.now()), for: request)
+            return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: deps.now()), for: request)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
@@ -56,7 +56,7 @@ struct ExecutionRoutes {
                 throw APIError(status, code: code, refusal.description, errors: [FieldError("value", refusal.description)])
             }
             context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
-            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: now), for: request)
+            return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: now), for: request)
         }
     }
 

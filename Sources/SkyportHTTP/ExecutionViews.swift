@@ -50,6 +50,10 @@ enum ExecutionViews {
         var `protocol`: String
         var location: String
     }
+    struct Progress: Encodable {
+        var phase: String?
+        var message: String?
+    }
     struct Result: Encodable {
         var id: String
         var href: String
@@ -68,6 +72,8 @@ enum ExecutionViews {
         /// Skyport's extensions: the forwarded job's results and a word on how it went.
         var results: [Result]?
         var message: String?
+        /// While the facility prepares the job: its phase and latest message (a BinderHub build's progress).
+        var progress: Progress?
     }
     struct OfferSet: Encodable {
         var kind = "urn:skyport:offerset-response"
@@ -93,12 +99,16 @@ enum ExecutionViews {
             facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityRoutes.location(s.facility)),
             offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
             connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
-            message: s.message)
+            message: s.message,
+            progress: s.remote.flatMap { r in
+                [.accepted, .waiting, .preparing].contains(phase) && (r.remotePhase != nil || r.progress != nil)
+                    ? Progress(phase: r.remotePhase, message: r.progress) : nil
+            })
     }
 
     /// The forwarded job, as an ExecutionBroker connector: where to follow it at the facility.
     static func connectors(_ s: SessionRecord) -> [Connector] {
-        guard let remote = s.remote, let url = remote.url else { return [] }
+        guard let remote = s.remote, let url = remote.access ?? remote.url else { return [] }
         let status: String
         switch s.phase {
         case .completed, .failed, .cancelled, .expired, .rejected: status = "FINISHED"
@@ -106,7 +116,9 @@ enum ExecutionViews {
         default: status = "PREPARING"
         }
         let scheme = URL(string: url)?.scheme?.uppercased() ?? "HTTP"
-        return [Connector(kind: "urn:skyport:connector:\(remote.endpoint.kind.rawValue)-job", status: status, protocol: scheme, location: url)]
+        // A notebook server is the user's way in; any other forwarded job is followed at its facility.
+        let kind = remote.access != nil ? "urn:skyport:connector:jupyter-notebook" : "urn:skyport:connector:\(remote.endpoint.kind.rawValue)-job"
+        return [Connector(kind: kind, status: status, protocol: scheme, location: url)]
     }
 
     static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date) -> OfferSet {

@@ -53,6 +53,7 @@ struct Negotiation {
                 phase: .offered, created: now, expires: offer.expires, cores: offer.cores, memory: offer.memory, start: offer.start,
                 duration: offer.duration, rank: i, executable: request.executable)
             s.callback = request.callback
+            s.data = request.data.isEmpty ? nil : request.data
             return s
         }
         var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }

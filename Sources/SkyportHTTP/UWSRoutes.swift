@@ -61,7 +61,7 @@ struct UWSRoutes {
                     (job, session) = try await waitForChange(context, owner: owner, from: known, seconds: seconds)
                 }
             }
-            let view = Self.view(job, session, base: ExecutionRoutes.base(request))
+            let view = Self.view(job, session.map(deps.reveal), base: ExecutionRoutes.base(request))
             if Self.wantsJSON(request) { return try Representation.response(view, for: request) }
             return Self.xml(UWSXMLWriter.job(view))
         }
@@ -104,7 +104,7 @@ struct UWSRoutes {
 
         table.add(.get, "/uws/jobs/{id}/executionduration") { request, context in
             let (job, session) = try await load(context, owner: try await identify(request))
-            return Self.text(String(Self.view(job, session, base: "").executionDuration ?? 0))
+            return Self.text(String(Self.view(job, session.map(deps.reveal), base: "").executionDuration ?? 0))
         }
 
         table.add(.post, "/uws/jobs/{id}/executionduration") { request, context in
@@ -142,7 +142,7 @@ struct UWSRoutes {
 
         table.add(.get, "/uws/jobs/{id}/error") { request, context in
             let (job, session) = try await load(context, owner: try await identify(request))
-            let view = Self.view(job, session, base: "")
+            let view = Self.view(job, session.map(deps.reveal), base: "")
             return Self.text(view.errorMessage.map { job.errorDetail ?? $0 } ?? "")
         }
 
@@ -159,7 +159,7 @@ struct UWSRoutes {
 
         table.add(.get, "/uws/jobs/{id}/results") { request, context in
             let (job, session) = try await load(context, owner: try await identify(request))
-            let results = Self.view(job, session, base: ExecutionRoutes.base(request)).results
+            let results = Self.view(job, session.map(deps.reveal), base: ExecutionRoutes.base(request)).results
             if Self.wantsJSON(request) { return try Representation.response(["results": results], for: request) }
             return Self.xml(UWSDocuments.results(results))
         }

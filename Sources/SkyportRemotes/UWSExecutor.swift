@@ -63,19 +63,21 @@ public struct UWSExecutor: FacilityExecutor {
     }
 
     /// Runs a job that is still waiting to be run; a job that already moved on (adopted after a crash) is only read.
-    public func start(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
-        let jobs = service(endpoint)
-        let job = try await jobs.job(jobURL(url))
+    public func start(_ remote: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
+        let jobs = service(remote.endpoint)
+        let url = try jobURL(remote.url ?? "")
+        let job = try await jobs.job(url)
         guard job.phase == .pending || job.phase == .held else { return Self.status(job) }
-        return Self.status(try await jobs.run(job: jobURL(url)))
+        return Self.status(try await jobs.run(job: url))
     }
 
-    public func status(_ url: String, at endpoint: Endpoint, wait: Int, known: String?) async throws -> RemoteStatus {
-        Self.status(try await service(endpoint).wait(job: jobURL(url), timeout: .seconds(wait), knownPhase: known.flatMap(UWSPhase.init(rawValue:))))
+    public func status(_ remote: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus {
+        Self.status(try await service(remote.endpoint).wait(
+            job: jobURL(remote.url ?? ""), timeout: .seconds(wait), knownPhase: remote.remotePhase.flatMap(UWSPhase.init(rawValue:))))
     }
 
-    public func abort(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
-        let job = try await service(endpoint).abort(job: jobURL(url))
+    public func abort(_ remote: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
+        let job = try await service(remote.endpoint).abort(job: jobURL(remote.url ?? ""))
         return RemoteStatus(
             phase: RemoteStatus.sessionPhase(for: job.phase, cancelRequested: true), remotePhase: job.phase.rawValue, results: job.results)
     }

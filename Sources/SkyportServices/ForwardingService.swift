@@ -82,6 +82,21 @@ public struct ForwardingService: Service {
         do {
             let holdOff = try await step(session)
             try? await store.release(session.id, worker: worker, until: holdOff.map { now().addingTimeInterval($0.seconds) })
+        } catch let refusal as FacilityRefusal {
+            logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
+            let stored = try? await update(session) { s in
+                s.remote?.submitting = false
+                s.remote?.error = refusal.message
+                s.remote?.progress = nil
+                if s.phase == .cancelled {
+                    s.remote?.remotePhase = UWSPhase.aborted.rawValue
+                } else {
+                    s.phase = .failed
+                    s.message = refusal.message
+                }
+            }
+            await notifyIfEnded(stored ?? nil)
+            try? await store.release(session.id, worker: worker, until: nil)
         } catch {
             let failures = await recordFailure(session, error)
             // Back off before the next try: 1, 2, 4 ... 60 seconds.
@@ -114,9 +129,16 @@ public struct ForwardingService: Service {
                 _ = try await update(session) { $0.remote?.submitting = false; $0.remote?.remotePhase = UWSPhase.aborted.rawValue }
                 return nil
             }
-            let status = try await executor.abort(url, at: endpoint)
+            _ = url
+            let status = try await executor.abort(remote, for: session)
             let aborted = remote
-            let stored = try await update(session) { $0.remote = aborted; $0.remote?.remotePhase = status.remotePhase; $0.remote?.failures = 0 }
+            let stored = try await update(session) { s in
+                s.remote = aborted
+                s.remote?.remotePhase = status.remotePhase
+                s.remote?.failures = 0
+                s.remote?.progress = nil
+                if let error = status.error { s.message = error }
+            }
             await notifyIfEnded(stored)
             logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(url)])
             return nil
@@ -137,13 +159,14 @@ public struct ForwardingService: Service {
                 "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(remote.url ?? ""),
             ])
         }
-        guard let url = remote.url else { return nil }
+        guard remote.url != nil else { return nil }
         let status = remote.remotePhase == nil || remote.remotePhase == UWSPhase.pending.rawValue
-            ? try await executor.start(url, at: endpoint)
-            : try await executor.status(url, at: endpoint, wait: settings.wait, known: remote.remotePhase)
+            ? try await executor.start(remote, for: session)
+            : try await executor.status(remote, for: session, wait: settings.wait)
         // Nothing new (a WAIT that ran out): leave the stored session alone, so that thousands of quiet jobs cost no writes.
         if status.remotePhase == remote.remotePhase, status.phase == session.phase, status.results == remote.results,
-           status.error == remote.error, remote.failures == 0 {
+           status.error == remote.error, status.progress == remote.progress, remote.failures == 0,
+           status.access == nil || status.access == remote.access {
             return nil
         }
         let tracked = remote
@@ -152,11 +175,20 @@ public struct ForwardingService: Service {
             s.remote?.remotePhase = status.remotePhase
             s.remote?.results = status.results
             s.remote?.error = status.error
+            s.remote?.progress = status.progress
+            if let access = status.access {
+                s.remote?.access = access
+                s.remote?.sealedToken = status.sealedToken
+            }
             s.remote?.failures = 0
             s.remote?.updated = now()
             s.phase = status.phase
-            if status.phase == .failed { s.message = status.error ?? "the facility reported \(status.remotePhase)" }
-            if status.phase == .completed { s.message = "completed at \(facility.name)" }
+            switch status.phase {
+            case .failed: s.message = status.error ?? "the facility reported \(status.remotePhase)"
+            case .completed, .expired: s.message = status.error ?? "completed at \(facility.name)"
+            case .available: s.message = status.error ?? "ready at \(facility.name)"
+            default: if let progress = status.progress { s.message = progress }
+            }
         }
         await notifyIfEnded(stored)
         return nil

@@ -12,7 +12,7 @@ struct Skyport: AsyncParsableCommand {
         commandName: "skyport",
         abstract: "Skyport: a federating IVOA ExecutionBroker.",
         version: SkyportComposition.version,
-        subcommands: [Serve.self, OperatorCommand.self, Migrate.self, MatchCommand.self, RegistryCommand.self, BenchCommand.self],
+        subcommands: [Serve.self, OperatorCommand.self, Migrate.self, MatchCommand.self, RegistryCommand.self, WatchCommand.self, BenchCommand.self],
         defaultSubcommand: Serve.self)
 }
 

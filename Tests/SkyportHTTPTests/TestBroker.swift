@@ -45,10 +45,11 @@ struct TestBroker {
     func run<Value: Sendable>(_ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         var logger = Logger(label: "skyport-test")
         logger.logLevel = .warning
-        let app = SkyportComposition.buildApplication(config, store: store, logger: logger)
+        let sealer = SecretBox.ephemeral()
+        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, logger: logger)
         guard withServices else { return try await app.test(.live, test) }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        let services = try SkyportComposition.backgroundServices(config, store: store, client: client, logger: logger)
+        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, client: client, logger: logger)
         let background = Task {
             try await withThrowingDiscardingTaskGroup { group in
                 for service in services { group.addTask { try await service.run() } }

@@ -58,8 +58,9 @@ final class FakeUWSFacility: FacilityExecutor {
         try await call { state.withLock { s in s.jobs.first { $0.value.runId == session.id.uuidString }?.key } }
     }
 
-    func start(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
-        try await call {
+    func start(_ remote: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
+        let url = remote.url ?? ""
+        return try await call {
             state.withLock { s in
                 s.jobs[url]?.phase = .queued
                 return status(of: s.jobs[url] ?? Job(runId: "", phase: .unknown))
@@ -67,8 +68,9 @@ final class FakeUWSFacility: FacilityExecutor {
         }
     }
 
-    func status(_ url: String, at endpoint: Endpoint, wait: Int, known: String?) async throws -> RemoteStatus {
-        try await call {
+    func status(_ remote: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus {
+        let url = remote.url ?? ""
+        return try await call {
             state.withLock { s in
                 guard var job = s.jobs[url] else { return RemoteStatus(phase: .failed, remotePhase: "UNKNOWN", error: "no such job") }
                 if !job.phase.isFinal {
@@ -81,8 +83,9 @@ final class FakeUWSFacility: FacilityExecutor {
         }
     }
 
-    func abort(_ url: String, at endpoint: Endpoint) async throws -> RemoteStatus {
-        try await call {
+    func abort(_ remote: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
+        let url = remote.url ?? ""
+        return try await call {
             state.withLock { s in
                 s.aborts += 1
                 s.jobs[url]?.phase = .aborted
