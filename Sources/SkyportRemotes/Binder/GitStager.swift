@@ -109,8 +109,10 @@ public struct GitStager: Sendable {
                 || text.contains("reference is not a tree") {
                 throw FacilityRefusal("the ref '\(ref ?? "")' does not resolve in \(repository)")
             }
-            if text.contains("not found") || text.contains("does not exist") || text.contains("does not appear to be a git repository")
-                || text.contains("could not read Username") || text.contains("Authentication failed") || text.contains("not a git repository") {
+            // Anything but a network failure is the repository's (not found, not exported, private): retrying cannot help.
+            let transient = ["Could not resolve host", "Connection refused", "Connection timed out", "Connection reset", "early EOF",
+                             "The requested URL returned error: 5", "Operation timed out", "stopped after"]
+            if !transient.contains(where: text.contains) {
                 throw FacilityRefusal("the repository \(repository) could not be cloned: \(failure.lastLine)")
             }
             throw failure

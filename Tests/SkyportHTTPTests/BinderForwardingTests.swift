@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import SkyportCore
+import SkyportRemotes
+import Testing
+
+/// Notebook sessions forwarded to a BinderHub: the stand-in (`Tests/Standins/binderhub_standin.py`, built from
+/// `binderhub.md` §5) in the default test command, and a real BinderHub when `SKYPORT_TEST_BINDERHUB_URL` is set.
+@Suite(.serialized, .enabled(if: BinderRig.available, "git and python3 are needed for the BinderHub tests"))
+struct BinderForwardingTests {
+    static let hubToken = "hub-service-token-for-tests"
+
+    /// A request for the rig's demo notebook with basket items (three files on the data server, one Rucio DID).
+    static func request(_ rig: BinderRig, repository: String? = nil, ref: String? = nil, files: [String] = Array(BinderRig.files.keys).sorted()) -> String {
+        var software: [String: Any] = [
+            "@context": "https://doi.org/10.5063/schema/codemeta-2.0", "name": "demo",
+            "codeRepository": repository ?? rig.demoRepository, "keywords": ["jupyter-notebook"], "skyport:path": "analysis.ipynb",
+        ]
+        if let ref { software["skyport:ref"] = ref }
+        var basket: [[String: Any]] = files.map { name in
+            var record: [String: Any] = ["url": rig.dataURL(name), "name": name]
+            if let content = BinderRig.files[name] { record["size"] = content.utf8.count }
+            return ["archive": "astron_vo", "record": record]
+        }
+        basket.append(["archive": "rucio", "did": "ESCAPE_CTA:events.fits"])
+        let data = try! JSONSerialization.data(withJSONObject: ["software": software, "basket": basket])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func facility(_ id: String, url: String, launchTimeout: String = "PT2M") -> String {
+        #"{"id": "\#(id)", "name": "BinderHub \#(id)", "endpoints": [{"kind": "binderhub", "url": "\#(url)", "launchTimeout": "\#(launchTimeout)"}], "accepts": ["jupyter-notebook"], "limits": {"cores": 2, "memory": 4, "duration": "PT2H"}, "capacity": {"cores": 400, "memory": 800}}"#
+    }
+
+    static func broker(_ rig: BinderRig, hub: String? = nil) async throws -> TestBroker {
+        var credentials: String?
+        if let hub {
+            let file = rig.root.appending(path: "credentials.json")
+            try Data(#"{"\#(hub)": {"token": "\#(hubToken)", "scheme": "token"}}"#.utf8).write(to: file)
+            credentials = file.path
+        }
+        var broker = try await TestBroker(withServices: true, credentialsFile: credentials)
+        broker.config.stagingRemote = rig.stagingPush
+        broker.config.stagingDirectory = rig.workDirectory
+        return broker
+    }
+
+    /// Asks, accepts the offer of `facility`, and returns the session's path.
+    static func launch(_ client: any TestClientProtocol, facility: String, request: String) async throws -> String {
+        let answer = try await client.request(json: request)
+        let offer = try #require(
+            offers(answer.body).first { ($0["facility"] as? [String: Any])?["id"] as? String == facility }, "no offer from \(facility): \(answer.body)")
+        let path = try #require(URL(string: sessionURL(offer))?.path)
+        #expect(try await client.setPhase(path, "ACCEPTED").status == .ok)
+        return path
+    }
+
+    /// Follows a session until its phase is one of `phases`; also returns the progress phases seen on the way.
+    static func follow(
+        _ client: any TestClientProtocol, _ path: String, until phases: Set<String>, timeout: Duration = .seconds(60)
+    ) async throws -> (session: [String: Any], progress: [String]) {
+        let deadline = ContinuousClock.now + timeout
+        var seen: [String] = []
+        while ContinuousClock.now < deadline {
+            let session = try await client.send(.get, path).json()
+            if let phase = (session["progress"] as? [String: Any])?["phase"] as? String, seen.last != phase { seen.append(phase) }
+            if phases.contains(session["phase"] as? String ?? "") { return (session, seen) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let last = try await client.send(.get, path).json()
+        Issue.record("session \(path) is still \(last["phase"] ?? "?") after \(timeout): \(last)")
+        return (last, seen)
+    }
+
+    static func get(_ url: String, headers: [(String, String)] = []) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: url)
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 8 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    static func json(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    // MARK: - Against the stand-in
+
+    @Test func aNotebookIsStagedLaunchedOpenedAndTrackedToItsEnd() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "30", "--launch-delay", "1", "--hub-token", Self.hubToken])
+        defer { rig.stop() }
+        let binder = try #require(rig.binderURL)
+        let broker = try await Self.broker(rig, hub: binder + "/")
+        try await broker.run { client in
+            #expect(try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken).status == .created)
+            let path = try await Self.launch(client, facility: "standin", request: Self.request(rig))
+            let (session, progress) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"])
+            #expect(session["phase"] as? String == "AVAILABLE", "\(session)")
+            // Build progress was visible while it happened.
+            #expect(progress.contains("launching"), "progress seen: \(progress)")
+
+            // The user's link: server URL + notebook path + token. The server takes the token and refuses without it.
+            let connector = try #require((session["connectors"] as? [[String: Any]])?.first)
+            let location = try #require(connector["location"] as? String)
+            #expect(connector["kind"] as? String == "urn:skyport:connector:jupyter-notebook")
+            let parts = try #require(location.range(of: "lab/tree/analysis.ipynb?token="))
+            let server = String(location[..<parts.lowerBound])
+            let token = String(location[parts.upperBound...])
+            #expect(try await Self.get(server + "api/status?token=" + token).0 == 200)
+            #expect(try await Self.get(server + "api/status").0 == 403)
+            #expect((session["results"] as? [[String: Any]])?.first?["href"] as? String == location)
+
+            // The basket is inside the server, with the manifest; the repository's own postBuild still ran.
+            let (_, listing) = try await Self.get(server + "api/contents/data", headers: [("Authorization", "token \(token)")])
+            let names = Set(((Self.json(listing)["content"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+            #expect(names == Set(BinderRig.files.keys).union(["skyport-manifest.json"]), "\(listing)")
+            let (_, a) = try await Self.get(server + "api/contents/data/a.txt?token=" + token)
+            #expect(Self.json(a)["content"] as? String == BinderRig.files["a.txt"])
+            let (_, manifestDoc) = try await Self.get(server + "api/contents/data/skyport-manifest.json?token=" + token)
+            let manifest = Self.json(Self.json(manifestDoc)["content"] as? String ?? "")
+            #expect((manifest["staged"] as? [Any])?.count == 3)
+            #expect(((manifest["rucio"] as? [[String: Any]])?.first?["did"] as? String) == "ESCAPE_CTA:events.fits")
+            #expect(try await Self.get(server + "api/contents/built-by-original.txt?token=" + token).0 == 200)
+
+            // The token is not in the store in clear; nothing is left behind in staging.
+            let id = try #require(UUID(uuidString: String(path.split(separator: "/").last ?? "")))
+            let stored = try #require(try await broker.store.session(id))
+            #expect(!String(decoding: try JSONEncoder().encode(stored), as: UTF8.self).contains(token))
+            #expect(try rig.stagingBranches().isEmpty)
+            #expect(rig.clonesLeft().isEmpty)
+            // Skyport hung up on ready itself (the stand-in holds a fresh launch's stream open for 30 s).
+            let (_, stats) = try await Self.get(binder + "/_standin/stats")
+            #expect(Self.json(stats)["open_streams"] as? Int == 0, "\(stats)")
+
+            // The server is culled when idle: the session completes (not FAILED).
+            let user = try #require(server.split(separator: "/").last)
+            var cull = HTTPClientRequest(url: binder + "/_standin/cull/\(user)")
+            cull.method = .POST
+            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(5))
+            let (ended, _) = try await Self.follow(client, path, until: ["COMPLETED", "EXPIRED", "FAILED"], timeout: .seconds(30))
+            #expect(ended["phase"] as? String == "COMPLETED", "\(ended)")
+        }
+    }
+
+    @Test func aCancelledSessionStopsItsServerThroughTheHub() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--hub-token", Self.hubToken])
+        defer { rig.stop() }
+        let binder = try #require(rig.binderURL)
+        try await Self.broker(rig, hub: binder + "/").run { client in
+            _ = try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken)
+            let path = try await Self.launch(client, facility: "standin", request: Self.request(rig, files: ["a.txt"]))
+            let (session, _) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"])
+            let location = try #require((session["connectors"] as? [[String: Any]])?.first?["location"] as? String)
+            let server = String(location[..<location.range(of: "lab/tree")!.lowerBound])
+            let token = String(location[location.range(of: "token=")!.upperBound...])
+            #expect(try await client.setPhase(path, "CANCELLED").status == .ok)
+            let deadline = ContinuousClock.now + .seconds(20)
+            var code = 200
+            while ContinuousClock.now < deadline, code == 200 {
+                try await Task.sleep(for: .milliseconds(200))
+                code = try await Self.get(server + "api/status?token=" + token).0
+            }
+            #expect(code == 404, "the server still answers after the cancel")
+            let after = try await client.send(.get, path).json()
+            #expect(after["phase"] as? String == "CANCELLED")
+            #expect((after["message"] as? String)?.contains("stopped") == true, "\(after)")
+        }
+    }
+
+    @Test func theUWSFaceEndsWithTheNotebookLinkAmongTheResults() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
+        defer { rig.stop() }
+        let binder = try #require(rig.binderURL)
+        try await Self.broker(rig).run { client in
+            _ = try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken)
+            let doc = Self.json(Self.request(rig))
+            let software = String(decoding: try JSONSerialization.data(withJSONObject: doc["software"]!), as: UTF8.self)
+            let basket = String(decoding: try JSONSerialization.data(withJSONObject: doc["basket"]!), as: UTF8.self)
+            let job = try await client.createJob([("software", software), ("basket", basket), ("PHASE", "RUN")])
+            let deadline = ContinuousClock.now + .seconds(60)
+            var state = try await client.jobJSON(job)
+            while ContinuousClock.now < deadline, state.phase != .executing, !state.phase.isFinal {
+                try await Task.sleep(for: .milliseconds(200))
+                state = try await client.jobJSON(job)
+            }
+            #expect(state.phase == .executing, "\(state)")
+            let notebook = try #require(state.results.first { $0.id == "notebook" }, "\(state.results)")
+            #expect(notebook.href.hasPrefix(binder + "/user/") && notebook.href.contains("?token="))
+            #expect(try await Self.get(notebook.href.replacingOccurrences(of: "lab/tree/analysis.ipynb", with: "api/status")).0 == 200)
+            let xml = try await client.jobText(job, "results")
+            #expect(xml.contains(#"id="notebook""#))
+        }
+    }
+
+    @Test func badInputEndsFailedWithTheFacilitysMessageAndLeavesNothingBehind() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
+        defer { rig.stop() }
+        let never = try BinderRig(standin: ["--keepalive", "1", "--never-ready"])
+        defer { never.stop() }
+        let limited = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--rate-limit", "1"])
+        defer { limited.stop() }
+        let binder = try #require(rig.binderURL)
+        let down = "http://127.0.0.1:\(try BinderRig.freePort())"
+        try await Self.broker(rig).run { client in
+            for (id, url, timeout) in [("standin", binder, "PT2M"), ("down", down, "PT2M"), ("never", never.binderURL!, "PT4S"), ("limited", limited.binderURL!, "PT2M")] {
+                #expect(try await client.send(.post, "/facilities", json: Self.facility(id, url: url, launchTimeout: timeout), token: TestBroker.aliceToken).status == .created)
+            }
+            let cases: [(facility: String, request: String, expect: String)] = [
+                ("standin", Self.request(rig, repository: "git://127.0.0.1:\(rig.gitPort)/no-such-repo.git"), "no-such-repo.git"),
+                ("standin", Self.request(rig, ref: "no-such-branch"), "'no-such-branch' does not resolve"),
+                ("standin", Self.request(rig, files: ["a.txt", "missing.fits"]), "basket item 'missing.fits'"),
+                ("down", Self.request(rig, files: ["a.txt"]), "could not be reached"),
+                ("never", Self.request(rig, files: ["a.txt"]), "did not reach ready within PT4S"),
+            ]
+            var paths: [(String, String)] = []
+            for c in cases { paths.append((try await Self.launch(client, facility: c.facility, request: c.request), c.expect)) }
+            for (path, expected) in paths {
+                let (session, _) = try await Self.follow(client, path, until: ["FAILED", "AVAILABLE", "COMPLETED"], timeout: .seconds(60))
+                #expect(session["phase"] as? String == "FAILED", "\(expected): \(session)")
+                #expect((session["message"] as? String ?? "").contains(expected), "\(session["message"] ?? "no message")")
+            }
+            // A rate-limited BinderHub: the first launch takes the hour's only slot, the second is refused
+            // with 429 and, since the hour is longer than the launch may wait, fails saying so.
+            let first = try await Self.launch(client, facility: "limited", request: Self.request(limited, files: ["a.txt"]))
+            #expect(try await Self.follow(client, first, until: ["AVAILABLE", "FAILED"]).session["phase"] as? String == "AVAILABLE")
+            let second = try await Self.launch(client, facility: "limited", request: Self.request(limited, files: ["a.txt"]))
+            let refused = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"]).session
+            #expect(refused["phase"] as? String == "FAILED")
+            #expect((refused["message"] as? String ?? "").contains("Rate limit exceeded"), "\(refused)")
+            #expect(try rig.stagingBranches().isEmpty)
+            #expect(rig.clonesLeft().isEmpty)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The loopback peers a BinderHub launch needs besides BinderHub itself: a demo repository and the staging
+/// repository, both served by `git daemon` (push enabled, as an operator's staging remote would be), and a data
+/// server for the basket's URL items. Optionally the stand-in BinderHub (`Tests/Standins/binderhub_standin.py`).
+/// Every process is tied to a pipe on its standard input: it ends when the rig stops, or when the test process dies.
+final class BinderRig: Sendable {
+    let root: URL
+    let gitPort: Int
+    let dataPort: Int
+    let binderPort: Int?
+    private let processes: Mutex<[(Process, Pipe)]>
+
+    static let standinScript = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: "Standins/binderhub_standin.py").path
+
+    /// The basket files the data server holds: name → content.
+    static let files: [String: String] = [
+        "a.txt": "hello from the basket\n",
+        "table.csv": (1...500).map { "\($0),\($0 * $0)" }.joined(separator: "\n") + "\n",
+        "image.fits": String(repeating: "SIMPLE  =                    T", count: 90),
+    ]
+
+    var demoRepository: String { "git://127.0.0.1:\(gitPort)/demo.git" }
+    var stagingPush: String { "git://127.0.0.1:\(gitPort)/staging.git" }
+    var workDirectory: String { root.appending(path: "work").path }
+    var binderURL: String? { binderPort.map { "http://127.0.0.1:\($0)" } }
+    func dataURL(_ name: String) -> String { "http://127.0.0.1:\(dataPort)/\(name)" }
+
+    init(standin arguments: [String]? = nil) throws {
+        root = FileManager.default.temporaryDirectory.appending(path: "skyport-binder-rig-\(UUID().uuidString.prefix(8))")
+        let fm = FileManager.default
+        let repos = root.appending(path: "repos"), data = root.appending(path: "data"), src = root.appending(path: "src")
+        for dir in [repos, data, src] { try fm.createDirectory(at: dir, withIntermediateDirectories: true) }
+        for (name, content) in Self.files { try Data(content.utf8).write(to: data.appending(path: name)) }
+
+        // The user's repository: a notebook, and a postBuild of its own that must keep working.
+        try Data(#"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#.utf8).write(to: src.appending(path: "analysis.ipynb"))
+        try Data("#!/bin/sh\necho original postBuild ran > built-by-original.txt\n".utf8).write(to: src.appending(path: "postBuild"))
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: src.appending(path: "postBuild").path)
+        try Self.shell("git init -q -b main && git add . && git -c user.name=t -c user.email=t@localhost commit -qm demo && git tag v1", in: src.path)
+        try Self.shell("git clone -q --bare src repos/demo.git && git init -q --bare repos/staging.git", in: root.path)
+
+        processes = Mutex([])
+        gitPort = try Self.freePort()
+        dataPort = try Self.freePort()
+        binderPort = arguments == nil ? nil : try Self.freePort()
+        try start("exec git daemon --listen=127.0.0.1 --port=\(gitPort) --base-path=\(repos.path) --export-all --enable=receive-pack --reuseaddr \(repos.path)")
+        try start("cd \(data.path) && exec python3 -m http.server \(dataPort) --bind 127.0.0.1")
+        if let arguments, let binderPort {
+            let state = root.appending(path: "standin").path
+            try start("exec python3 \(Self.standinScript) --port \(binderPort) --state-dir \(state) " + arguments.joined(separator: " "))
+        }
+        try waitFor(port: gitPort)
+        try waitFor(port: dataPort)
+        if let binderPort { try waitFor(port: binderPort) }
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        let all = processes.withLock { p in defer { p.removeAll() }; return p }
+        // Close every pipe before waiting for any: a later shell may hold an earlier one's write end.
+        for (_, input) in all { try? input.fileHandleForWriting.close() }
+        for (process, _) in all {
+            for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// Starts `command` under a shell that kills it when standard input closes.
+    private func start(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(filePath: "/bin/sh")
+        process.arguments = ["-c", "(\(command)) </dev/null >>\(root.path)/peers.log 2>&1 & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child 2>/dev/null; exit 0"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        processes.withLock { $0.append((process, input)) }
+    }
+
+    private func waitFor(port: Int) throws {
+        for _ in 0..<100 {
+            if (try? Self.shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)), 1)'", in: root.path)) != nil { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let log = (try? String(contentsOf: root.appending(path: "peers.log"), encoding: .utf8)) ?? ""
+        throw RigError("nothing listens on port \(port) after 10 s; peers.log:\n\(log.suffix(2000))")
+    }
+
+    /// The staging remote's branches (Skyport's are `skyport/<session>`).
+    func stagingBranches() throws -> [String] {
+        try Self.shell("git ls-remote --heads \(stagingPush)", in: root.path).split(separator: "\n").map(String.init)
+    }
+
+    /// Clones left in the staging work directory (Skyport's scratch repository aside).
+    func clonesLeft() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { $0 != "scratch.git" }
+    }
+
+    /// Pushes a new commit to the demo repository's branch `name` (for tests that need a repository of their own shape).
+    func addBranch(_ name: String, files: [String: String]) throws {
+        let dir = root.appending(path: "branch-\(UUID().uuidString.prefix(6))").path
+        try Self.shell("git clone -q \(root.appending(path: "repos/demo.git").path) \(dir)", in: root.path)
+        for (path, content) in files {
+            let url = URL(filePath: dir).appending(path: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(content.utf8).write(to: url)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        }
+        try Self.shell("git checkout -q -b \(name) && git add -A && git -c user.name=t -c user.email=t@localhost commit -qm \(name) && git push -q origin \(name)", in: dir)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @discardableResult
+    static func shell(_ command: String, in dir: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(filePath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.currentDirectoryURL = URL(filePath: dir)
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw RigError("`\(command)` failed: \(text)") }
+        return text
+    }
+
+    static func freePort() throws -> Int {
+        let text = try shell("python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])\"", in: "/")
+        guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw RigError("no free port: \(text)") }
+        return port
+    }
+
+    /// Whether git and python3 are here (the rig needs both).
+    static let available: Bool = (try? shell("command -v git && command -v python3", in: "/")) != nil
+}
+
+struct RigError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
