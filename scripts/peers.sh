@@ -2,6 +2,9 @@
 # Starts, stops or reports the real UWS peers the integration tests drive (loopback only):
 #   dachs       GAVO DaCHS 2 (Debian), standard UWS 1.1 XML: its TAP async job list
 #   django-uws  ASTRON django-uws (PyPI venv), the JSON dialect, HTTP Basic uws:uws-pass
+#   binderhub   a real BinderHub + JupyterHub (../shared/peers/start-binderhub.sh, local builder), only when
+#               SKYPORT_TEST_BINDERHUB_SRC names a BinderHub source (a work tree, or the bare mirror `fetch` gives);
+#               part of `all` only then
 # Usage: scripts/peers.sh start|stop|status [dachs|django-uws|all]      (default: status all)
 #
 # `start` is idempotent and returns at once when a peer already answers. Progress goes to stderr;
@@ -58,6 +61,34 @@ start_django() {
   fi
 }
 
+BINDER_SRC="${SKYPORT_TEST_BINDERHUB_SRC:-}"
+BP_HOME="${BP_HOME:-/tmp/binderpeers/run}"
+BINDER_URL="http://127.0.0.1:${BH_PORT:-18585}"
+binder_up() { up "$BINDER_URL/health"; }
+env_binder() {
+  echo "export SKYPORT_TEST_BINDERHUB_URL=$BINDER_URL"
+  echo "export SKYPORT_TEST_JUPYTERHUB_URL=http://127.0.0.1:${HUB_PORT:-18000}/"
+  echo "export SKYPORT_TEST_JUPYTERHUB_TOKEN=$(cat "$BP_HOME/conf/hub_api_token" 2>/dev/null)"
+}
+
+start_binder() {
+  if [ -z "$BINDER_SRC" ]; then log "binderhub: SKYPORT_TEST_BINDERHUB_SRC is unset; the real-BinderHub test will say NOT RUN"; return 0; fi
+  if binder_up; then log "binderhub already up ($BINDER_URL)"; env_binder; return 0; fi
+  mkdir -p "$STATE"
+  local t0=$SECONDS
+  if BP_HOME="$BP_HOME" bash "$PEERS_DIR/start-binderhub.sh" "$BINDER_SRC" local >"$STATE/binderhub-start.log" 2>&1 && binder_up; then
+    touch "$STATE/binderhub.started"; log "binderhub up in $((SECONDS - t0)) s ($BINDER_URL)"; env_binder
+  else
+    log "binderhub did NOT start; see $STATE/binderhub-start.log"; tail -5 "$STATE/binderhub-start.log" >&2; return 1
+  fi
+}
+
+stop_binder() {
+  if [ -f "$STATE/binderhub.started" ]; then
+    BP_HOME="$BP_HOME" bash "$PEERS_DIR/start-binderhub.sh" stop >&2; rm -f "$STATE/binderhub.started"; log "binderhub stopped"
+  elif [ -n "$BINDER_SRC" ]; then log "binderhub was not started by this script; left alone"; fi
+}
+
 stop_dachs() {
   if [ -f "$STATE/dachs.started" ]; then
     bash "$PEERS_DIR/start-dachs-uws.sh" stop >&2; rm -f "$STATE/dachs.started"; log "dachs stopped"
@@ -83,8 +114,9 @@ status_one() {  # name, probe, env function
 case "$WHICH" in
   dachs) peers=(dachs) ;;
   django-uws) peers=(django) ;;
-  all) peers=(dachs django) ;;
-  *) echo "usage: $0 start|stop|status [dachs|django-uws|all]" >&2; exit 2 ;;
+  binderhub) peers=(binder) ;;
+  all) peers=(dachs django binder) ;;
+  *) echo "usage: $0 start|stop|status [dachs|django-uws|binderhub|all]" >&2; exit 2 ;;
 esac
 
 rc=0
@@ -92,8 +124,11 @@ for p in "${peers[@]}"; do
   case "$CMD" in
     start) "start_$p" || rc=1 ;;
     stop) "stop_$p" ;;
-    status) if [ "$p" = dachs ]; then status_one dachs dachs_up env_dachs || rc=1
-            else status_one django-uws django_up env_django || rc=1; fi ;;
+    status) case "$p" in
+              dachs) status_one dachs dachs_up env_dachs || rc=1 ;;
+              django) status_one django-uws django_up env_django || rc=1 ;;
+              binder) [ -z "$BINDER_SRC" ] || status_one binderhub binder_up env_binder || rc=1 ;;
+            esac ;;
     *) echo "usage: $0 start|stop|status [dachs|django-uws|all]" >&2; exit 2 ;;
   esac
 done

@@ -97,6 +97,8 @@ public struct ForwardingService: Service {
             }
             await notifyIfEnded(stored ?? nil)
             try? await store.release(session.id, worker: worker, until: nil)
+        } catch where Task.isCancelled {
+            return  // shutting down: the lease lapses and another worker (or the next start) picks the session up
         } catch {
             let failures = await recordFailure(session, error)
             // Back off before the next try: 1, 2, 4 ... 60 seconds.

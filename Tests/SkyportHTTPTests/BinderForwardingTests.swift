@@ -232,4 +232,63 @@ struct BinderForwardingTests {
             #expect(rig.clonesLeft().isEmpty)
         }
     }
+
+    // MARK: - Against a real BinderHub
+
+    static let realBinder: String? = {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = env["SKYPORT_TEST_BINDERHUB_URL"], !url.isEmpty else {
+            print("NOT RUN: the real-BinderHub test — SKYPORT_TEST_BINDERHUB_URL is unset (set SKYPORT_TEST_BINDERHUB_SRC for scripts/test.sh to start one)")
+            return nil
+        }
+        return url
+    }()
+
+    /// `../shared/peers/start-binderhub.sh SRC local`: a real BinderHub and JupyterHub on loopback. A real repository
+    /// with staged basket data is launched; the returned URL is opened with its token and the files are inside.
+    @Test(.enabled(if: realBinder != nil, "no real BinderHub: set SKYPORT_TEST_BINDERHUB_SRC for scripts/test.sh"))
+    func aRealBinderHubLaunchesTheRepositoryWithItsStagedBasket() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let binder = try #require(Self.realBinder)
+        let hub = env["SKYPORT_TEST_JUPYTERHUB_URL"] ?? "http://127.0.0.1:18000/"
+        let rig = try BinderRig()
+        defer { rig.stop() }
+        let file = rig.root.appending(path: "credentials.json")
+        try Data(#"{"\#(hub)": {"token": "\#(env["SKYPORT_TEST_JUPYTERHUB_TOKEN"] ?? "")", "scheme": "token"}}"#.utf8).write(to: file)
+        var broker = try await TestBroker(withServices: true, credentialsFile: file.path)
+        broker.config.stagingRemote = rig.stagingPush
+        broker.config.stagingDirectory = rig.workDirectory
+        try await broker.run { client in
+            #expect(try await client.send(.post, "/facilities", json: Self.facility("real-binderhub", url: binder, launchTimeout: "PT3M"), token: TestBroker.aliceToken).status == .created)
+            let started = ContinuousClock.now
+            let path = try await Self.launch(client, facility: "real-binderhub", request: Self.request(rig))
+            let (session, progress) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"], timeout: .seconds(180))
+            print("real BinderHub: \(session["phase"] ?? "?") after \(ContinuousClock.now - started); progress phases seen: \(progress)")
+            #expect(session["phase"] as? String == "AVAILABLE", "\(session)")
+            let location = try #require((session["connectors"] as? [[String: Any]])?.first?["location"] as? String)
+            let split = try #require(location.range(of: "lab/tree/analysis.ipynb?token="))
+            let server = String(location[..<split.lowerBound]), token = String(location[split.upperBound...])
+            #expect(server.hasPrefix(hub + "user/"))
+            #expect(try await Self.get(server + "api/status?token=" + token).0 == 200)
+            #expect(try await Self.get(server + "api/status").0 == 403)
+            let (_, listing) = try await Self.get(server + "api/contents/data?token=" + token)
+            let names = Set(((Self.json(listing)["content"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+            print("real BinderHub: data/ in the running server holds \(names.sorted())")
+            #expect(names == Set(BinderRig.files.keys).union(["skyport-manifest.json"]), "\(listing)")
+            let (_, a) = try await Self.get(server + "api/contents/data/a.txt?token=" + token)
+            #expect(Self.json(a)["content"] as? String == BinderRig.files["a.txt"])
+            #expect(try rig.stagingBranches().isEmpty)
+            #expect(rig.clonesLeft().isEmpty)
+            // Cancelling stops the server through the JupyterHub API.
+            #expect(try await client.setPhase(path, "CANCELLED").status == .ok)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var code = 200
+            while ContinuousClock.now < deadline, code == 200 {
+                try await Task.sleep(for: .milliseconds(250))
+                code = try await Self.get(server + "api/status?token=" + token).0
+            }
+            print("real BinderHub: after CANCELLED the server answers HTTP \(code)")
+            #expect(code != 200)
+        }
+    }
 }

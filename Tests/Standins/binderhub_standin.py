@@ -943,6 +943,7 @@ class BuildRequest:
 
     # ---------------------------------------------------------------- prepare/get
     def run(self, method):
+        self.received = time.time()
         accept_header = self.h.headers.get("Accept", "")
         # BuildHandler.prepare splits on ";" only: "text/event-stream, */*" is refused
         accept = {s.strip().lower() for s in accept_header.split(";")}
@@ -1166,6 +1167,10 @@ class BuildRequest:
         event.update(server_info)
         STATE.bump("launches")
         self.stream.emit(event)
+        # Test hook (not BinderHub): how long this stand-in itself took, request to ready, for benchmarks.
+        with STATE.lock:
+            STATE.stats.setdefault("ready_timings", []).append(
+                {"url": server_info["url"], "received": self.received, "ready": time.time()})
 
     def launch_once(self, username):
         image = self.image_name
