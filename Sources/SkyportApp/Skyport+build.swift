@@ -78,6 +78,7 @@ public enum SkyportComposition {
         var settings = BinderExecutor.Settings()
         settings.launchTimeout = .seconds(config.binderLaunchTimeout)
         settings.idleTimeout = .seconds(config.binderIdleTimeout)
+        settings.maxBusyDelay = .seconds(config.binderBusyDelay)
         settings.staging = config.stagingRemote.map {
             StagingRemote(pushURL: $0, fetchURL: config.stagingFetchURL, workDirectory: config.stagingDirectory)
         }

@@ -74,6 +74,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// Where to POST a notice when the session ends, and whether that was done (or given up).
     public var callback: String?
     public var notified: Bool?
+    /// Whether the callback was told that the session became `AVAILABLE` (a notebook server is up).
+    public var notifiedAvailable: Bool?
 
     public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
 

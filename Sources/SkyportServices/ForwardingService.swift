@@ -192,6 +192,7 @@ public struct ForwardingService: Service {
             default: if let progress = status.progress { s.message = progress }
             }
         }
+        await notifyIfAvailable(stored)
         await notifyIfEnded(stored)
         return nil
     }
@@ -209,6 +210,21 @@ public struct ForwardingService: Service {
             ])
         }
         _ = try? await update(session) { $0.notified = true }
+    }
+
+    /// Tells the callback, once, that the user can go in (a notebook server is up); the notice's session link
+    /// gives the connector. A callback that cannot be reached is given up, as for the end notice.
+    func notifyIfAvailable(_ session: SessionRecord?) async {
+        guard let session, session.phase == .available, session.notifiedAvailable != true, let url = session.callback, let notifier else { return }
+        do {
+            try await notifier.notify(url, SessionNotice(session))
+            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
+        } catch {
+            logger.warning("callback failed; giving up", metadata: [
+                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
+            ])
+        }
+        _ = try? await update(session) { $0.notifiedAvailable = true }
     }
 
     func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {

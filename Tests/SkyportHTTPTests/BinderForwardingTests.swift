@@ -13,7 +13,9 @@ struct BinderForwardingTests {
     static let hubToken = "hub-service-token-for-tests"
 
     /// A request for the rig's demo notebook with basket items (three files on the data server, one Rucio DID).
-    static func request(_ rig: BinderRig, repository: String? = nil, ref: String? = nil, files: [String] = Array(BinderRig.files.keys).sorted()) -> String {
+    static func request(
+        _ rig: BinderRig, repository: String? = nil, ref: String? = nil, files: [String] = Array(BinderRig.files.keys).sorted(), callback: String? = nil
+    ) -> String {
         var software: [String: Any] = [
             "@context": "https://doi.org/10.5063/schema/codemeta-2.0", "name": "demo",
             "codeRepository": repository ?? rig.demoRepository, "keywords": ["jupyter-notebook"], "skyport:path": "analysis.ipynb",
@@ -25,7 +27,9 @@ struct BinderForwardingTests {
             return ["archive": "astron_vo", "record": record]
         }
         basket.append(["archive": "rucio", "did": "ESCAPE_CTA:events.fits"])
-        let data = try! JSONSerialization.data(withJSONObject: ["software": software, "basket": basket])
+        var doc: [String: Any] = ["software": software, "basket": basket]
+        if let callback { doc["callback"] = callback }
+        let data = try! JSONSerialization.data(withJSONObject: doc)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -165,6 +169,43 @@ struct BinderForwardingTests {
             let after = try await client.send(.get, path).json()
             #expect(after["phase"] as? String == "CANCELLED")
             #expect((after["message"] as? String)?.contains("stopped") == true, "\(after)")
+        }
+    }
+
+    @Test func aBusyBinderHubIsAskedAgainLaterAndTheCallbackHearsOfTheServer() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--total-quota", "1"])
+        defer { rig.stop() }
+        let binder = try #require(rig.binderURL)
+        var broker = try await Self.broker(rig)
+        broker.config.binderBusyDelay = 1
+        try await broker.run { client in
+            _ = try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken)
+            let first = try await Self.launch(client, facility: "standin", request: Self.request(rig, files: ["a.txt"], callback: rig.callbackURL))
+            let (a, _) = try await Self.follow(client, first, until: ["AVAILABLE", "FAILED"])
+            #expect(a["phase"] as? String == "AVAILABLE")
+            // The callback heard that the server is up (once).
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(rig.callbacks().map { $0["phase"] as? String } == ["AVAILABLE"], "\(rig.callbacks())")
+
+            // The quota is full: the second launch waits, saying why, and is asked again.
+            let second = try await Self.launch(client, facility: "standin", request: Self.request(rig, files: ["a.txt"]))
+            let deadline = ContinuousClock.now + .seconds(30)
+            var waiting: [String: Any] = [:]
+            while ContinuousClock.now < deadline {
+                waiting = try await client.send(.get, second).json()
+                if (waiting["message"] as? String ?? "").contains("busy") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect((waiting["message"] as? String ?? "").contains("Too many users on this BinderHub"), "\(waiting)")
+            #expect(waiting["phase"] as? String == "PREPARING")
+            // The first server ends; the second launch gets its turn.
+            let location = try #require((a["connectors"] as? [[String: Any]])?.first?["location"] as? String)
+            let user = try #require(location.components(separatedBy: "/user/").last?.split(separator: "/").first)
+            var cull = HTTPClientRequest(url: binder + "/_standin/cull/\(user)")
+            cull.method = .POST
+            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(5))
+            let (b, _) = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"], timeout: .seconds(60))
+            #expect(b["phase"] as? String == "AVAILABLE", "\(b)")
         }
     }
 

@@ -11,6 +11,8 @@ final class BinderRig: Sendable {
     let gitPort: Int
     let dataPort: Int
     let binderPort: Int?
+    /// A server that records every POST body (callback notices) in `callbacks.jsonl`.
+    let sinkPort: Int
     private let processes: Mutex<[(Process, Pipe)]>
 
     static let standinScript = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -47,6 +49,10 @@ final class BinderRig: Sendable {
         gitPort = try Self.freePort()
         dataPort = try Self.freePort()
         binderPort = arguments == nil ? nil : try Self.freePort()
+        sinkPort = try Self.freePort()
+        let sink = root.appending(path: "sink.py")
+        try Data(Self.sinkScript.utf8).write(to: sink)
+        try start("exec python3 \(sink.path) \(sinkPort) \(root.appending(path: "callbacks.jsonl").path)")
         try start("exec git daemon --listen=127.0.0.1 --port=\(gitPort) --base-path=\(repos.path) --export-all --enable=receive-pack --reuseaddr \(repos.path)")
         try start("cd \(data.path) && exec python3 -m http.server \(dataPort) --bind 127.0.0.1")
         if let arguments, let binderPort {
@@ -55,10 +61,31 @@ final class BinderRig: Sendable {
         }
         try waitFor(port: gitPort)
         try waitFor(port: dataPort)
+        try waitFor(port: sinkPort)
         if let binderPort { try waitFor(port: binderPort) }
     }
 
     deinit { stop() }
+
+    static let sinkScript = """
+        import http.server, sys
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with open(sys.argv[2], "ab") as f:
+                    f.write(body.replace(b"\\n", b" ") + b"\\n")
+                self.send_response(204); self.end_headers()
+            def log_message(self, *a): pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """
+
+    var callbackURL: String { "http://127.0.0.1:\(sinkPort)/notices" }
+
+    /// The callback notices received so far.
+    func callbacks() -> [[String: Any]] {
+        let text = (try? String(contentsOf: root.appending(path: "callbacks.jsonl"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
 
     func stop() {
         let all = processes.withLock { p in defer { p.removeAll() }; return p }

@@ -119,8 +119,9 @@ public enum BinderVerdict: Sendable, Hashable {
 
 /// BinderHub's stream rules, as pure functions of the events (`binderhub.md` §1.4, §1.5).
 public enum BinderStream {
-    /// The phases after which BinderHub no longer needs the staged source.
-    public static let sourceReleased: Set<String> = ["built", "launching", "ready", "failed"]
+    /// The phases after which BinderHub no longer needs the staged source (it has the image). A failure is not
+    /// among them: a busy BinderHub refuses before building and is asked again, for the same commit.
+    public static let sourceReleased: Set<String> = ["built", "launching", "ready"]
 
     /// What a terminal event means; nil for an event after which the stream goes on.
     /// `recent` are the latest log messages before it (a failed build's own words are often there, such as
