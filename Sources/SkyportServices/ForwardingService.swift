@@ -98,7 +98,10 @@ public struct ForwardingService: Service {
             await notifyIfEnded(stored ?? nil)
             try? await store.release(session.id, worker: worker, until: nil)
         } catch where Task.isCancelled {
-            return  // shutting down: the lease lapses and another worker (or the next start) picks the session up
+            // Shutting down: give the session back at once, so that the next start (or another worker) resumes it
+            // without waiting for the lease to lapse. (A crash cannot do this; then the lease runs out.)
+            let store = store, id = session.id, worker = worker
+            await Task { try? await store.release(id, worker: worker, until: nil) }.value
         } catch {
             let failures = await recordFailure(session, error)
             // Back off before the next try: 1, 2, 4 ... 60 seconds.

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import SkyportCore
 import SkyportRemotes
+import SkyportStore
 import Testing
 
 /// Notebook sessions forwarded to a BinderHub: the stand-in (`Tests/Standins/binderhub_standin.py`, built from
@@ -207,6 +208,42 @@ struct BinderForwardingTests {
             let (b, _) = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"], timeout: .seconds(60))
             #expect(b["phase"] as? String == "AVAILABLE", "\(b)")
         }
+    }
+
+    @Test func aLaunchInterruptedByARestartIsResumed() async throws {
+        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "4"])
+        defer { rig.stop() }
+        let binder = try #require(rig.binderURL)
+        let db = rig.root.appending(path: "restart.sqlite").path
+        var before = try await TestBroker(store: try SQLiteStore(path: db), withServices: true)
+        before.config.stagingRemote = rig.stagingPush
+        before.config.stagingDirectory = rig.workDirectory
+        let path = try await before.run { client in
+            _ = try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken)
+            let path = try await Self.launch(client, facility: "standin", request: Self.request(rig))
+            // Stop while the server is being started (the build is done, the spawn takes 4 s).
+            let (s, _) = try await Self.follow(client, path, until: ["PREPARING"])
+            var progress = s["progress"] as? [String: Any]
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, progress?["phase"] as? String != "launching" {
+                try await Task.sleep(for: .milliseconds(50))
+                progress = try await client.send(.get, path).json()["progress"] as? [String: Any]
+            }
+            #expect(progress?["phase"] as? String == "launching")
+            return path
+        }
+        var after = try await TestBroker(store: try SQLiteStore(path: db), withServices: true)
+        after.config.stagingRemote = rig.stagingPush
+        after.config.stagingDirectory = rig.workDirectory
+        try await after.run { client in
+            let (session, _) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"], timeout: .seconds(40))
+            #expect(session["phase"] as? String == "AVAILABLE", "\(session)")
+            let location = try #require((session["connectors"] as? [[String: Any]])?.first?["location"] as? String)
+            let split = try #require(location.range(of: "lab/tree/analysis.ipynb?token="))
+            let (_, listing) = try await Self.get(String(location[..<split.lowerBound]) + "api/contents/data?token=" + String(location[split.upperBound...]))
+            #expect(listing.contains("a.txt"))
+        }
+        #expect(try rig.stagingBranches().isEmpty)
     }
 
     @Test func theUWSFaceEndsWithTheNotebookLinkAmongTheResults() async throws {
