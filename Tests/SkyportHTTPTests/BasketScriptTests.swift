@@ -8,7 +8,11 @@ import Testing
 @Suite(.enabled(if: BinderRig.available, "git and python3 are needed"))
 struct BasketScriptTests {
     /// Runs the script for `items` in a fresh repository directory; returns exit status, output and the directory.
-    func run(_ rig: BinderRig, _ items: [DataItem], original: String? = nil) throws -> (Int32, String, URL) {
+    func run(_ rig: BinderRig, _ items: [DataItem], original: String? = nil) async throws -> (Int32, String, URL) {
+        try await offload { try Self.runBlocking(rig, items, original: original) }
+    }
+
+    static func runBlocking(_ rig: BinderRig, _ items: [DataItem], original: String?) throws -> (Int32, String, URL) {
         let repo = rig.root.appending(path: "repo-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: repo.appending(path: "binder"), withIntermediateDirectories: true)
         let files = BasketStaging.files(BasketStaging.plan(session: "s-1", items: items), directory: "binder", hasPostBuild: original != nil)
@@ -29,7 +33,11 @@ struct BasketScriptTests {
         return (process.terminationStatus, text, repo)
     }
 
-    func digest(_ algorithm: String, _ name: String) throws -> String {
+    func digest(_ algorithm: String, _ name: String) async throws -> String {
+        try await offload { try Self.digestBlocking(algorithm, name) }
+    }
+
+    static func digestBlocking(_ algorithm: String, _ name: String) throws -> String {
         let content = try #require(BinderRig.files[name])
         let code = algorithm == "adler32"
             ? "import sys, zlib; print('%08x' % (zlib.adler32(sys.stdin.buffer.read()) & 0xffffffff))"
@@ -40,41 +48,41 @@ struct BasketScriptTests {
         return try BinderRig.shell("python3 -c \"\(code)\" < \(file.path)", in: "/").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test func verifiedItemsAreStagedWithAManifest() throws {
-        let rig = try BinderRig()
+    @Test func verifiedItemsAreStagedWithAManifest() async throws {
+        let rig = try await BinderRig.make()
         defer { rig.stop() }
         let items = [
-            DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"), size: Int64(BinderRig.files["a.txt"]!.utf8.count), checksum: "md5:\(try digest("md5", "a.txt"))"),
-            DataItem(kind: .url, name: "table.csv", url: rig.dataURL("table.csv"), checksum: "ADLER32:\(try digest("adler32", "table.csv").uppercased())"),
+            DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"), size: Int64(BinderRig.files["a.txt"]!.utf8.count), checksum: "md5:\(try await digest("md5", "a.txt"))"),
+            DataItem(kind: .url, name: "table.csv", url: rig.dataURL("table.csv"), checksum: "ADLER32:\(try await digest("adler32", "table.csv").uppercased())"),
             DataItem(kind: .rucio, name: "events.fits", did: "ESCAPE_CTA:events.fits", rses: ["CERN-EOS"]),
         ]
-        let (status, output, repo) = try run(rig, items, original: "#!/bin/sh\necho own > own.txt\n")
+        let (status, output, repo) = try await run(rig, items, original: "#!/bin/sh\necho own > own.txt\n")
         #expect(status == 0, "\(output)")
         #expect(try String(contentsOf: repo.appending(path: "data/a.txt"), encoding: .utf8) == BinderRig.files["a.txt"])
         #expect(FileManager.default.fileExists(atPath: repo.appending(path: "own.txt").path))
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: repo.appending(path: "data/skyport-manifest.json"))) as? [String: Any])
         let staged = try #require(manifest["staged"] as? [[String: Any]])
         #expect(staged.map { $0["name"] as? String } == ["a.txt", "table.csv"])
-        #expect(staged[0]["sha256"] as? String == (try digest("sha256", "a.txt")))
+        #expect(staged[0]["sha256"] as? String == (try await digest("sha256", "a.txt")))
         #expect((manifest["rucio"] as? [[String: Any]])?.first?["did"] as? String == "ESCAPE_CTA:events.fits")
         #expect(output.contains("skyport: staged a.txt (22 bytes, md5 verified)"), "\(output)")
     }
 
-    @Test func aWrongChecksumOrSizeStopsTheBuildNamingTheItem() throws {
-        let rig = try BinderRig()
+    @Test func aWrongChecksumOrSizeStopsTheBuildNamingTheItem() async throws {
+        let rig = try await BinderRig.make()
         defer { rig.stop() }
         let wrongSum = [DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"), checksum: "sha256:" + String(repeating: "0", count: 64))]
-        let (s1, o1, r1) = try run(rig, wrongSum)
+        let (s1, o1, r1) = try await run(rig, wrongSum)
         #expect(s1 == 1)
         #expect(o1.contains("skyport: basket item 'a.txt' (\(rig.dataURL("a.txt"))) could not be staged: sha256 checksum"), "\(o1)")
         #expect(!FileManager.default.fileExists(atPath: r1.appending(path: "data/a.txt").path))
 
         let wrongSize = [DataItem(kind: .url, name: "t.csv", url: rig.dataURL("table.csv"), size: 3)]
-        let (s2, o2, _) = try run(rig, wrongSize)
+        let (s2, o2, _) = try await run(rig, wrongSize)
         #expect(s2 == 1)
         #expect(o2.contains("basket item 't.csv'") && o2.contains("the basket says 3"), "\(o2)")
 
-        let (s3, o3, _) = try run(rig, [DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"))], original: "#!/bin/sh\nexit 7\n")
+        let (s3, o3, _) = try await run(rig, [DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"))], original: "#!/bin/sh\nexit 7\n")
         #expect(s3 == 7)
         #expect(o3.contains("the repository's own postBuild failed (exit code 7)"), "\(o3)")
     }

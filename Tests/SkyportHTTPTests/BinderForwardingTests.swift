@@ -93,7 +93,7 @@ struct BinderForwardingTests {
     // MARK: - Against the stand-in
 
     @Test func aNotebookIsStagedLaunchedOpenedAndTrackedToItsEnd() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "30", "--launch-delay", "1", "--hub-token", Self.hubToken])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "30", "--launch-delay", "1", "--hub-token", Self.hubToken])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         let broker = try await Self.broker(rig, hub: binder + "/")
@@ -132,7 +132,7 @@ struct BinderForwardingTests {
             let id = try #require(UUID(uuidString: String(path.split(separator: "/").last ?? "")))
             let stored = try #require(try await broker.store.session(id))
             #expect(!String(decoding: try JSONEncoder().encode(stored), as: UTF8.self).contains(token))
-            #expect(try rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranches().isEmpty)
             #expect(rig.clonesLeft().isEmpty)
             // Skyport hung up on ready itself (the stand-in holds a fresh launch's stream open for 30 s).
             let (_, stats) = try await Self.get(binder + "/_standin/stats")
@@ -149,7 +149,7 @@ struct BinderForwardingTests {
     }
 
     @Test func aCancelledSessionStopsItsServerThroughTheHub() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--hub-token", Self.hubToken])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--hub-token", Self.hubToken])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         try await Self.broker(rig, hub: binder + "/").run { client in
@@ -174,7 +174,7 @@ struct BinderForwardingTests {
     }
 
     @Test func aBusyBinderHubIsAskedAgainLaterAndTheCallbackHearsOfTheServer() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--total-quota", "1"])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2", "--total-quota", "1"])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         var broker = try await Self.broker(rig)
@@ -211,7 +211,7 @@ struct BinderForwardingTests {
     }
 
     @Test func aLaunchInterruptedByARestartIsResumed() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "4"])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "4"])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         let db = rig.root.appending(path: "restart.sqlite").path
@@ -243,11 +243,11 @@ struct BinderForwardingTests {
             let (_, listing) = try await Self.get(String(location[..<split.lowerBound]) + "api/contents/data?token=" + String(location[split.upperBound...]))
             #expect(listing.contains("a.txt"))
         }
-        #expect(try rig.stagingBranches().isEmpty)
+        #expect(try await rig.stagingBranches().isEmpty)
     }
 
     @Test func theUWSFaceEndsWithTheNotebookLinkAmongTheResults() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         try await Self.broker(rig).run { client in
@@ -272,11 +272,11 @@ struct BinderForwardingTests {
     }
 
     @Test func badInputEndsFailedWithTheFacilitysMessageAndLeavesNothingBehind() async throws {
-        let rig = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--launch-delay", "0.2"])
         defer { rig.stop() }
-        let never = try BinderRig(standin: ["--keepalive", "1", "--never-ready"])
+        let never = try await BinderRig.make(standin: ["--keepalive", "1", "--never-ready"])
         defer { never.stop() }
-        let limited = try BinderRig(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--rate-limit", "1"])
+        let limited = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "0", "--rate-limit", "1"])
         defer { limited.stop() }
         let binder = try #require(rig.binderURL)
         let down = "http://127.0.0.1:\(try BinderRig.freePort())"
@@ -306,7 +306,7 @@ struct BinderForwardingTests {
             let refused = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"]).session
             #expect(refused["phase"] as? String == "FAILED")
             #expect((refused["message"] as? String ?? "").contains("Rate limit exceeded"), "\(refused)")
-            #expect(try rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranches().isEmpty)
             #expect(rig.clonesLeft().isEmpty)
         }
     }
@@ -329,7 +329,7 @@ struct BinderForwardingTests {
         let env = ProcessInfo.processInfo.environment
         let binder = try #require(Self.realBinder)
         let hub = env["SKYPORT_TEST_JUPYTERHUB_URL"] ?? "http://127.0.0.1:18000/"
-        let rig = try BinderRig()
+        let rig = try await BinderRig.make()
         defer { rig.stop() }
         let file = rig.root.appending(path: "credentials.json")
         try Data(#"{"\#(hub)": {"token": "\#(env["SKYPORT_TEST_JUPYTERHUB_TOKEN"] ?? "")", "scheme": "token"}}"#.utf8).write(to: file)
@@ -355,7 +355,7 @@ struct BinderForwardingTests {
             #expect(names == Set(BinderRig.files.keys).union(["skyport-manifest.json"]), "\(listing)")
             let (_, a) = try await Self.get(server + "api/contents/data/a.txt?token=" + token)
             #expect(Self.json(a)["content"] as? String == BinderRig.files["a.txt"])
-            #expect(try rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranches().isEmpty)
             #expect(rig.clonesLeft().isEmpty)
             // Cancelling stops the server through the JupyterHub API.
             #expect(try await client.setPhase(path, "CANCELLED").status == .ok)

@@ -87,15 +87,26 @@ final class BinderRig: Sendable {
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
+    /// Stops every peer and removes the rig's files, without blocking the caller (a thread reaps the processes).
     func stop() {
         let all = processes.withLock { p in defer { p.removeAll() }; return p }
+        guard !all.isEmpty else { return }
         // Close every pipe before waiting for any: a later shell may hold an earlier one's write end.
         for (_, input) in all { try? input.fileHandleForWriting.close() }
-        for (process, _) in all {
-            for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let root = root
+        let reaped = Unchecked(all.map(\.0))
+        Thread.detachNewThread {
+            for process in reaped.value {
+                for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+            try? FileManager.default.removeItem(at: root)
         }
-        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// Makes a rig off the concurrency pool (starting peers blocks; the pool has as few threads as cores).
+    static func make(standin arguments: [String]? = nil) async throws -> BinderRig {
+        try await offload { try BinderRig(standin: arguments) }
     }
 
     /// Starts `command` under a shell that kills it when standard input closes.
@@ -121,8 +132,9 @@ final class BinderRig: Sendable {
     }
 
     /// The staging remote's branches (Skyport's are `skyport/<session>`).
-    func stagingBranches() throws -> [String] {
-        try Self.shell("git ls-remote --heads \(stagingPush)", in: root.path).split(separator: "\n").map(String.init)
+    func stagingBranches() async throws -> [String] {
+        let command = "git ls-remote --heads \(stagingPush)", dir = root.path
+        return try await offload { try Self.shell(command, in: dir) }.split(separator: "\n").map(String.init)
     }
 
     /// Clones left in the staging work directory (Skyport's scratch repository aside).
@@ -169,6 +181,18 @@ final class BinderRig: Sendable {
 
     /// Whether git and python3 are here (the rig needs both).
     static let available: Bool = (try? shell("command -v git && command -v python3", in: "/")) != nil
+}
+
+/// Runs blocking work on a thread of its own, not on the concurrency pool.
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 struct RigError: Error, CustomStringConvertible {
