@@ -5,7 +5,8 @@ set -euo pipefail
 bin=${1:-.build/debug/skyport}
 work=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+peers=()
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; for p in "${peers[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 db="$work/skyport.sqlite"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -95,6 +96,37 @@ if [ -n "${SKYPORT_TEST_DJANGO_UWS_URL:-}" ]; then
 else
   echo "NOT RUN: kill-and-restart check (django-uws is not started; scripts/test.sh starts it)"
 fi
+
+# A notebook with its basket on the stand-in BinderHub (Tests/Standins), followed live with `skyport watch`.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bh="$work/binder"; mkdir -p "$bh/src" "$bh/repos" "$bh/data"
+echo "basket file" >"$bh/data/a.txt"
+echo '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}' >"$bh/src/analysis.ipynb"
+(cd "$bh/src" && git init -q -b main && git add . && git -c user.name=s -c user.email=s@localhost commit -qm demo)
+git clone -q --bare "$bh/src" "$bh/repos/demo.git" && git init -q --bare "$bh/repos/staging.git"
+git_port=$(free_port); data_port=$(free_port); bh_port=$(free_port)
+git daemon --listen=127.0.0.1 --port="$git_port" --base-path="$bh/repos" --export-all --enable=receive-pack --reuseaddr "$bh/repos" >>"$work/peers.log" 2>&1 & peers+=($!)
+(cd "$bh/data" && exec python3 -m http.server "$data_port" --bind 127.0.0.1) >>"$work/peers.log" 2>&1 & peers+=($!)
+python3 "$(dirname "$0")/../Tests/Standins/binderhub_standin.py" --port "$bh_port" --state-dir "$bh/standin" --launch-delay 1 --quiet >>"$work/peers.log" 2>&1 & peers+=($!)
+for p in "$git_port" "$data_port" "$bh_port"; do
+  for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $p), 1)" 2>/dev/null && break; sleep 0.1; done
+done
+SKYPORT_STAGING_REMOTE="git://127.0.0.1:$git_port/staging.git" SKYPORT_STAGING_DIR="$work/staging" start
+bh_doc='{"id":"smoke-binder","name":"Smoke BinderHub","endpoints":[{"kind":"binderhub","url":"http://127.0.0.1:'$bh_port'"}],"accepts":["jupyter-notebook"]}'
+check "binderhub: facility registered" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/facilities" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$bh_doc")"
+nb_req='{"software": {"name": "demo", "codeRepository": "git://127.0.0.1:'$git_port'/demo.git", "keywords": ["jupyter-notebook"], "skyport:path": "analysis.ipynb"},
+ "basket": [{"archive": "astron_vo", "record": {"url": "http://127.0.0.1:'$data_port'/a.txt", "name": "a.txt"}}]}'
+session=$(curl -s -X POST "$base/requests" -H 'Content-Type: application/json' -d "$nb_req" | python3 -c 'import json,sys; print(json.load(sys.stdin)["offers"][0]["meta"]["url"])')
+curl -s -o /dev/null -X POST "$session" -H 'Content-Type: application/json' -d '{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}'
+watch_status=0
+watched=$(timeout 120 "$bin" watch "${session##*/}" --broker "$base" --interval 0.2 2>&1) || watch_status=$?
+check "binderhub: skyport watch ends when the notebook is available" 0 "$watch_status"
+check "binderhub: watch showed the launch step" 1 "$(grep -c -m1 '\[#*\.*\] launching' <<<"$watched")"
+link=$(sed -n 's/^open: //p' <<<"$watched")
+server=${link%%lab/tree*}; nbtoken=${link##*token=}
+check "binderhub: the staged basket file is in the server" "basket file" "$(curl -s "${server}api/contents/data/a.txt?token=$nbtoken" | python3 -c 'import json,sys; print(json.load(sys.stdin)["content"].strip())')"
+check "binderhub: no staging branch left" 0 "$(git ls-remote --heads "git://127.0.0.1:$git_port/staging.git" | wc -l | tr -d ' ')"
+kill -TERM "$pid"; wait "$pid" || true; pid=""
 
 # Discover a facility from a real IVOA publishing registry (DaCHS' OAI-PMH endpoint), then find it through the API.
 if [ -n "${SKYPORT_TEST_DACHS_URL:-}" ]; then
