@@ -37,7 +37,7 @@ public enum SkyportComposition {
 
     /// The HTTP application, with the given store, ready to run as a service.
     public static func buildApplication(
-        _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, logger: Logger,
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -45,7 +45,7 @@ public enum SkyportComposition {
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         let deps = APIDependencies(
-            store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer)
+            store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -56,7 +56,8 @@ public enum SkyportComposition {
 
     /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
     public static func backgroundServices(
-        _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, client: HTTPClient, logger: Logger
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, work: WorkSignal? = nil, client: HTTPClient,
+        logger: Logger
     ) throws -> [any Service] {
         let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
         let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
@@ -70,7 +71,7 @@ public enum SkyportComposition {
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder], notifier: HTTPNotifier(client: client, logger: logger),
-                settings: forwarding, logger: logger),
+                settings: forwarding, work: work, logger: logger),
         ]
     }
 
@@ -89,18 +90,19 @@ public enum SkyportComposition {
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let store = try makeStore(config)
         let sealer = try makeSealer(config)
+        let work = WorkSignal()
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let app = buildApplication(config, store: store, sealer: sealer, logger: logger) { port in
+        let app = buildApplication(config, store: store, sealer: sealer, work: work, logger: logger) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
                 "database": .string(config.database), "version": .string(version),
             ])
         }
         do {
-            let services = try backgroundServices(config, store: store, sealer: sealer, client: client, logger: logger) + [app]
+            let services = try backgroundServices(config, store: store, sealer: sealer, work: work, client: client, logger: logger) + [app]
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

@@ -15,13 +15,16 @@ public struct APIDependencies: Sendable {
     public var now: @Sendable () -> Date
     /// Opens the sealed notebook tokens of sessions, to show them in the session's links.
     public var sealer: (any SecretSealer)?
+    /// Rung when a session needs the forwarding service (accepted, cancelled), so that it starts at once.
+    public var work: WorkSignal?
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
         maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        work: WorkSignal? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.sealer = sealer
+        self.work = work
         self.planner = planner
         self.store = store
         self.metrics = metrics
@@ -32,6 +35,13 @@ public struct APIDependencies: Sendable {
 }
 
 extension APIDependencies {
+    /// A client's phase change (see `OfferStore.changePhase`); wakes the forwarding service when it has work.
+    func changePhase(of id: UUID, to phase: SessionPhase, now: Date) async throws -> SessionRecord {
+        let session = try await store.changePhase(of: id, to: phase, now: now)
+        if phase == .accepted || phase == .cancelled { work?.ring() }
+        return session
+    }
+
     /// The session as its owner sees it: while its notebook server is up, the links to it carry the token
     /// (`url + urlpath + ?token=`), opened from its sealed form; the store never holds it in clear.
     func reveal(_ session: SessionRecord) -> SessionRecord {

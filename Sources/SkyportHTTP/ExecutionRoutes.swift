@@ -43,7 +43,7 @@ struct ExecutionRoutes {
             let now = deps.now()
             let session: SessionRecord
             do {
-                session = try await deps.store.changePhase(of: id, to: target, now: now)
+                session = try await deps.changePhase(of: id, to: target, now: now)
             } catch let refusal as SessionLifecycle.Refusal {
                 let code: String
                 switch refusal {

@@ -267,17 +267,17 @@ struct UWSRoutes {
             if let earlier = offers.first(where: { ![.offered, .rejected, .expired].contains($0.phase) }) {
                 accepted = earlier
             } else {
-                accepted = try await deps.store.changePhase(of: best.id, to: .accepted, now: deps.now())
+                accepted = try await deps.changePhase(of: best.id, to: .accepted, now: deps.now())
             }
             do {
                 let linked = try await deps.store.updateUWSJob(id) { j in
                     (j.session, j.offerSet, j.quote) = (accepted.id, setID, accepted.end)
                     j.executionDuration = accepted.duration.seconds
                 }
-                if linked.phase == .aborted { _ = try? await deps.store.changePhase(of: accepted.id, to: .cancelled, now: deps.now()) }
+                if linked.phase == .aborted { _ = try? await deps.changePhase(of: accepted.id, to: .cancelled, now: deps.now()) }
             } catch {
                 // The job was deleted meanwhile, or could not be linked: the session must not run unseen.
-                _ = try? await deps.store.changePhase(of: accepted.id, to: .cancelled, now: deps.now())
+                _ = try? await deps.changePhase(of: accepted.id, to: .cancelled, now: deps.now())
                 if case StoreError.notFound = error { return }
                 throw error
             }
@@ -308,7 +308,7 @@ struct UWSRoutes {
         }
         if let session = job.session {
             do {
-                _ = try await deps.store.changePhase(of: session, to: .cancelled, now: now)
+                _ = try await deps.changePhase(of: session, to: .cancelled, now: now)
             } catch let refusal as SessionLifecycle.Refusal {
                 let phase = try await deps.store.session(session).map { job.phase(session: $0.phase) } ?? .unknown
                 throw APIError(.forbidden, code: "illegal-transition", "job \(id) is \(phase.rawValue): it cannot ABORT (\(refusal))",
@@ -321,7 +321,7 @@ struct UWSRoutes {
     /// Deletes a job, cancelling its session first if it is still live.
     func destroy(_ job: UWSJobRecord, logger: Logger) async throws {
         if let id = job.session, let session = try await deps.store.session(id), !session.phase.isFinal {
-            _ = try? await deps.store.changePhase(of: id, to: .cancelled, now: deps.now())
+            _ = try? await deps.changePhase(of: id, to: .cancelled, now: deps.now())
         }
         _ = try await deps.store.deleteUWSJob(job.id)
         logger.info("uws job deleted", metadata: ["job": .string(job.id)])

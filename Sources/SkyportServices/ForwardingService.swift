@@ -33,11 +33,15 @@ public struct ForwardingService: Service {
     let worker: String
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Rung by the API when a session is accepted or cancelled: the idle pause ends at once.
+    let work: WorkSignal?
 
     public init(
         store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], notifier: (any Notifier)? = nil, settings: Settings = .init(),
-        worker: String = "worker-\(UUID().uuidString.prefix(8))", logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        worker: String = "worker-\(UUID().uuidString.prefix(8))", work: WorkSignal? = nil, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.work = work
         self.store = store
         self.executors = executors
         self.notifier = notifier
@@ -60,7 +64,9 @@ public struct ForwardingService: Service {
                         inFlight.add(-1)
                     }
                 }
-                if claimed.count < room || room == 0 { try? await Task.sleep(for: settings.idle) }
+                if claimed.count < room || room == 0 {
+                    if let work { await work.wait(upTo: settings.idle) } else { try? await Task.sleep(for: settings.idle) }
+                }
             }
         }
     }

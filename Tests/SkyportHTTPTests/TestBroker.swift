@@ -46,10 +46,11 @@ struct TestBroker {
         var logger = Logger(label: "skyport-test")
         logger.logLevel = .warning
         let sealer = SecretBox.ephemeral()
-        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, logger: logger)
+        let work = WorkSignal()
+        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, work: work, logger: logger)
         guard withServices else { return try await app.test(.live, test) }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, client: client, logger: logger)
+        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, work: work, client: client, logger: logger)
         let background = Task {
             try await withThrowingDiscardingTaskGroup { group in
                 for service in services { group.addTask { try await service.run() } }

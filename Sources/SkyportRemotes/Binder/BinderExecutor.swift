@@ -93,8 +93,12 @@ public final class BinderExecutor: FacilityExecutor {
         var snapshot = launch.snapshot
         if snapshot.outcome == nil, snapshot.phase == job.remotePhase, snapshot.progress == job.progress {
             await launch.waitForChange(after: snapshot.version, timeout: .seconds(max(wait, 1)))
-            // Progress lines come many a second during a build: gather them so the store sees one write a second.
-            if launch.snapshot.outcome == nil, launch.snapshot.phase == job.remotePhase { try? await Task.sleep(for: .milliseconds(500)) }
+            // Progress lines come many a second during a build: gather them for up to half a second, so the store
+            // sees about two writes a second, but return at once on a new phase or the outcome.
+            let until = ContinuousClock.now + .milliseconds(500)
+            while case let s = launch.snapshot, s.outcome == nil, s.phase == job.remotePhase, ContinuousClock.now < until {
+                await launch.waitForChange(after: s.version, timeout: until - ContinuousClock.now)
+            }
             snapshot = launch.snapshot
         }
         switch snapshot.outcome {

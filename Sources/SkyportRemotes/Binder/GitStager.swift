@@ -163,7 +163,7 @@ enum Subprocess {
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let outputURL = FileManager.default.temporaryDirectory.appending(path: "skyport-git-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
         let output = try FileHandle(forWritingTo: outputURL)
         defer { try? output.close() }
@@ -171,7 +171,7 @@ enum Subprocess {
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
 
-        nonisolated(unsafe) let running = process
+        let running = process
         let killer = Task {
             try await Task.sleep(for: timeout)
             if running.isRunning { running.terminate() }
