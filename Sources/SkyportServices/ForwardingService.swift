@@ -62,6 +62,7 @@ public struct ForwardingService: Service {
                     group.addTask {
                         await self.drive(session)
                         inFlight.add(-1)
+                        self.work?.ring()  // the session (or another) may be claimable again now: no idle pause
                     }
                 }
                 if claimed.count < room || room == 0 {
@@ -87,7 +88,7 @@ public struct ForwardingService: Service {
     func drive(_ session: SessionRecord) async {
         do {
             let holdOff = try await step(session)
-            try? await store.release(session.id, worker: worker, until: holdOff.map { now().addingTimeInterval($0.seconds) })
+            await release(session, until: holdOff.map { now().addingTimeInterval($0.seconds) })
         } catch let refusal as FacilityRefusal {
             logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
             let stored = try? await update(session) { s in
@@ -102,19 +103,25 @@ public struct ForwardingService: Service {
                 }
             }
             await notifyIfEnded(stored ?? nil)
-            try? await store.release(session.id, worker: worker, until: nil)
+            await release(session, until: nil)
         } catch where Task.isCancelled {
-            // Shutting down: give the session back at once, so that the next start (or another worker) resumes it
-            // without waiting for the lease to lapse. (A crash cannot do this; then the lease runs out.)
-            let store = store, id = session.id, worker = worker
-            await Task { try? await store.release(id, worker: worker, until: nil) }.value
+            await release(session, until: nil)
         } catch {
             let failures = await recordFailure(session, error)
             // Back off before the next try: 1, 2, 4 ... 60 seconds.
             let delay = min(60, 1 << min(failures - 1, 6))
-            try? await store.release(session.id, worker: worker, until: now().addingTimeInterval(TimeInterval(delay)))
+            await release(session, until: now().addingTimeInterval(TimeInterval(delay)))
         }
     }
+
+    /// Gives a claimed session back, even while shutting down (the write runs outside the cancelled task), so that
+    /// the next start or another worker resumes it at once instead of after the lease. (A crash cannot; then the
+    /// lease runs out.)
+    func release(_ session: SessionRecord, until: Date?) async {
+        let store = store, id = session.id, worker = worker
+        await Task { try? await store.release(id, worker: worker, until: until) }.value
+    }
+
 
     /// Does one step; returns how long to leave the session alone before the next (nil: at once).
     func step(_ session: SessionRecord) async throws -> Duration? {

@@ -132,7 +132,7 @@ struct BinderForwardingTests {
             let id = try #require(UUID(uuidString: String(path.split(separator: "/").last ?? "")))
             let stored = try #require(try await broker.store.session(id))
             #expect(!String(decoding: try JSONEncoder().encode(stored), as: UTF8.self).contains(token))
-            #expect(try await rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranchesGone())
             #expect(rig.clonesLeft().isEmpty)
             // Skyport hung up on ready itself (the stand-in holds a fresh launch's stream open for 30 s).
             let (_, stats) = try await Self.get(binder + "/_standin/stats")
@@ -243,7 +243,7 @@ struct BinderForwardingTests {
             let (_, listing) = try await Self.get(String(location[..<split.lowerBound]) + "api/contents/data?token=" + String(location[split.upperBound...]))
             #expect(listing.contains("a.txt"))
         }
-        #expect(try await rig.stagingBranches().isEmpty)
+        #expect(try await rig.stagingBranchesGone())
     }
 
     @Test func theUWSFaceEndsWithTheNotebookLinkAmongTheResults() async throws {
@@ -306,7 +306,7 @@ struct BinderForwardingTests {
             let refused = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"]).session
             #expect(refused["phase"] as? String == "FAILED")
             #expect((refused["message"] as? String ?? "").contains("Rate limit exceeded"), "\(refused)")
-            #expect(try await rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranchesGone())
             #expect(rig.clonesLeft().isEmpty)
         }
     }
@@ -355,7 +355,7 @@ struct BinderForwardingTests {
             #expect(names == Set(BinderRig.files.keys).union(["skyport-manifest.json"]), "\(listing)")
             let (_, a) = try await Self.get(server + "api/contents/data/a.txt?token=" + token)
             #expect(Self.json(a)["content"] as? String == BinderRig.files["a.txt"])
-            #expect(try await rig.stagingBranches().isEmpty)
+            #expect(try await rig.stagingBranchesGone())
             #expect(rig.clonesLeft().isEmpty)
             // Cancelling stops the server through the JupyterHub API.
             #expect(try await client.setPhase(path, "CANCELLED").status == .ok)

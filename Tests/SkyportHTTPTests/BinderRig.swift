@@ -137,6 +137,16 @@ final class BinderRig: Sendable {
         return try await offload { try Self.shell(command, in: dir) }.split(separator: "\n").map(String.init)
     }
 
+    /// Whether Skyport's staging branches are all gone within `within` (they are deleted beside the stream).
+    func stagingBranchesGone(within: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            if try await stagingBranches().isEmpty { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await stagingBranches().isEmpty
+    }
+
     /// Clones left in the staging work directory (Skyport's scratch repository aside).
     func clonesLeft() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []).filter { $0 != "scratch.git" }

@@ -150,17 +150,19 @@ public final class BinderExecutor: FacilityExecutor {
         var busy = 0, unreachable = 0
         let released = Once()
         let stager = stager, staged = stager.map { buildURL.contains(BinderSource.escape($0.remote.fetchURL)) } ?? false
-        @Sendable func releaseBranch() async {
+        let deletion = Mutex<Task<Void, Never>?>(nil)
+        // Deleted beside the stream (not in its way), once BinderHub has built; whatever happens next, at the latest
+        // when the launch ends.
+        @Sendable func releaseBranch() {
             guard staged, released.take() else { return }
-            await stager?.deleteBranch(for: session)
+            deletion.withLock { $0 = Task { await stager?.deleteBranch(for: session) } }
         }
-        // Whatever happens next, BinderHub no longer needs the staged commit once the launch ends.
-        defer { if staged, released.take() { Task { await stager?.deleteBranch(for: session) } } }
+        defer { releaseBranch() }
         let log = logger
         while !Task.isCancelled {
             do {
                 let end = try await stream(buildURL, endpoint: endpoint, launch: launch, deadline: deadline, timeout: timeout) { phase in
-                    if BinderStream.sourceReleased.contains(phase) { await releaseBranch() }
+                    if BinderStream.sourceReleased.contains(phase) { releaseBranch() }
                 }
                 switch end {
                 case .verdict(.ready(let url, let token)):

@@ -119,12 +119,14 @@ public struct GitStager: Sendable {
         }
     }
 
+    /// An empty repository to run `git push --delete` from; made once, atomically (deletions run concurrently).
     func scratchRepository() async throws -> String {
         let path = URL(fileURLWithPath: remote.workDirectory).appending(path: "scratch.git").path
-        if !FileManager.default.fileExists(atPath: "\(path)/HEAD") {
-            try FileManager.default.createDirectory(atPath: remote.workDirectory, withIntermediateDirectories: true)
-            _ = try await run(["init", "--quiet", "--bare", path], in: nil)
-        }
+        if FileManager.default.fileExists(atPath: "\(path)/HEAD") { return path }
+        try FileManager.default.createDirectory(atPath: remote.workDirectory, withIntermediateDirectories: true)
+        let fresh = URL(fileURLWithPath: remote.workDirectory).appending(path: ".scratch-\(UUID().uuidString).git").path
+        _ = try await run(["init", "--quiet", "--bare", fresh], in: nil)
+        if rename(fresh, path) != 0 { try? FileManager.default.removeItem(atPath: fresh) }  // another made it first
         return path
     }
 
