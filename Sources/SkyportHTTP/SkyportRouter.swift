@@ -13,6 +13,7 @@ public enum SkyportRouter {
         ExecutionRoutes(deps: deps).register(on: &table)
         AcceptsRoutes(deps: deps).register(on: &table)
         UWSRoutes(deps: deps).register(on: &table)
+        VOSIRoutes(deps: deps).register(on: &table)
         return (router, table.entries)
     }
 }
