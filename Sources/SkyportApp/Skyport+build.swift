@@ -37,7 +37,8 @@ public enum SkyportComposition {
 
     /// The HTTP application, with the given store, ready to run as a service.
     public static func buildApplication(
-        _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil, logger: Logger,
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
+        health: HealthBoardBox? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -45,7 +46,8 @@ public enum SkyportComposition {
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         let deps = APIDependencies(
-            store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work)
+            store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work,
+            health: health)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -56,8 +58,8 @@ public enum SkyportComposition {
 
     /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
     public static func backgroundServices(
-        _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, work: WorkSignal? = nil, client: HTTPClient,
-        logger: Logger
+        _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, work: WorkSignal? = nil,
+        health: HealthBoardBox? = nil, client: HTTPClient, logger: Logger
     ) throws -> [any Service] {
         let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
         let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
@@ -67,12 +69,20 @@ public enum SkyportComposition {
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
         forwarding.lease = .seconds(config.forwardLease)
-        return [
+        var services: [any Service] = [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder], notifier: HTTPNotifier(client: client, logger: logger),
                 settings: forwarding, work: work, logger: logger),
         ]
+        if let health, config.healthPeriod > 0 {
+            var settings = HealthService.Settings()
+            settings.period = .seconds(config.healthPeriod)
+            settings.failedPeriod = .seconds(max(1, config.healthPeriod / 2))
+            let probe = HealthProbe(client: client, logger: Logger(label: "skyport.health", factory: { _ in logger.handler }))
+            services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
+        }
+        return services
     }
 
     static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {
@@ -91,18 +101,20 @@ public enum SkyportComposition {
         let store = try makeStore(config)
         let sealer = try makeSealer(config)
         let work = WorkSignal()
+        // In memory: after a start, facilities are unprobed (and offered) until the first round of checks.
+        let health = HealthBoardBox()
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let app = buildApplication(config, store: store, sealer: sealer, work: work, logger: logger) { port in
+        let app = buildApplication(config, store: store, sealer: sealer, work: work, health: health, logger: logger) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
                 "database": .string(config.database), "version": .string(version),
             ])
         }
         do {
-            let services = try backgroundServices(config, store: store, sealer: sealer, work: work, client: client, logger: logger) + [app]
+            let services = try backgroundServices(config, store: store, sealer: sealer, work: work, health: health, client: client, logger: logger) + [app]
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

@@ -40,6 +40,9 @@ public struct SkyportConfiguration: Sendable {
     public var stagingDirectory = FileManager.default.temporaryDirectory.appending(path: "skyport-staging").path
     /// Seconds a BinderHub launch may take when the facility does not say (`SKYPORT_BINDER_LAUNCH_TIMEOUT`).
     public var binderLaunchTimeout = 600
+    /// Seconds between health checks of a healthy facility (VOSI availability, BinderHub /health and /versions), with
+    /// jitter; an unavailable one is checked twice as often; 0 turns the checks off (`SKYPORT_HEALTH_PERIOD`).
+    public var healthPeriod = 60
     /// Longest wait, in seconds, before asking a busy BinderHub again (rate limit, quota) (`SKYPORT_BINDER_BUSY_DELAY`).
     public var binderBusyDelay = 300
     /// Seconds a BinderHub build stream may stay silent (`SKYPORT_BINDER_IDLE_TIMEOUT`; BinderHub sends a keep-alive every 25 s).
@@ -67,6 +70,7 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_STAGING_FETCH_URL"], !v.isEmpty { c.stagingFetchURL = v }
         if let v = env["SKYPORT_STAGING_DIR"], !v.isEmpty { c.stagingDirectory = v }
         if let v = env["SKYPORT_BINDER_LAUNCH_TIMEOUT"] { c.binderLaunchTimeout = try int(v, "SKYPORT_BINDER_LAUNCH_TIMEOUT", 1...86_400) }
+        if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }
         if let v = env["SKYPORT_BINDER_IDLE_TIMEOUT"] { c.binderIdleTimeout = try int(v, "SKYPORT_BINDER_IDLE_TIMEOUT", 1...3_600) }
         return c

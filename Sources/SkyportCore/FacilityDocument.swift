@@ -64,7 +64,7 @@ public struct FacilityDocument: Sendable {
 
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified"],
+        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified", "health"],
         "endpoints[]": ["kind", "url", "launchTimeout"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],

@@ -17,12 +17,15 @@ public struct APIDependencies: Sendable {
     public var sealer: (any SecretSealer)?
     /// Rung when a session needs the forwarding service (accepted, cancelled), so that it starts at once.
     public var work: WorkSignal?
+    /// The facilities' last health checks (written by the health service): matching rejects unavailable ones.
+    public var health: HealthBoardBox?
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
         maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil,
-        work: WorkSignal? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        work: WorkSignal? = nil, health: HealthBoardBox? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.health = health
         self.sealer = sealer
         self.work = work
         self.planner = planner

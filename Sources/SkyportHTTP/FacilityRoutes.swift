@@ -29,7 +29,7 @@ struct FacilityRoutes {
         table.add(.get, "/facilities/{id}") { request, context in
             let id = try Self.pathID(context)
             guard let document = try await deps.store.facilityJSON(id) else { throw APIError.notFound("facility '\(id)'") }
-            return try Representation.response(json: document, for: request)
+            return try Representation.response(json: try Self.withHealth(document, deps.health?.board[id]), for: request)
         }
 
         table.add(.put, "/facilities/{id}") { request, context in
@@ -62,6 +62,20 @@ struct FacilityRoutes {
                     "facility '\(existing.id)' has \(live) live job(s): it is now draining (no new work); delete it again once they have ended")
             }
         }
+    }
+
+    /// The stored document with the facility's last health check added as `health` (status, reason, checked, since);
+    /// as stored when it has not been probed (or no health service runs).
+    static func withHealth(_ document: String, _ health: FacilityHealth?) throws -> String {
+        guard let health, case .object(var object) = try CanonicalJSON.decode(JSONValue.self, document) else { return document }
+        var view: [String: JSONValue] = [
+            "status": .string(health.status.rawValue),
+            "checked": .string(Timestamp.format(health.checked)),
+            "since": .string(Timestamp.format(health.since)),
+        ]
+        if let reason = health.reason { view["reason"] = .string(reason) }
+        object["health"] = .object(view)
+        return try CanonicalJSON.encode(JSONValue.object(object))
     }
 
     /// The operator named by the request's bearer token; 401 when there is none or it is unknown.

@@ -17,7 +17,7 @@ struct Negotiation {
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let facilities = try await deps.store.facilities(FacilityQuery())
-        let outcome = Matcher.match(request, against: facilities)
+        let outcome = Matcher.match(request, against: facilities, health: deps.health?.board, now: now)
         let planner = OfferPlanner(settings: deps.planner)
         let settings = deps.planner
         let creation = try await deps.store.createOfferSet(

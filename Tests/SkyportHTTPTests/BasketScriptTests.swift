@@ -82,6 +82,11 @@ struct BasketScriptTests {
         #expect(s2 == 1)
         #expect(o2.contains("basket item 't.csv'") && o2.contains("the basket says 3"), "\(o2)")
 
+        // An original postBuild without "#!" runs under a shell, as repo2docker's RUN line runs it.
+        let (s4, o4, r4) = try await run(rig, [DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"))], original: "echo plain > plain.txt\n")
+        #expect(s4 == 0, "\(o4)")
+        #expect(FileManager.default.fileExists(atPath: r4.appending(path: "plain.txt").path))
+
         let (s3, o3, _) = try await run(rig, [DataItem(kind: .url, name: "a.txt", url: rig.dataURL("a.txt"))], original: "#!/bin/sh\nexit 7\n")
         #expect(s3 == 7)
         #expect(o3.contains("the repository's own postBuild failed (exit code 7)"), "\(o3)")

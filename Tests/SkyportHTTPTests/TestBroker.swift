@@ -39,6 +39,8 @@ struct TestBroker {
         config.maxBodyBytes = maxBodyBytes
         config.offerLifetime = offerLifetime
         config.credentialsFile = credentialsFile
+        // Facilities in tests often point at ports nothing listens on: health checks are on only where a test asks.
+        config.healthPeriod = 0
         self.config = config
     }
 
@@ -47,10 +49,11 @@ struct TestBroker {
         logger.logLevel = .warning
         let sealer = SecretBox.ephemeral()
         let work = WorkSignal()
-        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, work: work, logger: logger)
+        let health = HealthBoardBox()
+        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, work: work, health: health, logger: logger)
         guard withServices else { return try await app.test(.live, test) }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, work: work, client: client, logger: logger)
+        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, work: work, health: health, client: client, logger: logger)
         let background = Task {
             try await withThrowingDiscardingTaskGroup { group in
                 for service in services { group.addTask { try await service.run() } }

@@ -144,7 +144,7 @@ public enum BasketStaging {
         # Written by Skyport for session \(session).
         # Stages the data basket into data/ and lists it in \(manifestPath); the repository's own postBuild,
         # if it had one, is kept as \(originalName) and runs first.
-        import base64, hashlib, json, os, subprocess, sys, urllib.error, urllib.parse, urllib.request, zlib
+        import base64, hashlib, json, os, subprocess, sys, time, urllib.error, urllib.parse, urllib.request, zlib
 
         HERE = os.path.dirname(os.path.abspath(__file__))
         ROOT = os.path.abspath(os.path.join(HERE, *([".."] * \(levels))))
@@ -172,7 +172,18 @@ public enum BasketStaging {
                 return
             path = os.path.join(HERE, ORIGINAL)
             os.chmod(path, 0o755)
-            code = subprocess.call([path])
+            with open(path, "rb") as f:
+                shebang = f.read(2) == b"#!"
+            # Without "#!" a shell runs it, as repo2docker's RUN line would.
+            command = [path] if shebang else ["/bin/sh", path]
+            for attempt in range(10):
+                try:
+                    code = subprocess.call(command)
+                    break
+                except OSError as error:
+                    if error.errno != 26 or attempt == 9:  # ETXTBSY: the file was just written by another process
+                        raise
+                    time.sleep(0.1)
             if code != 0:
                 say("the repository's own postBuild failed (exit code %d)" % code)
                 sys.exit(code)

@@ -7,6 +7,9 @@ public struct MatchOutcome: Sendable {
     let accepted: [AcceptedEntry]
     let rejected: [RejectedEntry]
     let locatable: Int
+    /// Reasons and flags that are not in the compact masks (facility health), by index into `facilities`.
+    var extraReasons: [Int32: [MatchReason]] = [:]
+    var extraFlags: [Int32: [MatchFlag]] = [:]
 
     init(shape: MatchShape, facilities: [Facility], accepted: [AcceptedEntry], rejected: [RejectedEntry], locatable: Int) {
         self.shape = shape
@@ -31,7 +34,7 @@ public struct MatchOutcome: Sendable {
     public var rejections: [MatchRejection] {
         rejected.map { r in
             let f = facilities[Int(r.index)]
-            return MatchRejection(facility: f.id, reasons: MatchExplainer(shape: shape).reasons(r.reasons, facility: f))
+            return MatchRejection(facility: f.id, reasons: MatchExplainer(shape: shape).reasons(r.reasons, facility: f) + (extraReasons[r.index] ?? []))
         }
     }
 
@@ -40,7 +43,7 @@ public struct MatchOutcome: Sendable {
         let colocation = locatable > 0 ? Double(a.colocated) / Double(locatable) : 0
         return MatchCandidate(
             facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom),
-            flags: MatchExplainer(shape: shape).flags(a.flags, facility: f)
+            flags: MatchExplainer(shape: shape).flags(a.flags, facility: f) + (extraFlags[a.index] ?? [])
         )
     }
 }

@@ -16,6 +16,8 @@ public enum MatchReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case memoryExceedCapacity = "memory-exceed-capacity"
     /// The facility declares RSEs but holds none of the request's locatable Rucio items (one reason per item).
     case dataNotColocated = "data-not-colocated"
+    /// The facility failed its last health check (VOSI availability, BinderHub `/health`, or not reachable).
+    case facilityUnavailable = "facility-unavailable"
 }
 
 /// One machine-readable reason a facility was rejected, with what was asked and what the facility offers.
@@ -53,6 +55,8 @@ public enum MatchFlagCode: String, Sendable, Hashable, Codable, CaseIterable {
     case facilityDataUnknown = "facility-data-unknown"
     /// The facility holds some of the request's locatable Rucio items but not all (one flag per item it lacks).
     case dataPartlyColocated = "data-partly-colocated"
+    /// The facility's last health check passed, but it is older than the stale limit.
+    case healthStale = "health-check-stale"
 }
 
 /// One flag on an accepted match.

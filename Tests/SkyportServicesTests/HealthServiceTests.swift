@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import SkyportCore
+import SkyportServices
+import SkyportStore
+import Synchronization
+import Testing
+
+/// A facility whose health the test switches, counting the probes it receives.
+private final class Switchboard: Sendable {
+    let state = Mutex<(up: [String: Bool], probes: [String: Int])>(([:], [:]))
+
+    func set(_ id: String, up: Bool) { state.withLock { $0.up[id] = up } }
+    func probes(_ id: String) -> Int { state.withLock { $0.probes[id] ?? 0 } }
+
+    func probe(_ f: Facility) -> HealthProbeResult {
+        state.withLock { s in
+            s.probes[f.id.rawValue, default: 0] += 1
+            return s.up[f.id.rawValue] ?? true ? HealthProbeResult(healthy: true) : .unavailable("not reachable: connection refused")
+        }
+    }
+}
+
+@Suite struct HealthServiceTests {
+    static func facility(_ id: String, status: FacilityStatus = .active) -> Facility {
+        let epoch = Date(timeIntervalSince1970: 1_800_000_000)
+        return Facility(
+            id: FacilityID(id), name: id, status: status, endpoints: [Endpoint(kind: .uws, url: "http://\(id).invalid/tap/async")],
+            accepts: [.tapQuery], owner: "test", created: epoch, modified: epoch)
+    }
+
+    static var settings: HealthService.Settings {
+        var s = HealthService.Settings()
+        s.period = .milliseconds(50)
+        s.failedPeriod = .milliseconds(30)
+        s.tick = .milliseconds(20)
+        s.staleAfter = .seconds(60)
+        return s
+    }
+
+    /// Polls `condition` every 10 ms for up to 5 s.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    @Test func aFailingFacilityIsMarkedUnavailableAndComesBack() async throws {
+        let store = InMemoryStore()
+        try await store.insertFacility(Self.facility("ivo://test/flappy"))
+        try await store.insertFacility(Self.facility("ivo://test/steady"))
+        try await store.insertFacility(Self.facility("ivo://test/off", status: .disabled))
+        let switches = Switchboard()
+        switches.set("ivo://test/flappy", up: false)
+        let box = HealthBoardBox()
+        let service = HealthService(
+            store: store, board: box, settings: Self.settings, logger: Logger(label: "test.health"),
+            probe: { switches.probe($0) })
+        let flappy = FacilityID("ivo://test/flappy")
+
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+
+        #expect(await Self.eventually { box.board[flappy]?.status == .unavailable })
+        let down = try #require(box.board[flappy])
+        #expect(down.reason == "not reachable: connection refused")
+        #expect(box.board[FacilityID("ivo://test/steady")]?.status == .healthy)
+        #expect(box.board[FacilityID("ivo://test/off")] == nil, "only active facilities are probed")
+        #expect(switches.probes("ivo://test/off") == 0)
+        #expect(box.board.staleAfter == 60)
+
+        // While down, the facility is rejected; it is re-checked every failedPeriod and comes back by itself.
+        let request = NormalisedRequest(executable: ExecutableRequest(kind: .tapQuery))
+        let facilities = try await store.facilities(FacilityQuery())
+        let whileDown = Matcher.match(request, against: facilities, health: box.board, now: Date())
+        #expect(whileDown.rejections.first { $0.facility == flappy }?.reasons.map(\.code).contains(.facilityUnavailable) == true)
+        #expect(await Self.eventually { switches.probes("ivo://test/flappy") >= 3 })
+        #expect(box.board[flappy]?.since == down.since, "still down: the status has not changed")
+
+        switches.set("ivo://test/flappy", up: true)
+        #expect(await Self.eventually { box.board[flappy]?.status == .healthy })
+        #expect(box.board[flappy]?.reason == nil)
+        let afterwards = Matcher.match(request, against: facilities, health: box.board, now: Date())
+        #expect(afterwards.rankedIDs.contains(flappy))
+    }
+
+    @Test func aRemovedFacilityLeavesTheBoard() async throws {
+        let store = InMemoryStore()
+        let gone = Self.facility("ivo://test/gone")
+        try await store.insertFacility(gone)
+        let box = HealthBoardBox()
+        let service = HealthService(
+            store: store, board: box, settings: Self.settings, logger: Logger(label: "test.health"),
+            probe: { _ in HealthProbeResult(healthy: true) })
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        #expect(await Self.eventually { box.board[gone.id] != nil })
+        var disabled = gone
+        disabled.status = .disabled
+        try await store.replaceFacility(disabled)
+        #expect(await Self.eventually { box.board[gone.id] == nil })
+    }
+}
