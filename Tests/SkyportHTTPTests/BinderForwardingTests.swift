@@ -295,6 +295,7 @@ struct BinderForwardingTests {
             for c in cases { paths.append((try await Self.launch(client, facility: c.facility, request: c.request), c.expect)) }
             for (path, expected) in paths {
                 let (session, _) = try await Self.follow(client, path, until: ["FAILED", "AVAILABLE", "COMPLETED"], timeout: .seconds(60))
+                print("bad input → \(session["phase"] ?? "?"): \(session["message"] ?? "no message")")
                 #expect(session["phase"] as? String == "FAILED", "\(expected): \(session)")
                 #expect((session["message"] as? String ?? "").contains(expected), "\(session["message"] ?? "no message")")
             }
@@ -304,6 +305,7 @@ struct BinderForwardingTests {
             #expect(try await Self.follow(client, first, until: ["AVAILABLE", "FAILED"]).session["phase"] as? String == "AVAILABLE")
             let second = try await Self.launch(client, facility: "limited", request: Self.request(limited, files: ["a.txt"]))
             let refused = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"]).session
+            print("bad input → \(refused["phase"] ?? "?"): \(refused["message"] ?? "no message")")
             #expect(refused["phase"] as? String == "FAILED")
             #expect((refused["message"] as? String ?? "").contains("Rate limit exceeded"), "\(refused)")
             #expect(try await rig.stagingBranchesGone())

@@ -161,7 +161,7 @@ public enum BinderStream {
         var parts: [String] = []
         // The staging script's own report of a basket item it could not fetch says what went wrong best.
         if let staged = recent.last(where: { $0.hasPrefix(BasketStaging.logPrefix) }) { parts.append(staged) }
-        if let text = event.text, !parts.contains(text) { parts.append(text) }
+        if let text = event.text, !parts.contains(where: text.contains) { parts.append(text) }
         if parts.isEmpty, let last = recent.last { parts.append(last) }
         var message = "BinderHub build failed"
         if let code = event.statusCode { message += " (status \(code))" }
