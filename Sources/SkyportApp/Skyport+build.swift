@@ -38,7 +38,7 @@ public enum SkyportComposition {
     /// The HTTP application, with the given store, ready to run as a service.
     public static func buildApplication(
         _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
-        health: HealthBoardBox? = nil, logger: Logger,
+        health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -47,7 +47,7 @@ public enum SkyportComposition {
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         let deps = APIDependencies(
             store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work,
-            health: health)
+            health: health, registryHarvests: registryHarvests)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -59,7 +59,7 @@ public enum SkyportComposition {
     /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
     public static func backgroundServices(
         _ config: SkyportConfiguration, store: any BrokerStore, sealer: any SecretSealer, work: WorkSignal? = nil,
-        health: HealthBoardBox? = nil, client: HTTPClient, logger: Logger
+        health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, client: HTTPClient, logger: Logger
     ) throws -> [any Service] {
         let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
         let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
@@ -82,6 +82,17 @@ public enum SkyportComposition {
             let probe = HealthProbe(client: client, logger: Logger(label: "skyport.health", factory: { _ in logger.handler }))
             services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
         }
+        if config.registryPeriod > 0 {
+            let harvester = OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: XMLDoc.defaultMaxBytes))
+            var settings = RegistryHarvestService.Settings()
+            settings.period = .seconds(config.registryPeriod)
+            services.append(RegistryHarvestService(
+                store: store, settings: settings, signal: registryHarvests,
+                logger: Logger(label: "skyport.registry", factory: { _ in logger.handler })
+            ) { url, from, page in
+                for try await p in harvester.pages(baseURL: url, from: from) { try await page(p.records) }
+            })
+        }
         return services
     }
 
@@ -103,18 +114,26 @@ public enum SkyportComposition {
         let work = WorkSignal()
         // In memory: after a start, facilities are unprobed (and offered) until the first round of checks.
         let health = HealthBoardBox()
+        let registryHarvests = WorkSignal()
+        for url in config.registrySources where try await store.registrySource(url) == nil {
+            try await store.upsertRegistrySource(RegistrySource(url: url, addedBy: "registry", added: Date()))
+        }
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        let app = buildApplication(config, store: store, sealer: sealer, work: work, health: health, logger: logger) { port in
+        let app = buildApplication(
+            config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, logger: logger
+        ) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
                 "database": .string(config.database), "version": .string(version),
             ])
         }
         do {
-            let services = try backgroundServices(config, store: store, sealer: sealer, work: work, health: health, client: client, logger: logger) + [app]
+            let services = try backgroundServices(
+                config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, client: client,
+                logger: logger) + [app]
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

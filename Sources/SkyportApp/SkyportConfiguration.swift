@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SkyportCore
 
 /// Every setting Skyport reads, resolved once at start-up: defaults, then `SKYPORT_*` environment
 /// variables, then command-line flags (the caller applies flags over `fromEnvironment()`).
@@ -40,6 +41,10 @@ public struct SkyportConfiguration: Sendable {
     public var stagingDirectory = FileManager.default.temporaryDirectory.appending(path: "skyport-staging").path
     /// Seconds a BinderHub launch may take when the facility does not say (`SKYPORT_BINDER_LAUNCH_TIMEOUT`).
     public var binderLaunchTimeout = 600
+    /// Seconds between harvests of each registry source (`SKYPORT_REGISTRY_PERIOD`); 0 turns harvesting off.
+    public var registryPeriod = 3600
+    /// OAI-PMH base URLs added as registry sources (by operator `registry`) at start (`SKYPORT_REGISTRY_SOURCES`, comma-separated).
+    public var registrySources: [String] = []
     /// Seconds between health checks of a healthy facility (VOSI availability, BinderHub /health and /versions), with
     /// jitter; an unavailable one is checked twice as often; 0 turns the checks off (`SKYPORT_HEALTH_PERIOD`).
     public var healthPeriod = 60
@@ -70,6 +75,13 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_STAGING_FETCH_URL"], !v.isEmpty { c.stagingFetchURL = v }
         if let v = env["SKYPORT_STAGING_DIR"], !v.isEmpty { c.stagingDirectory = v }
         if let v = env["SKYPORT_BINDER_LAUNCH_TIMEOUT"] { c.binderLaunchTimeout = try int(v, "SKYPORT_BINDER_LAUNCH_TIMEOUT", 1...86_400) }
+        if let v = env["SKYPORT_REGISTRY_PERIOD"] { c.registryPeriod = try int(v, "SKYPORT_REGISTRY_PERIOD", 0...604_800) }
+        if let v = env["SKYPORT_REGISTRY_SOURCES"] {
+            c.registrySources = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for u in c.registrySources where FacilityDocument.httpURLProblem(u) != nil {
+                throw Invalid(description: "SKYPORT_REGISTRY_SOURCES: '\(u)' is not an http(s) URL")
+            }
+        }
         if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }
         if let v = env["SKYPORT_BINDER_IDLE_TIMEOUT"] { c.binderIdleTimeout = try int(v, "SKYPORT_BINDER_IDLE_TIMEOUT", 1...3_600) }

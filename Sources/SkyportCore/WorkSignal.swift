@@ -35,6 +35,8 @@ public final class WorkSignal: Sendable {
                 await withCheckedContinuation { c in
                     let now = self.state.withLock { s -> Bool in
                         if s.released.remove(id) != nil { return true }
+                        // A ring between taking the id and registering here was kept as pending: take it.
+                        if s.pending { s.pending = false; return true }
                         s.waiters[id] = c
                         return false
                     }

@@ -19,12 +19,16 @@ public struct APIDependencies: Sendable {
     public var work: WorkSignal?
     /// The facilities' last health checks (written by the health service): matching rejects unavailable ones.
     public var health: HealthBoardBox?
+    /// Rung when an operator adds a registry source, so that the registry harvest service harvests it at once.
+    public var registryHarvests: WorkSignal?
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
         maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil,
-        work: WorkSignal? = nil, health: HealthBoardBox? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        work: WorkSignal? = nil, health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.registryHarvests = registryHarvests
         self.health = health
         self.sealer = sealer
         self.work = work

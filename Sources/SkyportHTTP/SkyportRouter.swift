@@ -14,6 +14,7 @@ public enum SkyportRouter {
         AcceptsRoutes(deps: deps).register(on: &table)
         UWSRoutes(deps: deps).register(on: &table)
         VOSIRoutes(deps: deps).register(on: &table)
+        RegistryRoutes(deps: deps).register(on: &table)
         return (router, table.entries)
     }
 }

@@ -13,6 +13,8 @@ public actor InMemoryStore: BrokerStore {
     private var leases: [UUID: (worker: String, until: Date)] = [:]
     /// Skyport's own UWS jobs, by id (see InMemoryStore+UWS.swift).
     var uwsJobsByID: [String: UWSJobRecord] = [:]
+    /// The registries harvested, by URL (see InMemoryStore+Registry.swift).
+    var registrySourcesByURL: [String: RegistrySource] = [:]
 
     public nonisolated let kind = "memory"
 

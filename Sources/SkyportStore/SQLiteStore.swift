@@ -113,6 +113,14 @@ public final class SQLiteStore: BrokerStore {
                 CREATE TRIGGER facility_delete AFTER DELETE ON facility BEGIN UPDATE facility_generation SET n = n + 1; END;
                 """)
         }
+        m.registerMigration("v6-create-registry-source") { db in
+            try db.execute(sql: """
+                CREATE TABLE registry_source (
+                    url      TEXT PRIMARY KEY NOT NULL,   -- the OAI-PMH base URL, as given
+                    document TEXT NOT NULL                -- the source as JSON
+                ) STRICT;
+                """)
+        }
         return m
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import SkyportApp
 import SkyportCore
 import SkyportRemotes
+import SkyportServices
 
 /// `skyport registry ...`: discover facilities from IVOA registries.
 struct RegistryCommand: AsyncParsableCommand {
@@ -51,9 +52,9 @@ struct RegistryCommand: AsyncParsableCommand {
                 for try await page in harvester.pages(baseURL: base, from: since) {
                     tally.pages += 1
                     for record in page.records {
-                        let (verb, id, detail) = try await Self.apply(record, to: facilities, now: Date())
-                        tally.count(verb)
-                        print("\(verb) \(id) \(detail)")
+                        let outcome = try await RegistryApply.apply(record, to: facilities, now: Date())
+                        tally.count(outcome.verb)
+                        print(outcome)
                     }
                 }
                 failure = nil
@@ -69,57 +70,23 @@ struct RegistryCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-
-        /// Applies one record to the store (or, with no store, only maps it); returns the line to print.
-        static func apply(_ record: OAIRecord, to store: (any BrokerStore)?, now: Date) async throws -> (String, String, String) {
-            let id = record.resource?.ivoid ?? FacilityID(record.header.identifier)
-            if record.header.isDeleted || record.resource?.status == .deleted {
-                guard let store else { return ("disabled", id.rawValue, "deleted in the registry (dry run)") }
-                guard var existing = try await store.facility(id) else { return ("skipped", id.rawValue, "deleted: no such facility") }
-                if existing.status == .disabled { return ("skipped", id.rawValue, "deleted: facility already disabled") }
-                existing.status = .disabled
-                existing.modified = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-                try await store.replaceFacility(existing)
-                return ("disabled", id.rawValue, "deleted in the registry")
-            }
-            guard let resource = record.resource else {
-                return ("skipped", id.rawValue, "unreadable-record: \(record.problem ?? "no metadata")")
-            }
-            switch RegistryMapping.facility(from: resource, owner: "registry", now: now) {
-            case .failure(let reason):
-                return ("skipped", id.rawValue, reason.description)
-            case .success(let harvested):
-                let detail = harvested.endpoints.map { "\($0.kind.rawValue) \($0.url)" }.joined(separator: ", ")
-                    + " accepts " + harvested.accepts.map(\.rawValue).joined(separator: ",")
-                guard let store else { return ("added", id.rawValue, detail + " (dry run)") }
-                if let existing = try await store.facility(id) {
-                    try await store.replaceFacility(RegistryMapping.merge(harvested: harvested, existing: existing))
-                    return ("updated", id.rawValue, detail)
-                }
-                do {
-                    try await store.insertFacility(harvested)
-                } catch StoreError.duplicate {
-                    try await store.replaceFacility(RegistryMapping.merge(harvested: harvested, existing: try await store.facility(id)))
-                    return ("updated", id.rawValue, detail)
-                }
-                return ("added", id.rawValue, detail)
-            }
-        }
     }
 
     /// Counts per outcome, for the summary line.
     struct Tally {
-        var pages = 0
-        var counts: [String: Int] = [:]
+        var shared = RegistryApply.Tally()
+        var pages: Int {
+            get { shared.pages }
+            set { shared.pages = newValue }
+        }
 
-        mutating func count(_ verb: String) { counts[verb, default: 0] += 1 }
+        mutating func count(_ verb: RegistryApply.Verb) { shared.count(verb) }
 
         func summary(url: String, seconds: Double, dryRun: Bool) -> String {
-            let records = counts.values.reduce(0, +)
+            let records = shared.records
             let rate = seconds > 0 ? Double(records) / seconds : 0
-            let parts = ["added", "updated", "disabled", "skipped"].map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", ")
             return "harvested \(records) records in \(pages) pages from \(url) in \(String(format: "%.2f", seconds)) s"
-                + " (\(String(format: "%.0f", rate)) records/s): \(parts)\(dryRun ? " (dry run: nothing written)" : "")"
+                + " (\(String(format: "%.0f", rate)) records/s): \(shared.parts)\(dryRun ? " (dry run: nothing written)" : "")"
         }
     }
 }

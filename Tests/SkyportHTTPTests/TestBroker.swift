@@ -41,6 +41,7 @@ struct TestBroker {
         config.credentialsFile = credentialsFile
         // Facilities in tests often point at ports nothing listens on: health checks are on only where a test asks.
         config.healthPeriod = 0
+        config.registryPeriod = 0
         self.config = config
     }
 
