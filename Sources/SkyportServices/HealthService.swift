@@ -57,7 +57,7 @@ public struct HealthService: Service {
             let start = now()
             let next = due.values.min().map { $0.timeIntervalSince(start) } ?? Self.seconds(settings.tick)
             let pause = min(max(next, 0.01), Self.seconds(settings.tick))
-            try? await Task.sleep(for: .milliseconds(Int64(pause * 1000)))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(pause * 1000))) }
         }
     }
 

@@ -69,10 +69,10 @@ public struct RegistryHarvestService: Service {
             let next = await round()
             let pause = max(0.01, min(next.timeIntervalSince(now()), Self.seconds(settings.period)))
             let wait = Duration.milliseconds(Int64(pause * 1000))
-            if let signal {
-                await signal.wait(upTo: wait)
-            } else {
-                try? await Task.sleep(for: wait)
+            // The pause can be an hour: a graceful shutdown ends it (as a cancellation) instead of waiting it out.
+            let signal = signal
+            try? await cancelWhenGracefulShutdown {
+                if let signal { await signal.wait(upTo: wait) } else { try await Task.sleep(for: wait) }
             }
         }
     }
