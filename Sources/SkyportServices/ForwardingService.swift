@@ -216,22 +216,21 @@ public struct ForwardingService: Service {
     /// Tells an ended session's callback, once; a callback that cannot be reached after the notifier's bounded
     /// retries is given up (and logged), so that it never holds the session.
     func notifyIfEnded(_ session: SessionRecord?) async {
-        guard let session, session.phase.isFinal, session.awaitsNotice, let url = session.callback, let notifier else { return }
-        do {
-            try await notifier.notify(url, SessionNotice(session))
-            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
-        } catch {
-            logger.warning("callback failed; giving up", metadata: [
-                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
-            ])
-        }
-        _ = try? await update(session) { $0.notified = true }
+        guard let session, session.phase.isFinal, session.awaitsNotice else { return }
+        await notify(session) { $0.notified = true }
     }
 
     /// Tells the callback, once, that the user can go in (a notebook server is up); the notice's session link
-    /// gives the connector. A callback that cannot be reached is given up, as for the end notice.
+    /// gives the connector.
     func notifyIfAvailable(_ session: SessionRecord?) async {
-        guard let session, session.phase == .available, session.notifiedAvailable != true, let url = session.callback, let notifier else { return }
+        guard let session, session.phase == .available, session.notifiedAvailable != true else { return }
+        await notify(session) { $0.notifiedAvailable = true }
+    }
+
+    /// POSTs the session's notice to its callback and records that it was sent (`mark`), whether it arrived or not:
+    /// a callback that cannot be reached after the notifier's bounded retries is given up (and logged).
+    func notify(_ session: SessionRecord, mark: @escaping @Sendable (inout SessionRecord) -> Void) async {
+        guard let url = session.callback, let notifier else { return }
         do {
             try await notifier.notify(url, SessionNotice(session))
             logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
@@ -240,7 +239,7 @@ public struct ForwardingService: Service {
                 "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
             ])
         }
-        _ = try? await update(session) { $0.notifiedAvailable = true }
+        _ = try? await update(session, mark)
     }
 
     func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {

@@ -1,4 +1,5 @@
 import Foundation
+import SkyportCore
 import Synchronization
 
 /// One BinderHub launch as it happens: the phase and message of the build stream, and how it ended.
@@ -18,18 +19,12 @@ final class BinderLaunchState: Sendable {
         var outcome: Outcome?
     }
 
-    private struct State {
-        var snapshot = Snapshot()
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        var timedOut: Set<Int> = []
-        var nextWaiter = 0
-    }
-
-    private let state = Mutex(State())
+    private let state = Mutex(Snapshot())
+    private let changed = WorkSignal()
     private let task = Mutex<Task<Void, Never>?>(nil)
     let started = ContinuousClock.now
 
-    var snapshot: Snapshot { state.withLock { $0.snapshot } }
+    var snapshot: Snapshot { state.withLock { $0 } }
 
     func attach(_ t: Task<Void, Never>) { task.withLock { $0 = t } }
     func cancel() { task.withLock { $0?.cancel() } }
@@ -46,50 +41,22 @@ final class BinderLaunchState: Sendable {
     }
 
     private func change(_ body: (inout Snapshot) -> Void) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            let before = s.snapshot
-            body(&s.snapshot)
-            guard s.snapshot != before else { return [] }
-            s.snapshot.version += 1
-            defer { s.waiters.removeAll() }
-            return Array(s.waiters.values)
+        let moved = state.withLock { s -> Bool in
+            let before = s
+            body(&s)
+            guard s != before else { return false }
+            s.version += 1
+            return true
         }
-        for w in waiters { w.resume() }
+        if moved { changed.ring() }
     }
 
     /// Returns once the snapshot's version is past `version`, or after `timeout`.
     func waitForChange(after version: Int, timeout: Duration) async {
-        let id = state.withLock { s -> Int in s.nextWaiter += 1; return s.nextWaiter }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { c in
-                    let resumeNow = self.state.withLock { s -> Bool in
-                        if s.snapshot.version > version || s.timedOut.remove(id) != nil { return true }
-                        s.waiters[id] = c
-                        return false
-                    }
-                    if resumeNow { c.resume() }
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.release(id)
-            }
-            await group.next()
-            group.cancelAll()
-            self.release(id)
+        let deadline = ContinuousClock.now + timeout
+        while snapshot.version <= version, ContinuousClock.now < deadline, !Task.isCancelled {
+            await changed.wait(upTo: deadline - ContinuousClock.now)
         }
-        state.withLock { _ = $0.timedOut.remove(id) }
-    }
-
-    /// Wakes waiter `id` (or makes it return at once if it has not registered yet).
-    private func release(_ id: Int) {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let w = s.waiters.removeValue(forKey: id) { return w }
-            s.timedOut.insert(id)
-            return nil
-        }
-        waiter?.resume()
     }
 }
 
