@@ -24,12 +24,7 @@ struct BasketScriptTests {
         process.executableURL = URL(filePath: "/usr/bin/env")
         process.arguments = ["python3", files.postBuild]
         process.currentDirectoryURL = repo
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try BinderRig.runCapturing(process)
         return (process.terminationStatus, text, repo)
     }
 

@@ -13,7 +13,7 @@ final class BinderRig: Sendable {
     let binderPort: Int?
     /// A server that records every POST body (callback notices) in `callbacks.jsonl`.
     let sinkPort: Int
-    private let processes: Mutex<[(Process, Pipe)]>
+    private let processes: Mutex<[Process]>
 
     static let standinScript = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appending(path: "Standins/binderhub_standin.py").path
@@ -52,12 +52,16 @@ final class BinderRig: Sendable {
         sinkPort = try Self.freePort()
         let sink = root.appending(path: "sink.py")
         try Data(Self.sinkScript.utf8).write(to: sink)
-        try start("exec python3 \(sink.path) \(sinkPort) \(root.appending(path: "callbacks.jsonl").path)")
-        try start("exec git daemon --listen=127.0.0.1 --port=\(gitPort) --base-path=\(repos.path) --export-all --enable=receive-pack --reuseaddr \(repos.path)")
-        try start("cd \(data.path) && exec python3 -m http.server \(dataPort) --bind 127.0.0.1")
+        let log = root.appending(path: "peers.log").path
+        // git-daemon itself, not `git daemon` (which forks it and leaves it behind when terminated).
+        let gitExec = try Self.shell("git --exec-path", in: root.path).trimmingCharacters(in: .whitespacesAndNewlines)
+        try start(["\(gitExec)/git-daemon", "--listen=127.0.0.1", "--port=\(gitPort)", "--base-path=\(repos.path)", "--export-all",
+                   "--enable=receive-pack", "--reuseaddr", repos.path], log: log)
+        try start(["python3", "-m", "http.server", "\(dataPort)", "--bind", "127.0.0.1"], in: data.path, log: log)
+        try start(["python3", sink.path, "\(sinkPort)", root.appending(path: "callbacks.jsonl").path], log: log)
         if let arguments, let binderPort {
             let state = root.appending(path: "standin").path
-            try start("exec python3 \(Self.standinScript) --port \(binderPort) --state-dir \(state) " + arguments.joined(separator: " "))
+            try start(["python3", Self.standinScript, "--port", "\(binderPort)", "--state-dir", state] + arguments, log: log)
         }
         try waitFor(port: gitPort)
         try waitFor(port: dataPort)
@@ -87,19 +91,17 @@ final class BinderRig: Sendable {
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
-    /// Stops every peer and removes the rig's files, without blocking the caller (a thread reaps the processes).
+    /// Stops every peer and removes the rig's files, without blocking the caller.
     func stop() {
         let all = processes.withLock { p in defer { p.removeAll() }; return p }
         guard !all.isEmpty else { return }
-        // Close every pipe before waiting for any: a later shell may hold an earlier one's write end.
-        for (_, input) in all { try? input.fileHandleForWriting.close() }
+        // SIGKILL: peers are started from a process whose service lifecycle ignores SIGTERM and SIGINT, and an
+        // ignored signal stays ignored in the children. Test peers need no graceful end.
+        for process in all where process.processIdentifier > 0 { kill(process.processIdentifier, SIGKILL) }
         let root = root
-        let reaped = Unchecked(all.map(\.0))
+        let reaped = Unchecked(all)
         Thread.detachNewThread {
-            for process in reaped.value {
-                for _ in 0..<100 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
+            for process in reaped.value { process.waitUntilExit() }
             try? FileManager.default.removeItem(at: root)
         }
     }
@@ -109,17 +111,22 @@ final class BinderRig: Sendable {
         try await offload { try BinderRig(standin: arguments) }
     }
 
-    /// Starts `command` under a shell that kills it when standard input closes.
-    private func start(_ command: String) throws {
+    /// Starts a peer; `stop` terminates it. (No shell in between: a wrapper waiting on a pipe can be kept alive by
+    /// another child that inherited the pipe's other end.)
+    private func start(_ command: [String], in dir: String? = nil, log: String) throws {
         let process = Process()
-        process.executableURL = URL(filePath: "/bin/sh")
-        process.arguments = ["-c", "(\(command)) </dev/null >>\(root.path)/peers.log 2>&1 & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child 2>/dev/null; exit 0"]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.executableURL = URL(filePath: "/usr/bin/env")
+        process.arguments = command
+        if let dir { process.currentDirectoryURL = URL(filePath: dir) }
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        let output = try FileHandle(forWritingTo: URL(filePath: log))
+        output.seekToEndOfFile()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
-        processes.withLock { $0.append((process, input)) }
+        try? output.close()
+        processes.withLock { $0.append(process) }
     }
 
     private func waitFor(port: Int) throws {
@@ -172,15 +179,25 @@ final class BinderRig: Sendable {
         process.executableURL = URL(filePath: "/bin/sh")
         process.arguments = ["-c", command]
         process.currentDirectoryURL = URL(filePath: dir)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try runCapturing(process)
         guard process.terminationStatus == 0 else { throw RigError("`\(command)` failed: \(text)") }
         return text
+    }
+
+    /// Runs `process` to its end and returns its output, through a file: a pipe's write end can be inherited by a
+    /// long-lived peer started meanwhile, and then the read would never see the end.
+    static func runCapturing(_ process: Process) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appending(path: "rig-out-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let out = try FileHandle(forWritingTo: file)
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? out.close()
+        process.waitUntilExit()
+        return (try? String(contentsOf: file, encoding: .utf8)) ?? ""
     }
 
     static func freePort() throws -> Int {

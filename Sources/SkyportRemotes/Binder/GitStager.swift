@@ -176,7 +176,8 @@ enum Subprocess {
         let running = process
         let killer = Task {
             try await Task.sleep(for: timeout)
-            if running.isRunning { running.terminate() }
+            // SIGKILL: the broker's service lifecycle ignores SIGTERM, and children inherit an ignored signal.
+            if running.isRunning { kill(running.processIdentifier, SIGKILL) }
         }
         defer { killer.cancel() }
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
