@@ -53,6 +53,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 body = json.dumps({"worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
+        if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in jobs:
+            return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe
         i = int(parts[2]); j = jobs[i]
         wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
         # Block until the phase changes (the only change a running job makes is to COMPLETED at "done") or WAIT ends:
