@@ -62,26 +62,7 @@ final class StandInServer: Sendable {
     """#
 
     init() throws {
-        let dir = FileManager.default.temporaryDirectory.appending(path: "skyport-standin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let file = dir.appending(path: "standin.py")
-        try Data(Self.script.utf8).write(to: file)
-        let process = Process()
-        process.executableURL = URL(filePath: "/usr/bin/env")
-        process.arguments = ["python3", file.path]
-        let output = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw RemoteError(.connect, url: file, message: "stand-in server did not start") }
-            line += chunk
-        }
-        let port = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let base = URL(string: "http://127.0.0.1:\(port)") else { throw RemoteError(.connect, url: file, message: "bad port \(port)") }
+        let (process, base) = try startPythonStandIn(Self.script, name: "standin")
         self.base = base
         self.process = process
     }

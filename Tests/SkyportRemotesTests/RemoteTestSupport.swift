@@ -47,3 +47,29 @@ func waitUntilFinal(_ service: some UWSJobService, job: URL, timeout: Duration =
     }
     return current
 }
+
+/// Starts a Python stand-in server: `script` prints its port on its first line and exits when its standard input
+/// closes (so it ends with the test process). Returns the process and its base URL.
+func startPythonStandIn(_ script: String, name: String) throws -> (process: Process, base: URL) {
+    let dir = FileManager.default.temporaryDirectory.appending(path: "skyport-\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let file = dir.appending(path: "\(name).py")
+    try Data(script.utf8).write(to: file)
+    let process = Process()
+    process.executableURL = URL(filePath: "/usr/bin/env")
+    process.arguments = ["python3", file.path]
+    let output = Pipe(), input = Pipe()
+    process.standardOutput = output
+    process.standardInput = input
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+        let chunk = output.fileHandleForReading.availableData
+        if chunk.isEmpty { throw RemoteError(.connect, url: file, message: "\(name) did not start") }
+        line += chunk
+    }
+    let port = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let base = URL(string: "http://127.0.0.1:\(port)") else { throw RemoteError(.connect, url: file, message: "bad port \(port)") }
+    return (process, base)
+}
