@@ -80,11 +80,45 @@ public struct Endpoint: Sendable, Hashable, Codable {
     public var url: String
     /// For a BinderHub: the longest a launch (build and server start) may take before it fails.
     public var launchTimeout: ISODuration?
+    /// For another ExecutionBroker: the longest Skyport waits for its offers, in seconds (fractions allowed);
+    /// nil is the broker's configured default. A later answer is dropped and listed as late.
+    public var offerDeadline: Double?
 
-    public init(kind: EndpointKind, url: String, launchTimeout: ISODuration? = nil) {
+    public init(kind: EndpointKind, url: String, launchTimeout: ISODuration? = nil, offerDeadline: Double? = nil) {
         self.kind = kind
         self.url = url
         self.launchTimeout = launchTimeout
+        self.offerDeadline = offerDeadline
+    }
+
+    private enum CodingKeys: String, CodingKey { case kind, url, launchTimeout, offerDeadline }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(EndpointKind.self, forKey: .kind)
+        url = try c.decode(String.self, forKey: .url)
+        launchTimeout = try c.decodeIfPresent(ISODuration.self, forKey: .launchTimeout)
+        offerDeadline = try c.decodeIfPresent(String.self, forKey: .offerDeadline).flatMap(ISODuration.exactSeconds)
+    }
+
+    /// `offerDeadline` is written as an ISO-8601 duration (`PT2.5S`), as operators write it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(url, forKey: .url)
+        try c.encodeIfPresent(launchTimeout, forKey: .launchTimeout)
+        try c.encodeIfPresent(offerDeadline.map(Self.isoSeconds), forKey: .offerDeadline)
+    }
+
+    /// `PT2.5S`, `PT0.25S`, `PT3S`.
+    static func isoSeconds(_ seconds: Double) -> String {
+        let millis = Int((seconds * 1000).rounded())
+        let whole = millis / 1000, frac = millis % 1000
+        guard frac > 0 else { return "PT\(whole)S" }
+        var f = String(frac)
+        f = String(repeating: "0", count: 3 - f.count) + f
+        while f.hasSuffix("0") { f.removeLast() }
+        return "PT\(whole).\(f)S"
     }
 }
 

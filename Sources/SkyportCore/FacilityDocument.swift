@@ -7,6 +7,7 @@ public struct FacilityDocument: Sendable {
         public var kind: String?
         public var url: String?
         public var launchTimeout: String?
+        public var offerDeadline: String?
     }
     public struct LimitsDocument: Sendable {
         public var cores: Int?
@@ -44,7 +45,8 @@ public struct FacilityDocument: Sendable {
             let o = r.object(item, "endpoints[\(i)]") ?? [:]
             return EndpointDocument(
                 kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"),
-                launchTimeout: r.string(o["launchTimeout"], "endpoints[\(i)].launchTimeout"))
+                launchTimeout: r.string(o["launchTimeout"], "endpoints[\(i)].launchTimeout"),
+                offerDeadline: r.string(o["offerDeadline"], "endpoints[\(i)].offerDeadline"))
         }
         accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
         limits = r.object(root["limits"], "limits").map { o in
@@ -65,7 +67,7 @@ public struct FacilityDocument: Sendable {
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
         "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified", "health"],
-        "endpoints[]": ["kind", "url", "launchTimeout"],
+        "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],
         "data": ["rses"],
@@ -161,7 +163,20 @@ public struct FacilityDocument: Sendable {
                         errors.add("\(field).launchTimeout", "'\(text)' is not a positive ISO-8601 duration of at most a year, such as PT10M")
                     }
                 }
-                if let kind, let u = e.url { parsedEndpoints.append(Endpoint(kind: kind, url: u, launchTimeout: launchTimeout)) }
+                var offerDeadline: Double?
+                if let text = e.offerDeadline {
+                    if let seconds = ISODuration.exactSeconds(text), seconds >= 0.01, seconds <= 600 {
+                        offerDeadline = seconds
+                    } else {
+                        errors.add("\(field).offerDeadline", "'\(text)' is not an ISO-8601 duration from PT0.01S to PT10M, such as PT2.5S")
+                    }
+                    if kind != nil, kind != .executionbroker {
+                        errors.add("\(field).offerDeadline", "applies only to an executionbroker endpoint")
+                    }
+                }
+                if let kind, let u = e.url {
+                    parsedEndpoints.append(Endpoint(kind: kind, url: u, launchTimeout: launchTimeout, offerDeadline: offerDeadline))
+                }
             }
         } else {
             errors.add("endpoints", "is required: at least one endpoint with a kind and a url")

@@ -7,8 +7,14 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
 
     public init(seconds: Int) { self.seconds = seconds }
 
-    /// Parses an ISO-8601 duration; nil when the text is not one.
+    /// Parses an ISO-8601 duration; nil when the text is not one. Fractions of a second are rounded.
     public init?(_ text: String) {
+        guard let total = Self.exactSeconds(text) else { return nil }
+        self.seconds = Int(total.rounded())
+    }
+
+    /// The length of an ISO-8601 duration in seconds, fractions kept (`PT0.25S` is 0.25); nil when the text is not one.
+    public static func exactSeconds(_ text: String) -> Double? {
         var s = Substring(text.trimmingCharacters(in: .whitespaces).uppercased())
         guard s.first == "P", s.count > 1 else { return nil }
         s = s.dropFirst()
@@ -43,7 +49,7 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
             sawUnit = true
         }
         guard number.isEmpty, sawUnit, total < Double(Int32.max) * 1000 else { return nil }
-        self.seconds = Int(total.rounded())
+        return total
     }
 
     /// The canonical form: days, hours, minutes and seconds (`P1DT2H`, `PT0S`).

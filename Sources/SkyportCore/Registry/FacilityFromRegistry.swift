@@ -112,7 +112,8 @@ public enum RegistryMapping {
             switch self {
             case .tap: [.tapQuery]
             case .uws: [.uwsJob]
-            case .executionBroker: []
+            // Another broker decides for itself what it runs: Skyport asks it about every request.
+            case .executionBroker: ExecutableKind.knownAliases.compactMap(ExecutableKind.init)
             case .binderHub: [.binderNotebook, .jupyterNotebook]
             }
         }
