@@ -18,7 +18,7 @@ def conn(): return http.client.HTTPConnection(u.hostname, u.port, timeout=10)
 c = conn()
 kinds = ["jupyter-notebook", "docker-container", "tap-query", "binder-notebook"]
 for i in range(nf):
-    doc = {"id": f"f{i:03d}", "name": f"Facility {i}", "endpoints": [{"kind": "executionbroker", "url": f"http://127.0.0.1:1/{i}"}],
+    doc = {"id": f"f{i:03d}", "name": f"Facility {i}", "endpoints": [{"kind": "uws", "url": f"http://127.0.0.1:1/{i}"}],
            "accepts": [kinds[i % 4], kinds[(i + 1) % 4]], "limits": {"cores": 8 + i % 24, "memory": 16 + i % 48, "duration": "P1D"},
            "capacity": {"cores": 256, "memory": 1024}, "data": {"rses": [f"RSE_{i % 10}"]}}
     c.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token})

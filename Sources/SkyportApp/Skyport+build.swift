@@ -38,22 +38,32 @@ public enum SkyportComposition {
     /// The HTTP application, with the given store, ready to run as a service.
     public static func buildApplication(
         _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
-        health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, logger: Logger,
+        health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, federation: (any OfferForwarder)? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
-        let deps = APIDependencies(
+        var deps = APIDependencies(
             store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work,
             health: health, registryHarvests: registryHarvests)
+        deps.federation = federation
+        deps.federationDeadline = config.federationDeadline
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "skyport/\(version)"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// What asks the facilities that are other ExecutionBrokers for offers.
+    public static func makeFederation(_ config: SkyportConfiguration, client: HTTPClient, logger: Logger) throws -> any OfferForwarder {
+        let credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
+        return BrokerFederation(
+            brokerID: config.brokerID, client: client, credentials: credentials,
+            logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
     }
 
     /// The background services: offer expiry, and forwarding with an adapter per kind of endpoint.
@@ -66,13 +76,15 @@ public enum SkyportComposition {
         let binder = BinderExecutor(
             client: client, settings: binderSettings(config), sealer: sealer, credentials: credentials,
             logger: Logger(label: "skyport.binderhub", factory: { _ in logger.handler }))
+        let broker = BrokerExecutor(
+            client: client, credentials: credentials, sealer: sealer, logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
         forwarding.lease = .seconds(config.forwardLease)
         var services: [any Service] = [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
-                store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder], notifier: HTTPNotifier(client: client, logger: logger),
+                store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker], notifier: HTTPNotifier(client: client, logger: logger),
                 settings: forwarding, work: work, logger: logger),
         ]
         if let health, config.healthPeriod > 0 {
@@ -122,12 +134,14 @@ public enum SkyportComposition {
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let federation = try makeFederation(config, client: client, logger: logger)
         let app = buildApplication(
-            config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, logger: logger
+            config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, federation: federation,
+            logger: logger
         ) { port in
             logger.notice("skyport listening", metadata: [
                 "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
-                "database": .string(config.database), "version": .string(version),
+                "database": .string(config.database), "version": .string(version), "broker": .string(config.brokerID),
             ])
         }
         do {

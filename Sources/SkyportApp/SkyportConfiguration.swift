@@ -52,6 +52,12 @@ public struct SkyportConfiguration: Sendable {
     public var binderBusyDelay = 300
     /// Seconds a BinderHub build stream may stay silent (`SKYPORT_BINDER_IDLE_TIMEOUT`; BinderHub sends a keep-alive every 25 s).
     public var binderIdleTimeout = 90
+    /// This broker's name on federation paths (`SKYPORT_BROKER_ID`): another broker that sees it in a request's
+    /// `Skyport-Via` knows the request came round in a loop. By default a new random one at each start.
+    public var brokerID = "skyport-" + UUID().uuidString.prefix(8).lowercased()
+    /// Seconds to wait for another broker's offers when its endpoint sets no `offerDeadline`
+    /// (`SKYPORT_FEDERATION_DEADLINE`, fractions allowed).
+    public var federationDeadline = 3.0
 
     public init() {}
 
@@ -85,6 +91,18 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }
         if let v = env["SKYPORT_BINDER_IDLE_TIMEOUT"] { c.binderIdleTimeout = try int(v, "SKYPORT_BINDER_IDLE_TIMEOUT", 1...3_600) }
+        if let v = env["SKYPORT_BROKER_ID"] {
+            guard !v.isEmpty, v.utf8.count <= 128, v.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ",") }) else {
+                throw Invalid(description: "SKYPORT_BROKER_ID='\(v)' must be 1 to 128 printable ASCII characters without spaces or commas")
+            }
+            c.brokerID = v
+        }
+        if let v = env["SKYPORT_FEDERATION_DEADLINE"] {
+            guard let d = Double(v), d >= 0.01, d <= 600 else {
+                throw Invalid(description: "SKYPORT_FEDERATION_DEADLINE='\(v)' must be a number of seconds from 0.01 to 600")
+            }
+            c.federationDeadline = d
+        }
         return c
     }
 

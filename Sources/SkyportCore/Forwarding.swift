@@ -23,6 +23,9 @@ public struct RemoteJob: Sendable, Hashable, Codable {
     public var access: String?
     /// The credential for `access` (a notebook server's token), sealed by the broker's `SecretSealer`; never stored in clear.
     public var sealedToken: String?
+    /// For an offer another broker made: its session's URL. Accepting this session accepts it there (and `url`
+    /// becomes this); an offer this broker's client turned down is rejected there.
+    public var offer: String?
 
     public init(endpoint: Endpoint) {
         self.endpoint = endpoint
@@ -133,6 +136,8 @@ extension SessionRecord {
             return true
         case .cancelled:
             return needsRemoteWork || awaitsNotice
+        case .rejected:
+            return needsRemoteWork
         case .completed, .failed, .expired:
             return awaitsNotice
         default:
@@ -140,14 +145,24 @@ extension SessionRecord {
         }
     }
 
-    /// A cancelled session whose remote job may still be running (it must be aborted).
+    /// A cancelled session whose remote job may still be running (it must be aborted), or another broker's offer
+    /// that the client turned down (or cancelled) here and that is still open there (it must be rejected there).
     public var needsRemoteWork: Bool {
-        guard phase == .cancelled, let remote, remote.url != nil || remote.submitting else { return false }
-        return !(remote.remotePhase.flatMap(UWSPhase.init(rawValue:))?.isFinal ?? false)
+        guard let remote else { return false }
+        if remote.url == nil, !remote.submitting, remote.offer != nil {
+            return (phase == .rejected || phase == .cancelled) && remote.remotePhase == SessionPhase.offered.rawValue
+        }
+        guard phase == .cancelled, remote.url != nil || remote.submitting else { return false }
+        guard let word = remote.remotePhase else { return true }
+        return !(UWSPhase(rawValue: word)?.isFinal ?? SessionPhase(rawValue: word)?.isFinal ?? false)
     }
 
-    /// An ended session whose callback has not been told yet.
-    public var awaitsNotice: Bool { callback != nil && notified != true && remote != nil }
+    /// An ended session whose callback has not been told yet (one that was forwarded: not another broker's offer
+    /// that was never accepted).
+    public var awaitsNotice: Bool {
+        guard callback != nil, notified != true, let remote else { return false }
+        return remote.offer == nil || remote.url != nil || remote.submitting
+    }
 }
 
 /// The notice POSTed to a session's callback URL when it ends.

@@ -21,6 +21,10 @@ public struct APIDependencies: Sendable {
     public var health: HealthBoardBox?
     /// Rung when an operator adds a registry source, so that the registry harvest service harvests it at once.
     public var registryHarvests: WorkSignal?
+    /// Asks the facilities that are other ExecutionBrokers for their offers; nil: such facilities are offered nothing.
+    public var federation: (any OfferForwarder)? = nil
+    /// How long another broker's offers are waited for, in seconds, when its endpoint sets no `offerDeadline`.
+    public var federationDeadline: Double = 3
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
@@ -45,7 +49,7 @@ extension APIDependencies {
     /// A client's phase change (see `OfferStore.changePhase`); wakes the forwarding service when it has work.
     func changePhase(of id: UUID, to phase: SessionPhase, now: Date) async throws -> SessionRecord {
         let session = try await store.changePhase(of: id, to: phase, now: now)
-        if phase == .accepted || phase == .cancelled { work?.ring() }
+        if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { work?.ring() }
         return session
     }
 
@@ -56,7 +60,10 @@ extension APIDependencies {
         var s = session
         let live = [.available, .running].contains(session.phase)
         let token = live ? remote.sealedToken.flatMap { sealer?.open($0) } : nil
-        let link = BinderAccess.link(server: server, path: session.executable.path, token: token)
+        // Another broker's link already leads to the notebook; only its token was kept apart.
+        let link = remote.endpoint.kind == .executionbroker
+            ? token.map { server + (server.contains("?") ? "&" : "?") + "token=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? server
+            : BinderAccess.link(server: server, path: session.executable.path, token: token)
         remote.access = link
         remote.results = remote.results.map { r in
             var r = r

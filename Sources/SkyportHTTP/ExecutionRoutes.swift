@@ -15,9 +15,10 @@ struct ExecutionRoutes {
             let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes)
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+            let path = try Self.federationPath(request, broker: deps.federation?.brokerID)
             let parsed = try ExecutionRequestParser.parse(document, now: now)
             let (set, sessions) = try await Negotiation(deps: deps).negotiateSet(
-                parsed, idempotencyKey: key, digest: digest, now: now, logger: context.logger)
+                parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
             let id = set.id
             let base = Self.base(request)
             return try Representation.response(
@@ -33,7 +34,10 @@ struct ExecutionRoutes {
 
         table.add(.get, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
-            guard let session = try await deps.store.session(id) else { throw APIError.notFound("session \(id.uuidString.lowercased())") }
+            guard var session = try await deps.store.session(id) else { throw APIError.notFound("session \(id.uuidString.lowercased())") }
+            if let wait = try Self.wait(request) {
+                session = try await Self.waitForChange(session, from: wait.phase, seconds: wait.seconds, deps: deps)
+            }
             return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: deps.now()), for: request)
         }
 
@@ -58,6 +62,42 @@ struct ExecutionRoutes {
             context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
             return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: now), for: request)
         }
+    }
+
+    /// The brokers the request passed through (`Skyport-Via`); a request that already passed through this broker,
+    /// or through too many, is refused with 508 Loop Detected.
+    static func federationPath(_ request: Request, broker id: String?) throws -> FederationPath {
+        let path = FederationPath(header: request.headers[HTTPField.Name(FederationPath.header)!])
+        guard let refusal = path.refusal(at: id ?? "") else { return path }
+        throw APIError(HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"), code: "federation-loop", refusal,
+                       errors: [FieldError(FederationPath.header, refusal)])
+    }
+
+    /// `?wait=N` (seconds, at most 60) with an optional `phase=P`: hold the answer until the session leaves phase
+    /// `P` (its phase now when not given), as UWS `WAIT` does. Another Skyport following this one uses it.
+    static func wait(_ request: Request) throws -> (seconds: Int, phase: SessionPhase?)? {
+        let query = request.uri.queryParameters
+        guard let text = query.get("wait") else { return nil }
+        guard let seconds = Int(text), seconds >= 0 else { throw APIError.badRequest("'\(text)' is not a number of seconds", field: "wait") }
+        var phase: SessionPhase?
+        if let word = query.get("phase") {
+            guard let p = SessionPhase(rawValue: word.uppercased()) else { throw APIError.badRequest("'\(word)' is not a session phase", field: "phase") }
+            phase = p
+        }
+        return (min(seconds, 60), phase)
+    }
+
+    static func waitForChange(_ session: SessionRecord, from phase: SessionPhase?, seconds: Int, deps: APIDependencies) async throws -> SessionRecord {
+        let from = phase ?? session.phase(at: deps.now())
+        guard session.phase(at: deps.now()) == from, !from.isFinal else { return session }
+        let end = ContinuousClock.now + .seconds(seconds)
+        var current = session
+        while ContinuousClock.now < end, current.phase(at: deps.now()) == from {
+            try await Task.sleep(for: .milliseconds(200))
+            guard let fresh = try await deps.store.session(session.id) else { break }
+            current = fresh
+        }
+        return current
     }
 
     /// `{"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}` → the phase asked for.

@@ -58,6 +58,11 @@ enum ExecutionViews {
         var id: String
         var href: String
     }
+    /// Skyport's extension on an offer another broker made: which broker, and its own session for it.
+    struct Federated: Encodable {
+        var broker: String
+        var session: String
+    }
     struct Session: Encodable {
         var kind = sessionKind
         var meta: Meta
@@ -74,6 +79,7 @@ enum ExecutionViews {
         var message: String?
         /// While the facility prepares the job: its phase and latest message (a BinderHub build's progress).
         var progress: Progress?
+        var federated: Federated?
     }
     struct OfferSet: Encodable {
         var kind = "urn:skyport:offerset-response"
@@ -103,7 +109,8 @@ enum ExecutionViews {
             progress: s.remote.flatMap { r in
                 [.accepted, .waiting, .preparing].contains(phase) && (r.remotePhase != nil || r.progress != nil)
                     ? Progress(phase: r.remotePhase, message: r.progress) : nil
-            })
+            },
+            federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } })
     }
 
     /// The forwarded job, as an ExecutionBroker connector: where to follow it at the facility.

@@ -141,6 +141,14 @@ public struct ForwardingService: Service {
         }
         var remote = session.remote ?? RemoteJob(endpoint: endpoint)
 
+        if session.phase.isFinal, remote.offer != nil, remote.url == nil, !remote.submitting {
+            // Another broker's offer, turned down here: turn it down there too.
+            let status = try await executor.abort(remote, for: session)
+            _ = try await update(session) { $0.remote?.remotePhase = status.remotePhase }
+            logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
+            return nil
+        }
+
         if session.phase == .cancelled {
             if remote.url == nil, remote.submitting { remote.url = try await executor.find(session, at: endpoint) }
             guard let url = remote.url else {

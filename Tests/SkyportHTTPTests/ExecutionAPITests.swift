@@ -10,7 +10,7 @@ func computeFacility(_ id: String, cores: Int = 16, memory: Int = 16, capacityCo
                      accepts: String = #"["jupyter-notebook", "docker-container", "singularity-container", "binder-notebook", "tap-query"]"#,
                      rses: String = "[]") -> String {
     """
-    {"id": "\(id)", "name": "Facility \(id)", "endpoints": [{"kind": "executionbroker", "url": "http://127.0.0.1:9/\(id)"}],
+    {"id": "\(id)", "name": "Facility \(id)", "endpoints": [{"kind": "uws", "url": "http://127.0.0.1:9/\(id)"}],
      "accepts": \(accepts), "limits": {"cores": \(cores), "memory": \(memory), "duration": "P1D"},
      "capacity": {"cores": \(capacityCores), "memory": \(capacityMemory)}, "data": {"rses": \(rses)}}
     """
@@ -286,7 +286,7 @@ let notebookRequest = """
             #expect(yes["responseword"] as? String == "YES")
             #expect(yes["reponseword"] as? String == "YES")
             let interfaces = try #require(yes["interfaces"] as? [[String: Any]])
-            #expect(interfaces.first?["servicetype"] as? String == "uri://execution-broker")
+            #expect(interfaces.first?["servicetype"] as? String == "uri://uws")
             #expect((interfaces.first?["serviceinfo"] as? [String: Any])?["endpoint"] as? String == "http://127.0.0.1:9/nb")
 
             let post = try await client.send(.post, "/accepts", yaml: "tasktype: uri://jupyter-notebook\nresources: {mincores: 32, minmemory: 4G, minduration: 30m}\n").json()

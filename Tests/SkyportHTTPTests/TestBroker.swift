@@ -51,27 +51,30 @@ struct TestBroker {
         let sealer = SecretBox.ephemeral()
         let work = WorkSignal()
         let health = HealthBoardBox()
-        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, work: work, health: health, logger: logger)
-        guard withServices else { return try await app.test(.live, test) }
+        let harvests = WorkSignal()
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, work: work, health: health, client: client, logger: logger)
         let background = Task {
+            guard withServices else { return }
+            let services = try SkyportComposition.backgroundServices(
+                config, store: store, sealer: sealer, work: work, health: health, registryHarvests: harvests, client: client, logger: logger)
             try await withThrowingDiscardingTaskGroup { group in
                 for service in services { group.addTask { try await service.run() } }
             }
         }
+        let result: Result<Value, any Error>
         do {
-            let value = try await app.test(.live, test)
-            background.cancel()
-            _ = await background.result
-            try await client.shutdown()
-            return value
+            let federation = try SkyportComposition.makeFederation(config, client: client, logger: logger)
+            let app = SkyportComposition.buildApplication(
+                config, store: store, sealer: sealer, work: work, health: health, registryHarvests: harvests, federation: federation,
+                logger: logger)
+            result = .success(try await app.test(.live, test))
         } catch {
-            background.cancel()
-            _ = await background.result
-            try? await client.shutdown()
-            throw error
+            result = .failure(error)
         }
+        background.cancel()
+        _ = await background.result
+        try? await client.shutdown()
+        return try result.get()
     }
 }
 

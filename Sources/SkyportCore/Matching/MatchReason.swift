@@ -18,6 +18,14 @@ public enum MatchReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case dataNotColocated = "data-not-colocated"
     /// The facility failed its last health check (VOSI availability, BinderHub `/health`, or not reachable).
     case facilityUnavailable = "facility-unavailable"
+    /// Another broker (a federated facility) answered without offers.
+    case brokerNoOffers = "broker-no-offers"
+    /// Another broker did not answer within its deadline: its answer, if any came later, was dropped.
+    case brokerLate = "broker-late"
+    /// Another broker could not be reached, answered with an error, or sent something that is no offer set.
+    case brokerUnreachable = "broker-unreachable"
+    /// Another broker refused because the request had already passed through it (A asks B asks A).
+    case federationLoop = "federation-loop"
 }
 
 /// One machine-readable reason a facility was rejected, with what was asked and what the facility offers.

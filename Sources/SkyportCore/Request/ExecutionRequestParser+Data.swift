@@ -67,7 +67,15 @@ extension ExecutionRequestParser {
             r.error("\(field).location", "is required: the URL to download the data from")
             return nil
         }
-        return url(o["location"], "\(field).location", &r).map { DataItem(kind: .url, url: $0) }
+        guard var item = url(o["location"], "\(field).location", &r).map({ DataItem(kind: .url, url: $0) }) else { return nil }
+        // Skyport's extensions (another Skyport passes them on): the size in bytes and an `algorithm:value` checksum.
+        if let size = r.int(o["size"], "\(field).size") {
+            if size < 0 { r.error("\(field).size", "must not be negative") } else { item.size = Int64(size) }
+        }
+        if let checksum = r.string(o["checksum"], "\(field).checksum") {
+            if checksum.contains(":") { item.checksum = checksum } else { r.error("\(field).checksum", "'\(checksum)' is not algorithm:value, such as md5:9e107d9d…") }
+        }
+        return item
     }
 
     /// An S3 object; its URL is the path-style `endpoint/bucket/object`.

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SkyportCore
+
+/// Asks other ExecutionBrokers for offers, as the ExecutionBroker draft's aggregator does: the normalised request is
+/// written out as a request document and POSTed to each broker's `/requests` at once; each call has its own deadline
+/// (the endpoint's `offerDeadline`, else the default), after which it is cancelled and the broker is listed as late.
+/// The 303's body is read when it is the offer set (Skyport and Calycopis send it); otherwise its `Location` is
+/// followed within what is left of the deadline.
+public struct BrokerFederation: OfferForwarder {
+    public let brokerID: String
+    let client: HTTPClient
+    let credentials: Credentials
+    let logger: Logger
+
+    public init(brokerID: String, client: HTTPClient, credentials: Credentials = .init(), logger: Logger) {
+        self.brokerID = brokerID
+        self.client = client
+        self.credentials = credentials
+        self.logger = logger
+    }
+
+    public func ask(_ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath) async -> [FacilityID: BrokerAnswer] {
+        guard !brokers.isEmpty else { return [:] }
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(RequestDocument.write(request))
+        } catch {
+            return Dictionary(brokers.map { ($0.facility, .failed("cannot write the request: \(error)")) }, uniquingKeysWith: { a, _ in a })
+        }
+        let via = path.adding(brokerID).headerValue
+        return await withTaskGroup(of: (FacilityID, BrokerAnswer).self) { group in
+            for question in brokers {
+                group.addTask { (question.facility, await self.ask(question, body: body, via: via)) }
+            }
+            var answers: [FacilityID: BrokerAnswer] = [:]
+            for await (id, answer) in group { answers[id] = answer }
+            return answers
+        }
+    }
+
+    /// One broker: its answer, or why there is none.
+    func ask(_ q: BrokerQuestion, body: Data, via: String) async -> BrokerAnswer {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64((q.deadline * 1000).rounded()))
+        func remaining() -> Duration { max(.milliseconds(1), deadline - clock.now) }
+        guard let url = Self.requestsURL(q.endpoint.url) else { return .failed("the endpoint URL '\(q.endpoint.url)' is not an http(s) URL") }
+        let http = RemoteHTTP(
+            client: client, auth: credentials.auth(for: q.endpoint.url), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 1), logger: logger)
+        do {
+            let headers = [("Content-Type", "application/json"), ("Accept", "application/json"), (FederationPath.header, via)]
+            var response = try await http.send(.POST, url, headers: headers, body: body, timeout: remaining())
+            var document = Self.json(response)
+            if response.status == 303 || response.status == 302 || response.status == 301 {
+                guard let location = response.location else { return .failed("answered \(response.status) without a Location") }
+                if document?["result"] == nil || document?["offers"] == nil {
+                    response = try await http.get(location, accept: "application/json", timeout: remaining())
+                    document = Self.json(response)
+                }
+                response.url = location
+            }
+            guard let document else {
+                return .failed("answered HTTP \(response.status) with \(response.mediaType ?? "no content type"), not a JSON offer set")
+            }
+            switch RemoteDocuments.offerSet(document, base: response.url) {
+            case .success(let answer): return answer
+            case .failure(let problem): return .failed("its offer set cannot be read: \(problem.message)")
+            }
+        } catch let error as RemoteError where error.kind == .timeout {
+            return .late(deadline: q.deadline)
+        } catch let error as RemoteError where error.status == 508 {
+            return .loop(Self.errorMessage(error) ?? "the request had already passed through it")
+        } catch let error as RemoteError {
+            return .failed(error.description)
+        } catch is CancellationError {
+            return .late(deadline: q.deadline)
+        } catch {
+            return .failed(String(describing: error))
+        }
+    }
+
+    /// `{base}/requests` (a URL that already ends in `/requests` is kept).
+    static func requestsURL(_ endpoint: String) -> URL? {
+        guard let url = URL(string: endpoint), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else { return nil }
+        if url.path.hasSuffix("/requests") { return url }
+        var text = endpoint
+        while text.hasSuffix("/") { text.removeLast() }
+        return URL(string: text + "/requests")
+    }
+
+    static func json(_ response: RemoteHTTP.Response) -> JSONValue? {
+        guard !response.body.isEmpty, response.mediaType.map({ $0.contains("json") }) ?? true else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: response.body)
+    }
+
+    /// The `message` of a Skyport error document in an error's snippet, if there is one.
+    static func errorMessage(_ error: RemoteError) -> String? {
+        guard let snippet = error.snippet, let range = snippet.range(of: #""message": ?"([^"]*)""#, options: .regularExpression) else {
+            return error.snippet
+        }
+        let match = snippet[range]
+        return match.split(separator: "\"", omittingEmptySubsequences: false).dropLast().last.map(String.init)
+    }
+}
