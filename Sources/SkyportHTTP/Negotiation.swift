@@ -84,6 +84,21 @@ struct Negotiation {
         return f
     }
 
+    /// What in another broker's offer lies outside the request (cores, memory, duration, start), or nil.
+    static func outside(_ offer: RemoteOffer, _ r: NormalisedRequest) -> String? {
+        func outside(_ value: Int, _ range: ResourceRange?) -> Bool {
+            guard let range else { return false }
+            return value < (range.min ?? 0) || value > (range.max ?? .max)
+        }
+        if outside(offer.cores, r.cores) { return "\(offer.cores) cores" }
+        if outside(offer.memory, r.memory) { return "\(offer.memory) GiB" }
+        if let asked = r.duration, offer.duration < asked { return "\(offer.duration), shorter than the \(asked) asked" }
+        if let window = r.start, offer.start > window.latest.addingTimeInterval(60) {
+            return "a start at \(Timestamp.format(offer.start)), after the window"
+        }
+        return nil
+    }
+
     /// Builds the offer set and its sessions from the planner's offers and other brokers' offers (pure: runs inside
     /// the store's transaction). Offers are ordered round by round (each facility's first offer, then each one's
     /// second...), in rank order within a round, as the planner orders its own.
@@ -110,6 +125,7 @@ struct Negotiation {
         }
         var rejections = outcome.rejections
         var late: [String] = []
+        var dropped: [String] = []
         for (candidate, rank, endpoint) in federation.asked {
             let f = candidate.facility
             let answer = federation.answers[f.id] ?? .failed("not asked")
@@ -118,7 +134,14 @@ struct Negotiation {
                 if case .late = answer { late.append(f.id.rawValue) }
                 continue
             }
-            for (round, offer) in offers.prefix(settings.maxOffersPerFacility).enumerated() {
+            var round = 0
+            var outside: [String] = []
+            for offer in offers where round < settings.maxOffersPerFacility {
+                if let problem = Self.outside(offer, request) {
+                    outside.append(problem)
+                    continue
+                }
+                defer { round += 1 }
                 // Closed here a little before it closes there, so that an acceptance made here still reaches it in time.
                 let closes = min(expires, offer.expires.map { $0.addingTimeInterval(-2) } ?? expires)
                 guard closes > now else { continue }
@@ -134,6 +157,13 @@ struct Negotiation {
                 remote.remotePhase = SessionPhase.offered.rawValue
                 s.remote = remote
                 drafts.append((round, rank, s))
+            }
+            guard !outside.isEmpty else { continue }
+            dropped.append("\(f.id.rawValue) offered \(outside.joined(separator: ", "))")
+            if round == 0 {
+                rejections.append(MatchRejection(facility: f.id, reasons: [MatchReason(
+                    code: .brokerNoOffers, field: "compute", requested: "an offer inside the request", offered: outside.joined(separator: ", "),
+                    message: "broker \(f.id.rawValue) made only offers outside the request: \(outside.joined(separator: ", "))")]))
             }
         }
         drafts.sort { ($0.round, $0.rank) < ($1.round, $1.rank) }
@@ -156,6 +186,11 @@ struct Negotiation {
             messages.append(BrokerMessage(
                 kind: "urn:broker-late", level: .WARN, time: now,
                 message: "no answer in time from \(late.joined(separator: ", ")); their offers, if any, are dropped"))
+        }
+        if !dropped.isEmpty {
+            messages.append(BrokerMessage(
+                kind: "urn:broker-offer-dropped", level: .WARN, time: now,
+                message: "offers outside the request were dropped: " + dropped.prefix(10).joined(separator: "; ")))
         }
         if sessions.isEmpty {
             let why = outcome.isMatch

@@ -188,7 +188,22 @@ import Testing
         }
     }
 
-    @Test func aRemoteOfferAcceptedTooLateFailsTheSessionWithTheRemoteReason() async throws {
+    @Test func offersOutsideTheRequestAreDroppedAndSaidSo() async throws {
+        let brokers = try await StandinBrokers(["--count", "1", "--cores", "64"])
+        defer { brokers.stop() }
+        try await TestBroker().run { client in
+            try await Self.register(client, Self.brokerFacility("greedy", url: brokers.url(0)))
+            let (_, _, body) = try await client.request(json: Self.tapRequest)
+            #expect(offers(body).isEmpty)
+            let reason = try #require(Self.reasons(body, "greedy").first)
+            #expect(reason["code"] as? String == "broker-no-offers")
+            #expect(reason["offered"] as? String == "64 cores, 64 cores")
+            let messages = (body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? []
+            #expect(messages.contains { $0["kind"] as? String == "urn:broker-offer-dropped" })
+        }
+    }
+
+    @Test func aRemoteOfferAcceptedTooLateIsRefusedHere() async throws {
         let brokers = try await StandinBrokers(["--count", "1", "--offer-lifetime", "4"])
         defer { brokers.stop() }
         try await TestBroker(withServices: true).run { client in

@@ -90,7 +90,7 @@ class Broker:
 
     def create(self, request):
         compute = request.get("compute") or {}
-        cores = (compute.get("cores") or {}).get("min") or 1
+        cores = self.args.cores or (compute.get("cores") or {}).get("min") or 1
         memory = (compute.get("memory") or {}).get("min") or 1
         now = time.time()
         set_id = str(uuid.uuid4())
@@ -220,6 +220,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--modes", default="ok")
     p.add_argument("--offers", type=int, default=2)
+    p.add_argument("--cores", type=int, default=0, help="offer this many cores whatever was asked (0: what was asked)")
     p.add_argument("--offer-lifetime", type=float, default=300)
     p.add_argument("--run-after", type=float, default=0.5)
     p.add_argument("--complete-after", type=float, default=1.5)
