@@ -40,10 +40,23 @@ public struct BrokerFederation: OfferForwarder {
         }
     }
 
-    /// One broker: its answer, or why there is none.
+    /// One broker: its answer, or `late` once its deadline has passed, whatever the HTTP layer is doing then.
     func ask(_ q: BrokerQuestion, body: Data, via: String) async -> BrokerAnswer {
+        let deadline = ContinuousClock.now + .milliseconds(Int64((q.deadline * 1000).rounded()))
+        return await withTaskGroup(of: BrokerAnswer?.self) { group in
+            group.addTask { await self.ask(q, body: body, via: via, deadline: deadline) }
+            group.addTask {
+                try? await Task.sleep(until: deadline + .milliseconds(25))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .late(deadline: q.deadline)
+        }
+    }
+
+    func ask(_ q: BrokerQuestion, body: Data, via: String, deadline: ContinuousClock.Instant) async -> BrokerAnswer {
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64((q.deadline * 1000).rounded()))
         func remaining() -> Duration { max(.milliseconds(1), deadline - clock.now) }
         guard let url = Self.requestsURL(q.endpoint.url) else { return .failed("the endpoint URL '\(q.endpoint.url)' is not an http(s) URL") }
         let http = RemoteHTTP(
