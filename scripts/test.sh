@@ -8,6 +8,8 @@ if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi
 swift build --build-tests
+# pyvo (VOSI and UWS checks) and sickle (a second OAI-PMH harvester) in a cached venv, before the suites use them.
+bash scripts/pyvo_check.sh --install-only || echo "WARNING: the pyvo venv could not be made; the pyvo and sickle tests will report NOT RUN" >&2
 # Real peers on loopback for the integration tests: GAVO DaCHS (Debian) and django-uws (PyPI); a real BinderHub
 # and JupyterHub too when SKYPORT_TEST_BINDERHUB_SRC names a BinderHub source. The BinderHub tests always run
 # against the stand-in (Tests/Standins). Stopped on exit (only what this run started); a peer that does not

@@ -295,4 +295,66 @@ final class LocalOAIServer: @unchecked Sendable {
             #expect(try await harvester.identify(baseURL: oai).repositoryName.isEmpty == false)
         }
     }
+
+    // MARK: A second harvester
+
+    /// The venv's python with sickle (made by `scripts/pyvo_check.sh --install-only`, which the test command runs).
+    static var sicklePython: String? {
+        let env = ProcessInfo.processInfo.environment
+        let venv = env["SKYPORT_PYVO_VENV"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/skyport/pyvo-venv")
+        return FileManager.default.isExecutableFile(atPath: venv + "/bin/python") ? venv + "/bin/python" : nil
+    }
+
+    /// What sickle (PyPI) reads from an OAI-PMH endpoint: scripts/sickle_harvest.py, run on a thread of its own.
+    static func sickle(_ base: URL) async throws -> [[String: Any]] {
+        let python = try #require(sicklePython)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/sickle_harvest.py").standardized.path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sickle-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: python)
+                    process.arguments = [script, base.absoluteString]
+                    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+                    process.standardOutput = try FileHandle(forWritingTo: out)
+                    process.standardError = FileHandle.nullDevice
+                    try process.run()
+                    process.waitUntilExit()
+                    return process.terminationStatus
+                })
+            }
+        }
+        #expect(status == 0, "sickle_harvest.py failed on \(base)")
+        return try #require(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
+    }
+
+    /// Skyport's harvester and sickle read the same records from `base`: identifiers, deletions, each resource's
+    /// own identifier (compared case-insensitively, as ivoids are) and title.
+    static func compareWithSickle(_ base: URL) async throws -> Int {
+        let theirs = try await sickle(base)
+        let ours = try await withRemoteHTTP { http in try await OAIHarvester(http: http).harvest(baseURL: base) }
+        #expect(ours.map(\.header.identifier) == theirs.map { $0["identifier"] as? String ?? "" })
+        #expect(ours.map(\.header.isDeleted) == theirs.map { $0["deleted"] as? Bool ?? false })
+        for (record, other) in zip(ours, theirs) where !record.header.isDeleted {
+            if let id = other["identifier"] as? String { #expect(record.resource?.ivoid == FacilityID(id), "\(record.header.identifier)") }
+            if let title = other["title"] as? String { #expect(record.resource?.title == title, "\(record.header.identifier)") }
+        }
+        return ours.count
+    }
+
+    @Test(.enabled(if: sicklePython != nil, "the pyvo/sickle venv is absent: run scripts/pyvo_check.sh --install-only (the test command does)"))
+    func sickleReadsTheSameRecordsFromTheSamplePages() async throws {
+        let (dir, pagePaths) = try Self.fixturePages()
+        let server = try await LocalOAIServer(script: "\(Self.peers)/mini_oai_server.py", arguments: pagePaths)
+        server.scratch = dir
+        defer { server.stop() }
+        #expect(try await Self.compareWithSickle(server.baseURL) == 10)
+    }
+
+    @Test(.enabled(if: sicklePython != nil && dachsOAI != nil, "needs DaCHS (scripts/peers.sh start dachs) and the sickle venv (scripts/pyvo_check.sh --install-only)"))
+    func sickleReadsTheSameRecordsFromTheRealDaCHSRegistry() async throws {
+        #expect(try await Self.compareWithSickle(try #require(Self.dachsOAI)) > 0)
+    }
 }
