@@ -2,8 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import SkyportCore
+import SkyportRemotes
 import SkyportStore
 import Testing
 
@@ -272,5 +274,68 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The broker executor on its own, against a stand-in broker: an acceptance answered twice (the first answer lost)
+    /// finds the accepted session instead of failing; `status` holds until the remote phase moves; an offer turned
+    /// down here is rejected there; cancelling cancels there.
+    @Test func theBrokerExecutorAcceptsOnceFollowsAndCancels() async throws {
+        let brokers = try await StandinBrokers(["--count", "1", "--offers", "3", "--run-after", "1", "--complete-after", "30"])
+        defer { brokers.stop() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        do {
+            let logger = Logger(label: "broker-executor-test")
+            let endpoint = Endpoint(kind: .executionbroker, url: brokers.url(0))
+            let request = try ExecutionRequestParser.parse(
+                try JSONDecoder().decode(JSONValue.self, from: Data(Self.tapRequest.utf8)), now: Date())
+            let answers = await BrokerFederation(brokerID: "test-broker", client: client, logger: logger).ask(
+                request, of: [BrokerQuestion(facility: FacilityID("b"), endpoint: endpoint, deadline: 5)], path: FederationPath())
+            guard case .offers(_, let remote, _)? = answers[FacilityID("b")] else {
+                Issue.record("no offers: \(answers)")
+                return
+            }
+            #expect(remote.count == 3)
+            func session(_ offer: RemoteOffer) -> SessionRecord {
+                var s = SessionRecord(
+                    id: UUID(), offerSet: UUID(), facility: FacilityID("b"), facilityName: "b", phase: .accepted, created: Date(),
+                    expires: Date().addingTimeInterval(60), cores: offer.cores, memory: offer.memory, start: offer.start,
+                    duration: offer.duration, rank: 0, executable: request.executable)
+                var job = RemoteJob(endpoint: endpoint)
+                job.offer = offer.session
+                job.remotePhase = "OFFERED"
+                s.remote = job
+                return s
+            }
+            let executor = BrokerExecutor(client: client, logger: logger)
+            let accepted = session(remote[0])
+            #expect(try await executor.find(accepted, at: endpoint) == nil, "not accepted yet")
+            let url = try await executor.submit(accepted, to: endpoint)
+            #expect(url == remote[0].session)
+            #expect(try await executor.submit(accepted, to: endpoint) == url, "a repeated acceptance finds the accepted session")
+            #expect(try await executor.find(accepted, at: endpoint) == url)
+
+            var job = try #require(accepted.remote)
+            job.url = url
+            let first = try await executor.start(job, for: accepted)
+            #expect(first.phase == .preparing && first.remotePhase == "PREPARING")
+            job.remotePhase = first.remotePhase
+            let moved = try await executor.status(job, for: accepted, wait: 10)
+            #expect(moved.phase == .running && moved.remotePhase == "RUNNING")
+
+            // The siblings were rejected by the remote broker itself; accepting one now is refused with its reason.
+            await #expect(throws: FacilityRefusal.self) { try await executor.submit(session(remote[1]), to: endpoint) }
+
+            var cancelled = accepted
+            cancelled.phase = .cancelled
+            job.remotePhase = moved.remotePhase
+            let aborted = try await executor.abort(job, for: cancelled)
+            #expect(aborted.phase == .cancelled && aborted.remotePhase == "CANCELLED")
+            let phases = try await brokers.stats(0)["sessions"] as? [String: String] ?? [:]
+            #expect(phases.values.sorted() == ["CANCELLED", "REJECTED", "REJECTED"], "\(phases)")
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 }
