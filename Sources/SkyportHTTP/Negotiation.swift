@@ -25,8 +25,10 @@ struct Negotiation {
             ? await federate(request, outcome: outcome, path: path, logger: logger) : Federation()
         let planner = OfferPlanner(settings: deps.planner)
         let settings = deps.planner
+        // Only this broker's own facilities hold capacity it books; other brokers book their own.
+        let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
         let creation = try await deps.store.createOfferSet(
-            idempotencyKey: key, requestDigest: digest, facilities: outcome.rankedIDs, now: now
+            idempotencyKey: key, requestDigest: digest, facilities: booked, now: now
         ) { bookings in
             let plan = federation.asked.isEmpty
                 ? planner.plan(request, outcome: outcome, bookings: bookings, now: now)

@@ -17,7 +17,7 @@ public enum Representation {
             guard let text = String(data: data, encoding: .utf8) else { throw FieldError("file", "is not UTF-8") }
             return try YAMLBridge.parse(text)
         }
-        return try JSONDecoder().decode(JSONValue.self, from: data)
+        return try JSONValue.parse(data)
     }
 
     /// The format of a request body, from its `Content-Type`; 415 for anything else.
@@ -60,7 +60,7 @@ public enum Representation {
         let bytes = Data(buffer: buffer)
         switch format {
         case .json:
-            do { return (try JSONDecoder().decode(JSONValue.self, from: bytes), bytes) }
+            do { return (try JSONValue.parse(bytes), bytes) }
             catch { throw APIError.badRequest("malformed JSON: \(describe(error))", field: "body") }
         case .yaml:
             guard let text = String(data: bytes, encoding: .utf8) else {
@@ -91,7 +91,7 @@ public enum Representation {
         case .json:
             return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
         case .yaml:
-            let yaml = try YAMLBridge.serialize(try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))
+            let yaml = try YAMLBridge.serialize(try JSONValue.parse(json))
             return Response(status: status, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: yaml)))
         }
     }
@@ -107,7 +107,7 @@ public enum Representation {
             fields[.contentType] = "application/json"
             return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
         case .yaml:
-            let yaml = try YAMLBridge.serialize(try JSONDecoder().decode(JSONValue.self, from: json))
+            let yaml = try YAMLBridge.serialize(try JSONValue.parse(json))
             fields[.contentType] = "application/yaml"
             return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: yaml)))
         }

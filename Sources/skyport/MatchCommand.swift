@@ -36,7 +36,7 @@ struct MatchCommand: AsyncParsableCommand {
         var parsed: [NormalisedRequest] = []
         for (n, line) in try Self.lines(requests).enumerated() {
             do {
-                parsed.append(try ExecutionRequestParser.parse(try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), now: now))
+                parsed.append(try ExecutionRequestParser.parse(try JSONValue.parse(line), now: now))
             } catch {
                 throw ValidationError("\(requests) line \(n + 1): \(Self.describe(error))")
             }
@@ -72,7 +72,7 @@ struct MatchCommand: AsyncParsableCommand {
     static func loadFacilities(_ path: String) throws -> [Facility] {
         let documents: [JSONValue]
         if path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson") {
-            documents = try lines(path).map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+            documents = try lines(path).map { try JSONValue.parse($0) }
         } else {
             let doc = try load(path)
             documents = doc.arrayValue ?? doc["facilities"]?.arrayValue ?? [doc]

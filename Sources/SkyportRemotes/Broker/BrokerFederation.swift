@@ -104,7 +104,7 @@ public struct BrokerFederation: OfferForwarder {
 
     static func json(_ response: RemoteHTTP.Response) -> JSONValue? {
         guard !response.body.isEmpty, response.mediaType.map({ $0.contains("json") }) ?? true else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: response.body)
+        return try? JSONValue.parse(response.body)
     }
 
     /// The `message` of a Skyport error document in an error's snippet, if there is one.
