@@ -19,7 +19,7 @@ struct FacilityRoutes {
         table.add(.post, "/facilities") { request, context in
             let owner = try await authenticate(request)
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
-            let facility = try validate(document, pathID: nil, owner: owner, created: deps.now())
+            let facility = try validate(document, pathID: nil, owner: owner, created: deps.now(), over: nil)
             try await deps.store.insertFacility(facility)
             context.logger.info("facility registered", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
             return try Representation.response(
@@ -38,7 +38,7 @@ struct FacilityRoutes {
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
             guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
             try Self.checkOwner(existing, owner)
-            var facility = try validate(document, pathID: existing.id, owner: owner, created: existing.created)
+            var facility = try validate(document, pathID: existing.id, owner: owner, created: existing.created, over: existing)
             facility.id = existing.id  // keep the spelling first registered
             try await deps.store.replaceFacility(facility)
             context.logger.info("facility replaced", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
@@ -91,8 +91,12 @@ struct FacilityRoutes {
         return name
     }
 
-    func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date) throws -> Facility {
-        try FacilityDocument(document).validated(pathID: pathID, owner: owner, created: created, now: deps.now())
+    /// The facility an operator's document gives, with the provenance of what it wrote (`Facility.written`).
+    func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date, over existing: Facility?) throws -> Facility {
+        let now = deps.now()
+        let parsed = try FacilityDocument(document)
+        let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: now)
+        return Facility.written(facility, fields: parsed.writtenFields, by: owner, over: existing, at: now)
     }
 
     static func checkOwner(_ facility: Facility, _ owner: String) throws {
