@@ -40,14 +40,15 @@ public enum SkyportComposition {
         _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
         health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        capabilities: CapabilitiesFetch? = nil
     ) -> some ApplicationProtocol {
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         let deps = APIDependencies(
             store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work,
-            health: health, registryHarvests: registryHarvests)
+            health: health, registryHarvests: registryHarvests, capabilities: capabilities)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -96,6 +97,15 @@ public enum SkyportComposition {
         return services
     }
 
+    /// Reads VOSI capabilities documents for `POST /facilities/{id}/refresh`, which an operator waits for: a short
+    /// timeout, one retry, a small body cap.
+    public static func capabilitiesFetch(client: HTTPClient, logger: Logger) -> CapabilitiesFetch {
+        let reader = VOSICapabilitiesClient(http: RemoteHTTP(
+            client: client, timeout: .seconds(20), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 2),
+            logger: Logger(label: "skyport.capabilities", factory: { _ in logger.handler })))
+        return { url in try await reader.capabilities(at: url) }
+    }
+
     static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {
         var settings = BinderExecutor.Settings()
         settings.launchTimeout = .seconds(config.binderLaunchTimeout)
@@ -123,13 +133,14 @@ public enum SkyportComposition {
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let app = buildApplication(
-            config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, logger: logger
-        ) { port in
-            logger.notice("skyport listening", metadata: [
-                "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
-                "database": .string(config.database), "version": .string(version),
-            ])
-        }
+            config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, logger: logger,
+            onServerRunning: { port in
+                logger.notice("skyport listening", metadata: [
+                    "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
+                    "database": .string(config.database), "version": .string(version),
+                ])
+            },
+            capabilities: capabilitiesFetch(client: client, logger: logger))
         do {
             let services = try backgroundServices(
                 config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, client: client,

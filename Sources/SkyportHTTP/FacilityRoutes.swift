@@ -45,6 +45,19 @@ struct FacilityRoutes {
             return try Representation.response(facility, for: request)
         }
 
+        table.add(.post, "/facilities/{id}/refresh") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try await authenticate(request)
+            guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
+            if existing.owner != Self.registryOwner { try Self.checkOwner(existing, owner) }
+            let facility = try await refresh(existing)
+            context.logger.info("facility refreshed", metadata: [
+                "facility": .string(facility.id.rawValue), "operator": .string(owner),
+                "capabilities": .string(RegistryMapping.capabilitiesURL(of: facility) ?? ""),
+            ])
+            return try Representation.response(facility, for: request)
+        }
+
         table.add(.delete, "/facilities/{id}") { request, context in
             let id = try Self.pathID(context)
             let owner = try await authenticate(request)
@@ -97,6 +110,45 @@ struct FacilityRoutes {
         let parsed = try FacilityDocument(document)
         let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: now)
         return Facility.written(facility, fields: parsed.writtenFields, by: owner, over: existing, at: now)
+    }
+
+    /// The owner of harvested facilities: any operator may refresh them.
+    static let registryOwner = "registry"
+
+    /// Refreshes a facility from its VOSI capabilities and stores it: 409 when it has no capabilities URL, 503 when
+    /// refreshing is not configured, 502 (the facility unchanged) when the service fails or describes nothing usable.
+    func refresh(_ existing: Facility) async throws -> Facility {
+        guard let text = RegistryMapping.capabilitiesURL(of: existing), let url = URL(string: text) else {
+            let message = "facility '\(existing.id)' has no VOSI capabilities URL: its registry record names none "
+                + "(provenance.capabilities) and it has no uws endpoint to find <base>/capabilities beside"
+            throw APIError(.conflict, code: "no-capabilities-url", message, errors: [FieldError("endpoints", "has no uws endpoint, and provenance.capabilities is not set")])
+        }
+        guard let fetch = deps.capabilities else {
+            throw APIError(.serviceUnavailable, code: "refresh-unavailable", "this broker is not configured to read VOSI capabilities")
+        }
+        let capabilities: [RegistryCapability]
+        do {
+            capabilities = try await fetch(url)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw APIError(
+                .badGateway, code: "capabilities-unavailable",
+                "reading the VOSI capabilities of facility '\(existing.id)' at \(text) failed: \(error); the facility is unchanged",
+                errors: [FieldError("capabilities", "\(error)")])
+        }
+        // Read again: an operator may have written the facility while the service answered.
+        guard let current = try await deps.store.facility(existing.id) else { throw APIError.notFound("facility '\(existing.id)'") }
+        switch RegistryMapping.refresh(current, capabilities: capabilities, from: text, now: deps.now()) {
+        case .failure(let reason):
+            throw APIError(
+                .badGateway, code: "capabilities-unusable",
+                "the VOSI capabilities at \(text) describe nothing Skyport can run work on (\(reason)); the facility is unchanged",
+                errors: [FieldError("capabilities", reason.description)])
+        case .success(let refreshed):
+            try await deps.store.replaceFacility(refreshed)
+            return refreshed
+        }
     }
 
     static func checkOwner(_ facility: Facility, _ owner: String) throws {

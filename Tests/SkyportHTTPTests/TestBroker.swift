@@ -22,6 +22,8 @@ struct TestBroker {
 
     /// Whether the background services (expiry, forwarding) run beside the HTTP server.
     var withServices = false
+    /// Reads VOSI capabilities for `POST /facilities/{id}/refresh` (nil: refreshing is not configured).
+    var capabilities: CapabilitiesFetch?
 
     init(
         store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
@@ -51,7 +53,8 @@ struct TestBroker {
         let sealer = SecretBox.ephemeral()
         let work = WorkSignal()
         let health = HealthBoardBox()
-        let app = SkyportComposition.buildApplication(config, store: store, sealer: sealer, work: work, health: health, logger: logger)
+        let app = SkyportComposition.buildApplication(
+            config, store: store, sealer: sealer, work: work, health: health, logger: logger, capabilities: capabilities)
         guard withServices else { return try await app.test(.live, test) }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
         let services = try SkyportComposition.backgroundServices(config, store: store, sealer: sealer, work: work, health: health, client: client, logger: logger)
