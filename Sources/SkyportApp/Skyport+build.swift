@@ -80,6 +80,7 @@ public enum SkyportComposition {
             var settings = HealthService.Settings()
             settings.period = .seconds(config.healthPeriod)
             settings.failedPeriod = .seconds(max(1, config.healthPeriod / 2))
+            settings.federation = config.binderFederation
             let probe = HealthProbe(client: client, logger: Logger(label: "skyport.health", factory: { _ in logger.handler }))
             services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
         }

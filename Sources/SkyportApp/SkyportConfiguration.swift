@@ -52,6 +52,9 @@ public struct SkyportConfiguration: Sendable {
     public var binderBusyDelay = 300
     /// Seconds a BinderHub build stream may stay silent (`SKYPORT_BINDER_IDLE_TIMEOUT`; BinderHub sends a keep-alive every 25 s).
     public var binderIdleTimeout = 90
+    /// BinderHub facilities that must run the same versions, the prime first (`SKYPORT_BINDER_FEDERATION`, comma-separated
+    /// facility identifiers): a member whose `/versions` differ from the prime's is unavailable. Nil: never compared.
+    public var binderFederation: BinderFederation?
 
     public init() {}
 
@@ -85,6 +88,14 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }
         if let v = env["SKYPORT_BINDER_IDLE_TIMEOUT"] { c.binderIdleTimeout = try int(v, "SKYPORT_BINDER_IDLE_TIMEOUT", 1...3_600) }
+        if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingCharacters(in: .whitespaces).isEmpty {
+            let ids = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for id in ids { if let problem = FacilityID(id).problem { throw Invalid(description: "SKYPORT_BINDER_FEDERATION: '\(id)' \(problem)") } }
+            guard let federation = BinderFederation(listing: ids) else {
+                throw Invalid(description: "SKYPORT_BINDER_FEDERATION='\(v)' must name the prime BinderHub facility and at least one other member, comma-separated")
+            }
+            c.binderFederation = federation
+        }
         return c
     }
 
