@@ -40,14 +40,15 @@ public enum SkyportComposition {
         _ config: SkyportConfiguration, store: any BrokerStore, sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
         health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, federation: (any OfferForwarder)? = nil, logger: Logger,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        capabilities: CapabilitiesFetch? = nil
     ) -> some ApplicationProtocol {
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         var deps = APIDependencies(
             store: store, metrics: metrics, version: version, maxBodyBytes: config.maxBodyBytes, planner: planner, sealer: sealer, work: work,
-            health: health, registryHarvests: registryHarvests)
+            health: health, registryHarvests: registryHarvests, capabilities: capabilities)
         deps.federation = federation
         deps.federationDeadline = config.federationDeadline
         let (router, _) = SkyportRouter.build(deps)
@@ -91,6 +92,7 @@ public enum SkyportComposition {
             var settings = HealthService.Settings()
             settings.period = .seconds(config.healthPeriod)
             settings.failedPeriod = .seconds(max(1, config.healthPeriod / 2))
+            settings.federation = config.binderFederation
             let probe = HealthProbe(client: client, logger: Logger(label: "skyport.health", factory: { _ in logger.handler }))
             services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
         }
@@ -106,6 +108,15 @@ public enum SkyportComposition {
             })
         }
         return services
+    }
+
+    /// Reads VOSI capabilities documents for `POST /facilities/{id}/refresh`, which an operator waits for: a short
+    /// timeout, one retry, a small body cap.
+    public static func capabilitiesFetch(client: HTTPClient, logger: Logger) -> CapabilitiesFetch {
+        let reader = VOSICapabilitiesClient(http: RemoteHTTP(
+            client: client, timeout: .seconds(20), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 2),
+            logger: Logger(label: "skyport.capabilities", factory: { _ in logger.handler })))
+        return { url in try await reader.capabilities(at: url) }
     }
 
     static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {
@@ -137,13 +148,14 @@ public enum SkyportComposition {
         let federation = try makeFederation(config, client: client, logger: logger)
         let app = buildApplication(
             config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, federation: federation,
-            logger: logger
-        ) { port in
-            logger.notice("skyport listening", metadata: [
-                "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
-                "database": .string(config.database), "version": .string(version), "broker": .string(config.brokerID),
-            ])
-        }
+            logger: logger,
+            onServerRunning: { port in
+                logger.notice("skyport listening", metadata: [
+                    "address": .string("http://\(config.host):\(port)"), "store": .string(store.kind),
+                    "database": .string(config.database), "version": .string(version), "broker": .string(config.brokerID),
+                ])
+            },
+            capabilities: capabilitiesFetch(client: client, logger: logger))
         do {
             let services = try backgroundServices(
                 config, store: store, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests, client: client,

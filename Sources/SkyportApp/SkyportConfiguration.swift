@@ -58,6 +58,9 @@ public struct SkyportConfiguration: Sendable {
     /// Seconds to wait for another broker's offers when its endpoint sets no `offerDeadline`
     /// (`SKYPORT_FEDERATION_DEADLINE`, fractions allowed).
     public var federationDeadline = 3.0
+    /// BinderHub facilities that must run the same versions, the prime first (`SKYPORT_BINDER_FEDERATION`, comma-separated
+    /// facility identifiers): a member whose `/versions` differ from the prime's is unavailable. Nil: never compared.
+    public var binderFederation: BinderFederation?
 
     public init() {}
 
@@ -102,6 +105,14 @@ public struct SkyportConfiguration: Sendable {
                 throw Invalid(description: "SKYPORT_FEDERATION_DEADLINE='\(v)' must be a number of seconds from 0.01 to 600")
             }
             c.federationDeadline = d
+        }
+        if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingCharacters(in: .whitespaces).isEmpty {
+            let ids = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for id in ids { if let problem = FacilityID(id).problem { throw Invalid(description: "SKYPORT_BINDER_FEDERATION: '\(id)' \(problem)") } }
+            guard let federation = BinderFederation(listing: ids) else {
+                throw Invalid(description: "SKYPORT_BINDER_FEDERATION='\(v)' must name the prime BinderHub facility and at least one other member, comma-separated")
+            }
+            c.binderFederation = federation
         }
         return c
     }

@@ -175,12 +175,15 @@ public struct Facility: Sendable, Hashable, Codable {
     /// Server-set times.
     public var created: Date
     public var modified: Date
+    /// Where each field came from, and when the facility was last harvested and refreshed (server-set). Nil for a
+    /// facility stored before provenance was kept; its documents read as before.
+    public var provenance: FacilityProvenance?
 
     public init(
         id: FacilityID, name: String, description: String = "", status: FacilityStatus = .active,
         endpoints: [Endpoint], accepts: [ExecutableKind], limits: FacilityLimits = .init(),
         capacity: FacilityCapacity = .init(), data: FacilityData = .init(), owner: String,
-        created: Date, modified: Date
+        created: Date, modified: Date, provenance: FacilityProvenance? = nil
     ) {
         self.id = id
         self.name = name
@@ -194,6 +197,7 @@ public struct Facility: Sendable, Hashable, Codable {
         self.owner = owner
         self.created = created
         self.modified = modified
+        self.provenance = provenance
     }
 }
 

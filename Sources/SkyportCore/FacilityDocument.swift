@@ -64,9 +64,26 @@ public struct FacilityDocument: Sendable {
     /// Fields of the wrong type and unknown fields, found while reading; `validated` reports them with the rest.
     public var problems: [FieldError] = []
 
+    /// The facility fields this document writes (the operator's, in the facility's provenance). `capacity` and `data`
+    /// count when present at all; each limit when present inside `limits`.
+    public var writtenFields: Set<FacilityProvenance.Field> {
+        var fields: Set<FacilityProvenance.Field> = []
+        if name != nil { fields.insert(.name) }
+        if description != nil { fields.insert(.description) }
+        if status != nil { fields.insert(.status) }
+        if endpoints != nil { fields.insert(.endpoints) }
+        if accepts != nil { fields.insert(.accepts) }
+        if limits?.cores != nil { fields.insert(.limitsCores) }
+        if limits?.memory != nil { fields.insert(.limitsMemory) }
+        if limits?.duration != nil { fields.insert(.limitsDuration) }
+        if capacity != nil { fields.insert(.capacity) }
+        if data != nil { fields.insert(.data) }
+        return fields
+    }
+
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified", "health"],
+        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified", "health", "provenance"],
         "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],

@@ -2,6 +2,10 @@ import Foundation
 import Prometheus
 import SkyportCore
 
+/// GETs the VOSI capabilities document at a URL and reads its capabilities; throws when the service cannot be
+/// reached or answers with anything else (the composition root passes `VOSICapabilitiesClient.capabilities(at:)`).
+public typealias CapabilitiesFetch = @Sendable (URL) async throws -> [RegistryCapability]
+
 /// What the HTTP edge needs from the rest of Skyport, handed in by the composition root.
 public struct APIDependencies: Sendable {
     public var store: any BrokerStore
@@ -25,13 +29,16 @@ public struct APIDependencies: Sendable {
     public var federation: (any OfferForwarder)? = nil
     /// How long another broker's offers are waited for, in seconds, when its endpoint sets no `offerDeadline`.
     public var federationDeadline: Double = 3
+    /// Reads a VOSI capabilities document (`POST /facilities/{id}/refresh`); nil: refreshing is not configured (503).
+    public var capabilities: CapabilitiesFetch?
 
     public init(
         store: any BrokerStore, metrics: PrometheusCollectorRegistry, version: String,
         maxBodyBytes: Int = 1 << 20, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil,
         work: WorkSignal? = nil, health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, capabilities: CapabilitiesFetch? = nil
     ) {
+        self.capabilities = capabilities
         self.registryHarvests = registryHarvests
         self.health = health
         self.sealer = sealer

@@ -19,7 +19,7 @@ struct FacilityRoutes {
         table.add(.post, "/facilities") { request, context in
             let owner = try await authenticate(request)
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
-            let facility = try validate(document, pathID: nil, owner: owner, created: deps.now())
+            let facility = try validate(document, pathID: nil, owner: owner, created: deps.now(), over: nil)
             try await deps.store.insertFacility(facility)
             context.logger.info("facility registered", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
             return try Representation.response(
@@ -38,10 +38,23 @@ struct FacilityRoutes {
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
             guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
             try Self.checkOwner(existing, owner)
-            var facility = try validate(document, pathID: existing.id, owner: owner, created: existing.created)
+            var facility = try validate(document, pathID: existing.id, owner: owner, created: existing.created, over: existing)
             facility.id = existing.id  // keep the spelling first registered
             try await deps.store.replaceFacility(facility)
             context.logger.info("facility replaced", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
+            return try Representation.response(facility, for: request)
+        }
+
+        table.add(.post, "/facilities/{id}/refresh") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try await authenticate(request)
+            guard let existing = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
+            if existing.owner != Self.registryOwner { try Self.checkOwner(existing, owner) }
+            let facility = try await refresh(existing)
+            context.logger.info("facility refreshed", metadata: [
+                "facility": .string(facility.id.rawValue), "operator": .string(owner),
+                "capabilities": .string(RegistryMapping.capabilitiesURL(of: facility) ?? ""),
+            ])
             return try Representation.response(facility, for: request)
         }
 
@@ -91,8 +104,51 @@ struct FacilityRoutes {
         return name
     }
 
-    func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date) throws -> Facility {
-        try FacilityDocument(document).validated(pathID: pathID, owner: owner, created: created, now: deps.now())
+    /// The facility an operator's document gives, with the provenance of what it wrote (`Facility.written`).
+    func validate(_ document: JSONValue, pathID: FacilityID?, owner: String, created: Date, over existing: Facility?) throws -> Facility {
+        let now = deps.now()
+        let parsed = try FacilityDocument(document)
+        let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: now)
+        return Facility.written(facility, fields: parsed.writtenFields, by: owner, over: existing, at: now)
+    }
+
+    /// The owner of harvested facilities: any operator may refresh them.
+    static let registryOwner = "registry"
+
+    /// Refreshes a facility from its VOSI capabilities and stores it: 409 when it has no capabilities URL, 503 when
+    /// refreshing is not configured, 502 (the facility unchanged) when the service fails or describes nothing usable.
+    func refresh(_ existing: Facility) async throws -> Facility {
+        guard let text = RegistryMapping.capabilitiesURL(of: existing), let url = URL(string: text) else {
+            let message = "facility '\(existing.id)' has no VOSI capabilities URL: its registry record names none "
+                + "(provenance.capabilities) and it has no uws endpoint to find <base>/capabilities beside"
+            throw APIError(.conflict, code: "no-capabilities-url", message, errors: [FieldError("endpoints", "has no uws endpoint, and provenance.capabilities is not set")])
+        }
+        guard let fetch = deps.capabilities else {
+            throw APIError(.serviceUnavailable, code: "refresh-unavailable", "this broker is not configured to read VOSI capabilities")
+        }
+        let capabilities: [RegistryCapability]
+        do {
+            capabilities = try await fetch(url)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw APIError(
+                .badGateway, code: "capabilities-unavailable",
+                "reading the VOSI capabilities of facility '\(existing.id)' at \(text) failed: \(error); the facility is unchanged",
+                errors: [FieldError("capabilities", "\(error)")])
+        }
+        // Read again: an operator may have written the facility while the service answered.
+        guard let current = try await deps.store.facility(existing.id) else { throw APIError.notFound("facility '\(existing.id)'") }
+        switch RegistryMapping.refresh(current, capabilities: capabilities, from: text, now: deps.now()) {
+        case .failure(let reason):
+            throw APIError(
+                .badGateway, code: "capabilities-unusable",
+                "the VOSI capabilities at \(text) describe nothing Skyport can run work on (\(reason)); the facility is unchanged",
+                errors: [FieldError("capabilities", reason.description)])
+        case .success(let refreshed):
+            try await deps.store.replaceFacility(refreshed)
+            return refreshed
+        }
     }
 
     static func checkOwner(_ facility: Facility, _ owner: String) throws {

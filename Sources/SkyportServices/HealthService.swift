@@ -24,6 +24,8 @@ public struct HealthService: Service {
         public var tick: Duration = .seconds(5)
         /// A passed check older than this is stale (a warning when matching); nil: three periods.
         public var staleAfter: Duration?
+        /// BinderHubs held to their prime's `/versions` (a member that differs is unavailable); nil: never compared.
+        public var federation: BinderFederation?
 
         public init() {}
     }
@@ -50,7 +52,10 @@ public struct HealthService: Service {
 
     public func run() async throws {
         let stale = Self.seconds(settings.staleAfter ?? settings.period * 3)
-        board.update { $0.staleAfter = stale }
+        board.update { board in
+            board.staleAfter = stale
+            board.federation = settings.federation
+        }
         var due: [String: Date] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await round(&due)

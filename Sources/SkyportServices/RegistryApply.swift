@@ -26,22 +26,22 @@ public enum RegistryApply {
 
     /// Applies one record to the facilities (or, with no store, only maps it). Harvested facilities are owned by
     /// `registry`; a harvest never changes what an operator set (`RegistryMapping.merge`), and a deleted record
-    /// disables its facility (it is never removed).
-    public static func apply(_ record: OAIRecord, to store: (any FacilityStore)?, now: Date) async throws -> Outcome {
+    /// disables its facility (it is never removed). `source`, the registry's OAI-PMH base URL, is recorded in the
+    /// facility's provenance with the record's identifier and datestamp.
+    public static func apply(_ record: OAIRecord, to store: (any FacilityStore)?, now: Date, source: String? = nil) async throws -> Outcome {
         let id = record.resource?.ivoid ?? FacilityID(record.header.identifier)
+        let origin = FacilityProvenance.RegistryRecord(source: source, identifier: record.header.identifier, datestamp: record.header.datestamp)
         if record.header.isDeleted || record.resource?.status == .deleted {
             guard let store else { return Outcome(.disabled, id.rawValue, "deleted in the registry (dry run)") }
-            guard var existing = try await store.facility(id) else { return Outcome(.skipped, id.rawValue, "deleted: no such facility") }
+            guard let existing = try await store.facility(id) else { return Outcome(.skipped, id.rawValue, "deleted: no such facility") }
             if existing.status == .disabled { return Outcome(.skipped, id.rawValue, "deleted: facility already disabled") }
-            existing.status = .disabled
-            existing.modified = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-            try await store.replaceFacility(existing)
+            try await store.replaceFacility(disabled(existing, record: origin, now: now))
             return Outcome(.disabled, id.rawValue, "deleted in the registry")
         }
         guard let resource = record.resource else {
             return Outcome(.skipped, id.rawValue, "unreadable-record: \(record.problem ?? "no metadata")")
         }
-        switch RegistryMapping.facility(from: resource, owner: "registry", now: now) {
+        switch RegistryMapping.facility(from: resource, owner: "registry", now: now, record: origin) {
         case .failure(let reason):
             return Outcome(.skipped, id.rawValue, reason.description)
         case .success(let harvested):
@@ -60,6 +60,20 @@ public enum RegistryApply {
             }
             return Outcome(.added, id.rawValue, detail)
         }
+    }
+
+    /// A facility whose record the registry deleted: disabled, the registry recorded as the source of its status.
+    static func disabled(_ existing: Facility, record: FacilityProvenance.RegistryRecord, now: Date) -> Facility {
+        let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        var facility = existing
+        facility.status = .disabled
+        facility.modified = stamp
+        var provenance = existing.provenance ?? FacilityProvenance()
+        provenance[.status] = FacilityProvenance.Origin(.registry, by: record.source, at: stamp)
+        provenance.registry = record
+        provenance.lastHarvested = stamp
+        facility.provenance = provenance
+        return facility
     }
 
     /// Counts per outcome over a harvest.

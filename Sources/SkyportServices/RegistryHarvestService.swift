@@ -131,7 +131,7 @@ public struct RegistryHarvestService: Service {
                 try await harvest(base, from) { records in
                     tally.pages += 1
                     for record in records {
-                        let outcome = try await RegistryApply.apply(record, to: store, now: now())
+                        let outcome = try await RegistryApply.apply(record, to: store, now: now(), source: source.url)
                         tally.count(outcome.verb)
                         logger.debug("registry record", metadata: [
                             "registry": .string(source.url), "outcome": .string(outcome.verb.rawValue),

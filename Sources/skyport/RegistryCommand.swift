@@ -52,7 +52,7 @@ struct RegistryCommand: AsyncParsableCommand {
                 for try await page in harvester.pages(baseURL: base, from: since) {
                     tally.pages += 1
                     for record in page.records {
-                        let outcome = try await RegistryApply.apply(record, to: facilities, now: Date())
+                        let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url)
                         tally.count(outcome.verb)
                         print(outcome)
                     }

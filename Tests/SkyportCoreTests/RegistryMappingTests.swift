@@ -28,6 +28,9 @@ struct MappingCase: Sendable, CustomTestStringConvertible {
             executionDuration: duration)
     }
 
+    /// A harvested ExecutionBroker is asked about every kind of request: it decides for itself what it runs.
+    static let everyKind = ExecutableKind.knownAliases
+
     static let cases: [MappingCase] = [
         .init(name: "TAP base URL + /async", capabilities: [cap("ivo://ivoa.net/std/TAP", ["http://a.org/tap"], duration: RegistryLimit(defaultValue: 600, hard: 7200))],
               endpoints: [Endpoint(kind: .uws, url: "http://a.org/tap/async")], accepts: ["tap-query"], duration: 7200),
@@ -51,9 +54,9 @@ struct MappingCase: Sendable, CustomTestStringConvertible {
             cap("ivo://ivoa.net/std/TAP", ["http://a.org/tap"]), cap("ivo://ivoa.net/std/UWS", ["http://a.org/jobs"]),
         ], endpoints: [Endpoint(kind: .uws, url: "http://a.org/tap/async"), Endpoint(kind: .uws, url: "http://a.org/jobs")], accepts: ["tap-query", "uws-job"]),
         .init(name: "ExecutionBroker project standardID", capabilities: [cap("ivo://esap.escape.eu/std/ExecutionBroker#offers-1.0", ["https://eb.a.org/"])],
-              endpoints: [Endpoint(kind: .executionbroker, url: "https://eb.a.org/")], accepts: ExecutableKind.knownAliases),
+              endpoints: [Endpoint(kind: .executionbroker, url: "https://eb.a.org/")], accepts: everyKind),
         .init(name: "ExecutionBroker HTTP standardID", capabilities: [cap("https://www.purl.org/ivoa.net/execution-broker", ["https://eb.a.org/broker"])],
-              endpoints: [Endpoint(kind: .executionbroker, url: "https://eb.a.org/broker")], accepts: ExecutableKind.knownAliases),
+              endpoints: [Endpoint(kind: .executionbroker, url: "https://eb.a.org/broker")], accepts: everyKind),
         .init(name: "BinderHub by standardID", capabilities: [cap("ivo://example.org/std/BinderHub", ["https://hub.a.org/"], type: webBrowser)],
               endpoints: [Endpoint(kind: .binderhub, url: "https://hub.a.org/")], accepts: ["binder-notebook", "jupyter-notebook"]),
         .init(name: "BinderHub by host, no standardID", capabilities: [cap(nil, ["https://mybinder.org/"], type: webBrowser, role: nil)],

@@ -22,6 +22,8 @@ struct TestBroker {
 
     /// Whether the background services (expiry, forwarding) run beside the HTTP server.
     var withServices = false
+    /// Reads VOSI capabilities for `POST /facilities/{id}/refresh` (nil: refreshing is not configured).
+    var capabilities: CapabilitiesFetch?
 
     init(
         store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
@@ -66,7 +68,7 @@ struct TestBroker {
             let federation = try SkyportComposition.makeFederation(config, client: client, logger: logger)
             let app = SkyportComposition.buildApplication(
                 config, store: store, sealer: sealer, work: work, health: health, registryHarvests: harvests, federation: federation,
-                logger: logger)
+                logger: logger, capabilities: capabilities)
             result = .success(try await app.test(.live, test))
         } catch {
             result = .failure(error)

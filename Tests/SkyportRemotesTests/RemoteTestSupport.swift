@@ -50,14 +50,14 @@ func waitUntilFinal(_ service: some UWSJobService, job: URL, timeout: Duration =
 
 /// Starts a Python stand-in server: `script` prints its port on its first line and exits when its standard input
 /// closes (so it ends with the test process). Returns the process and its base URL.
-func startPythonStandIn(_ script: String, name: String) throws -> (process: Process, base: URL) {
+func startPythonStandIn(_ script: String, name: String, arguments: [String] = []) throws -> (process: Process, base: URL) {
     let dir = FileManager.default.temporaryDirectory.appending(path: "skyport-\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let file = dir.appending(path: "\(name).py")
     try Data(script.utf8).write(to: file)
     let process = Process()
     process.executableURL = URL(filePath: "/usr/bin/env")
-    process.arguments = ["python3", file.path]
+    process.arguments = ["python3", file.path] + arguments
     let output = Pipe(), input = Pipe()
     process.standardOutput = output
     process.standardInput = input

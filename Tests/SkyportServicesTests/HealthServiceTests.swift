@@ -102,4 +102,23 @@ private final class Switchboard: Sendable {
         try await store.replaceFacility(disabled)
         #expect(await Self.eventually { box.board[gone.id] == nil })
     }
+
+    @Test func aFederationMemberWhoseVersionsDifferFromThePrimesIsUnavailable() async throws {
+        let store = InMemoryStore()
+        for id in ["prime", "member", "independent"] { try await store.insertFacility(Self.facility(id)) }
+        var settings = Self.settings
+        settings.federation = BinderFederation(prime: FacilityID("prime"), members: [FacilityID("member")])
+        let versions = ["prime": #"{"binderhub":"1.1.0"}"#, "member": #"{"binderhub":"1.0.0"}"#, "independent": #"{"binderhub":"0.9.0"}"#]
+        let box = HealthBoardBox()
+        let service = HealthService(
+            store: store, board: box, settings: settings, logger: Logger(label: "test.health"),
+            probe: { HealthProbeResult(healthy: true, fingerprint: versions[$0.id.rawValue]) })
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        // The member is compared once the prime's versions are known (at the latest its second check).
+        #expect(await Self.eventually { box.board[FacilityID("member")]?.status == .unavailable })
+        #expect(box.board[FacilityID("member")]?.reason?.contains("binderhub 1.0.0 here, 1.1.0 at the prime") == true)
+        #expect(box.board[FacilityID("prime")]?.status == .healthy)
+        #expect(box.board[FacilityID("independent")]?.status == .healthy)
+    }
 }

@@ -188,4 +188,38 @@ private final class Clock: Sendable {
         #expect(try await store.facility(FacilityID("ivo://a.example/tap")) != nil)
         #expect(registry.calls.count == 1)
     }
+
+    @Test func harvestsRecordTheirSourceAndKeepWhatAnOperatorWrote() async throws {
+        let (store, registry, clock) = (InMemoryStore(), FakeRegistry(), Clock())
+        let service = Self.make(store, registry, clock)
+        try await Self.addSource(store, clock)
+        // alice registered b.example herself; the registry also describes it.
+        let alices = Facility(
+            id: FacilityID("ivo://b.example/tap"), name: "Alice's TAP", endpoints: [Endpoint(kind: .uws, url: "http://alice.example/tap/async")],
+            accepts: [.tapQuery], limits: FacilityLimits(cores: 2), owner: "alice", created: clock.now, modified: clock.now)
+        try await store.insertFacility(Facility.written(alices, fields: [.name, .endpoints, .accepts, .limitsCores], by: "alice", over: nil, at: clock.now))
+        var a = Self.tap("ivo://a.example/tap")
+        a.header.datestamp = Date(timeIntervalSince1970: 1_700_000_000)
+        registry.answer([[a, Self.tap("ivo://b.example/tap", url: "http://b.example/tap")]])
+        await service.round()
+
+        let harvested = try #require(try await store.facility(FacilityID("ivo://a.example/tap"))?.provenance)
+        #expect(harvested.registry == FacilityProvenance.RegistryRecord(source: Self.url, identifier: "ivo://a.example/tap", datestamp: a.header.datestamp))
+        #expect(harvested.lastHarvested == clock.now)
+        #expect(harvested[.endpoints] == FacilityProvenance.Origin(.registry, by: Self.url, at: clock.now))
+
+        let b = try #require(try await store.facility(FacilityID("ivo://b.example/tap")))
+        #expect(b.name == "Alice's TAP" && b.endpoints == alices.endpoints && b.owner == "alice")
+        #expect(b.description.isEmpty && b.provenance?[.description]?.source == .registry, "what alice left out follows the registry")
+        #expect(b.provenance?.lastHarvested == clock.now)
+
+        // The registry deletes a.example: disabled, the registry named as the source of its status.
+        clock.advance(3_700)
+        registry.answer([[Self.tap("ivo://a.example/tap", deleted: true)]])
+        _ = try await service.harvestNow(Self.url)
+        let deleted = try #require(try await store.facility(FacilityID("ivo://a.example/tap")))
+        #expect(deleted.status == .disabled)
+        #expect(deleted.provenance?[.status] == FacilityProvenance.Origin(.registry, by: Self.url, at: clock.now))
+        #expect(deleted.provenance?.lastHarvested == clock.now)
+    }
 }

@@ -43,6 +43,24 @@ func sampleFacility(
 }
 
 @Suite struct StoreContractTests {
+    /// A facility's provenance lives in its JSON document: no column, no migration.
+    @Test(arguments: StoreKind.allCases)
+    func provenanceIsKeptWithTheFacility(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let t = Date(timeIntervalSince1970: 1_790_000_000)
+        var facility = sampleFacility()
+        facility.provenance = FacilityProvenance(
+            fields: ["name": .init(.registry, by: "http://registry.example/oai.xml", at: t), "limits.cores": .init(.operator, by: "alice", at: t)],
+            registry: .init(source: "http://registry.example/oai.xml", identifier: "ivo://example.org/tap", datestamp: t),
+            lastHarvested: t, capabilities: "http://127.0.0.1:8080/tap/capabilities", refreshed: t)
+        try await store.insertFacility(sampleFacility())
+        #expect(try await store.facility(facility.id)?.provenance == nil)
+        try await store.replaceFacility(facility)
+        #expect(try await store.facility(facility.id) == facility)
+        #expect(try await store.facilityJSON(facility.id)?.contains(#""lastHarvested":"2026-09-21T"#) == true)
+        #expect(try await store.facilities(FacilityQuery()).first?.provenance == facility.provenance)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func storedFacilityComesBackWhole(kind: StoreKind) async throws {
         // Given a store with one facility

@@ -46,6 +46,7 @@ class Broker:
         self.sessions = {}
         self.requests = 0
         self.vias = []
+        self.timings = []  # (received, answered) per /requests, in seconds, for the benchmark
         self.port = None
 
     def phase(self, s, now=None):
@@ -152,6 +153,7 @@ def handler_for(broker):
         def do_POST(self):
             path = urlparse(self.path).path
             if path == "/requests":
+                received = time.time()
                 request = self.body()
                 with broker.lock:
                     broker.requests += 1
@@ -166,7 +168,10 @@ def handler_for(broker):
                 with broker.lock:
                     offer_set = broker.create(request)
                     doc = broker.set_doc(offer_set)
-                return self.send(303, doc, headers=[("Location", doc["meta"]["url"])])
+                self.send(303, doc, headers=[("Location", doc["meta"]["url"])])
+                with broker.lock:
+                    broker.timings.append((received, time.time()))
+                return
             if path.startswith("/sessions/"):
                 sid = path.rsplit("/", 1)[-1]
                 update = self.body() or {}
@@ -185,7 +190,7 @@ def handler_for(broker):
             query = parse_qs(url.query)
             if url.path == "/_standin/stats":
                 with broker.lock:
-                    return self.send(200, {"requests": broker.requests, "vias": broker.vias,
+                    return self.send(200, {"requests": broker.requests, "vias": broker.vias, "timings": broker.timings,
                                            "sessions": {k: broker.phase(v) for k, v in broker.sessions.items()}})
             if url.path.startswith("/offersets/"):
                 with broker.lock:

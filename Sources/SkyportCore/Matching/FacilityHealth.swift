@@ -69,10 +69,13 @@ public struct HealthBoard: Sendable, Hashable {
     public var entries: [String: FacilityHealth]
     /// A healthy check older than this (seconds) is stale.
     public var staleAfter: TimeInterval
+    /// BinderHubs held to their prime's `/versions` (`SKYPORT_BINDER_FEDERATION`); nil: versions are never compared.
+    public var federation: BinderFederation?
 
-    public init(entries: [String: FacilityHealth] = [:], staleAfter: TimeInterval = 300) {
+    public init(entries: [String: FacilityHealth] = [:], staleAfter: TimeInterval = 300, federation: BinderFederation? = nil) {
         self.entries = entries
         self.staleAfter = staleAfter
+        self.federation = federation
     }
 
     public subscript(id: FacilityID) -> FacilityHealth? {
@@ -81,8 +84,14 @@ public struct HealthBoard: Sendable, Hashable {
     }
 
     /// Records a probe of `id` ended at `now`; returns the transition when the status changed (or was first set).
+    /// A federation member whose `/versions` differ from its prime's last known ones is recorded unavailable.
     @discardableResult
     public mutating func record(_ result: HealthProbeResult, for id: FacilityID, at now: Date) -> HealthTransition? {
+        var result = result
+        if result.healthy, let federation,
+           let reason = federation.mismatch(of: id, fingerprint: result.fingerprint, primeFingerprint: entries[federation.prime.key]?.fingerprint) {
+            result = .unavailable(reason, fingerprint: result.fingerprint)
+        }
         let previous = entries[id.key]
         let status: FacilityHealth.Status = result.healthy ? .healthy : .unavailable
         let changed = previous?.status != status

@@ -39,17 +39,135 @@ public struct SkipReason: Error, Sendable, Hashable, CustomStringConvertible {
 ///   and `jupyter-notebook`.
 /// Among the interfaces of a capability, anonymous ones (no `securityMethod`) with `role="std"` are preferred.
 public enum RegistryMapping {
-    /// The facility a resource describes, or why it describes none.
-    public static func facility(from resource: RegistryResource, owner: String, now: Date) -> Result<Facility, SkipReason> {
+    /// The facility a resource describes, or why it describes none. Its provenance gives every field it sets
+    /// (name, description, status, endpoints, accepts, limits.duration) to the registry, `record` (the OAI-PMH
+    /// source and header; by default the resource's own identifier), and the VOSI capabilities URL the record names.
+    public static func facility(
+        from resource: RegistryResource, owner: String, now: Date, record: FacilityProvenance.RegistryRecord? = nil
+    ) -> Result<Facility, SkipReason> {
         let id = resource.ivoid
         if resource.status == .deleted { return .failure(SkipReason(.deleted, "the registry marks \(id) deleted")) }
         if let problem = id.problem { return .failure(SkipReason(.invalidIdentifier, "'\(id)' \(problem)")) }
 
+        let mapped: Capabilities
+        switch capabilities(resource.capabilities) {
+        case .failure(let reason): return .failure(reason)
+        case .success(let m): mapped = m
+        }
+        let bounds = FacilityDocument.Bounds.self
+        let title = resource.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        let record = record ?? FacilityProvenance.RegistryRecord(source: nil, identifier: id.rawValue, datestamp: resource.updated)
+        var provenance = FacilityProvenance(
+            registry: record, lastHarvested: stamp, capabilities: capabilitiesURL(in: resource.capabilities))
+        for field in harvestedFields { provenance[field] = FacilityProvenance.Origin(.registry, by: record.source, at: stamp) }
+        return .success(Facility(
+            id: id, name: String((title.isEmpty ? id.rawValue : title).prefix(bounds.maxNameLength)),
+            description: String(resource.description.trimmingCharacters(in: .whitespacesAndNewlines).prefix(bounds.maxDescriptionLength)),
+            status: resource.status == .inactive ? .disabled : .active,
+            endpoints: mapped.endpoints, accepts: mapped.accepts,
+            limits: FacilityLimits(duration: mapped.duration), owner: owner, created: stamp, modified: stamp, provenance: provenance))
+    }
+
+    /// The fields a registry record sets.
+    public static let harvestedFields: [FacilityProvenance.Field] = [.name, .description, .status, .endpoints, .accepts, .limitsDuration]
+
+    /// The fields a harvest never changes on a stored facility, whoever set them: the registry never states capacity,
+    /// data or the core and memory limits, and a facility's status is its operator's (a deleted record disables it).
+    public static let keptFields: [FacilityProvenance.Field] = [.status, .capacity, .data, .limitsCores, .limitsMemory]
+
+    /// The fields a VOSI capabilities refresh sets.
+    public static let refreshedFields: [FacilityProvenance.Field] = [.endpoints, .accepts, .limitsDuration]
+
+    /// A harvested facility merged into the stored one: name, description, endpoints, accepts and the duration limit
+    /// come from the registry, unless the operator set them (their provenance says so); what an operator set
+    /// (status, capacity, data.rses, the core and memory limits the registry never states) and the owner and creation
+    /// time are kept. The provenance records the harvest; the last refresh is kept.
+    public static func merge(harvested: Facility, existing: Facility?) -> Facility {
+        guard let existing else { return harvested }
+        var merged = harvested
+        merged.id = existing.id
+        merged.owner = existing.owner
+        merged.created = existing.created
+        var provenance = harvested.provenance ?? FacilityProvenance()
+        let before = existing.provenance ?? FacilityProvenance()
+        provenance.refreshed = before.refreshed
+        provenance.capabilities = provenance.capabilities ?? before.capabilities
+        for field in FacilityProvenance.Field.allCases where keptFields.contains(field) || before.isOperators(field) {
+            field.copy(from: existing, to: &merged)
+            provenance[field] = before[field]
+        }
+        merged.provenance = provenance
+        return merged
+    }
+
+    /// The stored facility refreshed from the VOSI capabilities document at `url`: endpoints, accepts and the duration
+    /// limit are mapped by the same rules as a registry record's capabilities, and taken unless the operator set them;
+    /// the provenance records the refresh. Fails, changing nothing, when the document describes nothing executable.
+    public static func refresh(
+        _ existing: Facility, capabilities list: [RegistryCapability], from url: String, now: Date
+    ) -> Result<Facility, SkipReason> {
+        let mapped: Capabilities
+        switch capabilities(list) {
+        case .failure(let reason): return .failure(reason)
+        case .success(let m): mapped = m
+        }
+        let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        var source = existing
+        source.endpoints = mapped.endpoints
+        source.accepts = mapped.accepts
+        source.limits.duration = mapped.duration
+        var refreshed = existing
+        var provenance = existing.provenance ?? FacilityProvenance()
+        for field in refreshedFields where !provenance.isOperators(field) {
+            field.copy(from: source, to: &refreshed)
+            provenance[field] = FacilityProvenance.Origin(.vosi, by: url, at: stamp)
+        }
+        provenance.refreshed = stamp
+        refreshed.provenance = provenance
+        refreshed.modified = stamp
+        return .success(refreshed)
+    }
+
+    /// Where a facility's VOSI capabilities are: the URL its registry record names, else beside its first `uws`
+    /// job list (`http://h/tap/async` → `http://h/tap/capabilities`, as DaCHS serves them); nil when it has neither.
+    public static func capabilitiesURL(of facility: Facility) -> String? {
+        if let named = facility.provenance?.capabilities { return named }
+        guard let endpoint = facility.endpoints.first(where: { $0.kind == .uws }),
+              var url = URL(string: endpoint.url), url.scheme != nil, url.host != nil else { return nil }
+        if !url.path.isEmpty, url.path != "/" { url = url.deletingLastPathComponent() }
+        return url.appending(path: "capabilities").absoluteString
+    }
+
+    /// The accessURL of a VOSI capabilities capability (`ivo://ivoa.net/std/VOSI#capabilities`), if one is given.
+    static func capabilitiesURL(in list: [RegistryCapability]) -> String? {
+        for capability in list where capability.standardBase == "ivo://ivoa.net/std/vosi"
+            && capability.standardID?.lowercased().hasSuffix("#capabilities") == true {
+            for interface in capability.interfaces {
+                for access in interface.accessURLs {
+                    let url = access.url.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if FacilityDocument.httpURLProblem(url) == nil { return url }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// What a list of capabilities gives a facility.
+    struct Capabilities {
+        var endpoints: [Endpoint]
+        var accepts: [ExecutableKind]
+        var duration: ISODuration?
+    }
+
+    /// Endpoints, accepts and the duration limit from a list of capabilities (a registry record's, or a VOSI
+    /// capabilities document's), or why they give nothing Skyport could run work on.
+    static func capabilities(_ list: [RegistryCapability]) -> Result<Capabilities, SkipReason> {
         var endpoints: [Endpoint] = []
         var accepts: [ExecutableKind] = []
         var duration: ISODuration?
         var unusable: [String] = []
-        for capability in resource.capabilities {
+        for capability in list {
             guard let kind = executableKind(of: capability) else { continue }
             guard let url = accessURL(of: capability, kind: kind) else {
                 unusable.append(capability.standardID ?? kind.endpoint.rawValue)
@@ -64,36 +182,12 @@ public enum RegistryMapping {
             if !unusable.isEmpty {
                 return .failure(SkipReason(.noUsableAccessURL, "\(unusable.joined(separator: ", ")) has no interface with an http(s) accessURL"))
             }
-            let standards = resource.capabilities.compactMap(\.standardID)
+            let standards = list.compactMap(\.standardID)
             let seen = standards.isEmpty ? "no standard capabilities" : "only \(standards.joined(separator: ", "))"
             return .failure(SkipReason(.noExecutableCapability, "no TAP, UWS, ExecutionBroker or BinderHub capability (\(seen))"))
         }
-        let bounds = FacilityDocument.Bounds.self
-        let title = resource.title.trimmingCharacters(in: .whitespacesAndNewlines)
-        let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-        return .success(Facility(
-            id: id, name: String((title.isEmpty ? id.rawValue : title).prefix(bounds.maxNameLength)),
-            description: String(resource.description.trimmingCharacters(in: .whitespacesAndNewlines).prefix(bounds.maxDescriptionLength)),
-            status: resource.status == .inactive ? .disabled : .active,
-            endpoints: Array(endpoints.prefix(bounds.maxEndpoints)), accepts: accepts,
-            limits: FacilityLimits(duration: duration), owner: owner, created: stamp, modified: stamp))
-    }
-
-    /// A harvested facility merged into the stored one: name, description, endpoints, accepts and the duration limit
-    /// come from the registry; what an operator set (status, capacity, data.rses, the core and memory limits the
-    /// registry never states) and the owner and creation time are kept.
-    public static func merge(harvested: Facility, existing: Facility?) -> Facility {
-        guard let existing else { return harvested }
-        var merged = harvested
-        merged.id = existing.id
-        merged.status = existing.status
-        merged.capacity = existing.capacity
-        merged.data = existing.data
-        merged.limits.cores = existing.limits.cores
-        merged.limits.memory = existing.limits.memory
-        merged.owner = existing.owner
-        merged.created = existing.created
-        return merged
+        return .success(Capabilities(
+            endpoints: Array(endpoints.prefix(FacilityDocument.Bounds.maxEndpoints)), accepts: accepts, duration: duration))
     }
 
     /// What a capability lets Skyport run.
