@@ -109,6 +109,16 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     }
 }
 
+extension OfferStore {
+    /// An offer set planned and stored at once (nothing stored before).
+    public func createOfferSet(
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+    ) async throws -> OfferSetCreation {
+        try await createOfferSet(idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], plan: plan)
+    }
+}
+
 /// What `createOfferSet` did.
 public enum OfferSetCreation: Sendable, Equatable {
     case created(OfferSetRecord, [SessionRecord])
@@ -123,10 +133,18 @@ public protocol OfferStore: Sendable {
     /// and returns the offer set and its sessions; it runs inside the store's write transaction, so it must do no I/O.
     /// With an idempotency key already used for the same digest, nothing is planned and the earlier set is returned;
     /// for another digest, `StoreError.conflict`.
+    ///
+    /// Sessions named in `stored` were written before by `insertOffers` (other brokers' offers, stored while the
+    /// rest were awaited): they are returned but not written again, and on a replay they are deleted with their set.
     func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
         plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation
+
+    /// Stores offers of an offer set still being assembled (other brokers' offers, as they arrive; they hold no
+    /// capacity here), creating the set from `set` if it is not stored yet. The set is found by id only (no
+    /// idempotency key) until `createOfferSet` completes it.
+    func insertOffers(_ sessions: [SessionRecord], of set: OfferSetRecord) async throws
 
     func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])?
     func session(_ id: UUID) async throws -> SessionRecord?

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SkyportCore
+import Synchronization
 
 /// Turns a normalised request into a stored offer set: match every facility, then plan and book the offers
 /// inside one store transaction. Used by `POST /requests` and by Skyport's own UWS jobs.
@@ -14,22 +15,25 @@ struct Negotiation {
 
     /// Creates (or, for a replayed idempotency key, reads) the offer set and its offers. Facilities that are other
     /// ExecutionBrokers are asked first, all at once and each within its deadline (`path` is the way the request
-    /// came here); their offers are merged with this broker's own, round by round in rank order.
+    /// came here); their offers are stored as they arrive, and merged with this broker's own, round by round in
+    /// rank order, when the last has answered.
     func negotiateSet(
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
         logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let facilities = try await deps.store.facilities(FacilityQuery())
         let outcome = Matcher.match(request, against: facilities, health: deps.health?.board, now: now)
-        let federation = facilities.contains(where: { $0.brokerEndpoint != nil })
-            ? await federate(request, outcome: outcome, path: path, logger: logger) : Federation()
-        let planner = OfferPlanner(settings: deps.planner)
         let settings = deps.planner
+        var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime))
+        if facilities.contains(where: { $0.brokerEndpoint != nil }) {
+            await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
+        }
+        let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
         let creation = try await deps.store.createOfferSet(
-            idempotencyKey: key, requestDigest: digest, facilities: booked, now: now
-        ) { bookings in
+            idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored
+        ) { [federation] bookings in
             let plan = federation.asked.isEmpty
                 ? planner.plan(request, outcome: outcome, bookings: bookings, now: now)
                 : planner.plan(request, candidates: federation.local, bookings: bookings, now: now)
@@ -49,18 +53,33 @@ struct Negotiation {
         }
     }
 
-    /// The accepted facilities split into this broker's own and other brokers, and the other brokers' answers.
+    /// The accepted facilities split into this broker's own and other brokers, and the other brokers' answers
+    /// and the sessions made from their offers.
     struct Federation: Sendable {
+        var setID: UUID
+        var expires: Date
         var local: [MatchCandidate] = []
         /// Broker facilities asked, with their rank among the candidates and the endpoint asked.
         var asked: [(candidate: MatchCandidate, rank: Int, endpoint: Endpoint)] = []
         var answers: [FacilityID: BrokerAnswer] = [:]
         /// Each local candidate's rank among all candidates, by facility key.
         var ranks: [String: Int] = [:]
+        /// Each answering broker's offers as sessions of this set, and what it offered outside the request.
+        var remote: [FacilityID: RemoteSessions] = [:]
+        /// Sessions already stored (while slower brokers were awaited).
+        var stored: Set<UUID> = []
     }
 
-    func federate(_ request: NormalisedRequest, outcome: MatchOutcome, path: FederationPath, logger: Logger) async -> Federation {
-        var f = Federation()
+    struct RemoteSessions: Sendable {
+        var sessions: [SessionRecord] = []
+        var outside: [String] = []
+    }
+
+    /// Asks the broker facilities among the candidates; each answer's offers become sessions at once, and are
+    /// stored in the background while the others are awaited (whatever is not stored by then is stored with the set).
+    func federate(
+        _ request: NormalisedRequest, outcome: MatchOutcome, into f: inout Federation, now: Date, path: FederationPath, logger: Logger
+    ) async {
         for (rank, candidate) in outcome.candidates.enumerated() {
             if let endpoint = candidate.facility.brokerEndpoint {
                 f.asked.append((candidate, rank, endpoint))
@@ -69,21 +88,65 @@ struct Negotiation {
                 f.local.append(candidate)
             }
         }
-        guard !f.asked.isEmpty else { return f }
+        guard !f.asked.isEmpty else { return }
         let questions = f.asked.map {
             BrokerQuestion(facility: $0.candidate.facility.id, endpoint: $0.endpoint, deadline: $0.endpoint.offerDeadline ?? deps.federationDeadline)
         }
         guard let forwarder = deps.federation else {
             // Never planned as this broker's own: another broker's capacity is not this broker's to book.
             for q in questions { f.answers[q.facility] = .failed("this Skyport is not set up to federate other brokers") }
-            return f
+            return
         }
-        f.answers = await forwarder.ask(request, of: questions, path: path)
+        let shell = OfferSetRecord(id: f.setID, created: now, expires: f.expires, request: request)
+        let assembly = OfferAssembly(store: deps.store, shell: shell, logger: logger)
+        let asked = Dictionary(f.asked.map { ($0.candidate.facility.id, (candidate: $0.candidate, rank: $0.rank, endpoint: $0.endpoint)) },
+                               uniquingKeysWith: { a, _ in a })
+        let (setID, expires, settings) = (f.setID, f.expires, deps.planner)
+        f.answers = await forwarder.ask(request, of: questions, path: path) { id, answer in
+            guard let (candidate, rank, endpoint) = asked[id] else { return }
+            assembly.add(id, Self.remoteSessions(
+                answer, from: candidate.facility, rank: rank, endpoint: endpoint, request: request, setID: setID, now: now,
+                expires: expires, settings: settings))
+        }
+        (f.remote, f.stored) = await assembly.finish()
         for (id, answer) in f.answers {
             if case .offers = answer { continue }
             logger.info("federated broker gave no offers", metadata: ["facility": .string(id.rawValue), "answer": .string(answer.reason(for: id)?.message ?? "")])
         }
-        return f
+    }
+
+    /// The order of an offer in its set: round by round (each facility's first offer, then each one's second...),
+    /// in rank order within a round. Kept as the session's `rank`, so that offers stored apart still sort so.
+    static func order(round: Int, rank: Int) -> Int { round * 100_000 + min(rank, 99_999) }
+
+    /// One broker's offers as sessions of the set (those inside the request, at most `maxOffersPerFacility`).
+    static func remoteSessions(
+        _ answer: BrokerAnswer, from f: Facility, rank: Int, endpoint: Endpoint, request: NormalisedRequest, setID: UUID, now: Date,
+        expires: Date, settings: OfferPlanner.Settings
+    ) -> RemoteSessions {
+        var out = RemoteSessions()
+        guard case .offers(_, let offers, _) = answer else { return out }
+        for offer in offers where out.sessions.count < settings.maxOffersPerFacility {
+            if let problem = outside(offer, request) {
+                out.outside.append(problem)
+                continue
+            }
+            // Closed here a little before it closes there, so that an acceptance made here still reaches it in time.
+            let closes = min(expires, offer.expires.map { $0.addingTimeInterval(-2) } ?? expires)
+            guard closes > now else { continue }
+            var s = SessionRecord(
+                id: UUID(), offerSet: setID, facility: f.id, facilityName: offer.facility.map { "\(f.name): \($0)" } ?? f.name,
+                phase: .offered, created: now, expires: closes, cores: offer.cores, memory: offer.memory, start: offer.start,
+                duration: offer.duration, rank: order(round: out.sessions.count, rank: rank), executable: request.executable)
+            s.callback = request.callback
+            s.data = request.data.isEmpty ? nil : request.data
+            var remote = RemoteJob(endpoint: endpoint)
+            remote.offer = offer.session
+            remote.remotePhase = SessionPhase.offered.rawValue
+            s.remote = remote
+            out.sessions.append(s)
+        }
+        return out
     }
 
     /// What in another broker's offer lies outside the request (cores, memory, duration, start), or nil.
@@ -102,78 +165,52 @@ struct Negotiation {
     }
 
     /// Builds the offer set and its sessions from the planner's offers and other brokers' offers (pure: runs inside
-    /// the store's transaction). Offers are ordered round by round (each facility's first offer, then each one's
-    /// second...), in rank order within a round, as the planner orders its own.
+    /// the store's transaction). Offers are ordered round by round, in rank order within a round, as the planner
+    /// orders its own.
     static func records(
-        _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation = Federation(), now: Date,
+        _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, now: Date,
         settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?
     ) -> (OfferSetRecord, [SessionRecord]) {
-        let setID = UUID()
+        let setID = federation.setID
         let names = Dictionary(outcome.candidates.map { ($0.facility.id.key, $0.facility.name) }, uniquingKeysWith: { a, _ in a })
-        let expires = now.addingTimeInterval(settings.offerLifetime)
 
-        var drafts: [(round: Int, rank: Int, session: SessionRecord)] = []
+        var sessions: [SessionRecord] = []
         var rounds: [String: Int] = [:]
         for offer in plan.offers {
+            let round = rounds[offer.facility.key, default: 0]
+            rounds[offer.facility.key] = round + 1
+            let rank = federation.asked.isEmpty ? offer.rank : federation.ranks[offer.facility.key] ?? offer.rank
             var s = SessionRecord(
                 id: UUID(), offerSet: setID, facility: offer.facility, facilityName: names[offer.facility.key] ?? offer.facility.rawValue,
                 phase: .offered, created: now, expires: offer.expires, cores: offer.cores, memory: offer.memory, start: offer.start,
-                duration: offer.duration, rank: 0, executable: request.executable)
+                duration: offer.duration, rank: order(round: round, rank: rank), executable: request.executable)
             s.callback = request.callback
             s.data = request.data.isEmpty ? nil : request.data
-            let round = rounds[offer.facility.key, default: 0]
-            rounds[offer.facility.key] = round + 1
-            drafts.append((round, federation.asked.isEmpty ? offer.rank : federation.ranks[offer.facility.key] ?? offer.rank, s))
+            sessions.append(s)
         }
         var rejections = outcome.rejections
         var late: [String] = []
         var dropped: [String] = []
-        for (candidate, rank, endpoint) in federation.asked {
+        for (candidate, _, _) in federation.asked {
             let f = candidate.facility
             let answer = federation.answers[f.id] ?? .failed("not asked")
-            guard case .offers(_, let offers, _) = answer else {
+            guard case .offers = answer else {
                 if let reason = answer.reason(for: f.id) { rejections.append(MatchRejection(facility: f.id, reasons: [reason])) }
                 if case .late = answer { late.append(f.id.rawValue) }
                 continue
             }
-            var round = 0
-            var outside: [String] = []
-            for offer in offers where round < settings.maxOffersPerFacility {
-                if let problem = Self.outside(offer, request) {
-                    outside.append(problem)
-                    continue
-                }
-                defer { round += 1 }
-                // Closed here a little before it closes there, so that an acceptance made here still reaches it in time.
-                let closes = min(expires, offer.expires.map { $0.addingTimeInterval(-2) } ?? expires)
-                guard closes > now else { continue }
-                var s = SessionRecord(
-                    id: UUID(), offerSet: setID, facility: f.id,
-                    facilityName: offer.facility.map { "\(f.name): \($0)" } ?? f.name, phase: .offered, created: now, expires: closes,
-                    cores: offer.cores, memory: offer.memory, start: offer.start, duration: offer.duration, rank: 0,
-                    executable: request.executable)
-                s.callback = request.callback
-                s.data = request.data.isEmpty ? nil : request.data
-                var remote = RemoteJob(endpoint: endpoint)
-                remote.offer = offer.session
-                remote.remotePhase = SessionPhase.offered.rawValue
-                s.remote = remote
-                drafts.append((round, rank, s))
-            }
-            guard !outside.isEmpty else { continue }
-            dropped.append("\(f.id.rawValue) offered \(outside.joined(separator: ", "))")
-            if round == 0 {
+            let remote = federation.remote[f.id] ?? RemoteSessions()
+            sessions += remote.sessions
+            guard !remote.outside.isEmpty else { continue }
+            let outside = remote.outside.joined(separator: ", ")
+            dropped.append("\(f.id.rawValue) offered \(outside)")
+            if remote.sessions.isEmpty {
                 rejections.append(MatchRejection(facility: f.id, reasons: [MatchReason(
-                    code: .brokerNoOffers, field: "compute", requested: "an offer inside the request", offered: outside.joined(separator: ", "),
-                    message: "broker \(f.id.rawValue) made only offers outside the request: \(outside.joined(separator: ", "))")]))
+                    code: .brokerNoOffers, field: "compute", requested: "an offer inside the request", offered: outside,
+                    message: "broker \(f.id.rawValue) made only offers outside the request: \(outside)")]))
             }
         }
-        drafts.sort { ($0.round, $0.rank) < ($1.round, $1.rank) }
-        let sessions = drafts.enumerated().map { i, d in
-            var s = d.session
-            s.rank = i
-            return s
-        }
+        sessions.sort { $0.rank < $1.rank }
         var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }
         messages += request.notes.map {
             BrokerMessage(kind: "urn:request-note", level: $0.level == .warning ? .WARN : .INFO, time: now, message: "\($0.field): \($0.message)")
@@ -202,8 +239,63 @@ struct Negotiation {
             messages.insert(BrokerMessage(kind: "urn:no-offers", level: .WARN, time: now, message: why), at: 0)
         }
         let set = OfferSetRecord(
-            id: setID, created: now, expires: expires, request: request, messages: messages, rejections: rejections,
+            id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
             idempotencyKey: idempotencyKey, requestDigest: digest)
         return (set, sessions)
+    }
+}
+
+/// Other brokers' offers stored as they arrive, one write at a time in the background (each write takes whatever
+/// has arrived since the last), so that only the last answers are left to store when the set is completed.
+final class OfferAssembly: Sendable {
+    struct State {
+        var remote: [FacilityID: Negotiation.RemoteSessions] = [:]
+        var pending: [SessionRecord] = []
+        var stored: Set<UUID> = []
+        var writing: Task<Void, Never>?
+    }
+
+    let store: any BrokerStore
+    let shell: OfferSetRecord
+    let logger: Logger
+    let state = Mutex(State())
+
+    init(store: any BrokerStore, shell: OfferSetRecord, logger: Logger) {
+        self.store = store
+        self.shell = shell
+        self.logger = logger
+    }
+
+    func add(_ facility: FacilityID, _ sessions: Negotiation.RemoteSessions) {
+        state.withLock { s in
+            s.remote[facility] = sessions
+            s.pending += sessions.sessions
+            if s.writing == nil, !s.pending.isEmpty { s.writing = Task { await self.drain() } }
+        }
+    }
+
+    /// Writes what is pending until nothing is; a failed write leaves its offers to be stored with the set.
+    private func drain() async {
+        while true {
+            let batch: [SessionRecord] = state.withLock { s in
+                let b = s.pending
+                s.pending = []
+                if b.isEmpty { s.writing = nil }
+                return b
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await store.insertOffers(batch, of: shell)
+                state.withLock { s in s.stored.formUnion(batch.map(\.id)) }
+            } catch {
+                logger.warning("storing other brokers' offers early failed; they are stored with the set", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits for the writes under way; returns every broker's sessions and the ids stored.
+    func finish() async -> ([FacilityID: Negotiation.RemoteSessions], Set<UUID>) {
+        while let writing = state.withLock({ $0.writing }) { await writing.value }
+        return state.withLock { ($0.remote, $0.stored) }
     }
 }

@@ -82,13 +82,15 @@ public actor InMemoryStore: BrokerStore {
     // MARK: offer sets and sessions
 
     public func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
         plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         if let key = idempotencyKey, let existing = idempotency[key] {
             guard offerSets[existing]?.requestDigest == requestDigest else {
                 throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
             }
+            // Offers stored for a set now known to be a replay go with their set.
+            for id in stored { if let set = sessions.removeValue(forKey: id)?.offerSet, set != existing { dropAssembled(set) } }
             return .replayed(existing)
         }
         let keys = Set(facilities.map(\.key))
@@ -96,10 +98,23 @@ public actor InMemoryStore: BrokerStore {
         var (set, offers) = try plan(bookings)
         (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
         offerSets[set.id] = set
-        for offer in offers { sessions[offer.id] = offer }
+        for offer in offers where !stored.contains(offer.id) || sessions[offer.id] == nil { sessions[offer.id] = offer }
         sessionsBySet[set.id] = offers.map(\.id)
         if let key = idempotencyKey { idempotency[key] = set.id }
         return .created(set, offers)
+    }
+
+    public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
+        if offerSets[set.id] == nil { offerSets[set.id] = set }
+        for offer in offers {
+            sessions[offer.id] = offer
+            sessionsBySet[set.id, default: []].append(offer.id)
+        }
+    }
+
+    private func dropAssembled(_ set: UUID) {
+        for id in sessionsBySet.removeValue(forKey: set) ?? [] { sessions[id] = nil }
+        offerSets[set] = nil
     }
 
     public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {

@@ -227,7 +227,7 @@ public final class SQLiteStore: BrokerStore {
     // MARK: offer sets and sessions
 
     public func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
         plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         try await writer.write { db in
@@ -236,16 +236,39 @@ public final class SQLiteStore: BrokerStore {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
                     throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
                 }
+                // Offers stored for a set now known to be a replay go with their set.
+                if let any = stored.first,
+                   let set = try String.fetchOne(db, sql: "SELECT offer_set_id FROM session WHERE id = ?", arguments: [any.uuidString]),
+                   set != id.uuidString {
+                    try db.execute(sql: "DELETE FROM session WHERE offer_set_id = ?", arguments: [set])
+                    try db.execute(sql: "DELETE FROM offer_set WHERE id = ?", arguments: [set])
+                }
                 return .replayed(id)
             }
             let bookings = try Self.bookings(db, facilities: facilities, now: now)
             var (set, offers) = try plan(bookings)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             try db.execute(
-                sql: "INSERT INTO offer_set (id, created, idempotency_key, request_digest, document) VALUES (?, ?, ?, ?, ?)",
+                sql: """
+                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
+                        request_digest = excluded.request_digest, document = excluded.document
+                    """,
                 arguments: [set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set)])
-            for offer in offers { try Self.insert(db, offer) }
+            for offer in offers where !stored.contains(offer.id) { try Self.insert(db, offer) }
             return .created(set, offers)
+        }
+    }
+
+    public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
+        // Encoded before the write: the writer is held only for the SQL.
+        let setDocument = try StoreCoding.encode(set)
+        let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO offer_set (id, created, document) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument])
+            for (offer, document) in documents { try Self.insert(db, offer, document: document) }
         }
     }
 
@@ -267,7 +290,7 @@ public final class SQLiteStore: BrokerStore {
             }
     }
 
-    static func insert(_ db: Database, _ s: SessionRecord) throws {
+    static func insert(_ db: Database, _ s: SessionRecord, document: String? = nil) throws {
         // Cached: an offer set inserts many sessions (a federated one, one per remote offer) in one transaction.
         try db.cachedStatement(sql: """
                 INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory)
@@ -275,7 +298,7 @@ public final class SQLiteStore: BrokerStore {
                 """).execute(
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
-                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try StoreCoding.encode(s), s.needsWork,
+                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), s.needsWork,
                 s.cores, s.memory,
             ])
     }

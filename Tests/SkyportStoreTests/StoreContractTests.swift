@@ -255,6 +255,47 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
     }
 }
 
+extension OfferStoreContractTests {
+    /// Other brokers' offers stored while the set is assembled: completed with the set (not written twice, in order),
+    /// and on a replay of the idempotency key deleted with their set.
+    @Test(arguments: StoreKind.allCases)
+    func offersStoredEarlyAreCompletedWithTheirSetOrDroppedOnAReplay(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let plan = offerSetPlan("broker", count: 3, cores: 1, start: now, now: now)
+        let (set, sessions) = try plan([])
+        let shell = OfferSetRecord(id: set.id, created: now, expires: set.expires, request: set.request)
+        try await store.insertOffers([sessions[2]], of: shell)
+        try await store.insertOffers([sessions[0]], of: shell)
+        #expect(try await store.offerSet(set.id)?.1.map(\.id) == [sessions[0].id, sessions[2].id])
+        var complete = set
+        complete.messages = [BrokerMessage(kind: "urn:federation", level: .INFO, time: now, message: "asked 1")]
+        let done = try await store.createOfferSet(
+            idempotencyKey: "key", requestDigest: "d", facilities: [], now: now, stored: [sessions[0].id, sessions[2].id]
+        ) { [complete] _ in (complete, sessions) }
+        #expect(done == .created(complete.withKey("key", "d"), sessions))
+        let read = try #require(try await store.offerSet(set.id))
+        #expect(read.1.map(\.id) == sessions.map(\.id))
+        #expect(read.0.messages.map(\.kind) == ["urn:federation"])
+
+        // The same key again, after offers were stored for a second set: the second set goes, the first is replayed.
+        let (other, otherSessions) = try plan([])
+        try await store.insertOffers([otherSessions[0]], of: OfferSetRecord(id: other.id, created: now, expires: other.expires, request: other.request))
+        let replay = try await store.createOfferSet(
+            idempotencyKey: "key", requestDigest: "d", facilities: [], now: now, stored: [otherSessions[0].id]) { _ in (other, otherSessions) }
+        #expect(replay == .replayed(set.id))
+        #expect(try await store.offerSet(other.id) == nil)
+        #expect(try await store.session(otherSessions[0].id) == nil)
+    }
+}
+
+extension OfferSetRecord {
+    func withKey(_ key: String, _ digest: String) -> OfferSetRecord {
+        var s = self
+        (s.idempotencyKey, s.requestDigest) = (key, digest)
+        return s
+    }
+}
+
 @Suite struct SQLiteStoreTests {
     @Test func dataSurvivesReopeningTheFile() async throws {
         let path = TemporaryFile.path("restart.sqlite")

@@ -119,8 +119,18 @@ public protocol OfferForwarder: Sendable {
     /// This broker's identifier on federation paths.
     var brokerID: String { get }
     /// Asks each broker the (normalised) request; returns one answer per facility, never later than the longest
-    /// deadline. `path` is the way the request came to this broker.
-    func ask(_ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath) async -> [FacilityID: BrokerAnswer]
+    /// deadline. `path` is the way the request came to this broker. `each` hears every answer the moment it is
+    /// known (one at a time), so that the caller can store offers while the slower brokers are awaited.
+    func ask(
+        _ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath,
+        each: @escaping @Sendable (FacilityID, BrokerAnswer) async -> Void
+    ) async -> [FacilityID: BrokerAnswer]
+}
+
+extension OfferForwarder {
+    public func ask(_ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath) async -> [FacilityID: BrokerAnswer] {
+        await ask(request, of: brokers, path: path, each: { _, _ in })
+    }
 }
 
 extension Facility {

@@ -21,7 +21,10 @@ public struct BrokerFederation: OfferForwarder {
         self.logger = logger
     }
 
-    public func ask(_ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath) async -> [FacilityID: BrokerAnswer] {
+    public func ask(
+        _ request: NormalisedRequest, of brokers: [BrokerQuestion], path: FederationPath,
+        each: @escaping @Sendable (FacilityID, BrokerAnswer) async -> Void
+    ) async -> [FacilityID: BrokerAnswer] {
         guard !brokers.isEmpty else { return [:] }
         let body: Data
         do {
@@ -35,7 +38,10 @@ public struct BrokerFederation: OfferForwarder {
                 group.addTask { (question.facility, await self.ask(question, body: body, via: via)) }
             }
             var answers: [FacilityID: BrokerAnswer] = [:]
-            for await (id, answer) in group { answers[id] = answer }
+            for await (id, answer) in group {
+                answers[id] = answer
+                await each(id, answer)
+            }
             return answers
         }
     }
