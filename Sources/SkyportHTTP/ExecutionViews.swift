@@ -10,8 +10,10 @@ enum ExecutionViews {
     struct Meta: Encodable {
         var uuid: String
         var url: String
-        var created: Date
-        var modified: Date?
+        // Times are written here (as the canonical encoder would), not by the encoder's date closure: an offer set
+        // of a federation holds hundreds of them.
+        var created: String
+        var modified: String?
         var messages: [BrokerMessage]?
     }
     struct MinMax: Encodable {
@@ -67,7 +69,7 @@ enum ExecutionViews {
         var kind = sessionKind
         var meta: Meta
         var phase: SessionPhase
-        var expires: Date?
+        var expires: String?
         var executable: Executable
         var compute: Compute
         var schedule: Schedule
@@ -85,7 +87,7 @@ enum ExecutionViews {
         var kind = "urn:skyport:offerset-response"
         var meta: Meta
         var result: String
-        var expires: Date
+        var expires: String
         var offers: [Session]
         var request: NormalisedRequest
         var rejected: [MatchRejection]
@@ -95,8 +97,9 @@ enum ExecutionViews {
         let phase = s.phase(at: now)
         let e = s.executable
         return Session(
-            meta: Meta(uuid: s.id.uuidString.lowercased(), url: "\(base)/sessions/\(s.id.uuidString.lowercased())", created: s.created, modified: s.modified),
-            phase: phase, expires: phase == .offered ? s.expires : nil,
+            meta: Meta(uuid: s.id.uuidString.lowercased(), url: "\(base)/sessions/\(s.id.uuidString.lowercased())", created: Timestamp.format(s.created),
+                       modified: Timestamp.format(s.modified)),
+            phase: phase, expires: phase == .offered ? Timestamp.format(s.expires) : nil,
             executable: Executable(
                 kind: e.kind?.uri, location: e.location, repository: e.repository, ref: e.ref, path: e.path,
                 images: e.images.isEmpty ? nil : e.images, parameters: e.parameters.isEmpty ? nil : e.parameters),
@@ -131,9 +134,9 @@ enum ExecutionViews {
     static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date) -> OfferSet {
         OfferSet(
             meta: Meta(
-                uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: set.created,
+                uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: Timestamp.format(set.created),
                 messages: set.messages.isEmpty ? nil : set.messages),
-            result: sessions.isEmpty ? "NO" : "YES", expires: set.expires,
+            result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
             offers: sessions.map { session($0, base: base, now: now) }, request: set.request, rejected: set.rejections)
     }
 }

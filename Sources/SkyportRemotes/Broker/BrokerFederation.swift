@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import SkyportCore
+import Synchronization
 
 /// Asks other ExecutionBrokers for offers, as the ExecutionBroker draft's aggregator does: the normalised request is
 /// written out as a request document and POSTed to each broker's `/requests` at once; each call has its own deadline
@@ -13,6 +14,9 @@ public struct BrokerFederation: OfferForwarder {
     let client: HTTPClient
     let credentials: Credentials
     let logger: Logger
+    /// How long each broker (by endpoint URL) took to answer last time: the slowest are asked first, so that the
+    /// answer that decides when the offer set is complete is not held up by sending the others' questions.
+    let latencies = Latencies()
 
     public init(brokerID: String, client: HTTPClient, credentials: Credentials = .init(), logger: Logger) {
         self.brokerID = brokerID
@@ -33,9 +37,15 @@ public struct BrokerFederation: OfferForwarder {
             return Dictionary(brokers.map { ($0.facility, .failed("cannot write the request: \(error)")) }, uniquingKeysWith: { a, _ in a })
         }
         let via = path.adding(brokerID).headerValue
+        let ordered = latencies.slowestFirst(brokers)
         return await withTaskGroup(of: (FacilityID, BrokerAnswer).self) { group in
-            for question in brokers {
-                group.addTask { (question.facility, await self.ask(question, body: body, via: via)) }
+            for question in ordered {
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let answer = await self.ask(question, body: body, via: via)
+                    self.latencies.record(question.endpoint.url, ContinuousClock.now - started)
+                    return (question.facility, answer)
+                }
             }
             var answers: [FacilityID: BrokerAnswer] = [:]
             for await (id, answer) in group {
@@ -120,5 +130,23 @@ public struct BrokerFederation: OfferForwarder {
         }
         let match = snippet[range]
         return match.split(separator: "\"", omittingEmptySubsequences: false).dropLast().last.map(String.init)
+    }
+}
+
+/// The last answer time of each broker, by endpoint URL (a bounded table).
+final class Latencies: Sendable {
+    private let table = Mutex<[String: Duration]>([:])
+
+    func record(_ url: String, _ took: Duration) {
+        table.withLock { t in
+            if t.count >= 10_000, t[url] == nil { t.removeAll(keepingCapacity: true) }
+            t[url] = took
+        }
+    }
+
+    /// The questions, brokers never heard from first, then by last answer time, longest first.
+    func slowestFirst(_ questions: [BrokerQuestion]) -> [BrokerQuestion] {
+        let known = table.withLock { t in questions.map { t[$0.endpoint.url] } }
+        return zip(questions, known).sorted { a, b in (a.1 ?? .seconds(3600)) > (b.1 ?? .seconds(3600)) }.map(\.0)
     }
 }
