@@ -147,6 +147,8 @@ public protocol OfferStore: Sendable {
     func insertOffers(_ sessions: [SessionRecord], of set: OfferSetRecord) async throws
 
     func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])?
+    /// The offer set made for an idempotency key, with the digest of the body it came with.
+    func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)?
     func session(_ id: UUID) async throws -> SessionRecord?
 
     /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its

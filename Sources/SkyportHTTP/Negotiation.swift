@@ -26,6 +26,12 @@ struct Negotiation {
         let settings = deps.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime))
         if facilities.contains(where: { $0.brokerEndpoint != nil }) {
+            // A replayed request is answered from the store before any other broker is asked again.
+            if let key, let earlier = try await deps.store.offerSet(idempotencyKey: key) {
+                guard earlier.digest == digest else { throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request") }
+                guard let stored = try await deps.store.offerSet(earlier.id) else { throw APIError.notFound("offer set \(earlier.id)") }
+                return stored
+            }
             await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
         }
         let planner = OfferPlanner(settings: settings)

@@ -117,6 +117,10 @@ public actor InMemoryStore: BrokerStore {
         offerSets[set] = nil
     }
 
+    public func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)? {
+        idempotency[key].map { ($0, offerSets[$0]?.requestDigest) }
+    }
+
     public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
         guard let set = offerSets[id] else { return nil }
         return (set, (sessionsBySet[id] ?? []).compactMap { sessions[$0] }.sorted { $0.rank < $1.rank })

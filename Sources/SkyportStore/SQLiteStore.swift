@@ -260,6 +260,14 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
+    public func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)? {
+        try await writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]),
+                  let id = UUID(uuidString: row["id"]) else { return nil }
+            return (id, row["request_digest"] as String?)
+        }
+    }
+
     public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
         // Encoded before the write: the writer is held only for the SQL.
         let setDocument = try StoreCoding.encode(set)

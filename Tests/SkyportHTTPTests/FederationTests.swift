@@ -205,6 +205,22 @@ import Testing
         }
     }
 
+    @Test func aReplayedRequestIsAnsweredFromTheStoreWithoutAskingAgain() async throws {
+        let brokers = try await StandinBrokers(["--count", "1"])
+        defer { brokers.stop() }
+        try await TestBroker().run { client in
+            try await Self.register(client, Self.brokerFacility("b0", url: brokers.url(0)))
+            let first = try await client.request(json: Self.tapRequest, key: "retry-1")
+            let again = try await client.request(json: Self.tapRequest, key: "retry-1")
+            #expect(first.path != nil && again.path == first.path)
+            #expect(offers(again.body).map(sessionURL) == offers(first.body).map(sessionURL))
+            #expect(try await brokers.stats(0)["requests"] as? Int == 1)
+            let other = try await client.request(json: Self.tapRequest.replacingOccurrences(of: "TOP 3", with: "TOP 4"), key: "retry-1")
+            #expect(other.status == .conflict)
+            #expect(try await brokers.stats(0)["requests"] as? Int == 1)
+        }
+    }
+
     @Test func aRemoteOfferAcceptedTooLateIsRefusedHere() async throws {
         let brokers = try await StandinBrokers(["--count", "1", "--offer-lifetime", "4"])
         defer { brokers.stop() }

@@ -248,6 +248,9 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
         let replay = try await store.createOfferSet(
             idempotencyKey: "k", requestDigest: "d1", facilities: [], now: now, plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now))
         #expect(replay == .replayed(set.id))
+        let found = try await store.offerSet(idempotencyKey: "k")
+        #expect(found?.id == set.id && found?.digest == "d1")
+        #expect(try await store.offerSet(idempotencyKey: "other") == nil)
         await #expect(throws: StoreError.self) {
             try await store.createOfferSet(
                 idempotencyKey: "k", requestDigest: "d2", facilities: [], now: self.now, plan: offerSetPlan("a", count: 1, cores: 1, start: self.now, now: self.now))
