@@ -136,6 +136,14 @@ if [ -n "${SKYPORT_TEST_DACHS_URL:-}" ]; then
   check "harvest adds the registry's TAP service as a facility" 1 "$(grep -c '^added ivo://skyport.test/tap uws' <<<"$harvest")"
   again=$("$bin" registry harvest "$oai" --db "$work/registry.sqlite" 2>&1 || true)
   check "a second harvest updates it" 1 "$(grep -c '^updated ivo://skyport.test/tap' <<<"$again")"
+  # The harvested facility served: where its fields came from, and a refresh from the service's VOSI capabilities.
+  reg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  reg_token=$("$bin" operator add smoke-registry --db "$work/registry.sqlite")
+  SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 "$bin" serve --db "$work/registry.sqlite" --port "$reg_port" >>"$work/registry.log" 2>&1 & peers+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$reg_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  reg_facility="http://127.0.0.1:$reg_port/facilities/ivo%3A%2F%2Fskyport.test%2Ftap"
+  check "the facility shows it came from the registry's record" "registry $oai" "$(curl -s "$reg_facility" | python3 -c 'import json,sys; p=json.load(sys.stdin)["provenance"]; print(p["fields"]["endpoints"]["source"], p["registry"]["source"])')"
+  check "its capabilities refresh from the service's VOSI capabilities" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$reg_facility/refresh" -H "Authorization: Bearer $reg_token")"
 else
   echo "NOT RUN: registry harvest check (DaCHS is not started; scripts/test.sh starts it)"
 fi
