@@ -128,6 +128,18 @@ import Testing
         #expect(reason.code == .brokerNoOffers && reason.message.contains("federation loop"))
     }
 
+    @Test func anotherBrokersWordsAreKeptShortAndFew() throws {
+        let long = String(repeating: "x", count: 5_000)
+        let messages = (0..<100).map { _ in JSONValue.object(["message": .string("line\n" + long)]) }
+        let doc = JSONValue.object(["result": .string("NO"), "offers": .array([]), "meta": .object(["messages": .array(messages)])])
+        guard case .noOffers(_, let read) = try RemoteDocuments.offerSet(doc, base: URL(string: "http://b/requests")!).get() else {
+            Issue.record("not read as no offers")
+            return
+        }
+        #expect(read.count == 20)
+        #expect(read.allSatisfy { $0.count == 500 && $0.hasPrefix("line x") && $0.hasSuffix("…") })
+    }
+
     @Test(arguments: [
         ("ACCEPTED", false, SessionPhase.preparing), ("PREPARING", false, .preparing), ("AVAILABLE", false, .available),
         ("RUNNING", false, .running), ("RELEASING", false, .running), ("COMPLETED", false, .completed), ("FAILED", false, .failed),

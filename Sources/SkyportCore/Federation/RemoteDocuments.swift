@@ -10,6 +10,15 @@ public enum RemoteDocuments {
         public var description: String { message }
     }
 
+    static let maxMessages = 20
+    static let maxText = 500
+
+    /// `text`, cut to `limit` characters (with an ellipsis) and to one line.
+    static func clip(_ text: String, _ limit: Int) -> String {
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return line.count > limit ? String(line.prefix(limit - 1)) + "…" : line
+    }
+
     /// An offer set: `result`, `offers[]` (each a session: `meta.url` or `meta.uuid`, `phase`, `expires`,
     /// `compute.cores`/`memory` (negotiated, min = max), `schedule.available.start` (`time/PT0S`) and
     /// `duration`, the compute resource's schedule when the session has none), and `meta.messages[]`.
@@ -25,6 +34,8 @@ public enum RemoteDocuments {
                 if let text = reason["message"]?.stringValue { messages.append(text) }
             }
         }
+        // Another broker's words are shown to users here: kept short, and few.
+        messages = messages.prefix(maxMessages).map { clip($0, maxText) }
         let link = root["meta"]?["url"]?.stringValue.flatMap { resolve($0, base) } ?? base.absoluteString
         guard let result = root["result"]?.stringValue?.uppercased() else {
             return .failure(Problem("result: missing (an offer set says YES or NO)"))
@@ -63,7 +74,7 @@ public enum RemoteDocuments {
             return .failure(Problem("\(field).schedule.available.duration: missing or not an ISO-8601 duration"))
         }
         let expires = item["expires"]?.stringValue.flatMap(Timestamp.parse)
-        let facility = item["facility"]?["name"]?.stringValue ?? item["facility"]?["id"]?.stringValue
+        let facility = (item["facility"]?["name"]?.stringValue ?? item["facility"]?["id"]?.stringValue).map { clip($0, 200) }
         return .success(RemoteOffer(
             session: session, cores: cores, memory: memory, start: start, duration: duration, expires: expires, facility: facility))
     }
@@ -118,14 +129,14 @@ public enum RemoteDocuments {
             guard let id = r["id"]?.stringValue, let href = r["href"]?.stringValue else { return nil }
             return UWSResult(id: id, href: href)
         }
-        var message = doc["message"]?.stringValue
+        var message = doc["message"]?.stringValue.map { clip($0, maxText) }
         if message == nil, [.failed, .expired, .rejected].contains(remote) {
             message = (doc["meta"]?["messages"]?.arrayValue ?? []).compactMap { $0["message"]?.stringValue }.last
                 ?? "the remote broker reports \(word)"
         }
         var status = RemoteStatus(
             phase: phase, remotePhase: word, results: results, error: [.failed, .expired, .rejected].contains(remote) ? message : nil,
-            progress: doc["progress"]?["message"]?.stringValue)
+            progress: doc["progress"]?["message"]?.stringValue.map { clip($0, maxText) })
         var token: String?
         let connectors = doc["connectors"]?.arrayValue ?? []
         if [.available, .running].contains(phase),
