@@ -40,6 +40,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The use cases: negotiation (local and federated), phase changes, the UWS job lifecycle, facility
+        // registration and refresh, registry apply. Between Core and the edges; throws domain errors.
+        .target(
+            name: "SkyportBroker",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // libxml2 from the system (libxml2-dev): XML is read with network access and external entities disabled.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Remote clients for facilities (UWS, BinderHub, other brokers, registries).
@@ -58,7 +70,7 @@ let package = Package(
         .target(
             name: "SkyportHTTP",
             dependencies: [
-                "SkyportCore",
+                "SkyportCore", "SkyportBroker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,7 +85,7 @@ let package = Package(
         .target(
             name: "SkyportServices",
             dependencies: [
-                "SkyportCore",
+                "SkyportCore", "SkyportBroker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -83,7 +95,7 @@ let package = Package(
         .target(
             name: "SkyportApp",
             dependencies: [
-                "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportHTTP", "SkyportServices",
+                "SkyportCore", "SkyportBroker", "SkyportStore", "SkyportRemotes", "SkyportHTTP", "SkyportServices",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "skyport",
             dependencies: [
-                "SkyportApp", "SkyportServices",
+                "SkyportApp", "SkyportCore", "SkyportBroker", "SkyportServices", "SkyportRemotes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -107,11 +119,11 @@ let package = Package(
         .testTarget(
             name: "SkyportRemotesTests",
             dependencies: ["SkyportCore", "SkyportRemotes", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportStore", "SkyportServices"]),
+        .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportBroker", "SkyportStore", "SkyportServices"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [
-                "SkyportApp", "SkyportHTTP", "SkyportCore", "SkyportStore", "SkyportRemotes",
+                "SkyportApp", "SkyportHTTP", "SkyportBroker", "SkyportCore", "SkyportStore", "SkyportRemotes",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

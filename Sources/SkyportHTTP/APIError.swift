@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SkyportBroker
 import SkyportCore
 
 /// An error the API reports to its client: a status, a stable machine-readable code, a message,
@@ -40,6 +41,16 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         .unauthorized, code: "unauthorized", "this needs an operator token: send 'Authorization: Bearer <token>'",
         headers: [.wwwAuthenticate: "Bearer realm=\"skyport\""])
 
+    /// A bearer token that is no operator's (or cannot be a token) on an operator's route.
+    public static let invalidToken = APIError(
+        .unauthorized, code: "unauthorized", "the bearer token is not valid", headers: [.wwwAuthenticate: "Bearer realm=\"skyport\", error=\"invalid_token\""])
+
+    /// No bearer token on the UWS job list.
+    public static let uwsUnauthorized = APIError(
+        .unauthorized, code: "unauthorized",
+        "UWS jobs belong to the token that creates them: send 'Authorization: Bearer <token>' (any token of your own)",
+        headers: [.wwwAuthenticate: "Bearer realm=\"skyport\""])
+
     struct Body: Encodable {
         var status: Int
         var code: String
@@ -63,11 +74,26 @@ extension HTTPField.Name {
 }
 
 extension APIError {
-    /// Maps anything a handler threw to what the client should see. Unknown errors become a 500 that
-    /// says nothing of their insides (the log has them).
+    /// Maps anything a handler threw to what the client should see: the one place where domain errors get their
+    /// status and code. Unknown errors become a 500 that says nothing of their insides (the log has them).
     static func from(_ error: any Error) -> (any HTTPResponseError)? {
         switch error {
         case let e as APIError: return e
+        case let e as BrokerError: return from(e)
+        case let e as UWSJobError:
+            guard case .illegal(_, let phase, let action) = e else { return nil }
+            return APIError(.forbidden, code: "illegal-transition", e.description, errors: [FieldError("PHASE", "a \(phase.rawValue) job cannot \(action)")])
+        case let refusal as SessionLifecycle.Refusal:
+            let code: String
+            switch refusal {
+            case .expired: code = "offer-expired"
+            case .siblingAccepted: code = "offer-set-already-accepted"
+            case .illegal: code = "illegal-transition"
+            case .notClientSettable: code = "phase-not-settable"
+            }
+            let status: HTTPResponse.Status
+            if case .notClientSettable = refusal { status = .unprocessableContent } else { status = .conflict }
+            return APIError(status, code: code, refusal.description, errors: [FieldError("value", refusal.description)])
         case let e as ValidationFailure: return APIError.invalid(e)
         case let e as FieldError: return APIError.invalid(ValidationFailure([e]))
         case StoreError.duplicate(let what): return APIError(.conflict, code: "duplicate", "\(what) already exists")
@@ -79,6 +105,43 @@ extension APIError {
             return APIError(e.status, code: code, e.body ?? (e.status == .notFound ? "no such resource" : e.status.reasonPhrase))
         case let e as any HTTPResponseError: return e
         default: return nil
+        }
+    }
+
+    static func from(_ error: BrokerError) -> APIError {
+        switch error {
+        case .notFound(let what):
+            return .notFound(what)
+        case .notOwner(let id):
+            return APIError(.forbidden, code: "forbidden", "facility '\(id)' belongs to another operator")
+        case .facilityHasLiveJobs(let id, let live):
+            return APIError(
+                .conflict, code: "facility-has-live-jobs",
+                "facility '\(id)' has \(live) live job(s): it is now draining (no new work); delete it again once they have ended")
+        case .noCapabilitiesURL(let id):
+            let message = "facility '\(id)' has no VOSI capabilities URL: its registry record names none "
+                + "(provenance.capabilities) and it has no uws endpoint to find <base>/capabilities beside"
+            return APIError(.conflict, code: "no-capabilities-url", message,
+                            errors: [FieldError("endpoints", "has no uws endpoint, and provenance.capabilities is not set")])
+        case .refreshUnavailable:
+            return APIError(.serviceUnavailable, code: "refresh-unavailable", "this broker is not configured to read VOSI capabilities")
+        case .capabilitiesUnavailable(let id, let url, let reason):
+            return APIError(
+                .badGateway, code: "capabilities-unavailable",
+                "reading the VOSI capabilities of facility '\(id)' at \(url) failed: \(reason); the facility is unchanged",
+                errors: [FieldError("capabilities", reason)])
+        case .capabilitiesUnusable(let url, let reason):
+            return APIError(
+                .badGateway, code: "capabilities-unusable",
+                "the VOSI capabilities at \(url) describe nothing Skyport can run work on (\(reason)); the facility is unchanged",
+                errors: [FieldError("capabilities", reason)])
+        case .federationLoop(let refusal):
+            return APIError(HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"), code: "federation-loop", refusal,
+                            errors: [FieldError(FederationPath.header, refusal)])
+        case .badParameter(let field, let message):
+            return .badRequest(message, field: field)
+        case .invalidParameters(let errors):
+            return APIError(.badRequest, code: "invalid-parameter", errors.prefix(3).map(\.message).joined(separator: "; "), errors: errors)
         }
     }
 }

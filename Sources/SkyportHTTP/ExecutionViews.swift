@@ -105,7 +105,7 @@ enum ExecutionViews {
                 images: e.images.isEmpty ? nil : e.images, parameters: e.parameters.isEmpty ? nil : e.parameters),
             compute: Compute(cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory)),
             schedule: Schedule(available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description)),
-            facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityRoutes.location(s.facility)),
+            facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityController.location(s.facility)),
             offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
             connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
             message: s.message,

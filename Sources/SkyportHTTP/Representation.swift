@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SkyportBroker
 import SkyportCore
 
 /// How documents cross the HTTP edge: request bodies in JSON or YAML (by `Content-Type`),
@@ -10,15 +11,6 @@ public enum Representation {
     public enum Format: Sendable { case json, yaml }
 
     static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]
-
-    /// Parses a JSON or YAML document held in a file (the CLI's `--facilities` and `--request` files).
-    public static func parseDocument(_ data: Data, yaml: Bool) throws -> JSONValue {
-        if yaml {
-            guard let text = String(data: data, encoding: .utf8) else { throw FieldError("file", "is not UTF-8") }
-            return try YAMLBridge.parse(text)
-        }
-        return try JSONValue.parse(data)
-    }
 
     /// The format of a request body, from its `Content-Type`; 415 for anything else.
     static func bodyFormat(_ request: Request) throws -> Format {
@@ -75,13 +67,7 @@ public enum Representation {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let ctx) = error {
-            if let underlying = ctx.underlyingError { return String(describing: underlying).prefix(300).description }
-            return ctx.debugDescription
-        }
-        return String(describing: error).prefix(300).description
-    }
+    static func describe(_ error: any Error) -> String { Documents.describe(error) }
 
     private static let encoder = CanonicalJSON.encoder()
 

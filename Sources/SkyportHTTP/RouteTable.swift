@@ -2,8 +2,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Registers routes and remembers them, so that a test can hold the served OpenAPI document
-/// against the routes that really exist.
+/// A controller's routes: a Hummingbird `RouteCollection`, and the list of what it registered, so that a test can
+/// hold the served OpenAPI document against the routes that really exist.
 public struct RouteTable<Context: RequestContext> {
     /// One registered route: `GET /facilities/{id}`.
     public struct Entry: Hashable, Sendable, CustomStringConvertible {
@@ -13,15 +13,29 @@ public struct RouteTable<Context: RequestContext> {
     }
 
     public private(set) var entries: [Entry] = []
-    let router: Router<Context>
+    public let collection = RouteCollection(context: Context.self)
 
-    init(router: Router<Context>) { self.router = router }
+    init() {}
 
     mutating func add(
         _ method: HTTPRequest.Method, _ path: String,
         _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
-        router.on(RouterPath(path), method: method, use: handler)
+        collection.on(RouterPath(path), method: method, use: handler)
         entries.append(Entry(method: method.rawValue, path: path))
+    }
+}
+
+/// A group of routes: it registers them on a table, which becomes its route collection.
+protocol Controller {
+    func register(on table: inout RouteTable<SkyportRequestContext>)
+}
+
+extension Controller {
+    /// This controller's routes as a collection, and their table entries.
+    var endpoints: RouteTable<SkyportRequestContext> {
+        var table = RouteTable<SkyportRequestContext>()
+        register(on: &table)
+        return table
     }
 }

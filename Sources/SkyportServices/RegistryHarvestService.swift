@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SkyportBroker
 import SkyportCore
 
 /// Harvests the configured IVOA publishing registries (`RegistrySourceStore`) over OAI-PMH every `period`, and

@@ -28,8 +28,12 @@ extension InMemoryStore {
         try change(&job)
         job.id = id
         uwsJobsByID[id] = job
+        changes.changed(ChangeFeed.key(uwsJob: id))
         return job
     }
 
-    public func deleteUWSJob(_ id: String) async throws -> Bool { uwsJobsByID.removeValue(forKey: id) != nil }
+    public func deleteUWSJob(_ id: String) async throws -> Bool {
+        defer { changes.changed(ChangeFeed.key(uwsJob: id)) }
+        return uwsJobsByID.removeValue(forKey: id) != nil
+    }
 }

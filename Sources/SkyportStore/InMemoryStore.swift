@@ -17,6 +17,7 @@ public actor InMemoryStore: BrokerStore {
     var registrySourcesByURL: [String: RegistrySource] = [:]
 
     public nonisolated let kind = "memory"
+    public nonisolated let changes = ChangeFeed()
 
     public init() {}
 
@@ -132,7 +133,10 @@ public actor InMemoryStore: BrokerStore {
         guard let session = sessions[id] else { throw StoreError.notFound("session \(id)") }
         let siblings = (sessionsBySet[session.offerSet] ?? []).compactMap { sessions[$0] }
         let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
-        for s in changed { sessions[s.id] = s }
+        for s in changed {
+            sessions[s.id] = s
+            changes.changed(ChangeFeed.key(session: s.id))
+        }
         return changed[0]
     }
 
@@ -143,6 +147,7 @@ public actor InMemoryStore: BrokerStore {
             sessions[id]?.modified = now
             count += 1
         }
+        if count > 0 { changes.changedAll() }
         return count
     }
 
@@ -166,6 +171,7 @@ public actor InMemoryStore: BrokerStore {
         if before == .cancelled { s.phase = .cancelled }
         s.modified = now
         sessions[id] = s
+        changes.changed(ChangeFeed.key(session: id))
         return s
     }
 

@@ -63,7 +63,8 @@ extension SQLiteStore {
     }
 
     public func updateUWSJob(_ id: String, change: @Sendable (inout UWSJobRecord) throws -> Void) async throws -> UWSJobRecord {
-        try await writer.write { db in
+        defer { changes.changed(ChangeFeed.key(uwsJob: id)) }
+        return try await writer.write { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM uws_job WHERE id = ?", arguments: [id]) else {
                 throw StoreError.notFound("UWS job \(id)")
             }
@@ -81,7 +82,8 @@ extension SQLiteStore {
     }
 
     public func deleteUWSJob(_ id: String) async throws -> Bool {
-        try await writer.write { db in
+        defer { changes.changed(ChangeFeed.key(uwsJob: id)) }
+        return try await writer.write { db in
             try db.execute(sql: "DELETE FROM uws_job WHERE id = ?", arguments: [id])
             return db.changesCount > 0
         }

@@ -7,6 +7,7 @@ import Synchronization
 /// with named, append-only migrations run at start-up.
 public final class SQLiteStore: BrokerStore {
     public let kind = "sqlite"
+    public let changes = ChangeFeed()
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
@@ -338,15 +339,17 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
-        try await writer.write { db in
+        let changed = try await writer.write { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let session = try StoreCoding.decode(SessionRecord.self, doc)
             let changed = try SessionLifecycle.apply(target, to: session, siblings: try Self.sessions(db, offerSet: session.offerSet), now: now)
             for s in changed { try Self.update(db, s) }
-            return changed[0]
+            return changed
         }
+        for s in changed { changes.changed(ChangeFeed.key(session: s.id)) }
+        return changed[0]
     }
 
     public func expireOffers(now: Date) async throws -> Int {
@@ -363,6 +366,7 @@ public final class SQLiteStore: BrokerStore {
                 return db.changesCount
             }
             total += changed
+            if changed > 0 { changes.changedAll() }
             if changed < 500 { return total }
         }
     }
@@ -389,7 +393,8 @@ public final class SQLiteStore: BrokerStore {
     public func updateClaimed(
         _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
-        try await writer.write { db in
+        defer { changes.changed(ChangeFeed.key(session: id)) }
+        return try await writer.write { db in
             guard let doc = try String.fetchOne(
                 db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
             else { return nil }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkyportCore
-import SkyportHTTP
+import SkyportBroker
 
 /// `skyport match`: the matcher, offline, on files.
 struct MatchCommand: AsyncParsableCommand {
@@ -60,7 +60,7 @@ struct MatchCommand: AsyncParsableCommand {
     static func load(_ path: String) throws -> JSONValue {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let yaml = path.hasSuffix(".yaml") || path.hasSuffix(".yml")
-        do { return try Representation.parseDocument(data, yaml: yaml) } catch { throw ValidationError("\(path): \(describe(error))") }
+        do { return try Documents.parse(data, yaml: yaml) } catch { throw ValidationError("\(path): \(describe(error))") }
     }
 
     static func lines(_ path: String) throws -> [String] {

@@ -2,9 +2,9 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import SkyportApp
+import SkyportBroker
 import SkyportCore
 import SkyportRemotes
-import SkyportServices
 
 /// `skyport registry ...`: discover facilities from IVOA registries.
 struct RegistryCommand: AsyncParsableCommand {
@@ -42,26 +42,27 @@ struct RegistryCommand: AsyncParsableCommand {
                 since = date
             }
             guard maxPages > 0, maxRecords > 0 else { throw ValidationError("--max-pages and --max-records must be positive") }
-            let facilities: (any BrokerStore)? = dryRun ? nil : try SkyportComposition.makeStore(try store.configuration())
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-            let failure: (any Error)?
-            var tally = Tally()
+            var config = try store.configuration()
+            // A dry run reads no store: every facility counts as new, and nothing is written anywhere.
+            if dryRun { config.database = ":memory:" }
             let started = ContinuousClock.now
-            do {
-                let harvester = OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: XMLDoc.defaultMaxBytes), maxPages: maxPages, maxRecords: maxRecords)
-                for try await page in harvester.pages(baseURL: base, from: since) {
-                    tally.pages += 1
-                    for record in page.records {
-                        let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url)
-                        tally.count(outcome.verb)
-                        print(outcome)
+            var tally = Tally()
+            let failure: (any Error)? = try await SkyportRuntime.with(config) { runtime in
+                let facilities: (any FacilityStore)? = dryRun ? nil : runtime.store
+                do {
+                    for try await page in runtime.registryHarvester(maxPages: maxPages, maxRecords: maxRecords).pages(baseURL: base, from: since) {
+                        tally.pages += 1
+                        for record in page.records {
+                            let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url)
+                            tally.count(outcome.verb)
+                            print(outcome)
+                        }
                     }
+                    return nil
+                } catch {
+                    return error
                 }
-                failure = nil
-            } catch {
-                failure = error
             }
-            try? await client.shutdown()
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print(tally.summary(url: url, seconds: seconds, dryRun: dryRun))

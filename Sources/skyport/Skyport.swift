@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import SkyportApp
 import SkyportCore
-import SkyportHTTP
+import SkyportBroker
 
 /// The `skyport` command: the broker and its operator tools.
 @main
@@ -11,7 +11,7 @@ struct Skyport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skyport",
         abstract: "Skyport: a federating IVOA ExecutionBroker.",
-        version: SkyportComposition.version,
+        version: SkyportRuntime.version,
         subcommands: [Serve.self, OperatorCommand.self, Migrate.self, MatchCommand.self, RegistryCommand.self, WatchCommand.self, BenchCommand.self],
         defaultSubcommand: Serve.self)
 }
@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        try await SkyportComposition.serve(config, logger: Logger(label: "skyport"))
+        try await SkyportRuntime.serve(config, logger: Logger(label: "skyport"))
     }
 }
 
@@ -63,7 +63,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try store.configuration()
-        let s = try SkyportComposition.makeStore(config)
+        let s = try SkyportRuntime.makeStore(config)
         try await s.ping()
         print("\(s.kind) store at \(config.database) is at the current schema")
     }
@@ -80,13 +80,14 @@ struct OperatorCommand: AsyncParsableCommand {
         @Argument(help: "The operator's name (letters, digits, '-', '.', '_', '@').") var name: String
 
         func run() async throws {
-            if let problem = OperatorRecord.nameProblem(name) { throw ValidationError(problem) }
-            let s = try SkyportComposition.makeStore(try store.configuration())
-            let token = OperatorToken.generate()
-            do {
-                try await s.insertOperator(OperatorRecord(name: name, created: Date()), tokenHash: OperatorToken.hash(token))
-            } catch StoreError.duplicate {
-                throw ValidationError("an operator named '\(name)' already exists")
+            let token = try await SkyportRuntime.with(try store.configuration()) { runtime in
+                do {
+                    return try await runtime.broker.operators.add(name)
+                } catch BrokerError.badParameter(_, let problem) {
+                    throw ValidationError(problem)
+                } catch StoreError.duplicate {
+                    throw ValidationError("an operator named '\(name)' already exists")
+                }
             }
             print(token)
         }
@@ -97,8 +98,8 @@ struct OperatorCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let s = try SkyportComposition.makeStore(try store.configuration())
-            for op in try await s.operators() { print("\(op.name)\t\(Timestamp.format(op.created))") }
+            let operators = try await SkyportRuntime.with(try store.configuration()) { try await $0.broker.operators.list() }
+            for op in operators { print("\(op.name)\t\(Timestamp.format(op.created))") }
         }
     }
 
@@ -108,8 +109,8 @@ struct OperatorCommand: AsyncParsableCommand {
         @Argument var name: String
 
         func run() async throws {
-            let s = try SkyportComposition.makeStore(try store.configuration())
-            guard try await s.removeOperator(named: name) else { throw ValidationError("no operator named '\(name)'") }
+            let removed = try await SkyportRuntime.with(try store.configuration()) { try await $0.broker.operators.remove(name) }
+            guard removed else { throw ValidationError("no operator named '\(name)'") }
             print("removed \(name)")
         }
     }

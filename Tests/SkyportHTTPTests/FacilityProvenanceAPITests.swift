@@ -57,7 +57,7 @@ final class VOSIService: Sendable {
 private func withRefreshingBroker<T: Sendable>(_ test: @Sendable @escaping (any TestClientProtocol, any BrokerStore) async throws -> T) async throws -> T {
     let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
     var broker = try await TestBroker()
-    broker.capabilities = SkyportComposition.capabilitiesFetch(client: client, logger: Logger(label: "test.capabilities"))
+    broker.capabilities = SkyportRuntime.capabilitiesFetch(client: client, logger: Logger(label: "test.capabilities"))
     let store = broker.store
     do {
         let value = try await broker.run { try await test($0, store) }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import SkyportBroker
 import SkyportCore
 import SkyportHTTP
 import SkyportRemotes
@@ -81,7 +82,7 @@ import Testing
         let store = InMemoryStore()
         try await store.insertOperator(OperatorRecord(name: "alice", created: Date()), tokenHash: OperatorToken.hash(TestBroker.aliceToken))
         let signal = WorkSignal()
-        let deps = APIDependencies(store: store, metrics: .init(), version: "test", registryHarvests: signal)
+        let deps = APIDependencies(broker: Broker(store: store, registryHarvests: signal), metrics: .init(), version: "test")
         let app = Application(router: SkyportRouter.build(deps).router)
         try await app.test(.router) { client in
             let created = try await client.send(.post, "/registry/sources", json: #"{"url": "\#(Self.url)"}"#, token: TestBroker.aliceToken)

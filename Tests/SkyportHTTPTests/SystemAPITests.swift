@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import SkyportApp
+import SkyportBroker
 import SkyportHTTP
 import SkyportStore
 import Testing
@@ -13,7 +14,7 @@ import Yams
             #expect(r.status == .ok)
             let body = try r.json()
             #expect(body["status"] as? String == "ok")
-            #expect(body["version"] as? String == SkyportComposition.version)
+            #expect(body["version"] as? String == SkyportRuntime.version)
             #expect((body["store"] as? [String: Any])?["kind"] as? String == "sqlite")
         }
     }
@@ -32,7 +33,7 @@ import Yams
 
     /// The served OpenAPI document and the router must agree: every route documented, every documented route served.
     @Test func servedSpecAndRoutesAgree() async throws {
-        let (_, routes) = SkyportRouter.build(APIDependencies(store: InMemoryStore(), metrics: .init(), version: "test"))
+        let (_, routes) = SkyportRouter.build(APIDependencies(broker: Broker(store: InMemoryStore()), metrics: .init(), version: "test"))
         let served = try await TestBroker().run { client in try await client.send(.get, "/openapi.yaml").text }
         let spec = try #require(try Yams.load(yaml: served) as? [String: Any])
         let paths = try #require(spec["paths"] as? [String: [String: Any]])

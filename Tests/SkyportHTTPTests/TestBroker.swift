@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import SkyportApp
+import SkyportBroker
 import SkyportCore
 import SkyportHTTP
 import SkyportRemotes
@@ -47,35 +48,31 @@ struct TestBroker {
         self.config = config
     }
 
+    /// Runs `test` against the broker built by the composition root (`SkyportRuntime`, as `skyport serve` builds
+    /// it) on a live server, with its background services when `withServices`.
     func run<Value: Sendable>(_ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         var logger = Logger(label: "skyport-test")
         logger.logLevel = .warning
-        let sealer = SecretBox.ephemeral()
-        let work = WorkSignal()
-        let health = HealthBoardBox()
-        let harvests = WorkSignal()
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        var overrides = SkyportRuntime.Overrides(store: store)
+        overrides.sealer = SecretBox.ephemeral()
+        overrides.capabilities = .some(capabilities)
+        let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
         let background = Task {
             guard withServices else { return }
-            let services = try SkyportComposition.backgroundServices(
-                config, store: store, sealer: sealer, work: work, health: health, registryHarvests: harvests, client: client, logger: logger)
+            let services = runtime.backgroundServices()
             try await withThrowingDiscardingTaskGroup { group in
                 for service in services { group.addTask { try await service.run() } }
             }
         }
         let result: Result<Value, any Error>
         do {
-            let federation = try SkyportComposition.makeFederation(config, client: client, logger: logger)
-            let app = SkyportComposition.buildApplication(
-                config, store: store, sealer: sealer, work: work, health: health, registryHarvests: harvests, federation: federation,
-                logger: logger, capabilities: capabilities)
-            result = .success(try await app.test(.live, test))
+            result = .success(try await runtime.application().test(.live, test))
         } catch {
             result = .failure(error)
         }
         background.cancel()
         _ = await background.result
-        try? await client.shutdown()
+        await runtime.shutdown()
         return try result.get()
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import SkyportBroker
 import SkyportCore
 import SkyportHTTP
 import Testing

@@ -176,21 +176,21 @@ func vosiRunProcess(_ executable: String, _ arguments: [String], stdout: URL? = 
             #expect(r.headers[.contentType]?.hasPrefix("text/xml") == true)
             try await VOSISchema.check(r.text, "the availability")
             #expect(r.text.contains("<avail:available>true</avail:available>"))
-            #expect(r.text.contains("<avail:upSince>\(Timestamp.format(VOSIRoutes.startedAt))</avail:upSince>"))
-            #expect(VOSIRoutes.startedAt <= Date())
+            #expect(r.text.contains("<avail:upSince>\(Timestamp.format(VOSIController.startedAt))</avail:upSince>"))
+            #expect(VOSIController.startedAt <= Date())
             #expect(r.text.contains("<avail:note>Skyport and its memory store are answering.</avail:note>"))
         }
     }
 
     @Test func availabilityIsFalseWithANoteWhenTheStoreDoesNotAnswer() async throws {
-        let (available, note) = await VOSIRoutes.availability(store: "sqlite") { throw StoreError.unavailable("disk gone") }
+        let (available, note) = await VOSIController.availability(store: "sqlite") { throw StoreError.unavailable("disk gone") }
         #expect(!available)
         #expect(note.contains("does not answer") && !note.contains("disk gone"))
         let document = VOSIDocuments.availability(available: available, upSince: Date(timeIntervalSince1970: 1_800_000_000), notes: [note])
         #expect(document.contains("<avail:available>false</avail:available>"))
         #expect(document.contains("<avail:upSince>2027-01-15T08:00:00Z</avail:upSince>"))
         try await VOSISchema.check(document, "an availability saying false")
-        let (up, _) = await VOSIRoutes.availability(store: "sqlite") {}
+        let (up, _) = await VOSIController.availability(store: "sqlite") {}
         #expect(up)
     }
 
@@ -331,7 +331,7 @@ func vosiRunProcess(_ executable: String, _ arguments: [String], stdout: URL? = 
             #expect((summary["mixinStandardIDs"] as? [Any])?.count == 5)
             let availability = try #require(summary["availability"] as? [String: Any])
             #expect(availability["available"] as? Bool == true)
-            #expect(availability["upSince"] as? String == Timestamp.format(VOSIRoutes.startedAt))
+            #expect(availability["upSince"] as? String == Timestamp.format(VOSIController.startedAt))
             #expect((availability["notes"] as? [String])?.count == 1)
         }
     }

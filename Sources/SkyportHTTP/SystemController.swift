@@ -3,7 +3,7 @@ import Hummingbird
 import SkyportCore
 
 /// `/health`, `/metrics` and `/openapi.yaml`.
-struct SystemRoutes {
+struct SystemController: Controller {
     let deps: APIDependencies
 
     struct Health: Encodable {
@@ -17,11 +17,11 @@ struct SystemRoutes {
         var store: Store
     }
 
-    func register(on table: inout RouteTable<BasicRequestContext>) {
+    func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.get, "/health") { request, _ in
-            var health = Health(status: "ok", version: deps.version, store: .init(kind: deps.store.kind, status: "ok"))
+            var health = Health(status: "ok", version: deps.version, store: .init(kind: deps.broker.store.kind, status: "ok"))
             do {
-                try await deps.store.ping()
+                try await deps.broker.store.ping()
             } catch {
                 health.status = "degraded"
                 health.store.status = "unavailable"

@@ -2,65 +2,46 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SkyportBroker
 import SkyportCore
 
 /// The scientist's face, compatible with the IVOA ExecutionBroker v1.0 API: ask where a request can run
 /// (`POST /requests`), read the offers, and accept, reject or cancel a session.
-struct ExecutionRoutes {
+struct ExecutionController: Controller {
     let deps: APIDependencies
 
-    func register(on table: inout RouteTable<BasicRequestContext>) {
+    func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.post, "/requests") { request, context in
-            let now = deps.now()
+            let now = deps.now
             let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes)
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
-            let path = try Self.federationPath(request, broker: deps.federation?.brokerID)
+            let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
             let parsed = try ExecutionRequestParser.parse(document, now: now)
-            let (set, sessions) = try await Negotiation(deps: deps).negotiateSet(
+            let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
-            let id = set.id
             let base = Self.base(request)
             return try Representation.response(
-                ExecutionViews.offerSet(set, deps.reveal(sessions), base: base, now: now), status: .seeOther, for: request,
-                headers: [.location: "\(base)/offersets/\(id.uuidString.lowercased())"])
+                ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now), status: .seeOther, for: request,
+                headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"])
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
-            let id = try Self.uuid(context)
-            guard let (set, sessions) = try await deps.store.offerSet(id) else { throw APIError.notFound("offer set \(id.uuidString.lowercased())") }
-            return try Representation.response(ExecutionViews.offerSet(set, deps.reveal(sessions), base: Self.base(request), now: deps.now()), for: request)
+            let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context))
+            return try Representation.response(ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now), for: request)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in
-            let id = try Self.uuid(context)
-            guard var session = try await deps.store.session(id) else { throw APIError.notFound("session \(id.uuidString.lowercased())") }
-            if let wait = try Self.wait(request) {
-                session = try await Self.waitForChange(session, from: wait.phase, seconds: wait.seconds, deps: deps)
-            }
-            return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: deps.now()), for: request)
+            let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request))
+            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
             let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
-            let now = deps.now()
-            let session: SessionRecord
-            do {
-                session = try await deps.changePhase(of: id, to: target, now: now)
-            } catch let refusal as SessionLifecycle.Refusal {
-                let code: String
-                switch refusal {
-                case .expired: code = "offer-expired"
-                case .siblingAccepted: code = "offer-set-already-accepted"
-                case .illegal: code = "illegal-transition"
-                case .notClientSettable: code = "phase-not-settable"
-                }
-                let status: HTTPResponse.Status = refusal == .notClientSettable(target) ? .unprocessableContent : .conflict
-                throw APIError(status, code: code, refusal.description, errors: [FieldError("value", refusal.description)])
-            }
+            let session = try await deps.broker.sessions.changePhase(of: id, to: target)
             context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
-            return try Representation.response(ExecutionViews.session(deps.reveal(session), base: Self.base(request), now: now), for: request)
+            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
     }
 
@@ -69,8 +50,7 @@ struct ExecutionRoutes {
     static func federationPath(_ request: Request, broker id: String?) throws -> FederationPath {
         let path = FederationPath(header: request.headers[HTTPField.Name(FederationPath.header)!])
         guard let refusal = path.refusal(at: id ?? "") else { return path }
-        throw APIError(HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"), code: "federation-loop", refusal,
-                       errors: [FieldError(FederationPath.header, refusal)])
+        throw BrokerError.federationLoop(refusal)
     }
 
     /// `?wait=N` (seconds, at most 60) with an optional `phase=P`: hold the answer until the session leaves phase
@@ -84,20 +64,7 @@ struct ExecutionRoutes {
             guard let p = SessionPhase(rawValue: word.uppercased()) else { throw APIError.badRequest("'\(word)' is not a session phase", field: "phase") }
             phase = p
         }
-        return (min(seconds, 60), phase)
-    }
-
-    static func waitForChange(_ session: SessionRecord, from phase: SessionPhase?, seconds: Int, deps: APIDependencies) async throws -> SessionRecord {
-        let from = phase ?? session.phase(at: deps.now())
-        guard session.phase(at: deps.now()) == from, !from.isFinal else { return session }
-        let end = ContinuousClock.now + .seconds(seconds)
-        var current = session
-        while ContinuousClock.now < end, current.phase(at: deps.now()) == from {
-            try await Task.sleep(for: .milliseconds(200))
-            guard let fresh = try await deps.store.session(session.id) else { break }
-            current = fresh
-        }
-        return current
+        return (min(seconds, Sessions.maxWait), phase)
     }
 
     /// `{"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}` → the phase asked for.
@@ -125,8 +92,8 @@ struct ExecutionRoutes {
         return key
     }
 
-    static func uuid(_ context: BasicRequestContext) throws -> UUID {
-        let raw = try context.parameters.require("uuid")
+    static func uuid(_ context: SkyportRequestContext) throws -> UUID {
+        let raw = try context.parameter("uuid")
         guard let id = UUID(uuidString: raw) else { throw APIError.notFound("'\(raw)'") }
         return id
     }

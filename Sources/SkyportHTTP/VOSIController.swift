@@ -1,31 +1,31 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SkyportBroker
 import SkyportCore
 
 /// Skyport as a registry citizen: its VOSI 1.1 `/capabilities` and `/availability`, and a VOResource 1.1 record per
 /// facility at `/registry/records/{id}` (the facility id as one percent-encoded path segment, compared
 /// case-insensitively as `/facilities/{id}` compares it), so that a registry or another broker can harvest Skyport.
-/// Access URLs are built from the request's Host (`ExecutionRoutes.base`).
-struct VOSIRoutes {
+/// Access URLs are built from the request's Host (`ExecutionController.base`).
+struct VOSIController: Controller {
     let deps: APIDependencies
 
     /// When this process started serving: set when the routes are first registered (at start-up), written as `upSince`.
     static let startedAt = Date()
 
-    func register(on table: inout RouteTable<BasicRequestContext>) {
+    func register(on table: inout RouteTable<SkyportRequestContext>) {
         _ = Self.startedAt
         table.add(.get, "/capabilities") { request, _ in
-            Self.xml(VOSIDocuments.capabilities(BrokerInterfaces(baseURL: ExecutionRoutes.base(request))))
+            Self.xml(VOSIDocuments.capabilities(BrokerInterfaces(baseURL: ExecutionController.base(request))))
         }
         table.add(.get, "/availability") { _, _ in
-            let (available, note) = await Self.availability(store: deps.store.kind, ping: deps.store.ping)
+            let (available, note) = await Self.availability(store: deps.broker.store.kind, ping: deps.broker.store.ping)
             return Self.xml(VOSIDocuments.availability(available: available, upSince: Self.startedAt, notes: [note]))
         }
         table.add(.get, "/registry/records/{id}") { request, context in
-            let id = try FacilityRoutes.pathID(context)
-            guard let facility = try await deps.store.facility(id) else { throw APIError.notFound("facility '\(id)'") }
-            return Self.xml(VOSIDocuments.record(facility, baseURL: ExecutionRoutes.base(request)))
+            let facility = try await deps.broker.facilities.facility(try FacilityController.pathID(context))
+            return Self.xml(VOSIDocuments.record(facility, baseURL: ExecutionController.base(request)))
         }
     }
 

@@ -4,16 +4,16 @@ import Yams
 
 /// Converts between YAML and `JSONValue`, so that YAML request bodies go through exactly the same decoding
 /// and validation as JSON ones, and responses can be written as YAML.
-enum YAMLBridge {
+public enum YAMLBridge {
     /// Limits that keep a hostile document (deep nesting, alias bombs) from costing more than its size suggests.
     static let maxNodes = 200_000
     static let maxDepth = 64
 
-    struct TooComplex: Error {}
+    public struct TooComplex: Error {}
 
     /// Parses a YAML document. Scalars keep their YAML 1.1 core types (null, bool, int, float, string);
     /// timestamps stay strings.
-    static func parse(_ text: String) throws -> JSONValue {
+    public static func parse(_ text: String) throws -> JSONValue {
         guard let node = try Yams.compose(yaml: text) else { return .null }
         var budget = maxNodes
         return try convert(node, depth: 0, budget: &budget)
@@ -51,7 +51,7 @@ enum YAMLBridge {
     }
 
     /// Writes a value as a YAML document, keys sorted.
-    static func serialize(_ value: JSONValue) throws -> String {
+    public static func serialize(_ value: JSONValue) throws -> String {
         try Yams.serialize(node: node(value), sortKeys: false)
     }
 

@@ -4,11 +4,11 @@ import SkyportCore
 
 /// Turns a normalised request into a stored offer set: match every facility, then plan and book the offers
 /// inside one store transaction. Used by `POST /requests` and by Skyport's own UWS jobs.
-struct Negotiation {
-    let deps: APIDependencies
+public struct Negotiation: Sendable {
+    let broker: Broker
 
     /// Creates (or, for a replayed idempotency key, finds) the offer set; returns its id.
-    func negotiate(_ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, logger: Logger) async throws -> UUID {
+    public func negotiate(_ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, logger: Logger) async throws -> UUID {
         try await negotiateSet(request, idempotencyKey: key, digest: digest, now: now, logger: logger).0.id
     }
 
@@ -16,19 +16,19 @@ struct Negotiation {
     /// ExecutionBrokers are asked first, all at once and each within its deadline (`path` is the way the request
     /// came here); their offers are stored as they arrive, and merged with this broker's own, round by round in
     /// rank order, when the last has answered.
-    func negotiateSet(
+    public func negotiateSet(
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
         logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
-        let facilities = try await deps.store.facilities(FacilityQuery())
-        let outcome = Matcher.match(request, against: facilities, health: deps.health?.board, now: now)
-        let settings = deps.planner
+        let facilities = try await broker.store.facilities(FacilityQuery())
+        let outcome = Matcher.match(request, against: facilities, health: broker.health?.board, now: now)
+        let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime))
         if facilities.contains(where: { $0.brokerEndpoint != nil }) {
             // A replayed request is answered from the store before any other broker is asked again.
-            if let key, let earlier = try await deps.store.offerSet(idempotencyKey: key) {
+            if let key, let earlier = try await broker.store.offerSet(idempotencyKey: key) {
                 guard earlier.digest == digest else { throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request") }
-                guard let stored = try await deps.store.offerSet(earlier.id) else { throw APIError.notFound("offer set \(earlier.id)") }
+                guard let stored = try await broker.store.offerSet(earlier.id) else { throw BrokerError.notFound("offer set \(earlier.id)") }
                 return stored
             }
             await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
@@ -36,7 +36,7 @@ struct Negotiation {
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
-        let creation = try await deps.store.createOfferSet(
+        let creation = try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored
         ) { [federation] bookings in
             let plan = federation.asked.isEmpty
@@ -53,7 +53,7 @@ struct Negotiation {
             ])
             return (set, offers)
         case .replayed(let existing):
-            guard let stored = try await deps.store.offerSet(existing) else { throw APIError.notFound("offer set \(existing)") }
+            guard let stored = try await broker.store.offerSet(existing) else { throw BrokerError.notFound("offer set \(existing)") }
             return stored
         }
     }

@@ -2,22 +2,22 @@ import Foundation
 import SkyportCore
 
 /// A kind of job Skyport's UWS interface runs: the parameters it takes (as a JSON schema) and how they become a request.
-struct UWSJobType: Sendable {
-    var name: String
-    var summary: String
+public struct UWSJobType: Sendable {
+    public var name: String
+    public var summary: String
     /// The JSON schema of its parameters (names in lower case; every value is text, as UWS parameters are).
-    var schema: JSONValue
+    public var schema: JSONValue
     /// Checks the parameters (names in lower case) and builds the request they describe.
-    /// Throws an `APIError` (400) naming the parameter at fault.
-    var request: @Sendable (_ parameters: [String: String], _ now: Date) throws -> NormalisedRequest
+    /// Throws a `BrokerError` (`badParameter`, `invalidParameters`) naming the parameter at fault.
+    public var request: @Sendable (_ parameters: [String: String], _ now: Date) throws -> NormalisedRequest
 
     /// Every registered type; the first is the default.
-    static let all: [UWSJobType] = [.execute]
+    public static let all: [UWSJobType] = [.execute]
 
-    static func named(_ name: String) -> UWSJobType? { all.first { $0.name == name.lowercased() } }
+    public static func named(_ name: String) -> UWSJobType? { all.first { $0.name == name.lowercased() } }
 
     /// UWS job-control parameters every type accepts at creation (names compared case-insensitively).
-    static let controlParameters = ["phase", "runid", "executionduration", "destruction", "type"]
+    public static let controlParameters = ["phase", "runid", "executionduration", "destruction", "type"]
 
     /// `execute`: negotiate an ExecutionBroker request, accept the best offer, and follow the session it becomes.
     static let execute = UWSJobType(
@@ -50,20 +50,21 @@ struct UWSJobType: Sendable {
 
     static func executeRequest(_ p: [String: String], now: Date) throws -> NormalisedRequest {
         if let extra = p.keys.sorted().first(where: { !["request", "software", "basket"].contains($0) }) {
-            throw APIError.badRequest("unknown parameter '\(extra)' for job type execute: use request, or software with basket", field: extra)
+            throw BrokerError.badParameter(field: extra, message: "unknown parameter '\(extra)' for job type execute: use request, or software with basket")
         }
         if let text = p["request"] {
             if p["software"] != nil || p["basket"] != nil {
-                throw APIError.badRequest("give either request, or software (with basket), not both", field: p["software"] != nil ? "software" : "basket")
+                throw BrokerError.badParameter(
+                    field: p["software"] != nil ? "software" : "basket", message: "give either request, or software (with basket), not both")
             }
-            return try parse(document(text, parameter: "request"), now: now, parameter: { _ in "request" })
+            return try parse(Documents.parseText(text, parameter: "request"), now: now, parameter: { _ in "request" })
         }
         guard let software = p["software"] else {
-            throw APIError.badRequest(
-                "missing parameter: give request (an ExecutionBroker request document) or software (a codemeta.json)", field: "request")
+            throw BrokerError.badParameter(
+                field: "request", message: "missing parameter: give request (an ExecutionBroker request document) or software (a codemeta.json)")
         }
-        var doc: [String: JSONValue] = ["software": try json(software, parameter: "software")]
-        if let basket = p["basket"] { doc["basket"] = try json(basket, parameter: "basket") }
+        var doc: [String: JSONValue] = ["software": try Documents.parseText(software, parameter: "software", yamlAllowed: false)]
+        if let basket = p["basket"] { doc["basket"] = try Documents.parseText(basket, parameter: "basket", yamlAllowed: false) }
         return try parse(.object(doc), now: now, parameter: { $0.hasPrefix("basket") ? "basket" : "software" })
     }
 
@@ -72,32 +73,12 @@ struct UWSJobType: Sendable {
         do {
             return try ExecutionRequestParser.parse(doc, now: now)
         } catch let failure as ValidationFailure {
-            let errors = failure.errors.map { FieldError(parameter($0.field), $0.description) }
-            throw APIError(.badRequest, code: "invalid-parameter", errors.prefix(3).map(\.message).joined(separator: "; "), errors: errors)
-        }
-    }
-
-    /// JSON or YAML text (JSON when it starts with `{` or `[`) as a document.
-    static func document(_ text: String, parameter: String) throws -> JSONValue {
-        let trimmed = text.drop { $0.isWhitespace }
-        let yaml = !(trimmed.hasPrefix("{") || trimmed.hasPrefix("["))
-        do {
-            return try Representation.parseDocument(Data(text.utf8), yaml: yaml)
-        } catch {
-            throw APIError.badRequest("\(parameter) is not valid \(yaml ? "YAML" : "JSON"): \(Representation.describe(error))", field: parameter)
-        }
-    }
-
-    static func json(_ text: String, parameter: String) throws -> JSONValue {
-        do {
-            return try Representation.parseDocument(Data(text.utf8), yaml: false)
-        } catch {
-            throw APIError.badRequest("\(parameter) is not valid JSON: \(Representation.describe(error))", field: parameter)
+            throw BrokerError.invalidParameters(failure.errors.map { FieldError(parameter($0.field), $0.description) })
         }
     }
 
     /// `GET /uws/types`: every type with the JSON schema of its parameters.
-    static var catalogue: JSONValue {
+    public static var catalogue: JSONValue {
         .object([
             "default": .string(all[0].name),
             "controlParameters": .array(["PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "type"].map(JSONValue.string)),

@@ -42,18 +42,18 @@ extension Negotiation {
         }
         guard !f.asked.isEmpty else { return }
         let questions = f.asked.map {
-            BrokerQuestion(facility: $0.candidate.facility.id, endpoint: $0.endpoint, deadline: $0.endpoint.offerDeadline ?? deps.federationDeadline)
+            BrokerQuestion(facility: $0.candidate.facility.id, endpoint: $0.endpoint, deadline: $0.endpoint.offerDeadline ?? broker.federationDeadline)
         }
-        guard let forwarder = deps.federation else {
+        guard let forwarder = broker.federation else {
             // Never planned as this broker's own: another broker's capacity is not this broker's to book.
             for q in questions { f.answers[q.facility] = .failed("this Skyport is not set up to federate other brokers") }
             return
         }
         let shell = OfferSetRecord(id: f.setID, created: now, expires: f.expires, request: request)
-        let assembly = OfferAssembly(store: deps.store, shell: shell, logger: logger)
+        let assembly = OfferAssembly(store: broker.store, shell: shell, logger: logger)
         let asked = Dictionary(f.asked.map { ($0.candidate.facility.id, (candidate: $0.candidate, rank: $0.rank, endpoint: $0.endpoint)) },
                                uniquingKeysWith: { a, _ in a })
-        let (setID, expires, settings) = (f.setID, f.expires, deps.planner)
+        let (setID, expires, settings) = (f.setID, f.expires, broker.planner)
         f.answers = await forwarder.ask(request, of: questions, path: path) { id, answer in
             guard let (candidate, rank, endpoint) = asked[id] else { return }
             assembly.add(id, Self.remoteSessions(

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
+import SkyportBroker
 import SkyportCore
 
 /// The 2022 ExecutionPlanner probe: a stateless "can this run here?" that books nothing.
 /// `GET /accepts?tasktype=...&taskinfo.x=...` or `POST /accepts` with `{tasktype, taskinfo, resources}`.
-struct AcceptsRoutes {
+struct AcceptsController: Controller {
     let deps: APIDependencies
 
     struct Interface: Encodable {
@@ -37,7 +38,7 @@ struct AcceptsRoutes {
         var reponseinfo: Info?
     }
 
-    func register(on table: inout RouteTable<BasicRequestContext>) {
+    func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.get, "/accepts") { request, _ in
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
@@ -50,8 +51,7 @@ struct AcceptsRoutes {
     }
 
     func answer(_ probe: NormalisedRequest, _ request: Request) async throws -> Response {
-        let facilities = try await deps.store.facilities(FacilityQuery())
-        let outcome = probe.executable.kind == nil ? nil : Matcher.match(probe, against: facilities)
+        let outcome = try await deps.broker.negotiation.probe(probe)
         let candidates = outcome?.candidates ?? []
         let word = candidates.isEmpty ? "NO" : "YES"
         let interfaces = candidates.flatMap { c in

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import SkyportCore
+
+/// GETs the VOSI capabilities document at a URL and reads its capabilities; throws when the service cannot be
+/// reached or answers with anything else (the composition root passes `VOSICapabilitiesClient.capabilities(at:)`).
+public typealias CapabilitiesFetch = @Sendable (URL) async throws -> [RegistryCapability]
+
+/// Skyport's use cases and what they need, handed in once by the composition root. The HTTP routes, the UWS
+/// interface, the background services and the CLI call these; none of them talks to the store about a rule.
+public struct Broker: Sendable {
+    public var store: any BrokerStore
+    /// How offers are negotiated (how many, how long they live, defaults).
+    public var planner: OfferPlanner.Settings
+    /// The clock; tests pass a fixed one.
+    public var now: @Sendable () -> Date
+    /// Opens the sealed notebook tokens of sessions, to show them to their owner.
+    public var sealer: (any SecretSealer)?
+    /// Rung when a session needs the forwarding service (accepted, cancelled), so that it starts at once.
+    public var work: WorkSignal?
+    /// The facilities' last health checks (written by the health service): matching rejects unavailable ones.
+    public var health: HealthBoardBox?
+    /// Rung when an operator adds a registry source, so that the registry harvest service harvests it at once.
+    public var registryHarvests: WorkSignal?
+    /// Asks the facilities that are other ExecutionBrokers for their offers; nil: such facilities are offered nothing.
+    public var federation: (any OfferForwarder)?
+    /// How long another broker's offers are waited for, in seconds, when its endpoint sets no `offerDeadline`.
+    public var federationDeadline: Double
+    /// Reads a VOSI capabilities document (facility refresh); nil: refreshing is not configured.
+    public var capabilities: CapabilitiesFetch?
+
+    public init(
+        store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
+        health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, federation: (any OfferForwarder)? = nil,
+        federationDeadline: Double = 3, capabilities: CapabilitiesFetch? = nil, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.planner = planner
+        self.sealer = sealer
+        self.work = work
+        self.health = health
+        self.registryHarvests = registryHarvests
+        self.federation = federation
+        self.federationDeadline = federationDeadline
+        self.capabilities = capabilities
+        self.now = now
+    }
+
+    /// Asking where a request can run: offer sets (local and federated), and the stateless `/accepts` probe.
+    public var negotiation: Negotiation { Negotiation(broker: self) }
+    /// A client's sessions: phase changes, what the owner sees, waiting for a change.
+    public var sessions: Sessions { Sessions(broker: self) }
+    /// Skyport's own UWS jobs and their lifecycle.
+    public var uwsJobs: UWSJobs { UWSJobs(broker: self) }
+    /// Facilities as operators register, change, remove and refresh them.
+    public var facilities: FacilityCatalog { FacilityCatalog(broker: self) }
+    /// The IVOA registries Skyport harvests.
+    public var registrySources: RegistrySources { RegistrySources(broker: self) }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import SkyportCore
+
+/// A client's offer sets and sessions: reading them as their owner sees them, changing a session's phase, and
+/// waiting for it to move.
+public struct Sessions: Sendable {
+    let broker: Broker
+
+    /// Longest a long poll holds its answer, in seconds.
+    public static let maxWait = 60
+
+    /// An offer set and its sessions, as their owner sees them.
+    public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord]) {
+        guard let (set, sessions) = try await broker.store.offerSet(id) else {
+            throw BrokerError.notFound("offer set \(id.uuidString.lowercased())")
+        }
+        return (set, sessions.map(reveal))
+    }
+
+    /// A session as its owner sees it; with `wait`, held (up to `wait.seconds`) until it leaves `wait.phase`
+    /// (its phase now when nil), as UWS `WAIT` holds a job.
+    public func session(_ id: UUID, wait: (seconds: Int, phase: SessionPhase?)? = nil) async throws -> SessionRecord {
+        guard var session = try await broker.store.session(id) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
+        if let wait { session = try await waitForChange(session, from: wait.phase, seconds: min(wait.seconds, Self.maxWait)) }
+        return reveal(session)
+    }
+
+    /// A client's phase change (see `OfferStore.changePhase`); wakes the forwarding service when it has work.
+    /// Throws `SessionLifecycle.Refusal` when the lifecycle does not allow it.
+    @discardableResult
+    public func changePhase(of id: UUID, to phase: SessionPhase) async throws -> SessionRecord {
+        let session = try await broker.store.changePhase(of: id, to: phase, now: broker.now())
+        if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
+        return reveal(session)
+    }
+
+    /// Holds until the session leaves `phase` or `seconds` pass: woken by the store's writes of it, and at its
+    /// expiry (an `OFFERED` session becomes `EXPIRED` at that instant, whether or not the sweeper has written it).
+    func waitForChange(_ session: SessionRecord, from phase: SessionPhase?, seconds: Int) async throws -> SessionRecord {
+        let from = phase ?? session.phase(at: broker.now())
+        guard session.phase(at: broker.now()) == from, !from.isFinal, seconds > 0 else { return session }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var current = session
+        while !Task.isCancelled {
+            let observation = broker.store.changes.observe([ChangeFeed.key(session: session.id)])
+            guard let fresh = try await broker.store.session(session.id) else {
+                observation.cancel()
+                break
+            }
+            current = fresh
+            let left = deadline - ContinuousClock.now
+            guard current.phase(at: broker.now()) == from, left > .zero else {
+                observation.cancel()
+                break
+            }
+            var pause = left
+            if current.phase == .offered {
+                let untilExpiry = current.expires.timeIntervalSince(broker.now())
+                pause = min(pause, .milliseconds(Int64(max(0, untilExpiry) * 1000) + 1))
+            }
+            await observation.wait(upTo: pause)
+        }
+        return current
+    }
+
+    /// The session as its owner sees it: while its notebook server is up, the links to it carry the token
+    /// (`url + urlpath + ?token=`), opened from its sealed form; the store never holds it in clear.
+    public func reveal(_ session: SessionRecord) -> SessionRecord {
+        guard var remote = session.remote, let server = remote.access else { return session }
+        var s = session
+        let live = [.available, .running].contains(session.phase)
+        let token = live ? remote.sealedToken.flatMap { broker.sealer?.open($0) } : nil
+        // Another broker's link already leads to the notebook; only its token was kept apart.
+        let link = remote.endpoint.kind == .executionbroker
+            ? token.map { server + (server.contains("?") ? "&" : "?") + "token=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? server
+            : BinderAccess.link(server: server, path: session.executable.path, token: token)
+        remote.access = link
+        remote.results = remote.results.map { r in
+            var r = r
+            if r.id == "notebook" { r.href = link }
+            return r
+        }
+        remote.sealedToken = nil
+        s.remote = remote
+        return s
+    }
+}

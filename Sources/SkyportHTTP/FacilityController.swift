@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import SkyportBroker
+import SkyportCore
+
+/// The operator's face: register, list, read, replace, refresh and remove facilities.
+/// Reads are public; writes need an operator's bearer token, and an operator changes only its own facilities.
+struct FacilityController: Controller {
+    let deps: APIDependencies
+    var catalog: FacilityCatalog { deps.broker.facilities }
+
+    func register(on table: inout RouteTable<SkyportRequestContext>) {
+        table.add(.get, "/facilities") { request, _ in
+            let documents = try await catalog.list(try Self.query(request.uri.queryParameters))
+            // The stored documents are served as they are: the list is assembled, not re-encoded.
+            return try Representation.response(
+                json: "{\"count\":\(documents.count),\"facilities\":[" + documents.joined(separator: ",") + "]}", for: request)
+        }
+
+        table.add(.post, "/facilities") { request, context in
+            let owner = try context.operatorName()
+            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            let facility = try await catalog.register(document, by: owner, logger: context.logger)
+            return try Representation.response(facility, status: .created, for: request, headers: [.location: Self.location(facility.id)])
+        }
+
+        table.add(.get, "/facilities/{id}") { request, context in
+            try Representation.response(json: try await catalog.document(try Self.pathID(context)), for: request)
+        }
+
+        table.add(.put, "/facilities/{id}") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try context.operatorName()
+            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            return try Representation.response(try await catalog.replace(id, with: document, by: owner, logger: context.logger), for: request)
+        }
+
+        table.add(.post, "/facilities/{id}/refresh") { request, context in
+            let id = try Self.pathID(context)
+            let owner = try context.operatorName()
+            return try Representation.response(try await catalog.refresh(id, by: owner, logger: context.logger), for: request)
+        }
+
+        table.add(.delete, "/facilities/{id}") { _, context in
+            let id = try Self.pathID(context)
+            try await catalog.remove(id, by: try context.operatorName(), logger: context.logger)
+            return Response(status: .noContent)
+        }
+    }
+
+    static func pathID(_ context: SkyportRequestContext) throws -> FacilityID {
+        let raw = try context.parameter("id")
+        guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw APIError.badRequest("the facility identifier in the path is not valid percent-encoding", field: "id")
+        }
+        return FacilityID(decoded)
+    }
+
+    /// `/facilities/ivo%3A%2F%2Fexample.org%2Ftap`: the identifier as one path segment.
+    static func location(_ id: FacilityID) -> String {
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        return "/facilities/" + (id.rawValue.addingPercentEncoding(withAllowedCharacters: unreserved) ?? id.rawValue)
+    }
+
+    static func query(_ params: Parameters) throws -> FacilityQuery {
+        var query = FacilityQuery()
+        if let text = params.get("accepts") {
+            guard let kind = ExecutableKind(text) else {
+                throw APIError.badRequest("unknown executable kind '\(text)': use one of \(ExecutableKind.knownAliases.joined(separator: ", ")) or a kind URI", field: "accepts")
+            }
+            query.accepts = kind
+        }
+        if let text = params.get("status") {
+            guard let status = FacilityStatus(rawValue: text.lowercased()) else {
+                throw APIError.badRequest("'\(text)' is not one of active, draining, disabled", field: "status")
+            }
+            query.status = status
+        }
+        return query
+    }
+}

@@ -1,0 +1,52 @@
+import Hummingbird
+import SkyportCore
+
+/// Who is calling, as `AuthenticationMiddleware` found it from the `Authorization` header.
+public enum Caller: Sendable, Equatable {
+    /// No `Authorization` header.
+    case anonymous
+    /// A header that is not `Bearer <token>`.
+    case notBearer
+    /// A bearer token that cannot be a token (empty, over 256 bytes, not printable ASCII).
+    case malformedToken
+    /// An operator's token.
+    case `operator`(name: String)
+    /// A well-formed token that is no operator's: a user of the UWS job list (only its hash is kept).
+    case user(tokenHash: String)
+}
+
+/// Skyport's request context: Hummingbird's core context and the caller, set once by `AuthenticationMiddleware`.
+public struct SkyportRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller = .anonymous
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// The operator calling; 401 when the caller is not one.
+    public func operatorName() throws -> String {
+        switch caller {
+        case .operator(let name): return name
+        case .anonymous, .notBearer: throw APIError.unauthorized
+        case .malformedToken, .user: throw APIError.invalidToken
+        }
+    }
+
+    /// The owner of the UWS jobs the caller makes and sees: an operator's name, or `user-` and the first 16 hex
+    /// digits of the token's SHA-256 (any token of the caller's own). 401 without a bearer token.
+    public func uwsOwner() throws -> String {
+        switch caller {
+        case .operator(let name): return name
+        case .user(let hash): return "user-" + hash.prefix(16)
+        case .anonymous, .notBearer: throw APIError.uwsUnauthorized
+        case .malformedToken:
+            throw APIError(
+                .unauthorized, code: "unauthorized", "the bearer token must be 1 to 256 printable ASCII characters",
+                headers: [.wwwAuthenticate: "Bearer realm=\"skyport\", error=\"invalid_token\""])
+        }
+    }
+
+    /// A path parameter (404 when the route has none of that name).
+    func parameter(_ name: String) throws -> String { try parameters.require(name) }
+}
