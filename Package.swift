@@ -30,7 +30,9 @@ let package = Package(
     ],
     targets: [
         // Pure domain: models, validation, matching, negotiation, lifecycle rules, store ports. No I/O.
-        .target(name: "SkyportCore", swiftSettings: swiftSettings),
+        .target(name: "SkyportCore", resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
+        // Synthetic facilities and requests, and the matching benchmark over them (`skyport bench`, tests).
+        .target(name: "SkyportBench", dependencies: ["SkyportCore"], swiftSettings: swiftSettings),
         // Persistence: SQLite (GRDB, system libsqlite3, WAL) and in-memory stores.
         .target(
             name: "SkyportStore",
@@ -54,11 +56,13 @@ let package = Package(
         ),
         // libxml2 from the system (libxml2-dev): XML is read with network access and external entities disabled.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // XML read with libxml2 and written by hand: the one home of UWS documents (reader and writer).
+        .target(name: "SkyportXML", dependencies: ["SkyportCore", "CLibXML2"], swiftSettings: swiftSettings),
         // Remote clients for facilities (UWS, BinderHub, other brokers, registries).
         .target(
             name: "SkyportRemotes",
             dependencies: [
-                "SkyportCore", "CLibXML2",
+                "SkyportCore", "SkyportXML",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,7 +74,7 @@ let package = Package(
         .target(
             name: "SkyportHTTP",
             dependencies: [
-                "SkyportCore", "SkyportBroker",
+                "SkyportCore", "SkyportBroker", "SkyportXML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,22 +112,22 @@ let package = Package(
         .executableTarget(
             name: "skyport",
             dependencies: [
-                "SkyportApp", "SkyportCore", "SkyportBroker", "SkyportServices", "SkyportRemotes",
+                "SkyportApp", "SkyportCore", "SkyportBroker", "SkyportServices", "SkyportRemotes", "SkyportBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore"]),
+        .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore", "SkyportBench"]),
         .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
         .testTarget(
             name: "SkyportRemotesTests",
-            dependencies: ["SkyportCore", "SkyportRemotes", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+            dependencies: ["SkyportCore", "SkyportXML", "SkyportRemotes", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportBroker", "SkyportStore", "SkyportServices"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [
-                "SkyportApp", "SkyportHTTP", "SkyportBroker", "SkyportCore", "SkyportStore", "SkyportRemotes",
+                "SkyportApp", "SkyportHTTP", "SkyportBroker", "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportXML",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

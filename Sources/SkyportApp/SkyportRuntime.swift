@@ -147,7 +147,7 @@ public final class SkyportRuntime: Sendable {
 
     /// The OAI-PMH harvester the registry service and `skyport registry harvest` share.
     public func registryHarvester(maxPages: Int = 2_000, maxRecords: Int = 500_000) -> OAIHarvester {
-        OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: XMLDoc.defaultMaxBytes), maxPages: maxPages, maxRecords: maxRecords)
+        OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: OAIHarvester.defaultMaxBytes), maxPages: maxPages, maxRecords: maxRecords)
     }
 
     /// Adds the configured registry sources (`SKYPORT_REGISTRY_SOURCES`) that are not stored yet.

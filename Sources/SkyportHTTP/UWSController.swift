@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import SkyportBroker
 import SkyportCore
+import SkyportXML
 
 /// Skyport's own UWS 1.1 job interface at `/uws/jobs`, so that any UWS client (pyvo) can drive the broker: parses
 /// UWS parameters, calls `UWSJobs`, and writes UWS documents (XML, or JSON when asked). Jobs belong to the caller's
@@ -270,31 +271,5 @@ struct UWSController: Controller {
 
     static func seeOther(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location])
-    }
-}
-
-/// The bare `uws:parameters` and `uws:results` documents of a job's sub-resources (UWS 1.1 XSD).
-enum UWSDocuments {
-    static let open = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    static let namespaces = "xmlns:uws=\"http://www.ivoa.net/xml/UWS/v1.0\" xmlns:xlink=\"http://www.w3.org/1999/xlink\""
-
-    static func parameters(_ parameters: [UWSParameter]) -> String {
-        var out = open + "<uws:parameters \(namespaces)>\n"
-        for p in parameters {
-            let reference = p.byReference ? " byReference=\"true\"" : ""
-            out += "  <uws:parameter id=\"\(UWSXMLWriter.escape(p.id, attribute: true))\"\(reference)>\(UWSXMLWriter.escape(p.value))</uws:parameter>\n"
-        }
-        return out + "</uws:parameters>\n"
-    }
-
-    static func results(_ results: [UWSResult]) -> String {
-        var out = open + "<uws:results \(namespaces)>\n"
-        for r in results {
-            out += "  <uws:result id=\"\(UWSXMLWriter.escape(r.id, attribute: true))\" xlink:type=\"simple\" xlink:href=\"\(UWSXMLWriter.escape(r.href, attribute: true))\""
-            if let size = r.size { out += " size=\"\(size)\"" }
-            if let mimeType = r.mimeType { out += " mime-type=\"\(UWSXMLWriter.escape(mimeType, attribute: true))\"" }
-            out += "/>\n"
-        }
-        return out + "</uws:results>\n"
     }
 }

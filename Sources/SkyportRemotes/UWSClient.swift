@@ -1,5 +1,6 @@
 import Foundation
 import SkyportCore
+import SkyportXML
 
 /// What the forwarding worker needs from a remote UWS-like job service, whatever its dialect.
 public protocol UWSJobService: Sendable {

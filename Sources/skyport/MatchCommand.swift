@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SkyportBench
 import SkyportCore
 import SkyportBroker
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SkyportBench
 @testable import SkyportCore
 
 @Suite struct MatchBatchTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SkyportBench
 @testable import SkyportCore
 
 /// Builders for facilities and requests shared by the matcher, batch and planner tests.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SkyportBench
 @testable import SkyportCore
 
 /// One negotiation of cores: what is asked, what the facility allows and holds, and what should be offered.

@@ -1,5 +1,6 @@
 import Foundation
 import SkyportCore
+import SkyportXML
 import SkyportRemotes
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SkyportRemotes
+import SkyportXML
 
 @Suite struct XMLDocumentTests {
     static let uws = "http://www.ivoa.net/xml/UWS/v1.0"

@@ -74,7 +74,7 @@ public struct BrokerInterfaces: Sendable, Hashable {
 
 /// Writes Skyport's registry documents: its VOSI 1.1 capabilities and availability, and a VOResource 1.1 record
 /// (`ri:Resource`, `xsi:type="vr:Service"`) per facility. Pure: values in, XML text out. Text is escaped with
-/// `UWSXMLWriter.escape`; prefixes are fixed (`vosi`, `avail`, `ri`, `vr`, `vs`, `xsi`).
+/// `XMLEscape.escape`; prefixes are fixed (`vosi`, `avail`, `ri`, `vr`, `vs`, `xsi`).
 public enum VOSIDocuments {
     public static let capabilitiesStandardID = "ivo://ivoa.net/std/VOSI#capabilities"
     public static let availabilityStandardID = "ivo://ivoa.net/std/VOSI#availability"
@@ -236,7 +236,7 @@ public enum VOSIDocuments {
         return out + indent + "</capability>\n"
     }
 
-    static func escape(_ text: String, attribute: Bool = false) -> String { UWSXMLWriter.escape(text, attribute: attribute) }
+    static func escape(_ text: String, attribute: Bool = false) -> String { XMLEscape.escape(text, attribute: attribute) }
 
     /// The id as one path segment, as `Location` headers write it.
     static func pathSegment(_ id: String) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import SkyportCore
+import SkyportXML
 
 /// Checks whether one facility endpoint is up, as the mybinder.org federation redirector checks its members.
 ///

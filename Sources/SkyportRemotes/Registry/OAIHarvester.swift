@@ -1,5 +1,6 @@
 import Foundation
 import SkyportCore
+import SkyportXML
 
 /// Harvests an IVOA publishing registry over OAI-PMH (`metadataPrefix=ivo_vor`), page by page, following
 /// resumption tokens, with a page cap and a record cap so that a never-ending feed stops with a clear error.
@@ -11,6 +12,9 @@ public struct OAIHarvester: Sendable {
     public var maxRecords: Int
 
     /// A harvester over `http`, stopping after `maxPages` pages or `maxRecords` records.
+    /// The largest registry page read (what libxml2 is allowed to parse).
+    public static let defaultMaxBytes = XMLDoc.defaultMaxBytes
+
     public init(http: RemoteHTTP, maxPages: Int = 2_000, maxRecords: Int = 500_000) {
         self.http = http
         self.maxPages = maxPages

@@ -1,6 +1,6 @@
-import CLibXML2
 import Foundation
 import SkyportCore
+import SkyportXML
 
 /// A registry answer Skyport could not use: unreadable, not the document asked for, an OAI-PMH error, or a harvest cut short.
 public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -258,17 +258,7 @@ extension XMLNode {
         let parts = qname.split(separator: ":", maxSplits: 1)
         let prefix = parts.count == 2 ? String(parts[0]) : nil
         let local = String(parts.last ?? Substring(qname))
-        let ns: String? = prefix.withOptionalCString { p in
-            xmlSearchNs(owner.doc, ptr, p).flatMap { $0.pointee.href.map { String(cString: $0) } }
-        }
+        let ns = namespace(forPrefix: prefix)
         return QualifiedName(namespace: ns?.isEmpty == true ? nil : ns, local: local)
-    }
-}
-
-extension Optional where Wrapped == String {
-    /// Calls `body` with the string as a NUL-terminated `xmlChar` pointer, or nil.
-    fileprivate func withOptionalCString<R>(_ body: (UnsafePointer<xmlChar>?) -> R) -> R {
-        guard let self else { return body(nil) }
-        return self.withCString { $0.withMemoryRebound(to: xmlChar.self, capacity: self.utf8.count + 1) { body($0) } }
     }
 }

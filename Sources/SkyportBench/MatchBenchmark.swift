@@ -1,3 +1,4 @@
+import SkyportCore
 /// Times matching many requests against many facilities, for `skyport bench match`; the caller supplies the clock.
 public enum MatchBenchmark {
     /// What one benchmark run did and how long it took.

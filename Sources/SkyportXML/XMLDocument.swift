@@ -172,6 +172,12 @@ public struct XMLNode {
     }
 
     /// The value of the attribute `name` in namespace `namespaceURI` (nil: an unprefixed attribute), or nil if absent.
+    /// The namespace URI a prefix (nil: the default namespace) is bound to on this node, if any.
+    public func namespace(forPrefix prefix: String?) -> String? {
+        guard let prefix else { return xmlSearchNs(owner.doc, ptr, nil).flatMap { $0.pointee.href.map { String(cString: $0) } } }
+        return withXMLChars(prefix) { p in xmlSearchNs(owner.doc, ptr, p).flatMap { $0.pointee.href.map { String(cString: $0) } } }
+    }
+
     public func attribute(_ name: String, namespaceURI: String? = nil) -> String? {
         withXMLChars(name) { n in
             guard let ns = namespaceURI else { return takeString(xmlGetNoNsProp(ptr, n)) }

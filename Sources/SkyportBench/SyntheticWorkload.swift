@@ -1,3 +1,4 @@
+import SkyportCore
 import Foundation
 
 /// Deterministic, seeded facilities and requests with realistic variety, for benchmarks and property tests.

@@ -1,4 +1,5 @@
 import Foundation
+import SkyportCore
 
 /// Writes UWS 1.1 `uws:job` and `uws:jobs` documents valid against the UWS 1.1 XSD (fixed `uws:`, `xlink:`, `xsi:` prefixes).
 public enum UWSXMLWriter {
@@ -62,29 +63,37 @@ public enum UWSXMLWriter {
     }
 
     /// Escapes `& < > " '` (and, in attributes, tab and newline; everywhere, carriage return) and drops characters XML 1.0 forbids.
-    public static func escape(_ text: String, attribute: Bool = false) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\r": out += "&#13;"
-            case "\t" where attribute: out += "&#9;"
-            case "\n" where attribute: out += "&#10;"
-            case "\t", "\n", "\u{20}"..."\u{D7FF}", "\u{E000}"..."\u{FFFD}", "\u{10000}"...: out.unicodeScalars.append(scalar)
-            default: break   // C0 controls, U+FFFE, U+FFFF: not allowed in XML 1.0
-            }
-        }
-        return out
-    }
+    public static func escape(_ text: String, attribute: Bool = false) -> String { XMLEscape.escape(text, attribute: attribute) }
 
     /// One indented child element of the job, or `xsi:nil="true"` when `value` is nil.
     private static func element(_ name: String, _ value: String?) -> String {
         guard let value else { return "  <uws:\(name) xsi:nil=\"true\"/>\n" }
         return "  <uws:\(name)>\(escape(value))</uws:\(name)>\n"
+    }
+}
+
+/// The bare `uws:parameters` and `uws:results` documents of a job's sub-resources (UWS 1.1 XSD).
+public enum UWSDocuments {
+    static let open = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    static let namespaces = "xmlns:uws=\"http://www.ivoa.net/xml/UWS/v1.0\" xmlns:xlink=\"http://www.w3.org/1999/xlink\""
+
+    public static func parameters(_ parameters: [UWSParameter]) -> String {
+        var out = open + "<uws:parameters \(namespaces)>\n"
+        for p in parameters {
+            let reference = p.byReference ? " byReference=\"true\"" : ""
+            out += "  <uws:parameter id=\"\(UWSXMLWriter.escape(p.id, attribute: true))\"\(reference)>\(UWSXMLWriter.escape(p.value))</uws:parameter>\n"
+        }
+        return out + "</uws:parameters>\n"
+    }
+
+    public static func results(_ results: [UWSResult]) -> String {
+        var out = open + "<uws:results \(namespaces)>\n"
+        for r in results {
+            out += "  <uws:result id=\"\(UWSXMLWriter.escape(r.id, attribute: true))\" xlink:type=\"simple\" xlink:href=\"\(UWSXMLWriter.escape(r.href, attribute: true))\""
+            if let size = r.size { out += " size=\"\(size)\"" }
+            if let mimeType = r.mimeType { out += " mime-type=\"\(UWSXMLWriter.escape(mimeType, attribute: true))\"" }
+            out += "/>\n"
+        }
+        return out + "</uws:results>\n"
     }
 }
