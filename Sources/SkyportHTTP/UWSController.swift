@@ -39,6 +39,12 @@ struct UWSController: Controller {
             return Self.seeOther(ExecutionController.base(request) + "/uws/jobs/\(job.id)")
         }
 
+        registerJob(on: &table)
+        registerJobProperties(on: &table)
+    }
+
+    /// One job: read (with `WAIT`), delete, change its phase.
+    func registerJob(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.get, "/uws/jobs/{id}") { request, context in
             let owner = try context.uwsOwner()
             let form = try UWSForm(encoded: request.uri.query ?? "")
@@ -91,6 +97,11 @@ struct UWSController: Controller {
             return Self.seeOther(ExecutionController.base(request) + "/uws/jobs/\(id)")
         }
 
+    }
+
+    /// A job's properties as UWS 1.1 sub-resources: execution duration, destruction, error, quote, parameters,
+    /// results, owner.
+    func registerJobProperties(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.get, "/uws/jobs/{id}/executionduration") { _, context in
             let (job, session) = try await load(context)
             return Self.text(String(Self.view(job, session, base: "").executionDuration ?? 0))

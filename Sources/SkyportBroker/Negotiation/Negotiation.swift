@@ -105,6 +105,20 @@ public struct Negotiation: Sendable {
             }
         }
         sessions.sort { $0.rank < $1.rank }
+        let messages = Self.messages(
+            request, outcome: outcome, plan: plan, federation: federation, late: late, dropped: dropped, offered: !sessions.isEmpty, now: now)
+        let set = OfferSetRecord(
+            id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
+            idempotencyKey: idempotencyKey, requestDigest: digest)
+        return (set, sessions)
+    }
+
+    /// The offer set's messages: the planner's notes, the request's warnings, what the federation did, and why there
+    /// is no offer when there is none.
+    static func messages(
+        _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, late: [String], dropped: [String],
+        offered: Bool, now: Date
+    ) -> [BrokerMessage] {
         var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }
         messages += request.notes.map {
             BrokerMessage(kind: "urn:request-note", level: $0.level == .warning ? .WARN : .INFO, time: now, message: "\($0.field): \($0.message)")
@@ -125,16 +139,13 @@ public struct Negotiation: Sendable {
                 kind: "urn:broker-offer-dropped", level: .WARN, time: now,
                 message: "offers outside the request were dropped: " + dropped.prefix(10).joined(separator: "; ")))
         }
-        if sessions.isEmpty {
+        if !offered {
             let why = outcome.isMatch
                 ? "no accepted facility has capacity inside the requested start window"
                     + (federation.asked.isEmpty ? "" : ", and no other broker made an offer")
                 : "no facility can run this request: \(outcome.rejectedCount) rejected (see rejected[] for each facility's reasons)"
             messages.insert(BrokerMessage(kind: "urn:no-offers", level: .WARN, time: now, message: why), at: 0)
         }
-        let set = OfferSetRecord(
-            id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
-            idempotencyKey: idempotencyKey, requestDigest: digest)
-        return (set, sessions)
+        return messages
     }
 }
