@@ -109,57 +109,6 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     }
 }
 
-extension OfferStore {
-    /// An offer set planned and stored at once (nothing stored before).
-    public func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
-    ) async throws -> OfferSetCreation {
-        try await createOfferSet(idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], plan: plan)
-    }
-}
-
-/// What `createOfferSet` did.
-public enum OfferSetCreation: Sendable, Equatable {
-    case created(OfferSetRecord, [SessionRecord])
-    /// The same idempotency key and body came before: this is the offer set made then.
-    case replayed(UUID)
-}
-
-/// Offer sets and sessions, kept. Booking is atomic: one transaction reads the capacity already held,
-/// runs the (pure) planner, and writes its offers, so concurrent requests never overbook a facility.
-public protocol OfferStore: Sendable {
-    /// Creates an offer set. `plan` receives the bookings that hold capacity at `now` on the given facilities
-    /// and returns the offer set and its sessions; it runs inside the store's write transaction, so it must do no I/O.
-    /// With an idempotency key already used for the same digest, nothing is planned and the earlier set is returned;
-    /// for another digest, `StoreError.conflict`.
-    ///
-    /// Sessions named in `stored` were written before by `insertOffers` (other brokers' offers, stored while the
-    /// rest were awaited): they are returned but not written again, and on a replay they are deleted with their set.
-    func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
-    ) async throws -> OfferSetCreation
-
-    /// Stores offers of an offer set still being assembled (other brokers' offers, as they arrive; they hold no
-    /// capacity here), creating the set from `set` if it is not stored yet. The set is found by id only (no
-    /// idempotency key) until `createOfferSet` completes it.
-    func insertOffers(_ sessions: [SessionRecord], of set: OfferSetRecord) async throws
-
-    func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])?
-    /// The offer set made for an idempotency key, with the digest of the body it came with.
-    func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)?
-    func session(_ id: UUID) async throws -> SessionRecord?
-
-    /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its
-    /// `OFFERED` siblings; accepting after expiry, or after a sibling was accepted, is refused.
-    /// Throws `SessionLifecycle.Refusal` or `StoreError.notFound`.
-    func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord
-
-    /// Records `EXPIRED` on every offer past its expiry; returns how many.
-    func expireOffers(now: Date) async throws -> Int
-}
-
 extension SessionLifecycle {
     /// Applies a client's phase change to a session of an offer set: returns every session that changes
     /// (the session itself, and on acceptance its siblings, `OFFERED` ones becoming `REJECTED`).

@@ -48,7 +48,7 @@ public struct UWSExecutor: FacilityExecutor {
 
     static func status(_ job: UWSJob) -> RemoteStatus {
         RemoteStatus(
-            phase: RemoteStatus.sessionPhase(for: job.phase), remotePhase: job.phase.rawValue, results: job.results,
+            phase: RemoteStatus.sessionPhase(for: job.phase), remotePhase: .uws(job.phase), results: job.results,
             error: job.phase == .error ? (job.errorMessage ?? "the facility reported ERROR without a message") : nil)
     }
 
@@ -73,13 +73,19 @@ public struct UWSExecutor: FacilityExecutor {
 
     public func status(_ remote: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus {
         Self.status(try await service(remote.endpoint).wait(
-            job: jobURL(remote.url ?? ""), timeout: .seconds(wait), knownPhase: remote.remotePhase.flatMap(UWSPhase.init(rawValue:))))
+            job: jobURL(remote.url ?? ""), timeout: .seconds(wait), knownPhase: Self.uwsPhase(remote.phase)))
     }
 
     public func abort(_ remote: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
         let job = try await service(remote.endpoint).abort(job: jobURL(remote.url ?? ""))
         return RemoteStatus(
-            phase: RemoteStatus.sessionPhase(for: job.phase, cancelRequested: true), remotePhase: job.phase.rawValue, results: job.results)
+            phase: RemoteStatus.sessionPhase(for: job.phase, cancelRequested: true), remotePhase: .uws(job.phase), results: job.results)
+    }
+
+    /// The UWS phase last recorded for a job (nil before the first, or for a word from another vocabulary).
+    static func uwsPhase(_ phase: RemotePhase?) -> UWSPhase? {
+        if case .uws(let p)? = phase { return p }
+        return nil
     }
 }
 

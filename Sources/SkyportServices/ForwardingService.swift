@@ -4,7 +4,8 @@ import ServiceLifecycle
 import Synchronization
 import SkyportCore
 
-/// Forwards accepted sessions to their facilities and tracks them to the end.
+/// Forwards accepted sessions to their facilities and tracks them to the end: the I/O shell around
+/// `ForwardingMachine`, which decides every step.
 ///
 /// Work is claimed from the store with a lease, so two workers (or a worker restarted after a crash) never
 /// drive one job twice; all remote I/O happens outside store transactions. Before a job is created the session
@@ -35,6 +36,7 @@ public struct ForwardingService: Service {
     let now: @Sendable () -> Date
     /// Rung by the API when a session is accepted or cancelled: the idle pause ends at once.
     let work: WorkSignal?
+    let machine: ForwardingMachine
 
     public init(
         store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], notifier: (any Notifier)? = nil, settings: Settings = .init(),
@@ -49,6 +51,7 @@ public struct ForwardingService: Service {
         self.worker = worker
         self.logger = logger
         self.now = now
+        self.machine = ForwardingMachine(wait: settings.wait, maxFailures: settings.maxFailures)
     }
 
     public func run() async throws {
@@ -84,33 +87,101 @@ public struct ForwardingService: Service {
         return try await store.claimWork(worker: worker, now: t, until: t.addingTimeInterval(settings.lease.seconds), limit: limit)
     }
 
-    /// One step for one session: forward it, or wait for news of it, or abort it; then give the lease back.
-    func drive(_ session: SessionRecord) async {
+    /// One turn for one claimed session: the machine's actions, carried out and recorded one after the other, until
+    /// it has nothing to do or the job has been asked once where it stands; then the lease is given back (with a
+    /// hold-off after a failure).
+    func drive(_ claimed: SessionRecord) async {
+        var session = claimed
+        var asked = false
         do {
-            let holdOff = try await step(session)
-            await release(session, until: holdOff.map { now().addingTimeInterval($0.seconds) })
-        } catch let refusal as FacilityRefusal {
-            logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
-            let stored = try? await update(session) { s in
-                s.remote?.submitting = false
-                s.remote?.error = refusal.message
-                s.remote?.progress = nil
-                if s.phase == .cancelled {
-                    s.remote?.remotePhase = UWSPhase.aborted.rawValue
-                } else {
-                    s.phase = .failed
-                    s.message = refusal.message
+            while true {
+                let action = machine.next(session)
+                if action == .done { break }
+                if action.followsJob {
+                    if asked { break }
+                    asked = true
+                }
+                guard let event = try await perform(action, session) else { break }
+                guard let stored = try await record(event, session) else { break }  // the lease was lost
+                session = stored
+                if let hold = machine.holdOff(after: event, stored) {
+                    await release(session, until: now().addingTimeInterval(hold))
+                    return
                 }
             }
-            await notifyIfEnded(stored ?? nil)
             await release(session, until: nil)
         } catch where Task.isCancelled {
             await release(session, until: nil)
         } catch {
-            let failures = await recordFailure(session, error)
-            // Back off before the next try: 1, 2, 4 ... 60 seconds.
-            let delay = min(60, 1 << min(failures - 1, 6))
-            await release(session, until: now().addingTimeInterval(TimeInterval(delay)))
+            let text = String(describing: error).prefix(500).description
+            logger.warning("forwarding step failed", metadata: ["session": .string(session.id.uuidString), "error": .string(text)])
+            let event = ForwardingEvent.unreachable(text)
+            let stored = try? await record(event, session)
+            await release(session, until: now().addingTimeInterval(machine.holdOff(after: event, stored ?? nil) ?? 1))
+        }
+    }
+
+    /// Records `event` on the stored session (the machine applies it to what is stored, in the store's transaction);
+    /// a status with nothing new (a wait that ran out) is not written. Nil when the lease was lost.
+    func record(_ event: ForwardingEvent, _ session: SessionRecord) async throws -> SessionRecord? {
+        let machine = machine, t = now()
+        if case .status = event, machine.apply(event, to: session, now: t) == session { return session }
+        return try await store.updateClaimed(session.id, worker: worker, now: t) { $0 = machine.apply(event, to: $0, now: t) }
+    }
+
+    /// Carries out one action: the facility's answer (or the notice sent) as an event; nil when the turn ends here.
+    func perform(_ action: ForwardingAction, _ session: SessionRecord) async throws -> ForwardingEvent? {
+        if case .notify(let notice) = action {
+            await notify(session, notice)
+            return .notified(notice)
+        }
+        guard let facility = try await store.facility(session.facility) else { return .facilityGone }
+        guard let (endpoint, executor) = pickExecutor(session, facility) else { return .noExecutor(kinds: facility.endpoints.map(\.kind)) }
+        let remote = session.remote ?? RemoteJob(endpoint: endpoint)
+        do {
+            switch action {
+            case .submit:
+                guard let marked = try await record(.submitting(endpoint), session) else { return nil }
+                let url = try await executor.submit(marked, to: endpoint)
+                logger.info("session forwarded", metadata: [
+                    "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(url),
+                ])
+                return .submitted(url: url)
+            case .findByRunID:
+                return .found(url: try await executor.find(session, at: endpoint))
+            case .start:
+                return .status(try await executor.start(remote, for: session), facility: facility.name)
+            case .track(let wait):
+                return .status(try await executor.status(remote, for: session, wait: wait), facility: facility.name)
+            case .abort:
+                let status = try await executor.abort(remote, for: session)
+                logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(remote.url ?? "")])
+                return .aborted(status)
+            case .rejectRemoteOffer:
+                let status = try await executor.abort(remote, for: session)
+                logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
+                return .offerRejected(status)
+            case .notify, .done:
+                return nil
+            }
+        } catch let refusal as FacilityRefusal {
+            logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
+            return .refused(refusal.message)
+        }
+    }
+
+    /// POSTs the session's notice to its callback. It counts as sent whether it arrived or not: a callback that
+    /// cannot be reached after the notifier's bounded retries is given up (and logged), so that it never holds the
+    /// session; so is one when this broker has no notifier.
+    func notify(_ session: SessionRecord, _ notice: ForwardingAction.Notice) async {
+        guard let url = session.callback, let notifier else { return }
+        do {
+            try await notifier.notify(url, SessionNotice(session))
+            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
+        } catch {
+            logger.warning("callback failed; giving up", metadata: [
+                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
+            ])
         }
     }
 
@@ -122,161 +193,10 @@ public struct ForwardingService: Service {
         await Task { try? await store.release(id, worker: worker, until: until) }.value
     }
 
-
-    /// Does one step; returns how long to leave the session alone before the next (nil: at once).
-    func step(_ session: SessionRecord) async throws -> Duration? {
-        if session.phase.isFinal, !session.needsRemoteWork {
-            await notifyIfEnded(session)
-            return nil
-        }
-        guard let facility = try await store.facility(session.facility) else {
-            _ = try await update(session) { $0.phase = .failed; $0.message = "facility \(session.facility) is no longer registered" }
-            return nil
-        }
-        guard let (endpoint, executor) = pickExecutor(session, facility) else {
-            _ = try await update(session) {
-                $0.message = "waiting: Skyport cannot yet forward to \(facility.endpoints.map(\.kind.rawValue).joined(separator: ", ")) endpoints"
-            }
-            return .seconds(60)
-        }
-        var remote = session.remote ?? RemoteJob(endpoint: endpoint)
-
-        if session.phase.isFinal, remote.offer != nil, remote.url == nil, !remote.submitting {
-            // Another broker's offer, turned down here: turn it down there too.
-            let status = try await executor.abort(remote, for: session)
-            _ = try await update(session) { $0.remote?.remotePhase = status.remotePhase }
-            logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
-            return nil
-        }
-
-        if session.phase == .cancelled {
-            if remote.url == nil, remote.submitting { remote.url = try await executor.find(session, at: endpoint) }
-            guard let url = remote.url else {
-                _ = try await update(session) { $0.remote?.submitting = false; $0.remote?.remotePhase = UWSPhase.aborted.rawValue }
-                return nil
-            }
-            _ = url
-            let status = try await executor.abort(remote, for: session)
-            let aborted = remote
-            let stored = try await update(session) { s in
-                s.remote = aborted
-                s.remote?.remotePhase = status.remotePhase
-                s.remote?.failures = 0
-                s.remote?.progress = nil
-                if let error = status.error { s.message = error }
-            }
-            await notifyIfEnded(stored)
-            logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(url)])
-            return nil
-        }
-
-        if remote.url == nil {
-            if remote.submitting, let found = try await executor.find(session, at: endpoint) {
-                remote.url = found  // created before a crash: adopt it, never create a second one
-            } else {
-                remote.submitting = true
-                let marked = remote
-                guard try await update(session, { $0.remote = marked; $0.phase = .preparing }) != nil else { return nil }
-                remote.url = try await executor.submit(session, to: endpoint)
-            }
-            let recorded = remote
-            guard try await update(session, { $0.remote = recorded }) != nil else { return nil }
-            logger.info("session forwarded", metadata: [
-                "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(remote.url ?? ""),
-            ])
-        }
-        guard remote.url != nil else { return nil }
-        let status = remote.remotePhase == nil || remote.remotePhase == UWSPhase.pending.rawValue
-            ? try await executor.start(remote, for: session)
-            : try await executor.status(remote, for: session, wait: settings.wait)
-        // Nothing new (a WAIT that ran out): leave the stored session alone, so that thousands of quiet jobs cost no writes.
-        if status.remotePhase == remote.remotePhase, status.phase == session.phase, status.results == remote.results,
-           status.error == remote.error, status.progress == remote.progress, remote.failures == 0,
-           status.access == nil || status.access == remote.access {
-            return nil
-        }
-        let tracked = remote
-        let stored = try await update(session) { s in
-            s.remote = tracked
-            s.remote?.remotePhase = status.remotePhase
-            s.remote?.results = status.results
-            s.remote?.error = status.error
-            s.remote?.progress = status.progress
-            if let access = status.access {
-                s.remote?.access = access
-                s.remote?.sealedToken = status.sealedToken
-            }
-            s.remote?.failures = 0
-            s.remote?.updated = now()
-            s.phase = status.phase
-            switch status.phase {
-            case .failed: s.message = status.error ?? "the facility reported \(status.remotePhase)"
-            case .completed, .expired: s.message = status.error ?? "completed at \(facility.name)"
-            case .available: s.message = status.error ?? "ready at \(facility.name)"
-            default: if let progress = status.progress { s.message = progress }
-            }
-        }
-        await notifyIfAvailable(stored)
-        await notifyIfEnded(stored)
-        return nil
-    }
-
-    /// Tells an ended session's callback, once; a callback that cannot be reached after the notifier's bounded
-    /// retries is given up (and logged), so that it never holds the session.
-    func notifyIfEnded(_ session: SessionRecord?) async {
-        guard let session, session.phase.isFinal, session.awaitsNotice else { return }
-        await notify(session) { $0.notified = true }
-    }
-
-    /// Tells the callback, once, that the user can go in (a notebook server is up); the notice's session link
-    /// gives the connector.
-    func notifyIfAvailable(_ session: SessionRecord?) async {
-        guard let session, session.phase == .available, session.notifiedAvailable != true else { return }
-        await notify(session) { $0.notifiedAvailable = true }
-    }
-
-    /// POSTs the session's notice to its callback and records that it was sent (`mark`), whether it arrived or not:
-    /// a callback that cannot be reached after the notifier's bounded retries is given up (and logged).
-    func notify(_ session: SessionRecord, mark: @escaping @Sendable (inout SessionRecord) -> Void) async {
-        guard let url = session.callback, let notifier else { return }
-        do {
-            try await notifier.notify(url, SessionNotice(session))
-            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
-        } catch {
-            logger.warning("callback failed; giving up", metadata: [
-                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
-            ])
-        }
-        _ = try? await update(session, mark)
-    }
-
     func pickExecutor(_ session: SessionRecord, _ facility: Facility) -> (Endpoint, any FacilityExecutor)? {
         if let endpoint = session.remote?.endpoint, let executor = executors[endpoint.kind] { return (endpoint, executor) }
         for endpoint in facility.endpoints { if let executor = executors[endpoint.kind] { return (endpoint, executor) } }
         return nil
-    }
-
-    func update(_ session: SessionRecord, _ change: @escaping @Sendable (inout SessionRecord) -> Void) async throws -> SessionRecord? {
-        try await store.updateClaimed(session.id, worker: worker, now: now(), change: change)
-    }
-
-    /// A facility that cannot be reached or answers nonsense: count it, and fail the session after too many in a row.
-    @discardableResult
-    func recordFailure(_ session: SessionRecord, _ error: any Error) async -> Int {
-        let text = String(describing: error).prefix(500).description
-        let limit = settings.maxFailures
-        logger.warning("forwarding step failed", metadata: ["session": .string(session.id.uuidString), "error": .string(text)])
-        let stored = try? await update(session) { s in
-            let failures = (s.remote?.failures ?? 0) + 1
-            s.remote?.failures = failures
-            s.remote?.error = text
-            if failures >= limit || s.remote == nil {
-                s.phase = s.phase == .cancelled ? .cancelled : .failed
-                s.message = "the facility could not be reached or answered with an error: \(text)"
-                if s.phase == .cancelled { s.remote?.remotePhase = UWSPhase.aborted.rawValue }
-            }
-        }
-        return (stored ?? nil)?.remote?.failures ?? 1
     }
 }
 

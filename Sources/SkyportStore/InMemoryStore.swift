@@ -155,7 +155,7 @@ public actor InMemoryStore: BrokerStore {
 
     public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
         let due = sessions.values
-            .filter { s in s.needsWork && (leases[s.id].map { $0.until <= now } ?? true) }
+            .filter { s in ForwardingMachine.needsWork(s) && (leases[s.id].map { $0.until <= now } ?? true) }
             .sorted { ($0.modified, $0.id.uuidString) < ($1.modified, $1.id.uuidString) }
             .prefix(limit)
         for s in due { leases[s.id] = (worker, until) }
@@ -165,10 +165,8 @@ public actor InMemoryStore: BrokerStore {
     public func updateClaimed(
         _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
-        guard leases[id]?.worker == worker, var s = sessions[id] else { return nil }
-        let before = s.phase
-        change(&s)
-        if before == .cancelled { s.phase = .cancelled }
+        guard leases[id]?.worker == worker, let stored = sessions[id] else { return nil }
+        var s = ForwardingMachine.workerChange(stored, change)
         s.modified = now
         sessions[id] = s
         changes.changed(ChangeFeed.key(session: id))

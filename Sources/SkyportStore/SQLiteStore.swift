@@ -307,14 +307,14 @@ public final class SQLiteStore: BrokerStore {
                 """).execute(
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
-                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), s.needsWork,
+                s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), ForwardingMachine.needsWork(s),
                 s.cores, s.memory,
             ])
     }
 
     static func update(_ db: Database, _ s: SessionRecord) throws {
         try db.cachedStatement(sql: "UPDATE session SET phase = ?, document = ?, needs_work = ? WHERE id = ?").execute(
-            arguments: [s.phase.rawValue, try StoreCoding.encode(s), s.needsWork, s.id.uuidString])
+            arguments: [s.phase.rawValue, try StoreCoding.encode(s), ForwardingMachine.needsWork(s), s.id.uuidString])
     }
 
     static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
@@ -398,10 +398,7 @@ public final class SQLiteStore: BrokerStore {
             guard let doc = try String.fetchOne(
                 db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
             else { return nil }
-            var s = try StoreCoding.decode(SessionRecord.self, doc)
-            let before = s.phase
-            change(&s)
-            if before == .cancelled { s.phase = .cancelled }
+            var s = ForwardingMachine.workerChange(try StoreCoding.decode(SessionRecord.self, doc), change)
             s.modified = now
             try Self.update(db, s)
             return s

@@ -331,21 +331,21 @@ import Testing
             #expect(try await executor.find(accepted, at: endpoint) == url)
 
             var job = try #require(accepted.remote)
-            job.url = url
+            job.stage = .created(url: url)
             let first = try await executor.start(job, for: accepted)
-            #expect(first.phase == .preparing && first.remotePhase == "PREPARING")
-            job.remotePhase = first.remotePhase
+            #expect(first.phase == .preparing && first.remotePhase == .broker(.preparing))
+            job.phase = first.remotePhase
             let moved = try await executor.status(job, for: accepted, wait: 10)
-            #expect(moved.phase == .running && moved.remotePhase == "RUNNING")
+            #expect(moved.phase == .running && moved.remotePhase == .broker(.running))
 
             // The siblings were rejected by the remote broker itself; accepting one now is refused with its reason.
             await #expect(throws: FacilityRefusal.self) { try await executor.submit(session(remote[1]), to: endpoint) }
 
             var cancelled = accepted
             cancelled.phase = .cancelled
-            job.remotePhase = moved.remotePhase
+            job.phase = moved.remotePhase
             let aborted = try await executor.abort(job, for: cancelled)
-            #expect(aborted.phase == .cancelled && aborted.remotePhase == "CANCELLED")
+            #expect(aborted.phase == .cancelled && aborted.remotePhase == .broker(.cancelled))
             let phases = try await brokers.stats(0)["sessions"] as? [String: String] ?? [:]
             #expect(phases.values.sorted() == ["CANCELLED", "REJECTED", "REJECTED"], "\(phases)")
         } catch {

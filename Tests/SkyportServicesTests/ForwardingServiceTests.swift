@@ -38,7 +38,7 @@ final class FakeUWSFacility: FacilityExecutor {
 
     func status(of job: Job) -> RemoteStatus {
         RemoteStatus(
-            phase: RemoteStatus.sessionPhase(for: job.phase), remotePhase: job.phase.rawValue,
+            phase: RemoteStatus.sessionPhase(for: job.phase), remotePhase: .uws(job.phase),
             results: job.phase == .completed ? [UWSResult(id: "result", href: "http://fake/\(job.runId)/result.xml")] : [],
             error: job.phase == .error ? "query failed: no such table" : nil)
     }
@@ -72,7 +72,7 @@ final class FakeUWSFacility: FacilityExecutor {
         let url = remote.url ?? ""
         return try await call {
             state.withLock { s in
-                guard var job = s.jobs[url] else { return RemoteStatus(phase: .failed, remotePhase: "UNKNOWN", error: "no such job") }
+                guard var job = s.jobs[url] else { return RemoteStatus(phase: .failed, remotePhase: .uws(.unknown), error: "no such job") }
                 if !job.phase.isFinal {
                     job.polls += 1
                     job.phase = job.polls >= pollsToFinish ? finalPhase : .executing
@@ -89,7 +89,7 @@ final class FakeUWSFacility: FacilityExecutor {
             state.withLock { s in
                 s.aborts += 1
                 s.jobs[url]?.phase = .aborted
-                return RemoteStatus(phase: .cancelled, remotePhase: UWSPhase.aborted.rawValue)
+                return RemoteStatus(phase: .cancelled, remotePhase: .uws(.aborted))
             }
         }
     }
@@ -251,9 +251,7 @@ final class RecordingNotifier: Notifier {
         _ = try await fake.submit(session, to: Endpoint(kind: .uws, url: "http://127.0.0.1:1/tap/async"))
         _ = try await h.store.claimWork(worker: "crashed", now: Date(), until: Date().addingTimeInterval(-1), limit: 1)
         _ = try await h.store.updateClaimed(ids[0], worker: "crashed", now: Date()) {
-            var remote = RemoteJob(endpoint: Endpoint(kind: .uws, url: "http://127.0.0.1:1/tap/async"))
-            remote.submitting = true
-            $0.remote = remote
+            $0.remote = RemoteJob(endpoint: Endpoint(kind: .uws, url: "http://127.0.0.1:1/tap/async"), stage: .submitting)
             $0.phase = .preparing
         }
         let sessions = try await h.runWorker(fake, worker: "restarted", until: { $0.allSatisfy { $0.phase == .completed } }, ids: ids)

@@ -110,7 +110,7 @@ public enum RemoteDocuments {
 
     /// A remote session, mapped onto this broker's lifecycle. A remote `CANCELLED` is `CANCELLED` when this broker
     /// asked for it, else `FAILED`; an offer that expired or was rejected there is `FAILED` here. The remote
-    /// phase word is kept as `remotePhase`; a notebook connector that is up gives `access` (its token, if any,
+    /// phase is kept as `remotePhase`; a notebook connector that is up gives `access` (its token, if any,
     /// comes back apart, to be sealed).
     public static func session(_ doc: JSONValue, cancelRequested: Bool) -> Result<(RemoteStatus, token: String?), Problem> {
         guard doc.objectValue != nil else { return .failure(Problem("the answer is not a JSON object (a session)")) }
@@ -135,7 +135,7 @@ public enum RemoteDocuments {
                 ?? "the remote broker reports \(word)"
         }
         var status = RemoteStatus(
-            phase: phase, remotePhase: word, results: results, error: [.failed, .expired, .rejected].contains(remote) ? message : nil,
+            phase: phase, remotePhase: .broker(remote), results: results, error: [.failed, .expired, .rejected].contains(remote) ? message : nil,
             progress: doc["progress"]?["message"]?.stringValue.map { clip($0, maxText) })
         var token: String?
         let connectors = doc["connectors"]?.arrayValue ?? []

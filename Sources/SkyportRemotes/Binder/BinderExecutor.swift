@@ -91,12 +91,12 @@ public final class BinderExecutor: FacilityExecutor {
             Task { await self.run(state, buildURL: url, endpoint: job.endpoint, session: session.id) }
         }
         var snapshot = launch.snapshot
-        if snapshot.outcome == nil, snapshot.phase == job.remotePhase, snapshot.progress == job.progress {
+        if snapshot.outcome == nil, .binder(BinderPhase(word: snapshot.phase)) == job.phase, snapshot.progress == job.progress {
             await launch.waitForChange(after: snapshot.version, timeout: .seconds(max(wait, 1)))
             // Progress lines come many a second during a build: gather them for up to half a second, so the store
             // sees about two writes a second, but return at once on a new phase or the outcome.
             let until = ContinuousClock.now + .milliseconds(500)
-            while case let s = launch.snapshot, s.outcome == nil, s.phase == job.remotePhase, ContinuousClock.now < until {
+            while case let s = launch.snapshot, s.outcome == nil, .binder(BinderPhase(word: s.phase)) == job.phase, ContinuousClock.now < until {
                 await launch.waitForChange(after: s.version, timeout: until - ContinuousClock.now)
             }
             snapshot = launch.snapshot
@@ -106,16 +106,16 @@ public final class BinderExecutor: FacilityExecutor {
             launches.remove(session.id)
             logger.info("notebook server ready", metadata: ["session": .string(session.id.uuidString), "server": .string(server)])
             return RemoteStatus(
-                phase: .available, remotePhase: "ready", results: [Self.result(server, session)], progress: nil,
+                phase: .available, remotePhase: .binder(.ready), results: [Self.result(server, session)], progress: nil,
                 access: server, sealedToken: try sealer.seal(token))
         case .failed(let message)?:
             launches.remove(session.id)
-            return RemoteStatus(phase: .failed, remotePhase: "failed", error: message)
+            return RemoteStatus(phase: .failed, remotePhase: .binder(.failed), error: message)
         case .cancelled?:
             launches.remove(session.id)
-            return RemoteStatus(phase: .cancelled, remotePhase: UWSPhase.aborted.rawValue)
+            return RemoteStatus(phase: .cancelled, remotePhase: .aborted)
         case nil:
-            return RemoteStatus(phase: .preparing, remotePhase: snapshot.phase, progress: snapshot.progress)
+            return RemoteStatus(phase: .preparing, remotePhase: .binder(BinderPhase(word: snapshot.phase)), progress: snapshot.progress)
         }
     }
 
@@ -125,10 +125,10 @@ public final class BinderExecutor: FacilityExecutor {
             launches.remove(session.id)
         }
         await stager?.deleteBranch(for: session.id)
-        guard let access = job.access else { return RemoteStatus(phase: .cancelled, remotePhase: UWSPhase.aborted.rawValue) }
+        guard let access = job.access else { return RemoteStatus(phase: .cancelled, remotePhase: .aborted) }
         let stopped = try await stopServer(access)
         return RemoteStatus(
-            phase: .cancelled, remotePhase: UWSPhase.aborted.rawValue,
+            phase: .cancelled, remotePhase: .aborted,
             error: stopped ? "the notebook server was stopped" : "the facility gave Skyport no JupyterHub token: the server is left to be culled when idle")
     }
 
@@ -312,7 +312,7 @@ public final class BinderExecutor: FacilityExecutor {
             return ended(server, session, expired: true, message: "the session's time ran out: the notebook server was stopped")
         }
         // Short looks (a status call is cheap), so that a client's cancel is acted on within seconds.
-        if job.remotePhase == "ready" { try await Task.sleep(for: .seconds(min(max(wait, 1), 5))) }
+        if job.phase == .binder(.ready) { try await Task.sleep(for: .seconds(min(max(wait, 1), 5))) }
         var request = HTTPClientRequest(url: (server.hasSuffix("/") ? server : server + "/") + "api/status")
         if let token { request.headers.add(name: "Authorization", value: "token \(token)") }
         let response: HTTPClientResponse
@@ -323,7 +323,7 @@ public final class BinderExecutor: FacilityExecutor {
             throw RemoteError(.connect, url: URL(string: server) ?? URL(fileURLWithPath: "/"), isTransient: true, message: "the notebook server could not be reached: \(error)")
         }
         if response.status.code == 200 {
-            return RemoteStatus(phase: .available, remotePhase: "ready", results: job.results)
+            return RemoteStatus(phase: .available, remotePhase: .binder(.ready), results: job.results)
         }
         // The hub answers for a server that is gone: 404, 503, or a redirect to its spawn page (`binderhub.md` §5.8).
         let expired = now() >= session.end
@@ -333,7 +333,7 @@ public final class BinderExecutor: FacilityExecutor {
     }
 
     func ended(_ server: String, _ session: SessionRecord, expired: Bool, message: String) -> RemoteStatus {
-        RemoteStatus(phase: expired ? .expired : .completed, remotePhase: "stopped", results: session.remote?.results ?? [], error: message)
+        RemoteStatus(phase: expired ? .expired : .completed, remotePhase: .binder(.stopped), results: session.remote?.results ?? [], error: message)
     }
 
     /// Stops a server through the JupyterHub API when the facility gave Skyport a hub token; false without one.

@@ -61,10 +61,10 @@ public struct BrokerExecutor: FacilityExecutor {
     public func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String? {
         let offer = try Self.url(session.remote?.offer)
         let (status, _) = try await read(offer, wait: nil, cancelRequested: false)
-        switch SessionPhase(rawValue: status.remotePhase) {
-        case .offered?: return nil
-        case .rejected?, .expired?:
-            throw FacilityRefusal("the remote offer is \(status.remotePhase): it can no longer be accepted")
+        switch status.remotePhase {
+        case .broker(.offered): return nil
+        case .broker(.rejected), .broker(.expired):
+            throw FacilityRefusal("the remote offer is \(status.remotePhase.word): it can no longer be accepted")
         default: return offer.absoluteString
         }
     }
@@ -82,8 +82,8 @@ public struct BrokerExecutor: FacilityExecutor {
             let left = end - clock.now
             let asked = clock.now
             let seconds = Int(left.components.seconds)
-            let (status, token) = try await read(url, wait: seconds > 0 ? (seconds, job.remotePhase) : nil, cancelRequested: cancelRequested)
-            if status.remotePhase != job.remotePhase || status.progress != job.progress || status.results != job.results || left <= .zero {
+            let (status, token) = try await read(url, wait: seconds > 0 ? (seconds, job.phase?.word) : nil, cancelRequested: cancelRequested)
+            if status.remotePhase != job.phase || status.progress != job.progress || status.results != job.results || left <= .zero {
                 return sealed(status, token)
             }
             // An answer that came back at once: the broker does not hold a wait; look again later.
@@ -103,7 +103,7 @@ public struct BrokerExecutor: FacilityExecutor {
             } catch let error as RemoteError where [404, 409, 410, 422].contains(error.status ?? 0) {
                 logger.debug("remote offer already closed", metadata: ["offer": .string(offer), "error": .string(error.description)])
             }
-            return RemoteStatus(phase: session.phase, remotePhase: SessionPhase.rejected.rawValue)
+            return RemoteStatus(phase: session.phase, remotePhase: .broker(.rejected))
         }
         let url = try Self.url(job.url)
         do {

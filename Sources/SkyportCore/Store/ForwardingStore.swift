@@ -1,0 +1,18 @@
+import Foundation
+
+/// Sessions claimed by a forwarding worker for a while (a lease), so that two workers never drive one job.
+public protocol ForwardingStore: Sendable {
+    /// Claims up to `limit` sessions that need forwarding or tracking and whose lease is free or lapsed,
+    /// leasing them to `worker` until `until`. Those are the sessions `ForwardingMachine.needsWork` picks: accepted
+    /// sessions, sessions being prepared or running, cancelled sessions whose remote job has not ended, ended
+    /// sessions whose callback has not been told.
+    func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord]
+    /// Applies `change` to the stored session in one transaction, if `worker` still holds its lease;
+    /// returns the stored result, or nil when the lease was lost. A client's `CANCELLED` is never overwritten
+    /// (`ForwardingMachine.workerChange`).
+    func updateClaimed(
+        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+    ) async throws -> SessionRecord?
+    /// Ends a claim: `until` nil frees the session at once; a date keeps others off it until then (a backoff).
+    func release(_ id: UUID, worker: String, until: Date?) async throws
+}
