@@ -110,8 +110,8 @@ enum ExecutionViews {
             connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
             message: s.message,
             progress: s.remote.flatMap { r in
-                [.accepted, .waiting, .preparing].contains(phase) && (r.remotePhase != nil || r.progress != nil)
-                    ? Progress(phase: r.remotePhase, message: r.progress) : nil
+                [.accepted, .waiting, .preparing].contains(phase) && (r.phase != nil || r.progress != nil)
+                    ? Progress(phase: r.phase?.word, message: r.progress) : nil
             },
             federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } })
     }

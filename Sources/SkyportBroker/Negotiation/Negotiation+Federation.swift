@@ -94,7 +94,7 @@ extension Negotiation {
             s.data = request.data.isEmpty ? nil : request.data
             var remote = RemoteJob(endpoint: endpoint)
             remote.offer = offer.session
-            remote.remotePhase = SessionPhase.offered.rawValue
+            remote.phase = .broker(.offered)
             s.remote = remote
             out.sessions.append(s)
         }

@@ -5,6 +5,9 @@ import Foundation
 public protocol BrokerStore: FacilityStore, OperatorStore, OfferStore, ForwardingStore, UWSJobStore, RegistrySourceStore {
     /// `sqlite`, `memory`, ...
     var kind: String { get }
+    /// Rung after every committed write of a session (its id) or a UWS job (`ChangeFeed.key`), so that long polls
+    /// wake on the write.
+    var changes: ChangeFeed { get }
     /// Answers when the store is reachable and writable; throws otherwise.
     func ping() async throws
 }
