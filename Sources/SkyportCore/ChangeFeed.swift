@@ -52,26 +52,19 @@ public final class ChangeFeed: Sendable {
 
     /// Rings the waiters of `key`.
     public func changed(_ key: String) {
-        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard let ids = s.byKey[key] else { return [] }
-            var out: [CheckedContinuation<Void, Never>] = []
-            for id in ids {
-                s.waiters[id]?.fired = true
-                if let c = s.waiters[id]?.continuation {
-                    out.append(c)
-                    s.waiters[id]?.continuation = nil
-                }
-            }
-            return out
-        }
-        for c in ready { c.resume() }
+        fire { s in s.byKey[key].map(Array.init) ?? [] }
     }
 
     /// Rings every waiter (a sweep that changed many things at once).
     public func changedAll() {
+        fire { s in Array(s.waiters.keys) }
+    }
+
+    /// Marks the chosen observations fired and resumes those that are waiting.
+    private func fire(_ chosen: (State) -> [Int]) {
         let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             var out: [CheckedContinuation<Void, Never>] = []
-            for id in s.waiters.keys {
+            for id in chosen(s) {
                 s.waiters[id]?.fired = true
                 if let c = s.waiters[id]?.continuation {
                     out.append(c)
