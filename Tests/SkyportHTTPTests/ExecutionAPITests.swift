@@ -3,17 +3,16 @@ import HTTPTypes
 import HummingbirdTesting
 import SkyportCore
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// A facility that runs every known kind, with the given per-job limits and total capacity.
 func computeFacility(_ id: String, cores: Int = 16, memory: Int = 16, capacityCores: Int = 32, capacityMemory: Int = 32,
-                     accepts: String = #"["jupyter-notebook", "docker-container", "singularity-container", "binder-notebook", "tap-query"]"#,
-                     rses: String = "[]") -> String {
-    """
-    {"id": "\(id)", "name": "Facility \(id)", "endpoints": [{"kind": "uws", "url": "http://127.0.0.1:9/\(id)"}],
-     "accepts": \(accepts), "limits": {"cores": \(cores), "memory": \(memory), "duration": "P1D"},
-     "capacity": {"cores": \(capacityCores), "memory": \(capacityMemory)}, "data": {"rses": \(rses)}}
-    """
+                     accepts: [String] = ["jupyter-notebook", "docker-container", "singularity-container", "binder-notebook", "tap-query"],
+                     rses: [String] = []) -> String {
+    FacilityDocuments.json(
+        id: id, name: "Facility \(id)", kind: "uws", url: "http://127.0.0.1:9/\(id)", accepts: accepts,
+        limits: .init(cores: cores, memory: memory, duration: "P1D"), capacity: (capacityCores, capacityMemory), rses: rses)
 }
 
 extension TestClientProtocol {
@@ -94,7 +93,7 @@ let notebookRequest = """
     @Test func noOfferListsEveryFacilitysReasons() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("tiny", cores: 1, memory: 1, capacityCores: 1, capacityMemory: 1), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("taponly", accepts: #"["tap-query"]"#), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("taponly", accepts: ["tap-query"]), token: TestBroker.aliceToken)
             let r = try await client.request(json: notebookRequest)
             #expect(r.status == .seeOther)
             #expect(r.body["result"] as? String == "NO")
@@ -190,11 +189,10 @@ let notebookRequest = """
             let secondStart = ((offers(second.body).first?["schedule"] as? [String: Any])?["available"] as? [String: Any])?["start"] as? String
             #expect(secondStart != nil && secondStart != firstStart)
 
-            try await Task.sleep(for: .milliseconds(1_300))
-            // After expiry: the phase shows EXPIRED and accepting is refused.
+            // After expiry (a second on): the phase shows EXPIRED and accepting is refused.
             let url = sessionURL(offers(first.body)[0])
-            let read = try await client.send(.get, try #require(URL(string: url)?.path)).json()
-            #expect(read["phase"] as? String == "EXPIRED")
+            let path = try #require(URL(string: url)?.path)
+            #expect(try await eventually { try await client.send(.get, path).json()["phase"] as? String == "EXPIRED" })
             let late = try await client.setPhase(url, "ACCEPTED")
             #expect(late.status == .conflict)
             #expect(try late.json()["code"] as? String == "offer-expired")
@@ -251,8 +249,8 @@ let notebookRequest = """
 
     @Test func codemetaAndBasketAreUnderstoodAndShown() async throws {
         try await TestBroker().run { client in
-            _ = try await client.send(.post, "/facilities", json: computeFacility("near", rses: #"["CERN-EOS"]"#), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("far", rses: #"["PIC-DCACHE"]"#), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("near", rses: ["CERN-EOS"]), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("far", rses: ["PIC-DCACHE"]), token: TestBroker.aliceToken)
             let doc = #"""
                 {"software": {"@context": "https://doi.org/10.5063/schema/codemeta-2.0", "name": "demo",
                               "codeRepository": "git+https://github.com/example/demo.git", "keywords": "astronomy, jupyter-notebook",

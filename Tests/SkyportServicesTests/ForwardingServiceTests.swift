@@ -137,7 +137,7 @@ struct ForwardingHarness {
 
     /// Runs a forwarding worker until `done` holds for the stored sessions (or the time runs out).
     func runWorker(
-        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 10,
+        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 60,
         until done: @escaping @Sendable ([SessionRecord]) -> Bool, ids: [UUID]
     ) async throws -> [SessionRecord] {
         var logger = Logger(label: "test")
