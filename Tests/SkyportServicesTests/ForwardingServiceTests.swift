@@ -309,7 +309,7 @@ final class RecordingNotifier: Notifier {
         var settings = ForwardingService.Settings.fast
         settings.concurrency = 5
         let fake = FakeUWSFacility(pollsToFinish: 1, callDelay: .milliseconds(20))
-        let sessions = try await h.runWorker(fake, settings: settings, seconds: 20, until: { $0.allSatisfy { $0.phase == .completed } }, ids: ids)
+        let sessions = try await h.runWorker(fake, settings: settings, until: { $0.allSatisfy { $0.phase == .completed } }, ids: ids)
         #expect(sessions.allSatisfy { $0.phase == .completed })
         #expect(fake.state.withLock { $0.maxConcurrent } <= 5)
         #expect(fake.state.withLock { $0.submits } == 40)
