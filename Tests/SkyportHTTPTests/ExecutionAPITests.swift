@@ -177,7 +177,9 @@ let notebookRequest = """
     }
 
     @Test func offersReallyExpireAndReleaseTheirCapacity() async throws {
-        try await TestBroker(offerLifetime: 1).run { client in
+        // Offers live 10 s: long enough that the second request is surely made while the first's are still offered,
+        // however loaded the machine (with 1 s they could lapse in between); their expiry is then awaited by polling.
+        try await TestBroker(offerLifetime: 10).run { client in
             // Room for exactly one 4-core job at a time.
             _ = try await client.send(.post, "/facilities", json: computeFacility("one", cores: 4, memory: 4, capacityCores: 4, capacityMemory: 4), token: TestBroker.aliceToken)
             let exact = #"{"executable": {"kind": "docker-container", "image": {"locations": ["x/y:1"]}}, "compute": {"cores": {"min": 4, "max": 4}, "memory": {"min": 4, "max": 4}}, "schedule": {"requested": {"duration": "PT1H", "start": "2020-01-01T00:00:00Z/P100Y"}}}"#
@@ -189,7 +191,7 @@ let notebookRequest = """
             let secondStart = ((offers(second.body).first?["schedule"] as? [String: Any])?["available"] as? [String: Any])?["start"] as? String
             #expect(secondStart != nil && secondStart != firstStart)
 
-            // After expiry (a second on): the phase shows EXPIRED and accepting is refused.
+            // After expiry: the phase shows EXPIRED and accepting is refused.
             let url = sessionURL(offers(first.body)[0])
             let path = try #require(URL(string: url)?.path)
             #expect(try await eventually { try await client.send(.get, path).json()["phase"] as? String == "EXPIRED" })
