@@ -297,7 +297,9 @@ import Testing
     /// finds the accepted session instead of failing; `status` holds until the remote phase moves; an offer turned
     /// down here is rejected there; cancelling cancels there.
     @Test func theBrokerExecutorAcceptsOnceFollowsAndCancels() async throws {
-        let brokers = try await StandinBrokers(["--count", "1", "--offers", "3", "--run-after", "1", "--complete-after", "30"])
+        // The accepted session stays PREPARING for 10 s (ample for the calls before `start` on a loaded machine), then
+        // RUNNING until long after the test has cancelled it.
+        let brokers = try await StandinBrokers(["--count", "1", "--offers", "3", "--run-after", "10", "--complete-after", "300"])
         defer { brokers.stop() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
         do {
@@ -335,7 +337,7 @@ import Testing
             let first = try await executor.start(job, for: accepted)
             #expect(first.phase == .preparing && first.remotePhase == "PREPARING")
             job.remotePhase = first.remotePhase
-            let moved = try await executor.status(job, for: accepted, wait: 10)
+            let moved = try await executor.status(job, for: accepted, wait: 60)
             #expect(moved.phase == .running && moved.remotePhase == "RUNNING")
 
             // The siblings were rejected by the remote broker itself; accepting one now is refused with its reason.
