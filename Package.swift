@@ -118,16 +118,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore", "SkyportBench"]),
-        .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore"]),
+        // Test-only: the builders the test targets share and an in-process stub HTTP server (no product uses it).
+        .target(
+            name: "SkyportTestSupport",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SkyportTestSupport"
+        ),
+        .testTarget(name: "SkyportCoreTests", dependencies: ["SkyportCore", "SkyportBench", "SkyportTestSupport"]),
+        .testTarget(name: "SkyportStoreTests", dependencies: ["SkyportCore", "SkyportStore", "SkyportTestSupport"]),
         .testTarget(
             name: "SkyportRemotesTests",
-            dependencies: ["SkyportCore", "SkyportXML", "SkyportRemotes", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        .testTarget(name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportBroker", "SkyportStore", "SkyportServices"]),
+            dependencies: [
+                "SkyportCore", "SkyportXML", "SkyportRemotes", "SkyportTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
+        .testTarget(
+            name: "SkyportServicesTests", dependencies: ["SkyportCore", "SkyportBroker", "SkyportStore", "SkyportServices", "SkyportTestSupport"]),
         .testTarget(
             name: "SkyportHTTPTests",
             dependencies: [
-                "SkyportApp", "SkyportHTTP", "SkyportBroker", "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportXML",
+                "SkyportApp", "SkyportHTTP", "SkyportBroker", "SkyportCore", "SkyportStore", "SkyportRemotes", "SkyportXML", "SkyportTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

@@ -61,7 +61,7 @@ public struct DjangoUWSClient: UWSJobService {
 
     /// Polls with backoff: django-uws has no WAIT.
     public func wait(job: URL, timeout: Duration, knownPhase: UWSPhase?) async throws -> UWSJob {
-        try await waitForChange(timeout: timeout, knownPhase: knownPhase, maxBlock: .zero) { _, _ in try await self.job(job) }
+        try await waitForChange(timeout: timeout, knownPhase: knownPhase, maxBlock: .zero, clock: http.clock) { _, _ in try await self.job(job) }
     }
 
     /// Sends DELETE; django-uws 0.2 answers 500 (its `destroy` recurses), which is reported as the facility's error.

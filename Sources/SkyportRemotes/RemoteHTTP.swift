@@ -126,11 +126,15 @@ public struct RemoteHTTP: Sendable {
     public var maxBodyBytes: Int
     public var retry: RetryPolicy
     public var logger: Logger
+    /// The clock the pauses between retries (and the UWS wait loops built on this transport) sleep on and read;
+    /// tests give a virtual clock so that nothing depends on how fast the machine is.
+    public var clock: any Clock<Duration>
 
     /// Wraps `client`, which its creator owns and shuts down; it must not follow redirects (see `clientConfiguration`).
     public init(
         client: HTTPClient, auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
-        retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "skyport.remote")
+        retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "skyport.remote"),
+        clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.client = client
         self.auth = auth
@@ -138,6 +142,7 @@ public struct RemoteHTTP: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.retry = retry
         self.logger = logger
+        self.clock = clock
     }
 
     /// The `HTTPClient` configuration the remote clients expect: redirects are returned, not followed, and a failed
@@ -182,7 +187,7 @@ public struct RemoteHTTP: Sendable {
                 var rng = SystemRandomNumberGenerator()
                 let delay = min(error.retryAfter ?? retry.delay(beforeRetry: attempt, using: &rng), retry.maxDelay)
                 logger.debug("retrying remote call", metadata: ["url": "\(error.url)", "attempt": "\(attempt)", "error": "\(error.kind)"])
-                try await Task.sleep(for: delay)
+                try await clock.sleep(for: delay)
                 attempt += 1
             }
         }

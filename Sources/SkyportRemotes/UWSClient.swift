@@ -75,7 +75,7 @@ public struct UWSClient: UWSJobService {
     }
 
     public func wait(job: URL, timeout: Duration, knownPhase: UWSPhase?) async throws -> UWSJob {
-        try await waitForChange(timeout: timeout, knownPhase: knownPhase, maxBlock: maxBlock) { phase, block in
+        try await waitForChange(timeout: timeout, knownPhase: knownPhase, maxBlock: maxBlock, clock: http.clock) { phase, block in
             guard let phase, let block else { return try await read(job, timeout: nil) }
             let seconds = max(1, Int(block.components.seconds))
             let url = job.appending(queryItems: [URLQueryItem(name: "WAIT", value: "\(seconds)"), URLQueryItem(name: "PHASE", value: phase.rawValue)])
@@ -149,12 +149,12 @@ public struct UWSClient: UWSJobService {
 /// The wait loop shared by the dialects: `read(phase, block)` reads the job, blocking up to `block` while it is in
 /// `phase` if the dialect can (a nil `block` means a plain read). A read that comes back early without a change (a
 /// server that ignores WAIT, or has none) is followed by a pause that grows from 0.25 s to 5 s: polling with backoff.
-func waitForChange(
-    timeout: Duration, knownPhase: UWSPhase?, maxBlock: Duration,
+/// Time is read from and slept on `clock`.
+func waitForChange<C: Clock>(
+    timeout: Duration, knownPhase: UWSPhase?, maxBlock: Duration, clock: C,
     read: (UWSPhase?, Duration?) async throws -> UWSJob
-) async throws -> UWSJob {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
+) async throws -> UWSJob where C.Instant.Duration == Swift.Duration {
+    let deadline = clock.now.advanced(by: timeout)
     var phase = knownPhase
     if phase == nil {
         let job = try await read(nil, nil)
@@ -163,14 +163,14 @@ func waitForChange(
     }
     var pause = Duration.milliseconds(250)
     while true {
-        let remaining = deadline - clock.now
+        let remaining = clock.now.duration(to: deadline)
         let started = clock.now
         let job = try await read(phase, remaining >= .seconds(1) ? min(remaining, maxBlock) : nil)
         if job.phase != phase || !job.phase.isActive { return job }
-        let left = deadline - clock.now
+        let left = clock.now.duration(to: deadline)
         if left <= .zero { return job }
-        if clock.now - started < .milliseconds(500) {
-            try await Task.sleep(for: min(pause, left))
+        if started.duration(to: clock.now) < .milliseconds(500) {
+            try await clock.sleep(until: clock.now.advanced(by: min(pause, left)), tolerance: nil)
             pause = min(pause * 2, .seconds(5))
         }
     }

@@ -1,11 +1,12 @@
 import Foundation
 import SkyportCore
+import SkyportTestSupport
 import Testing
 
 /// The staging `postBuild` Skyport writes, run as repo2docker runs it (from the repository root), against the
 /// rig's data server: sizes and checksums are verified, a bad item stops the build with a line naming it,
 /// and the repository's own postBuild runs first and keeps its exit status.
-@Suite(.enabled(if: BinderRig.available, "git and python3 are needed"))
+@Suite(.enabled(if: TestPeers.run(BinderRig.available), "git and python3 are needed"))
 struct BasketScriptTests {
     /// Runs the script for `items` in a fresh repository directory; returns exit status, output and the directory.
     func run(_ rig: BinderRig, _ items: [DataItem], original: String? = nil) async throws -> (Int32, String, URL) {

@@ -5,11 +5,12 @@ import NIOCore
 import SkyportCore
 import SkyportRemotes
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// Notebook sessions forwarded to a BinderHub: the stand-in (`Tests/Standins/binderhub_standin.py`, built from
 /// `binderhub.md` §5) in the default test command, and a real BinderHub when `SKYPORT_TEST_BINDERHUB_URL` is set.
-@Suite(.serialized, .enabled(if: BinderRig.available, "git and python3 are needed for the BinderHub tests"))
+@Suite(.serialized, .enabled(if: TestPeers.run(BinderRig.available), "git and python3 are needed for the BinderHub tests"))
 struct BinderForwardingTests {
     static let hubToken = "hub-service-token-for-tests"
 
@@ -35,7 +36,9 @@ struct BinderForwardingTests {
     }
 
     static func facility(_ id: String, url: String, launchTimeout: String = "PT2M") -> String {
-        #"{"id": "\#(id)", "name": "BinderHub \#(id)", "endpoints": [{"kind": "binderhub", "url": "\#(url)", "launchTimeout": "\#(launchTimeout)"}], "accepts": ["jupyter-notebook"], "limits": {"cores": 2, "memory": 4, "duration": "PT2H"}, "capacity": {"cores": 400, "memory": 800}}"#
+        FacilityDocuments.json(
+            id: id, name: "BinderHub \(id)", kind: "binderhub", url: url, endpoint: ["launchTimeout": launchTimeout], accepts: ["jupyter-notebook"],
+            limits: .init(cores: 2, memory: 4, duration: "PT2H"), capacity: (400, 800))
     }
 
     static func broker(_ rig: BinderRig, hub: String? = nil) async throws -> TestBroker {
@@ -81,7 +84,7 @@ struct BinderForwardingTests {
     static func get(_ url: String, headers: [(String, String)] = []) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
         for (k, v) in headers { request.headers.add(name: k, value: v) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 8 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
@@ -93,7 +96,8 @@ struct BinderForwardingTests {
     // MARK: - Against the stand-in
 
     @Test func aNotebookIsStagedLaunchedOpenedAndTrackedToItsEnd() async throws {
-        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "30", "--launch-delay", "1", "--hub-token", Self.hubToken])
+        // The stand-in holds a fresh launch's stream open long after ready (far longer than the test waits below).
+        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "600", "--launch-delay", "1", "--hub-token", Self.hubToken])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         let broker = try await Self.broker(rig, hub: binder + "/")
@@ -134,16 +138,21 @@ struct BinderForwardingTests {
             #expect(!String(decoding: try JSONEncoder().encode(stored), as: UTF8.self).contains(token))
             #expect(try await rig.stagingBranchesGone())
             #expect(rig.clonesLeft().isEmpty)
-            // Skyport hung up on ready itself (the stand-in holds a fresh launch's stream open for 30 s).
-            let (_, stats) = try await Self.get(binder + "/_standin/stats")
-            #expect(Self.json(stats)["open_streams"] as? Int == 0, "\(stats)")
+            // Skyport hung up on ready itself (the stand-in would hold the stream open for 600 s); the stand-in sees
+            // the hang-up when its next keepalive write fails, so its count is polled until it settles.
+            var stats = ""
+            let hungUp = try await eventually {
+                stats = try await Self.get(binder + "/_standin/stats").1
+                return Self.json(stats)["open_streams"] as? Int == 0
+            }
+            #expect(hungUp, "\(stats)")
 
             // The server is culled when idle: the session completes (not FAILED).
             let user = try #require(server.split(separator: "/").last)
             var cull = HTTPClientRequest(url: binder + "/_standin/cull/\(user)")
             cull.method = .POST
-            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(5))
-            let (ended, _) = try await Self.follow(client, path, until: ["COMPLETED", "EXPIRED", "FAILED"], timeout: .seconds(30))
+            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(60))
+            let (ended, _) = try await Self.follow(client, path, until: ["COMPLETED", "EXPIRED", "FAILED"])
             #expect(ended["phase"] as? String == "COMPLETED", "\(ended)")
         }
     }
@@ -160,11 +169,10 @@ struct BinderForwardingTests {
             let server = String(location[..<location.range(of: "lab/tree")!.lowerBound])
             let token = String(location[location.range(of: "token=")!.upperBound...])
             #expect(try await client.setPhase(path, "CANCELLED").status == .ok)
-            let deadline = ContinuousClock.now + .seconds(20)
             var code = 200
-            while ContinuousClock.now < deadline, code == 200 {
-                try await Task.sleep(for: .milliseconds(200))
+            _ = try await eventually {
                 code = try await Self.get(server + "api/status?token=" + token).0
+                return code != 200
             }
             #expect(code == 404, "the server still answers after the cancel")
             let after = try await client.send(.get, path).json()
@@ -185,17 +193,15 @@ struct BinderForwardingTests {
             let (a, _) = try await Self.follow(client, first, until: ["AVAILABLE", "FAILED"])
             #expect(a["phase"] as? String == "AVAILABLE")
             // The callback heard that the server is up (once).
-            try await Task.sleep(for: .milliseconds(500))
+            #expect(await eventually { !rig.callbacks().isEmpty })
             #expect(rig.callbacks().map { $0["phase"] as? String } == ["AVAILABLE"], "\(rig.callbacks())")
 
             // The quota is full: the second launch waits, saying why, and is asked again.
             let second = try await Self.launch(client, facility: "standin", request: Self.request(rig, files: ["a.txt"]))
-            let deadline = ContinuousClock.now + .seconds(30)
             var waiting: [String: Any] = [:]
-            while ContinuousClock.now < deadline {
+            _ = try await eventually {
                 waiting = try await client.send(.get, second).json()
-                if (waiting["message"] as? String ?? "").contains("busy") { break }
-                try await Task.sleep(for: .milliseconds(100))
+                return (waiting["message"] as? String ?? "").contains("busy")
             }
             #expect((waiting["message"] as? String ?? "").contains("Too many users on this BinderHub"), "\(waiting)")
             #expect(waiting["phase"] as? String == "PREPARING")
@@ -204,8 +210,8 @@ struct BinderForwardingTests {
             let user = try #require(location.components(separatedBy: "/user/").last?.split(separator: "/").first)
             var cull = HTTPClientRequest(url: binder + "/_standin/cull/\(user)")
             cull.method = .POST
-            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(5))
-            let (b, _) = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"], timeout: .seconds(60))
+            _ = try await HTTPClient.shared.execute(cull, timeout: .seconds(60))
+            let (b, _) = try await Self.follow(client, second, until: ["AVAILABLE", "FAILED"])
             #expect(b["phase"] as? String == "AVAILABLE", "\(b)")
         }
     }
@@ -224,10 +230,10 @@ struct BinderForwardingTests {
             // Stop while the server is being started (the build is done, the spawn takes 4 s).
             let (s, _) = try await Self.follow(client, path, until: ["PREPARING"])
             var progress = s["progress"] as? [String: Any]
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, progress?["phase"] as? String != "launching" {
-                try await Task.sleep(for: .milliseconds(50))
+            _ = try await eventually(every: .milliseconds(50)) {
+                if progress?["phase"] as? String == "launching" { return true }
                 progress = try await client.send(.get, path).json()["progress"] as? [String: Any]
+                return progress?["phase"] as? String == "launching"
             }
             #expect(progress?["phase"] as? String == "launching")
             return path
@@ -236,7 +242,7 @@ struct BinderForwardingTests {
         after.config.stagingRemote = rig.stagingPush
         after.config.stagingDirectory = rig.workDirectory
         try await after.run { client in
-            let (session, _) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"], timeout: .seconds(40))
+            let (session, _) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"])
             #expect(session["phase"] as? String == "AVAILABLE", "\(session)")
             let location = try #require((session["connectors"] as? [[String: Any]])?.first?["location"] as? String)
             let split = try #require(location.range(of: "lab/tree/analysis.ipynb?token="))
@@ -256,11 +262,10 @@ struct BinderForwardingTests {
             let software = String(decoding: try JSONSerialization.data(withJSONObject: doc["software"]!), as: UTF8.self)
             let basket = String(decoding: try JSONSerialization.data(withJSONObject: doc["basket"]!), as: UTF8.self)
             let job = try await client.createJob([("software", software), ("basket", basket), ("PHASE", "RUN")])
-            let deadline = ContinuousClock.now + .seconds(60)
             var state = try await client.jobJSON(job)
-            while ContinuousClock.now < deadline, state.phase != .executing, !state.phase.isFinal {
-                try await Task.sleep(for: .milliseconds(200))
+            _ = try await eventually(every: .milliseconds(200)) {
                 state = try await client.jobJSON(job)
+                return state.phase == .executing || state.phase.isFinal
             }
             #expect(state.phase == .executing, "\(state)")
             let notebook = try #require(state.results.first { $0.id == "notebook" }, "\(state.results)")
@@ -361,11 +366,10 @@ struct BinderForwardingTests {
             #expect(rig.clonesLeft().isEmpty)
             // Cancelling stops the server through the JupyterHub API.
             #expect(try await client.setPhase(path, "CANCELLED").status == .ok)
-            let deadline = ContinuousClock.now + .seconds(30)
             var code = 200
-            while ContinuousClock.now < deadline, code == 200 {
-                try await Task.sleep(for: .milliseconds(250))
+            _ = try await eventually(every: .milliseconds(250)) {
                 code = try await Self.get(server + "api/status?token=" + token).0
+                return code != 200
             }
             print("real BinderHub: after CANCELLED the server answers HTTP \(code)")
             #expect(code != 200)

@@ -1,4 +1,5 @@
 import Foundation
+import SkyportTestSupport
 import Synchronization
 import Testing
 
@@ -108,7 +109,8 @@ final class BinderRig: Sendable {
 
     /// Makes a rig off the concurrency pool (starting peers blocks; the pool has as few threads as cores).
     static func make(standin arguments: [String]? = nil) async throws -> BinderRig {
-        try await offload { try BinderRig(standin: arguments) }
+        try TestPeers.requirePresent(available, "git and python3 are needed for the BinderHub rig")
+        return try await offload { try BinderRig(standin: arguments) }
     }
 
     /// Starts a peer; `stop` terminates it. (No shell in between: a wrapper waiting on a pipe can be kept alive by
@@ -129,13 +131,15 @@ final class BinderRig: Sendable {
         processes.withLock { $0.append(process) }
     }
 
+    /// Waits (a generous minute: a loaded machine starts python slowly) until something listens on `port`.
     private func waitFor(port: Int) throws {
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        repeat {
             if (try? Self.shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)), 1)'", in: root.path)) != nil { return }
             Thread.sleep(forTimeInterval: 0.1)
-        }
+        } while ContinuousClock.now < deadline
         let log = (try? String(contentsOf: root.appending(path: "peers.log"), encoding: .utf8)) ?? ""
-        throw RigError("nothing listens on port \(port) after 10 s; peers.log:\n\(log.suffix(2000))")
+        throw RigError("nothing listens on port \(port) after 60 s; peers.log:\n\(log.suffix(2000))")
     }
 
     /// The staging remote's branches (Skyport's are `skyport/<session>`).
@@ -145,13 +149,8 @@ final class BinderRig: Sendable {
     }
 
     /// Whether Skyport's staging branches are all gone within `within` (they are deleted beside the stream).
-    func stagingBranchesGone(within: Duration = .seconds(10)) async throws -> Bool {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if try await stagingBranches().isEmpty { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await stagingBranches().isEmpty
+    func stagingBranchesGone(within: Duration = .seconds(60)) async throws -> Bool {
+        try await eventually(within: within, every: .milliseconds(100)) { try await stagingBranches().isEmpty }
     }
 
     /// Clones left in the staging work directory (Skyport's scratch repository aside).

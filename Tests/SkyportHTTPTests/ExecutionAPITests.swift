@@ -3,17 +3,16 @@ import HTTPTypes
 import HummingbirdTesting
 import SkyportCore
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// A facility that runs every known kind, with the given per-job limits and total capacity.
 func computeFacility(_ id: String, cores: Int = 16, memory: Int = 16, capacityCores: Int = 32, capacityMemory: Int = 32,
-                     accepts: String = #"["jupyter-notebook", "docker-container", "singularity-container", "binder-notebook", "tap-query"]"#,
-                     rses: String = "[]") -> String {
-    """
-    {"id": "\(id)", "name": "Facility \(id)", "endpoints": [{"kind": "uws", "url": "http://127.0.0.1:9/\(id)"}],
-     "accepts": \(accepts), "limits": {"cores": \(cores), "memory": \(memory), "duration": "P1D"},
-     "capacity": {"cores": \(capacityCores), "memory": \(capacityMemory)}, "data": {"rses": \(rses)}}
-    """
+                     accepts: [String] = ["jupyter-notebook", "docker-container", "singularity-container", "binder-notebook", "tap-query"],
+                     rses: [String] = []) -> String {
+    FacilityDocuments.json(
+        id: id, name: "Facility \(id)", kind: "uws", url: "http://127.0.0.1:9/\(id)", accepts: accepts,
+        limits: .init(cores: cores, memory: memory, duration: "P1D"), capacity: (capacityCores, capacityMemory), rses: rses)
 }
 
 extension TestClientProtocol {
@@ -94,7 +93,7 @@ let notebookRequest = """
     @Test func noOfferListsEveryFacilitysReasons() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("tiny", cores: 1, memory: 1, capacityCores: 1, capacityMemory: 1), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("taponly", accepts: #"["tap-query"]"#), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("taponly", accepts: ["tap-query"]), token: TestBroker.aliceToken)
             let r = try await client.request(json: notebookRequest)
             #expect(r.status == .seeOther)
             #expect(r.body["result"] as? String == "NO")
@@ -178,7 +177,9 @@ let notebookRequest = """
     }
 
     @Test func offersReallyExpireAndReleaseTheirCapacity() async throws {
-        try await TestBroker(offerLifetime: 1).run { client in
+        // Offers live 10 s: long enough that the second request is surely made while the first's are still offered,
+        // however loaded the machine (with 1 s they could lapse in between); their expiry is then awaited by polling.
+        try await TestBroker(offerLifetime: 10).run { client in
             // Room for exactly one 4-core job at a time.
             _ = try await client.send(.post, "/facilities", json: computeFacility("one", cores: 4, memory: 4, capacityCores: 4, capacityMemory: 4), token: TestBroker.aliceToken)
             let exact = #"{"executable": {"kind": "docker-container", "image": {"locations": ["x/y:1"]}}, "compute": {"cores": {"min": 4, "max": 4}, "memory": {"min": 4, "max": 4}}, "schedule": {"requested": {"duration": "PT1H", "start": "2020-01-01T00:00:00Z/P100Y"}}}"#
@@ -190,11 +191,10 @@ let notebookRequest = """
             let secondStart = ((offers(second.body).first?["schedule"] as? [String: Any])?["available"] as? [String: Any])?["start"] as? String
             #expect(secondStart != nil && secondStart != firstStart)
 
-            try await Task.sleep(for: .milliseconds(1_300))
             // After expiry: the phase shows EXPIRED and accepting is refused.
             let url = sessionURL(offers(first.body)[0])
-            let read = try await client.send(.get, try #require(URL(string: url)?.path)).json()
-            #expect(read["phase"] as? String == "EXPIRED")
+            let path = try #require(URL(string: url)?.path)
+            #expect(try await eventually { try await client.send(.get, path).json()["phase"] as? String == "EXPIRED" })
             let late = try await client.setPhase(url, "ACCEPTED")
             #expect(late.status == .conflict)
             #expect(try late.json()["code"] as? String == "offer-expired")
@@ -251,8 +251,8 @@ let notebookRequest = """
 
     @Test func codemetaAndBasketAreUnderstoodAndShown() async throws {
         try await TestBroker().run { client in
-            _ = try await client.send(.post, "/facilities", json: computeFacility("near", rses: #"["CERN-EOS"]"#), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("far", rses: #"["PIC-DCACHE"]"#), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("near", rses: ["CERN-EOS"]), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("far", rses: ["PIC-DCACHE"]), token: TestBroker.aliceToken)
             let doc = #"""
                 {"software": {"@context": "https://doi.org/10.5063/schema/codemeta-2.0", "name": "demo",
                               "codeRepository": "git+https://github.com/example/demo.git", "keywords": "astronomy, jupyter-notebook",

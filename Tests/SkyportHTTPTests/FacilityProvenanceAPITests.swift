@@ -6,6 +6,7 @@ import SkyportApp
 import SkyportCore
 import SkyportHTTP
 import SkyportRemotes
+import SkyportTestSupport
 import Testing
 
 /// The stand-in VOSI service (`Tests/Standins/vosi_standin.py`) serving `fixtures/registry/vosi-capabilities-tap.xml`
@@ -41,7 +42,10 @@ final class VOSIService: Sendable {
     }
 
     /// Starts one off the concurrency pool (reading its port blocks).
-    static func start() async throws -> VOSIService { try await offload { try VOSIService() } }
+    static func start() async throws -> VOSIService {
+        try TestPeers.requirePresent(available, "python3 is needed for the VOSI stand-in (Tests/Standins/vosi_standin.py)")
+        return try await offload { try VOSIService() }
+    }
 
     func stop() {
         guard process.isRunning else { return }
@@ -71,7 +75,7 @@ private func withRefreshingBroker<T: Sendable>(_ test: @Sendable @escaping (any 
 
 /// A facility document with one endpoint and no duration limit (a refresh may set it).
 private func uwsFacility(_ id: String, url: String, kind: String = "uws", accepts: String = "tap-query") -> String {
-    #"{"id": "\#(id)", "name": "\#(id)", "endpoints": [{"kind": "\#(kind)", "url": "\#(url)"}], "accepts": ["\#(accepts)"], "limits": {"cores": 2}}"#
+    FacilityDocuments.json(id: id, kind: kind, url: url, accepts: [accepts], limits: .init(cores: 2))
 }
 
 @Suite struct FacilityProvenanceAPITests {
@@ -129,7 +133,7 @@ private func uwsFacility(_ id: String, url: String, kind: String = "uws", accept
     }
 }
 
-@Suite(.enabled(if: VOSIService.available, "python3 is needed for the VOSI stand-in"))
+@Suite(.enabled(if: TestPeers.run(VOSIService.available), "python3 is needed for the VOSI stand-in"))
 struct FacilityRefreshAPITests {
     @Test func anOperatorsFacilityLearnsWhatItDidNotSetFromItsCapabilities() async throws {
         let service = try await VOSIService.start()
@@ -226,9 +230,9 @@ struct FacilityRefreshAPITests {
         }
     }
 
-    @Test(.enabled(if: ForwardingIntegrationTests.dachs != nil, "DaCHS not started (SKYPORT_TEST_DACHS_URL unset: scripts/peers.sh start dachs)"))
+    @Test(.enabled(if: TestPeers.run(ForwardingIntegrationTests.dachs != nil), "DaCHS not started (SKYPORT_TEST_DACHS_URL unset: scripts/peers.sh start dachs)"))
     func theRealDaCHSRefreshesItsFacility() async throws {
-        let jobs = try #require(ForwardingIntegrationTests.dachs)
+        let jobs = try TestPeers.requireDaCHS().absoluteString
         try await withRefreshingBroker { client, _ in
             #expect(try await client.send(.post, "/facilities", json: uwsFacility("dachs", url: jobs), token: TestBroker.aliceToken).status == .created)
             let r = try await client.send(.post, "/facilities/dachs/refresh", token: TestBroker.aliceToken)

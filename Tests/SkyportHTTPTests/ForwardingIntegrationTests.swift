@@ -3,13 +3,15 @@ import Foundation
 import HummingbirdTesting
 import NIOCore
 import SkyportCore
+import SkyportTestSupport
 import Testing
 
 /// The whole broker against real UWS services on loopback, started by `scripts/peers.sh` (the test command
-/// starts them and exports their URLs). Without them these tests do not run, and say so.
+/// starts them and exports their URLs). Without them these tests fail, naming the peer (or, with
+/// SKYPORT_TEST_ALLOW_MISSING_PEERS=1, do not run).
 @Suite struct ForwardingIntegrationTests {
-    static let dachs = ProcessInfo.processInfo.environment["SKYPORT_TEST_DACHS_URL"]
-    static let django = ProcessInfo.processInfo.environment["SKYPORT_TEST_DJANGO_UWS_URL"]
+    static let dachs = TestPeers.dachs?.absoluteString
+    static let django = TestPeers.djangoUWS?.absoluteString
 
     static func tapRequest(_ query: String) -> String {
         let quoted = String(decoding: try! JSONEncoder().encode(query), as: UTF8.self)
@@ -24,23 +26,22 @@ import Testing
         let first = try #require(offers.first, "no offer: \(facility)")
         let url = try #require(URL(string: sessionURL(first))?.path)
         #expect(try await client.setPhase(url, "ACCEPTED").status == .ok)
-        let deadline = ContinuousClock.now + .seconds(90)
         var session: [String: Any] = [:]
-        while ContinuousClock.now < deadline {
+        _ = try await eventually(within: .seconds(90), every: .milliseconds(200)) {
             session = try await client.send(.get, url).json()
-            if ["COMPLETED", "FAILED", "CANCELLED"].contains(session["phase"] as? String ?? "") { break }
-            try await Task.sleep(for: .milliseconds(200))
+            return ["COMPLETED", "FAILED", "CANCELLED"].contains(session["phase"] as? String ?? "")
         }
         return session
     }
 
     static func facility(_ id: String, kind: String, url: String) -> String {
-        #"{"id": "\#(id)", "name": "\#(id)", "endpoints": [{"kind": "\#(kind)", "url": "\#(url)"}], "accepts": ["tap-query", "uws-job"], "limits": {"cores": 1, "memory": 2, "duration": "PT1H"}, "capacity": {"cores": 8, "memory": 16}}"#
+        FacilityDocuments.json(
+            id: id, kind: kind, url: url, accepts: ["tap-query", "uws-job"], limits: .init(cores: 1, memory: 2, duration: "PT1H"), capacity: (8, 16))
     }
 
-    @Test(.enabled(if: dachs != nil, "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    @Test(.enabled(if: TestPeers.run(dachs != nil), "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
     func aTapQueryRunsOnDaCHSToCompletionWithADownloadableVOTable() async throws {
-        let list = try #require(Self.dachs)
+        let list = try TestPeers.requireDaCHS().absoluteString
         try await TestBroker(withServices: true).run { client in
             let session = try await Self.runToEnd(
                 client, facility: Self.facility("ivo://skyport.test/tap", kind: "uws", url: list),
@@ -55,9 +56,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: dachs != nil, "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    @Test(.enabled(if: TestPeers.run(dachs != nil), "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
     func aFailingQueryOnDaCHSEndsFailedWithTheFacilitysMessage() async throws {
-        let list = try #require(Self.dachs)
+        let list = try TestPeers.requireDaCHS().absoluteString
         try await TestBroker(withServices: true).run { client in
             let session = try await Self.runToEnd(
                 client, facility: Self.facility("ivo://skyport.test/tap", kind: "uws", url: list),
@@ -67,9 +68,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: django != nil, "django-uws is not running: start it with scripts/peers.sh (the test command does)"))
+    @Test(.enabled(if: TestPeers.run(django != nil), "django-uws is not running: start it with scripts/peers.sh (the test command does)"))
     func aJobRunsOnDjangoUWSToCompletion() async throws {
-        let list = try #require(Self.django)
+        let list = try TestPeers.requireDjangoUWS().absoluteString
         let env = ProcessInfo.processInfo.environment
         let credentials = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString).json")
         try Data(#"{"\#(list)": {"user": "\#(env["SKYPORT_TEST_DJANGO_UWS_USER"] ?? "")", "password": "\#(env["SKYPORT_TEST_DJANGO_UWS_PASSWORD"] ?? "")"}}"#.utf8)

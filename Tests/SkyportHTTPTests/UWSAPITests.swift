@@ -6,6 +6,7 @@ import NIOCore
 import SkyportBroker
 import SkyportCore
 import SkyportHTTP
+import SkyportTestSupport
 import Testing
 
 /// Validates UWS documents against the UWS 1.1 XSD with xmllint (libxml2-utils).
@@ -381,35 +382,33 @@ extension TestClientProtocol {
         }
     }
 
-    @Test func waitBlocksUntilThePhaseChangesAndNoLonger() async throws {
+    /// Every "at once" below asks for the longest WAIT (60 s): a wait that wrongly blocks runs the test past its time
+    /// limit, and a right one returns on the event, however loaded the machine is.
+    @Test(.timeLimit(.minutes(1)))
+    func waitBlocksUntilThePhaseChangesAndNoLonger() async throws {
         try await withFacility { client, broker in
             let job = try await client.createJob(Self.request)
-            // Nothing changes: it waits the time asked, then answers.
-            var started = ContinuousClock.now
+            // Nothing changes: it waits the time asked (a sleep never ends early), then answers.
+            let started = ContinuousClock.now
             #expect(try await client.jobJSON(job, query: "?WAIT=1").phase == .pending)
             #expect(ContinuousClock.now - started >= .milliseconds(950))
             // Waiting for another phase than the job's: at once.
-            started = ContinuousClock.now
-            #expect(try await client.jobJSON(job, query: "?WAIT=10&PHASE=QUEUED").phase == .pending)
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(try await client.jobJSON(job, query: "?WAIT=60&PHASE=QUEUED").phase == .pending)
 
             #expect(try await client.uws(.post, "\(job)/phase", form: [("PHASE", "RUN")]).status == .seeOther)
             let sessionHref = try #require(try await client.jobJSON(job).results.first { $0.id == "session" }?.href)
             let sessionID = try #require(UUID(uuidString: URL(string: sessionHref)?.lastPathComponent ?? ""))
             let store = broker.store
+            // The change comes while the wait blocks (or before it starts: then the wait answers at once, as it should).
             let change = Task {
                 try await Task.sleep(for: .milliseconds(400))
                 _ = try await store.changePhase(of: sessionID, to: .cancelled, now: Date())
             }
-            started = ContinuousClock.now
             let changed = try await client.jobJSON(job, query: "?WAIT=-1")
             try await change.value
             #expect(changed.phase == .aborted)
-            #expect(ContinuousClock.now - started < .seconds(5))
             // A final job never blocks.
-            started = ContinuousClock.now
-            #expect(try await client.jobJSON(job, query: "?WAIT=10").phase == .aborted)
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(try await client.jobJSON(job, query: "?WAIT=60").phase == .aborted)
         }
     }
 
@@ -441,11 +440,9 @@ extension TestClientProtocol {
         }
     }
 
-    static let dachs = ProcessInfo.processInfo.environment["SKYPORT_TEST_DACHS_URL"]
-
-    @Test(.enabled(if: dachs != nil, "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    @Test(.enabled(if: TestPeers.run(TestPeers.dachs != nil), "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
     func aUWSJobRunsThroughTheBrokerOnDaCHSToCompletion() async throws {
-        let list = try #require(Self.dachs)
+        let list = try TestPeers.requireDaCHS().absoluteString
         try await TestBroker(withServices: true).run { client in
             let facility = ForwardingIntegrationTests.facility("ivo://skyport.test/tap", kind: "uws", url: list)
             #expect(try await client.send(.post, "/facilities", json: facility, token: TestBroker.aliceToken).status == .created)

@@ -3,37 +3,41 @@ import Foundation
 import Logging
 import SkyportCore
 import SkyportRemotes
+import SkyportTestSupport
 import Testing
 
-@Suite(.enabled(if: StandInServer.shared != nil, "python3 is needed for the stand-in server"))
-struct HTTPNotifierTests {
-    let server = StandInServer.shared!
-
+@Suite struct HTTPNotifierTests {
     func notice() -> SessionNotice {
-        var s = SessionRecord(
-            id: UUID(), offerSet: UUID(), facility: FacilityID("tap"), facilityName: "TAP", phase: .completed, created: Date(),
-            expires: Date(), cores: 1, memory: 1, start: Date(), duration: ISODuration(seconds: 60), rank: 0, executable: ExecutableRequest())
+        var s = SessionRecord.sample(facility: "tap", facilityName: "TAP", phase: .completed, duration: ISODuration(seconds: 60))
         s.message = "done"
         return SessionNotice(s)
     }
 
+    /// Runs `body` with a notifier over a fresh `HTTPClient` (retries 10 ms apart at most), then shuts the client down.
+    func withNotifier(_ body: (HTTPNotifier) async throws -> Void) async throws {
+        try await HTTPClient.withHTTPClient(configuration: RemoteHTTP.clientConfiguration) { client in
+            try await body(HTTPNotifier(client: client, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "t")))
+        }
+    }
+
     @Test func aNoticeIsPostedAsJSONAndATransientFailureIsRetried() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        defer { _ = client.shutdown() }
-        let notifier = HTTPNotifier(client: client, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "t"))
-        let path = "/flaky/\(UUID().uuidString)"
-        try await notifier.notify(server.url(path).absoluteString, notice())
-        let hits = try await withRemoteHTTP { try await server.hits(path, $0) }
-        #expect(hits == 2)
+        try await withStubHTTPServer { server in
+            server.route("/notices", inTurn: [.text("busy", status: 503), .text("ok")])
+            try await withNotifier { try await $0.notify(server.url("/notices").absoluteString, notice()) }
+            let sent = server.requests("/notices")
+            #expect(sent.count == 2)
+            #expect(sent.allSatisfy { $0.method == "POST" && $0.header("Content-Type") == "application/json" })
+            #expect(sent.last?.text.contains("COMPLETED") == true, "\(sent.last?.text ?? "")")
+        }
     }
 
     @Test func aCallbackThatStaysDownFailsAfterABoundedNumberOfTries() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
-        defer { _ = client.shutdown() }
-        let notifier = HTTPNotifier(client: client, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "t"))
-        let path = "/always503/\(UUID().uuidString)"
-        await #expect(throws: RemoteError.self) { try await notifier.notify(server.url(path).absoluteString, notice()) }
-        let hits = try await withRemoteHTTP { try await server.hits(path, $0) }
-        #expect(hits == 3)
+        try await withStubHTTPServer { server in
+            server.route("/notices", .text("busy", status: 503))
+            try await withNotifier { notifier in
+                await #expect(throws: RemoteError.self) { try await notifier.notify(server.url("/notices").absoluteString, notice()) }
+            }
+            #expect(server.hits("/notices") == 3)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SkyportCore
 import SkyportRemotes
+import SkyportTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -42,10 +43,8 @@ final class LocalOAIServer: @unchecked Sendable {
             throw RegistryError(.unexpectedDocument, "cannot start python3 \(script)")
         }
         pid = child
-        for _ in 0..<100 {
-            if Self.accepts(port) { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        // A loaded machine starts python slowly: wait as long as it takes, up to a generous minute.
+        if await eventually(every: .milliseconds(50), { Self.accepts(port) }) { return }
         stop()
         throw RegistryError(.unexpectedDocument, "the test OAI-PMH server \(script) did not start on port \(port)")
     }
@@ -117,54 +116,53 @@ final class LocalOAIServer: @unchecked Sendable {
     }
 
     /// Misbehaving registries, chosen by the path: endless tokens, a repeated token, HTML, bad tokens, day granularity, GetRecord.
-    static let tricky = #"""
-        import sys, http.server, urllib.parse
-        OAI = '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">%s</OAI-PMH>'
-        def rec(i): return ('<record><header><identifier>ivo://t.test/r%s</identifier><datestamp>2024-01-01T00:00:00Z</datestamp></header>'
-            '<metadata><ri:Resource xmlns:ri="http://www.ivoa.net/xml/RegistryInterface/v1.0" status="active"><title>r%s</title>'
-            '<identifier>ivo://t.test/r%s</identifier><capability standardID="ivo://ivoa.net/std/TAP"><interface>'
-            '<accessURL use="base">http://t.test/r%s/tap</accessURL></interface></capability></ri:Resource></metadata></record>') % (i, i, i, i)
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                u = urllib.parse.urlparse(self.path); q = dict(urllib.parse.parse_qsl(u.query)); mode = u.path.strip("/").split("/")[0]
-                ctype = "text/xml"; verb = q.get("verb")
-                gran = "YYYY-MM-DD" if mode == "day" else "YYYY-MM-DDThh:mm:ssZ"
-                if verb == "Identify":
-                    body = OAI % ('<Identify><repositoryName>t</repositoryName><granularity>%s</granularity></Identify>' % gran)
-                elif mode == "endless":
-                    n = int(q.get("resumptionToken", "0"))
-                    body = OAI % ('<ListRecords>%s<resumptionToken>%d</resumptionToken></ListRecords>' % (rec(n), n + 1))
-                elif mode == "same":
-                    body = OAI % ('<ListRecords>%s<resumptionToken>again</resumptionToken></ListRecords>' % rec(0))
-                elif mode == "html":
-                    ctype = "text/html"; body = "<html><body><h1>Service unavailable</h1></body></html>"
-                elif mode == "badtoken":
-                    if "resumptionToken" in q: body = OAI % '<error code="badResumptionToken">token expired</error>'
-                    else: body = OAI % ('<ListRecords>%s<resumptionToken>x y+z</resumptionToken></ListRecords>' % rec(0))
-                elif mode == "day":
-                    f = q.get("from", "")
-                    ok = len(f) == 10 and f[4] == "-" and f[7] == "-"
-                    body = OAI % ('<error code="noRecordsMatch"/>' if ok else '<error code="badArgument">from=%s</error>' % f)
-                elif mode == "get" and verb == "GetRecord":
-                    if q.get("identifier") == "ivo://t.test/r7" and q.get("metadataPrefix") == "ivo_vor":
-                        body = OAI % ('<GetRecord>%s</GetRecord>' % rec(7))
-                    else: body = OAI % '<error code="idDoesNotExist">no such record</error>'
-                else:
-                    body = OAI % '<error code="badVerb">bad verb</error>'
-                b = body.encode(); self.send_response(200); self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-            def log_message(self, *a): pass
-        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-        """#
+    static func tricky(_ request: StubRequest, mode: String) -> StubResponse {
+        func oai(_ body: String) -> String { #"<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">\#(body)</OAI-PMH>"# }
+        func rec(_ i: Int) -> String {
+            #"<record><header><identifier>ivo://t.test/r\#(i)</identifier><datestamp>2024-01-01T00:00:00Z</datestamp></header>"#
+                + #"<metadata><ri:Resource xmlns:ri="http://www.ivoa.net/xml/RegistryInterface/v1.0" status="active"><title>r\#(i)</title>"#
+                + #"<identifier>ivo://t.test/r\#(i)</identifier><capability standardID="ivo://ivoa.net/std/TAP"><interface>"#
+                + #"<accessURL use="base">http://t.test/r\#(i)/tap</accessURL></interface></capability></ri:Resource></metadata></record>"#
+        }
+        var q: [String: String] = [:]
+        for item in URLComponents(string: "?" + (request.query ?? ""))?.queryItems ?? [] { q[item.name] = item.value ?? "" }
+        let granularity = mode == "day" ? "YYYY-MM-DD" : "YYYY-MM-DDThh:mm:ssZ"
+        let body: String
+        switch (mode, q["verb"]) {
+        case (_, "Identify"):
+            body = oai("<Identify><repositoryName>t</repositoryName><granularity>\(granularity)</granularity></Identify>")
+        case ("endless", _):
+            let n = Int(q["resumptionToken"] ?? "0") ?? 0
+            body = oai("<ListRecords>\(rec(n))<resumptionToken>\(n + 1)</resumptionToken></ListRecords>")
+        case ("same", _):
+            body = oai("<ListRecords>\(rec(0))<resumptionToken>again</resumptionToken></ListRecords>")
+        case ("html", _):
+            return .text("<html><body><h1>Service unavailable</h1></body></html>", contentType: "text/html")
+        case ("badtoken", _):
+            body = q["resumptionToken"] != nil
+                ? oai(#"<error code="badResumptionToken">token expired</error>"#)
+                : oai("<ListRecords>\(rec(0))<resumptionToken>x y+z</resumptionToken></ListRecords>")
+        case ("day", _):
+            let from = Array(q["from"] ?? "")
+            let ok = from.count == 10 && from[4] == "-" && from[7] == "-"
+            body = oai(ok ? #"<error code="noRecordsMatch"/>"# : #"<error code="badArgument">from=\#(String(from))</error>"#)
+        case ("get", "GetRecord"):
+            body = q["identifier"] == "ivo://t.test/r7" && q["metadataPrefix"] == "ivo_vor"
+                ? oai("<GetRecord>\(rec(7))</GetRecord>") : oai(#"<error code="idDoesNotExist">no such record</error>"#)
+        default:
+            body = oai(#"<error code="badVerb">bad verb</error>"#)
+        }
+        return .xml(body)
+    }
 
-    static func trickyServer() async throws -> (LocalOAIServer, URL) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skyport-oai-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let script = dir.appendingPathComponent("tricky_oai.py")
-        try Data(tricky.utf8).write(to: script)
-        let server = try await LocalOAIServer(script: script.path)
-        server.scratch = dir
-        return (server, URL(string: "http://127.0.0.1:\(server.port)")!)
+    /// Runs `body` with the misbehaving registries on a stub server; the URL is the server's root.
+    static func withTrickyServer(_ body: (URL) async throws -> Void) async throws {
+        try await withStubHTTPServer { server in
+            for mode in ["endless", "same", "html", "badtoken", "day", "get"] {
+                server.route("/" + mode) { request, _ in tricky(request, mode: mode) }
+            }
+            try await body(server.base)
+        }
     }
 
     @Test func pagesThroughResumptionTokensOfTheMiniServer() async throws {
@@ -190,9 +188,7 @@ final class LocalOAIServer: @unchecked Sendable {
     }
 
     @Test func aNeverEndingFeedStopsAtThePageCap() async throws {
-        let (server, base) = try await Self.trickyServer()
-        defer { server.stop() }
-        try await withRemoteHTTP { http in
+        try await Self.withTrickyServer { base in try await withRemoteHTTP { http in
             var seen = 0
             do {
                 for try await page in OAIHarvester(http: http, maxPages: 25).pages(baseURL: base.appendingPathComponent("endless")) {
@@ -211,13 +207,11 @@ final class LocalOAIServer: @unchecked Sendable {
                 try await OAIHarvester(http: http).harvest(baseURL: base.appendingPathComponent("same"))
             }
             #expect(repeated?.kind == .limitExceeded)
-        }
+        } }
     }
 
     @Test func registryErrorsAreClear() async throws {
-        let (server, base) = try await Self.trickyServer()
-        defer { server.stop() }
-        try await withRemoteHTTP { http in
+        try await Self.withTrickyServer { base in try await withRemoteHTTP { http in
             let harvester = OAIHarvester(http: http)
             let html = await #expect(throws: RegistryError.self) { try await harvester.harvest(baseURL: base.appendingPathComponent("html")) }
             #expect(html?.kind == .unexpectedDocument)
@@ -226,7 +220,7 @@ final class LocalOAIServer: @unchecked Sendable {
             let bad = await #expect(throws: RegistryError.self) { try await harvester.harvest(baseURL: base.appendingPathComponent("badtoken")) }
             #expect(bad?.oaiCode == "badResumptionToken")
             #expect(bad?.description.contains("token expired") == true)
-        }
+        } }
         // A registry that is down: a connect error, not a crash (one attempt, no retries).
         try await withRemoteHTTP(retry: RetryPolicy(maxAttempts: 1)) { http in
             let down = await #expect(throws: RemoteError.self) {
@@ -237,9 +231,7 @@ final class LocalOAIServer: @unchecked Sendable {
     }
 
     @Test func incrementalHarvestUsesTheIdentifiedGranularity() async throws {
-        let (server, base) = try await Self.trickyServer()
-        defer { server.stop() }
-        try await withRemoteHTTP { http in
+        try await Self.withTrickyServer { base in try await withRemoteHTTP { http in
             let since = Date(timeIntervalSince1970: 1_700_000_000)
             // /day says YYYY-MM-DD and answers noRecordsMatch only to a day-granular from=, badArgument otherwise.
             let harvester = OAIHarvester(http: http)
@@ -249,18 +241,16 @@ final class LocalOAIServer: @unchecked Sendable {
             let full = try await harvester.identify(baseURL: base.appendingPathComponent("endless"))
             #expect(!day.supportsSeconds)
             #expect(full.supportsSeconds)
-        }
+        } }
     }
 
     @Test func getRecordByIdentifier() async throws {
-        let (server, base) = try await Self.trickyServer()
-        defer { server.stop() }
-        try await withRemoteHTTP { http in
+        try await Self.withTrickyServer { base in try await withRemoteHTTP { http in
             let harvester = OAIHarvester(http: http)
             let record = try #require(try await harvester.getRecord(baseURL: base.appendingPathComponent("get"), identifier: "ivo://t.test/r7"))
             #expect(record.resource?.title == "r7")
             #expect(try await harvester.getRecord(baseURL: base.appendingPathComponent("get"), identifier: "ivo://t.test/none") == nil)
-        }
+        } }
     }
 
     /// The OAI-PMH endpoint of the DaCHS peer: its TAP job list URL's origin + `/oai.xml`.
@@ -271,10 +261,10 @@ final class LocalOAIServer: @unchecked Sendable {
         return parts.url
     }
 
-    @Test(.enabled(if: dachsOAI != nil, "DaCHS is not running: SKYPORT_TEST_DACHS_URL is unset (bash scripts/peers.sh start dachs)"))
+    @Test(.enabled(if: TestPeers.run(dachsOAI != nil), "DaCHS is not running: SKYPORT_TEST_DACHS_URL is unset (bash scripts/peers.sh start dachs)"))
     func harvestsTheRealDaCHSRegistry() async throws {
+        let asyncURL = try Peers.requireDaCHS()
         let oai = try #require(Self.dachsOAI)
-        let asyncURL = try #require(Peers.dachs)
         try await withRemoteHTTP { http in
             let harvester = OAIHarvester(http: http)
             let records = try await harvester.harvest(baseURL: oai)
@@ -307,7 +297,7 @@ final class LocalOAIServer: @unchecked Sendable {
 
     /// What sickle (PyPI) reads from an OAI-PMH endpoint: scripts/sickle_harvest.py, run on a thread of its own.
     static func sickle(_ base: URL) async throws -> [[String: Any]] {
-        let python = try #require(sicklePython)
+        let python = try TestPeers.require(sicklePython, "the pyvo/sickle venv is absent (scripts/pyvo_check.sh --install-only; the test command does)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/sickle_harvest.py").standardized.path
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("sickle-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: out) }
@@ -344,7 +334,7 @@ final class LocalOAIServer: @unchecked Sendable {
         return ours.count
     }
 
-    @Test(.enabled(if: sicklePython != nil, "the pyvo/sickle venv is absent: run scripts/pyvo_check.sh --install-only (the test command does)"))
+    @Test(.enabled(if: TestPeers.run(sicklePython != nil), "the pyvo/sickle venv is absent: run scripts/pyvo_check.sh --install-only (the test command does)"))
     func sickleReadsTheSameRecordsFromTheSamplePages() async throws {
         let (dir, pagePaths) = try Self.fixturePages()
         let server = try await LocalOAIServer(script: "\(Self.peers)/mini_oai_server.py", arguments: pagePaths)
@@ -353,8 +343,9 @@ final class LocalOAIServer: @unchecked Sendable {
         #expect(try await Self.compareWithSickle(server.baseURL) == 10)
     }
 
-    @Test(.enabled(if: sicklePython != nil && dachsOAI != nil, "needs DaCHS (scripts/peers.sh start dachs) and the sickle venv (scripts/pyvo_check.sh --install-only)"))
+    @Test(.enabled(if: TestPeers.run(sicklePython != nil && dachsOAI != nil), "needs DaCHS (scripts/peers.sh start dachs) and the sickle venv (scripts/pyvo_check.sh --install-only)"))
     func sickleReadsTheSameRecordsFromTheRealDaCHSRegistry() async throws {
+        _ = try Peers.requireDaCHS()
         #expect(try await Self.compareWithSickle(try #require(Self.dachsOAI)) > 0)
     }
 }

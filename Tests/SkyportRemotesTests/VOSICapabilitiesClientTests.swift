@@ -1,47 +1,28 @@
 import Foundation
 import SkyportCore
 @testable import SkyportRemotes
+import SkyportTestSupport
 import Testing
 
-/// The stand-in VOSI service (`Tests/Standins/vosi_standin.py`) serving `fixtures/registry/vosi-capabilities-tap.xml`,
-/// one per test, killed (by its pid) when the test ends.
-final class VOSIStandIn: Sendable {
+/// A VOSI service serving `fixtures/registry/vosi-capabilities-tap.xml`, and failing in the ways a refresh meets.
+enum VOSIStandIn {
     static let root = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let script = root.appending(path: "Tests/Standins/vosi_standin.py")
     static let fixture = root.appending(path: "fixtures/registry/vosi-capabilities-tap.xml")
-    static let available = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
-    let base: URL
-    private let process: Process
-
-    private init() throws {
-        let text = try String(contentsOf: Self.script, encoding: .utf8)
-        let (process, base) = try startPythonStandIn(text, name: "vosi_standin", arguments: [Self.fixture.path])
-        self.process = process
-        self.base = base
-    }
-
-    /// Starts one on a thread of its own (reading its port blocks).
-    static func start() async throws -> VOSIStandIn {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try VOSIStandIn() }) }
+    /// Runs `body` with a stub serving the capabilities at `/tap/capabilities`, a 500, an HTML page and a redirect.
+    static func with<T>(_ body: (StubHTTPServer) async throws -> T) async throws -> T {
+        let capabilities = try Data(contentsOf: fixture)
+        return try await withStubHTTPServer { server in
+            server.route("/tap/capabilities", StubResponse(headers: [("Content-Type", "text/xml")], body: capabilities))
+            server.route("/broken/capabilities", .text("Internal Server Error: database is down", status: 500))
+            server.route("/html/capabilities", .text("<!DOCTYPE html><html><body>Welcome to our portal</body></html>", contentType: "text/html"))
+            server.route("/moved/capabilities", StubResponse(status: 302, headers: [("Location", "/tap/capabilities")]))
+            return try await body(server)
         }
     }
-
-    func url(_ path: String) -> URL { base.appending(path: path) }
-
-    /// Kills the server (SIGKILL: an ignored SIGTERM may be inherited) and reaps it off the caller's thread.
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        let reaped = process
-        Thread.detachNewThread { reaped.waitUntilExit() }
-    }
-
-    deinit { stop() }
 }
 
-@Suite(.enabled(if: VOSIStandIn.available, "python3 is needed for the VOSI stand-in"))
+@Suite
 struct VOSICapabilitiesClientTests {
     @Test func theFixtureIsAVOSICapabilitiesDocument() throws {
         let capabilities = try VOResourceXML.capabilities(try Data(contentsOf: VOSIStandIn.fixture))
@@ -53,13 +34,14 @@ struct VOSICapabilitiesClientTests {
     }
 
     @Test func capabilitiesAreReadAndMappedAsARegistryRecordsWouldBe() async throws {
-        let server = try await VOSIStandIn.start()
-        defer { server.stop() }
-        let capabilities = try await withRemoteHTTP { try await VOSICapabilitiesClient(http: $0).capabilities(at: server.url("tap/capabilities")) }
+        let (capabilities, source) = try await VOSIStandIn.with { server in
+            let url = server.url("/tap/capabilities")
+            return (try await withRemoteHTTP { try await VOSICapabilitiesClient(http: $0).capabilities(at: url) }, url.absoluteString)
+        }
         #expect(capabilities.count == 5)
         let t = Date(timeIntervalSince1970: 1_800_000_000)
-        let facility = Facility(id: FacilityID("ivo://tap.example.org/tap"), name: "T", endpoints: [], accepts: [], owner: "registry", created: t, modified: t)
-        let refreshed = try RegistryMapping.refresh(facility, capabilities: capabilities, from: server.url("tap/capabilities").absoluteString, now: t).get()
+        let facility = Facility.sample("ivo://tap.example.org/tap", name: "T", endpoints: [], accepts: [], owner: "registry", at: t)
+        let refreshed = try RegistryMapping.refresh(facility, capabilities: capabilities, from: source, now: t).get()
         // The anonymous interface is preferred over the BasicAA one; the TAP base gets /async.
         #expect(refreshed.endpoints == [Endpoint(kind: .uws, url: "http://tap.example.org/tap/async")])
         #expect(refreshed.accepts == [.tapQuery])
@@ -67,46 +49,44 @@ struct VOSICapabilitiesClientTests {
     }
 
     @Test func failuresAreStructuredAndNamed() async throws {
-        let server = try await VOSIStandIn.start()
-        defer { server.stop() }
-        try await withRemoteHTTP { http in
+        let refused = try await StubHTTPServer.unusedPort()
+        try await VOSIStandIn.with { server in try await withRemoteHTTP { http in
             let client = VOSICapabilitiesClient(http: http)
             do {
-                _ = try await client.capabilities(at: server.url("broken/capabilities"))
+                _ = try await client.capabilities(at: server.url("/broken/capabilities"))
                 Issue.record("a 500 must throw")
             } catch let error as RemoteError {
                 #expect(error.kind == .status && error.status == 500)
                 #expect(error.snippet?.contains("database is down") == true)
             }
             do {
-                _ = try await client.capabilities(at: server.url("html/capabilities"))
+                _ = try await client.capabilities(at: server.url("/html/capabilities"))
                 Issue.record("an HTML page must throw")
             } catch let error as RegistryError {
                 #expect(error.kind == .unexpectedDocument && error.message.contains("HTML"))
             }
             do {
-                _ = try await client.capabilities(at: server.url("moved/capabilities"))
+                _ = try await client.capabilities(at: server.url("/moved/capabilities"))
                 Issue.record("a redirect must throw")
             } catch let error as RemoteError {
                 #expect(error.kind == .invalidResponse && error.status == 302)
                 #expect(error.message.contains("/tap/capabilities"))
             }
             do {
-                _ = try await client.capabilities(at: URL(string: "http://127.0.0.1:1/tap/capabilities")!)
+                _ = try await client.capabilities(at: URL(string: "http://127.0.0.1:\(refused)/tap/capabilities")!)
                 Issue.record("a refused connection must throw")
             } catch let error as RemoteError {
                 #expect(error.kind == .connect)
             }
-        }
+        } }
     }
 
-    @Test(.enabled(if: Peers.dachs != nil, "DaCHS not started (SKYPORT_TEST_DACHS_URL unset: scripts/peers.sh start dachs)"))
+    @Test(.enabled(if: TestPeers.run(Peers.dachs != nil), "DaCHS not started (SKYPORT_TEST_DACHS_URL unset: scripts/peers.sh start dachs)"))
     func theRealDaCHSCapabilitiesRefreshATAPFacility() async throws {
-        let jobList = try #require(Peers.dachs)
+        let jobList = try Peers.requireDaCHS()
         let t = Date(timeIntervalSince1970: 1_800_000_000)
-        let facility = Facility(
-            id: FacilityID("dachs"), name: "DaCHS", endpoints: [Endpoint(kind: .uws, url: jobList.absoluteString)], accepts: [.tapQuery],
-            owner: "registry", created: t, modified: t)
+        let facility = Facility.sample(
+            "dachs", name: "DaCHS", endpoints: [Endpoint(kind: .uws, url: jobList.absoluteString)], owner: "registry", at: t)
         let url = try #require(RegistryMapping.capabilitiesURL(of: facility))
         #expect(url.hasSuffix("/tap/capabilities"))
         let capabilities = try await withRemoteHTTP { try await VOSICapabilitiesClient(http: $0).capabilities(at: URL(string: url)!) }

@@ -137,7 +137,7 @@ struct ForwardingHarness {
 
     /// Runs a forwarding worker until `done` holds for the stored sessions (or the time runs out).
     func runWorker(
-        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 10,
+        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 60,
         until done: @escaping @Sendable ([SessionRecord]) -> Bool, ids: [UUID]
     ) async throws -> [SessionRecord] {
         var logger = Logger(label: "test")
@@ -163,7 +163,7 @@ extension ForwardingService.Settings {
     static var fast: Self {
         var s = Self()
         s.idle = .milliseconds(10)
-        s.lease = .seconds(1)
+        s.lease = .seconds(30)  // never lapses while one worker drives a session, however loaded the machine
         s.wait = 1
         s.maxFailures = 3
         return s
@@ -307,7 +307,7 @@ final class RecordingNotifier: Notifier {
         var settings = ForwardingService.Settings.fast
         settings.concurrency = 5
         let fake = FakeUWSFacility(pollsToFinish: 1, callDelay: .milliseconds(20))
-        let sessions = try await h.runWorker(fake, settings: settings, seconds: 20, until: { $0.allSatisfy { $0.phase == .completed } }, ids: ids)
+        let sessions = try await h.runWorker(fake, settings: settings, until: { $0.allSatisfy { $0.phase == .completed } }, ids: ids)
         #expect(sessions.allSatisfy { $0.phase == .completed })
         #expect(fake.state.withLock { $0.maxConcurrent } <= 5)
         #expect(fake.state.withLock { $0.submits } == 40)

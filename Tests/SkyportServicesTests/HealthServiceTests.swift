@@ -38,9 +38,10 @@ private final class Switchboard: Sendable {
         return s
     }
 
-    /// Polls `condition` every 10 ms for up to 5 s.
+    /// Polls `condition` every 10 ms until it holds, for up to a generous minute (a loaded machine is slow, not wrong).
     static func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             if condition() { return true }
             try? await Task.sleep(for: .milliseconds(10))
         }

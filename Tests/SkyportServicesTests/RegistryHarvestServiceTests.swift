@@ -181,7 +181,7 @@ private final class Clock: Sendable {
         #expect(registry.calls.isEmpty)
         try await Self.addSource(store, clock)
         signal.ring()
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while try await store.facility(FacilityID("ivo://a.example/tap")) == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import SkyportCore
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// The kinds of store every contract test runs against. A PostgreSQL store joins by adding a case here.
@@ -34,12 +35,10 @@ func sampleFacility(
     _ id: String = "ivo://example.org/tap", owner: String = "alice", accepts: [ExecutableKind] = [.tapQuery],
     status: FacilityStatus = .active
 ) -> Facility {
-    let t = Date(timeIntervalSince1970: 1_790_000_000)
-    return Facility(
-        id: FacilityID(id), name: "Example \(id)", description: "a facility", status: status,
-        endpoints: [Endpoint(kind: .uws, url: "http://127.0.0.1:8080/tap/async")], accepts: accepts,
-        limits: FacilityLimits(cores: 4, memory: 8, duration: ISODuration("PT2H")), capacity: FacilityCapacity(cores: 16, memory: 64),
-        data: FacilityData(rses: ["SKA_SRC_01"]), owner: owner, created: t, modified: t.addingTimeInterval(1))
+    Facility.sample(
+        id, name: "Example \(id)", description: "a facility", status: status, endpoints: [Endpoint(kind: .uws, url: "http://127.0.0.1:8080/tap/async")],
+        accepts: accepts, limits: FacilityLimits(cores: 4, memory: 8, duration: ISODuration("PT2H")), capacity: FacilityCapacity(cores: 16, memory: 64),
+        rses: ["SKA_SRC_01"], owner: owner, at: TestDates.epoch, modified: TestDates.epoch.addingTimeInterval(1))
 }
 
 @Suite struct StoreContractTests {
@@ -174,10 +173,9 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
         let set = OfferSetRecord(
             id: UUID(), created: now, expires: now.addingTimeInterval(lifetime), request: NormalisedRequest(executable: ExecutableRequest(kind: .dockerContainer)))
         let sessions = (0..<count).map { i in
-            SessionRecord(
-                id: UUID(), offerSet: set.id, facility: FacilityID(facility), facilityName: facility, phase: .offered, created: now,
-                expires: now.addingTimeInterval(lifetime), cores: cores, memory: 1, start: start.addingTimeInterval(Double(i) * 3_600),
-                duration: ISODuration(seconds: 3_600), rank: i, executable: ExecutableRequest(kind: .dockerContainer))
+            SessionRecord.sample(
+                facility: facility, offerSet: set.id, created: now, lifetime: lifetime, cores: cores, start: start.addingTimeInterval(Double(i) * 3_600),
+                rank: i)
         }
         return (set, sessions)
     }

@@ -22,11 +22,13 @@ public struct HealthProbe: Sendable {
     public var retryDelay: Duration
     public var maxBodyBytes: Int
     public var logger: Logger
+    /// The clock the pauses between retries sleep on (tests give a virtual one).
+    public var clock: any Clock<Duration>
 
     /// `client` is owned by the caller (configure it with `RemoteHTTP.clientConfiguration`).
     public init(
         client: HTTPClient, timeout: Duration = .seconds(5), retries: Int = 2, retryDelay: Duration = .seconds(1),
-        maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "skyport.health")
+        maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "skyport.health"), clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.client = client
         self.timeout = timeout
@@ -34,6 +36,7 @@ public struct HealthProbe: Sendable {
         self.retryDelay = retryDelay
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
+        self.clock = clock
     }
 
     static let availabilityNS = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
@@ -135,7 +138,7 @@ public struct HealthProbe: Sendable {
             } catch let error as RemoteError where error.kind == .connect && attempt < retries {
                 attempt += 1
                 logger.debug("retrying health check", metadata: ["url": "\(error.url)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: retryDelay)
+                try await clock.sleep(for: retryDelay)
             }
         }
     }
