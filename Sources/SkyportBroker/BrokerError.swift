@@ -8,6 +8,8 @@ public enum BrokerError: Error, Sendable, Equatable {
     case notFound(String)
     /// The facility belongs to another operator.
     case notOwner(FacilityID)
+    /// Something else (a registry source) belongs to another operator, or to the broker's configuration.
+    case forbidden(String)
     /// A facility with live jobs was set to draining instead of removed.
     case facilityHasLiveJobs(FacilityID, live: Int)
     /// A facility has no VOSI capabilities URL to refresh from.

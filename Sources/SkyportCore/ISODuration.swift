@@ -102,7 +102,8 @@ public enum Timestamp {
             return n
         }
         guard let y = number(0, 4), let m = number(5, 7), let d = number(8, 10), let hh = number(11, 13), let mm = number(14, 16),
-              let ss = number(17, 19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61 else { return nil }
+              let ss = number(17, 19), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d), hh < 24, mm < 60, ss < 61
+        else { return nil }
         // days-from-civil (the inverse of `format`'s arithmetic)
         let yy = m <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400
@@ -111,6 +112,26 @@ public enum Timestamp {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
         return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hh * 3_600 + mm * 60 + ss))
+    }
+
+    /// The days of a month of the proleptic Gregorian calendar.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Whether a text that starts with `YYYY-MM-DD` names a day that exists (true for any other text: the ISO reader
+    /// judges it).
+    static func calendarDateExists(_ text: String) -> Bool {
+        let u = Array(text.utf8.prefix(10))
+        guard u.count == 10, u[4] == 45, u[7] == 45, u.enumerated().allSatisfy({ $0.offset == 4 || $0.offset == 7 || (48...57).contains($0.element) })
+        else { return true }
+        func number(_ from: Int, _ to: Int) -> Int { u[from..<to].reduce(0) { $0 * 10 + Int($1 - 48) } }
+        let (y, m, d) = (number(0, 4), number(5, 7), number(8, 10))
+        return (1...12).contains(m) && d >= 1 && d <= daysIn(month: m, year: y)
     }
 
     /// `2026-11-28T15:55:26Z`: whole seconds, UTC (civil-from-days arithmetic, no formatter on the hot path).
@@ -132,9 +153,12 @@ public enum Timestamp {
         return "\(String(repeating: "0", count: max(0, 4 - y.count)))\(y)-\(two(month))-\(two(day))T\(two(secs / 3_600)):\(two(secs / 60 % 60)):\(two(secs % 60))Z"
     }
 
+    /// An ISO-8601 instant; nil for anything else, including a calendar date that does not exist (`2026-02-30`,
+    /// which a lenient reader would roll over to March).
     public static func parse(_ text: String) -> Date? {
         if let fast = parseCanonical(text) { return fast }
         let t = text.trimmingCharacters(in: .whitespaces)
+        guard calendarDateExists(t) else { return nil }
         if let d = try? Date(t, strategy: .iso8601) { return d }
         if let d = try? Date(t, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
         return nil

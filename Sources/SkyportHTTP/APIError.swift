@@ -114,6 +114,8 @@ extension APIError {
             return .notFound(what)
         case .notOwner(let id):
             return APIError(.forbidden, code: "forbidden", "facility '\(id)' belongs to another operator")
+        case .forbidden(let why):
+            return APIError(.forbidden, code: "forbidden", why)
         case .facilityHasLiveJobs(let id, let live):
             return APIError(
                 .conflict, code: "facility-has-live-jobs",

@@ -7,6 +7,7 @@ public enum SkyportRouter {
         let router = Router(context: SkyportRequestContext.self)
         router.add(middleware: PrometheusMiddleware(registry: deps.metrics))
         router.add(middleware: RequestMiddleware())
+        router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(operators: deps.broker.store))
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),

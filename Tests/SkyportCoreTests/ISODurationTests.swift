@@ -66,3 +66,18 @@ import SkyportCore
         #expect(Timestamp.parse("2025-11-24T16:00:00.75Z") == Date(timeIntervalSince1970: 1_764_000_000.75))
     }
 }
+
+/// Days that do not exist are not read as others (a lenient reader rolls `2026-02-30` over to March 2).
+@Suite struct TimestampCalendarTests {
+    @Test(arguments: ["2026-02-30T00:00:00Z", "2026-02-29T12:00:00Z", "2026-04-31T00:00:00Z", "2100-02-29T00:00:00Z",
+                      "2026-02-30T00:00:00+01:00", "2026-02-30T00:00:00.5Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z"])
+    func aDayThatDoesNotExistIsNotATime(_ text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test(arguments: ["2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2026-04-30T23:59:59Z", "2026-12-31T00:00:00+01:00",
+                      "2026-01-31T10:00:00.250Z"])
+    func aDayThatExistsIsRead(_ text: String) {
+        #expect(Timestamp.parse(text) != nil)
+    }
+}

@@ -115,6 +115,20 @@ struct AmountCase: Sendable, CustomTestStringConvertible {
         #expect(plan.offers.first?.rank == 1)
     }
 
+    @Test func nothingIsBookedBeyondTheHorizon() throws {
+        let year9999 = try #require(Timestamp.parse("9999-01-01T00:00:00Z"))
+        let far = TimeWindow(earliest: year9999, latest: year9999.addingTimeInterval(3_600))
+        let plan = OfferPlanner().plan(F.request(start: far), candidates: Self.candidates([F.facility("f")]), bookings: [], now: Self.now)
+        #expect(plan.offers.isEmpty)
+        #expect(plan.notes.map(\.code) == [.beyondHorizon])
+        #expect(plan.notes.first?.message.hasPrefix("schedule.requested.start:") == true)
+        // A window that opens now and reaches past the horizon is cut at it: the offer starts now.
+        let long = TimeWindow(earliest: Self.now, latest: year9999)
+        let cut = OfferPlanner().plan(F.request(start: long), candidates: Self.candidates([F.facility("f")]), bookings: [], now: Self.now)
+        #expect(cut.offers.first?.start == Self.at(0))
+        #expect(cut.offers.allSatisfy { $0.start <= Self.now.addingTimeInterval(OfferPlanner.Settings().horizon) })
+    }
+
     @Test func aClosedWindowGivesNothing() {
         let past = TimeWindow(earliest: Self.now.addingTimeInterval(-7_200), latest: Self.now.addingTimeInterval(-60))
         let plan = OfferPlanner().plan(F.request(start: past), candidates: Self.candidates([F.facility("f")]), bookings: [], now: Self.now)

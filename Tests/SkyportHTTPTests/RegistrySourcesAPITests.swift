@@ -73,8 +73,12 @@ import Testing
             #expect(sources[0]["lastResult"] as? String == "failed: down")
             #expect(sources[0]["lastAttempt"] as? String == "2027-01-15T08:00:00Z")
 
-            #expect(try await client.send(.delete, Self.path, token: TestBroker.bobToken).status == .noContent)
-            #expect(try await client.send(.delete, Self.path, token: TestBroker.bobToken).status == .notFound)
+            // Only the operator who added a source removes it.
+            let notBobs = try await client.send(.delete, Self.path, token: TestBroker.bobToken)
+            #expect(notBobs.status == .forbidden)
+            #expect(try notBobs.json()["code"] as? String == "forbidden")
+            #expect(try await client.send(.delete, Self.path, token: TestBroker.aliceToken).status == .noContent)
+            #expect(try await client.send(.delete, Self.path, token: TestBroker.aliceToken).status == .notFound)
             #expect(try await store.registrySources().map(\.url) == ["https://b.example/oai"])
         }
     }
@@ -136,5 +140,16 @@ import Testing
             try? await client.shutdown()
             throw error
         }
+    }
+
+    @Test func aSourceFromTheConfigurationIsNoOperatorsToRemove() async throws {
+        let store = InMemoryStore()
+        try await store.upsertRegistrySource(RegistrySource(url: Self.url, addedBy: "registry", added: Date()))
+        try await TestBroker(store: store).run { client in
+            let r = try await client.send(.delete, Self.path, token: TestBroker.aliceToken)
+            #expect(r.status == .forbidden)
+            #expect(try r.json()["message"] as? String ?? "" == "registry source '\(Self.url)' comes from the broker's configuration (SKYPORT_REGISTRY_SOURCES): it is removed there")
+        }
+        #expect(try await store.registrySources().count == 1)
     }
 }

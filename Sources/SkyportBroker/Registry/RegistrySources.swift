@@ -22,7 +22,16 @@ public struct RegistrySources: Sendable {
         return (source, true)
     }
 
+    /// Removes a source the operator added; one another operator added, or the configuration
+    /// (`SKYPORT_REGISTRY_SOURCES`), is not this operator's to remove.
     public func remove(_ url: String, by owner: String, logger: Logger) async throws {
+        guard let source = try await broker.store.registrySource(url) else { throw BrokerError.notFound("registry source '\(url)'") }
+        guard source.addedBy == owner else {
+            throw BrokerError.forbidden(
+                source.addedBy == FacilityCatalog.registryOwner
+                    ? "registry source '\(url)' comes from the broker's configuration (SKYPORT_REGISTRY_SOURCES): it is removed there"
+                    : "registry source '\(url)' was added by another operator")
+        }
         guard try await broker.store.deleteRegistrySource(url) else { throw BrokerError.notFound("registry source '\(url)'") }
         logger.info("registry source removed", metadata: ["registry": .string(url), "operator": .string(owner)])
     }

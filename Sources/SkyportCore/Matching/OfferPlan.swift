@@ -39,6 +39,8 @@ public enum PlanNoteCode: String, Sendable, Hashable, Codable, CaseIterable {
     case exceedsLimit = "exceeds-limit"
     /// The start window ends before now (or before it begins).
     case startWindowClosed = "start-window-closed"
+    /// The start window opens beyond the planner's horizon.
+    case beyondHorizon = "start-beyond-horizon"
 }
 
 /// A note on a plan: a facility that gave no offer, and why.

@@ -22,6 +22,9 @@ public struct OfferPlanner: Sendable {
         public var defaultDuration = ISODuration(seconds: 7_200)
         /// The start window `[now, now + this]` when the request gives none, in seconds.
         public var defaultStartWindow: TimeInterval = 7_200
+        /// How far ahead offers may start, in seconds: a start window beyond it gives no offer (it is said why),
+        /// and one reaching past it is cut there, so that nothing is booked for the year 9999.
+        public var horizon: TimeInterval = 366 * 86_400
         /// Later starts fall on multiples of this many seconds.
         public var slotStep: TimeInterval = 60
         /// Cores offered when the request gives neither min nor max.
@@ -51,7 +54,15 @@ public struct OfferPlanner: Sendable {
     private func plan(_ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, bookings: [Booking], now: Date) -> OfferPlan {
         var plan = OfferPlan()
         let earliest = max(request.start?.earliest ?? now, now).timeIntervalSince1970.rounded(.up)
-        let latest = request.start?.latest.timeIntervalSince1970 ?? earliest + settings.defaultStartWindow
+        let horizon = (now.timeIntervalSince1970 + settings.horizon).rounded(.down)
+        if earliest > horizon {
+            plan.notes.append(PlanNote(
+                facility: nil, code: .beyondHorizon,
+                message: "schedule.requested.start: the start window opens at \(Timestamp.format(Date(timeIntervalSince1970: earliest))), "
+                    + "more than \(Int(settings.horizon / 86_400)) days ahead; Skyport books no further ahead than that"))
+            return plan
+        }
+        let latest = min(request.start?.latest.timeIntervalSince1970 ?? earliest + settings.defaultStartWindow, horizon)
         guard earliest <= latest, settings.maxOffers > 0 else {
             if earliest > latest {
                 plan.notes.append(PlanNote(
