@@ -364,3 +364,34 @@ func requestJSON(_ text: String) -> JSONValue {
         print("typicalRequestParsesFast: \(micros) µs per request (debug build)")
     }
 }
+
+/// A user's repository is cloned on the broker's host: only http(s) and git URLs with a host are taken, so that no
+/// local file leaves the broker through the staging remote and no other git transport runs.
+@Suite struct RepositoryURLTests {
+    static let refused = [
+        "/etc", "./secret", "../x", "~/repo", "file:///srv/secret.git", "FILE:///srv/x", "ssh://host/x.git", "git@github.com:user/repo.git",
+        "ext::sh -c touch% /tmp/pwned", "fd::17", "https://", "git://", "https:///no-host", "-upload-pack=touch", "https://exa mple.org/x",
+        "git+file:///srv/x",
+    ]
+
+    @Test(arguments: refused)
+    func anExecutableRepositoryThatIsNoRemoteURLIsRefusedNamingTheField(_ url: String) throws {
+        let body = #""executable": {"kind": "binder-notebook", "repository": "\#(url)"}"#
+        #expect(RequestParserTests.errorFields(body).contains("executable.repository"))
+    }
+
+    @Test(arguments: refused)
+    func aCodemetaCodeRepositoryThatIsNoRemoteURLIsRefusedNamingTheField(_ url: String) throws {
+        let body = #""executable": {"kind": "binder-notebook"}, "software": {"@type": "SoftwareSourceCode", "codeRepository": "\#(url)"}"#
+        let fields = RequestParserTests.errorFields(body)
+        #expect(fields.contains("software.codeRepository") || fields.contains("executable.repository"), "\(url): \(fields)")
+    }
+
+    @Test(arguments: ["https://github.com/cds-astro/tutorials", "http://gitlab.example.org/a/b.git", "git://127.0.0.1:9418/r.git",
+                      "git+https://github.com/x/y"])
+    func remoteURLsAreTaken(_ url: String) throws {
+        let r = try RequestParserTests.parse(#""executable": {"kind": "binder-notebook", "repository": "\#(url)"}"#)
+        #expect(r.executable.repository != nil)
+        #expect(RepositoryURL.problem(r.executable.repository ?? "") == nil)
+    }
+}

@@ -11,6 +11,9 @@ extension ExecutionRequestParser {
         var exec = ExecutableRequest()
         exec.kind = kind(o, field, required: kindRequired, &r)
         exec.repository = r.string(o["repository"], "\(field).repository").map(Codemeta.cleanRepository)
+        if let repository = exec.repository, let problem = RepositoryURL.problem(repository) {
+            r.error("\(field).repository", problem)
+        }
         exec.ref = r.string(o["ref"], "\(field).ref")
         exec.path = r.string(o["path"], "\(field).path")
         exec.parameters = parameters(o["parameters"], "\(field).parameters", &r)

@@ -82,7 +82,13 @@ public enum ExecutionRequestParser {
         request.software = codemeta.software
         var exec = request.executable
         exec.kind = exec.kind ?? codemeta.executable.kind
-        exec.repository = exec.repository ?? codemeta.executable.repository
+        if exec.repository == nil, let repository = codemeta.executable.repository {
+            if let problem = RepositoryURL.problem(repository) {
+                r.error("software.codeRepository", problem)
+            } else {
+                exec.repository = repository
+            }
+        }
         exec.ref = exec.ref ?? codemeta.executable.ref
         exec.path = exec.path ?? codemeta.executable.path
         request.executable = exec

@@ -98,9 +98,9 @@ public struct GitStager: Sendable {
         let looksLikeCommit = ref.map { $0.count >= 7 && $0.count <= 40 && $0.allSatisfy(\.isHexDigit) } ?? false
         do {
             if let ref, !looksLikeCommit {
-                try await git(["clone", "--quiet", "--no-tags", "--single-branch", "--branch", ref, "--", repository, dir], in: nil, what: "cloning")
+                try await untrusted(["clone", "--quiet", "--no-tags", "--single-branch", "--branch", ref, "--", repository, dir], in: nil, what: "cloning")
             } else {
-                try await git(["clone", "--quiet", "--", repository, dir], in: nil, what: "cloning")
+                try await untrusted(["clone", "--quiet", "--", repository, dir], in: nil, what: "cloning")
                 if let ref { try await git(["checkout", "--quiet", "--detach", ref], in: dir, what: "checking out") }
             }
         } catch let failure as GitFailure {
@@ -128,6 +128,24 @@ public struct GitStager: Sendable {
         _ = try await run(["init", "--quiet", "--bare", fresh], in: nil)
         if rename(fresh, path) != 0 { try? FileManager.default.removeItem(atPath: fresh) }  // another made it first
         return path
+    }
+
+    /// Git settings for a repository a user named: only http(s) and git transports (never a local path, `file://`,
+    /// `ssh://` or `ext::`, also not through a submodule or an alternate), no redirects, no credential helpers.
+    static let untrustedConfig = [
+        "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
+        "-c", "protocol.git.allow=always", "-c", "protocol.file.allow=never", "-c", "http.followRedirects=false",
+        "-c", "credential.helper=", "-c", "core.askPass=/bin/true",
+    ]
+
+    /// A git command on a user's repository (`clone`): the transports are held to `untrustedConfig` and
+    /// `GIT_ALLOW_PROTOCOL`, whatever the repository URL says.
+    @discardableResult
+    func untrusted(_ arguments: [String], in dir: String?, what: String? = nil) async throws -> String {
+        try await Subprocess.run("/usr/bin/env", ["git"] + Self.untrustedConfig + arguments, directory: dir, timeout: remote.timeout, environment: [
+            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C",
+            "GIT_ALLOW_PROTOCOL": "https:http:git", "GIT_PROTOCOL_FROM_USER": "0",
+        ], what: what ?? "git \(arguments.first ?? "")")
     }
 
     @discardableResult
