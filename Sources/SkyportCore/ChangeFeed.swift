@@ -80,25 +80,13 @@ public final class ChangeFeed: Sendable {
     public var observing: Int { state.withLock { $0.waiters.count } }
 
     private func wait(_ id: Int, upTo timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { c in
-                    let now = self.state.withLock { s -> Bool in
-                        guard let w = s.waiters[id], !w.fired, !w.closed else { return true }
-                        s.waiters[id]?.continuation = c
-                        return false
-                    }
-                    if now { c.resume() }
-                }
+        await suspend(upTo: timeout, register: { c in
+            self.state.withLock { s -> Bool in
+                guard let w = s.waiters[id], !w.fired, !w.closed else { return true }
+                s.waiters[id]?.continuation = c
+                return false
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.wake(id)
-            }
-            await group.next()
-            group.cancelAll()
-            self.wake(id)
-        }
+        }, expire: { self.wake(id) })
         return remove(id)
     }
 

@@ -30,27 +30,15 @@ public final class WorkSignal: Sendable {
             return s.next
         }
         guard let id else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { c in
-                    let now = self.state.withLock { s -> Bool in
-                        if s.released.remove(id) != nil { return true }
-                        // A ring between taking the id and registering here was kept as pending: take it.
-                        if s.pending { s.pending = false; return true }
-                        s.waiters[id] = c
-                        return false
-                    }
-                    if now { c.resume() }
-                }
+        await suspend(upTo: timeout, register: { c in
+            self.state.withLock { s -> Bool in
+                if s.released.remove(id) != nil { return true }
+                // A ring between taking the id and registering here was kept as pending: take it.
+                if s.pending { s.pending = false; return true }
+                s.waiters[id] = c
+                return false
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.release(id)
-            }
-            await group.next()
-            group.cancelAll()
-            self.release(id)
-        }
+        }, expire: { self.release(id) })
         state.withLock { _ = $0.released.remove(id) }
     }
 
