@@ -61,6 +61,10 @@ public struct SkyportConfiguration: Sendable {
     /// BinderHub facilities that must run the same versions, the prime first (`SKYPORT_BINDER_FEDERATION`, comma-separated
     /// facility identifiers): a member whose `/versions` differ from the prime's is unavailable. Nil: never compared.
     public var binderFederation: BinderFederation?
+    /// Destinations outside the public address space that Skyport may call on behalf of what others wrote
+    /// (`SKYPORT_EGRESS_ALLOW`: comma-separated host names, `*.domain`s, addresses and CIDR blocks). Empty by default:
+    /// loopback, private, link-local and the other special ranges are refused. Metadata endpoints are never allowed.
+    public var egress = EgressPolicy()
 
     public init() {}
 
@@ -90,6 +94,9 @@ public struct SkyportConfiguration: Sendable {
             for u in c.registrySources where FacilityDocument.httpURLProblem(u) != nil {
                 throw Invalid(description: "SKYPORT_REGISTRY_SOURCES: '\(u)' is not an http(s) URL")
             }
+        }
+        if let v = env["SKYPORT_EGRESS_ALLOW"] {
+            do { c.egress = try EgressPolicy(parsing: v) } catch { throw Invalid(description: error.message) }
         }
         if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }

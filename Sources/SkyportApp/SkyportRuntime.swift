@@ -23,6 +23,8 @@ public final class SkyportRuntime: Sendable {
         /// refreshing is not configured.
         public var capabilities: CapabilitiesFetch??
         public var metrics: PrometheusCollectorRegistry?
+        /// How outbound host names are resolved (tests give fixed answers).
+        public var resolver: (any HostResolver)?
         public init(store: (any BrokerStore)? = nil) { self.store = store }
     }
 
@@ -37,8 +39,8 @@ public final class SkyportRuntime: Sendable {
     /// Rung when a registry source is added.
     public let registryHarvests = WorkSignal()
     public let metrics: PrometheusCollectorRegistry
-    /// The one outbound HTTP client; `shutdown()` closes it.
-    public let client: HTTPClient
+    /// The egress gate every outbound call goes through (with its HTTP clients); `shutdown()` closes it.
+    public let egress: Egress
     /// Credentials for facility endpoints (`SKYPORT_CREDENTIALS`), read once.
     public let credentials: Credentials
     /// The use cases.
@@ -58,18 +60,26 @@ public final class SkyportRuntime: Sendable {
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, config.forwardConcurrency)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        self.client = client
+        let metrics = self.metrics
+        let egress = Egress(
+            policy: config.egress, resolver: overrides.resolver ?? SystemResolver(), configuration: clientConfiguration,
+            logger: Logger(label: "skyport.egress", factory: { _ in logger.handler })
+        ) { refusal, purpose in
+            metrics.makeCounter(
+                name: "skyport_egress_refused_total", labels: [("reason", refusal.reason.rawValue), ("purpose", purpose.rawValue)]
+            ).increment()
+        }
+        self.egress = egress
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
         let federation = BrokerFederation(
-            brokerID: config.brokerID, client: client, credentials: credentials,
+            brokerID: config.brokerID, egress: egress, credentials: credentials,
             logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
-        let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(client: client, logger: logger)
+        let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(egress: egress, logger: logger)
         self.broker = Broker(
             store: store, planner: planner, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests,
-            federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities)
+            federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress)
     }
 
     /// Runs `body` with a runtime, and closes its client afterwards whatever happens (the CLI's one-shot commands).
@@ -88,9 +98,9 @@ public final class SkyportRuntime: Sendable {
         }
     }
 
-    /// Closes the outbound client (after in-flight requests).
+    /// Closes the outbound clients (after in-flight requests).
     public func shutdown() async {
-        try? await client.shutdown()
+        await egress.shutdown()
     }
 
     /// The HTTP application, ready to run as a service.
@@ -107,12 +117,12 @@ public final class SkyportRuntime: Sendable {
     /// The background services: offer expiry, forwarding with an adapter per kind of endpoint, health checks and
     /// registry harvests (each when configured).
     public func backgroundServices() -> [any Service] {
-        let uws = UWSExecutor.standard(client: client, credentials: credentials, logger: logger)
+        let uws = UWSExecutor.standard(egress: egress, credentials: credentials, logger: logger)
         let binder = BinderExecutor(
-            client: client, settings: Self.binderSettings(config), sealer: sealer, credentials: credentials,
+            egress: egress, settings: Self.binderSettings(config), sealer: sealer, credentials: credentials,
             logger: Logger(label: "skyport.binderhub", factory: { [logger] _ in logger.handler }))
         let broker = BrokerExecutor(
-            client: client, credentials: credentials, sealer: sealer,
+            egress: egress, credentials: credentials, sealer: sealer,
             logger: Logger(label: "skyport.federation", factory: { [logger] _ in logger.handler }))
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
@@ -121,33 +131,39 @@ public final class SkyportRuntime: Sendable {
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker],
-                notifier: HTTPNotifier(client: client, logger: logger), settings: forwarding, work: work, logger: logger),
+                notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger),
         ]
         if config.healthPeriod > 0 {
             var settings = HealthService.Settings()
             settings.period = .seconds(config.healthPeriod)
             settings.failedPeriod = .seconds(max(1, config.healthPeriod / 2))
             settings.federation = config.binderFederation
-            let probe = HealthProbe(client: client, logger: Logger(label: "skyport.health", factory: { [logger] _ in logger.handler }))
+            let probe = HealthProbe(egress: egress, logger: Logger(label: "skyport.health", factory: { [logger] _ in logger.handler }))
             services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
         }
         if config.registryPeriod > 0 {
             let harvester = registryHarvester()
+            let trusted = registryHarvester(trusted: true)
+            let configured = Set(config.registrySources)
             var settings = RegistryHarvestService.Settings()
             settings.period = .seconds(config.registryPeriod)
             services.append(RegistryHarvestService(
                 store: store, settings: settings, signal: registryHarvests,
                 logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler })
             ) { url, from, page in
-                for try await p in harvester.pages(baseURL: url, from: from) { try await page(p.records) }
+                // The operator's own sources (SKYPORT_REGISTRY_SOURCES) are trusted; those added over the API are not.
+                for try await p in (configured.contains(url.absoluteString) ? trusted : harvester).pages(baseURL: url, from: from) { try await page(p.records) }
             })
         }
         return services
     }
 
     /// The OAI-PMH harvester the registry service and `skyport registry harvest` share.
-    public func registryHarvester(maxPages: Int = 2_000, maxRecords: Int = 500_000) -> OAIHarvester {
-        OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60), maxBodyBytes: OAIHarvester.defaultMaxBytes), maxPages: maxPages, maxRecords: maxRecords)
+    /// `trusted`: for a source the operator configured (not judged by the egress rule).
+    public func registryHarvester(maxPages: Int = 2_000, maxRecords: Int = 500_000, trusted: Bool = false) -> OAIHarvester {
+        var http = RemoteHTTP(egress: egress, purpose: .registry, timeout: .seconds(60), maxBodyBytes: OAIHarvester.defaultMaxBytes)
+        http.trusted = trusted
+        return OAIHarvester(http: http, maxPages: maxPages, maxRecords: maxRecords)
     }
 
     /// Adds the configured registry sources (`SKYPORT_REGISTRY_SOURCES`) that are not stored yet.
@@ -202,9 +218,9 @@ public final class SkyportRuntime: Sendable {
 
     /// Reads VOSI capabilities documents for facility refreshes, which an operator waits for: a short timeout, one
     /// retry, a small body cap.
-    public static func capabilitiesFetch(client: HTTPClient, logger: Logger) -> CapabilitiesFetch {
+    public static func capabilitiesFetch(egress: Egress, logger: Logger) -> CapabilitiesFetch {
         let reader = VOSICapabilitiesClient(http: RemoteHTTP(
-            client: client, timeout: .seconds(20), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 2),
+            egress: egress, purpose: .vosi, timeout: .seconds(20), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 2),
             logger: Logger(label: "skyport.capabilities", factory: { _ in logger.handler })))
         return { url in try await reader.capabilities(at: url) }
     }

@@ -28,12 +28,17 @@ public struct Broker: Sendable {
     public var federationDeadline: Double
     /// Reads a VOSI capabilities document (facility refresh); nil: refreshing is not configured.
     public var capabilities: CapabilitiesFetch?
+    /// Which URLs others write (facility endpoints, callbacks, repositories, registry sources) the broker will call:
+    /// judged where they enter, and again, resolved, by the egress gate when they are called.
+    public var egress: EgressPolicy
 
     public init(
         store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
         health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, federation: (any OfferForwarder)? = nil,
-        federationDeadline: Double = 3, capabilities: CapabilitiesFetch? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        federationDeadline: Double = 3, capabilities: CapabilitiesFetch? = nil, egress: EgressPolicy = EgressPolicy(),
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.egress = egress
         self.store = store
         self.planner = planner
         self.sealer = sealer

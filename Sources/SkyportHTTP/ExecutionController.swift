@@ -17,7 +17,7 @@ struct ExecutionController: Controller {
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
             let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
-            let parsed = try ExecutionRequestParser.parse(document, now: now)
+            let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
             let base = Self.base(request)

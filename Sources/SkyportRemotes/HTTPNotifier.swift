@@ -8,8 +8,8 @@ import SkyportCore
 public struct HTTPNotifier: Notifier {
     let http: RemoteHTTP
 
-    public init(client: HTTPClient, retry: RetryPolicy = RetryPolicy(maxAttempts: 5), logger: Logger) {
-        http = RemoteHTTP(client: client, timeout: .seconds(10), maxBodyBytes: 64 << 10, retry: retry, logger: logger)
+    public init(egress: Egress, retry: RetryPolicy = RetryPolicy(maxAttempts: 5), logger: Logger) {
+        http = RemoteHTTP(egress: egress, purpose: .callback, timeout: .seconds(10), maxBodyBytes: 64 << 10, retry: retry, logger: logger)
     }
 
     public func notify(_ url: String, _ notice: SessionNotice) async throws {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import SkyportCore
 
 /// A failure talking to a facility: where, what, and whether trying again later may help.
 public struct RemoteError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -21,6 +22,8 @@ public struct RemoteError: Error, Sendable, Hashable, CustomStringConvertible {
         case refusedTransition
         /// Any other transport failure (connection reset, TLS...).
         case transport
+        /// The egress rule refused the destination (`EgressPolicy`): nothing was sent.
+        case refused
     }
 
     public var kind: Kind
@@ -43,12 +46,17 @@ public struct RemoteError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// Where, the status and a short reason: what users and operators are shown (never the remote body).
     public var description: String {
         var text = "\(kind.rawValue) error from \(url)"
         if let status { text += " (HTTP \(status))" }
-        text += ": \(message)"
-        if let snippet, !snippet.isEmpty { text += " — \(snippet)" }
-        return text
+        return text + ": \(message)"
+    }
+
+    /// The description with the start of the remote body: for the logs only.
+    public var detail: String {
+        guard let snippet, !snippet.isEmpty else { return description }
+        return description + " — " + snippet
     }
 
     /// A short, secret-free excerpt of a response body.
@@ -119,8 +127,16 @@ public struct RemoteHTTP: Sendable {
         }
     }
 
-    public let client: HTTPClient
+    /// Every call goes through the egress gate.
+    public let egress: Egress
+    /// What the calls are for (the gate's logs and refusal counter).
+    public var purpose: EgressPurpose
     public var auth: RemoteAuth?
+    /// Where `auth` may be sent: a redirect (a UWS 303, a federated broker's `Location`) to another origin goes
+    /// without it. Nil sends it everywhere this transport is used (a client for one known service).
+    public var authOrigin: Origin?
+    /// Calls for the operator's own configuration (a configured registry source): not judged by the egress rule.
+    public var trusted = false
     /// Time allowed for one attempt (connect, send, receive the whole body).
     public var timeout: Duration
     public var maxBodyBytes: Int
@@ -130,13 +146,14 @@ public struct RemoteHTTP: Sendable {
     /// tests give a virtual clock so that nothing depends on how fast the machine is.
     public var clock: any Clock<Duration>
 
-    /// Wraps `client`, which its creator owns and shuts down; it must not follow redirects (see `clientConfiguration`).
+    /// Calls through `egress`, which its creator owns and shuts down.
     public init(
-        client: HTTPClient, auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
+        egress: Egress, purpose: EgressPurpose, auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
         retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "skyport.remote"),
         clock: any Clock<Duration> = ContinuousClock()
     ) {
-        self.client = client
+        self.egress = egress
+        self.purpose = purpose
         self.auth = auth
         self.timeout = timeout
         self.maxBodyBytes = maxBodyBytes
@@ -200,27 +217,30 @@ public struct RemoteHTTP: Sendable {
         request.method = .init(rawValue: method.rawValue)
         request.headers.add(name: "User-Agent", value: "Skyport")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let auth { request.headers.replaceOrAdd(name: auth.header.0, value: auth.header.1) }
+        if let auth, authOrigin == nil || authOrigin == Origin(url.absoluteString) {
+            request.headers.replaceOrAdd(name: auth.header.0, value: auth.header.1)
+        }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
-            let response = try await client.execute(request, deadline: deadline, logger: logger)
-            if response.history.count > 1 {
-                throw RemoteError(.invalidResponse, url: url, message: "the HTTPClient followed a redirect; configure it with RemoteHTTP.clientConfiguration")
+            return try await egress.execute(request, deadline: deadline, purpose: purpose, trusted: trusted, logger: logger) { response in
+                if response.history.count > 1 {
+                    throw RemoteError(.invalidResponse, url: url, message: "the HTTPClient followed a redirect; configure it with RemoteHTTP.clientConfiguration")
+                }
+                let status = Int(response.status.code)
+                if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
+                    throw RemoteError(.tooLarge, url: url, status: status, message: "body of \(length) bytes exceeds the cap of \(maxBodyBytes)")
+                }
+                let data = Data(try await response.body.collect(upTo: maxBodyBytes).readableBytesView)
+                if status >= 400 {
+                    // 503 and 429 say "not processed"; a 502/504 from a gateway may hide a processed POST.
+                    let transient = status == 503 || status == 429 || (idempotent && RetryPolicy.isTransient(status: status))
+                    var error = RemoteError(.status, url: url, status: status, body: data, isTransient: transient, message: "HTTP \(status) \(response.status.reasonPhrase)")
+                    error.retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max($0, 0)) }
+                    throw error
+                }
+                return Response(url: url, status: status, headers: response.headers.map { ($0.name, $0.value) }, body: data)
             }
-            let status = Int(response.status.code)
-            if let length = response.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-                throw RemoteError(.tooLarge, url: url, status: status, message: "body of \(length) bytes exceeds the cap of \(maxBodyBytes)")
-            }
-            let data = Data(try await response.body.collect(upTo: maxBodyBytes).readableBytesView)
-            if status >= 400 {
-                // 503 and 429 say "not processed"; a 502/504 from a gateway may hide a processed POST.
-                let transient = status == 503 || status == 429 || (idempotent && RetryPolicy.isTransient(status: status))
-                var error = RemoteError(.status, url: url, status: status, body: data, isTransient: transient, message: "HTTP \(status) \(response.status.reasonPhrase)")
-                error.retryAfter = response.headers.first(name: "retry-after").flatMap(Int.init).map { Duration.seconds(max($0, 0)) }
-                throw error
-            }
-            return Response(url: url, status: status, headers: response.headers.map { ($0.name, $0.value) }, body: data)
         } catch let error as RemoteError {
             throw error
         } catch is CancellationError {
@@ -231,6 +251,9 @@ public struct RemoteHTTP: Sendable {
     }
 
     static func classify(_ error: any Error, url: URL, idempotent: Bool, timeout: Duration, maxBodyBytes: Int) -> RemoteError {
+        if let refusal = error as? EgressRefusal {
+            return RemoteError(.refused, url: url, message: "refused by the egress policy: \(refusal.reason.rawValue)")
+        }
         if error is NIOTooManyBytesError {
             return RemoteError(.tooLarge, url: url, message: "body exceeds the cap of \(maxBodyBytes) bytes")
         }

@@ -11,12 +11,14 @@ public struct UWSExecutor: FacilityExecutor {
 
     public init(service: @escaping @Sendable (Endpoint) -> any UWSJobService) { self.service = service }
 
-    /// The executor for both UWS dialects over one HTTP client, with credentials looked up per endpoint.
+    /// The executor for both UWS dialects through the egress gate, with credentials looked up by the endpoint's
+    /// registered URL (never by a URL the facility wrote).
     public static func standard(
-        client: HTTPClient, credentials: Credentials = .init(), logger: Logger
+        egress: Egress, credentials: Credentials = .init(), logger: Logger
     ) -> UWSExecutor {
         UWSExecutor { endpoint in
-            let http = RemoteHTTP(client: client, auth: credentials.auth(for: endpoint.url), logger: logger)
+            var http = RemoteHTTP(egress: egress, purpose: .uws, auth: credentials.auth(for: endpoint.url), logger: logger)
+            http.authOrigin = Origin(endpoint.url)
             return endpoint.kind == .djangoUWS ? DjangoUWSClient(http: http) : UWSClient(http: http)
         }
     }
@@ -113,8 +115,16 @@ public struct Credentials: Sendable {
         self.entries = entries
     }
 
-    /// The credentials whose prefix is the longest match for `url`.
+    /// The credentials whose prefix is the longest match for `url`: same origin (scheme, host, port — so that
+    /// `https://hub.example` never matches `https://hub.example.evil.org`), and a path under the prefix's. Callers pass
+    /// the facility's registered endpoint URL, never a URL another party wrote.
     public func auth(for url: String) -> RemoteAuth? {
-        entries.filter { url.hasPrefix($0.prefix) }.max { $0.prefix.count < $1.prefix.count }?.auth
+        guard let origin = Origin(url) else { return nil }
+        let path = URLComponents(string: url)?.path ?? ""
+        return entries.filter { entry in
+            guard Origin(entry.prefix) == origin else { return false }
+            let prefixPath = URLComponents(string: entry.prefix)?.path ?? ""
+            return prefixPath.isEmpty || path.hasPrefix(prefixPath)
+        }.max { $0.prefix.count < $1.prefix.count }?.auth
     }
 }

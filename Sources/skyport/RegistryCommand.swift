@@ -50,7 +50,7 @@ struct RegistryCommand: AsyncParsableCommand {
             let failure: (any Error)? = try await SkyportRuntime.with(config) { runtime in
                 let facilities: (any FacilityStore)? = dryRun ? nil : runtime.store
                 do {
-                    for try await page in runtime.registryHarvester(maxPages: maxPages, maxRecords: maxRecords).pages(baseURL: base, from: since) {
+                    for try await page in runtime.registryHarvester(maxPages: maxPages, maxRecords: maxRecords, trusted: true).pages(baseURL: base, from: since) {
                         tally.pages += 1
                         for record in page.records {
                             let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url)

@@ -12,7 +12,7 @@ func requestJSON(_ text: String) -> JSONValue {
     static let notebook = #""executable": {"kind": "jupyter-notebook", "location": "https://example.org/a.ipynb"}"#
 
     static func parse(_ body: String) throws -> NormalisedRequest {
-        try ExecutionRequestParser.parse(requestJSON("{\(body)}"), now: now)
+        try ExecutionRequestParser.parse(requestJSON("{\(body)}"), now: now, egress: .loopback)
     }
 
     /// The fields named by the errors of a document that must fail.

@@ -59,13 +59,13 @@ final class VOSIService: Sendable {
 
 /// A broker whose refresh reads VOSI capabilities over a real HTTP client (as `skyport serve` wires it).
 private func withRefreshingBroker<T: Sendable>(_ test: @Sendable @escaping (any TestClientProtocol, any BrokerStore) async throws -> T) async throws -> T {
-    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+    let client = Egress(policy: .loopback)
     var broker = try await TestBroker()
-    broker.capabilities = SkyportRuntime.capabilitiesFetch(client: client, logger: Logger(label: "test.capabilities"))
+    broker.capabilities = SkyportRuntime.capabilitiesFetch(egress: client, logger: Logger(label: "test.capabilities"))
     let store = broker.store
     do {
         let value = try await broker.run { try await test($0, store) }
-        try await client.shutdown()
+        await client.shutdown()
         return value
     } catch {
         try? await client.shutdown()

@@ -302,13 +302,13 @@ import Testing
         // RUNNING until long after the test has cancelled it.
         let brokers = try await StandinBrokers(["--count", "1", "--offers", "3", "--run-after", "10", "--complete-after", "300"])
         defer { brokers.stop() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        let client = Egress(policy: .loopback)
         do {
             let logger = Logger(label: "broker-executor-test")
             let endpoint = Endpoint(kind: .executionbroker, url: brokers.url(0))
             let request = try ExecutionRequestParser.parse(
                 try JSONDecoder().decode(JSONValue.self, from: Data(Self.tapRequest.utf8)), now: Date())
-            let answers = await BrokerFederation(brokerID: "test-broker", client: client, logger: logger).ask(
+            let answers = await BrokerFederation(brokerID: "test-broker", egress: client, logger: logger).ask(
                 request, of: [BrokerQuestion(facility: FacilityID("b"), endpoint: endpoint, deadline: 5)], path: FederationPath())
             guard case .offers(_, let remote, _)? = answers[FacilityID("b")] else {
                 Issue.record("no offers: \(answers)")
@@ -325,7 +325,7 @@ import Testing
                 s.remote = job
                 return s
             }
-            let executor = BrokerExecutor(client: client, logger: logger)
+            let executor = BrokerExecutor(egress: client, logger: logger)
             let accepted = session(remote[0])
             #expect(try await executor.find(accepted, at: endpoint) == nil, "not accepted yet")
             let url = try await executor.submit(accepted, to: endpoint)
@@ -352,9 +352,9 @@ import Testing
             let phases = try await brokers.stats(0)["sessions"] as? [String: String] ?? [:]
             #expect(phases.values.sorted() == ["CANCELLED", "REJECTED", "REJECTED"], "\(phases)")
         } catch {
-            try? await client.shutdown()
+            await client.shutdown()
             throw error
         }
-        try await client.shutdown()
+        await client.shutdown()
     }
 }

@@ -108,9 +108,9 @@ import Testing
         let oai = try #require(parts.url).absoluteString
         let store = InMemoryStore()
         let broker = try await TestBroker(store: store)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: RemoteHTTP.clientConfiguration)
+        let client = Egress(policy: .loopback)
         do {
-            let harvester = OAIHarvester(http: RemoteHTTP(client: client, timeout: .seconds(60)))
+            let harvester = OAIHarvester(http: RemoteHTTP(egress: client, purpose: .registry, timeout: .seconds(60)))
             var logger = Logger(label: "registry-harvest-dachs")
             logger.logLevel = .warning
             let service = RegistryHarvestService(store: store, logger: logger) { url, from, page in
@@ -135,9 +135,9 @@ import Testing
                 #expect(run.succeeded && run.from != nil, "\(run.summary)")
                 #expect(try await http.send(.get, "/facilities/ivo%3A%2F%2Fskyport.test%2Ftap").status == .ok)
             }
-            try await client.shutdown()
+            await client.shutdown()
         } catch {
-            try? await client.shutdown()
+            await client.shutdown()
             throw error
         }
     }

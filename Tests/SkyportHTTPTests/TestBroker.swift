@@ -45,6 +45,8 @@ struct TestBroker {
         // Facilities in tests often point at ports nothing listens on: health checks are on only where a test asks.
         config.healthPeriod = 0
         config.registryPeriod = 0
+        // The facilities, callbacks and registries of the tests listen on loopback (what the README's examples allow too).
+        config.egress = .loopback
         self.config = config
     }
 

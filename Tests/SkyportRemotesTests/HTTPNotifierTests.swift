@@ -15,8 +15,8 @@ import Testing
 
     /// Runs `body` with a notifier over a fresh `HTTPClient` (retries 10 ms apart at most), then shuts the client down.
     func withNotifier(_ body: (HTTPNotifier) async throws -> Void) async throws {
-        try await HTTPClient.withHTTPClient(configuration: RemoteHTTP.clientConfiguration) { client in
-            try await body(HTTPNotifier(client: client, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "t")))
+        try await withEgress { egress in
+            try await body(HTTPNotifier(egress: egress, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "t")))
         }
     }
 

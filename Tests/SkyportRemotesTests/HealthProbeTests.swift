@@ -43,8 +43,8 @@ private func withProbe<T: Sendable>(
     timeout: Duration = .seconds(30), retryDelay: Duration = .milliseconds(50), clock: any Clock<Duration> = ContinuousClock(),
     _ body: (HealthProbe) async throws -> T
 ) async throws -> T {
-    try await HTTPClient.withHTTPClient(configuration: RemoteHTTP.clientConfiguration) { client in
-        try await body(HealthProbe(client: client, timeout: timeout, retryDelay: retryDelay, clock: clock))
+    try await withEgress { egress in
+        try await body(HealthProbe(egress: egress, timeout: timeout, retryDelay: retryDelay, clock: clock))
     }
 }
 

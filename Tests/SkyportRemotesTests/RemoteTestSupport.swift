@@ -4,14 +4,32 @@ import SkyportCore
 import SkyportRemotes
 import SkyportTestSupport
 
-/// Runs `body` with a `RemoteHTTP` over a fresh `HTTPClient` configured as the composition root does, then shuts it down.
+/// Runs `body` with an egress gate that lets loopback through (the stub servers and peers of the tests listen there)
+/// unless told otherwise, then shuts it down.
+func withEgress<T: Sendable>(
+    _ policy: EgressPolicy = .loopback, resolver: any HostResolver = SystemResolver(),
+    audit: @escaping @Sendable (EgressRefusal, EgressPurpose) -> Void = { _, _ in }, _ body: (Egress) async throws -> T
+) async throws -> T {
+    let egress = Egress(policy: policy, resolver: resolver, audit: audit)
+    do {
+        let value = try await body(egress)
+        await egress.shutdown()
+        return value
+    } catch {
+        await egress.shutdown()
+        throw error
+    }
+}
+
+/// Runs `body` with a `RemoteHTTP` through an egress gate configured as the composition root does (loopback
+/// allowed), then shuts it down.
 func withRemoteHTTP<T: Sendable>(
     auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
     retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20), maxDelay: .milliseconds(100)),
     clock: any Clock<Duration> = ContinuousClock(), _ body: (RemoteHTTP) async throws -> T
 ) async throws -> T {
-    try await HTTPClient.withHTTPClient(configuration: RemoteHTTP.clientConfiguration) { client in
-        try await body(RemoteHTTP(client: client, auth: auth, timeout: timeout, maxBodyBytes: maxBodyBytes, retry: retry, clock: clock))
+    try await withEgress { egress in
+        try await body(RemoteHTTP(egress: egress, purpose: .uws, auth: auth, timeout: timeout, maxBodyBytes: maxBodyBytes, retry: retry, clock: clock))
     }
 }
 

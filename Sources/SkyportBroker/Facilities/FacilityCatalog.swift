@@ -98,6 +98,10 @@ public struct FacilityCatalog: Sendable {
         let now = broker.now()
         let parsed = try FacilityDocument(document)
         let facility = try parsed.validated(pathID: pathID, owner: owner, created: created, now: now)
+        let refused = facility.endpoints.enumerated().compactMap { i, endpoint in
+            broker.egress.check(url: endpoint.url).map { FieldError("endpoints[\(i)].url", "the broker does not call this URL: \($0)") }
+        }
+        if !refused.isEmpty { throw ValidationFailure(refused) }
         return Facility.written(facility, fields: parsed.writtenFields, by: owner, over: existing, at: now)
     }
 

@@ -42,7 +42,9 @@ extension Negotiation {
         }
         guard !f.asked.isEmpty else { return }
         let questions = f.asked.map {
-            BrokerQuestion(facility: $0.candidate.facility.id, endpoint: $0.endpoint, deadline: $0.endpoint.offerDeadline ?? broker.federationDeadline)
+            BrokerQuestion(
+                facility: $0.candidate.facility.id, endpoint: $0.endpoint, deadline: $0.endpoint.offerDeadline ?? broker.federationDeadline,
+                origins: Set($0.candidate.facility.endpoints.compactMap { Origin($0.url) }))
         }
         guard let forwarder = broker.federation else {
             // Never planned as this broker's own: another broker's capacity is not this broker's to book.

@@ -11,8 +11,12 @@ public struct RegistrySources: Sendable {
         try await broker.store.registrySources()
     }
 
-    /// Adds a source (its URL already checked); returns it and whether it is new (an existing one is returned as it is).
+    /// Adds a source (its URL already checked as an http(s) URL); returns it and whether it is new (an existing one
+    /// is returned as it is). A URL the egress rule refuses is a 422 naming `url`.
     public func add(_ url: String, by owner: String, logger: Logger) async throws -> (source: RegistrySource, created: Bool) {
+        if let refusal = broker.egress.check(url: url) {
+            throw ValidationFailure([FieldError("url", "the broker does not call this URL: \(refusal)")])
+        }
         if let existing = try await broker.store.registrySource(url) { return (existing, false) }
         let added = Date(timeIntervalSince1970: broker.now().timeIntervalSince1970.rounded(.down))
         let source = RegistrySource(url: url, addedBy: owner, added: added)

@@ -9,7 +9,7 @@ public struct UWSJobType: Sendable {
     public var schema: JSONValue
     /// Checks the parameters (names in lower case) and builds the request they describe.
     /// Throws a `BrokerError` (`badParameter`, `invalidParameters`) naming the parameter at fault.
-    public var request: @Sendable (_ parameters: [String: String], _ now: Date) throws -> NormalisedRequest
+    public var request: @Sendable (_ parameters: [String: String], _ now: Date, _ egress: EgressPolicy) throws -> NormalisedRequest
 
     /// Every registered type; the first is the default.
     public static let all: [UWSJobType] = [.execute]
@@ -46,9 +46,9 @@ public struct UWSJobType: Sendable {
             ]),
             "additionalProperties": .bool(false),
         ]),
-        request: { parameters, now in try executeRequest(parameters, now: now) })
+        request: { parameters, now, egress in try executeRequest(parameters, now: now, egress: egress) })
 
-    static func executeRequest(_ p: [String: String], now: Date) throws -> NormalisedRequest {
+    static func executeRequest(_ p: [String: String], now: Date, egress: EgressPolicy) throws -> NormalisedRequest {
         if let extra = p.keys.sorted().first(where: { !["request", "software", "basket"].contains($0) }) {
             throw BrokerError.badParameter(field: extra, message: "unknown parameter '\(extra)' for job type execute: use request, or software with basket")
         }
@@ -57,7 +57,7 @@ public struct UWSJobType: Sendable {
                 throw BrokerError.badParameter(
                     field: p["software"] != nil ? "software" : "basket", message: "give either request, or software (with basket), not both")
             }
-            return try parse(Documents.parseText(text, parameter: "request"), now: now, parameter: { _ in "request" })
+            return try parse(Documents.parseText(text, parameter: "request"), now: now, egress: egress, parameter: { _ in "request" })
         }
         guard let software = p["software"] else {
             throw BrokerError.badParameter(
@@ -65,13 +65,13 @@ public struct UWSJobType: Sendable {
         }
         var doc: [String: JSONValue] = ["software": try Documents.parseText(software, parameter: "software", yamlAllowed: false)]
         if let basket = p["basket"] { doc["basket"] = try Documents.parseText(basket, parameter: "basket", yamlAllowed: false) }
-        return try parse(.object(doc), now: now, parameter: { $0.hasPrefix("basket") ? "basket" : "software" })
+        return try parse(.object(doc), now: now, egress: egress, parameter: { $0.hasPrefix("basket") ? "basket" : "software" })
     }
 
     /// Runs the request parser, naming the job parameter a failing field came from.
-    static func parse(_ doc: JSONValue, now: Date, parameter: (String) -> String) throws -> NormalisedRequest {
+    static func parse(_ doc: JSONValue, now: Date, egress: EgressPolicy, parameter: (String) -> String) throws -> NormalisedRequest {
         do {
-            return try ExecutionRequestParser.parse(doc, now: now)
+            return try ExecutionRequestParser.parse(doc, now: now, egress: egress)
         } catch let failure as ValidationFailure {
             throw BrokerError.invalidParameters(failure.errors.map { FieldError(parameter($0.field), $0.description) })
         }

@@ -52,7 +52,7 @@ public struct UWSJobs: Sendable {
             guard parameters[name] == nil else { throw BrokerError.badParameter(field: name, message: "\(name) is given more than once: give it once") }
             parameters[name] = value
         }
-        let request = try type.request(parameters, now)
+        let request = try type.request(parameters, now, broker.egress)
         if let runId = draft.runId, runId.isEmpty || runId.utf8.count > 256 {
             throw BrokerError.badParameter(field: "RUNID", message: "RUNID must have 1 to 256 characters")
         }
@@ -174,7 +174,7 @@ public struct UWSJobs: Sendable {
                 throw BrokerError.badParameter(field: "type", message: "unknown job type '\(claimed.type)'")
             }
             let parameters = Dictionary(claimed.parameters.filter { $0.id != "type" }.map { ($0.id, $0.value) }, uniquingKeysWith: { _, b in b })
-            var request = try type.request(parameters, broker.now())
+            var request = try type.request(parameters, broker.now(), broker.egress)
             if claimed.executionDuration > 0 { request.duration = ISODuration(seconds: claimed.executionDuration) }
             let (set, offers) = try await broker.negotiation.negotiateSet(
                 request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: broker.now(), logger: logger)

@@ -106,11 +106,15 @@ public struct BrokerQuestion: Sendable, Hashable {
     public var endpoint: Endpoint
     /// Seconds to wait for the offer set.
     public var deadline: Double
+    /// Where the broker's offers, sessions and redirects may point: the origins of the facility's registered
+    /// endpoints (by default, the endpoint's own).
+    public var origins: Set<Origin>
 
-    public init(facility: FacilityID, endpoint: Endpoint, deadline: Double) {
+    public init(facility: FacilityID, endpoint: Endpoint, deadline: Double, origins: Set<Origin>? = nil) {
         self.facility = facility
         self.endpoint = endpoint
         self.deadline = deadline
+        self.origins = origins ?? Set([Origin(endpoint.url)].compactMap { $0 })
     }
 }
 

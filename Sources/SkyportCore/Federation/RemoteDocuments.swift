@@ -14,7 +14,7 @@ public enum RemoteDocuments {
     static let maxText = 500
 
     /// `text`, cut to `limit` characters (with an ellipsis) and to one line.
-    static func clip(_ text: String, _ limit: Int) -> String {
+    public static func clip(_ text: String, _ limit: Int) -> String {
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         return line.count > limit ? String(line.prefix(limit - 1)) + "…" : line
     }
@@ -52,6 +52,27 @@ public enum RemoteDocuments {
         if result == "NO" || offers.isEmpty { return .success(.noOffers(offerSet: link, messages: messages)) }
         guard result == "YES" else { return .failure(Problem("result: '\(result)' is neither YES nor NO")) }
         return .success(.offers(offerSet: link, offers, messages: messages))
+    }
+
+    /// The answer without the offers whose session URL is on an origin outside `allowed` (a broker's sessions stay
+    /// on that broker): each dropped offer is said in the messages; `refused` lists their hosts (for the logs and the
+    /// refusal counter). A set URL elsewhere is not kept either.
+    public static func keepingOrigins(_ answer: BrokerAnswer, allowed: Set<Origin>) -> (answer: BrokerAnswer, refused: [String]) {
+        func inside(_ url: String) -> Bool { Origin(url).map(allowed.contains) ?? false }
+        switch answer {
+        case .offers(let set, let offers, var messages):
+            let kept = offers.filter { inside($0.session) }
+            let refused = offers.filter { !inside($0.session) }.map { Origin($0.session)?.host ?? "?" }
+            if !refused.isEmpty {
+                messages.append(clip("\(refused.count) offer(s) dropped: their sessions are not on the broker's registered endpoint (\(refused[0]))", maxText))
+            }
+            let setURL = inside(set) ? set : ""
+            return (kept.isEmpty ? .noOffers(offerSet: setURL.isEmpty ? nil : setURL, messages: messages) : .offers(offerSet: setURL, kept, messages: messages), refused)
+        case .noOffers(let set?, let messages) where !inside(set):
+            return (.noOffers(offerSet: nil, messages: messages), [])
+        default:
+            return (answer, [])
+        }
     }
 
     /// One offered session, or nil when it is not (or no longer) `OFFERED`.

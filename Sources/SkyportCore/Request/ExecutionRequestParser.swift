@@ -11,8 +11,10 @@ import Foundation
 /// Every problem is reported at once, as a `ValidationFailure` whose errors name dotted field paths
 /// (`compute.cores.min`, `data[2].rucio.scope`).
 public enum ExecutionRequestParser {
-    /// Parses one request document. `now` decides whether a requested start window has already passed.
-    public static func parse(_ document: JSONValue, now: Date) throws -> NormalisedRequest {
+    /// Parses one request document. `now` decides whether a requested start window has already passed; `egress`
+    /// judges the URLs the broker will call or clone (`callback`, the repository), as far as they can be judged
+    /// before they are resolved.
+    public static func parse(_ document: JSONValue, now: Date, egress: EgressPolicy = EgressPolicy()) throws -> NormalisedRequest {
         guard let doc = document.objectValue else {
             throw ValidationFailure([FieldError("request", "must be an object (an ExecutionBroker request document)")])
         }
@@ -49,7 +51,17 @@ public enum ExecutionRequestParser {
             request.data += Basket.read(basket, "basket", &r)
         }
         if let callback = r.string(doc["callback"], "callback") {
-            if let problem = FacilityDocument.httpURLProblem(callback) { r.error("callback", problem) } else { request.callback = callback }
+            if let problem = FacilityDocument.httpURLProblem(callback) {
+                r.error("callback", problem)
+            } else if let refusal = egress.check(url: callback) {
+                r.error("callback", "the broker does not call this URL: \(refusal)")
+            } else {
+                request.callback = callback
+            }
+        }
+        if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
+            let given = doc["executable"]?.objectValue?["repository"] != nil
+            r.error(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
         }
         checkRequired(request.executable, "executable", &r)
         noteUnknownKeys(doc, &r)

@@ -35,7 +35,7 @@ public final class BinderExecutor: FacilityExecutor {
         public init() {}
     }
 
-    let client: HTTPClient
+    let egress: Egress
     let settings: Settings
     let sealer: any SecretSealer
     let credentials: Credentials
@@ -45,14 +45,14 @@ public final class BinderExecutor: FacilityExecutor {
     let now: @Sendable () -> Date
 
     public init(
-        client: HTTPClient, settings: Settings = .init(), sealer: any SecretSealer, credentials: Credentials = .init(),
+        egress: Egress, settings: Settings = .init(), sealer: any SecretSealer, credentials: Credentials = .init(),
         logger: Logger = Logger(label: "skyport.binderhub"), now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.client = client
+        self.egress = egress
         self.settings = settings
         self.sealer = sealer
         self.credentials = credentials
-        self.stager = settings.staging.map { GitStager(remote: $0, logger: logger) }
+        self.stager = settings.staging.map { GitStager(remote: $0, egress: egress, logger: logger) }
         self.logger = logger
         self.now = now
     }
@@ -217,8 +217,17 @@ public final class BinderExecutor: FacilityExecutor {
         _ buildURL: String, endpoint: Endpoint, launch: BinderLaunchState, deadline: ContinuousClock.Instant, timeout: Duration,
         phaseSeen: @escaping @Sendable (String) async -> Void
     ) async throws -> StreamEnd {
+        try await open(buildURL, endpoint: endpoint, deadline: deadline) { response in
+            try await self.read(response, launch: launch, deadline: deadline, timeout: timeout, phaseSeen: phaseSeen)
+        }
+    }
+
+    func read(
+        _ response: HTTPClientResponse, launch: BinderLaunchState, deadline: ContinuousClock.Instant, timeout: Duration,
+        phaseSeen: @escaping @Sendable (String) async -> Void
+    ) async throws -> StreamEnd {
         // The body is read by one child task only; the box only carries it there.
-        let body = Unchecked(try await open(buildURL, endpoint: endpoint, deadline: deadline).body)
+        let body = Unchecked(response.body)
         let lastActivity = Activity()
         let idle = settings.idleTimeout
         return try await withThrowingTaskGroup(of: StreamEnd.self) { group in
@@ -263,40 +272,62 @@ public final class BinderExecutor: FacilityExecutor {
     }
 
     /// Asks for the build; follows a federation front's 307 (keeping its `host` cookie, `binderhub.md` §5.9).
-    func open(_ buildURL: String, endpoint: Endpoint, deadline: ContinuousClock.Instant) async throws -> HTTPClientResponse {
+    /// Asks for the build and hands the 200 answer (the event stream) to `consume`; follows a federation front's
+    /// 307 (keeping its `host` cookie, `binderhub.md` §5.9), each hop judged by the egress gate again.
+    func open<T: Sendable>(
+        _ buildURL: String, endpoint: Endpoint, deadline: ContinuousClock.Instant, consume: (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
         var url = buildURL
         var cookie: String?
+        var sendsToken = true
         for _ in 0..<4 {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "text/event-stream")
             request.headers.add(name: "User-Agent", value: "skyport")
             if let cookie { request.headers.add(name: "Cookie", value: cookie) }
-            if case .token(let token, _)? = credentials.auth(for: endpoint.url) {
+            if sendsToken, case .token(let token, _)? = credentials.auth(for: endpoint.url) {
                 request.headers.add(name: "Authorization", value: "Bearer \(token)")
             }
-            let response: HTTPClientResponse
+            let hop: BuildHop<T>
             do {
-                response = try await client.execute(request, deadline: .now() + .nanoseconds(Int64((deadline - .now).nanoseconds)))
+                hop = try await egress.execute(request, deadline: .now() + .nanoseconds(Int64((deadline - .now).nanoseconds)), purpose: .binderhub) { response in
+                    switch response.status.code {
+                    case 200:
+                        return .done(try await consume(response))
+                    case 301, 302, 303, 307, 308:
+                        guard let location = response.headers.first(name: "Location"), let next = URL(string: location, relativeTo: URL(string: url)) else {
+                            throw Unreachable(description: "BinderHub at \(endpoint.url) redirected without a Location")
+                        }
+                        let set = response.headers["Set-Cookie"].compactMap { $0.split(separator: ";").first.map(String.init) }.joined(separator: "; ")
+                        return .next(next.absoluteString, cookie: set.nilIfEmpty)
+                    case 500...599:
+                        throw Unreachable(description: "BinderHub at \(endpoint.url) answered HTTP \(response.status.code)")
+                    default:
+                        throw FacilityRefusal("BinderHub at \(endpoint.url) answered HTTP \(response.status.code) to the build request")
+                    }
+                }
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
                 throw LaunchTimeout(description: "the launch did not reach ready in time (BinderHub at \(endpoint.url) did not answer)")
+            } catch let error as EgressRefusal {
+                throw FacilityRefusal("BinderHub at \(endpoint.url): the build's address is refused by the egress policy (\(error.reason.rawValue))")
             } catch is CancellationError {
                 throw CancellationError()
+            } catch let error as Unreachable {
+                throw error
+            } catch let error as FacilityRefusal {
+                throw error
+            } catch let error as LaunchTimeout {
+                throw error
             } catch {
                 throw Unreachable(description: "BinderHub at \(endpoint.url) could not be reached: \(error)")
             }
-            switch response.status.code {
-            case 200:
-                return response
-            case 301, 302, 303, 307, 308:
-                guard let location = response.headers.first(name: "Location"), let next = URL(string: location, relativeTo: URL(string: url)) else {
-                    throw Unreachable(description: "BinderHub at \(endpoint.url) redirected without a Location")
-                }
-                cookie = response.headers["Set-Cookie"].compactMap { $0.split(separator: ";").first.map(String.init) }.joined(separator: "; ").nilIfEmpty ?? cookie
-                url = next.absoluteString
-            case 500...599:
-                throw Unreachable(description: "BinderHub at \(endpoint.url) answered HTTP \(response.status.code)")
-            default:
-                throw FacilityRefusal("BinderHub at \(endpoint.url) answered HTTP \(response.status.code) to the build request")
+            switch hop {
+            case .done(let value): return value
+            case .next(let next, let set):
+                // A redirect elsewhere must not carry the facility's token there.
+                if Origin(next) != Origin(url) { sendsToken = false }
+                cookie = set ?? cookie
+                url = next
             }
         }
         throw FacilityRefusal("BinderHub at \(endpoint.url) redirected too many times")
@@ -315,21 +346,23 @@ public final class BinderExecutor: FacilityExecutor {
         if job.phase == .binder(.ready) { try await Task.sleep(for: .seconds(min(max(wait, 1), 5))) }
         var request = HTTPClientRequest(url: (server.hasSuffix("/") ? server : server + "/") + "api/status")
         if let token { request.headers.add(name: "Authorization", value: "token \(token)") }
-        let response: HTTPClientResponse
+        let status: UInt
         do {
-            response = try await client.execute(request, timeout: .seconds(settings.requestTimeout.components.seconds))
-            _ = try? await response.body.collect(upTo: 1 << 16)
+            status = try await egress.execute(request, deadline: .now() + .seconds(settings.requestTimeout.components.seconds), purpose: .jupyterhub) { response in
+                _ = try? await response.body.collect(upTo: 1 << 16)
+                return response.status.code
+            }
         } catch {
             throw RemoteError(.connect, url: URL(string: server) ?? URL(fileURLWithPath: "/"), isTransient: true, message: "the notebook server could not be reached: \(error)")
         }
-        if response.status.code == 200 {
+        if status == 200 {
             return RemoteStatus(phase: .available, remotePhase: .binder(.ready), results: job.results)
         }
         // The hub answers for a server that is gone: 404, 503, or a redirect to its spawn page (`binderhub.md` §5.8).
         let expired = now() >= session.end
         return ended(server, session, expired: expired, message: expired
             ? "the notebook server ended after the session's time"
-            : "the notebook server ended (culled when idle, or stopped at the facility): HTTP \(response.status.code)")
+            : "the notebook server ended (culled when idle, or stopped at the facility): HTTP \(status)")
     }
 
     func ended(_ server: String, _ session: SessionRecord, expired: Bool, message: String) -> RemoteStatus {
@@ -343,12 +376,14 @@ public final class BinderExecutor: FacilityExecutor {
         var request = HTTPClientRequest(url: "\(hub)hub/api/users/\(user)/server")
         request.method = .DELETE
         request.headers.add(name: "Authorization", value: "token \(token)")
-        let response = try await client.execute(request, timeout: .seconds(settings.requestTimeout.components.seconds))
-        _ = try? await response.body.collect(upTo: 1 << 16)
-        switch response.status.code {
+        let status = try await egress.execute(request, deadline: .now() + .seconds(settings.requestTimeout.components.seconds), purpose: .jupyterhub) { response in
+            _ = try? await response.body.collect(upTo: 1 << 16)
+            return response.status.code
+        }
+        switch status {
         case 202, 204, 404: return true
         default:
-            throw RemoteError(.status, url: URL(string: hub) ?? URL(fileURLWithPath: "/"), status: Int(response.status.code),
+            throw RemoteError(.status, url: URL(string: hub) ?? URL(fileURLWithPath: "/"), status: Int(status),
                               message: "JupyterHub refused to stop the server of \(user)")
         }
     }
@@ -395,4 +430,10 @@ extension Duration {
 
 extension String {
     var nilIfEmpty: String? { isEmpty ? nil : self }
+}
+
+/// One answer to a build request: the stream was read to its end, or a redirect to follow.
+private enum BuildHop<T> {
+    case done(T)
+    case next(String, cookie: String?)
 }

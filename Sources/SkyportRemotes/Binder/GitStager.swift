@@ -34,12 +34,19 @@ public struct StagedCommit: Sendable, Hashable {
 /// requested ref (or its default branch), add the staging `postBuild` (keeping an existing one, which runs first),
 /// commit, and push it to a unique branch of the staging remote. Errors that retrying cannot fix (no such
 /// repository, a ref that does not resolve) are `FacilityRefusal`s naming the repository or ref.
+///
+/// The staging remote is the operator's and is trusted; the user's repository is not: its host is judged by the
+/// egress gate before `git clone` runs, and git is pinned to the judged address (`http.curloptResolve`), so that git's
+/// own resolution cannot answer differently. `git://` (which git connects to itself) is only for hosts the operator
+/// names in `SKYPORT_EGRESS_ALLOW`.
 public struct GitStager: Sendable {
     public let remote: StagingRemote
+    let egress: Egress
     let logger: Logger
 
-    public init(remote: StagingRemote, logger: Logger = Logger(label: "skyport.staging")) {
+    public init(remote: StagingRemote, egress: Egress, logger: Logger = Logger(label: "skyport.staging")) {
         self.remote = remote
+        self.egress = egress
         self.logger = logger
     }
 
@@ -96,11 +103,12 @@ public struct GitStager: Sendable {
 
     func clone(_ repository: String, ref: String?, into dir: String) async throws {
         let looksLikeCommit = ref.map { $0.count >= 7 && $0.count <= 40 && $0.allSatisfy(\.isHexDigit) } ?? false
+        let pin = try await admit(repository)
         do {
             if let ref, !looksLikeCommit {
-                try await untrusted(["clone", "--quiet", "--no-tags", "--single-branch", "--branch", ref, "--", repository, dir], in: nil, what: "cloning")
+                try await untrusted(pin + ["clone", "--quiet", "--no-tags", "--single-branch", "--branch", ref, "--", repository, dir], in: nil, what: "cloning")
             } else {
-                try await untrusted(["clone", "--quiet", "--", repository, dir], in: nil, what: "cloning")
+                try await untrusted(pin + ["clone", "--quiet", "--", repository, dir], in: nil, what: "cloning")
                 if let ref { try await git(["checkout", "--quiet", "--detach", ref], in: dir, what: "checking out") }
             }
         } catch let failure as GitFailure {
@@ -116,6 +124,28 @@ public struct GitStager: Sendable {
                 throw FacilityRefusal("the repository \(repository) could not be cloned: \(failure.lastLine)")
             }
             throw failure
+        }
+    }
+
+    /// Judges a user's repository URL: the git options that pin git to the judged address (none for an address, or
+    /// for a `git://` host the operator allows). A refusal is the session's failure, naming the repository.
+    func admit(_ repository: String) async throws -> [String] {
+        if let problem = RepositoryURL.problem(repository) { throw FacilityRefusal("the repository \(repository.prefix(200)): \(problem)") }
+        let scheme = URLComponents(string: repository)?.scheme?.lowercased()
+        do {
+            if scheme == "git" {
+                let host = URLComponents(string: repository)?.host ?? ""
+                guard egress.policy.allowsGit(host: host) else {
+                    throw egress.refuse(EgressRefusal(.scheme, host: host), .git)
+                }
+                return []
+            }
+            let admission = try await egress.admit(repository, purpose: .git)
+            guard let pin = admission.pin else { return [] }
+            let address = pin.address.isIPv4 ? pin.address.description : "[\(pin.address)]"
+            return ["-c", "http.curloptResolve=\(pin.host):\(admission.port):\(address)"]
+        } catch let refusal as EgressRefusal {
+            throw FacilityRefusal("the repository \(repository.prefix(200)) is not cloned: \(refusal)")
         }
     }
 
@@ -138,14 +168,17 @@ public struct GitStager: Sendable {
         "-c", "credential.helper=", "-c", "core.askPass=/bin/true",
     ]
 
+    /// Proxies from the environment would carry git past the egress gate's pin: a user's clone runs without them.
+    static let proxyVariables = ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"]
+
     /// A git command on a user's repository (`clone`): the transports are held to `untrustedConfig` and
     /// `GIT_ALLOW_PROTOCOL`, whatever the repository URL says.
     @discardableResult
     func untrusted(_ arguments: [String], in dir: String?, what: String? = nil) async throws -> String {
         try await Subprocess.run("/usr/bin/env", ["git"] + Self.untrustedConfig + arguments, directory: dir, timeout: remote.timeout, environment: [
-            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C",
-            "GIT_ALLOW_PROTOCOL": "https:http:git", "GIT_PROTOCOL_FROM_USER": "0",
-        ], what: what ?? "git \(arguments.first ?? "")")
+            "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+            "LC_ALL": "C", "GIT_ALLOW_PROTOCOL": "https:http:git", "GIT_PROTOCOL_FROM_USER": "0",
+        ], unset: Self.proxyVariables, what: what ?? "git \(arguments.first ?? "")")
     }
 
     @discardableResult
@@ -175,13 +208,14 @@ public struct GitFailure: Error, CustomStringConvertible, Sendable {
 /// process is killed when it runs past its timeout.
 enum Subprocess {
     static func run(
-        _ executable: String, _ arguments: [String], directory: String?, timeout: Duration, environment: [String: String], what: String
+        _ executable: String, _ arguments: [String], directory: String?, timeout: Duration, environment: [String: String],
+        unset: [String] = [], what: String
     ) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.filter { !unset.contains($0.key) }.merging(environment) { $1 }
         let outputURL = FileManager.default.temporaryDirectory.appending(path: "skyport-git-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }

@@ -17,22 +17,26 @@ public struct BrokerExecutor: FacilityExecutor {
         public init() {}
     }
 
-    let client: HTTPClient
+    let egress: Egress
     let credentials: Credentials
     let sealer: (any SecretSealer)?
     let settings: Settings
     let logger: Logger
 
-    public init(client: HTTPClient, credentials: Credentials = .init(), sealer: (any SecretSealer)? = nil, settings: Settings = .init(), logger: Logger) {
-        self.client = client
+    public init(egress: Egress, credentials: Credentials = .init(), sealer: (any SecretSealer)? = nil, settings: Settings = .init(), logger: Logger) {
+        self.egress = egress
         self.credentials = credentials
         self.sealer = sealer
         self.settings = settings
         self.logger = logger
     }
 
-    func http(_ url: String) -> RemoteHTTP {
-        RemoteHTTP(client: client, auth: credentials.auth(for: url), timeout: .seconds(90), maxBodyBytes: 4 << 20, logger: logger)
+    /// The transport for one broker: the credentials of its registered endpoint (never chosen by a URL the broker
+    /// wrote), sent only to that endpoint's origin.
+    func http(_ endpoint: Endpoint) -> RemoteHTTP {
+        var http = RemoteHTTP(egress: egress, purpose: .federation, auth: credentials.auth(for: endpoint.url), timeout: .seconds(90), maxBodyBytes: 4 << 20, logger: logger)
+        http.authOrigin = Origin(endpoint.url)
+        return http
     }
 
     static func url(_ text: String?) throws -> URL {
@@ -45,7 +49,7 @@ public struct BrokerExecutor: FacilityExecutor {
     public func submit(_ session: SessionRecord, to endpoint: Endpoint) async throws -> String {
         let offer = try Self.url(session.remote?.offer)
         do {
-            _ = try await setPhase(offer, .accepted)
+            _ = try await setPhase(offer, .accepted, endpoint)
             return offer.absoluteString
         } catch let error as RemoteError where error.status == 409 || error.status == 422 {
             // Accepted already (an answer lost on the way back), or refused: the remote session says which.
@@ -60,7 +64,7 @@ public struct BrokerExecutor: FacilityExecutor {
     /// turned down): after a crash between sending the acceptance and recording it.
     public func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String? {
         let offer = try Self.url(session.remote?.offer)
-        let (status, _) = try await read(offer, wait: nil, cancelRequested: false)
+        let (status, _) = try await read(offer, endpoint, wait: nil, cancelRequested: false)
         switch status.remotePhase {
         case .broker(.offered): return nil
         case .broker(.rejected), .broker(.expired):
@@ -82,7 +86,7 @@ public struct BrokerExecutor: FacilityExecutor {
             let left = end - clock.now
             let asked = clock.now
             let seconds = Int(left.components.seconds)
-            let (status, token) = try await read(url, wait: seconds > 0 ? (seconds, job.phase?.word) : nil, cancelRequested: cancelRequested)
+            let (status, token) = try await read(url, job.endpoint, wait: seconds > 0 ? (seconds, job.phase?.word) : nil, cancelRequested: cancelRequested)
             if status.remotePhase != job.phase || status.progress != job.progress || status.results != job.results || left <= .zero {
                 return sealed(status, token)
             }
@@ -99,7 +103,7 @@ public struct BrokerExecutor: FacilityExecutor {
             // An offer turned down here: turn it down there, so the remote broker frees what it holds for it.
             let url = try Self.url(offer)
             do {
-                _ = try await setPhase(url, .rejected)
+                _ = try await setPhase(url, .rejected, job.endpoint)
             } catch let error as RemoteError where [404, 409, 410, 422].contains(error.status ?? 0) {
                 logger.debug("remote offer already closed", metadata: ["offer": .string(offer), "error": .string(error.description)])
             }
@@ -107,26 +111,26 @@ public struct BrokerExecutor: FacilityExecutor {
         }
         let url = try Self.url(job.url)
         do {
-            _ = try await setPhase(url, .cancelled)
+            _ = try await setPhase(url, .cancelled, job.endpoint)
         } catch let error as RemoteError where error.status == 409 || error.status == 422 {
             // Ended there already: report how.
             logger.debug("remote session already ended", metadata: ["session": .string(url.absoluteString)])
         }
         // A remote session still ending keeps this one in the forwarding service's work until it has ended.
-        let (status, token) = try await read(url, wait: nil, cancelRequested: true)
+        let (status, token) = try await read(url, job.endpoint, wait: nil, cancelRequested: true)
         return sealed(status, token)
     }
 
     /// `POST url` with `{"kind": "uri:enum-value-update", "path": "phase", "value": phase}`.
-    func setPhase(_ url: URL, _ phase: SessionPhase) async throws -> RemoteHTTP.Response {
+    func setPhase(_ url: URL, _ phase: SessionPhase, _ endpoint: Endpoint) async throws -> RemoteHTTP.Response {
         let body = Data(#"{"kind": "uri:enum-value-update", "path": "phase", "value": "\#(phase.rawValue)"}"#.utf8)
-        return try await http(url.absoluteString).send(
+        return try await http(endpoint).send(
             .POST, url, headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body,
             idempotent: true)
     }
 
     /// Reads the remote session (holding up to `wait` seconds for a change from the given phase, where the broker can).
-    func read(_ url: URL, wait: (seconds: Int, phase: String?)?, cancelRequested: Bool) async throws -> (RemoteStatus, String?) {
+    func read(_ url: URL, _ endpoint: Endpoint, wait: (seconds: Int, phase: String?)?, cancelRequested: Bool) async throws -> (RemoteStatus, String?) {
         var target = url
         if let wait, var parts = URLComponents(url: url, resolvingAgainstBaseURL: true) {
             var items = parts.queryItems ?? []
@@ -136,7 +140,7 @@ public struct BrokerExecutor: FacilityExecutor {
             target = parts.url ?? url
         }
         let timeout: Duration = .seconds(30 + (wait?.seconds ?? 0))
-        let response = try await http(url.absoluteString).get(target, accept: "application/json", timeout: timeout)
+        let response = try await http(endpoint).get(target, accept: "application/json", timeout: timeout)
         guard let doc = BrokerFederation.json(response) else {
             throw RemoteError(.invalidResponse, url: url, status: response.status, body: response.body, message: "not a JSON session document")
         }

@@ -8,19 +8,20 @@ import Synchronization
 /// written out as a request document and POSTed to each broker's `/requests` at once; each call has its own deadline
 /// (the endpoint's `offerDeadline`, else the default), after which it is cancelled and the broker is listed as late.
 /// The 303's body is read when it is the offer set (Skyport and Calycopis send it); otherwise its `Location` is
-/// followed within what is left of the deadline.
+/// followed within what is left of the deadline, when it stays on the broker's origins (`BrokerQuestion.origins`);
+/// offers whose sessions are elsewhere are dropped. Each refusal is logged and counted by the egress gate.
 public struct BrokerFederation: OfferForwarder {
     public let brokerID: String
-    let client: HTTPClient
+    let egress: Egress
     let credentials: Credentials
     let logger: Logger
     /// How long each broker (by endpoint URL) took to answer last time: the slowest are asked first, so that the
     /// answer that decides when the offer set is complete is not held up by sending the others' questions.
     let latencies = Latencies()
 
-    public init(brokerID: String, client: HTTPClient, credentials: Credentials = .init(), logger: Logger) {
+    public init(brokerID: String, egress: Egress, credentials: Credentials = .init(), logger: Logger) {
         self.brokerID = brokerID
-        self.client = client
+        self.egress = egress
         self.credentials = credentials
         self.logger = logger
     }
@@ -75,14 +76,20 @@ public struct BrokerFederation: OfferForwarder {
         let clock = ContinuousClock()
         func remaining() -> Duration { max(.milliseconds(1), deadline - clock.now) }
         guard let url = Self.requestsURL(q.endpoint.url) else { return .failed("the endpoint URL '\(q.endpoint.url)' is not an http(s) URL") }
-        let http = RemoteHTTP(
-            client: client, auth: credentials.auth(for: q.endpoint.url), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 1), logger: logger)
+        var http = RemoteHTTP(
+            egress: egress, purpose: .federation, auth: credentials.auth(for: q.endpoint.url), maxBodyBytes: 4 << 20,
+            retry: RetryPolicy(maxAttempts: 1), logger: logger)
+        http.authOrigin = Origin(q.endpoint.url)
         do {
             let headers = [("Content-Type", "application/json"), ("Accept", "application/json"), (FederationPath.header, via)]
             var response = try await http.send(.POST, url, headers: headers, body: body, timeout: remaining())
             var document = Self.json(response)
             if response.status == 303 || response.status == 302 || response.status == 301 {
                 guard let location = response.location else { return .failed("answered \(response.status) without a Location") }
+                guard let origin = Origin(location.absoluteString), q.origins.contains(origin) else {
+                    egress.refused(EgressRefusal(.crossOrigin, host: location.host ?? "?"), purpose: .federation)
+                    return .failed("answered \(response.status) with a Location on another origin than its endpoint: refused")
+                }
                 if document?["result"] == nil || document?["offers"] == nil {
                     response = try await http.get(location, accept: "application/json", timeout: remaining())
                     document = Self.json(response)
@@ -93,7 +100,10 @@ public struct BrokerFederation: OfferForwarder {
                 return .failed("answered HTTP \(response.status) with \(response.mediaType ?? "no content type"), not a JSON offer set")
             }
             switch RemoteDocuments.offerSet(document, base: response.url) {
-            case .success(let answer): return answer
+            case .success(let answer):
+                let (kept, refused) = RemoteDocuments.keepingOrigins(answer, allowed: q.origins)
+                for host in refused { egress.refused(EgressRefusal(.crossOrigin, host: host), purpose: .federation) }
+                return kept
             case .failure(let problem): return .failed("its offer set cannot be read: \(problem.message)")
             }
         } catch let error as RemoteError where error.kind == .timeout {

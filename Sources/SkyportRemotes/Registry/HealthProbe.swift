@@ -16,7 +16,8 @@ import SkyportXML
 /// - A refused connection or a timeout is "not reachable"; connection errors are retried `retries` times,
 ///   `retryDelay` apart (HTTP answers are not retried).
 public struct HealthProbe: Sendable {
-    public let client: HTTPClient
+    /// Every probe goes through the egress gate.
+    public let egress: Egress
     public var timeout: Duration
     public var retries: Int
     public var retryDelay: Duration
@@ -25,12 +26,12 @@ public struct HealthProbe: Sendable {
     /// The clock the pauses between retries sleep on (tests give a virtual one).
     public var clock: any Clock<Duration>
 
-    /// `client` is owned by the caller (configure it with `RemoteHTTP.clientConfiguration`).
+    /// `egress` is owned by the caller.
     public init(
-        client: HTTPClient, timeout: Duration = .seconds(5), retries: Int = 2, retryDelay: Duration = .seconds(1),
+        egress: Egress, timeout: Duration = .seconds(5), retries: Int = 2, retryDelay: Duration = .seconds(1),
         maxBodyBytes: Int = 1 << 20, logger: Logger = Logger(label: "skyport.health"), clock: any Clock<Duration> = ContinuousClock()
     ) {
-        self.client = client
+        self.egress = egress
         self.timeout = timeout
         self.retries = retries
         self.retryDelay = retryDelay
@@ -84,8 +85,10 @@ public struct HealthProbe: Sendable {
             return .unavailable("VOSI availability answered HTTP \(answer.status)")
         }
         let (available, notes) = try Self.availability(answer.body)
-        if available { return HealthProbeResult(healthy: true, reason: notes.isEmpty ? nil : notes.joined(separator: "; ")) }
-        return .unavailable("VOSI availability says not available" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))
+        // The notes are the facility's words, shown to operators: a few, kept short.
+        let said = notes.isEmpty ? nil : RemoteDocuments.clip(notes.prefix(3).joined(separator: "; "), 200)
+        if available { return HealthProbeResult(healthy: true, reason: said) }
+        return .unavailable("VOSI availability says not available" + (said.map { ": " + $0 } ?? ""))
     }
 
     /// Reads a VOSI availability document: `available` and the notes. Throws `RemoteError` when it is not one.
@@ -149,9 +152,9 @@ public struct HealthProbe: Sendable {
         request.headers.add(name: "User-Agent", value: "Skyport")
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
-            let response = try await client.execute(request, deadline: deadline, logger: logger)
-            let body = Data(try await response.body.collect(upTo: maxBodyBytes).readableBytesView)
-            return (Int(response.status.code), body)
+            return try await egress.execute(request, deadline: deadline, purpose: .health, logger: logger) { response in
+                (Int(response.status.code), Data(try await response.body.collect(upTo: maxBodyBytes).readableBytesView))
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch {

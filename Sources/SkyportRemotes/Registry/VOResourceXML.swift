@@ -245,9 +245,10 @@ public enum VOResourceXML {
         return node.resolve(qname: raw)
     }
 
+    /// What a body was, without quoting it: a registry's (or an internal host's) answer is not echoed to whoever
+    /// reads the harvest result.
     static func snippet(_ data: Data) -> String {
-        let t = String(decoding: data.prefix(300), as: UTF8.self).split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        return t.count > 200 ? String(t.prefix(197)) + "..." : t
+        "\(data.count) bytes, not shown"
     }
 }
 
