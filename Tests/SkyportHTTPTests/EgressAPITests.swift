@@ -1,0 +1,92 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SkyportCore
+import Testing
+
+/// Every URL field that Skyport will later call or clone is judged where it enters, by the broker's egress rule:
+/// with the default rule (no `SKYPORT_EGRESS_ALLOW`), internal destinations are a 422 naming the field.
+@Suite struct EgressAPITests {
+    /// A broker without the tests' loopback allowance: the production default.
+    static func strictBroker() async throws -> TestBroker {
+        var broker = try await TestBroker()
+        broker.config.egress = EgressPolicy()
+        return broker
+    }
+
+    static let internalURLs = [
+        "http://127.0.0.1:8080/tap/async", "http://localhost/tap/async", "http://[::1]/tap/async", "http://0.0.0.0:8090/",
+        "http://2130706433/tap/async", "http://0x7f.1/tap/async", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/tap/async",
+        "http://172.16.5.4/tap/async", "http://192.168.0.10/tap/async", "http://100.64.0.1/tap/async", "http://[fc00::1]/tap/async",
+        "http://[fe80::1]/tap/async", "http://[::ffff:127.0.0.1]/tap/async", "http://224.0.0.1/", "http://255.255.255.255/",
+    ]
+
+    @Test(arguments: internalURLs)
+    func aFacilityEndpointOnAnInternalAddressIsRefusedNamingTheField(_ url: String) async throws {
+        try await Self.strictBroker().run { client in
+            let document = facilityJSON().replacingOccurrences(of: "http://127.0.0.1:8080/tap/async", with: url)
+            let r = try await client.send(.post, "/facilities", json: document, token: TestBroker.aliceToken)
+            #expect(r.status == .unprocessableContent, "\(url): \(r.text)")
+            let fields = try r.errorFields()
+            #expect(fields == ["endpoints[0].url"], "\(url)")
+        }
+    }
+
+    @Test func aPublicEndpointIsRegistered() async throws {
+        try await Self.strictBroker().run { client in
+            let document = facilityJSON().replacingOccurrences(of: "http://127.0.0.1:8080/tap/async", with: "https://tap.example.org/tap/async")
+            let r = try await client.send(.post, "/facilities", json: document, token: TestBroker.aliceToken)
+            #expect(r.status == .created, "\(r.text)")
+        }
+    }
+
+    @Test(arguments: ["http://127.0.0.1:9/notify", "http://169.254.169.254/", "http://[::1]:8090/health", "http://0177.0.0.1/x"])
+    func anInternalCallbackIsRefusedNamingTheField(_ url: String) async throws {
+        try await Self.strictBroker().run { client in
+            let body = #"{"name": "q", "executable": {"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"}, "callback": "\#(url)"}"#
+            let r = try await client.send(.post, "/requests", json: body)
+            #expect(r.status == .unprocessableContent, "\(r.text)")
+            let fields = try r.errorFields()
+            #expect(fields.contains("callback"), "\(r.text)")
+        }
+    }
+
+    @Test func internalRepositoriesAreRefusedNamingTheField() async throws {
+        try await Self.strictBroker().run { client in
+            let direct = #"{"executable": {"kind": "binder-notebook", "repository": "http://10.0.0.1/secret.git"}}"#
+            let r1 = try await client.send(.post, "/requests", json: direct)
+            #expect(r1.status == .unprocessableContent, "\(r1.text)")
+            let fields1 = try r1.errorFields()
+            #expect(fields1 == ["executable.repository"])
+            let codemeta = #"{"executable": {"kind": "binder-notebook"}, "software": {"@type": "SoftwareSourceCode", "codeRepository": "http://[::1]/x.git"}}"#
+            let r2 = try await client.send(.post, "/requests", json: codemeta)
+            #expect(r2.status == .unprocessableContent, "\(r2.text)")
+            let fields2 = try r2.errorFields()
+            #expect(fields2 == ["software.codeRepository"])
+            let git = #"{"executable": {"kind": "binder-notebook", "repository": "git://github.com/x/y.git"}}"#
+            let r3 = try await client.send(.post, "/requests", json: git)
+            #expect(r3.status == .unprocessableContent, "git:// only to listed hosts: \(r3.text)")
+            let fields3 = try r3.errorFields()
+            #expect(fields3 == ["executable.repository"])
+        }
+    }
+
+    @Test func anInternalRegistrySourceIsRefusedNamingTheField() async throws {
+        try await Self.strictBroker().run { client in
+            let r = try await client.send(.post, "/registry/sources", json: #"{"url": "http://169.254.169.254/oai"}"#, token: TestBroker.aliceToken)
+            #expect(r.status == .unprocessableContent, "\(r.text)")
+            let fields = try r.errorFields()
+            #expect(fields == ["url"])
+        }
+    }
+
+    @Test func aUWSJobWithAnInternalCallbackIsRefused() async throws {
+        try await Self.strictBroker().run { client in
+            let request = #"{"executable": {"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"}, "callback": "http://127.0.0.1:9/x"}"#
+            let r = try await client.uws(.post, "/uws/jobs", form: [("request", request)])
+            #expect(r.status.code >= 400 && r.status.code < 500, "\(r.text)")
+            #expect(r.text.contains("callback"), "\(r.text)")
+        }
+    }
+}
