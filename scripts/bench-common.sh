@@ -4,6 +4,8 @@
 bash scripts/ensure-packages.sh wrk curl python3
 swift build -c release --product skyport >/dev/null
 bin=.build/release/skyport
+# The benchmarks' facilities and callbacks listen on loopback: the egress rule must allow it.
+export SKYPORT_EGRESS_ALLOW="${SKYPORT_EGRESS_ALLOW:-127.0.0.1,::1,localhost}"
 work=$(mktemp -d); pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT

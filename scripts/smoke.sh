@@ -2,6 +2,8 @@
 # End-to-end check of the built binary: operator tokens, the facility API over real HTTP, persistence
 # across a restart, and a graceful stop on SIGTERM. Usage: scripts/smoke.sh PATH-TO-SKYPORT
 set -euo pipefail
+# Every facility, callback and registry of this test listens on loopback: the egress rule must allow it.
+export SKYPORT_EGRESS_ALLOW="${SKYPORT_EGRESS_ALLOW:-127.0.0.1,::1,localhost}"
 bin=${1:-.build/debug/skyport}
 work=$(mktemp -d)
 pid=""
