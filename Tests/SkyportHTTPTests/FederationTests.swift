@@ -357,4 +357,31 @@ import Testing
         }
         await client.shutdown()
     }
+
+    /// A federated broker's sessions stay on that broker: a 303 to another origin, and offers whose sessions are on
+    /// another host (here the metadata address), are refused, said in rejected[], and counted on /metrics.
+    @Test func aBrokerThatPointsElsewhereIsRefusedAndCounted() async throws {
+        try await withStubHTTPServer { server in
+            let port = server.url("/").port!
+            server.route("/away/requests", .init(status: 303, headers: [("Location", "http://127.0.0.2:\(port)/offersets/1")], body: Data()))
+            let start = Timestamp.format(Date())
+            let offer = #"{"phase": "OFFERED", "meta": {"url": "http://169.254.169.254/latest/meta-data/"}, "compute": {"cores": {"min": 2, "max": 2}, "memory": {"min": 3, "max": 3}}, "schedule": {"available": {"start": "\#(start)/PT0S", "duration": "PT10M"}}}"#
+            server.route("/elsewhere/requests", .json(#"{"result": "YES", "offers": [\#(offer)]}"#))
+            let broker = try await TestBroker()
+            try await broker.run { client in
+                try await Self.register(client, Self.brokerFacility("away", url: server.url("/away/").absoluteString, deadline: "PT10S"))
+                try await Self.register(client, Self.brokerFacility("elsewhere", url: server.url("/elsewhere/").absoluteString, deadline: "PT10S"))
+                let (_, _, body) = try await client.request(json: Self.tapRequest)
+                #expect(offers(body).isEmpty, "\(body)")
+                let away = Self.reasons(body, "away").compactMap { $0["message"] as? String }
+                #expect(away.contains { $0.contains("another origin") }, "\(away)")
+                let elsewhere = Self.reasons(body, "elsewhere").compactMap { $0["message"] as? String }
+                #expect(elsewhere.contains { $0.contains("dropped") }, "\(elsewhere)")
+                let metrics = try await client.send(.get, "/metrics").text
+                let refused = metrics.split(separator: "\n").filter { $0.hasPrefix("skyport_egress_refused_total") && $0.contains("cross-origin") }
+                #expect(refused.count == 1 && refused[0].hasSuffix(" 2"), "\(refused)")
+            }
+            #expect(server.requests().allSatisfy { $0.path.hasPrefix("/away/requests") || $0.path.hasPrefix("/elsewhere/requests") })
+        }
+    }
 }
