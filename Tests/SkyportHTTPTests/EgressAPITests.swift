@@ -72,6 +72,24 @@ import Testing
         }
     }
 
+    /// Data the facility downloads for the job (a request's `data`, the basket's URL items) is nobody's data when it
+    /// lives at an internal address.
+    @Test func internalDataURLsAreRefusedNamingTheItem() async throws {
+        try await Self.strictBroker().run { client in
+            let body = #"""
+                {"executable": {"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"},
+                 "data": [{"kind": "simple-data-resource", "location": "https://example.org/ok.fits"},
+                          {"kind": "simple-data-resource", "location": "http://169.254.169.254/latest/meta-data/iam"}],
+                 "basket": [{"archive": "astron_vo", "record": {"url": "http://10.0.0.5/internal.fits"}}]}
+                """#
+            let r = try await client.send(.post, "/requests", json: body)
+            #expect(r.status == .unprocessableContent, "\(r.text)")
+            let fields = try r.errorFields()
+            #expect(fields.contains("data[1]") && !fields.contains("data[0]"), "\(fields)")
+            #expect(fields.contains { $0.hasPrefix("basket[0]") }, "\(fields)")
+        }
+    }
+
     @Test func anInternalRegistrySourceIsRefusedNamingTheField() async throws {
         try await Self.strictBroker().run { client in
             let r = try await client.send(.post, "/registry/sources", json: #"{"url": "http://169.254.169.254/oai"}"#, token: TestBroker.aliceToken)

@@ -41,6 +41,7 @@ public enum ExecutionRequestParser {
         }
         request.storage = storage(doc["storage"], &r)
         request.data = readData(doc["data"], "data", &r)
+        let dataCount = request.data.count
         checkVolumes(doc, compute?["volumes"], "\(computeKey).volumes", &r)
         (request.duration, request.start) = schedule(doc["schedule"], now: now, &r)
 
@@ -58,6 +59,11 @@ public enum ExecutionRequestParser {
             } else {
                 request.callback = callback
             }
+        }
+        // Data the facility (or the staging postBuild) downloads: an internal address is nobody's data.
+        for (i, item) in request.data.enumerated() {
+            guard let url = item.url, let refusal = egress.check(url: url) else { continue }
+            r.error(i < dataCount ? "data[\(i)]" : "basket[\(i - dataCount)]", "no data is fetched from this URL: \(refusal)")
         }
         if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
             let given = doc["executable"]?.objectValue?["repository"] != nil
