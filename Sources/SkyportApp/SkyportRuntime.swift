@@ -124,8 +124,11 @@ public final class SkyportRuntime: Sendable {
             maxConnections: maxConnections)
     }
 
-    /// File descriptors kept out of the connection cap: the database (a few per SQLite connection), the listening
-    /// socket, logs, git and peers' calls (256), and one outbound connection per forwarded session.
+    /// File descriptors kept out of the connection cap: the refusals answered beyond it (128, each held up to a
+    /// second), the database (a few per SQLite connection), the listening socket, event loops, logs, git and
+    /// peers' calls (128 more), and one outbound connection per forwarded session. Running out of descriptors is
+    /// not only refused connections: libdispatch's thread-pool monitor opens `/proc/<tid>/stat` every second while
+    /// work is queued and traps (SIGILL, "workq: registered worker exited prematurely") when that open fails.
     public static func fileDescriptorReserve(_ config: SkyportConfiguration) -> Int { 256 + config.forwardConcurrency }
 
     /// The default cap: the open-file limit less the reserve (at least 16), so that accepting a connection, opening

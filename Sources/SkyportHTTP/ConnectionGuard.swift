@@ -17,12 +17,20 @@ public struct ConnectionLimits: Sendable {
     /// How long a connection closed on a client that may still be sending is drained before it is dropped (so the
     /// client reads the answer instead of a reset).
     public var lingerTime: Duration
+    /// Refused connections answered `503` (each holds its file descriptor up to `lingerTime`) beyond the cap; past
+    /// `maxConnections + answeredRefusals` open, a new connection is closed at once without an answer, so that a
+    /// flood of connections can never hold more than this many descriptors beyond the cap.
+    public var answeredRefusals: Int
 
-    public init(timeouts: ConnectionTimeouts = .init(), maxConnections: Int = 4_096, retryAfterSeconds: Int = 1, lingerTime: Duration = .seconds(1)) {
+    public init(
+        timeouts: ConnectionTimeouts = .init(), maxConnections: Int = 4_096, retryAfterSeconds: Int = 1, lingerTime: Duration = .seconds(1),
+        answeredRefusals: Int = 128
+    ) {
         self.timeouts = timeouts
         self.maxConnections = maxConnections
         self.retryAfterSeconds = retryAfterSeconds
         self.lingerTime = lingerTime
+        self.answeredRefusals = answeredRefusals
     }
 }
 
@@ -147,6 +155,14 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
         opened = .now()
         counted = true
         let open = counter.opened()
+        if open > limits.maxConnections + limits.answeredRefusals {
+            // Even the refusals are at their limit: drop the connection now (it held its descriptor for this
+            // callback only).
+            counter.countRefusal()
+            finished = true
+            context.close(promise: nil)
+            return
+        }
         if open > limits.maxConnections {
             counter.countRefusal()
             logger.debug("connection refused: too many open", metadata: ["open": .stringConvertible(open - 1), "max": .stringConvertible(limits.maxConnections)])
