@@ -46,7 +46,7 @@ public final class SkyportRuntime: Sendable {
     /// The use cases.
     public let broker: Broker
     /// The client connections open now, and those the limits refused or timed out.
-    public let connections = ConnectionCounter()
+    public let connections: ConnectionCounter
     /// The per-client limit on writes by non-operators (nil when `SKYPORT_RATE_LIMIT` is 0).
     public let rateLimiter: RateLimiter?
     /// Open client connections at most: `SKYPORT_MAX_CONNECTIONS`, else derived from the open-file limit.
@@ -75,6 +75,7 @@ public final class SkyportRuntime: Sendable {
             brokerID: config.brokerID, client: client, credentials: credentials,
             logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
         let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(client: client, logger: logger)
+        self.connections = ConnectionCounter(metrics: metrics)
         self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
         self.maxConnections = config.maxConnections ?? Self.derivedMaxConnections(config)
         self.broker = Broker(

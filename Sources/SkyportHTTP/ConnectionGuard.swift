@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import Prometheus
 import SkyportCore
 import Synchronization
 
@@ -34,13 +35,36 @@ public struct ConnectionLimits: Sendable {
     }
 }
 
-/// The server's open connections, counted across every event loop, and what the limits did.
+/// The server's open connections, counted across every event loop, and what the limits did; also in `/metrics`
+/// (`skyport_http_connections_open`, `skyport_http_connections_refused_total`,
+/// `skyport_http_connections_timed_out_total{timeout="header|body|idle"}`).
 public final class ConnectionCounter: Sendable {
     private let open = Atomic<Int>(0)
     private let refusedCount = Atomic<Int>(0)
     private let timedOutCount = Atomic<Int>(0)
+    private let openGauge: Gauge?
+    private let refusedCounter: Counter?
+    private let timeoutCounters: [ConnectionDeadlines.Part: Counter]
 
-    public init() {}
+    public init(metrics: PrometheusCollectorRegistry? = nil) {
+        openGauge = metrics?.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "skyport", subsystem: "http", metricName: "connections_open", helpText: "Client connections open now"))
+        refusedCounter = metrics?.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "skyport", subsystem: "http", metricName: "connections_refused", unitName: "total",
+                helpText: "Client connections refused because SKYPORT_MAX_CONNECTIONS were open"))
+        var timeouts: [ConnectionDeadlines.Part: Counter] = [:]
+        if let metrics {
+            for part in [ConnectionDeadlines.Part.header, .body, .idle] {
+                timeouts[part] = metrics.makeCounter(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "skyport", subsystem: "http", metricName: "connections_timed_out", unitName: "total",
+                        helpText: "Client connections closed by the header, body or idle timeout"),
+                    labels: [("timeout", part.rawValue)])
+            }
+        }
+        timeoutCounters = timeouts
+    }
 
     /// Connections open now (refused ones included until they are closed).
     public var current: Int { open.load(ordering: .relaxed) }
@@ -49,10 +73,22 @@ public final class ConnectionCounter: Sendable {
     /// Connections closed by a timeout, since start.
     public var timedOut: Int { timedOutCount.load(ordering: .relaxed) }
 
-    func opened() -> Int { open.wrappingAdd(1, ordering: .relaxed).newValue }
-    func closed() { open.wrappingSubtract(1, ordering: .relaxed) }
-    func countRefusal() { refusedCount.wrappingAdd(1, ordering: .relaxed) }
-    func countTimeout() { timedOutCount.wrappingAdd(1, ordering: .relaxed) }
+    func opened() -> Int {
+        openGauge?.increment()
+        return open.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+    func closed() {
+        openGauge?.decrement()
+        open.wrappingSubtract(1, ordering: .relaxed)
+    }
+    func countRefusal() {
+        refusedCounter?.increment()
+        refusedCount.wrappingAdd(1, ordering: .relaxed)
+    }
+    func countTimeout(_ part: ConnectionDeadlines.Part) {
+        timeoutCounters[part]?.increment()
+        timedOutCount.wrappingAdd(1, ordering: .relaxed)
+    }
 }
 
 /// Hummingbird's HTTP/1.1 child channel with Skyport's connection guard in front: a handler at the head of each
@@ -230,7 +266,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
         case .wait:
             reschedule(context)
         case .close(let part, let answer408):
-            counter.countTimeout()
+            counter.countTimeout(part)
             logger.debug("connection closed: \(part.rawValue) timeout", metadata: ["timeout": .string(part.rawValue)])
             if answer408 {
                 let seconds = (part == .header ? limits.timeouts.header : limits.timeouts.body)?.components.seconds ?? 0

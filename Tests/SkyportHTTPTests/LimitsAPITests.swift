@@ -35,6 +35,10 @@ import Glibc
             #expect(outcome.closed, "the server never closed the connection")
             #expect(outcome.answer.hasPrefix("HTTP/1.1 408"), "\(outcome.answer)")
             #expect(outcome.answer.contains("request-timeout"))
+            // (The test client's own connection, idle since it opened, was cut too: read the metrics on a new one.)
+            let metrics = try await offThread { try RawConnection.get(port: port, "/metrics") }
+            let cut = metrics.split(separator: "\n").first { $0.hasPrefix(#"skyport_http_connections_timed_out_total{timeout="header"}"#) }
+            #expect(cut.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 >= 1, "\(metrics)")
         }
     }
 
@@ -89,6 +93,8 @@ import Glibc
             #expect(answer.lowercased().contains("connection: close"))
             #expect(answer.contains("too-many-connections"))
             #expect(outcome.closed, "the refused connection was left open")
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains("skyport_http_connections_refused_total 1"), "\(metrics)")
 
             held.removeFirst().close()
             // The server sees the close in its own time: a new connection is served once it has.
@@ -289,6 +295,14 @@ final class RawConnection: @unchecked Sendable {
             if closed { return text }
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `GET path` on a new connection; the whole answer.
+    static func get(port: Int, _ path: String) throws -> String {
+        let c = try RawConnection(port: port)
+        defer { c.close() }
+        c.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        return c.readResponse()
     }
 
     /// Sends `head`, then `byte` every 100 ms until the server closes the connection; what it answered. Gives up
