@@ -145,7 +145,7 @@ python3 "$work/client.py" slow "$port" "$slow" "$work/slow.json" & holders+=($!)
 sleep 3
 python3 "$work/client.py" probe "$port" "$rate" "$secs" "while held (idle + $slow slowloris)"
 echo "broker while held: RSS $(rss), $(fds) descriptors; slowloris: $(cat "$work/slow.json" 2>/dev/null)"
-curl -s "$base/metrics" | grep '^skyport_http_connections' | tr '\n' ' '; echo
+{ curl -s "$base/metrics" | grep '^skyport_http_connections' | tr '\n' ' '; echo; } || echo "(/metrics refused: the broker is at its connection cap)"
 stop_holders
 sleep 5
 echo "broker 5 s after the clients left: RSS $(rss), $(fds) descriptors, alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo NO)"
