@@ -23,7 +23,7 @@ until [ -s "$work/ports.json" ]; do sleep 0.05; done
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 token=$("$SKYPORT_BIN" operator add bench --db "$work/db.sqlite")
-SKYPORT_EGRESS_ALLOW="127.0.0.1,::1,localhost" SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 SKYPORT_FEDERATION_DEADLINE=2 SKYPORT_OFFER_LIFETIME=60 \
+SKYPORT_EGRESS_ALLOW="127.0.0.1,::1,localhost" SKYPORT_RATE_LIMIT="${SKYPORT_RATE_LIMIT:-0}" SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 SKYPORT_FEDERATION_DEADLINE=2 SKYPORT_OFFER_LIFETIME=60 \
   "$SKYPORT_BIN" serve --db "$work/db.sqlite" --port "$port" --log-level warning >"$work/log" 2>&1 &
 pid=$!
 until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; do sleep 0.01; done

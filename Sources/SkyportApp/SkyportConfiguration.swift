@@ -66,6 +66,21 @@ public struct SkyportConfiguration: Sendable {
     /// loopback, private, link-local and the other special ranges are refused. Metadata endpoints are never allowed.
     public var egress = EgressPolicy()
 
+    /// Seconds a kept-alive connection may stay silent between requests (`SKYPORT_IDLE_TIMEOUT`; 0: no limit).
+    public var idleTimeout = 60
+    /// Seconds a request's head may take to arrive, counted from the connection's opening or the request's first
+    /// byte, however slowly it trickles in (`SKYPORT_HEADER_TIMEOUT`; 0: no limit).
+    public var headerTimeout = 10
+    /// Seconds a request's body may take to arrive after its head (`SKYPORT_BODY_TIMEOUT`; 0: no limit).
+    public var bodyTimeout = 60
+    /// Open client connections at most (`SKYPORT_MAX_CONNECTIONS`); beyond it a connection is answered 503 with
+    /// `Retry-After` and closed. Nil: the open-file limit (raised to its hard limit at start) less a reserve for the
+    /// database, peers and outbound calls (`SkyportRuntime.derivedMaxConnections`).
+    public var maxConnections: Int?
+    /// Writes (POST, PUT, DELETE) per second and burst per client address for callers without an operator token
+    /// (`SKYPORT_RATE_LIMIT`, `RATE` or `RATE/BURST`; `0`: off).
+    public var rateLimit = RateLimit(perSecond: 10, burst: 40)
+
     public init() {}
 
     /// Defaults overridden by the environment; a malformed value is an error naming the variable.
@@ -113,6 +128,11 @@ public struct SkyportConfiguration: Sendable {
             }
             c.federationDeadline = d
         }
+        if let v = env["SKYPORT_IDLE_TIMEOUT"] { c.idleTimeout = try int(v, "SKYPORT_IDLE_TIMEOUT", 0...86_400) }
+        if let v = env["SKYPORT_HEADER_TIMEOUT"] { c.headerTimeout = try int(v, "SKYPORT_HEADER_TIMEOUT", 0...86_400) }
+        if let v = env["SKYPORT_BODY_TIMEOUT"] { c.bodyTimeout = try int(v, "SKYPORT_BODY_TIMEOUT", 0...86_400) }
+        if let v = env["SKYPORT_MAX_CONNECTIONS"], !v.isEmpty { c.maxConnections = try int(v, "SKYPORT_MAX_CONNECTIONS", 1...10_000_000) }
+        if let v = env["SKYPORT_RATE_LIMIT"] { c.rateLimit = try rateLimit(v, "SKYPORT_RATE_LIMIT") }
         if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingCharacters(in: .whitespaces).isEmpty {
             let ids = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for id in ids { if let problem = FacilityID(id).problem { throw Invalid(description: "SKYPORT_BINDER_FEDERATION: '\(id)' \(problem)") } }
@@ -133,6 +153,21 @@ public struct SkyportConfiguration: Sendable {
             throw Invalid(description: "\(key)='\(text)' must be a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return v
+    }
+
+    /// `RATE` or `RATE/BURST` (requests per second, fractions allowed; the burst defaults to 4 x RATE, at least 1);
+    /// `0` turns the limit off.
+    static func rateLimit(_ text: String, _ key: String) throws -> RateLimit {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let invalid = Invalid(description: "\(key)='\(text)' must be RATE or RATE/BURST: requests per second (0: off) and a whole burst of at least 1, e.g. 10/40")
+        guard parts.count <= 2, let rate = Double(parts[0]), rate.isFinite, rate >= 0, rate <= 1_000_000 else { throw invalid }
+        if rate == 0 { return .off }
+        var burst = max(1, Int((rate * 4).rounded(.up)))
+        if parts.count == 2 {
+            guard let b = Int(parts[1]), b >= 1, b <= 1_000_000 else { throw invalid }
+            burst = b
+        }
+        return RateLimit(perSecond: rate, burst: burst)
     }
 
     public static func level(_ text: String, _ key: String) throws -> Logger.Level {

@@ -25,6 +25,8 @@ public final class SkyportRuntime: Sendable {
         public var metrics: PrometheusCollectorRegistry?
         /// How outbound host names are resolved (tests give fixed answers).
         public var resolver: (any HostResolver)?
+        /// The rate limit's clock: time since any fixed origin (by default the continuous clock).
+        public var rateLimitClock: (@Sendable () -> Duration)?
         public init(store: (any BrokerStore)? = nil) { self.store = store }
     }
 
@@ -45,6 +47,12 @@ public final class SkyportRuntime: Sendable {
     public let credentials: Credentials
     /// The use cases.
     public let broker: Broker
+    /// The client connections open now, and those the limits refused or timed out.
+    public let connections: ConnectionCounter
+    /// The per-client limit on writes by non-operators (nil when `SKYPORT_RATE_LIMIT` is 0).
+    public let rateLimiter: RateLimiter?
+    /// Open client connections at most: `SKYPORT_MAX_CONNECTIONS`, else derived from the open-file limit.
+    public let maxConnections: Int
 
     /// The version Skyport reports in `/health`.
     public static let version = "0.1.0"
@@ -77,6 +85,9 @@ public final class SkyportRuntime: Sendable {
             brokerID: config.brokerID, egress: egress, credentials: credentials,
             logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
         let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(egress: egress, logger: logger)
+        self.connections = ConnectionCounter(metrics: metrics)
+        self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
+        self.maxConnections = config.maxConnections ?? Self.derivedMaxConnections(config)
         self.broker = Broker(
             store: store, planner: planner, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests,
             federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress)
@@ -105,13 +116,36 @@ public final class SkyportRuntime: Sendable {
 
     /// The HTTP application, ready to run as a service.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let deps = APIDependencies(broker: broker, metrics: metrics, version: Self.version, maxBodyBytes: config.maxBodyBytes)
+        let deps = APIDependencies(
+            broker: broker, metrics: metrics, version: Self.version, maxBodyBytes: config.maxBodyBytes, rateLimiter: rateLimiter)
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
+            server: GuardedHTTP1Channel.builder(limits: connectionLimits, counter: connections),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "skyport/\(Self.version)"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// The limits every client connection lives under.
+    public var connectionLimits: ConnectionLimits {
+        func seconds(_ n: Int) -> Duration? { n > 0 ? .seconds(n) : nil }
+        return ConnectionLimits(
+            timeouts: ConnectionTimeouts(idle: seconds(config.idleTimeout), header: seconds(config.headerTimeout), body: seconds(config.bodyTimeout)),
+            maxConnections: maxConnections)
+    }
+
+    /// File descriptors kept out of the connection cap: the refusals answered beyond it (128, each held up to a
+    /// second), the database (a few per SQLite connection), the listening socket, event loops, logs, git and
+    /// peers' calls (128 more), and one outbound connection per forwarded session. Running out of descriptors is
+    /// not only refused connections: libdispatch's thread-pool monitor opens `/proc/<tid>/stat` every second while
+    /// work is queued and traps (SIGILL, "workq: registered worker exited prematurely") when that open fails.
+    public static func fileDescriptorReserve(_ config: SkyportConfiguration) -> Int { 256 + config.forwardConcurrency }
+
+    /// The default cap: the open-file limit less the reserve (at least 16), so that accepting a connection, opening
+    /// the database or calling a peer never meets EMFILE.
+    public static func derivedMaxConnections(_ config: SkyportConfiguration) -> Int {
+        max(16, FileDescriptorLimit.current - fileDescriptorReserve(config))
     }
 
     /// The background services: offer expiry, forwarding with an adapter per kind of endpoint, health checks and
@@ -175,7 +209,20 @@ public final class SkyportRuntime: Sendable {
 
     /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
+        let raised = FileDescriptorLimit.raiseToHardLimit()
         let runtime = try SkyportRuntime(config, logger: logger)
+        logger.info("connection limits", metadata: [
+            "max_connections": .stringConvertible(runtime.maxConnections), "open_files": .stringConvertible(raised),
+            "idle_timeout": .stringConvertible(config.idleTimeout), "header_timeout": .stringConvertible(config.headerTimeout),
+            "body_timeout": .stringConvertible(config.bodyTimeout),
+            "rate_limit": .string(config.rateLimit.isOff ? "off" : "\(config.rateLimit.perSecond)/s burst \(config.rateLimit.burst)"),
+        ])
+        if runtime.maxConnections + fileDescriptorReserve(config) > raised {
+            logger.warning("SKYPORT_MAX_CONNECTIONS leaves fewer file descriptors than the reserve: connections may fail with EMFILE", metadata: [
+                "max_connections": .stringConvertible(runtime.maxConnections), "open_files": .stringConvertible(raised),
+                "reserve": .stringConvertible(fileDescriptorReserve(config)),
+            ])
+        }
         do {
             try await runtime.addConfiguredRegistrySources()
             let app = runtime.application { port in

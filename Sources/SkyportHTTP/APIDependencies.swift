@@ -12,11 +12,17 @@ public struct APIDependencies: Sendable {
     /// The largest request body accepted, in bytes (413 beyond it).
     public var maxBodyBytes: Int
 
-    public init(broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20) {
+    /// The per-client limit on writes by non-operators (nil: none).
+    public var rateLimiter: RateLimiter?
+
+    public init(
+        broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil
+    ) {
         self.broker = broker
         self.metrics = metrics
         self.version = version
         self.maxBodyBytes = maxBodyBytes
+        self.rateLimiter = rateLimiter
     }
 
     var now: Date { broker.now() }

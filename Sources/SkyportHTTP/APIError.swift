@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import SkyportBroker
 import SkyportCore
 
@@ -50,6 +51,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         .unauthorized, code: "unauthorized",
         "UWS jobs belong to the token that creates them: send 'Authorization: Bearer <token>' (any token of your own)",
         headers: [.wwwAuthenticate: "Bearer realm=\"skyport\""])
+
+    /// Too many requests from one client address (`SKYPORT_RATE_LIMIT`).
+    public static func rateLimited(retryAfter seconds: Int) -> APIError {
+        APIError(
+            .tooManyRequests, code: "rate-limited",
+            "too many requests from this address: try again in \(seconds) s (operators with a token are not limited)",
+            headers: [.retryAfter: String(seconds)])
+    }
 
     struct Body: Encodable {
         var status: Int
@@ -100,6 +109,10 @@ extension APIError {
         case StoreError.notFound(let what): return APIError.notFound(what)
         case StoreError.conflict(let why): return APIError(.conflict, code: "conflict", why)
         case StoreError.unavailable: return APIError(.serviceUnavailable, code: "store-unavailable", "the store is unavailable; try again")
+        case let e as HTTPParserError:
+            // The HTTP/1 decoder could not read the request (a malformed chunk-size line, bad header bytes): the
+            // client's fault, and the connection is closed after this answer (`HTTPPartObserver`).
+            return APIError(.badRequest, code: "malformed-http", "the request is not well-formed HTTP/1.1 (\(e))", headers: [.connection: "close"])
         case let e as HTTPError:
             let code = e.status == .notFound ? "not-found" : e.status == .methodNotAllowed ? "method-not-allowed" : "http-error"
             return APIError(e.status, code: code, e.body ?? (e.status == .notFound ? "no such resource" : e.status.reasonPhrase))

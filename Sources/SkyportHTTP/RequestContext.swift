@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import SkyportCore
 
 /// Who is calling, as `AuthenticationMiddleware` found it from the `Authorization` header.
@@ -16,12 +17,15 @@ public enum Caller: Sendable, Equatable {
 }
 
 /// Skyport's request context: Hummingbird's core context and the caller, set once by `AuthenticationMiddleware`.
-public struct SkyportRequestContext: RequestContext {
+public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
+    /// The connection's peer (the rate limit's key).
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// The operator calling; 401 when the caller is not one.

@@ -9,6 +9,7 @@ public enum SkyportRouter {
         router.add(middleware: RequestMiddleware())
         router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(operators: deps.broker.store))
+        if let limiter = deps.rateLimiter, !limiter.limit.isOff { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),
             UWSController(deps: deps), VOSIController(deps: deps), RegistryController(deps: deps),

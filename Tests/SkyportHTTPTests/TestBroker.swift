@@ -25,6 +25,8 @@ struct TestBroker {
     var withServices = false
     /// Reads VOSI capabilities for `POST /facilities/{id}/refresh` (nil: refreshing is not configured).
     var capabilities: CapabilitiesFetch?
+    /// The rate limit's clock (nil: the continuous clock); the limit itself is `config.rateLimit`, off by default.
+    var rateLimitClock: (@Sendable () -> Duration)?
 
     init(
         store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
@@ -47,6 +49,13 @@ struct TestBroker {
         config.registryPeriod = 0
         // The facilities, callbacks and registries of the tests listen on loopback (what the README's examples allow too).
         config.egress = .loopback
+        // Tests send many writes from one address: the rate limit is on only where a test asks (RateLimitTests).
+        config.rateLimit = .off
+        // The test client connects before a test's first request and may sit idle while the test waits for peers:
+        // the connection timeouts are off unless a test sets them (ConnectionLimitTests).
+        config.idleTimeout = 0
+        config.headerTimeout = 0
+        config.bodyTimeout = 0
         self.config = config
     }
 
@@ -58,6 +67,7 @@ struct TestBroker {
         var overrides = SkyportRuntime.Overrides(store: store)
         overrides.sealer = SecretBox.ephemeral()
         overrides.capabilities = .some(capabilities)
+        overrides.rateLimitClock = rateLimitClock
         let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
         let background = Task {
             guard withServices else { return }

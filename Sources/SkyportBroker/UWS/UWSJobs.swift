@@ -50,6 +50,12 @@ public struct UWSJobs: Sendable {
         var parameters: [String: String] = [:]
         for (name, value) in draft.parameters {
             guard parameters[name] == nil else { throw BrokerError.badParameter(field: name, message: "\(name) is given more than once: give it once") }
+            if let problem = FieldLimits.problem(name, field: "parameter name", limit: FieldLimits.uwsParameterName) {
+                throw BrokerError.badParameter(field: String(name.prefix(FieldLimits.uwsParameterName)), message: "the parameter name \(problem)")
+            }
+            if let problem = FieldLimits.problem(value, field: name, limit: FieldLimits.uwsParameter) {
+                throw BrokerError.badParameter(field: name, message: "\(name) \(problem)")
+            }
             parameters[name] = value
         }
         let request = try type.request(parameters, now, broker.egress)

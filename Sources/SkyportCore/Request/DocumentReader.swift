@@ -34,11 +34,15 @@ struct DocumentReader {
         return nil
     }
 
-    /// A string, trimmed; an empty string counts as absent.
+    /// A string, trimmed; an empty string counts as absent. Longer than `FieldLimits.maxLength(for: field)`: an error.
     mutating func string(_ value: JSONValue?, _ field: String) -> String? {
         guard let value, !value.isNull else { return nil }
         guard let s = value.stringValue else {
             error(field, "must be a string")
+            return nil
+        }
+        if let problem = FieldLimits.problem(s, field: field) {
+            error(field, problem)
             return nil
         }
         let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -50,6 +54,10 @@ struct DocumentReader {
         guard let value, !value.isNull else { return nil }
         guard let text = Self.text(of: value) else {
             error(field, "must be a string, number or boolean")
+            return nil
+        }
+        if let problem = FieldLimits.problem(text, field: field) {
+            error(field, problem)
             return nil
         }
         return text

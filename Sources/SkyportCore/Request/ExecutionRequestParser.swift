@@ -98,6 +98,7 @@ public enum ExecutionRequestParser {
         let codemeta = Codemeta.read(object, kindHint: request.executable.kind)
         r.notes += codemeta.notes.prefixed("software")
         request.software = codemeta.software
+        checkLengths(codemeta.software, "software", &r)
         var exec = request.executable
         exec.kind = exec.kind ?? codemeta.executable.kind
         if exec.repository == nil, let repository = codemeta.executable.repository {
@@ -121,6 +122,32 @@ public enum ExecutionRequestParser {
         if request.storage == nil, let storage = codemeta.storage {
             request.storage = storage
             r.note(.info, "software.storageRequirements", "storage.min \(storage.min ?? 0) GiB taken from the software")
+        }
+    }
+
+    /// The codemeta texts the broker keeps are bounded like every other field (`FieldLimits`).
+    private static func checkLengths(_ software: SoftwareDescription, _ field: String, _ r: inout DocumentReader) {
+        let singles: [(String, String?, Int)] = [
+            ("name", software.name, FieldLimits.name), ("version", software.version, FieldLimits.name),
+            ("codeRepository", software.repository, FieldLimits.text),
+            ("memoryRequirements", software.memoryRequirements, FieldLimits.text),
+            ("processorRequirements", software.processorRequirements, FieldLimits.text),
+            ("storageRequirements", software.storageRequirements, FieldLimits.text),
+        ]
+        for (key, value, limit) in singles {
+            if let value, let problem = FieldLimits.problem(value, field: key, limit: limit) { r.error("\(field).\(key)", problem) }
+        }
+        let lists: [(String, [String])] = [
+            ("keywords", software.keywords), ("programmingLanguage", software.languages),
+            ("operatingSystem", software.operatingSystems), ("runtimePlatform", software.runtimePlatforms),
+        ]
+        for (key, items) in lists {
+            if items.count > FieldLimits.listItems {
+                r.error("\(field).\(key)", "has \(items.count) items: at most \(FieldLimits.listItems) are allowed")
+            }
+            for (i, item) in items.prefix(FieldLimits.listItems).enumerated() {
+                if let problem = FieldLimits.problem(item, field: key, limit: FieldLimits.name) { r.error("\(field).\(key)[\(i)]", problem) }
+            }
         }
     }
 
