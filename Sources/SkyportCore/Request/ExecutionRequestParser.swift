@@ -62,7 +62,8 @@ public enum ExecutionRequestParser {
         }
         // Data the facility (or the staging postBuild) downloads: an internal address is nobody's data.
         for (i, item) in request.data.enumerated() {
-            guard let url = item.url, let refusal = egress.check(url: url) else { continue }
+            guard let url = item.url, let scheme = URLComponents(string: url)?.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  let refusal = egress.check(url: url) else { continue }
             r.error(i < dataCount ? "data[\(i)]" : "basket[\(i - dataCount)]", "no data is fetched from this URL: \(refusal)")
         }
         if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
