@@ -47,6 +47,13 @@ public struct SkyportRequestContext: RequestContext {
         }
     }
 
+    /// Whom rejection reasons are rendered for: an operator sees every detail, anyone else (anonymous callers, users
+    /// with their own token) no facility's probe details and no other broker's words.
+    public var reasonAudience: ReasonAudience {
+        if case .operator = caller { return .operator }
+        return .public
+    }
+
     /// A path parameter (404 when the route has none of that name).
     func parameter(_ name: String) throws -> String { try parameters.require(name) }
 }

@@ -65,6 +65,6 @@ public enum Matcher {
         let why = h.reason ?? "failed its health check"
         return MatchReason(
             code: .facilityUnavailable, field: "health", requested: "available", offered: "unavailable",
-            message: "facility \(f.id.rawValue) is unavailable since \(Timestamp.format(h.since)) (checked \(Timestamp.format(h.checked))): \(why)")
+            detail: "since \(Timestamp.format(h.since)) (checked \(Timestamp.format(h.checked))): \(why)", facility: f.id)
     }
 }
