@@ -20,7 +20,7 @@ public final class SQLiteStore: BrokerStore {
         config.prepareDatabase { db in
             // Takes effect only in a new file (before its first table, and before WAL mode is set): freed pages can then
             // be given back (`reclaimSpace`). An older file keeps reusing its freed pages (`enableIncrementalVacuum`).
-            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }

@@ -113,6 +113,53 @@ let notebookRequest = """
         }
     }
 
+    @Test func cancellingOrRejectingAnOfferLeavesItsSiblingsAcceptable() async throws {
+        try await TestBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("b"), token: TestBroker.aliceToken)
+            let r = try await client.request(json: notebookRequest)
+            let list = offers(r.body)
+            try #require(list.count >= 3)
+            // Given one offer cancelled while OFFERED and one rejected
+            let cancelled = try await client.setPhase(sessionURL(list[0]), "CANCELLED")
+            #expect(cancelled.status == .ok)
+            #expect(try cancelled.json()["phase"] as? String == "CANCELLED")
+            #expect(try await client.setPhase(sessionURL(list[1]), "REJECTED").status == .ok)
+            // When a sibling is accepted, then it is: nothing was accepted before
+            let accepted = try await client.setPhase(sessionURL(list[2]), "ACCEPTED")
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            #expect(try accepted.json()["phase"] as? String == "ACCEPTED")
+            // And once one is accepted, cancelling it still blocks the rest
+            #expect(try await client.setPhase(sessionURL(list[2]), "CANCELLED").status == .ok)
+            if list.count > 3 {
+                let late = try await client.setPhase(sessionURL(list[3]), "ACCEPTED")
+                #expect(late.status == .conflict)
+            }
+        }
+    }
+
+    @Test func anUnsupportedExecutableKindMatchesNoFacility() async throws {
+        try await TestBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("hub", accepts: ["jupyter-notebook"]), token: TestBroker.aliceToken)
+            // The ExecutionBroker answers an unsupported request with result NO and messages, not an HTTP error.
+            let r = try await client.request(json: #"{"executable": {"kind": "foo"}}"#)
+            #expect(r.status == .seeOther)
+            #expect(r.body["result"] as? String == "NO")
+            #expect(offers(r.body).isEmpty)
+            let rejected = try #require(r.body["rejected"] as? [[String: Any]])
+            #expect(rejected.count == 2)
+            for facility in rejected {
+                let reasons = facility["reasons"] as? [[String: Any]] ?? []
+                #expect(reasons.count == 1 && reasons.first?["code"] as? String == "kind-not-accepted", "\(facility)")
+                #expect(reasons.first?["field"] as? String == "executable.kind" && reasons.first?["requested"] as? String == "foo")
+            }
+            let messages = (r.body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? []
+            #expect(messages.contains { ($0["message"] as? String ?? "").hasPrefix("executable.kind: 'foo' is neither a known kind") }, "\(messages)")
+            #expect(messages.contains { $0["kind"] as? String == "urn:no-offers" })
+        }
+    }
+
     @Test func acceptingOneOfferRejectsTheRestAndASecondAcceptIsRefused() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
