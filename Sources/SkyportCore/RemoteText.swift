@@ -29,8 +29,9 @@ public enum RemoteText {
         let words = text.split(whereSeparator: { !$0.isNumber && !$0.isLetter })
         for (i, w) in words.enumerated() where w.count == 3 && w.allSatisfy(\.isNumber) {
             guard let n = Int(w), (100...599).contains(n), i > 0 else { continue }
-            let before = words[i - 1].lowercased()
-            if before == "http" || before == "answered" || before == "status" { return n }
+            // `HTTP 500`, `answered 500`; not a URL's `http://127.0.0.1`.
+            let before = words[i - 1]
+            if before == "HTTP" || before == "answered" { return n }
         }
         return nil
     }

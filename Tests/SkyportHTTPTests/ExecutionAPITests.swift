@@ -138,6 +138,25 @@ let notebookRequest = """
         }
     }
 
+    @Test func anOfferSetRetentionDeletedAnswers404AsDoItsSessions() async throws {
+        // Offers that live 1 s, kept 0 s after they ended, a retention pass every second.
+        var broker = try await TestBroker(offerLifetime: 1, withServices: true)
+        broker.config.retainOffers = 0
+        broker.config.retentionSweep = 1
+        try await broker.run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            let r = try await client.request(json: notebookRequest)
+            let path = try #require(r.path)
+            let offer = try #require(offers(r.body).first)
+            let session = try #require(URL(string: sessionURL(offer))?.path)
+            #expect(try await client.send(.get, session).status == .ok)
+            #expect(try await eventually { try await client.send(.get, path).status == .notFound })
+            let gone = try await client.send(.get, session)
+            #expect(gone.status == .notFound)
+            #expect(try gone.json()["code"] as? String == "not-found")
+        }
+    }
+
     @Test func anUnsupportedExecutableKindMatchesNoFacility() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
