@@ -3,6 +3,8 @@
 public enum RemoteText {
     /// Longest text kept, in characters.
     public static let limit = 300
+    /// Longest text shown to callers who are not operators (a short reason).
+    public static let shortLimit = 200
 
     /// `text` on one line (control characters and runs of white space become one space), cut at `limit` characters
     /// with an ellipsis.

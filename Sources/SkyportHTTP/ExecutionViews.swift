@@ -151,7 +151,7 @@ enum ExecutionViews {
     }
 
     /// The offer set as `audience` sees it: operators read every rejection's details, anyone else no facility's probe
-    /// details and no other broker's words.
+    /// details, and of other brokers only a status and a short reason.
     static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date, audience: ReasonAudience) -> OfferSet {
         OfferSet(
             meta: Meta(

@@ -48,7 +48,7 @@ public struct SkyportRequestContext: RequestContext {
     }
 
     /// Whom rejection reasons are rendered for: an operator sees every detail, anyone else (anonymous callers, users
-    /// with their own token) no facility's probe details and no other broker's words.
+    /// with their own token) no facility's probe details, and of other brokers only a status and a short reason.
     public var reasonAudience: ReasonAudience {
         if case .operator = caller { return .operator }
         return .public

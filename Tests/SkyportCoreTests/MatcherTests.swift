@@ -260,7 +260,7 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(reasons[1].message(for: .public) == "facility f is unavailable")
     }
 
-    @Test func anotherPartysWordsAreClippedAndOnlyOperatorsReadThem() throws {
+    @Test func anotherPartysWordsAreClippedAndReducedForThePublic() throws {
         let body = "upstream exploded:\n" + String(repeating: "<html>secret ", count: 200)
         let unreachable = try #require(BrokerAnswer.failed("answered HTTP 502: " + body).reason(for: FacilityID("b")))
         let detail = try #require(unreachable.detail)
@@ -268,7 +268,9 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(unreachable.message(for: .public) == "broker b could not be asked (it answered HTTP 502)")
         #expect(unreachable.message(for: .operator).hasPrefix("broker b: answered HTTP 502: upstream exploded: <html>secret"))
         let none = try #require(BrokerAnswer.noOffers(offerSet: nil, messages: ["their facility X is down"]).reason(for: FacilityID("b")))
-        #expect(none.message(for: .public) == "broker b made no offers")
+        #expect(none.message(for: .public) == "broker b made no offers: their facility X is down")
+        let long = try #require(BrokerAnswer.noOffers(offerSet: nil, messages: [String(repeating: "y", count: 1_000)]).reason(for: FacilityID("b")))
+        #expect(long.message(for: .public).count < long.message(for: .operator).count)
         #expect(none.message(for: .operator) == "broker b made no offers: their facility X is down")
     }
 

@@ -60,8 +60,9 @@ public struct MatchReason: Sendable, Hashable {
     /// The sentence for operators (every detail).
     public var message: String { message(for: .operator) }
 
-    /// The sentence for people. `.public` leaves out what came from a facility's probe or another broker (their
-    /// status codes and words), keeping only an HTTP status another broker answered with.
+    /// The sentence for people. `.public` leaves out what a facility's probe found, keeps of another broker's failure
+    /// only the HTTP status it answered with, and of its answer (no offers, a loop) a short reason
+    /// (`RemoteText.shortLimit` characters).
     public func message(for audience: ReasonAudience) -> String {
         let name = facility?.rawValue ?? "(unknown)"
         let full = audience == .operator
@@ -89,14 +90,14 @@ public struct MatchReason: Sendable, Hashable {
             return "facility \(name) is unavailable \(detail)"
         case .brokerNoOffers:
             if field == "compute" { return "broker \(name) made only offers outside the request: \(offered)" }
-            guard full, let detail else { return "broker \(name) made no offers" }
-            return "broker \(name) made no offers: \(detail)"
+            guard let detail else { return "broker \(name) made no offers" }
+            return "broker \(name) made no offers: \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
         case .brokerLate:
             let within = requested.hasPrefix("an answer within ") ? String(requested.dropFirst("an answer within ".count)) : requested
             return "broker \(name) did not answer within \(within); its answer, if any, is dropped"
         case .federationLoop:
-            guard full, let detail else { return "broker \(name): the request had already passed through it" }
-            return "broker \(name): \(detail)"
+            guard let detail else { return "broker \(name): the request had already passed through it" }
+            return "broker \(name): \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
         case .brokerUnreachable:
             guard full, let detail else {
                 let status = detail.flatMap(RemoteText.httpStatus).map { " (it answered HTTP \($0))" } ?? ""
@@ -111,7 +112,7 @@ public struct MatchReason: Sendable, Hashable {
 public enum ReasonAudience: Sendable, Hashable {
     /// An operator: every detail (clipped).
     case `operator`
-    /// Anyone else (anonymous callers, users of the UWS job list): no probe details of facilities, no other broker's words.
+    /// Anyone else (anonymous callers, users of the UWS job list): no probe details of facilities; of other brokers a status and a short reason.
     case `public`
 }
 

@@ -64,7 +64,8 @@ public enum Matcher {
     }
 
     static func unavailableReason(_ f: Facility, _ h: FacilityHealth) -> MatchReason {
-        let why = h.reason ?? "failed its health check"
+        // The probe's finding is shown to operators only, and kept short: every rejected set stores it.
+        let why = RemoteText.clip(h.reason ?? "failed its health check", limit: 160)
         return MatchReason(
             code: .facilityUnavailable, field: "health", requested: "available", offered: "unavailable",
             detail: "since \(Timestamp.format(h.since)) (checked \(Timestamp.format(h.checked))): \(why)", facility: f.id)
