@@ -81,6 +81,22 @@ public struct SkyportConfiguration: Sendable {
     /// (`SKYPORT_RATE_LIMIT`, `RATE` or `RATE/BURST`; `0`: off).
     public var rateLimit = RateLimit(perSecond: 10, burst: 40)
 
+    /// Seconds an offer set that never became a job (its offers expired, were rejected or cancelled; a `NO` set) is kept
+    /// after its last offer ended (`SKYPORT_RETAIN_OFFERS`).
+    public var retainOffers = 86_400
+    /// Seconds an offer set with a job is kept after its last session ended: `COMPLETED`, `FAILED`, `CANCELLED`, ...
+    /// (`SKYPORT_RETAIN_SESSIONS`).
+    public var retainSessions = 30 * 86_400
+    /// Seconds a UWS job is kept after its destruction time (it is hidden from then on) (`SKYPORT_RETAIN_UWS_JOBS`).
+    public var retainUWSJobs = 3_600
+    /// Seconds between retention passes; 0 turns deleting off (`SKYPORT_RETENTION_SWEEP`).
+    public var retentionSweep = 60
+
+    /// The retention periods as a policy.
+    public var retention: RetentionPolicy {
+        RetentionPolicy(offers: TimeInterval(retainOffers), sessions: TimeInterval(retainSessions), uwsGrace: TimeInterval(retainUWSJobs))
+    }
+
     public init() {}
 
     /// Defaults overridden by the environment; a malformed value is an error naming the variable.
@@ -141,6 +157,10 @@ public struct SkyportConfiguration: Sendable {
             }
             c.binderFederation = federation
         }
+        if let v = env["SKYPORT_RETAIN_OFFERS"] { c.retainOffers = try int(v, "SKYPORT_RETAIN_OFFERS", 0...(3_650 * 86_400)) }
+        if let v = env["SKYPORT_RETAIN_SESSIONS"] { c.retainSessions = try int(v, "SKYPORT_RETAIN_SESSIONS", 0...(3_650 * 86_400)) }
+        if let v = env["SKYPORT_RETAIN_UWS_JOBS"] { c.retainUWSJobs = try int(v, "SKYPORT_RETAIN_UWS_JOBS", 0...(3_650 * 86_400)) }
+        if let v = env["SKYPORT_RETENTION_SWEEP"] { c.retentionSweep = try int(v, "SKYPORT_RETENTION_SWEEP", 0...86_400) }
         return c
     }
 

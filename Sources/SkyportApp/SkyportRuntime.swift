@@ -148,8 +148,8 @@ public final class SkyportRuntime: Sendable {
         max(16, FileDescriptorLimit.current - fileDescriptorReserve(config))
     }
 
-    /// The background services: offer expiry, forwarding with an adapter per kind of endpoint, health checks and
-    /// registry harvests (each when configured).
+    /// The background services: offer expiry, forwarding with an adapter per kind of endpoint, retention, health
+    /// checks and registry harvests (each when configured).
     public func backgroundServices() -> [any Service] {
         let uws = UWSExecutor.standard(egress: egress, credentials: credentials, logger: logger)
         let binder = BinderExecutor(
@@ -167,6 +167,11 @@ public final class SkyportRuntime: Sendable {
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker],
                 notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger),
         ]
+        if config.retentionSweep > 0 {
+            services.append(RetentionService(
+                store: store, policy: config.retention, interval: .seconds(config.retentionSweep),
+                logger: Logger(label: "skyport.retention", factory: { [logger] _ in logger.handler }), now: self.broker.now))
+        }
         if config.healthPeriod > 0 {
             var settings = HealthService.Settings()
             settings.period = .seconds(config.healthPeriod)
@@ -249,6 +254,14 @@ public final class SkyportRuntime: Sendable {
         case ":memory:", "memory": return InMemoryStore()
         default: return try SQLiteStore(path: config.database)
         }
+    }
+
+    /// Rebuilds a SQLite file made before incremental vacuum so that retention can give freed pages back; false when
+    /// there was nothing to do (another store, or a file that already has it).
+    public static func enableIncrementalVacuum(_ store: any BrokerStore) async throws -> Bool {
+        guard let sqlite = store as? SQLiteStore, try await sqlite.autoVacuum() != "incremental" else { return false }
+        try await sqlite.enableIncrementalVacuum()
+        return true
     }
 
     /// What seals notebook tokens: the key file (made on first start) for a SQLite store, a key that lives with

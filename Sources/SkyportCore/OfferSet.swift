@@ -76,6 +76,17 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     public var notified: Bool?
     /// Whether the callback was told that the session became `AVAILABLE` (a notebook server is up).
     public var notifiedAvailable: Bool?
+    /// When the client accepted the offer (nil for an offer never accepted, and in sessions stored before it was kept).
+    public var accepted: Date?
+
+    /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
+    /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept
+    /// are judged by their phase and whether anything was sent to the facility.
+    public var becameJob: Bool {
+        if accepted != nil || SessionPhase.live.contains(phase) || phase == .completed || phase == .failed { return true }
+        guard let remote else { return false }
+        return remote.stage != .notSubmitted
+    }
 
     public var end: Date { start.addingTimeInterval(TimeInterval(duration.seconds)) }
 
@@ -116,13 +127,16 @@ extension SessionLifecycle {
         _ target: SessionPhase, to session: SessionRecord, siblings: [SessionRecord], now: Date
     ) throws(Refusal) -> [SessionRecord] {
         let current = session.phase(at: now)
+        // Only a sibling that became a job blocks: one that was turned down (rejected, or cancelled while OFFERED)
+        // leaves the rest of its set acceptable.
         if target == .accepted, current == .offered || current == .rejected,
-           siblings.contains(where: { $0.id != session.id && SessionPhase.live.union([.completed, .failed, .cancelled]).contains($0.phase) }) {
+           siblings.contains(where: { $0.id != session.id && $0.becameJob }) {
             throw .siblingAccepted
         }
         var changed = session
         changed.phase = try clientTransition(from: current, to: target)
         changed.modified = now
+        if changed.phase == .accepted { changed.accepted = now }
         var out = [changed]
         if changed.phase == .accepted {
             for var sibling in siblings where sibling.id != session.id && sibling.phase == .offered {

@@ -39,18 +39,18 @@ struct AcceptsController: Controller {
     }
 
     func register(on table: inout RouteTable<SkyportRequestContext>) {
-        table.add(.get, "/accepts") { request, _ in
+        table.add(.get, "/accepts") { request, context in
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
-            return try await answer(try AcceptsProbe.parse(query: query), request)
+            return try await answer(try AcceptsProbe.parse(query: query), request, audience: context.reasonAudience)
         }
-        table.add(.post, "/accepts") { request, _ in
+        table.add(.post, "/accepts") { request, context in
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
-            return try await answer(try AcceptsProbe.parse(document: document), request)
+            return try await answer(try AcceptsProbe.parse(document: document), request, audience: context.reasonAudience)
         }
     }
 
-    func answer(_ probe: NormalisedRequest, _ request: Request) async throws -> Response {
+    func answer(_ probe: NormalisedRequest, _ request: Request, audience: ReasonAudience) async throws -> Response {
         let outcome = try await deps.broker.negotiation.probe(probe)
         let candidates = outcome?.candidates ?? []
         let word = candidates.isEmpty ? "NO" : "YES"
@@ -67,7 +67,7 @@ struct AcceptsController: Controller {
             if outcome.rejections.isEmpty { reasons.append(Reason(httpcode: nil, text: "no facility is registered", facility: nil, code: nil)) }
             for r in outcome.rejections {
                 for reason in r.reasons {
-                    reasons.append(Reason(httpcode: nil, text: reason.message, facility: r.facility.rawValue, code: reason.code.rawValue))
+                    reasons.append(Reason(httpcode: nil, text: reason.message(for: audience), facility: r.facility.rawValue, code: reason.code.rawValue))
                 }
             }
         }

@@ -22,13 +22,15 @@ struct ExecutionController: Controller {
                 parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
             let base = Self.base(request)
             return try Representation.response(
-                ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now), status: .seeOther, for: request,
+                ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
+                status: .seeOther, for: request,
                 headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"])
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
             let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context))
-            return try Representation.response(ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now), for: request)
+            return try Representation.response(
+                ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in

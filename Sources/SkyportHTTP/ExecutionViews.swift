@@ -90,7 +90,26 @@ enum ExecutionViews {
         var expires: String
         var offers: [Session]
         var request: NormalisedRequest
-        var rejected: [MatchRejection]
+        var rejected: [Rejection]
+    }
+    /// A rejected facility with its reasons, the sentences rendered for the caller (stored are codes and values).
+    struct Rejection: Encodable {
+        struct Reason: Encodable {
+            var code: MatchReasonCode
+            var field: String
+            var requested: String
+            var offered: String
+            var message: String
+        }
+        var facility: FacilityID
+        var reasons: [Reason]
+
+        init(_ r: MatchRejection, for audience: ReasonAudience) {
+            facility = r.facility
+            reasons = r.reasons.map {
+                Reason(code: $0.code, field: $0.field, requested: $0.requested, offered: $0.offered, message: $0.message(for: audience))
+            }
+        }
     }
 
     static func session(_ s: SessionRecord, base: String, now: Date) -> Session {
@@ -131,12 +150,15 @@ enum ExecutionViews {
         return [Connector(kind: kind, status: status, protocol: scheme, location: url)]
     }
 
-    static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date) -> OfferSet {
+    /// The offer set as `audience` sees it: operators read every rejection's details, anyone else no facility's probe
+    /// details, and of other brokers only a status and a short reason.
+    static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date, audience: ReasonAudience) -> OfferSet {
         OfferSet(
             meta: Meta(
                 uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: Timestamp.format(set.created),
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
-            offers: sessions.map { session($0, base: base, now: now) }, request: set.request, rejected: set.rejections)
+            offers: sessions.map { session($0, base: base, now: now) }, request: set.request,
+            rejected: set.rejections.map { Rejection($0, for: audience) })
     }
 }

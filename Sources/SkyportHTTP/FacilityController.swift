@@ -25,7 +25,7 @@ struct FacilityController: Controller {
         }
 
         table.add(.get, "/facilities/{id}") { request, context in
-            try Representation.response(json: try await catalog.document(try Self.pathID(context)), for: request)
+            try Representation.response(json: try await catalog.document(try Self.pathID(context), probeDetails: context.reasonAudience == .operator), for: request)
         }
 
         table.add(.put, "/facilities/{id}") { request, context in

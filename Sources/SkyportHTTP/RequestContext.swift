@@ -51,6 +51,13 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         }
     }
 
+    /// Whom rejection reasons are rendered for: an operator sees every detail, anyone else (anonymous callers, users
+    /// with their own token) no facility's probe details, and of other brokers only a status and a short reason.
+    public var reasonAudience: ReasonAudience {
+        if case .operator = caller { return .operator }
+        return .public
+    }
+
     /// A path parameter (404 when the route has none of that name).
     func parameter(_ name: String) throws -> String { try parameters.require(name) }
 }

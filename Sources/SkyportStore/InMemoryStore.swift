@@ -6,11 +6,11 @@ public actor InMemoryStore: BrokerStore {
     private var facilitiesByKey: [String: Facility] = [:]
     private var operatorsByName: [String: OperatorRecord] = [:]
     private var operatorByHash: [String: String] = [:]
-    private var offerSets: [UUID: OfferSetRecord] = [:]
-    private var sessions: [UUID: SessionRecord] = [:]
-    private var sessionsBySet: [UUID: [UUID]] = [:]
-    private var idempotency: [String: UUID] = [:]
-    private var leases: [UUID: (worker: String, until: Date)] = [:]
+    var offerSets: [UUID: OfferSetRecord] = [:]
+    var sessions: [UUID: SessionRecord] = [:]
+    var sessionsBySet: [UUID: [UUID]] = [:]
+    var idempotency: [String: UUID] = [:]
+    var leases: [UUID: (worker: String, until: Date)] = [:]
     /// Skyport's own UWS jobs, by id (see InMemoryStore+UWS.swift).
     var uwsJobsByID: [String: UWSJobRecord] = [:]
     /// The registries harvested, by URL (see InMemoryStore+Registry.swift).

@@ -10,10 +10,13 @@ extension SQLiteStore {
         try await writer.write { db in
             do {
                 try db.execute(
-                    sql: "INSERT INTO uws_job (id, owner, created, destruction, phase, session_id, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    sql: """
+                        INSERT INTO uws_job (id, owner, created, destruction, phase, session_id, document, offer_set_id)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
                     arguments: [
                         job.id, job.owner, job.created.timeIntervalSince1970, job.destruction?.timeIntervalSince1970,
-                        job.phase.rawValue, job.session?.uuidString, doc,
+                        job.phase.rawValue, job.session?.uuidString, doc, job.offerSet?.uuidString,
                     ])
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
                 throw StoreError.duplicate("UWS job \(job.id)")
@@ -72,10 +75,10 @@ extension SQLiteStore {
             try change(&job)
             job.id = id
             try db.execute(
-                sql: "UPDATE uws_job SET owner = ?, destruction = ?, phase = ?, session_id = ?, document = ? WHERE id = ?",
+                sql: "UPDATE uws_job SET owner = ?, destruction = ?, phase = ?, session_id = ?, document = ?, offer_set_id = ? WHERE id = ?",
                 arguments: [
                     job.owner, job.destruction?.timeIntervalSince1970, job.phase.rawValue, job.session?.uuidString,
-                    try StoreCoding.encode(job), id,
+                    try StoreCoding.encode(job), job.offerSet?.uuidString, id,
                 ])
             return job
         }

@@ -18,6 +18,9 @@ public final class SQLiteStore: BrokerStore {
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.prepareDatabase { db in
+            // Takes effect only in a new file (before its first table, and before WAL mode is set): freed pages can then
+            // be given back (`reclaimSpace`). An older file keeps reusing its freed pages (`enableIncrementalVacuum`).
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
@@ -120,6 +123,31 @@ public final class SQLiteStore: BrokerStore {
                     url      TEXT PRIMARY KEY NOT NULL,   -- the OAI-PMH base URL, as given
                     document TEXT NOT NULL                -- the source as JSON
                 ) STRICT;
+                """)
+        }
+        m.registerMigration("v7-add-retention-columns") { db in
+            // What retention reads, as columns: when an offer set's offers expire, when a session ended (an OFFERED one:
+            // its expiry), whether it became a job, and which offer set a UWS job links.
+            try db.execute(sql: """
+                ALTER TABLE offer_set ADD COLUMN expires REAL;
+                UPDATE offer_set SET expires = json_extract(document, '$.expires');
+                CREATE INDEX offer_set_expires ON offer_set(expires);
+                ALTER TABLE session ADD COLUMN ended REAL;
+                ALTER TABLE session ADD COLUMN job INTEGER NOT NULL DEFAULT 0;
+                UPDATE session SET
+                    ended = CASE WHEN phase = 'OFFERED' THEN expires
+                                 WHEN phase IN ('REJECTED', 'EXPIRED', 'COMPLETED', 'FAILED', 'CANCELLED') THEN json_extract(document, '$.modified')
+                            END,
+                    job = CASE WHEN phase IN ('ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING', 'COMPLETED', 'FAILED') THEN 1
+                               WHEN json_extract(document, '$.accepted') IS NOT NULL THEN 1
+                               WHEN json_extract(document, '$.remote.url') IS NOT NULL THEN 1
+                               WHEN json_extract(document, '$.remote.submitting') = 1 THEN 1
+                               ELSE 0 END;
+                ALTER TABLE uws_job ADD COLUMN offer_set_id TEXT;
+                UPDATE uws_job SET offer_set_id = json_extract(document, '$.offerSet');
+                CREATE INDEX uws_job_offer_set ON uws_job(offer_set_id);
+                CREATE INDEX uws_job_session ON uws_job(session_id);
+                CREATE INDEX uws_job_destruction ON uws_job(destruction);
                 """)
         }
         return m
@@ -251,11 +279,14 @@ public final class SQLiteStore: BrokerStore {
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             try db.execute(
                 sql: """
-                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, expires) VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
-                        request_digest = excluded.request_digest, document = excluded.document
+                        request_digest = excluded.request_digest, document = excluded.document, expires = excluded.expires
                     """,
-                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set)])
+                arguments: [
+                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set),
+                    set.expires.timeIntervalSince1970,
+                ])
             for offer in offers where !stored.contains(offer.id) { try Self.insert(db, offer) }
             return .created(set, offers)
         }
@@ -275,8 +306,8 @@ public final class SQLiteStore: BrokerStore {
         let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
         try await writer.write { db in
             try db.execute(
-                sql: "INSERT INTO offer_set (id, created, document) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument])
+                sql: "INSERT INTO offer_set (id, created, document, expires) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument, set.expires.timeIntervalSince1970])
             for (offer, document) in documents { try Self.insert(db, offer, document: document) }
         }
     }
@@ -302,19 +333,22 @@ public final class SQLiteStore: BrokerStore {
     static func insert(_ db: Database, _ s: SessionRecord, document: String? = nil) throws {
         // Cached: an offer set inserts many sessions (a federated one, one per remote offer) in one transaction.
         try db.cachedStatement(sql: """
-                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory, ended, job)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
                 s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), ForwardingMachine.needsWork(s),
-                s.cores, s.memory,
+                s.cores, s.memory, Retention.end(of: s)?.timeIntervalSince1970, s.becameJob,
             ])
     }
 
     static func update(_ db: Database, _ s: SessionRecord) throws {
-        try db.cachedStatement(sql: "UPDATE session SET phase = ?, document = ?, needs_work = ? WHERE id = ?").execute(
-            arguments: [s.phase.rawValue, try StoreCoding.encode(s), ForwardingMachine.needsWork(s), s.id.uuidString])
+        try db.cachedStatement(sql: "UPDATE session SET phase = ?, document = ?, needs_work = ?, ended = ?, job = ? WHERE id = ?").execute(
+            arguments: [
+                s.phase.rawValue, try StoreCoding.encode(s), ForwardingMachine.needsWork(s), Retention.end(of: s)?.timeIntervalSince1970,
+                s.becameJob, s.id.uuidString,
+            ])
     }
 
     static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
@@ -359,10 +393,10 @@ public final class SQLiteStore: BrokerStore {
             let changed = try await writer.write { db in
                 try db.execute(
                     sql: """
-                        UPDATE session SET phase = 'EXPIRED', document = json_set(document, '$.phase', 'EXPIRED', '$.modified', ?)
-                        WHERE id IN (SELECT id FROM session WHERE phase = 'OFFERED' AND expires <= ? LIMIT 500)
+                        UPDATE session SET phase = 'EXPIRED', document = json_set(document, '$.phase', 'EXPIRED', '$.modified', ?1), ended = ?1
+                        WHERE id IN (SELECT id FROM session WHERE phase = 'OFFERED' AND expires <= ?1 LIMIT 500)
                         """,
-                    arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+                    arguments: [now.timeIntervalSince1970])
                 return db.changesCount
             }
             total += changed

@@ -60,11 +60,16 @@ struct Serve: AsyncParsableCommand {
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create or migrate the database, then exit.")
     @OptionGroup var store: StoreOptions
+    @Flag(help: "Rebuild a SQLite file made before incremental vacuum (VACUUM; the broker must be stopped) so that retention gives freed space back to the file system.")
+    var vacuum = false
 
     func run() async throws {
         let config = try store.configuration()
         let s = try SkyportRuntime.makeStore(config)
         try await s.ping()
+        if vacuum, try await SkyportRuntime.enableIncrementalVacuum(s) {
+            print("rebuilt with incremental vacuum")
+        }
         print("\(s.kind) store at \(config.database) is at the current schema")
     }
 }

@@ -235,12 +235,55 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(text.contains("x data-not-colocated") == false)
     }
 
-    @Test func reasonsAndFlagsEncodeAsJSON() throws {
+    @Test func reasonsAreStoredAsCodesAndValuesAndRenderedOnRead() throws {
         let o = Matcher.match(F.request(cores: ResourceRange(min: 32)), against: [F.facility("small")])
         let data = try JSONEncoder().encode(o.rejections)
         let text = String(decoding: data, as: UTF8.self)
-        #expect(text.contains("\"code\":\"cores-exceed-limit\""))
-        #expect(text.contains("\"requested\":\"32\""))
-        #expect(try JSONDecoder().decode([MatchRejection].self, from: data) == o.rejections)
+        #expect(text.contains(#"["cores-exceed-limit","cores","32","#))
+        #expect(!text.contains("the request needs"))
+        let read = try JSONDecoder().decode([MatchRejection].self, from: data)
+        #expect(read == o.rejections)
+        #expect(read.first?.reasons.first?.message.hasPrefix("the request needs at least 32 cores; facility small allows at most") == true)
+    }
+
+    @Test func reasonsStoredAsSentencesByAnOlderVersionAreStillRead() throws {
+        let old = #"""
+            [{"facility": "f", "reasons": [
+              {"code": "cores-exceed-limit", "field": "cores", "requested": "32", "offered": "8", "message": "old words"},
+              {"code": "facility-unavailable", "field": "health", "requested": "available", "offered": "unavailable",
+               "message": "facility f is unavailable since 2026-01-01T00:00:00Z (checked 2026-01-01T00:01:00Z): VOSI availability answered HTTP 403"}]}]
+            """#
+        let read = try JSONDecoder().decode([MatchRejection].self, from: Data(old.utf8))
+        let reasons = try #require(read.first?.reasons)
+        #expect(reasons[0].message == "the request needs at least 32 cores; facility f allows at most 8 per job")
+        #expect(reasons[1].message(for: .operator).hasSuffix("): VOSI availability answered HTTP 403"))
+        #expect(reasons[1].message(for: .public) == "facility f is unavailable")
+    }
+
+    @Test func anotherPartysWordsAreClippedAndReducedForThePublic() throws {
+        let body = "upstream exploded:\n" + String(repeating: "<html>secret ", count: 200)
+        let unreachable = try #require(BrokerAnswer.failed("answered HTTP 502: " + body).reason(for: FacilityID("b")))
+        let detail = try #require(unreachable.detail)
+        #expect(detail.count <= RemoteText.limit + 1 && !detail.contains("\n"))
+        #expect(unreachable.message(for: .public) == "broker b could not be asked (it answered HTTP 502)")
+        #expect(unreachable.message(for: .operator).hasPrefix("broker b: answered HTTP 502: upstream exploded: <html>secret"))
+        let none = try #require(BrokerAnswer.noOffers(offerSet: nil, messages: ["their facility X is down"]).reason(for: FacilityID("b")))
+        #expect(none.message(for: .public) == "broker b made no offers: their facility X is down")
+        let long = try #require(BrokerAnswer.noOffers(offerSet: nil, messages: [String(repeating: "y", count: 1_000)]).reason(for: FacilityID("b")))
+        #expect(long.message(for: .public).count < long.message(for: .operator).count)
+        #expect(none.message(for: .operator) == "broker b made no offers: their facility X is down")
+    }
+
+    @Test func anUnsupportedKindIsRejectedByEveryFacility() throws {
+        var request = F.request(kind: nil)
+        request.executable.unsupportedKind = "foo"
+        let facilities = [F.facility("a", accepts: [.jupyterNotebook]), F.facility("b", accepts: ExecutableKind.knownAliases.compactMap { ExecutableKind($0) })]
+        let outcome = Matcher.match(request, against: facilities)
+        #expect(!outcome.isMatch && outcome.rejectedCount == 2)
+        for r in outcome.rejections {
+            #expect(r.reasons.map(\.code) == [.kindNotAccepted] && r.reasons.first?.requested == "foo")
+        }
+        // No kind said at all still matches (flagged kind-unknown).
+        #expect(Matcher.match(F.request(kind: nil), against: facilities).acceptedCount == 2)
     }
 }

@@ -92,10 +92,11 @@ func requestJSON(_ text: String) -> JSONValue {
         #expect(request.notes.contains { $0.level == .warning && $0.field == "executable.kind" })
     }
 
-    @Test func unknownBareKindGivesNoKind() throws {
+    @Test func unknownBareKindIsAnUnsupportedKind() throws {
         let request = try Self.parse(#""executable": {"kind": "zeppelin"}"#)
         #expect(request.executable.kind == nil)
-        #expect(request.notes.contains { $0.level == .warning && $0.field == "executable.kind" })
+        #expect(request.executable.unsupportedKind == "zeppelin")
+        #expect(request.notes.contains { $0.level == .warning && $0.field == "executable.kind" && $0.message.contains("no facility runs it") })
     }
 
     @Test func missingExecutable() throws {

@@ -113,6 +113,72 @@ let notebookRequest = """
         }
     }
 
+    @Test func cancellingOrRejectingAnOfferLeavesItsSiblingsAcceptable() async throws {
+        try await TestBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("b"), token: TestBroker.aliceToken)
+            let r = try await client.request(json: notebookRequest)
+            let list = offers(r.body)
+            try #require(list.count >= 3)
+            // Given one offer cancelled while OFFERED and one rejected
+            let cancelled = try await client.setPhase(sessionURL(list[0]), "CANCELLED")
+            #expect(cancelled.status == .ok)
+            #expect(try cancelled.json()["phase"] as? String == "CANCELLED")
+            #expect(try await client.setPhase(sessionURL(list[1]), "REJECTED").status == .ok)
+            // When a sibling is accepted, then it is: nothing was accepted before
+            let accepted = try await client.setPhase(sessionURL(list[2]), "ACCEPTED")
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            #expect(try accepted.json()["phase"] as? String == "ACCEPTED")
+            // And once one is accepted, cancelling it still blocks the rest
+            #expect(try await client.setPhase(sessionURL(list[2]), "CANCELLED").status == .ok)
+            if list.count > 3 {
+                let late = try await client.setPhase(sessionURL(list[3]), "ACCEPTED")
+                #expect(late.status == .conflict)
+            }
+        }
+    }
+
+    @Test func anOfferSetRetentionDeletedAnswers404AsDoItsSessions() async throws {
+        // Offers that live 1 s, kept 0 s after they ended, a retention pass every second.
+        var broker = try await TestBroker(offerLifetime: 1, withServices: true)
+        broker.config.retainOffers = 0
+        broker.config.retentionSweep = 1
+        try await broker.run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            let r = try await client.request(json: notebookRequest)
+            let path = try #require(r.path)
+            let offer = try #require(offers(r.body).first)
+            let session = try #require(URL(string: sessionURL(offer))?.path)
+            #expect(try await client.send(.get, session).status == .ok)
+            #expect(try await eventually { try await client.send(.get, path).status == .notFound })
+            let gone = try await client.send(.get, session)
+            #expect(gone.status == .notFound)
+            #expect(try gone.json()["code"] as? String == "not-found")
+        }
+    }
+
+    @Test func anUnsupportedExecutableKindMatchesNoFacility() async throws {
+        try await TestBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            _ = try await client.send(.post, "/facilities", json: computeFacility("hub", accepts: ["jupyter-notebook"]), token: TestBroker.aliceToken)
+            // The ExecutionBroker answers an unsupported request with result NO and messages, not an HTTP error.
+            let r = try await client.request(json: #"{"executable": {"kind": "foo"}}"#)
+            #expect(r.status == .seeOther)
+            #expect(r.body["result"] as? String == "NO")
+            #expect(offers(r.body).isEmpty)
+            let rejected = try #require(r.body["rejected"] as? [[String: Any]])
+            #expect(rejected.count == 2)
+            for facility in rejected {
+                let reasons = facility["reasons"] as? [[String: Any]] ?? []
+                #expect(reasons.count == 1 && reasons.first?["code"] as? String == "kind-not-accepted", "\(facility)")
+                #expect(reasons.first?["field"] as? String == "executable.kind" && reasons.first?["requested"] as? String == "foo")
+            }
+            let messages = (r.body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? []
+            #expect(messages.contains { ($0["message"] as? String ?? "").hasPrefix("executable.kind: 'foo' is neither a known kind") }, "\(messages)")
+            #expect(messages.contains { $0["kind"] as? String == "urn:no-offers" })
+        }
+    }
+
     @Test func acceptingOneOfferRejectsTheRestAndASecondAcceptIsRefused() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)

@@ -313,10 +313,10 @@ extension OfferSetRecord {
     @Test func fileRunsInWALModeWithNamedMigrations() throws {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source"])
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source"])
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns"])
     }
 
     @Test func aChangeMadeByAnotherConnectionIsSeenDespiteTheFacilityCache() async throws {

@@ -16,10 +16,12 @@ public struct FacilityCatalog: Sendable {
     }
 
     /// A facility's canonical JSON document, with its last health check added as `health` (status, reason,
-    /// checked, since) when it has been probed.
-    public func document(_ id: FacilityID) async throws -> String {
+    /// checked, since) when it has been probed. The reason (what the probe found, clipped) is shown to operators only.
+    public func document(_ id: FacilityID, probeDetails: Bool = true) async throws -> String {
         guard let document = try await broker.store.facilityJSON(id) else { throw BrokerError.notFound("facility '\(id)'") }
-        return try Self.withHealth(document, broker.health?.board[id])
+        var health = broker.health?.board[id]
+        if !probeDetails, health?.reason != nil { health?.reason = "failed its last health check" }
+        return try Self.withHealth(document, health)
     }
 
     /// A facility, for its registry record.
@@ -118,7 +120,7 @@ public struct FacilityCatalog: Sendable {
             "checked": .string(Timestamp.format(health.checked)),
             "since": .string(Timestamp.format(health.since)),
         ]
-        if let reason = health.reason { view["reason"] = .string(reason) }
+        if let reason = health.reason { view["reason"] = .string(RemoteText.clip(reason)) }
         object["health"] = .object(view)
         return try CanonicalJSON.encode(JSONValue.object(object))
     }

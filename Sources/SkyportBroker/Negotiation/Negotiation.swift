@@ -100,8 +100,7 @@ public struct Negotiation: Sendable {
             dropped.append("\(f.id.rawValue) offered \(outside)")
             if remote.sessions.isEmpty {
                 rejections.append(MatchRejection(facility: f.id, reasons: [MatchReason(
-                    code: .brokerNoOffers, field: "compute", requested: "an offer inside the request", offered: outside,
-                    message: "broker \(f.id.rawValue) made only offers outside the request: \(outside)")]))
+                    code: .brokerNoOffers, field: "compute", requested: "an offer inside the request", offered: outside)]))
             }
         }
         sessions.sort { $0.rank < $1.rank }

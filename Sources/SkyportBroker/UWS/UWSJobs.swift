@@ -244,9 +244,11 @@ public struct UWSJobs: Sendable {
     }
 
     /// The error of a job whose negotiation gave NO: one line naming every rejected facility's reasons, and a full account.
+    /// Stored with the job and shown to its owner (anyone with a token): reasons as the public sees them, without
+    /// facilities' probe details or other brokers' words.
     public static func noOffers(_ set: OfferSetRecord) -> (summary: String, detail: String) {
         let head = set.messages.first { $0.kind == "urn:no-offers" }?.message ?? "no facility made an offer"
-        let reasons = set.rejections.map { r in "\(r.facility): \(r.reasons.map(\.message).joined(separator: ", "))" }
+        let reasons = set.rejections.map { r in "\(r.facility): \(r.reasons.map { $0.message(for: .public) }.joined(separator: ", "))" }
         var summary = "negotiation gave NO: \(head)"
         if !reasons.isEmpty {
             summary += ". " + reasons.prefix(10).joined(separator: "; ") + (reasons.count > 10 ? "; and \(reasons.count - 10) more" : "")
@@ -254,7 +256,7 @@ public struct UWSJobs: Sendable {
         var detail = "negotiation gave NO (offer set \(set.id.uuidString.lowercased()))\n"
         detail += set.messages.map { "\($0.level.rawValue) \($0.kind): \($0.message)\n" }.joined()
         for r in set.rejections {
-            detail += "\(r.facility) rejected:\n" + r.reasons.map { "  - \($0.code.rawValue) (\($0.field)): \($0.message)\n" }.joined()
+            detail += "\(r.facility) rejected:\n" + r.reasons.map { "  - \($0.code.rawValue) (\($0.field)): \($0.message(for: .public))\n" }.joined()
         }
         return (summary, detail)
     }

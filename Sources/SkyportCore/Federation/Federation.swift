@@ -77,21 +77,22 @@ public enum BrokerAnswer: Sendable, Hashable {
 
     /// Why this broker gives no offers, as a rejection reason (nil when it gave some).
     public func reason(for facility: FacilityID) -> MatchReason? {
-        let who = "broker \(facility.rawValue)"
         switch self {
         case .offers:
             return nil
         case .noOffers(_, let messages):
-            let why = messages.isEmpty ? "" : ": " + messages.prefix(3).joined(separator: "; ")
-            return MatchReason(code: .brokerNoOffers, field: "executable", requested: "an offer", offered: "none", message: "\(who) made no offers\(why)")
+            return MatchReason(
+                code: .brokerNoOffers, field: "executable", requested: "an offer", offered: "none",
+                detail: messages.isEmpty ? nil : messages.prefix(3).joined(separator: "; "), facility: facility)
         case .late(let deadline):
             return MatchReason(
                 code: .brokerLate, field: "deadline", requested: "an answer within \(Self.seconds(deadline))", offered: "no answer in time",
-                message: "\(who) did not answer within \(Self.seconds(deadline)); its answer, if any, is dropped")
+                facility: facility)
         case .loop(let message):
-            return MatchReason(code: .federationLoop, field: "federation", requested: "a broker not yet asked", offered: "loop", message: "\(who): \(message)")
+            return MatchReason(
+                code: .federationLoop, field: "federation", requested: "a broker not yet asked", offered: "loop", detail: message, facility: facility)
         case .failed(let message):
-            return MatchReason(code: .brokerUnreachable, field: "endpoints", requested: "an offer set", offered: "error", message: "\(who): \(message)")
+            return MatchReason(code: .brokerUnreachable, field: "endpoints", requested: "an offer set", offered: "error", detail: message, facility: facility)
         }
     }
 

@@ -211,13 +211,15 @@ struct CompiledShape {
     init(_ shape: MatchShape, in index: MatchIndex) {
         if let kind = shape.kind {
             kindID = index.kindIDs[kind.rawValue] ?? Self.kindNotInIndex
+        } else if shape.unsupportedKind != nil {
+            kindID = Self.kindNotInIndex
         } else {
             kindID = Self.kindUnknown
         }
         minCores = shape.minCores.map { Swift.max(0, $0) } ?? -1
         minMemory = shape.minMemory.map { Swift.max(0, $0) } ?? -1
         duration = shape.durationSeconds.map { Swift.max(0, $0) } ?? -1
-        var flags: UInt16 = shape.kind == nil ? FlagBit.kindUnknown : 0
+        var flags: UInt16 = shape.kind == nil && shape.unsupportedKind == nil ? FlagBit.kindUnknown : 0
         if shape.rucioItems.contains(where: \.isEmpty) { flags |= FlagBit.dataLocationUnknown }
         baseFlags = flags
         let items = shape.locatableItems

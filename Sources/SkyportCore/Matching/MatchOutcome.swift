@@ -54,51 +54,33 @@ struct MatchExplainer {
 
     func reasons(_ mask: UInt16, facility f: Facility) -> [MatchReason] {
         var out: [MatchReason] = []
-        let name = f.id.rawValue
+        let id = f.id
         if mask & ReasonBit.notActive != 0 {
-            out.append(MatchReason(
-                code: .facilityNotActive, field: "status", requested: "active", offered: f.status.rawValue,
-                message: "facility \(name) is \(f.status.rawValue) and takes no new work"))
+            out.append(MatchReason(code: .facilityNotActive, field: "status", requested: "active", offered: f.status.rawValue, facility: id))
         }
         if mask & ReasonBit.kindNotAccepted != 0 {
             let offered = f.accepts.map(\.rawValue).joined(separator: ",")
-            let asked = shape.kind?.rawValue ?? "unknown"
-            out.append(MatchReason(
-                code: .kindNotAccepted, field: "executable.kind", requested: asked, offered: offered,
-                message: f.accepts.isEmpty
-                    ? "facility \(name) accepts no executable kinds"
-                    : "facility \(name) does not run \(asked); it runs \(offered)"))
+            let asked = shape.kind?.rawValue ?? shape.unsupportedKind ?? "unknown"
+            out.append(MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: asked, offered: offered, facility: id))
         }
-        func amount(_ code: MatchReasonCode, _ bit: UInt16, _ field: String, _ asked: Int?, _ has: Int?, _ text: (String, String) -> String) {
+        func amount(_ code: MatchReasonCode, _ bit: UInt16, _ field: String, _ asked: Int?, _ has: Int?) {
             guard mask & bit != 0, let asked, let has else { return }
-            out.append(MatchReason(code: code, field: field, requested: "\(asked)", offered: "\(has)", message: text("\(asked)", "\(has)")))
+            out.append(MatchReason(code: code, field: field, requested: "\(asked)", offered: "\(has)", facility: id))
         }
-        amount(.coresExceedLimit, ReasonBit.coresLimit, "cores", shape.minCores, f.limits.cores) {
-            "the request needs at least \($0) cores; facility \(name) allows at most \($1) per job"
-        }
-        amount(.memoryExceedLimit, ReasonBit.memoryLimit, "memory", shape.minMemory, f.limits.memory) {
-            "the request needs at least \($0) GiB of memory; facility \(name) allows at most \($1) GiB per job"
-        }
+        amount(.coresExceedLimit, ReasonBit.coresLimit, "cores", shape.minCores, f.limits.cores)
+        amount(.memoryExceedLimit, ReasonBit.memoryLimit, "memory", shape.minMemory, f.limits.memory)
         if mask & ReasonBit.durationLimit != 0, let asked = shape.durationSeconds, let limit = f.limits.duration {
-            let a = ISODuration(seconds: asked).description
             out.append(MatchReason(
-                code: .durationExceedLimit, field: "duration", requested: a, offered: limit.description,
-                message: "the request wants \(a); facility \(name) allows at most \(limit) per job"))
+                code: .durationExceedLimit, field: "duration", requested: ISODuration(seconds: asked).description, offered: limit.description,
+                facility: id))
         }
-        amount(.coresExceedCapacity, ReasonBit.coresCapacity, "cores", shape.minCores, f.capacity.cores) {
-            "the request needs at least \($0) cores; facility \(name) has \($1) in all"
-        }
-        amount(.memoryExceedCapacity, ReasonBit.memoryCapacity, "memory", shape.minMemory, f.capacity.memory) {
-            "the request needs at least \($0) GiB of memory; facility \(name) has \($1) GiB in all"
-        }
+        amount(.coresExceedCapacity, ReasonBit.coresCapacity, "cores", shape.minCores, f.capacity.cores)
+        amount(.memoryExceedCapacity, ReasonBit.memoryCapacity, "memory", shape.minMemory, f.capacity.memory)
         if mask & ReasonBit.dataNotColocated != 0 {
             let held = Set(f.data.rses.map { $0.uppercased() })
             let offered = f.data.rses.joined(separator: "|")
             for item in shape.locatableItems where held.isDisjoint(with: item) {
-                let asked = item.joined(separator: "|")
-                out.append(MatchReason(
-                    code: .dataNotColocated, field: "data", requested: asked, offered: offered,
-                    message: "a Rucio item has replicas only on \(asked); facility \(name) reads locally from \(offered)"))
+                out.append(MatchReason(code: .dataNotColocated, field: "data", requested: item.joined(separator: "|"), offered: offered, facility: id))
             }
         }
         return out

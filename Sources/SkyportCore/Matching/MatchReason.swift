@@ -29,7 +29,11 @@ public enum MatchReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// One machine-readable reason a facility was rejected, with what was asked and what the facility offers.
-public struct MatchReason: Sendable, Hashable, Codable {
+///
+/// Stored compactly (the codes and values, `["cores-exceed-limit","cores","32","16"]`, with `detail` as a fifth
+/// element when there is one); the sentence for people is rendered when it is read (`message(for:)`), for operators
+/// with every detail, for anyone else without what a facility's probe or another broker said.
+public struct MatchReason: Sendable, Hashable {
     public var code: MatchReasonCode
     /// The request field the reason is about (`cores`, `executable.kind`, `data`).
     public var field: String
@@ -37,15 +41,119 @@ public struct MatchReason: Sendable, Hashable, Codable {
     public var requested: String
     /// What the facility offers, as text (`16`, `draining`, `jupyter-notebook,docker-container`).
     public var offered: String
-    /// A sentence for people.
-    public var message: String
+    /// What the values do not say, in words that mostly come from elsewhere: why the last health check failed (and
+    /// since when), what another broker said or why it could not be asked. Clipped (`RemoteText.clip`) when made;
+    /// shown to operators only.
+    public var detail: String?
+    /// The facility the reason is about (set by `MatchRejection`; not stored with the reason).
+    public var facility: FacilityID?
 
-    public init(code: MatchReasonCode, field: String, requested: String, offered: String, message: String) {
+    public init(code: MatchReasonCode, field: String, requested: String, offered: String, detail: String? = nil, facility: FacilityID? = nil) {
         self.code = code
         self.field = field
         self.requested = requested
         self.offered = offered
-        self.message = message
+        self.detail = detail.map { RemoteText.clip($0) }
+        self.facility = facility
+    }
+
+    /// The sentence for operators (every detail).
+    public var message: String { message(for: .operator) }
+
+    /// The sentence for people. `.public` leaves out what a facility's probe found, keeps of another broker's failure
+    /// only the HTTP status it answered with, and of its answer (no offers, a loop) a short reason
+    /// (`RemoteText.shortLimit` characters).
+    public func message(for audience: ReasonAudience) -> String {
+        let name = facility?.rawValue ?? "(unknown)"
+        let full = audience == .operator
+        switch code {
+        case .facilityNotActive:
+            return "facility \(name) is \(offered) and takes no new work"
+        case .kindNotAccepted:
+            return offered.isEmpty
+                ? "facility \(name) accepts no executable kinds"
+                : "facility \(name) does not run \(requested); it runs \(offered)"
+        case .coresExceedLimit:
+            return "the request needs at least \(requested) cores; facility \(name) allows at most \(offered) per job"
+        case .memoryExceedLimit:
+            return "the request needs at least \(requested) GiB of memory; facility \(name) allows at most \(offered) GiB per job"
+        case .durationExceedLimit:
+            return "the request wants \(requested); facility \(name) allows at most \(offered) per job"
+        case .coresExceedCapacity:
+            return "the request needs at least \(requested) cores; facility \(name) has \(offered) in all"
+        case .memoryExceedCapacity:
+            return "the request needs at least \(requested) GiB of memory; facility \(name) has \(offered) GiB in all"
+        case .dataNotColocated:
+            return "a Rucio item has replicas only on \(requested); facility \(name) reads locally from \(offered)"
+        case .facilityUnavailable:
+            guard full, let detail else { return "facility \(name) is unavailable" }
+            return "facility \(name) is unavailable \(detail)"
+        case .brokerNoOffers:
+            if field == "compute" { return "broker \(name) made only offers outside the request: \(offered)" }
+            guard let detail else { return "broker \(name) made no offers" }
+            return "broker \(name) made no offers: \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
+        case .brokerLate:
+            let within = requested.hasPrefix("an answer within ") ? String(requested.dropFirst("an answer within ".count)) : requested
+            return "broker \(name) did not answer within \(within); its answer, if any, is dropped"
+        case .federationLoop:
+            guard let detail else { return "broker \(name): the request had already passed through it" }
+            return "broker \(name): \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
+        case .brokerUnreachable:
+            guard full, let detail else {
+                let status = detail.flatMap(RemoteText.httpStatus).map { " (it answered HTTP \($0))" } ?? ""
+                return "broker \(name) could not be asked\(status)"
+            }
+            return "broker \(name): \(detail)"
+        }
+    }
+}
+
+/// Who reads a rejection's reasons.
+public enum ReasonAudience: Sendable, Hashable {
+    /// An operator: every detail (clipped).
+    case `operator`
+    /// Anyone else (anonymous callers, users of the UWS job list): no probe details of facilities; of other brokers a status and a short reason.
+    case `public`
+}
+
+extension MatchReason: Codable {
+    /// The compact stored form: `[code, field, requested, offered]`, and `detail` as a fifth element when there is one.
+    /// Reads the object form older versions stored (`{code, field, requested, offered, message}`) too: the message
+    /// of a reason with details keeps them as `detail`; the others are rendered again from their values.
+    public init(from decoder: any Decoder) throws {
+        if var c = try? decoder.unkeyedContainer() {
+            code = try c.decode(MatchReasonCode.self)
+            field = try c.decode(String.self)
+            requested = try c.decode(String.self)
+            offered = try c.decode(String.self)
+            detail = c.isAtEnd ? nil : try c.decodeNil() ? nil : try c.decode(String.self)
+            return
+        }
+        enum Keys: String, CodingKey { case code, field, requested, offered, message }
+        let c = try decoder.container(keyedBy: Keys.self)
+        code = try c.decode(MatchReasonCode.self, forKey: .code)
+        field = try c.decodeIfPresent(String.self, forKey: .field) ?? ""
+        requested = try c.decodeIfPresent(String.self, forKey: .requested) ?? ""
+        offered = try c.decodeIfPresent(String.self, forKey: .offered) ?? ""
+        let message = try c.decodeIfPresent(String.self, forKey: .message) ?? ""
+        switch code {
+        case .facilityUnavailable:
+            detail = message.range(of: " is unavailable ").map { String(message[$0.upperBound...]) }
+        case .brokerNoOffers, .federationLoop, .brokerUnreachable:
+            detail = message.range(of: ": ").map { String(message[$0.upperBound...]) }
+        default:
+            detail = nil
+        }
+        detail = detail.map { RemoteText.clip($0) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(code)
+        try c.encode(field)
+        try c.encode(requested)
+        try c.encode(offered)
+        if let detail { try c.encode(detail) }
     }
 }
 
@@ -131,6 +239,17 @@ public struct MatchRejection: Sendable, Hashable, Codable {
 
     public init(facility: FacilityID, reasons: [MatchReason]) {
         self.facility = facility
-        self.reasons = reasons
+        self.reasons = reasons.map { r in
+            var r = r
+            r.facility = facility
+            return r
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case facility, reasons }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(facility: try c.decode(FacilityID.self, forKey: .facility), reasons: try c.decode([MatchReason].self, forKey: .reasons))
     }
 }

@@ -3,6 +3,8 @@
 public struct MatchShape: Sendable, Hashable {
     /// The executable kind; nil is unknown.
     public var kind: ExecutableKind?
+    /// A kind the request named that no facility can run (`ExecutableRequest.unsupportedKind`): every facility rejects it.
+    public var unsupportedKind: String?
     /// The request's minimum cores, if it gives one.
     public var minCores: Int?
     /// The request's minimum memory in GiB, if it gives one.
@@ -27,6 +29,7 @@ public struct MatchShape: Sendable, Hashable {
             durationSeconds: request.duration?.seconds,
             rucioItems: request.data.filter { $0.kind == .rucio }.map(\.rses)
         )
+        if request.executable.kind == nil { unsupportedKind = request.executable.unsupportedKind }
     }
 
     /// The Rucio items whose replica locations are known.

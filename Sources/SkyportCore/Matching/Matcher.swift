@@ -3,8 +3,10 @@ import Foundation
 /// Matches requests to facilities: hard filters with every reason for each rejection, then a ranking of the rest.
 ///
 /// Policies:
-/// - Unknown values never reject: an unknown request kind, an unknown limit or capacity, a Rucio item with
-///   unknown replicas and a facility that declares no RSEs are flags on the accepted candidate.
+/// - Unknown values never reject: a request that names no kind, an unknown limit or capacity, a Rucio item with
+///   unknown replicas and a facility that declares no RSEs are flags on the accepted candidate. A kind the request
+///   names that no facility can run (`unsupportedKind`, such as `foo`) is not unknown: every facility rejects it
+///   with `kind-not-accepted`.
 /// - Data co-location is a hard filter only for a facility that declares RSEs and holds *none* of the request's
 ///   locatable Rucio items (one `data-not-colocated` reason per item). A facility holding some but not all is
 ///   accepted, flagged `data-partly-colocated` and ranked by the fraction it holds: items spread over several
@@ -62,9 +64,10 @@ public enum Matcher {
     }
 
     static func unavailableReason(_ f: Facility, _ h: FacilityHealth) -> MatchReason {
-        let why = h.reason ?? "failed its health check"
+        // The probe's finding is shown to operators only, and kept short: every rejected set stores it.
+        let why = RemoteText.clip(h.reason ?? "failed its health check", limit: 160)
         return MatchReason(
             code: .facilityUnavailable, field: "health", requested: "available", offered: "unavailable",
-            message: "facility \(f.id.rawValue) is unavailable since \(Timestamp.format(h.since)) (checked \(Timestamp.format(h.checked))): \(why)")
+            detail: "since \(Timestamp.format(h.since)) (checked \(Timestamp.format(h.checked))): \(why)", facility: f.id)
     }
 }

@@ -9,7 +9,7 @@ extension ExecutionRequestParser {
         _ o: [String: JSONValue], _ field: String, kindRequired: Bool, _ r: inout DocumentReader
     ) -> ExecutableRequest {
         var exec = ExecutableRequest()
-        exec.kind = kind(o, field, required: kindRequired, &r)
+        (exec.kind, exec.unsupportedKind) = kind(o, field, required: kindRequired, &r)
         exec.repository = r.string(o["repository"], "\(field).repository").map(Codemeta.cleanRepository)
         if let repository = exec.repository, let problem = RepositoryURL.problem(repository) {
             r.error("\(field).repository", problem)
@@ -51,10 +51,11 @@ extension ExecutionRequestParser {
         }
     }
 
-    /// `kind` (or the 2025-06 `type`). An unknown URI is kept with a warning; an unknown bare word gives no kind.
+    /// `kind` (or the 2025-06 `type`). An unknown URI is kept with a warning (only facilities listing it exactly match);
+    /// an unknown bare word is an unsupported kind, which no facility runs.
     private static func kind(
         _ o: [String: JSONValue], _ field: String, required: Bool, _ r: inout DocumentReader
-    ) -> ExecutableKind? {
+    ) -> (ExecutableKind?, unsupported: String?) {
         let kindText = r.string(o["kind"], "\(field).kind")
         let typeText = r.string(o["type"], "\(field).type")
         if let kindText, let typeText, kindText != typeText {
@@ -64,18 +65,18 @@ extension ExecutionRequestParser {
             if required {
                 r.error("\(field).kind", "is required: the kind of executable, such as jupyter-notebook or its kind URI")
             }
-            return nil
+            return (nil, nil)
         }
         let kindField = kindText == nil ? "\(field).type" : "\(field).kind"
         guard let kind = ExecutableKind(text) else {
             let known = ExecutableKind.knownAliases.joined(separator: ", ")
-            r.note(.warning, kindField, "'\(text)' is neither a known kind (\(known)) nor a kind URI; the kind is unknown")
-            return nil
+            r.note(.warning, kindField, "'\(text)' is neither a known kind (\(known)) nor a kind URI: no facility runs it")
+            return (nil, String(text.prefix(200)))
         }
         if !kind.isKnown {
             r.note(.warning, kindField, "unknown executable kind '\(text)': kept as given; only facilities listing it exactly match")
         }
-        return kind
+        return (kind, nil)
     }
 
     /// A generic `parameters` object: string values, numbers and booleans written as text.

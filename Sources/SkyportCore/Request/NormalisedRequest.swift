@@ -62,6 +62,10 @@ public struct ExecutableRequest: Sendable, Hashable, Codable {
     public var images: [String]
     /// Parameters for a job: UWS parameters, a TAP query's LANG/QUERY/FORMAT/MAXREC, environment variables.
     public var parameters: [String: String]
+    /// A kind the request named that is neither a known kind nor a kind URI (`foo`): no facility runs it, so every
+    /// facility rejects the request with `kind-not-accepted` (the ExecutionBroker answers an unsupported request with
+    /// `result: NO`, not an HTTP error). `kind` is nil then.
+    public var unsupportedKind: String?
 
     public init(
         kind: ExecutableKind? = nil, location: String? = nil, repository: String? = nil, ref: String? = nil,
