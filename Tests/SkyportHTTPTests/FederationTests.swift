@@ -371,7 +371,8 @@ import Testing
             try await broker.run { client in
                 try await Self.register(client, Self.brokerFacility("away", url: server.url("/away/").absoluteString, deadline: "PT10S"))
                 try await Self.register(client, Self.brokerFacility("elsewhere", url: server.url("/elsewhere/").absoluteString, deadline: "PT10S"))
-                let (_, _, body) = try await client.request(json: Self.tapRequest)
+                // An operator sees other brokers' words in rejected[] (anonymous callers see the status only).
+                let body = try await client.send(.post, "/requests", json: Self.tapRequest, token: TestBroker.aliceToken).json()
                 #expect(offers(body).isEmpty, "\(body)")
                 let away = Self.reasons(body, "away").compactMap { $0["message"] as? String }
                 #expect(away.contains { $0.contains("another origin") }, "\(away)")
