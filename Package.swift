@@ -154,3 +154,28 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses, one per parser that reads outside input (`scripts/fuzz.sh`). Declared only when
+// SKYPORT_FUZZ is set, so that `swift build` and `swift test` never build them; they are built with
+// `-sanitize=fuzzer,address` into `.build-fuzz`.
+if Context.environment["SKYPORT_FUZZ"] != nil {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzJSON", ["SkyportCore"]),
+        ("FuzzYAML", ["SkyportCore", "SkyportBroker"]),
+        ("FuzzCodemeta", ["SkyportCore"]),
+        ("FuzzBasket", ["SkyportCore"]),
+        ("FuzzRequest", ["SkyportCore", "SkyportBroker"]),
+        ("FuzzISO8601", ["SkyportCore"]),
+        ("FuzzUWSXML", ["SkyportCore", "SkyportXML"]),
+        ("FuzzVOResource", ["SkyportCore", "SkyportRemotes"]),
+        ("FuzzVOSI", ["SkyportCore", "SkyportRemotes"]),
+        ("FuzzBinderEvents", ["SkyportCore"]),
+    ]
+    // libFuzzer's driver, called from each harness's main (SwiftPM makes the module's main the program's `main`).
+    package.targets.append(.systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"))
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzSupport"))
+    for harness in harnesses {
+        package.targets.append(.executableTarget(name: harness.name, dependencies: ["FuzzSupport"] + harness.dependencies,
+                                                 path: "Fuzz/\(harness.name)"))
+    }
+}

@@ -92,7 +92,14 @@ public enum Timestamp {
     /// The form `format` writes (`2026-11-28T15:55:26Z`), read without a formatter; nil for anything else.
     static func parseCanonical(_ text: String) -> Date? {
         let u = Array(text.utf8)
-        guard u.count == 20, u[4] == 45, u[7] == 45, u[10] == 84, u[13] == 58, u[16] == 58, u[19] == 90 else { return nil }
+        guard u.count == 20, u[19] == 90, let seconds = civilSeconds(u) else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    /// The seconds since 1970 of the `YYYY-MM-DDThh:mm:ss` at the start of `u` (proleptic Gregorian calendar, as
+    /// `format` writes it); nil when it is not that form or names a day or time that does not exist.
+    private static func civilSeconds(_ u: [UInt8]) -> Int? {
+        guard u.count >= 19, u[4] == 45, u[7] == 45, u[10] == 84 || u[10] == 116, u[13] == 58, u[16] == 58 else { return nil }
         func number(_ from: Int, _ to: Int) -> Int? {
             var n = 0
             for i in from..<to {
@@ -111,7 +118,7 @@ public enum Timestamp {
         let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
-        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hh * 3_600 + mm * 60 + ss))
+        return days * 86_400 + hh * 3_600 + mm * 60 + ss
     }
 
     /// The days of a month of the proleptic Gregorian calendar.
@@ -121,17 +128,6 @@ public enum Timestamp {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    /// Whether a text that starts with `YYYY-MM-DD` names a day that exists (true for any other text: the ISO reader
-    /// judges it).
-    static func calendarDateExists(_ text: String) -> Bool {
-        let u = Array(text.utf8.prefix(10))
-        guard u.count == 10, u[4] == 45, u[7] == 45, u.enumerated().allSatisfy({ $0.offset == 4 || $0.offset == 7 || (48...57).contains($0.element) })
-        else { return true }
-        func number(_ from: Int, _ to: Int) -> Int { u[from..<to].reduce(0) { $0 * 10 + Int($1 - 48) } }
-        let (y, m, d) = (number(0, 4), number(5, 7), number(8, 10))
-        return (1...12).contains(m) && d >= 1 && d <= daysIn(month: m, year: y)
     }
 
     /// `2026-11-28T15:55:26Z`: whole seconds, UTC (civil-from-days arithmetic, no formatter on the hot path).
@@ -149,18 +145,52 @@ public enum Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let y = String(year)
-        return "\(String(repeating: "0", count: max(0, 4 - y.count)))\(y)-\(two(month))-\(two(day))T\(two(secs / 3_600)):\(two(secs / 60 % 60)):\(two(secs % 60))Z"
+        let y = String(abs(year))
+        return "\(year < 0 ? "-" : "")\(String(repeating: "0", count: max(0, 4 - y.count)))\(y)-\(two(month))-\(two(day))T\(two(secs / 3_600)):\(two(secs / 60 % 60)):\(two(secs % 60))Z"
     }
 
-    /// An ISO-8601 instant; nil for anything else, including a calendar date that does not exist (`2026-02-30`,
-    /// which a lenient reader would roll over to March).
+    /// An ISO-8601 instant in the extended format, `YYYY-MM-DDThh:mm:ss`, optional fraction of a second, and `Z` or
+    /// an offset (`+01:00`, `+0100`, `+01`); nil for anything else, including a calendar date that does not exist
+    /// (`2026-02-30`, which a lenient reader would roll over to March). Read by hand in the proleptic Gregorian calendar,
+    /// like `format`: Foundation's ISO-8601 reader took 2- and 3-digit years and trailing text, and counted days before
+    /// 1582 in the Julian calendar, so the same text read through it and through the fast path differed (found by
+    /// FuzzISO8601).
     public static func parse(_ text: String) -> Date? {
         if let fast = parseCanonical(text) { return fast }
-        let t = text.trimmingCharacters(in: .whitespaces)
-        guard calendarDateExists(t) else { return nil }
-        if let d = try? Date(t, strategy: .iso8601) { return d }
-        if let d = try? Date(t, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
-        return nil
+        let u = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        guard let seconds = civilSeconds(u) else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if i < u.count, u[i] == 46 {
+            let digits = u[(i + 1)...].prefix { $0 >= 48 && $0 <= 57 }
+            guard !digits.isEmpty, digits.count <= 64 else { return nil }
+            fraction = Double("0." + String(decoding: digits, as: UTF8.self)) ?? 0
+            i += 1 + digits.count
+        }
+        guard i < u.count else { return nil }
+        var offset = 0
+        switch u[i] {
+        case 90, 122:  // Z, z
+            i += 1
+        case 43, 45:  // +, -
+            let sign = u[i] == 45 ? -1 : 1
+            let rest = Array(u[(i + 1)...])
+            let zone: [UInt8]
+            switch rest.count {
+            case 5 where rest[2] == 58: zone = [rest[0], rest[1], rest[3], rest[4]]
+            case 4, 2: zone = rest
+            default: return nil
+            }
+            guard zone.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            let hours = Int(zone[0] - 48) * 10 + Int(zone[1] - 48)
+            let minutes = zone.count == 4 ? Int(zone[2] - 48) * 10 + Int(zone[3] - 48) : 0
+            guard hours < 24, minutes < 60 else { return nil }
+            offset = sign * (hours * 3_600 + minutes * 60)
+            i = u.count
+        default:
+            return nil
+        }
+        guard i == u.count else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(seconds - offset) + fraction)
     }
 }

@@ -45,7 +45,7 @@ public enum YAMLBridge {
         }
         if node.null != nil { return .null }
         if let b = node.bool { return .bool(b) }
-        if let i = node.int { return .number(Double(i)) }
+        if let i = integer(node) { return .number(Double(i)) }
         if let f = node.float, f.isFinite { return .number(f) }
         return .string(scalar.string)
     }
@@ -70,9 +70,36 @@ public enum YAMLBridge {
     }
 
     /// A string that YAML would read back as something else (a number, a bool, a date, null) is quoted.
+    /// Judged as the plain scalar it would be written as: Yams reads `~`, `null`, `Null` and `NULL` as null only
+    /// in plain style, so a node of unspecified style would let them through unquoted (found by FuzzYAML).
     private static func needsQuotes(_ s: String) -> Bool {
         if s.isEmpty { return true }
-        let n = Node(s)
-        return n.bool != nil || n.int != nil || n.float != nil || n.null != nil || n.timestamp != nil
+        let n = Node(s, Tag(.implicit), .plain)
+        return n.bool != nil || integer(n) != nil || n.float != nil || n.null != nil || n.timestamp != nil
+    }
+
+    /// `node.int`, without its trap. Yams reads YAML 1.1 sexagesimal integers (`1:30` is 90) with unchecked
+    /// arithmetic, so a plain scalar of twelve or more `:`-separated numbers (`1:2:3:4:5:6:7:8:9:10:11:12`), or of
+    /// large ones, overflowed and crashed the process (found by FuzzYAML). Such scalars are read here the same way,
+    /// with overflow checked: one that does not fit is not an integer (it is then read as a float or a string).
+    static func integer(_ node: Node) -> Int? {
+        guard let scalar = node.scalar else { return nil }
+        guard scalar.string.contains(":") else { return node.int }
+        guard scalar.style == .any || scalar.style == .plain else { return nil }
+        var text = Substring(scalar.string.replacingOccurrences(of: "_", with: ""))
+        let negative = text.first == "-"
+        if text.first == "-" || text.first == "+" { text = text.dropFirst() }
+        guard !text.hasPrefix("0") else { return nil }  // Yams reads these in base 2, 8 or 16, where ':' is no digit
+        var value = 0
+        for part in text.split(separator: ":", omittingEmptySubsequences: false) {
+            guard let digit = Int(part, radix: 10) else { return nil }
+            let (shifted, o1) = value.multipliedReportingOverflow(by: 60)
+            let (sum, o2) = shifted.addingReportingOverflow(digit)
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        guard negative else { return value }
+        let (negated, overflow) = 0.subtractingReportingOverflow(value)
+        return overflow ? nil : negated
     }
 }
