@@ -35,3 +35,19 @@ import Testing
         #expect(Timestamp.format(date) == "-0001-12-31T23:00:00Z")
     }
 }
+
+/// Found by FuzzBasket: an `item_data` string nested deeper than 512 levels made Foundation's JSONDecoder trap while
+/// it described the error; it is now read by Skyport's own bounded reader and refused, naming the item.
+@Suite struct FuzzFoundBasketTests {
+    @Test(arguments: [513, 600, 5_000])
+    func aDeeplyNestedItemDataIsAnErrorNotATrap(_ depth: Int) throws {
+        let itemData = String(repeating: "[", count: depth)
+        let body = #"{"executable": {"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"}, "basket": [{"item_data": "\#(itemData)"}]}"#
+        do {
+            _ = try ExecutionRequestParser.parse(try JSONValue.parse(body), now: Date())
+            Issue.record("a \(depth)-deep item_data was taken")
+        } catch let failure as ValidationFailure {
+            #expect(failure.errors.contains { $0.field.hasPrefix("basket[0]") }, "\(failure.errors)")
+        }
+    }
+}
