@@ -1,9 +1,14 @@
-# Shared by the bench scripts (sourced, not run): a release build, a scratch database with an operator,
+# Shared by the bench scripts (sourced, not run): a release build (or SKYPORT_BENCH_BIN), a scratch database with an operator,
 # a free loopback port, and `start_broker [ENV=VALUE ...]`, which starts the broker and waits for /health.
 # Sets: bin, work, port, base, token, pid. Everything is removed and stopped on exit.
 bash scripts/ensure-packages.sh wrk curl python3
-swift build -c release --product skyport >/dev/null
-bin=.build/release/skyport
+# SKYPORT_BENCH_BIN runs another build (an older commit's, for a before/after comparison) with the same client.
+if [ -n "${SKYPORT_BENCH_BIN:-}" ]; then
+  bin=$SKYPORT_BENCH_BIN
+else
+  swift build -c release --product skyport >/dev/null
+  bin=.build/release/skyport
+fi
 # The benchmarks' facilities and callbacks listen on loopback: the egress rule must allow it.
 export SKYPORT_EGRESS_ALLOW="${SKYPORT_EGRESS_ALLOW:-127.0.0.1,::1,localhost}"
 work=$(mktemp -d); pid=""

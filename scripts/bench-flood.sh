@@ -19,13 +19,8 @@ base, token, n, rate, db, pid, quiet = sys.argv[1], sys.argv[2], int(sys.argv[3]
 u = urllib.parse.urlparse(base)
 def conn(): return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
 c = conn()
-kinds = ["jupyter-notebook", "docker-container", "tap-query", "binder-notebook"]
-for i in range(100):
-    doc = {"id": f"f{i:03d}", "name": f"Facility {i}", "endpoints": [{"kind": "uws", "url": f"http://127.0.0.1:1/{i}"}],
-           "accepts": [kinds[i % 4], kinds[(i + 1) % 4]], "limits": {"cores": 8 + i % 24, "memory": 16 + i % 48, "duration": "P1D"},
-           "capacity": {"cores": 256, "memory": 1024}, "data": {"rses": [f"RSE_{i % 10}"]}}
-    c.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token})
-    r = c.getresponse(); r.read(); assert r.status == 201, r.status
+sys.path.insert(0, "scripts"); import bench_facilities
+bench_facilities.register(c, token, 100)
 executables = [{"kind": "jupyter-notebook", "location": "https://example.org/nb.ipynb"},
                {"kind": "docker-container", "image": {"locations": ["registry.example.org/astro/tool:1.0"]}},
                {"kind": "tap-query", "query": "SELECT TOP 10 * FROM ivoa.obscore"},

@@ -188,7 +188,7 @@ public final class SkyportRuntime: Sendable {
             settings.period = .seconds(config.registryPeriod)
             services.append(RegistryHarvestService(
                 store: store, settings: settings, signal: registryHarvests,
-                logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler })
+                logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler }), egress: config.egress
             ) { url, from, page in
                 // The operator's own sources (SKYPORT_REGISTRY_SOURCES) are trusted; those added over the API are not.
                 for try await p in (configured.contains(url.absoluteString) ? trusted : harvester).pages(baseURL: url, from: from) { try await page(p.records) }

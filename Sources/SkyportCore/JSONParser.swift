@@ -215,3 +215,13 @@ private struct JSONBytesParser {
         return value
     }
 }
+
+extension JSONValue {
+    /// Decodes JSON written by another party into a `Decodable` type, after the bounded reader above has accepted it.
+    /// Foundation's decoders trap (rather than throw) on some texts nested deeper than 512 levels, so outside JSON
+    /// never reaches them unchecked.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, using decoder: JSONDecoder = JSONDecoder()) throws -> T {
+        _ = try parse(data)
+        return try decoder.decode(type, from: data)
+    }
+}

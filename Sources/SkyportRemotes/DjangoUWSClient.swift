@@ -32,7 +32,7 @@ public struct DjangoUWSClient: UWSJobService {
             throw RemoteError(.invalidResponse, url: url, status: response.status, body: response.body, message: "expected 200 with a JSON job")
         }
         do {
-            return try JSONDecoder().decode(JobDocument.self, from: response.body).uwsJob
+            return try JSONValue.decode(JobDocument.self, from: response.body).uwsJob
         } catch {
             throw RemoteError(.invalidResponse, url: url, status: response.status, body: response.body,
                               message: "not a django-uws job document: \(Self.describe(error))")
@@ -79,7 +79,7 @@ public struct DjangoUWSClient: UWSJobService {
         let response = try await http.get(list, accept: "application/json")
         let jobs: [JobDocument]
         do {
-            jobs = try JSONDecoder().decode([JobDocument].self, from: response.body)
+            jobs = try JSONValue.decode([JobDocument].self, from: response.body)
         } catch {
             throw RemoteError(.invalidResponse, url: list, status: response.status, body: response.body,
                               message: "not a django-uws job list: \(Self.describe(error))")

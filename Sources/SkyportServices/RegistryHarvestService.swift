@@ -52,10 +52,12 @@ public struct RegistryHarvestService: Service {
     let signal: WorkSignal?
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Judges the endpoints each record names (`RegistryApply`).
+    let egress: EgressPolicy
 
     public init(
         store: any FacilityStore & RegistrySourceStore, settings: Settings = .init(), signal: WorkSignal? = nil, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }, harvest: @escaping Harvest
+        egress: EgressPolicy, now: @escaping @Sendable () -> Date = { Date() }, harvest: @escaping Harvest
     ) {
         self.store = store
         self.harvest = harvest
@@ -63,6 +65,7 @@ public struct RegistryHarvestService: Service {
         self.signal = signal
         self.logger = logger
         self.now = now
+        self.egress = egress
     }
 
     public func run() async throws {
@@ -129,10 +132,11 @@ public struct RegistryHarvestService: Service {
                 let store = self.store
                 let now = self.now
                 let logger = self.logger
+                let egress = self.egress
                 try await harvest(base, from) { records in
                     tally.pages += 1
                     for record in records {
-                        let outcome = try await RegistryApply.apply(record, to: store, now: now(), source: source.url)
+                        let outcome = try await RegistryApply.apply(record, to: store, now: now(), source: source.url, egress: egress)
                         tally.count(outcome.verb)
                         logger.debug("registry record", metadata: [
                             "registry": .string(source.url), "outcome": .string(outcome.verb.rawValue),

@@ -23,6 +23,9 @@ public final class SQLiteStore: BrokerStore {
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // After a checkpoint the write-ahead log is cut back to this size; without it the file stays as large as
+            // the biggest burst of writes made it (about 20 MiB under a flood of offer requests).
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
         }
         if path == ":memory:" {
             writer = try DatabaseQueue(configuration: config)
@@ -156,6 +159,14 @@ public final class SQLiteStore: BrokerStore {
     /// Names of the migrations applied to the database, in order.
     public func appliedMigrations() throws -> [String] {
         try writer.read { db in try Self.migrator.appliedMigrations(db) }
+    }
+
+    /// The largest size, in bytes, the write-ahead log is left at after a checkpoint.
+    public static let journalSizeLimit = 4 << 20
+
+    /// The journal size limit of the connection that writes (what checkpoints obey).
+    public func writerJournalSizeLimit() throws -> Int {
+        try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA journal_size_limit") ?? -1 }
     }
 
     /// True when the database runs with a write-ahead log.

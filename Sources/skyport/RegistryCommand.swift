@@ -53,7 +53,7 @@ struct RegistryCommand: AsyncParsableCommand {
                     for try await page in runtime.registryHarvester(maxPages: maxPages, maxRecords: maxRecords, trusted: true).pages(baseURL: base, from: since) {
                         tally.pages += 1
                         for record in page.records {
-                            let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url)
+                            let outcome = try await RegistryApply.apply(record, to: facilities, now: Date(), source: url, egress: config.egress)
                             tally.count(outcome.verb)
                             print(outcome)
                         }

@@ -285,48 +285,13 @@ import Testing
             // 10 GB announced, 10 bytes sent, the connection kept open: the answer must still come. The blocking reads
             // run on their own thread: on the concurrency pool they could hold the very threads the server answers on.
             let answer = try await offThread {
-                try RawHTTP.exchange(
+                try RawConnection.exchange(
                     port: port, "POST /requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{\"a\": 1}  ")
             }
             #expect(answer.hasPrefix("HTTP/1.1 413"))
             #expect(answer.contains("body-too-large"))
-            let garbage = try await offThread { try RawHTTP.exchange(port: port, "POST /requests HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12abc\r\n\r\n") }
+            let garbage = try await offThread { try RawConnection.exchange(port: port, "POST /requests HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12abc\r\n\r\n") }
             #expect(garbage.hasPrefix("HTTP/1.1 400"))
         }
-    }
-}
-
-/// One request written on a plain socket, and what comes back before the server stops sending (the connection is
-/// left open by the client, as a slow or lying client would).
-enum RawHTTP {
-    struct Failed: Error { var what: String }
-
-    static func exchange(port: Int, _ request: String) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failed(what: "socket") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failed(what: "connect") }
-        let bytes = Array(request.utf8)
-        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failed(what: "send") }
-        // Read the status line and headers (and whatever body has come) until the head is complete.
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received += buffer[0..<n]
-            let text = String(decoding: received, as: UTF8.self)
-            if let head = text.range(of: "\r\n\r\n"), text[head.upperBound...].contains("}") { break }
-        }
-        return String(decoding: received, as: UTF8.self)
     }
 }

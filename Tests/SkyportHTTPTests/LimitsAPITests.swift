@@ -112,7 +112,7 @@ import Glibc
         try await TestBroker().run { client in
             let port = try #require(client.port)
             let answer = try await offThread {
-                try RawHTTP.exchange(
+                try RawConnection.exchange(
                 port: port,
                 "POST /requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
             }
@@ -295,6 +295,15 @@ final class RawConnection: @unchecked Sendable {
             if closed { return text }
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `request` written on a new connection left open by the client (as a slow or lying client would leave it);
+    /// the response that comes back.
+    static func exchange(port: Int, _ request: String) throws -> String {
+        let c = try RawConnection(port: port)
+        defer { c.close() }
+        guard c.send(request) else { throw Failed(what: "send") }
+        return c.readResponse()
     }
 
     /// `GET path` on a new connection; the whole answer.

@@ -113,7 +113,7 @@ import Testing
             let harvester = OAIHarvester(http: RemoteHTTP(egress: client, purpose: .registry, timeout: .seconds(60)))
             var logger = Logger(label: "registry-harvest-dachs")
             logger.logLevel = .warning
-            let service = RegistryHarvestService(store: store, logger: logger) { url, from, page in
+            let service = RegistryHarvestService(store: store, logger: logger, egress: .loopback) { url, from, page in
                 for try await p in harvester.pages(baseURL: url, from: from) { try await page(p.records) }
             }
             try await broker.run { http in

@@ -51,7 +51,9 @@ private final class Clock: Sendable {
             resource: deleted ? nil : RegistryResource(ivoid: FacilityID(id), title: "TAP \(id)", status: .active, capabilities: [capability]))
     }
 
-    fileprivate static func make(_ store: InMemoryStore, _ registry: FakeRegistry, _ clock: Clock, signal: WorkSignal? = nil) -> RegistryHarvestService {
+    fileprivate static func make(
+        _ store: InMemoryStore, _ registry: FakeRegistry, _ clock: Clock, signal: WorkSignal? = nil, egress: EgressPolicy = .loopback
+    ) -> RegistryHarvestService {
         var settings = RegistryHarvestService.Settings()
         settings.period = .seconds(3600)
         settings.retryPeriod = .seconds(300)
@@ -59,7 +61,7 @@ private final class Clock: Sendable {
         var logger = Logger(label: "registry-harvest-test")
         logger.logLevel = .critical
         return RegistryHarvestService(
-            store: store, settings: settings, signal: signal, logger: logger, now: { clock.now },
+            store: store, settings: settings, signal: signal, logger: logger, egress: egress, now: { clock.now },
             harvest: { url, from, page in try await registry.harvest(url, from, page) })
     }
 
@@ -167,6 +169,30 @@ private final class Clock: Sendable {
         #expect(a.status == .disabled)
         #expect(try await store.facility(FacilityID("ivo://b.example/tap"))?.status == .active)
         #expect(try await store.facility(FacilityID("ivo://gone.example/tap")) == nil)
+    }
+
+    /// A registry record is another party's word: an endpoint on an internal address (in any spelling) never becomes a
+    /// facility the broker would call, however the registry that served it was configured.
+    @Test func recordsNamingInternalAddressesAreSkippedWhenApplied() async throws {
+        let (store, registry, clock) = (InMemoryStore(), FakeRegistry(), Clock())
+        let service = Self.make(store, registry, clock, egress: EgressPolicy())
+        try await Self.addSource(store, clock)
+        let inside = ["http://169.254.169.254/latest/meta-data", "http://10.0.0.7/tap", "http://2130706433/tap", "http://[::ffff:192.168.1.1]/tap",
+                        "http://localhost:8080/tap", "file:///etc/passwd"]
+        registry.answer([inside.enumerated().map { Self.tap("ivo://internal\($0.offset).example/tap", url: $0.element) }
+                         + [Self.tap("ivo://public.example/tap", url: "https://public.example/tap")]])
+        let run = try #require(try await service.harvestNow(Self.url))
+        #expect(run.succeeded)
+        #expect(run.tally.counts[.skipped] == inside.count && run.tally.counts[.added] == 1, "\(run.tally)")
+        for n in inside.indices { #expect(try await store.facility(FacilityID("ivo://internal\(n).example/tap")) == nil) }
+        #expect(try await store.facility(FacilityID("ivo://public.example/tap"))?.endpoints.first?.url == "https://public.example/tap/async")
+
+        // A facility already known is not moved to an internal address by a later record either.
+        clock.advance(3_700)
+        registry.answer([[Self.tap("ivo://public.example/tap", url: "http://10.1.2.3/tap")]])
+        let again = try #require(try await service.harvestNow(Self.url))
+        #expect(again.tally.counts[.skipped] == 1)
+        #expect(try await store.facility(FacilityID("ivo://public.example/tap"))?.endpoints.first?.url == "https://public.example/tap/async")
     }
 
     @Test func aNewSourceIsHarvestedAsSoonAsTheSignalRings() async throws {

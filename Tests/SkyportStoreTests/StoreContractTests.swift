@@ -313,6 +313,7 @@ extension OfferSetRecord {
     @Test func fileRunsInWALModeWithNamedMigrations() throws {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
+        #expect(try store.writerJournalSizeLimit() == SQLiteStore.journalSizeLimit)
         #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)

@@ -27,8 +27,12 @@ public enum RegistryApply {
     /// Applies one record to the facilities (or, with no store, only maps it). Harvested facilities are owned by
     /// `registry`; a harvest never changes what an operator set (`RegistryMapping.merge`), and a deleted record
     /// disables its facility (it is never removed). `source`, the registry's OAI-PMH base URL, is recorded in the
-    /// facility's provenance with the record's identifier and datestamp.
-    public static func apply(_ record: OAIRecord, to store: (any FacilityStore)?, now: Date, source: String? = nil) async throws -> Outcome {
+    /// facility's provenance with the record's identifier and datestamp. A record is another party's word: its
+    /// endpoints are judged by the egress rule here, as an operator's are at `POST /facilities`; refused ones are
+    /// dropped (named in the outcome), and a record left with none is skipped.
+    public static func apply(
+        _ record: OAIRecord, to store: (any FacilityStore)?, now: Date, source: String? = nil, egress: EgressPolicy
+    ) async throws -> Outcome {
         let id = record.resource?.ivoid ?? FacilityID(record.header.identifier)
         let origin = FacilityProvenance.RegistryRecord(source: source, identifier: record.header.identifier, datestamp: record.header.datestamp)
         if record.header.isDeleted || record.resource?.status == .deleted {
@@ -44,9 +48,17 @@ public enum RegistryApply {
         switch RegistryMapping.facility(from: resource, owner: "registry", now: now, record: origin) {
         case .failure(let reason):
             return Outcome(.skipped, id.rawValue, reason.description)
-        case .success(let harvested):
+        case .success(var harvested):
+            let refused = harvested.endpoints.compactMap { endpoint in
+                egress.check(url: endpoint.url).map { "\(endpoint.kind.rawValue) \(endpoint.url) (\($0))" }
+            }
+            harvested.endpoints.removeAll { egress.check(url: $0.url) != nil }
+            guard !harvested.endpoints.isEmpty else {
+                return Outcome(.skipped, id.rawValue, "refused-endpoint: the broker does not call " + refused.joined(separator: ", "))
+            }
             let detail = harvested.endpoints.map { "\($0.kind.rawValue) \($0.url)" }.joined(separator: ", ")
                 + " accepts " + harvested.accepts.map(\.rawValue).joined(separator: ",")
+                + (refused.isEmpty ? "" : "; refused " + refused.joined(separator: ", "))
             guard let store else { return Outcome(.added, id.rawValue, detail + " (dry run)") }
             if let existing = try await store.facility(id) {
                 try await store.replaceFacility(RegistryMapping.merge(harvested: harvested, existing: existing))

@@ -81,20 +81,20 @@ public struct BinderEvent: Sendable, Hashable {
 
     /// Reads an event's data; data that is not a JSON object is a log line in phase `unknown`.
     public init(data: String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else {
+        guard let object = (try? JSONValue.parse(data))?.objectValue else {
             self.init(phase: "unknown", message: data)
             return
         }
         func string(_ key: String) -> String? {
             switch object[key] {
-            case let s as String: return s
-            case let n as NSNumber: return n.stringValue
+            case .string(let s)?: return s
+            case .number(let n)?: return n.rounded() == n && abs(n) < 9.0e15 ? String(Int(n)) : String(n)
             default: return nil
             }
         }
         self.init(
             phase: string("phase")?.lowercased(), message: string("message"),
-            statusCode: (object["status_code"] as? NSNumber)?.intValue ?? string("status_code").flatMap { Int($0) },
+            statusCode: object["status_code"]?.intValue,
             url: string("url"), token: string("token"), imageName: string("imageName") ?? string("image"))
     }
 

@@ -100,8 +100,9 @@ public enum RequestDocument {
 
     /// A JSON list of strings kept as text (`["sleep","10"]`), back as a list.
     static func list(_ text: String) -> JSONValue? {
-        guard text.hasPrefix("["), let items = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else { return nil }
-        return .array(items.map(JSONValue.string))
+        guard text.hasPrefix("["), let items = (try? JSONValue.parse(text))?.arrayValue else { return nil }
+        let strings = items.compactMap(\.stringValue)
+        return strings.count == items.count ? .array(items) : nil
     }
 
     // MARK: Data

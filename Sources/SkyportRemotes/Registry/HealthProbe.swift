@@ -113,12 +113,12 @@ public struct HealthProbe: Sendable {
         let versions = try? await get(base.appending(path: "versions"))
         let fingerprint = versions.flatMap { $0.status == 200 ? Self.compactJSON($0.body) : nil }
         let health = try await get(base.appending(path: "health"))
-        let object = (try? JSONSerialization.jsonObject(with: health.body)) as? [String: Any]
-        let ok = object?["ok"] as? Bool
+        let object = (try? JSONValue.parse(health.body))?.objectValue
+        let ok = object?["ok"]?.boolValue
         if health.status == 200, ok == true { return HealthProbeResult(healthy: true, fingerprint: fingerprint) }
-        let failing = ((object?["checks"] as? [[String: Any]]) ?? [])
-            .filter { ($0["ok"] as? Bool) == false && ($0["_ignore_failure"] as? Bool) != true }
-            .compactMap { $0["service"] as? String }
+        let failing = (object?["checks"]?.arrayValue ?? [])
+            .filter { $0["ok"]?.boolValue == false && $0["_ignore_failure"]?.boolValue != true }
+            .compactMap { $0["service"]?.stringValue }
         var reason = "BinderHub /health answered HTTP \(health.status)"
         if ok == false || !failing.isEmpty { reason += failing.isEmpty ? " with ok false" : "; failing: " + failing.joined(separator: ", ") }
         else if object == nil { reason += " without a health document" }
@@ -127,9 +127,8 @@ public struct HealthProbe: Sendable {
 
     /// JSON re-serialised with sorted keys, so that equal answers give equal fingerprints.
     static func compactJSON(_ body: Data) -> String? {
-        guard let value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
-              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        guard let value = try? JSONValue.parse(body) else { return nil }
+        return try? CanonicalJSON.encode(value)
     }
 
     /// One GET answered with any status; connection errors (refused, connect timeout) are retried.

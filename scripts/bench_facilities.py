@@ -1,0 +1,16 @@
+"""The benchmarks' facilities, registered through the operator API: the same 100 (or N) in every script, so that
+their numbers compare. Each runs two of four executable kinds, with per-job limits and capacity that vary, and a
+UWS endpoint on a closed loopback port (the health service is off in the benchmarks, so it is never called)."""
+import json
+
+KINDS = ["jupyter-notebook", "docker-container", "tap-query", "binder-notebook"]
+
+
+def register(conn, token, n=100):
+    for i in range(n):
+        doc = {"id": f"f{i:03d}", "name": f"Facility {i}", "endpoints": [{"kind": "uws", "url": f"http://127.0.0.1:1/{i}"}],
+               "accepts": [KINDS[i % 4], KINDS[(i + 1) % 4]], "limits": {"cores": 8 + i % 24, "memory": 16 + i % 48, "duration": "P1D"},
+               "capacity": {"cores": 256, "memory": 1024}, "data": {"rses": [f"RSE_{i % 10}"]}}
+        conn.request("POST", "/facilities", json.dumps(doc), {"Content-Type": "application/json", "Authorization": "Bearer " + token})
+        r = conn.getresponse(); r.read()
+        assert r.status == 201, r.status
