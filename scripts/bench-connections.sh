@@ -19,7 +19,7 @@ if [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 source scripts/bench-common.sh
 holders=()
-stop_holders() { for h in "${holders[@]}"; do kill "$h" 2>/dev/null || true; done; wait "${holders[@]}" 2>/dev/null || true; holders=(); }
+stop_holders() { [ ${#holders[@]} -gt 0 ] || return 0; for h in "${holders[@]}"; do kill "$h" 2>/dev/null || true; done; wait "${holders[@]}" 2>/dev/null || true; holders=(); }
 trap 'stop_holders; cleanup' EXIT
 # The idle connections must outlive the run (the default idle timeout is 60 s); the header timeout is the default.
 start_broker SKYPORT_IDLE_TIMEOUT="${SKYPORT_IDLE_TIMEOUT:-300}" SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0
@@ -149,4 +149,6 @@ echo "broker while held: RSS $(rss), $(fds) descriptors; slowloris: $(cat "$work
 stop_holders
 sleep 5
 echo "broker 5 s after the clients left: RSS $(rss), $(fds) descriptors, alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo NO)"
+sleep 15
+echo "broker 20 s after (memory is trimmed within 15 s of a burst): RSS $(rss)"
 python3 "$work/client.py" probe "$port" "$rate" "$secs" "after"

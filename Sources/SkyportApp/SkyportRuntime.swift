@@ -167,6 +167,7 @@ public final class SkyportRuntime: Sendable {
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker],
                 notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger),
         ]
+        services.append(MemoryTrimService(connections: connections, logger: logger))
         if config.retentionSweep > 0 {
             services.append(RetentionService(
                 store: store, policy: config.retention, interval: .seconds(config.retentionSweep),

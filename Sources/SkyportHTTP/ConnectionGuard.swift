@@ -40,6 +40,7 @@ public struct ConnectionLimits: Sendable {
 /// `skyport_http_connections_timed_out_total{timeout="header|body|idle"}`).
 public final class ConnectionCounter: Sendable {
     private let open = Atomic<Int>(0)
+    private let peakOpen = Atomic<Int>(0)
     private let refusedCount = Atomic<Int>(0)
     private let timedOutCount = Atomic<Int>(0)
     private let openGauge: Gauge?
@@ -73,9 +74,17 @@ public final class ConnectionCounter: Sendable {
     /// Connections closed by a timeout, since start.
     public var timedOut: Int { timedOutCount.load(ordering: .relaxed) }
 
+    /// The most connections open at once since the last call, which starts the next period at the number open now.
+    public func takePeak() -> Int {
+        let now = current
+        return max(now, peakOpen.exchange(now, ordering: .relaxed))
+    }
+
     func opened() -> Int {
         openGauge?.increment()
-        return open.wrappingAdd(1, ordering: .relaxed).newValue
+        let n = open.wrappingAdd(1, ordering: .relaxed).newValue
+        _ = peakOpen.max(n, ordering: .relaxed)
+        return n
     }
     func closed() {
         openGauge?.decrement()
