@@ -118,6 +118,8 @@ let package = Package(
                 "SkyportApp", "SkyportCore", "SkyportBroker", "SkyportServices", "SkyportRemotes", "SkyportBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
