@@ -11,6 +11,13 @@ public final class SQLiteStore: BrokerStore {
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
+    /// What every session holds, built from the rows at start and kept current by every write of a session (see
+    /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
+    /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
+    /// and that every change that adds capacity is applied inside its write, before the commit. Changes that free
+    /// capacity are applied after their commit, from outside the writer; a planner may therefore count a released
+    /// booking for an instant, never miss a held one. No lock is held while planning (the calendars are copied out).
+    let ledger: Mutex<CapacityLedger>
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     public init(path: String) throws {
@@ -24,6 +31,7 @@ public final class SQLiteStore: BrokerStore {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        let writer: any DatabaseWriter
         if path == ":memory:" {
             writer = try DatabaseQueue(configuration: config)
         } else {
@@ -32,6 +40,8 @@ public final class SQLiteStore: BrokerStore {
             writer = try DatabasePool(path: path, configuration: config)  // a pool runs in WAL mode
         }
         try Self.migrator.migrate(writer)
+        self.writer = writer
+        ledger = Mutex(try writer.read(Self.loadLedger))
     }
 
     /// The schema's history. Append new migrations at the end; never edit a released one.
@@ -257,9 +267,9 @@ public final class SQLiteStore: BrokerStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await writer.write { db in
+        try await ledgerWrite { db in
             if let key = idempotencyKey,
                let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
@@ -269,13 +279,16 @@ public final class SQLiteStore: BrokerStore {
                 if let any = stored.first,
                    let set = try String.fetchOne(db, sql: "SELECT offer_set_id FROM session WHERE id = ?", arguments: [any.uuidString]),
                    set != id.uuidString {
+                    let gone = try Self.sessionIDs(db, offerSets: [set])
                     try db.execute(sql: "DELETE FROM session WHERE offer_set_id = ?", arguments: [set])
                     try db.execute(sql: "DELETE FROM offer_set WHERE id = ?", arguments: [set])
+                    return (.replayed(id), gone.map { .release($0) })
                 }
-                return .replayed(id)
+                return (.replayed(id), [])
             }
-            let bookings = try Self.bookings(db, facilities: facilities, now: now)
-            var (set, offers) = try plan(bookings)
+            // Planned against the ledger (on the writer: no other booking can come between this and the commit).
+            let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now) }
+            var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             try db.execute(
                 sql: """
@@ -287,8 +300,12 @@ public final class SQLiteStore: BrokerStore {
                     set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set),
                     set.expires.timeIntervalSince1970,
                 ])
-            for offer in offers where !stored.contains(offer.id) { try Self.insert(db, offer) }
-            return .created(set, offers)
+            var changes: [CapacityLedger.Change] = []
+            for offer in offers where !stored.contains(offer.id) {
+                try Self.insert(db, offer)
+                changes.append(contentsOf: CapacityLedger.change(from: nil, to: offer).map { [$0] } ?? [])
+            }
+            return (.created(set, offers), changes)
         }
     }
 
@@ -304,30 +321,77 @@ public final class SQLiteStore: BrokerStore {
         // Encoded before the write: the writer is held only for the SQL.
         let setDocument = try StoreCoding.encode(set)
         let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
-        try await writer.write { db in
+        try await ledgerWrite { db in
             try db.execute(
                 sql: "INSERT INTO offer_set (id, created, document, expires) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument, set.expires.timeIntervalSince1970])
             for (offer, document) in documents { try Self.insert(db, offer, document: document) }
+            return ((), offers.compactMap { CapacityLedger.change(from: nil, to: $0) })
         }
     }
 
-    /// The sessions that hold capacity at `now` on the given facilities.
-    static func bookings(_ db: Database, facilities: [FacilityID], now: Date) throws -> [Booking] {
-        guard !facilities.isEmpty else { return [] }
-        let marks = Array(repeating: "?", count: facilities.count).joined(separator: ",")
-        var args = StatementArguments(facilities.map(\.key))
-        _ = args.append(contentsOf: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+    /// The ledger of the stored sessions (one query, over the partial index of sessions in the booking phases):
+    /// the same ledger as the one kept by replaying their writes, since both go by `CapacityLedger.Hold`.
+    static func loadLedger(_ db: Database) throws -> CapacityLedger {
+        var ledger = CapacityLedger()
         // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it.
-        return try Row.fetchAll(db, sql: """
-            SELECT facility_key, cores, memory, start, "end" FROM session
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, facility_key, cores, memory, start, "end", phase, expires FROM session
             WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
-              AND facility_key IN (\(marks)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
-            """, arguments: args).map {
-                Booking(
-                    facility: FacilityID(lowercasedKey: $0["facility_key"]), cores: $0["cores"], memory: $0["memory"],
-                    start: Date(timeIntervalSince1970: $0["start"]), end: Date(timeIntervalSince1970: $0["end"]))
+            """)
+        while let row = try rows.next() {
+            guard let id = UUID(uuidString: row["id"]), let phase = SessionPhase(rawValue: row["phase"]) else { continue }
+            let booking = Booking(
+                facility: FacilityID(lowercasedKey: row["facility_key"]), cores: row["cores"], memory: row["memory"],
+                start: Date(timeIntervalSince1970: row["start"]), end: Date(timeIntervalSince1970: row["end"]))
+            ledger.apply(CapacityLedger.change(id, from: nil, to: CapacityLedger.Hold(phase: phase, booking: booking, expires: Date(timeIntervalSince1970: row["expires"]))))
+        }
+        return ledger
+    }
+
+    /// A write that changes sessions: `body` returns its value and the ledger changes of the sessions it wrote
+    /// (`CapacityLedger.change`). Changes that hold capacity are applied at the end of the transaction, still on the
+    /// writer; changes that free it once the write has committed. If the commit fails after holds were applied, the
+    /// ledger is read again from the file (counting too much meanwhile is safe; too little never is).
+    func ledgerWrite<T: Sendable>(_ body: @Sendable (Database) throws -> (T, [CapacityLedger.Change])) async throws -> T {
+        let value: T, frees: [CapacityLedger.Change]
+        do {
+            (value, frees) = try await writer.write { db in
+                let (value, changes): (T, [CapacityLedger.Change])
+                do { (value, changes) = try body(db) } catch { throw BodyFailed(error: error) }
+                self.ledger.withLock { ledger in for c in changes where !c.frees { ledger.apply(c) } }
+                return (value, changes.filter(\.frees))
             }
+        } catch let failed as BodyFailed {
+            throw failed.error
+        } catch {
+            try? await reloadLedger()
+            throw error
+        }
+        if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
+        return value
+    }
+
+    /// An error thrown by a `ledgerWrite` body (before any ledger change), told apart from a failed commit.
+    private struct BodyFailed: Error { var error: any Error }
+
+    /// Reads the ledger again from the file, on the writer (so that no write comes between the read and the swap).
+    func reloadLedger() async throws {
+        try await writer.write { db in
+            let fresh = try Self.loadLedger(db)
+            self.ledger.withLock { $0 = fresh }
+        }
+    }
+
+    /// The ledger as it stands (for tests).
+    public func capacityLedger() -> CapacityLedger { ledger.withLock { $0 } }
+
+    /// The ids of the sessions of these offer sets.
+    static func sessionIDs(_ db: Database, offerSets: [String]) throws -> [UUID] {
+        guard !offerSets.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: offerSets.count).joined(separator: ",")
+        return try String.fetchAll(db, sql: "SELECT id FROM session WHERE offer_set_id IN (\(marks))", arguments: StatementArguments(offerSets))
+            .compactMap(UUID.init(uuidString:))
     }
 
     static func insert(_ db: Database, _ s: SessionRecord, document: String? = nil) throws {
@@ -373,14 +437,16 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
-        let changed = try await writer.write { db in
+        let changed = try await ledgerWrite { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let session = try StoreCoding.decode(SessionRecord.self, doc)
-            let changed = try SessionLifecycle.apply(target, to: session, siblings: try Self.sessions(db, offerSet: session.offerSet), now: now)
+            let siblings = try Self.sessions(db, offerSet: session.offerSet)
+            let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
+            let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(session.id, session)]) { _, b in b }
             for s in changed { try Self.update(db, s) }
-            return changed
+            return (changed, changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
         for s in changed { changes.changed(ChangeFeed.key(session: s.id)) }
         return changed[0]
@@ -401,7 +467,11 @@ public final class SQLiteStore: BrokerStore {
             }
             total += changed
             if changed > 0 { changes.changedAll() }
-            if changed < 500 { return total }
+            if changed < 500 {
+                // The ledger drops the same offers by their expiry (it already does so before each plan).
+                ledger.withLock { $0.expire(now: now) }
+                return total
+            }
         }
     }
 
@@ -428,14 +498,15 @@ public final class SQLiteStore: BrokerStore {
         _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         defer { changes.changed(ChangeFeed.key(session: id)) }
-        return try await writer.write { db in
+        return try await ledgerWrite { db in
             guard let doc = try String.fetchOne(
                 db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
-            else { return nil }
-            var s = ForwardingMachine.workerChange(try StoreCoding.decode(SessionRecord.self, doc), change)
+            else { return (nil, []) }
+            let old = try StoreCoding.decode(SessionRecord.self, doc)
+            var s = ForwardingMachine.workerChange(old, change)
             s.modified = now
             try Self.update(db, s)
-            return s
+            return (s, CapacityLedger.change(from: old, to: s).map { [$0] } ?? [])
         }
     }
 
