@@ -18,6 +18,9 @@ public final class SQLiteStore: BrokerStore {
     /// capacity are applied after their commit, from outside the writer; a planner may therefore count a released
     /// booking for an instant, never miss a held one. No lock is held while planning (the calendars are copied out).
     let ledger: Mutex<CapacityLedger>
+    /// The file's `PRAGMA data_version` on the writer when the ledger was last made to match the file: it changes only
+    /// when another connection (another process) commits, and then the ledger is read again before planning.
+    private let ledgerDataVersion: Mutex<Int64>
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     public init(path: String) throws {
@@ -41,7 +44,9 @@ public final class SQLiteStore: BrokerStore {
         }
         try Self.migrator.migrate(writer)
         self.writer = writer
-        ledger = Mutex(try writer.read(Self.loadLedger))
+        let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
+        ledger = Mutex(loaded)
+        ledgerDataVersion = Mutex(version)
     }
 
     /// The schema's history. Append new migrations at the end; never edit a released one.
@@ -287,6 +292,7 @@ public final class SQLiteStore: BrokerStore {
                 return (.replayed(id), [])
             }
             // Planned against the ledger (on the writer: no other booking can come between this and the commit).
+            try self.reloadLedgerIfWrittenElsewhere(db)
             let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now) }
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
@@ -375,11 +381,25 @@ public final class SQLiteStore: BrokerStore {
     /// An error thrown by a `ledgerWrite` body (before any ledger change), told apart from a failed commit.
     private struct BodyFailed: Error { var error: any Error }
 
+    static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+
+    /// Reads the ledger again when another process has committed to the file since it was last read (such a write may
+    /// have made or changed sessions this process did not see). Only on the writer, inside the booking write.
+    func reloadLedgerIfWrittenElsewhere(_ db: Database) throws {
+        let version = try Self.dataVersion(db)
+        guard ledgerDataVersion.withLock({ $0 }) != version else { return }
+        let fresh = try Self.loadLedger(db)
+        ledger.withLock { $0 = fresh }
+        ledgerDataVersion.withLock { $0 = version }
+    }
+
     /// Reads the ledger again from the file, on the writer (so that no write comes between the read and the swap).
     func reloadLedger() async throws {
         try await writer.write { db in
             let fresh = try Self.loadLedger(db)
+            let version = try Self.dataVersion(db)
             self.ledger.withLock { $0 = fresh }
+            self.ledgerDataVersion.withLock { $0 = version }
         }
     }
 

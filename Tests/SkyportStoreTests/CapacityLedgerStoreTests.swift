@@ -125,6 +125,23 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
         #expect(before.holds.count > 0)
     }
 
+    /// Another process writing the same file: its offers count in the next plan here (the ledger is read again when
+    /// the file's data version moved).
+    @Test func offersBookedByAnotherConnectionToTheFileCount() async throws {
+        let path = TemporaryFile.path("two.sqlite")
+        let here = try SQLiteStore(path: path), there = try SQLiteStore(path: path)
+        _ = try await there.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+                                           plan: offerSetPlan("a", count: 2, cores: 3, start: now, now: now))
+        let seen = Mutex<FacilityCalendars>([])
+        let now = self.now
+        _ = try await here.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now) { calendars in
+            seen.withLock { $0 = calendars }
+            return try offerSetPlan("a", count: 0, cores: 1, start: now, now: now)(calendars)
+        }
+        #expect(seen.withLock { $0 }[FacilityID("a")]?.count == 2)
+        #expect(here.capacityLedger().holds == there.capacityLedger().holds)
+    }
+
     /// Writes of every kind; returns the ledger's holds without ids.
     func runScenario(_ store: any BrokerStore, now: Date) async throws -> [String] {
         var sets: [[SessionRecord]] = []
