@@ -1,4 +1,5 @@
 import Foundation
+import SkyportBench
 import SkyportTestSupport
 import Testing
 @testable import SkyportCore
@@ -113,5 +114,60 @@ import Testing
         let rebuilt = CapacityLedger(holds: sessions.compactMap { s in CapacityLedger.Hold(s).map { (s.id, $0) } })
         #expect(rebuilt.holds == replayed.holds)
         for f in ["a", "b"] { #expect(rebuilt.calendar(FacilityID(f)) == replayed.calendar(FacilityID(f))) }
+    }
+
+    /// Random session writes (made, phase changed, deleted) while time moves on, applied to the ledger by the one rule:
+    /// at every step the ledger's calendars answer as a scan of the sessions holding capacity at that instant
+    /// (`SessionRecord.holdsCapacity(at:)`, what the stores used to SELECT) would, for every span from then on.
+    @Test(arguments: [7 as UInt64, 8, 9])
+    func theLedgerAnswersAsAScanOfLiveSessions(seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        var ledger = CapacityLedger()
+        var sessions: [UUID: SessionRecord] = [:]
+        let facilities = [FacilityID("a"), FacilityID("b"), FacilityID("c")]
+        var t = 0.0
+        func write(_ id: UUID, _ new: SessionRecord?) {
+            ledger.apply(CapacityLedger.change(from: sessions[id], to: new))
+            sessions[id] = new
+        }
+        for _ in 0..<2_000 {
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<4:
+                let s = SessionRecord.sample(
+                    facility: ["a", "b", "c"][Int.random(in: 0..<3, using: &rng)], created: Self.at(t),
+                    lifetime: Double(Int.random(in: 1...30, using: &rng)) * 10, cores: Int.random(in: 0...4, using: &rng),
+                    start: Self.at(t + Double(Int.random(in: -10...60, using: &rng)) * 60),
+                    duration: ISODuration(seconds: Int.random(in: 0...20, using: &rng) * 300))
+                write(s.id, s)
+            case 4..<6 where !sessions.isEmpty:
+                let id = sessions.keys.sorted { $0.uuidString < $1.uuidString }[Int.random(in: 0..<sessions.count, using: &rng)]
+                var s = sessions[id]!
+                s.phase = SessionPhase.allCases[Int.random(in: 0..<SessionPhase.allCases.count, using: &rng)]
+                write(id, s)
+            case 6 where !sessions.isEmpty:
+                let id = sessions.keys.sorted { $0.uuidString < $1.uuidString }[Int.random(in: 0..<sessions.count, using: &rng)]
+                write(id, nil)
+            case 7:
+                t += Double(Int.random(in: 0...120, using: &rng))
+            default:
+                let now = Self.at(t)
+                let calendars = ledger.calendars(for: facilities, now: now)
+                for f in facilities {
+                    let live = sessions.values.filter { $0.facility == f && $0.holdsCapacity(at: now) }.map(\.booking)
+                    let expected = CapacityCalendar(capacity: FacilityCapacity(cores: 6), bookings: live)
+                    var actual = calendars[f] ?? CapacityCalendar(capacity: FacilityCapacity())
+                    actual.capacity = expected.capacity
+                    for _ in 0..<4 {
+                        let from = now.addingTimeInterval(Double(Int.random(in: 0...90, using: &rng)) * 60)
+                        let to = from.addingTimeInterval(Double(Int.random(in: 0...90, using: &rng)) * 60)
+                        #expect(actual.peakBooked(from: from, to: to) == expected.peakBooked(from: from, to: to))
+                        let cores = Int.random(in: 1...6, using: &rng)
+                        let got = actual.earliestStart(notBefore: from, notAfter: nil, cores: cores, memory: 0, duration: 1_800, step: 60)
+                        let want = expected.earliestStart(notBefore: from, notAfter: nil, cores: cores, memory: 0, duration: 1_800, step: 60)
+                        #expect(got == want)
+                    }
+                }
+            }
+        }
     }
 }
