@@ -357,29 +357,37 @@ public final class SQLiteStore: BrokerStore {
 
     /// A write that changes sessions: `body` returns its value and the ledger changes of the sessions it wrote
     /// (`CapacityLedger.change`). Changes that hold capacity are applied at the end of the transaction, still on the
-    /// writer; changes that free it once the write has committed. If the commit fails after holds were applied, the
-    /// ledger is read again from the file (counting too much meanwhile is safe; too little never is).
+    /// writer (before the commit); changes that free it once the write has committed. If the commit fails after holds
+    /// were applied, each of those sessions gets back what it held before (counting too much meanwhile is safe; too
+    /// little never is).
     func ledgerWrite<T: Sendable>(_ body: @Sendable (Database) throws -> (T, [CapacityLedger.Change])) async throws -> T {
+        let applied = AppliedHolds()
         let value: T, frees: [CapacityLedger.Change]
         do {
             (value, frees) = try await writer.write { db in
-                let (value, changes): (T, [CapacityLedger.Change])
-                do { (value, changes) = try body(db) } catch { throw BodyFailed(error: error) }
-                self.ledger.withLock { ledger in for c in changes where !c.frees { ledger.apply(c) } }
+                let (value, changes) = try body(db)
+                let before = self.ledger.withLock { ledger in
+                    changes.compactMap { change -> (UUID, CapacityLedger.Hold?)? in
+                        guard case .hold(let id, _) = change else { return nil }
+                        defer { ledger.apply(change) }
+                        return (id, ledger.holds[id])
+                    }
+                }
+                applied.before.withLock { $0 = before }
                 return (value, changes.filter(\.frees))
             }
-        } catch let failed as BodyFailed {
-            throw failed.error
         } catch {
-            try? await reloadLedger()
+            let undo = applied.before.withLock { $0 }
+            if !undo.isEmpty {
+                ledger.withLock { ledger in
+                    for (id, hold) in undo.reversed() { ledger.apply(CapacityLedger.change(id, from: ledger.holds[id], to: hold)) }
+                }
+            }
             throw error
         }
         if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
         return value
     }
-
-    /// An error thrown by a `ledgerWrite` body (before any ledger change), told apart from a failed commit.
-    private struct BodyFailed: Error { var error: any Error }
 
     static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
 
@@ -391,16 +399,6 @@ public final class SQLiteStore: BrokerStore {
         let fresh = try Self.loadLedger(db)
         ledger.withLock { $0 = fresh }
         ledgerDataVersion.withLock { $0 = version }
-    }
-
-    /// Reads the ledger again from the file, on the writer (so that no write comes between the read and the swap).
-    func reloadLedger() async throws {
-        try await writer.write { db in
-            let fresh = try Self.loadLedger(db)
-            let version = try Self.dataVersion(db)
-            self.ledger.withLock { $0 = fresh }
-            self.ledgerDataVersion.withLock { $0 = version }
-        }
     }
 
     /// The ledger as it stands (for tests).
@@ -588,4 +586,9 @@ enum StoreCoding {
         decoder.dateDecodingStrategy = .secondsSince1970
         return try decoder.decode(type, from: Data(text.utf8))
     }
+}
+
+/// The holds one `ledgerWrite` applied before its commit, with what each session held before them.
+private final class AppliedHolds: Sendable {
+    let before = Mutex<[(UUID, CapacityLedger.Hold?)]>([])
 }
