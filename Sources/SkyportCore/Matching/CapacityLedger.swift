@@ -82,7 +82,7 @@ public struct CapacityLedger: Sendable {
             if old.booking == booking {
                 holds[id]?.expires = expires
             } else {
-                booked[old.booking.facility.key]?.remove(old.booking)
+                release(id)
                 booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
                 holds[id] = Hold(booking: booking, expires: expires)
             }
@@ -112,7 +112,8 @@ public struct CapacityLedger: Sendable {
     }
 
     /// Offers whose expiry is at or before `now` stop holding, and accepted bookings that have ended are dropped
-    /// (they hold nothing at or after `now`). O(log n) per entry due.
+    /// (they hold nothing at or after `now`). O(log n) per entry due. Callers' clocks move forward (a request's `now`
+    /// is read just before its write), so what is gone at one `now` is gone for the next, as in the stores' SQL.
     public mutating func expire(now: Date) {
         let t = now.timeIntervalSince1970
         while let (due, id) = expiries.popDue(t) {
@@ -157,8 +158,6 @@ public struct FacilityCalendars: Sendable, ExpressibleByArrayLiteral {
 /// A binary min-heap of (time, session) entries.
 struct DueHeap: Sendable {
     private var items: [(time: Double, id: UUID)] = []
-
-    var count: Int { items.count }
 
     mutating func push(_ time: Double, _ id: UUID) {
         items.append((time, id))
