@@ -16,7 +16,7 @@ extension InMemoryStore {
             guard Retention.isDeletable(
                 set, sessions: members, linked: linked, leases: { self.leases[$0]?.until }, now: now, policy: policy) else { continue }
             for id in ids {
-                sessions[id] = nil
+                put(id, nil)
                 leases[id] = nil
             }
             sessionsBySet[set.id] = nil

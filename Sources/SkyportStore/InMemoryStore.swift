@@ -15,6 +15,9 @@ public actor InMemoryStore: BrokerStore {
     var uwsJobsByID: [String: UWSJobRecord] = [:]
     /// The registries harvested, by URL (see InMemoryStore+Registry.swift).
     var registrySourcesByURL: [String: RegistrySource] = [:]
+    /// What every session holds, kept current by `put`. The actor is its lock: planning against it and booking the
+    /// plan happen in one actor turn (no suspension between), so no other write sees it in between.
+    private(set) var ledger = CapacityLedger()
 
     public nonisolated let kind = "memory"
     public nonisolated let changes = ChangeFeed()
@@ -84,22 +87,24 @@ public actor InMemoryStore: BrokerStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         if let key = idempotencyKey, let existing = idempotency[key] {
             guard offerSets[existing]?.requestDigest == requestDigest else {
                 throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
             }
             // Offers stored for a set now known to be a replay go with their set.
-            for id in stored { if let set = sessions.removeValue(forKey: id)?.offerSet, set != existing { dropAssembled(set) } }
+            for id in stored {
+                guard let set = sessions[id]?.offerSet else { continue }
+                put(id, nil)
+                if set != existing { dropAssembled(set) }
+            }
             return .replayed(existing)
         }
-        let keys = Set(facilities.map(\.key))
-        let bookings = sessions.values.filter { keys.contains($0.facility.key) && $0.holdsCapacity(at: now) }.map(\.booking)
-        var (set, offers) = try plan(bookings)
+        var (set, offers) = try plan(ledger.calendars(for: facilities, now: now))
         (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
         offerSets[set.id] = set
-        for offer in offers where !stored.contains(offer.id) || sessions[offer.id] == nil { sessions[offer.id] = offer }
+        for offer in offers where !stored.contains(offer.id) || sessions[offer.id] == nil { put(offer.id, offer) }
         sessionsBySet[set.id] = offers.map(\.id)
         if let key = idempotencyKey { idempotency[key] = set.id }
         return .created(set, offers)
@@ -108,13 +113,13 @@ public actor InMemoryStore: BrokerStore {
     public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
         if offerSets[set.id] == nil { offerSets[set.id] = set }
         for offer in offers {
-            sessions[offer.id] = offer
+            put(offer.id, offer)
             sessionsBySet[set.id, default: []].append(offer.id)
         }
     }
 
     private func dropAssembled(_ set: UUID) {
-        for id in sessionsBySet.removeValue(forKey: set) ?? [] { sessions[id] = nil }
+        for id in sessionsBySet.removeValue(forKey: set) ?? [] { put(id, nil) }
         offerSets[set] = nil
     }
 
@@ -134,7 +139,7 @@ public actor InMemoryStore: BrokerStore {
         let siblings = (sessionsBySet[session.offerSet] ?? []).compactMap { sessions[$0] }
         let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
         for s in changed {
-            sessions[s.id] = s
+            put(s.id, s)
             changes.changed(ChangeFeed.key(session: s.id))
         }
         return changed[0]
@@ -143,13 +148,25 @@ public actor InMemoryStore: BrokerStore {
     public func expireOffers(now: Date) async throws -> Int {
         var count = 0
         for (id, s) in sessions where s.phase == .offered && s.expires <= now {
-            sessions[id]?.phase = .expired
-            sessions[id]?.modified = now
+            var expired = s
+            expired.phase = .expired
+            expired.modified = now
+            put(id, expired)
             count += 1
         }
         if count > 0 { changes.changedAll() }
         return count
     }
+
+    /// Writes a session (nil: deletes it), keeping the ledger current by the rule both stores share. Every write of
+    /// a session goes through here.
+    func put(_ id: UUID, _ new: SessionRecord?) {
+        ledger.apply(CapacityLedger.change(from: sessions[id], to: new))
+        sessions[id] = new
+    }
+
+    /// The ledger as it stands (for tests).
+    public func capacityLedger() -> CapacityLedger { ledger }
 
     // MARK: forwarding
 
@@ -168,7 +185,7 @@ public actor InMemoryStore: BrokerStore {
         guard leases[id]?.worker == worker, let stored = sessions[id] else { return nil }
         var s = ForwardingMachine.workerChange(stored, change)
         s.modified = now
-        sessions[id] = s
+        put(id, s)
         changes.changed(ChangeFeed.key(session: id))
         return s
     }

@@ -28,14 +28,17 @@ extension SQLiteStore {
             "now": now.timeIntervalSince1970, "offerCutoff": policy.offerCutoff(at: now).timeIntervalSince1970,
             "sessionCutoff": policy.sessionCutoff(at: now).timeIntervalSince1970, "batch": policy.batch,
         ]
-        let deleted = try await writer.write { db -> RetentionSweep in
+        let deleted = try await ledgerWrite { db -> (RetentionSweep, [CapacityLedger.Change]) in
             let ids = try String.fetchAll(db, sql: Self.deletableOfferSetsSQL, arguments: arguments)
-            guard !ids.isEmpty else { return RetentionSweep(batches: 1) }
+            guard !ids.isEmpty else { return (RetentionSweep(batches: 1), []) }
+            // Deletable sessions hold nothing by Retention's rules; released all the same, so the ledger never keeps
+            // a session the file no longer has.
+            let gone = try Self.sessionIDs(db, offerSets: ids)
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
             try db.execute(sql: "DELETE FROM session WHERE offer_set_id IN (\(marks))", arguments: StatementArguments(ids))
             let sessions = db.changesCount
             try db.execute(sql: "DELETE FROM offer_set WHERE id IN (\(marks))", arguments: StatementArguments(ids))
-            return RetentionSweep(offerSets: db.changesCount, sessions: sessions, batches: 1)
+            return (RetentionSweep(offerSets: db.changesCount, sessions: sessions, batches: 1), gone.map { .release($0) })
         }
         if !deleted.isEmpty { changes.changedAll() }
         return deleted

@@ -11,6 +11,16 @@ public final class SQLiteStore: BrokerStore {
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
+    /// What every session holds, built from the rows at start and kept current by every write of a session (see
+    /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
+    /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
+    /// and that every change that adds capacity is applied inside its write, before the commit. Changes that free
+    /// capacity are applied after their commit, from outside the writer; a planner may therefore count a released
+    /// booking for an instant, never miss a held one. No lock is held while planning (the calendars are copied out).
+    let ledger: Mutex<CapacityLedger>
+    /// The file's `PRAGMA data_version` on the writer when the ledger was last made to match the file: it changes only
+    /// when another connection (another process) commits, and then the ledger is read again before planning.
+    private let ledgerDataVersion: Mutex<Int64>
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     public init(path: String) throws {
@@ -27,6 +37,7 @@ public final class SQLiteStore: BrokerStore {
             // the biggest burst of writes made it (about 20 MiB under a flood of offer requests).
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
         }
+        let writer: any DatabaseWriter
         if path == ":memory:" {
             writer = try DatabaseQueue(configuration: config)
         } else {
@@ -35,6 +46,10 @@ public final class SQLiteStore: BrokerStore {
             writer = try DatabasePool(path: path, configuration: config)  // a pool runs in WAL mode
         }
         try Self.migrator.migrate(writer)
+        self.writer = writer
+        let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
+        ledger = Mutex(loaded)
+        ledgerDataVersion = Mutex(version)
     }
 
     /// The schema's history. Append new migrations at the end; never edit a released one.
@@ -268,9 +283,9 @@ public final class SQLiteStore: BrokerStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await writer.write { db in
+        try await ledgerWrite { db in
             if let key = idempotencyKey,
                let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
@@ -280,13 +295,17 @@ public final class SQLiteStore: BrokerStore {
                 if let any = stored.first,
                    let set = try String.fetchOne(db, sql: "SELECT offer_set_id FROM session WHERE id = ?", arguments: [any.uuidString]),
                    set != id.uuidString {
+                    let gone = try Self.sessionIDs(db, offerSets: [set])
                     try db.execute(sql: "DELETE FROM session WHERE offer_set_id = ?", arguments: [set])
                     try db.execute(sql: "DELETE FROM offer_set WHERE id = ?", arguments: [set])
+                    return (.replayed(id), gone.map { .release($0) })
                 }
-                return .replayed(id)
+                return (.replayed(id), [])
             }
-            let bookings = try Self.bookings(db, facilities: facilities, now: now)
-            var (set, offers) = try plan(bookings)
+            // Planned against the ledger (on the writer: no other booking can come between this and the commit).
+            try self.reloadLedgerIfWrittenElsewhere(db)
+            let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now) }
+            var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             try db.execute(
                 sql: """
@@ -298,8 +317,12 @@ public final class SQLiteStore: BrokerStore {
                     set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set),
                     set.expires.timeIntervalSince1970,
                 ])
-            for offer in offers where !stored.contains(offer.id) { try Self.insert(db, offer) }
-            return .created(set, offers)
+            var changes: [CapacityLedger.Change] = []
+            for offer in offers where !stored.contains(offer.id) {
+                try Self.insert(db, offer)
+                changes.append(contentsOf: CapacityLedger.change(from: nil, to: offer).map { [$0] } ?? [])
+            }
+            return (.created(set, offers), changes)
         }
     }
 
@@ -315,30 +338,89 @@ public final class SQLiteStore: BrokerStore {
         // Encoded before the write: the writer is held only for the SQL.
         let setDocument = try StoreCoding.encode(set)
         let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
-        try await writer.write { db in
+        try await ledgerWrite { db in
             try db.execute(
                 sql: "INSERT INTO offer_set (id, created, document, expires) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                 arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument, set.expires.timeIntervalSince1970])
             for (offer, document) in documents { try Self.insert(db, offer, document: document) }
+            return ((), offers.compactMap { CapacityLedger.change(from: nil, to: $0) })
         }
     }
 
-    /// The sessions that hold capacity at `now` on the given facilities.
-    static func bookings(_ db: Database, facilities: [FacilityID], now: Date) throws -> [Booking] {
-        guard !facilities.isEmpty else { return [] }
-        let marks = Array(repeating: "?", count: facilities.count).joined(separator: ",")
-        var args = StatementArguments(facilities.map(\.key))
-        _ = args.append(contentsOf: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+    /// The ledger of the stored sessions (one query, over the partial index of sessions in the booking phases):
+    /// the same ledger as the one kept by replaying their writes, since both go by `CapacityLedger.Hold`.
+    static func loadLedger(_ db: Database) throws -> CapacityLedger {
+        var ledger = CapacityLedger()
         // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it.
-        return try Row.fetchAll(db, sql: """
-            SELECT facility_key, cores, memory, start, "end" FROM session
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, facility_key, cores, memory, start, "end", phase, expires FROM session
             WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
-              AND facility_key IN (\(marks)) AND "end" > ? AND (phase != 'OFFERED' OR expires > ?)
-            """, arguments: args).map {
-                Booking(
-                    facility: FacilityID(lowercasedKey: $0["facility_key"]), cores: $0["cores"], memory: $0["memory"],
-                    start: Date(timeIntervalSince1970: $0["start"]), end: Date(timeIntervalSince1970: $0["end"]))
+            """)
+        while let row = try rows.next() {
+            guard let id = UUID(uuidString: row["id"]), let phase = SessionPhase(rawValue: row["phase"]) else { continue }
+            let booking = Booking(
+                facility: FacilityID(lowercasedKey: row["facility_key"]), cores: row["cores"], memory: row["memory"],
+                start: Date(timeIntervalSince1970: row["start"]), end: Date(timeIntervalSince1970: row["end"]))
+            ledger.apply(CapacityLedger.change(id, from: nil, to: CapacityLedger.Hold(phase: phase, booking: booking, expires: Date(timeIntervalSince1970: row["expires"]))))
+        }
+        return ledger
+    }
+
+    /// A write that changes sessions: `body` returns its value and the ledger changes of the sessions it wrote
+    /// (`CapacityLedger.change`). Changes that hold capacity are applied at the end of the transaction, still on the
+    /// writer (before the commit); changes that free it once the write has committed. If the commit fails after holds
+    /// were applied, each of those sessions gets back what it held before (counting too much meanwhile is safe; too
+    /// little never is).
+    func ledgerWrite<T: Sendable>(_ body: @Sendable (Database) throws -> (T, [CapacityLedger.Change])) async throws -> T {
+        let applied = AppliedHolds()
+        let value: T, frees: [CapacityLedger.Change]
+        do {
+            (value, frees) = try await writer.write { db in
+                let (value, changes) = try body(db)
+                let before = self.ledger.withLock { ledger in
+                    changes.compactMap { change -> (UUID, CapacityLedger.Hold?)? in
+                        guard case .hold(let id, _) = change else { return nil }
+                        defer { ledger.apply(change) }
+                        return (id, ledger.holds[id])
+                    }
+                }
+                applied.before.withLock { $0 = before }
+                return (value, changes.filter(\.frees))
             }
+        } catch {
+            let undo = applied.before.withLock { $0 }
+            if !undo.isEmpty {
+                ledger.withLock { ledger in
+                    for (id, hold) in undo.reversed() { ledger.apply(CapacityLedger.change(id, from: ledger.holds[id], to: hold)) }
+                }
+            }
+            throw error
+        }
+        if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
+        return value
+    }
+
+    static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+
+    /// Reads the ledger again when another process has committed to the file since it was last read (such a write may
+    /// have made or changed sessions this process did not see). Only on the writer, inside the booking write.
+    func reloadLedgerIfWrittenElsewhere(_ db: Database) throws {
+        let version = try Self.dataVersion(db)
+        guard ledgerDataVersion.withLock({ $0 }) != version else { return }
+        let fresh = try Self.loadLedger(db)
+        ledger.withLock { $0 = fresh }
+        ledgerDataVersion.withLock { $0 = version }
+    }
+
+    /// The ledger as it stands (for tests).
+    public func capacityLedger() -> CapacityLedger { ledger.withLock { $0 } }
+
+    /// The ids of the sessions of these offer sets.
+    static func sessionIDs(_ db: Database, offerSets: [String]) throws -> [UUID] {
+        guard !offerSets.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: offerSets.count).joined(separator: ",")
+        return try String.fetchAll(db, sql: "SELECT id FROM session WHERE offer_set_id IN (\(marks))", arguments: StatementArguments(offerSets))
+            .compactMap(UUID.init(uuidString:))
     }
 
     static func insert(_ db: Database, _ s: SessionRecord, document: String? = nil) throws {
@@ -384,14 +466,16 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
-        let changed = try await writer.write { db in
+        let changed = try await ledgerWrite { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let session = try StoreCoding.decode(SessionRecord.self, doc)
-            let changed = try SessionLifecycle.apply(target, to: session, siblings: try Self.sessions(db, offerSet: session.offerSet), now: now)
+            let siblings = try Self.sessions(db, offerSet: session.offerSet)
+            let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
+            let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(session.id, session)]) { _, b in b }
             for s in changed { try Self.update(db, s) }
-            return changed
+            return (changed, changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
         for s in changed { changes.changed(ChangeFeed.key(session: s.id)) }
         return changed[0]
@@ -412,7 +496,11 @@ public final class SQLiteStore: BrokerStore {
             }
             total += changed
             if changed > 0 { changes.changedAll() }
-            if changed < 500 { return total }
+            if changed < 500 {
+                // The ledger drops the same offers by their expiry (it already does so before each plan).
+                ledger.withLock { $0.expire(now: now) }
+                return total
+            }
         }
     }
 
@@ -439,14 +527,15 @@ public final class SQLiteStore: BrokerStore {
         _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         defer { changes.changed(ChangeFeed.key(session: id)) }
-        return try await writer.write { db in
+        return try await ledgerWrite { db in
             guard let doc = try String.fetchOne(
                 db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
-            else { return nil }
-            var s = ForwardingMachine.workerChange(try StoreCoding.decode(SessionRecord.self, doc), change)
+            else { return (nil, []) }
+            let old = try StoreCoding.decode(SessionRecord.self, doc)
+            var s = ForwardingMachine.workerChange(old, change)
             s.modified = now
             try Self.update(db, s)
-            return s
+            return (s, CapacityLedger.change(from: old, to: s).map { [$0] } ?? [])
         }
     }
 
@@ -508,4 +597,9 @@ enum StoreCoding {
         decoder.dateDecodingStrategy = .secondsSince1970
         return try decoder.decode(type, from: Data(text.utf8))
     }
+}
+
+/// The holds one `ledgerWrite` applied before its commit, with what each session held before them.
+private final class AppliedHolds: Sendable {
+    let before = Mutex<[(UUID, CapacityLedger.Hold?)]>([])
 }

@@ -71,6 +71,6 @@ import Testing
         #expect(cal.free(from: Self.at(0), to: Self.at(100)).cores == 8)
         cal.add(Self.booking(10, 20, cores: 5))
         #expect(cal.free(from: Self.at(0), to: Self.at(100)).cores == 3)
-        #expect(cal.bookings.count == 3)
+        #expect(cal.count == 3)
     }
 }

@@ -167,7 +167,7 @@ func sampleFacility(
 
 /// An offer set of `count` offers on one facility, each booking `cores` for an hour from `start`.
 func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: Date, lifetime: TimeInterval = 300)
-    -> @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+    -> @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
 {
     { _ in
         let set = OfferSetRecord(
@@ -191,19 +191,23 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
                                            plan: offerSetPlan("a", count: 2, cores: 3, start: now, now: now))
         _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("b")], now: now,
                                            plan: offerSetPlan("b", count: 1, cores: 5, start: now, now: now))
-        let seen = Mutex<[Booking]>([])
-        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("A")], now: now) { bookings in
-            seen.withLock { $0 = bookings }
-            return try offerSetPlan("a", count: 0, cores: 1, start: self.now, now: self.now)(bookings)
+        let seen = Mutex<FacilityCalendars>([])
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("A")], now: now) { calendars in
+            seen.withLock { $0 = calendars }
+            return try offerSetPlan("a", count: 0, cores: 1, start: self.now, now: self.now)(calendars)
         }
-        #expect(seen.withLock { $0 }.map(\.cores).sorted() == [3, 3])
+        // Two offers of 3 cores on a, one after the other; nothing of b's.
+        let a = try #require(seen.withLock { $0 }[FacilityID("a")])
+        #expect(a.count == 2 && seen.withLock { $0 }.count == 2)
+        #expect(a.peakBooked(from: now, to: now.addingTimeInterval(7_200)).cores == 3)
+        #expect(seen.withLock { $0 }[FacilityID("b")] == nil)
         // After the offers expire they hold nothing.
         let later = now.addingTimeInterval(301)
-        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: later) { bookings in
-            seen.withLock { $0 = bookings }
-            return try offerSetPlan("a", count: 0, cores: 1, start: later, now: later)(bookings)
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: later) { calendars in
+            seen.withLock { $0 = calendars }
+            return try offerSetPlan("a", count: 0, cores: 1, start: later, now: later)(calendars)
         }
-        #expect(seen.withLock { $0 }.isEmpty)
+        #expect(seen.withLock { $0 }.count == 0)
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -38,10 +38,10 @@ public struct Negotiation: Sendable {
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
         let creation = try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored
-        ) { [federation] bookings in
+        ) { [federation] calendars in
             let plan = federation.asked.isEmpty
-                ? planner.plan(request, outcome: outcome, bookings: bookings, now: now)
-                : planner.plan(request, candidates: federation.local, bookings: bookings, now: now)
+                ? planner.plan(request, outcome: outcome, calendars: calendars, now: now)
+                : planner.plan(request, candidates: federation.local, calendars: calendars, now: now)
             return Self.records(request, outcome: outcome, plan: plan, federation: federation, now: now,
                                 settings: settings, idempotencyKey: key, digest: digest)
         }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Turns ranked candidates into concrete offers: negotiated cores and memory (min = max), a start and an expiry,
-/// booked against what facilities already hold. A pure function of its inputs: the caller reads the bookings,
-/// plans and writes the offers in one store transaction, so concurrent requests never overbook.
+/// booked against what facilities already hold. A pure function of its inputs: the store hands over its calendars,
+/// and the plan is made and its offers booked in one serialized store write, so concurrent requests never overbook.
 ///
 /// Spreading policy: round-robin over the candidates in rank order. Round 1 gives each candidate its earliest
 /// fitting slot in the start window (candidates with none are skipped, with a note); round `n` gives each facility
@@ -43,15 +43,25 @@ public struct OfferPlanner: Sendable {
 
     /// Plans offers for a request from its match outcome's candidates (built only as far as they are needed).
     public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), bookings: bookings, now: now)
+        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), calendars: FacilityCalendars(bookings), now: now)
     }
 
     /// Plans offers for a request from ranked candidates (best first), given what is already booked.
     public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, ranked: candidates, bookings: bookings, now: now)
+        plan(request, ranked: candidates, calendars: FacilityCalendars(bookings), now: now)
     }
 
-    private func plan(_ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, bookings: [Booking], now: Date) -> OfferPlan {
+    /// Plans offers from the match outcome against the facilities' calendars (a store's `CapacityLedger`).
+    public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, calendars: FacilityCalendars, now: Date) -> OfferPlan {
+        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), calendars: calendars, now: now)
+    }
+
+    /// Plans offers from ranked candidates against the facilities' calendars.
+    public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], calendars: FacilityCalendars, now: Date) -> OfferPlan {
+        plan(request, ranked: candidates, calendars: calendars, now: now)
+    }
+
+    private func plan(_ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, calendars: FacilityCalendars, now: Date) -> OfferPlan {
         var plan = OfferPlan()
         let earliest = max(request.start?.earliest ?? now, now).timeIntervalSince1970.rounded(.up)
         let horizon = (now.timeIntervalSince1970 + settings.horizon).rounded(.down)
@@ -71,9 +81,6 @@ public struct OfferPlanner: Sendable {
             }
             return plan
         }
-        var held: [FacilityID: [Booking]] = [:]
-        for b in bookings { held[b.facility, default: []].append(b) }
-
         var open: [Slotting] = []
         for (rank, candidate) in candidates.enumerated() {
             guard plan.offers.count < settings.maxOffers else { break }
@@ -83,7 +90,9 @@ public struct OfferPlanner: Sendable {
             case .refused(let note):
                 plan.notes.append(note)
             case .offerable(var s):
-                s.calendar = CapacityCalendar(capacity: f.capacity, bookings: held[f.id] ?? [])
+                // A copy (O(1)): the plan's own offers are booked on it, not in the ledger.
+                s.calendar = calendars[f.id] ?? CapacityCalendar(capacity: f.capacity)
+                s.calendar.capacity = f.capacity
                 s.rank = rank
                 s.score = candidate.score
                 if let offer = place(&s, from: earliest, latest: latest, now: now) {

@@ -1,9 +1,10 @@
 import Foundation
 
-/// Offer sets and sessions, kept. Booking is atomic: one transaction reads the capacity already held,
-/// runs the (pure) planner, and writes its offers, so concurrent requests never overbook a facility.
+/// Offer sets and sessions, kept. Booking is atomic: one serialized write reads the capacity already held (the
+/// store's `CapacityLedger`, kept current on every write of a session), runs the (pure) planner, writes its offers
+/// and books them in the ledger, so concurrent requests never overbook a facility.
 public protocol OfferStore: Sendable {
-    /// Creates an offer set. `plan` receives the bookings that hold capacity at `now` on the given facilities
+    /// Creates an offer set. `plan` receives the calendars of what holds capacity at `now` on the given facilities
     /// and returns the offer set and its sessions; it runs inside the store's write transaction, so it must do no I/O.
     /// With an idempotency key already used for the same digest, nothing is planned and the earlier set is returned;
     /// for another digest, `StoreError.conflict`.
@@ -12,7 +13,7 @@ public protocol OfferStore: Sendable {
     /// rest were awaited): they are returned but not written again, and on a replay they are deleted with their set.
     func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation
 
     /// Stores offers of an offer set still being assembled (other brokers' offers, as they arrive; they hold no
@@ -38,7 +39,7 @@ extension OfferStore {
     /// An offer set planned and stored at once (nothing stored before).
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
-        plan: @Sendable ([Booking]) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         try await createOfferSet(idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], plan: plan)
     }
