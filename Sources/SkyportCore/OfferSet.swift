@@ -44,6 +44,38 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         self.idempotencyKey = idempotencyKey
         self.requestDigest = requestDigest
     }
+
+    enum CodingKeys: String, CodingKey { case id, created, expires, request, messages, rejections, idempotencyKey, requestDigest }
+
+    /// `rejections` is kept as `MatchRejection.compact`'s one text (sets stored before it hold the nested arrays,
+    /// which are read too).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(UUID.self, forKey: .id)
+        created = try c.decode(Date.self, forKey: .created)
+        expires = try c.decode(Date.self, forKey: .expires)
+        request = try c.decode(NormalisedRequest.self, forKey: .request)
+        messages = try c.decode([BrokerMessage].self, forKey: .messages)
+        if let text = try? c.decode(String.self, forKey: .rejections) {
+            rejections = try MatchRejection.parseCompact(text)
+        } else {
+            rejections = try c.decode([MatchRejection].self, forKey: .rejections)
+        }
+        idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        requestDigest = try c.decodeIfPresent(String.self, forKey: .requestDigest)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(created, forKey: .created)
+        try c.encode(expires, forKey: .expires)
+        try c.encode(request, forKey: .request)
+        try c.encode(messages, forKey: .messages)
+        try c.encode(MatchRejection.compact(rejections), forKey: .rejections)
+        try c.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
+        try c.encodeIfPresent(requestDigest, forKey: .requestDigest)
+    }
 }
 
 /// One execution session: an offer, and after acceptance the job it becomes.

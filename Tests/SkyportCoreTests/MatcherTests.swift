@@ -246,6 +246,30 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(read.first?.reasons.first?.message.hasPrefix("the request needs at least 32 cores; facility small allows at most") == true)
     }
 
+    /// An offer set keeps its rejections as one text (cheap to write inside the store's transaction); every value
+    /// survives it, tabs, line breaks and backslashes included, and sets stored with the nested arrays still read.
+    @Test func offerSetRejectionsAreKeptAsOneTextAndReadBack() throws {
+        let o = Matcher.match(F.request(cores: ResourceRange(min: 32)), against: [F.facility("small"), F.facility("tiny")])
+        var rejections = o.rejections
+        rejections.append(MatchRejection(facility: FacilityID("odd\tname"), reasons: [
+            MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "a\tb\\c", offered: "x\ny", detail: nil),
+            MatchReason(code: .brokerUnreachable, field: "broker", requested: "", offered: "", detail: "answered HTTP 502: \\ back\tslash"),
+        ]))
+        let set = OfferSetRecord(
+            id: UUID(), created: Date(timeIntervalSince1970: 1_800_000_000), expires: Date(timeIntervalSince1970: 1_800_000_300),
+            request: F.request(cores: ResourceRange(min: 32)), rejections: rejections)
+        let data = try JSONEncoder().encode(set)
+        let stored = try #require(try JSONValue.parse(data)["rejections"]?.stringValue)
+        #expect(stored.hasPrefix("small\tcores-exceed-limit\tcores\t32\t"))
+        let read = try JSONDecoder().decode(OfferSetRecord.self, from: data)
+        #expect(read == set)
+
+        var old = try #require(try JSONValue.parse(data).objectValue)
+        old["rejections"] = try JSONValue.parse(try JSONEncoder().encode(rejections))
+        #expect(try JSONDecoder().decode(OfferSetRecord.self, from: JSONEncoder().encode(JSONValue.object(old))) == set)
+        #expect(throws: FieldError.self) { try MatchRejection.parseCompact("f\tno-such-code\tx\ty\tz") }
+    }
+
     @Test func reasonsStoredAsSentencesByAnOlderVersionAreStillRead() throws {
         let old = #"""
             [{"facility": "f", "reasons": [

@@ -253,3 +253,81 @@ public struct MatchRejection: Sendable, Hashable, Codable {
         self.init(facility: try c.decode(FacilityID.self, forKey: .facility), reasons: try c.decode([MatchReason].self, forKey: .reasons))
     }
 }
+
+extension MatchRejection {
+    /// The rejections of an offer set as one text, one reason per line: `facility TAB code TAB field TAB requested TAB
+    /// offered [TAB detail]`, with `\`, tab and line breaks escaped. An offer set turns down most facilities, and
+    /// writing this one string costs a small part of encoding the same reasons as nested JSON arrays, which was a
+    /// third of the broker's CPU under load, inside the store's serialized write.
+    public static func compact(_ rejections: [MatchRejection]) -> String {
+        var out = ""
+        for rejection in rejections {
+            for r in rejection.reasons {
+                if !out.isEmpty { out.append("\n") }
+                for (i, part) in [rejection.facility.rawValue, r.code.rawValue, r.field, r.requested, r.offered].enumerated() {
+                    if i > 0 { out.append("\t") }
+                    escape(part, into: &out)
+                }
+                if let detail = r.detail {
+                    out.append("\t")
+                    escape(detail, into: &out)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Reads `compact`'s text back; a line that cannot be read is an error naming it.
+    public static func parseCompact(_ text: String) throws -> [MatchRejection] {
+        var out: [MatchRejection] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
+            guard parts.count == 5 || parts.count == 6, let code = MatchReasonCode(rawValue: parts[1]) else {
+                throw FieldError("rejections[\(n)]", "not a stored rejection: \(RemoteText.clip(String(line), limit: 80))")
+            }
+            let facility = FacilityID(parts[0])
+            let reason = MatchReason(
+                code: code, field: parts[2], requested: parts[3], offered: parts[4], detail: parts.count == 6 ? parts[5] : nil, facility: facility)
+            if out.last?.facility == facility { out[out.count - 1].reasons.append(reason) } else { out.append(MatchRejection(facility: facility, reasons: [reason])) }
+        }
+        return out
+    }
+
+    private static func escape(_ text: String, into out: inout String) {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+            out.append(text)
+            return
+        }
+        for ch in text.unicodeScalars {
+            switch ch {
+            case "\\": out.append("\\\\")
+            case "\t": out.append("\\t")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+    }
+
+    private static func unescape(_ part: Substring) -> String {
+        guard part.contains("\\") else { return String(part) }
+        var out = ""
+        var escaped = false
+        for ch in part.unicodeScalars {
+            if escaped {
+                switch ch {
+                case "t": out.append("\t")
+                case "n": out.append("\n")
+                case "r": out.append("\r")
+                default: out.unicodeScalars.append(ch)
+                }
+                escaped = false
+            } else if ch == "\\" {
+                escaped = true
+            } else {
+                out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+}
