@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SkyportCore
+@testable import SkyportHTTP
 import SkyportTestSupport
 import Testing
 
@@ -329,5 +330,22 @@ final class RawConnection: @unchecked Sendable {
             }
         }
         return (String(decoding: received, as: UTF8.self), false)
+    }
+}
+
+/// The peak the memory trimmer compares with (`MemoryTrimService`): the most connections open at once since the
+/// last look, after which the next period starts from the number open then.
+@Suite struct ConnectionPeakTests {
+    @Test func thePeakIsTheMostOpenAtOnceSinceTheLastLook() {
+        let counter = ConnectionCounter()
+        for _ in 0..<5 { _ = counter.opened() }
+        for _ in 0..<4 { counter.closed() }
+        #expect(counter.current == 1)
+        #expect(counter.takePeak() == 5)
+        #expect(counter.takePeak() == 1)
+        _ = counter.opened()
+        counter.closed()
+        #expect(counter.takePeak() == 2)
+        #expect(counter.takePeak() == 1)
     }
 }
