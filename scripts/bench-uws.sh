@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-common.sh
 eval "$(bash scripts/peers.sh start django-uws)"
+# Stop django-uws at exit if this run started it (peers.sh stops only what it started), then the common cleanup.
+trap 'bash scripts/peers.sh stop django-uws >/dev/null 2>&1 || true; cleanup' EXIT
 start_broker
 job=$(curl -s -o /dev/null -w '%{redirect_url}' -X POST "$base/uws/jobs" -H 'Authorization: Bearer bench-user' \
   --data-urlencode 'request={"executable": {"kind": "tap-query", "query": "SELECT 1"}}')
