@@ -25,6 +25,14 @@ extension TestClientProtocol {
         return (r.status, path, (try? r.json()) ?? [:])
     }
 
+    /// Two compute facilities and a notebook request: the offers of its set (at least three, checked).
+    func siblingOffers() async throws -> [[String: Any]] {
+        for id in ["a", "b"] { _ = try await send(.post, "/facilities", json: computeFacility(id), token: TestBroker.aliceToken) }
+        let list = offers(try await request(json: notebookRequest).body)
+        try #require(list.count >= 3)
+        return list
+    }
+
     func setPhase(_ sessionURL: String, _ phase: String) async throws -> TestResponse {
         let path = URL(string: sessionURL)?.path ?? sessionURL
         return try await send(.post, path, json: #"{"kind":"uri:enum-value-update","path":"phase","value":"\#(phase)"}"#)
@@ -115,11 +123,7 @@ let notebookRequest = """
 
     @Test func cancellingOrRejectingAnOfferLeavesItsSiblingsAcceptable() async throws {
         try await TestBroker().run { client in
-            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("b"), token: TestBroker.aliceToken)
-            let r = try await client.request(json: notebookRequest)
-            let list = offers(r.body)
-            try #require(list.count >= 3)
+            let list = try await client.siblingOffers()
             // Given one offer cancelled while OFFERED and one rejected
             let cancelled = try await client.setPhase(sessionURL(list[0]), "CANCELLED")
             #expect(cancelled.status == .ok)
@@ -182,11 +186,7 @@ let notebookRequest = """
 
     @Test func acceptingOneOfferRejectsTheRestAndASecondAcceptIsRefused() async throws {
         try await TestBroker().run { client in
-            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
-            _ = try await client.send(.post, "/facilities", json: computeFacility("b"), token: TestBroker.aliceToken)
-            let r = try await client.request(json: notebookRequest)
-            let list = offers(r.body)
-            try #require(list.count >= 3)
+            let list = try await client.siblingOffers()
             // Reject the first, accept the second.
             let rejected = try await client.setPhase(sessionURL(list[0]), "REJECTED")
             #expect(rejected.status == .ok)
@@ -195,7 +195,7 @@ let notebookRequest = """
             #expect(accepted.status == .ok)
             #expect(try accepted.json()["phase"] as? String == "ACCEPTED")
 
-            let set = try await client.send(.get, try #require(r.path)).json()
+            let set = try await client.send(.get, try #require(URL(string: list[0]["offerset"] as? String ?? "")?.path)).json()
             let phases = offers(set).map { $0["phase"] as? String ?? "" }
             #expect(phases[1] == "ACCEPTED")
             #expect(phases.enumerated().allSatisfy { $0.offset == 1 || $0.element == "REJECTED" })
