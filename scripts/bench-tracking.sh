@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tracking benchmark on a release build: N jobs (default 2000) forwarded to a local UWS stand-in that holds each
-# job EXECUTING for HOLD seconds (default 30, with jitter) and honours WAIT. Reports the broker's CPU and RSS while
+# job EXECUTING for HOLD seconds (default 30, with jitter), honours WAIT, and filters its job list by PHASE (so the
+# broker follows the jobs by reading the list: SKYPORT_TRACK_LIST_MINIMUM). Reports the broker's CPU and RSS while
 # it tracks them, how soon after each remote phase change the session shows it (polled), and how soon the
 # session's callback reaches the stand-in. Loopback only; bounded in count and time.
 # Usage: scripts/bench-tracking.sh [N] [HOLD]
@@ -13,6 +14,7 @@ cat >"$work/standin.py" <<'PY'
 import http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
 jobs, notices, lock = {}, {}, threading.Lock()
+stats = {"lists": 0, "reads": 0, "waits": 0}
 NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
 def phase(j):
     if j["run"] is None: return "PENDING"
@@ -50,13 +52,22 @@ class H(http.server.BaseHTTPRequestHandler):
                 lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
-                body = json.dumps({"worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                body = json.dumps({"stats": stats, "worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
+        if u.path == "/jobs":
+            # The job list, filtered by PHASE (a union; UWS 1.1), as DaCHS does: what a broker reads to follow many jobs.
+            asked = set(q.get("PHASE", []))
+            with lock: listed = [(i, phase(j), j["runid"]) for i, j in jobs.items()]
+            refs = "".join(f'<uws:jobref id="{i}" xlink:href="http://127.0.0.1:{port}/jobs/{i}"><uws:phase>{p}</uws:phase><uws:runId>{r}</uws:runId></uws:jobref>'
+                           for i, p, r in listed if not asked or p in asked)
+            with lock: stats["lists"] += 1
+            return self.reply(200, f'<uws:jobs {NS} version="1.1">{refs}</uws:jobs>'.encode())
         if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in jobs:
             return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe
         i = int(parts[2]); j = jobs[i]
         wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
+        with lock: stats["waits" if wait > 0 else "reads"] += 1
         # Block until the phase changes (the only change a running job makes is to COMPLETED at "done") or WAIT ends:
         # one sleep per request, so that thousands of blocked requests cost the stand-in nothing.
         if wait > 0 and (known is None or phase(j) == known):
@@ -83,7 +94,9 @@ PY
 python3 "$work/standin.py" "$standin_port" "$hold" &
 standin=$!
 trap 'kill $standin 2>/dev/null; cleanup' EXIT
-start_broker SKYPORT_FORWARD_CONCURRENCY=$((n + 64)) SKYPORT_OFFER_LIFETIME=600 SKYPORT_LOG_LEVEL=warning
+# One worker slot per job is what one blocking wait per job needs (the builds before job-list tracking); with the
+# job list read by phase, the default 64 slots are enough: BENCH_FORWARD_CONCURRENCY=64 shows it.
+start_broker SKYPORT_FORWARD_CONCURRENCY=${BENCH_FORWARD_CONCURRENCY:-$((n + 64))} SKYPORT_OFFER_LIFETIME=600 SKYPORT_LOG_LEVEL=warning
 python3 - "$base" "$token" "$n" "$standin_port" <<'PY'
 import http.client, json, sys, urllib.parse
 base, token, n, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -143,6 +156,7 @@ python3 -c "
 import json,sys; d=json.loads(sys.argv[1])
 f=lambda x: 'n/a' if x is None else f'{x*1000:.0f} ms'
 print(f'callback notices received: {d[\"noticed\"]} of {d[\"jobs\"]}, delivered p50 {f(d[\"p50\"])}, p99 {f(d[\"p99\"])}, max {f(d[\"max\"])} after the remote phase change')
+s=d[\"stats\"]; print(f'requests the stand-in answered: {s[\"lists\"]} job-list reads, {s[\"waits\"]} blocking job waits, {s[\"reads\"]} plain job reads')
 " "$report"
 echo "broker RSS at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")"
 echo "forwarding steps that failed and were retried: $(grep -c 'forwarding step failed' "$work/log" || true)"

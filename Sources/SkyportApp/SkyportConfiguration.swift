@@ -27,6 +27,11 @@ public struct SkyportConfiguration: Sendable {
     public var forwardConcurrency = 64
     /// Seconds a forwarding worker holds a session; after a crash its sessions are resumed this long after (`SKYPORT_FORWARD_LEASE`).
     public var forwardLease = 60
+    /// Jobs tracked at one UWS job list from which the list is read by phase once per interval instead of one blocking
+    /// wait per job (`SKYPORT_TRACK_LIST_MINIMUM`; 0 never reads lists).
+    public var trackListMinimum = 8
+    /// How often such a job list is read, in milliseconds (`SKYPORT_TRACK_LIST_INTERVAL`).
+    public var trackListInterval = 500
     /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`). A BinderHub's
     /// JupyterHub token goes under the hub's URL (`{"token": ..., "scheme": "token"}`): with it, Skyport stops servers.
     public var credentialsFile: String?
@@ -113,6 +118,8 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_EXPIRY_SWEEP"] { c.expirySweep = try int(v, "SKYPORT_EXPIRY_SWEEP", 1...3_600) }
         if let v = env["SKYPORT_FORWARD_CONCURRENCY"] { c.forwardConcurrency = try int(v, "SKYPORT_FORWARD_CONCURRENCY", 1...100_000) }
         if let v = env["SKYPORT_FORWARD_LEASE"] { c.forwardLease = try int(v, "SKYPORT_FORWARD_LEASE", 1...3_600) }
+        if let v = env["SKYPORT_TRACK_LIST_MINIMUM"] { c.trackListMinimum = try int(v, "SKYPORT_TRACK_LIST_MINIMUM", 0...1_000_000) }
+        if let v = env["SKYPORT_TRACK_LIST_INTERVAL"] { c.trackListInterval = try int(v, "SKYPORT_TRACK_LIST_INTERVAL", 50...600_000) }
         if let v = env["SKYPORT_CREDENTIALS"], !v.isEmpty { c.credentialsFile = v }
         if let v = env["SKYPORT_SECRET_KEY"], !v.isEmpty { c.secretKeyFile = v }
         if let v = env["SKYPORT_STAGING_REMOTE"], !v.isEmpty { c.stagingRemote = v }

@@ -161,6 +161,20 @@ public final class SkyportRuntime: Sendable {
         var forwarding = ForwardingService.Settings()
         forwarding.concurrency = config.forwardConcurrency
         forwarding.lease = .seconds(config.forwardLease)
+        forwarding.listMinimum = config.trackListMinimum == 0 ? .max : config.trackListMinimum
+        forwarding.listInterval = .milliseconds(config.trackListInterval)
+        let listReads = metrics.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "skyport", subsystem: "tracking", metricName: "list_reads", unitName: "total",
+            helpText: "Reads of UWS job lists by phase (the jobs of such a list are followed by reading it)"))
+        let listsLeft = metrics.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "skyport", subsystem: "tracking", metricName: "lists_left", unitName: "total",
+            helpText: "Job lists found unusable for tracking by phase (their jobs are then followed one by one for a while)"))
+        let watched = metrics.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "skyport", subsystem: "tracking", metricName: "watched", unitName: "sessions",
+            helpText: "Sessions whose jobs are followed by reading their job lists"))
+        forwarding.listRead = { _ in listReads.increment() }
+        forwarding.listLeft = { listsLeft.increment() }
+        forwarding.watching = { watched.set(Double($0)) }
         var services: [any Service] = [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(

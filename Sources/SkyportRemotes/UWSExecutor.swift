@@ -84,10 +84,28 @@ public struct UWSExecutor: FacilityExecutor {
             phase: RemoteStatus.sessionPhase(for: job.phase, cancelRequested: true), remotePhase: .uws(job.phase), results: job.results)
     }
 
+    /// Reads one job as it stands (the job-list tracker reads a job its list shows to have moved).
+    public func read(_ remote: RemoteJob) async throws -> RemoteStatus {
+        Self.status(try await service(remote.endpoint).job(jobURL(remote.url ?? "")))
+    }
+
     /// The UWS phase last recorded for a job (nil before the first, or for a word from another vocabulary).
     static func uwsPhase(_ phase: RemotePhase?) -> UWSPhase? {
         if case .uws(let p)? = phase { return p }
         return nil
+    }
+}
+
+/// Standard UWS 1.1 job lists take `PHASE` filters (DaCHS honours them); django-uws has none, so its jobs are
+/// followed one by one.
+extension UWSExecutor: JobListing {
+    public func listsJobs(at endpoint: Endpoint) -> Bool { endpoint.kind == .uws }
+
+    public func jobs(at endpoint: Endpoint, in phases: [UWSPhase]) async throws -> [UWSJobRef] {
+        guard let client = service(endpoint) as? UWSClient else {
+            throw RemoteError(.invalidResponse, url: try jobList(endpoint), message: "this job list cannot be read by phase")
+        }
+        return try await client.jobs(in: jobList(endpoint), phases: phases)
     }
 }
 

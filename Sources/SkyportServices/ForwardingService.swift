@@ -11,7 +11,9 @@ import SkyportCore
 /// drive one job twice; all remote I/O happens outside store transactions. Before a job is created the session
 /// is marked `submitting`, and the remote URL is recorded the moment the facility answers, before the job is
 /// started: after a crash the job is found again (by run id) instead of created twice. Concurrency is bounded
-/// by `concurrency`, and tracking blocks on the facility (UWS `WAIT`) instead of polling tightly.
+/// by `concurrency`. A job is tracked by blocking on the facility (UWS `WAIT`) instead of polling tightly, or, when
+/// many jobs run at one UWS job list that can be read by phase, by the `JobListTracker`, which reads that list once per
+/// interval for all of them and holds no worker slot meanwhile.
 public struct ForwardingService: Service {
     public struct Settings: Sendable {
         /// Sessions driven at once.
@@ -24,6 +26,15 @@ public struct ForwardingService: Service {
         public var idle: Duration = .milliseconds(250)
         /// Consecutive failures to reach a facility after which the session fails.
         public var maxFailures = 8
+        /// How often a job list followed by phase is read.
+        public var listInterval: Duration = .milliseconds(500)
+        /// Jobs tracked at one UWS job list from which the list is read (`PHASE` filters) instead of waiting on each.
+        public var listMinimum = 8
+        /// Told of each read of a job list (the jobs it held), of each list left as unusable, and of how many
+        /// sessions are followed by their lists.
+        public var listRead: @Sendable (Int) -> Void = { _ in }
+        public var listLeft: @Sendable () -> Void = {}
+        public var watching: @Sendable (Int) -> Void = { _ in }
         public init() {}
     }
 
@@ -37,6 +48,8 @@ public struct ForwardingService: Service {
     /// Rung by the API when a session is accepted or cancelled: the idle pause ends at once.
     let work: WorkSignal?
     let machine: ForwardingMachine
+    /// Follows jobs by their job lists; nil when no executor can list jobs.
+    let tracker: JobListTracker?
 
     public init(
         store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], notifier: (any Notifier)? = nil, settings: Settings = .init(),
@@ -52,11 +65,20 @@ public struct ForwardingService: Service {
         self.logger = logger
         self.now = now
         self.machine = ForwardingMachine(wait: settings.wait, maxFailures: settings.maxFailures)
+        let listing = executors.compactMapValues { $0 as? any JobListing }
+        var lists = JobListTracker.Settings()
+        lists.interval = settings.listInterval
+        lists.minimum = settings.listMinimum
+        lists.lease = settings.lease
+        lists.observers = .init(listRead: settings.listRead, listLeft: settings.listLeft, watching: settings.watching)
+        self.tracker = listing.isEmpty ? nil : JobListTracker(
+            store: store, listing: listing, worker: worker, settings: lists, work: work, logger: logger, now: now)
     }
 
     public func run() async throws {
         let inFlight = InFlight()
         try await withThrowingDiscardingTaskGroup { group in
+            if let tracker { group.addTask { await tracker.run() } }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let room = settings.concurrency - inFlight.count
                 let claimed = room > 0 ? await claimLogged(room) : []
@@ -89,19 +111,31 @@ public struct ForwardingService: Service {
 
     /// One turn for one claimed session: the machine's actions, carried out and recorded one after the other, until
     /// it has nothing to do or the job has been asked once where it stands; then the lease is given back (with a
-    /// hold-off after a failure).
+    /// hold-off after a failure), or passed to the job-list tracker, which then follows the job.
     func drive(_ claimed: SessionRecord) async {
         var session = claimed
+        var read = tracker?.claimed(session.id)  // what the tracker read when it gave the session back
         var asked = false
         do {
             while true {
                 let action = machine.next(session)
                 if action == .done { break }
-                if action.followsJob {
-                    if asked { break }
-                    asked = true
+                var event: ForwardingEvent?
+                if case .track = action, let tracker, let remote = session.remote {
+                    if let read = read.take() {
+                        event = read.event(facility: try await store.facility(session.facility)?.name ?? session.facility.rawValue)
+                    } else if await tracker.follow(session, remote) {
+                        return  // followed on its job list: the tracker holds the session now
+                    }
                 }
-                guard let event = try await perform(action, session) else { break }
+                if event == nil {
+                    if action.followsJob {
+                        if asked { break }
+                        asked = true
+                    }
+                    event = try await perform(action, session)
+                }
+                guard let event else { break }
                 guard let stored = try await record(event, session) else { break }  // the lease was lost
                 session = stored
                 if let hold = machine.holdOff(after: event, stored) {
@@ -152,7 +186,9 @@ public struct ForwardingService: Service {
             case .start:
                 return .status(try await executor.start(remote, for: session), facility: facility.name)
             case .track(let wait):
-                return .status(try await executor.status(remote, for: session, wait: wait), facility: facility.name)
+                let ask = { try await executor.status(remote, for: session, wait: wait) }
+                let status = if let tracker { try await tracker.waiting(at: remote.endpoint, ask) } else { try await ask() }
+                return .status(status, facility: facility.name)
             case .abort:
                 let status = try await executor.abort(remote, for: session)
                 logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(remote.url ?? "")])

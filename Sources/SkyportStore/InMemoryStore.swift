@@ -140,6 +140,7 @@ public actor InMemoryStore: BrokerStore {
         let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
         for s in changed {
             put(s.id, s)
+            if let holder = leases[s.id]?.worker, ForwardingMachine.isWatcher(holder) { leases[s.id] = nil }
             changes.changed(ChangeFeed.key(session: s.id))
         }
         return changed[0]
@@ -193,5 +194,18 @@ public actor InMemoryStore: BrokerStore {
     public func release(_ id: UUID, worker: String, until: Date?) async throws {
         guard leases[id]?.worker == worker else { return }
         leases[id] = until.map { (worker, $0) }
+    }
+
+    public func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws {
+        guard leases[id]?.worker == worker else { return }
+        leases[id] = (watcher, until)
+    }
+
+    public func renewWatch(_ ids: [UUID], watcher: String, until: Date) async throws {
+        for id in ids where leases[id]?.worker == watcher { leases[id] = (watcher, until) }
+    }
+
+    public func unwatch(_ ids: [UUID]?, watcher: String) async throws {
+        for id in ids ?? Array(leases.keys) where leases[id]?.worker == watcher { leases[id] = nil }
     }
 }

@@ -474,7 +474,14 @@ public final class SQLiteStore: BrokerStore {
             let siblings = try Self.sessions(db, offerSet: session.offerSet)
             let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
             let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(session.id, session)]) { _, b in b }
-            for s in changed { try Self.update(db, s) }
+            for s in changed {
+                try Self.update(db, s)
+                // A session a job-list tracker watches (nothing in flight) is free for a worker at once: a cancel must
+                // reach the facility now, not when the watch ends.
+                try db.execute(
+                    sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner LIKE ?",
+                    arguments: [s.id.uuidString, "%" + ForwardingMachine.watcherSuffix])
+            }
             return (changed, changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
         for s in changed { changes.changed(ChangeFeed.key(session: s.id)) }
@@ -544,6 +551,47 @@ public final class SQLiteStore: BrokerStore {
             try db.execute(
                 sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
                 arguments: [until == nil ? nil : worker, until?.timeIntervalSince1970, id.uuidString, worker])
+        }
+    }
+
+    public func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
+                arguments: [watcher, until.timeIntervalSince1970, id.uuidString, worker])
+        }
+    }
+
+    public func renewWatch(_ ids: [UUID], watcher: String, until: Date) async throws {
+        try await writer.write { db in
+            try Self.forEachChunk(of: ids) { marks, args in
+                try db.execute(
+                    sql: "UPDATE session SET lease_until = ? WHERE lease_owner = ? AND id IN (\(marks))",
+                    arguments: [until.timeIntervalSince1970, watcher] + args)
+            }
+        }
+    }
+
+    public func unwatch(_ ids: [UUID]?, watcher: String) async throws {
+        try await writer.write { db in
+            guard let ids else {
+                try db.execute(
+                    sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE needs_work = 1 AND lease_owner = ?", arguments: [watcher])
+                return
+            }
+            try Self.forEachChunk(of: ids) { marks, args in
+                try db.execute(
+                    sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (\(marks))",
+                    arguments: [watcher] + args)
+            }
+        }
+    }
+
+    /// Runs `body` for each 500 of `ids` (within SQLite's bound-parameter limit), with their `?` marks and arguments.
+    static func forEachChunk(of ids: [UUID], _ body: (String, StatementArguments) throws -> Void) throws {
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            try body(Array(repeating: "?", count: chunk.count).joined(separator: ","), StatementArguments(chunk.map(\.uuidString)))
         }
     }
 

@@ -19,11 +19,13 @@ import Testing
     }
 
     /// Registers the facility, asks, accepts the first offer, and follows the session until it ends.
-    static func runToEnd(_ client: any TestClientProtocol, facility: String, request: String) async throws -> [String: Any] {
-        let registered = try await client.send(.post, "/facilities", json: facility, token: TestBroker.aliceToken)
-        #expect(registered.status == .created, "\(registered.text)")
+    static func runToEnd(_ client: any TestClientProtocol, facility: String?, request: String) async throws -> [String: Any] {
+        if let facility {
+            let registered = try await client.send(.post, "/facilities", json: facility, token: TestBroker.aliceToken)
+            #expect(registered.status == .created, "\(registered.text)")
+        }
         let offers = SkyportHTTPTests.offers(try await client.request(json: request).body)
-        let first = try #require(offers.first, "no offer: \(facility)")
+        let first = try #require(offers.first, "no offer: \(facility ?? "")")
         let url = try #require(URL(string: sessionURL(first))?.path)
         #expect(try await client.setPhase(url, "ACCEPTED").status == .ok)
         var session: [String: Any] = [:]
@@ -53,6 +55,25 @@ import Testing
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: href), timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 16 << 20)
             #expect(String(buffer: body).contains("VOTABLE"))
+        }
+    }
+
+    /// With every job followed by reading DaCHS's job list by phase (from the first job on), queries still run to their
+    /// ends, and the list is never found unusable.
+    @Test(.enabled(if: TestPeers.run(dachs != nil), "DaCHS is not running: start it with scripts/peers.sh (the test command does)"))
+    func queriesOnDaCHSFollowedByItsJobListRunToTheirEnds() async throws {
+        let list = try TestPeers.requireDaCHS().absoluteString
+        var broker = try await TestBroker(withServices: true)
+        broker.config.trackListMinimum = 1
+        broker.config.trackListInterval = 50
+        try await broker.run { client in
+            let facility = Self.facility("ivo://skyport.test/tap", kind: "uws", url: list)
+            let done = try await Self.runToEnd(client, facility: facility, request: Self.tapRequest("SELECT TOP 5 table_name FROM tap_schema.tables"))
+            #expect(done["phase"] as? String == "COMPLETED", "\(done)")
+            let failed = try await Self.runToEnd(client, facility: nil, request: Self.tapRequest("SELECT FROM nowhere"))
+            #expect(failed["phase"] as? String == "FAILED", "\(failed)")
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains("skyport_tracking_lists_left_total 0"), "\(metrics)")
         }
     }
 

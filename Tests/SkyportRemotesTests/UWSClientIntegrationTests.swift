@@ -101,4 +101,30 @@ struct UWSClientIntegrationTests {
             try await client.delete(job: job)  // already gone: still fine
         }
     }
+
+    /// DaCHS filters its job list by phase (UWS 1.1), and names its jobs there as their URLs do: what the forwarding
+    /// service's job-list tracker relies on to follow many jobs with one read.
+    @Test func aJobIsFollowedOnTheJobListByPhase() async throws {
+        try await withRemoteHTTP { http in
+            let client = UWSClient(http: http)
+            let executor = UWSExecutor { _ in client }
+            let endpoint = Endpoint(kind: .uws, url: jobList.absoluteString)
+            #expect(executor.listsJobs(at: endpoint))
+            #expect(!executor.listsJobs(at: Endpoint(kind: .djangoUWS, url: jobList.absoluteString)))
+            let job = try await client.create(jobList: jobList, parameters: query("SELECT TOP 1 table_name FROM tap_schema.tables"))
+            let id = try #require(JobListSweep.jobID(url: job.absoluteString))
+            let watched = [JobListSweep.Watched(session: UUID(), job: id, phase: .pending, since: Date())]
+            let phases = JobListSweep.phases(for: watched)
+            let before = try await executor.jobs(at: endpoint, in: phases)
+            #expect(before.contains { $0.id == id && $0.phase == .pending })
+            #expect(JobListSweep.judge(before, asked: phases, watched: watched, askedAt: Date()) == .moved([]))
+            _ = try await client.abort(job: job)
+            let after = try await executor.jobs(at: endpoint, in: phases)
+            #expect(!after.contains { $0.id == id })
+            #expect(JobListSweep.judge(after, asked: phases, watched: watched, askedAt: Date()) == .moved([watched[0].session]))
+            let read = try await executor.read(RemoteJob(endpoint: endpoint, stage: .created(url: job.absoluteString), phase: .uws(.pending)))
+            #expect(read.remotePhase == .uws(.aborted))
+            try await client.delete(job: job)
+        }
+    }
 }

@@ -283,6 +283,18 @@ public struct ForwardingMachine: Sendable {
     }
 }
 
+extension ForwardingMachine {
+    /// What ends the name of a job-list watcher (`watcher(of:)`): the stores free a watched session when its client
+    /// changes its phase, which they must not do to a session a worker is talking to the facility about.
+    public static let watcherSuffix = "/watch"
+
+    /// The name under which `worker`'s job-list tracker holds the sessions it watches.
+    public static func watcher(of worker: String) -> String { worker + watcherSuffix }
+
+    /// Whether a lease holder is a job-list watcher (nothing in flight) rather than a worker.
+    public static func isWatcher(_ holder: String) -> Bool { holder.hasSuffix(watcherSuffix) }
+}
+
 extension SessionRecord {
     /// Whether a forwarding worker has something to do for this session (`ForwardingMachine.needsWork`).
     public var needsWork: Bool { ForwardingMachine.needsWork(self) }

@@ -15,4 +15,13 @@ public protocol ForwardingStore: Sendable {
     ) async throws -> SessionRecord?
     /// Ends a claim: `until` nil frees the session at once; a date keeps others off it until then (a backoff).
     func release(_ id: UUID, worker: String, until: Date?) async throws
+
+    /// Passes a claimed session from `worker` to `watcher` (a job-list tracker, with nothing in flight for it) until
+    /// `until`: no worker claims it before then unless the watcher gives it back (`unwatch`), or the client changes
+    /// its phase (a cancel does not wait for the watch to end: `ForwardingMachine.isWatcher`).
+    func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws
+    /// Extends to `until` the watch on those of `ids` that `watcher` holds (a session it lost track of lapses).
+    func renewWatch(_ ids: [UUID], watcher: String, until: Date) async throws
+    /// Gives back, claimable at once, the sessions `watcher` holds among `ids` (all it holds for nil).
+    func unwatch(_ ids: [UUID]?, watcher: String) async throws
 }

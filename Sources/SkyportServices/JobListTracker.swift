@@ -1,0 +1,304 @@
+import Foundation
+import Logging
+import Synchronization
+import SkyportCore
+
+/// Follows many forwarded jobs at one UWS job list by reading the list once per interval with `PHASE` filters, instead
+/// of holding a blocking wait (and a worker slot) per job. `JobListSweep` judges what it reads.
+///
+/// The forwarding service offers it a session whose job is to be tracked (`follow`). It takes the session when the
+/// job's list can be read by phase and enough jobs are followed there (`JobListSweep.followsList`; below that, one wait
+/// per job is cheaper and sees changes sooner). The session's lease then passes to the tracker's watcher name
+/// (`ForwardingStore.watch`): nothing is in flight for it and no worker holds it; the tracker renews that lease in one
+/// write for all its sessions. When the list shows a job moved, the tracker reads that job, keeps what it read, and
+/// gives the session back (`unwatch`, claimable at once); the worker that claims it takes what was read (`claimed`)
+/// instead of asking again. A client's cancel frees a watched session at once (the stores do that).
+///
+/// A list that cannot be read (three times in a row), that holds jobs in phases it was not asked for (the service
+/// ignores `PHASE`), or that leaves out a job which is still active (a truncated list) is not used for `retry`; its
+/// sessions are given back and tracked one by one meanwhile. Nothing is lost when the process stops: at a graceful
+/// stop every watched session is given back, and after a crash the watch lapses like any lease.
+final class JobListTracker: Sendable {
+    /// What the tracker reports as it goes (the composition root makes them metrics).
+    struct Observers: Sendable {
+        /// A list was read (how many jobs it held).
+        var listRead: @Sendable (Int) -> Void = { _ in }
+        /// A list was found unusable and left for a while.
+        var listLeft: @Sendable () -> Void = {}
+        /// How many sessions are watched now (after each round of reads).
+        var watching: @Sendable (Int) -> Void = { _ in }
+    }
+
+    struct Settings: Sendable {
+        /// How often each list is read.
+        var interval: Duration = .milliseconds(500)
+        /// Jobs followed at one list from which the list is read instead of waiting on each.
+        var minimum = 8
+        /// How long a watch holds a session without renewal (renewed every third of it).
+        var lease: Duration = .seconds(60)
+        /// How long a list found unusable is left alone before it is tried again.
+        var retry: Duration = .seconds(600)
+        /// Jobs read at once after a list showed them moved.
+        var reads = 8
+        var observers = Observers()
+    }
+
+    /// What the tracker read for a session it gave back.
+    enum Read: Sendable, Hashable {
+        case status(RemoteStatus)
+        /// The job could not be read (counted by the worker like any failure to reach the facility).
+        case failure(String)
+
+        func event(facility: String) -> ForwardingEvent {
+            switch self {
+            case .status(let status): return .status(status, facility: facility)
+            case .failure(let text): return .unreachable(text)
+            }
+        }
+    }
+
+    private struct Entry {
+        var watched: JobListSweep.Watched
+        var remote: RemoteJob
+    }
+
+    private struct JobList {
+        var endpoint: Endpoint
+        var entries: [UUID: Entry] = [:]
+        /// Jobs of this list tracked one by one right now (their waits count towards `minimum`).
+        var waiting = 0
+        var polling = false
+        var failures = 0
+        var unusedUntil: Date?
+    }
+
+    private struct State {
+        var lists: [String: JobList] = [:]
+        var listOf: [UUID: String] = [:]
+        var read: [UUID: Read] = [:]
+    }
+
+    private let state = Mutex(State())
+    let store: any ForwardingStore
+    let listing: [EndpointKind: any JobListing]
+    let worker: String
+    let watcher: String
+    let settings: Settings
+    let work: WorkSignal?
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    init(
+        store: any ForwardingStore, listing: [EndpointKind: any JobListing], worker: String, settings: Settings, work: WorkSignal?,
+        logger: Logger, now: @escaping @Sendable () -> Date
+    ) {
+        self.store = store
+        self.listing = listing
+        self.worker = worker
+        self.watcher = ForwardingMachine.watcher(of: worker)
+        self.settings = settings
+        self.work = work
+        self.logger = logger
+        self.now = now
+    }
+
+    /// How many sessions are watched now (for tests and metrics).
+    var watching: Int { state.withLock { $0.listOf.count } }
+
+    // MARK: - The worker's side
+
+    /// Takes `session` (claimed by this tracker's worker, its job `remote` created and to be tracked) when its list
+    /// is read by phase and enough jobs are followed there: the lease passes to the watcher. False: track it one by one.
+    func follow(_ session: SessionRecord, _ remote: RemoteJob) async -> Bool {
+        guard let url = remote.url, case .uws(let phase)? = remote.phase, let job = JobListSweep.jobID(url: url),
+              let lister = listing[remote.endpoint.kind], lister.listsJobs(at: remote.endpoint)
+        else { return false }
+        let key = remote.endpoint.url, t = now()
+        let wanted = state.withLock { s -> Bool in
+            let list = s.lists[key]
+            if let until = list?.unusedUntil, until > t { return false }
+            return JobListSweep.followsList(following: (list?.entries.count ?? 0) + (list?.waiting ?? 0) + 1, minimum: settings.minimum)
+        }
+        guard wanted else { return false }
+        do {
+            try await store.watch(session.id, worker: worker, watcher: watcher, until: t.addingTimeInterval(settings.lease.seconds))
+        } catch {
+            return false
+        }
+        // Judged only by lists asked for after this moment: a list read before the watch was stored cannot wake it
+        // before it is stored.
+        let entry = Entry(watched: .init(session: session.id, job: job, phase: phase, since: now()), remote: remote)
+        let taken = state.withLock { s -> Bool in
+            // The list may have been found unusable while the watch was stored: then it is given straight back.
+            if let until = s.lists[key]?.unusedUntil, until > entry.watched.since { return false }
+            s.lists[key, default: JobList(endpoint: remote.endpoint)].entries[session.id] = entry
+            s.listOf[session.id] = key
+            return true
+        }
+        if !taken { await giveBack([session.id]) }
+        return true
+    }
+
+    /// A worker claimed `id`: it is no longer watched here; returns what the tracker read for it, if it gave it back.
+    func claimed(_ id: UUID) -> Read? {
+        state.withLock { s in
+            if let key = s.listOf.removeValue(forKey: id) { s.lists[key]?.entries[id] = nil }
+            return s.read.removeValue(forKey: id)
+        }
+    }
+
+    /// A job at `endpoint` is tracked one by one for the duration of `body` (counted towards `minimum`).
+    func waiting<T>(at endpoint: Endpoint, _ body: () async throws -> T) async rethrows -> T {
+        guard listing[endpoint.kind]?.listsJobs(at: endpoint) == true else { return try await body() }
+        state.withLock { $0.lists[endpoint.url, default: JobList(endpoint: endpoint)].waiting += 1 }
+        defer { state.withLock { $0.lists[endpoint.url]?.waiting -= 1 } }
+        return try await body()
+    }
+
+    // MARK: - Reading the lists
+
+    /// Reads every list with watched jobs once per interval (each list on its own, never twice at once), and renews
+    /// the watch; at the end gives every watched session back.
+    func run() async {
+        var renewed = now()
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let t = now()
+                let due = state.withLock { s -> [String] in
+                    var due: [String] = []
+                    for (key, list) in s.lists where !list.polling && !list.entries.isEmpty && (list.unusedUntil.map { $0 <= t } ?? true) {
+                        s.lists[key]?.polling = true
+                        due.append(key)
+                    }
+                    // Lists with nothing left to follow are dropped (one that was found unusable is kept until its retry).
+                    s.lists = s.lists.filter { !$0.value.entries.isEmpty || $0.value.waiting > 0 || $0.value.polling || ($0.value.unusedUntil.map { $0 > t } ?? false) }
+                    return due
+                }
+                settings.observers.watching(watching)
+                for key in due {
+                    group.addTask {
+                        await self.poll(key)
+                        self.state.withLock { $0.lists[key]?.polling = false }
+                    }
+                }
+                if t.timeIntervalSince(renewed) >= settings.lease.seconds / 3 {
+                    renewed = t
+                    let ids = state.withLock { Array($0.listOf.keys) }
+                    if !ids.isEmpty {
+                        do { try await store.renewWatch(ids, watcher: watcher, until: t.addingTimeInterval(settings.lease.seconds)) } catch {
+                            logger.error("renewing watched sessions failed", metadata: ["error": .string(String(describing: error))])
+                        }
+                    }
+                }
+                try? await Task.sleep(for: settings.interval)
+            }
+        }
+        // Outside the (cancelled) task, so that the next start finds them at once.
+        await Task { [store, watcher] in try? await store.unwatch(nil, watcher: watcher) }.value
+    }
+
+    /// Reads one list and acts on what it shows.
+    func poll(_ key: String) async {
+        guard let (endpoint, watched) = state.withLock({ s in s.lists[key].map { ($0.endpoint, $0.entries.values.map(\.watched)) } }),
+              let lister = listing[endpoint.kind]
+        else { return }
+        let phases = JobListSweep.phases(for: watched)
+        let askedAt = now()
+        let list: [UWSJobRef]
+        do {
+            list = try await lister.jobs(at: endpoint, in: phases)
+        } catch {
+            let failures = state.withLock { s -> Int in
+                s.lists[key]?.failures += 1
+                return s.lists[key]?.failures ?? 0
+            }
+            if failures >= 3 { await stopUsing(key, because: "it could not be read: \(String(describing: error).prefix(300))") }
+            return
+        }
+        state.withLock { $0.lists[key]?.failures = 0 }
+        settings.observers.listRead(list.count)
+        switch JobListSweep.judge(list, asked: phases, watched: watched, askedAt: askedAt) {
+        case .filterIgnored:
+            await stopUsing(key, because: "it ignores PHASE filters (it listed jobs in phases not asked for)")
+        case .moved(let moved) where moved.isEmpty:
+            return
+        case .moved(let moved):
+            await readMoved(key, moved, listed: Set(list.map(\.id)))
+        }
+    }
+
+    /// Reads the jobs a list showed to have moved, keeps what was read, and gives their sessions back.
+    private func readMoved(_ key: String, _ moved: Set<UUID>, listed: Set<String>) async {
+        let entries = state.withLock { s in moved.compactMap { s.lists[key]?.entries[$0] } }
+        guard let lister = listing[entries.first?.remote.endpoint.kind ?? .uws] else { return }
+        var reads: [(Entry, Read)] = []
+        await withTaskGroup(of: (Entry, Read).self) { group in
+            var next = 0
+            func start() {
+                guard next < entries.count else { return }
+                let entry = entries[next]
+                next += 1
+                group.addTask {
+                    do { return (entry, .status(try await lister.read(entry.remote))) } catch {
+                        return (entry, .failure(String(describing: error).prefix(500).description))
+                    }
+                }
+            }
+            for _ in 0..<settings.reads { start() }
+            for await done in group {
+                reads.append(done)
+                start()
+            }
+        }
+        // A job the list left out that is still where it was: the list is not complete (a limit, a page), so it says
+        // nothing about the jobs it leaves out.
+        if reads.contains(where: { entry, read in Self.stillIn(entry, read) && !listed.contains(entry.watched.job) }) {
+            await stopUsing(key, because: "it left out jobs that are still active")
+            return
+        }
+        let woken = state.withLock { s -> [UUID] in
+            var woken: [UUID] = []
+            for (entry, read) in reads where !Self.stillIn(entry, read) && s.lists[key]?.entries[entry.watched.session] != nil {
+                s.lists[key]?.entries[entry.watched.session] = nil
+                s.listOf[entry.watched.session] = nil
+                s.read[entry.watched.session] = read
+                woken.append(entry.watched.session)
+            }
+            return woken
+        }
+        await giveBack(woken)
+    }
+
+    /// Whether `read` found the job still in the phase it is watched in.
+    private static func stillIn(_ entry: Entry, _ read: Read) -> Bool {
+        if case .status(let status) = read { return status.remotePhase == .uws(entry.watched.phase) }
+        return false
+    }
+
+    /// Stops reading a list for `retry` and gives its sessions back (to be tracked one by one).
+    private func stopUsing(_ key: String, because reason: String) async {
+        let t = now()
+        let ids = state.withLock { s -> [UUID] in
+            let ids = s.lists[key].map { Array($0.entries.keys) } ?? []
+            for id in ids { s.listOf[id] = nil }
+            s.lists[key]?.entries = [:]
+            s.lists[key]?.failures = 0
+            s.lists[key]?.unusedUntil = t.addingTimeInterval(settings.retry.seconds)
+            return ids
+        }
+        settings.observers.listLeft()
+        logger.warning("job list not used for tracking; its jobs are followed one by one", metadata: [
+            "jobList": .string(key), "reason": .string(reason), "sessions": .stringConvertible(ids.count),
+        ])
+        await giveBack(ids)
+    }
+
+    /// Makes watched sessions claimable at once (one write) and wakes the workers.
+    private func giveBack(_ ids: [UUID]) async {
+        guard !ids.isEmpty else { return }
+        do { try await Task { [store, watcher] in try await store.unwatch(ids, watcher: watcher) }.value } catch {
+            logger.error("giving watched sessions back failed; they return when the watch lapses", metadata: ["error": .string(String(describing: error))])
+        }
+        work?.ring()
+    }
+}
