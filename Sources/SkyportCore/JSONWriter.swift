@@ -1,6 +1,7 @@
 import Foundation
 
-/// A document that writes its own JSON, in the form `CanonicalJSON.encoder()` gives its `Encodable` form.
+/// A document that writes its own JSON: its `Encodable` form as `CanonicalJSON.encoder()` writes it (keys sorted,
+/// nil optionals left out), with times in the writer's `dates` form.
 public protocol JSONWritable {
     func write(to json: inout JSONWriter)
 }
@@ -21,13 +22,19 @@ extension JSONWritable {
 /// an optional that is nil as synthesized `Codable` does. For the documents served most (offer sets and sessions):
 /// rendering an offer set's ~50 rejections through `JSONEncoder` was a fifth of the broker's CPU under load.
 public struct JSONWriter {
+    /// How times are written: as the API writes them (`Timestamp.format`), or as the store keeps them (seconds since
+    /// 1970, JSONEncoder's `.secondsSince1970`).
+    public enum DateForm: Sendable { case timestamp, secondsSince1970 }
+
     public private(set) var bytes: [UInt8]
+    public let dates: DateForm
     /// Whether the container being written has no member yet (no comma before the next one).
     private var first = true
     /// Whether a key was just written (the value follows it without a comma).
     private var afterKey = false
 
-    public init(capacity: Int = 4_096) {
+    public init(capacity: Int = 4_096, dates: DateForm = .timestamp) {
+        self.dates = dates
         bytes = []
         bytes.reserveCapacity(capacity)
     }
@@ -114,11 +121,16 @@ public struct JSONWriter {
         int(value)
     }
 
-    /// A time, as `Timestamp.format` writes it (the canonical encoder's date strategy).
+    /// A time, in the writer's `dates` form.
     public mutating func field(_ name: StaticString, _ value: Date?) {
         guard let value else { return }
         key(name)
-        string(Timestamp.format(value))
+        switch dates {
+        case .timestamp: string(Timestamp.format(value))
+        case .secondsSince1970:
+            separate()
+            bytes.append(contentsOf: value.timeIntervalSince1970.description.utf8)
+        }
     }
 
     public mutating func field(_ name: StaticString, _ value: (some JSONWritable)?) {

@@ -82,13 +82,13 @@ import Testing
         }
     }
 
-    @Test(arguments: ["plain", odd])
+    @Test(arguments: ["plain", ExecutionViewsJSONTests.odd])
     func sessionsWithEveryFieldAreWrittenAsTheEncoderWritesThem(_ text: String) throws {
         for phase in SessionPhase.allCases { try Self.same(Self.fullSession(text, phase: phase)) }
         try Self.same(Self.bareSession())
     }
 
-    @Test(arguments: ["plain", odd])
+    @Test(arguments: ["plain", ExecutionViewsJSONTests.odd])
     func requestsWithEveryFieldAreWrittenAsTheEncoderWritesThem(_ text: String) throws {
         try Self.same(Self.fullRequest(text))
         try Self.same(NormalisedRequest(executable: ExecutableRequest()))
@@ -96,7 +96,7 @@ import Testing
 
     /// A set with offers (one of them another broker's) and rejections, and a NO set with many rejections, as the
     /// controller makes them from records, for operators and for anyone else.
-    @Test(arguments: ["plain", odd])
+    @Test(arguments: ["plain", ExecutionViewsJSONTests.odd])
     func offerSetsAreWrittenAsTheEncoderWritesThem(_ text: String) throws {
         let setID = UUID()
         let set = OfferSetRecord(
