@@ -41,7 +41,7 @@ import Testing
             let encoded = try StoreCoding.encode(set)
             #expect(try JSONValue.parse(written) == JSONValue.parse(encoded))
             let read = try StoreCoding.decode(OfferSetRecord.self, written)
-            #expect(read == (try StoreCoding.decode(OfferSetRecord.self, encoded)))
+            #expect(try read == StoreCoding.decode(OfferSetRecord.self, encoded))
             #expect(read.id == set.id && read.rejections == set.rejections && read.request.name == set.request.name)
         }
     }
