@@ -6,10 +6,13 @@
 # 64 keep-alive connections). Reports achieved rate, p50/p99/p99.9/max, failures, the broker's CPU (cores, averaged
 # over the run) and its RSS at the end.
 # MIX: `offers` (every request can be offered), `no50` (half the requests ask for more cores than any facility
-# allows: a NO set with 100 reasons each), `accept10` (as `offers`, and every 10th request is followed by reading
-# its offer set and accepting its first offer: the 100 facilities' UWS endpoint is then a stand-in on loopback,
-# scripts/bench_uws_standin.py, that runs each job for HOLD seconds (default 3) and completes it; the reads and
-# accepts are timed apart from the POST /requests line, on a second line, and the stand-in's counts follow).
+# allows: a NO set with 100 reasons each), `accept10` (the `offers` bodies, and every 10th request is followed by
+# reading its offer set and accepting its first offer: the 100 facilities' UWS endpoint is then a stand-in on
+# loopback, scripts/bench_uws_standin.py, that runs each job for HOLD seconds (default 3) and completes it; the reads
+# and accepts are timed apart from the POST /requests line, on a second line, and the stand-in's counts follow).
+# In `offers` and `no50` outstanding offers book the facilities' capacity within seconds, and most sets are NO from
+# then on; `accept10` gives every facility ample capacity (ACCEPT_CAPACITY=small keeps the usual), so that every set
+# has offers and every 10th is accepted.
 # SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
 # this checkout's release build.
 # Usage: scripts/bench-load.sh [MIX] [RATES] [SECONDS]     e.g. scripts/bench-load.sh offers "100 300 1000" 300
@@ -54,11 +57,14 @@ for rate in $rates; do
   else
     start_broker SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0
   fi
-  python3 - "$base" "$token" "$endpoint" <<'PY'
+  capacity="256 1024"
+  [ "$mix" = accept10 ] && [ "${ACCEPT_CAPACITY:-}" != small ] && capacity="10000000 100000000"
+  python3 - "$base" "$token" "$endpoint" $capacity <<'PY'
 import http.client, sys, urllib.parse
 sys.path.insert(0, "scripts"); import bench_facilities
 u = urllib.parse.urlparse(sys.argv[1])
-bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, endpoint=sys.argv[3] or None)
+bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, endpoint=sys.argv[3] or None,
+                          capacity=(int(sys.argv[4]), int(sys.argv[5])))
 PY
   before=$(cpu); t0=$(date +%s.%N)
   lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
