@@ -6,12 +6,29 @@
 # 64 keep-alive connections). Reports achieved rate, p50/p99/p99.9/max, failures, the broker's CPU (cores, averaged
 # over the run) and its RSS at the end.
 # MIX: `offers` (every request can be offered), `no50` (half the requests ask for more cores than any facility
-# allows: a NO set with 100 reasons each).
+# allows: a NO set with 100 reasons each), `accept10` (the `offers` bodies, and every 10th request is followed by
+# reading its offer set and accepting its first offer: the 100 facilities' UWS endpoint is then a stand-in on
+# loopback, scripts/bench_uws_standin.py, that runs each job for HOLD seconds (default 3) and completes it; the reads
+# and accepts are timed apart from the POST /requests line, on a second line, and the stand-in's counts follow).
+# In `offers` and `no50` outstanding offers book the facilities' capacity within seconds, and most sets are NO from
+# then on; `accept10` gives every facility ample capacity (ACCEPT_CAPACITY=small keeps the usual), so that every set
+# has offers and every 10th is accepted.
+# SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
+# this checkout's release build.
 # Usage: scripts/bench-load.sh [MIX] [RATES] [SECONDS]     e.g. scripts/bench-load.sh offers "100 300 1000" 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mix=${1:-offers}; rates=${2:-"100 300 1000"}; secs=${3:-300}
+mix=${1:-offers}; rates=${2:-"100 300 1000"}; secs=${3:-300}; hold=${HOLD:-3}
+case "$mix" in offers|no50|accept10) ;; *) echo "unknown mix '$mix': use offers, no50 or accept10" >&2; exit 2 ;; esac
 source scripts/bench-common.sh
+generator=.build/release/skyport
+[ -n "${SKYPORT_BENCH_BIN:-}" ] && swift build -c release --product skyport >/dev/null
+standin=""; endpoint=""; follow=()
+if [ "$mix" = accept10 ]; then
+  standin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  endpoint="http://127.0.0.1:$standin_port/jobs"; follow=(--accept-every 10)
+fi
+trap '[ -n "$standin" ] && kill "$standin" 2>/dev/null; cleanup' EXIT
 python3 - "$mix" >"$work/bodies.jsonl" <<'PY'
 import json, sys
 mix = sys.argv[1]
@@ -29,20 +46,39 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
   [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+  [ -n "$standin" ] && { kill "$standin"; wait "$standin" 2>/dev/null || true; standin=""; }
   rm -f "$work"/db.sqlite*
   token=$("$bin" operator add bench --db "$work/db.sqlite")
-  start_broker SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0
-  python3 - "$base" "$token" <<'PY'
+  if [ "$mix" = accept10 ]; then
+    python3 scripts/bench_uws_standin.py "$standin_port" "$hold" & standin=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$standin_port/report"; do sleep 0.05; done
+    # Every accepted session is forwarded at once: room for all of a run's jobs (at most 4096, within the open files).
+    start_broker SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 SKYPORT_FORWARD_CONCURRENCY=$(python3 -c "print(min(4096, int($rate * $secs / 10) + 64))")
+  else
+    start_broker SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0
+  fi
+  capacity="256 1024"
+  [ "$mix" = accept10 ] && [ "${ACCEPT_CAPACITY:-}" != small ] && capacity="10000000 100000000"
+  python3 - "$base" "$token" "$endpoint" $capacity <<'PY'
 import http.client, sys, urllib.parse
 sys.path.insert(0, "scripts"); import bench_facilities
 u = urllib.parse.urlparse(sys.argv[1])
-bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100)
+bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, endpoint=sys.argv[3] or None,
+                          capacity=(int(sys.argv[4]), int(sys.argv[5])))
 PY
   before=$(cpu); t0=$(date +%s.%N)
-  line=$("$bin" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
-    --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s")
+  lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
+    --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"})
   after=$(cpu); t1=$(date +%s.%N)
   rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")
   cores=$(python3 -c "print(f'{($after - $before) / $hz / ($t1 - $t0):.2f}')")
-  echo "$line; broker CPU $cores cores, RSS $rss"
+  echo "$(head -n 1 <<<"$lines"); broker CPU $cores cores, RSS $rss"
+  tail -n +2 <<<"$lines"
+  if [ -n "$standin" ]; then
+    sleep "$(python3 -c "print($hold * 1.3 + 5)")"  # the last accepted jobs run out
+    curl -s "http://127.0.0.1:$standin_port/report" | python3 -c "
+import json, sys; d = json.load(sys.stdin)
+print(f'stand-in UWS ({sys.argv[1]} s hold): {d[\"jobs\"]} jobs created, {d[\"done\"]} completed')" "$hold"
+    echo "broker: $(grep -c 'forwarding step failed' "$work/log" || true) forwarding steps failed and were retried"
+  fi
 done

@@ -22,7 +22,7 @@ struct ExecutionController: Controller {
                 parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
             let base = Self.base(request)
             return try Representation.response(
-                ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
+                writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
                 status: .seeOther, for: request,
                 headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"])
         }
@@ -30,12 +30,12 @@ struct ExecutionController: Controller {
         table.add(.get, "/offersets/{uuid}") { request, context in
             let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context))
             return try Representation.response(
-                ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request)
+                writing: ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in
             let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request))
-            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
+            return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
@@ -43,7 +43,7 @@ struct ExecutionController: Controller {
             let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
             let session = try await deps.broker.sessions.changePhase(of: id, to: target)
             context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
-            return try Representation.response(ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
+            return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
     }
 

@@ -82,6 +82,22 @@ public enum Representation {
         }
     }
 
+    /// A response holding a document that writes its own JSON (no `JSONEncoder`), in the format the request asked for.
+    static func response(
+        writing value: some JSONWritable, status: HTTPResponse.Status = .ok, for request: Request, headers: HTTPFields = [:]
+    ) throws -> Response {
+        var fields = headers
+        switch responseFormat(request) {
+        case .json:
+            fields[.contentType] = "application/json"
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
+        case .yaml:
+            let yaml = try YAMLBridge.serialize(try JSONValue.parse(Data(value.jsonBytes)))
+            fields[.contentType] = "application/yaml"
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: yaml)))
+        }
+    }
+
     /// A response holding `value` in the format the request asked for.
     public static func response<T: Encodable>(
         _ value: T, status: HTTPResponse.Status = .ok, for request: Request, headers: HTTPFields = [:]

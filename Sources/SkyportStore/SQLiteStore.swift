@@ -314,7 +314,7 @@ public final class SQLiteStore: BrokerStore {
                         request_digest = excluded.request_digest, document = excluded.document, expires = excluded.expires
                     """,
                 arguments: [
-                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, try StoreCoding.encode(set),
+                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, StoreCoding.write(set),
                     set.expires.timeIntervalSince1970,
                 ])
             var changes: [CapacityLedger.Change] = []
@@ -336,7 +336,7 @@ public final class SQLiteStore: BrokerStore {
 
     public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
         // Encoded before the write: the writer is held only for the SQL.
-        let setDocument = try StoreCoding.encode(set)
+        let setDocument = StoreCoding.write(set)
         let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
         try await ledgerWrite { db in
             try db.execute(
@@ -638,6 +638,14 @@ enum StoreCoding {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// A record that writes itself (`JSONWritable`, an offer set: one per request, inside the serialized write),
+    /// in the form `encode` gives it, without `JSONEncoder`.
+    static func write(_ value: some JSONWritable) -> String {
+        var writer = JSONWriter(capacity: 8_192, dates: .secondsSince1970)
+        value.write(to: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {

@@ -9,7 +9,10 @@ import Synchronization
 /// to the ones before it, and its latency counts from that scheduled time, so a server that falls behind shows it
 /// in the numbers (queueing in the client included) instead of slowing the client down, as a closed loop would.
 /// Bodies are taken in turn from a file of one JSON document per line. Prints one line of results and, with
-/// `--json`, the same as JSON.
+/// `--json`, the same as JSON. With `--accept-every N`, every Nth request that is answered `303` is followed, as a
+/// client would, by reading its offer set (`GET` its `Location`) and accepting its first offer (`POST` to the offer's
+/// URL); those two calls are timed on their own (from when each was sent) and reported on a second line, not in the
+/// first line's numbers.
 struct LoadBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load", abstract: "Open-loop HTTP load: requests at a fixed rate, latency from the scheduled send time.")
@@ -23,6 +26,8 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "Seconds after which a request counts as failed.") var timeout: Double = 30
     @Option(help: "Statuses that count as success (comma-separated).") var expect = "200,201,303"
     @Option(help: "A label for the results line.") var label = "load"
+    @Option(help: "Follow every Nth request answered 303 by reading its offer set and accepting its first offer (0: never).")
+    var acceptEvery = 0
     @Flag(help: "Also print the results as one JSON object.") var json = false
 
     func run() async throws {
@@ -37,11 +42,12 @@ struct LoadBench: AsyncParsableCommand {
         configuration.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let results = LoadCollector()
+        let follow = acceptEvery > 0 ? AcceptFollower(client: client, base: url, timeout: timeout) : nil
         let total = Int(rate * duration)
         let clock = ContinuousClock()
         let start = clock.now + .milliseconds(100)
         let method = HTTPMethod(rawValue: self.method)
-        let (url, timeout) = (self.url, self.timeout)
+        let (url, timeout, acceptEvery) = (self.url, self.timeout, self.acceptEvery)
         await withDiscardingTaskGroup { group in
             for i in 0..<total {
                 let due = start + .seconds(Double(i) / rate)
@@ -54,15 +60,20 @@ struct LoadBench: AsyncParsableCommand {
                         request.body = .bytes(lines[i % lines.count])
                     }
                     var status: Int?
+                    var location: String?
                     do {
                         let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
                         _ = try await response.body.collect(upTo: 16 << 20)
                         status = Int(response.status.code)
+                        location = response.headers.first(name: "Location")
                     } catch {
                         status = nil
                     }
                     let latency = due.duration(to: clock.now)
                     results.state.withLock { $0.add(latency: latency, status: status, ok: status.map(expected.contains) ?? false) }
+                    if let follow, i % acceptEvery == 0, status == 303, let location {
+                        await follow.readAndAccept(offerSet: location)
+                    }
                 }
             }
         }
@@ -70,6 +81,7 @@ struct LoadBench: AsyncParsableCommand {
         try await client.shutdown()
         let summary = results.state.withLock { $0.summary(elapsed: elapsed, target: rate) }
         print("\(label): \(summary.line)")
+        if let follow { print("\(label), every \(acceptEvery)th request followed: \(follow.line)") }
         if json { print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)) }
     }
 }
@@ -91,6 +103,14 @@ struct LoadResults {
         if !ok { failures += 1 }
     }
 
+    /// The latency at quantile `p` (1 is the largest); 0 when there is none.
+    func quantile(_ p: Double) -> Double {
+        let sorted = latencies.sorted()
+        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+    }
+
+    var statusLine: String { statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
+
     struct Summary: Encodable {
         var target: Double, achieved: Double, requests: Int, failures: Int
         var p50: Double, p99: Double, p999: Double, max: Double
@@ -109,5 +129,77 @@ struct LoadResults {
         return Summary(
             target: target, achieved: Double(sorted.count - failures) / Swift.max(seconds, 1e-9), requests: sorted.count, failures: failures,
             p50: q(0.5), p99: q(0.99), p999: q(0.999), max: sorted.last ?? 0, statuses: statuses)
+    }
+}
+
+/// A client following an offer set it was sent to: reads it, and accepts its first offer.
+final class AcceptFollower: Sendable {
+    let client: HTTPClient
+    /// `scheme://host:port` of the load's URL, for a relative `Location`.
+    let origin: String
+    let timeout: TimeAmount
+    let reads = LoadCollector()
+    let accepts = LoadCollector()
+    let withoutOffers = Mutex(0)
+
+    init(client: HTTPClient, base url: String, timeout: Double) {
+        self.client = client
+        let parts = URLComponents(string: url)
+        origin = "\(parts?.scheme ?? "http")://\(parts?.host ?? "127.0.0.1")\(parts?.port.map { ":\($0)" } ?? "")"
+        self.timeout = .milliseconds(Int64(timeout * 1000))
+    }
+
+    private struct OfferSet: Decodable {
+        struct Offer: Decodable {
+            struct Meta: Decodable { var url: String }
+            var meta: Meta
+        }
+        var offers: [Offer]
+    }
+
+    func readAndAccept(offerSet location: String) async {
+        let clock = ContinuousClock()
+        let url = location.hasPrefix("/") ? origin + location : location
+        var sent = clock.now
+        var offer: String?
+        var status: Int?
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: timeout)
+            let body = try await response.body.collect(upTo: 16 << 20)
+            status = Int(response.status.code)
+            if status == 200 { offer = try JSONDecoder().decode(OfferSet.self, from: body).offers.first?.meta.url }
+        } catch {
+            status = nil
+        }
+        let read = sent.duration(to: clock.now)
+        reads.state.withLock { $0.add(latency: read, status: status, ok: status == 200) }
+        guard let offer else {
+            // A set without offers has nothing to accept (a failed read is counted with the reads).
+            if status == 200 { withoutOffers.withLock { $0 += 1 } }
+            return
+        }
+        var accept = HTTPClientRequest(url: offer.hasPrefix("/") ? origin + offer : offer)
+        accept.method = .POST
+        accept.headers.add(name: "Content-Type", value: "application/json")
+        accept.body = .bytes(ByteBuffer(string: #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#))
+        sent = clock.now
+        status = nil
+        do {
+            let response = try await client.execute(accept, timeout: timeout)
+            _ = try await response.body.collect(upTo: 16 << 20)
+            status = Int(response.status.code)
+        } catch {
+            status = nil
+        }
+        let accepted = sent.duration(to: clock.now)
+        accepts.state.withLock { $0.add(latency: accepted, status: status, ok: status == 200) }
+    }
+
+    var line: String {
+        let r = reads.state.withLock { $0 }, a = accepts.state.withLock { $0 }
+        func ms(_ s: LoadResults, _ p: Double) -> String { String(format: "%.2f ms", s.quantile(p) * 1000) }
+        return "\(r.latencies.count) offer sets read (\(r.failures) failed; p50 \(ms(r, 0.5)), p99 \(ms(r, 0.99))), "
+            + "\(a.latencies.count - a.failures) offers accepted (\(a.failures) failed; p50 \(ms(a, 0.5)), p99 \(ms(a, 0.99)), max \(ms(a, 1))); "
+            + "\(withoutOffers.withLock { $0 }) sets without an offer; accept statuses \(a.statusLine)"
     }
 }

@@ -61,6 +61,19 @@ import SkyportCore
         #expect(Timestamp.parse(text) == date)
     }
 
+    /// Years 0001 to 9999 are written straight into bytes: they read back as the same instant, and the ends are right.
+    @Test func formatsEveryYearItWritesByHandSoThatItReadsBack() {
+        let first = -62_135_596_800, last = 253_402_300_799
+        #expect(Timestamp.format(Date(timeIntervalSince1970: TimeInterval(first))) == "0001-01-01T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: TimeInterval(last))) == "9999-12-31T23:59:59Z")
+        var random = SystemRandomNumberGenerator()
+        for t in [first, last, 0, -1, 951_782_400] + (0..<5_000).map({ _ in Int.random(in: first...last, using: &random) }) {
+            let date = Date(timeIntervalSince1970: TimeInterval(t))
+            let text = Timestamp.format(date)
+            #expect(text.utf8.count == 20 && Timestamp.parse(text) == date, "\(t) was written \(text)")
+        }
+    }
+
     @Test func dropsFractionalSeconds() {
         #expect(Timestamp.format(Date(timeIntervalSince1970: 1_764_000_000.75)) == "2025-11-24T16:00:00Z")
         #expect(Timestamp.parse("2025-11-24T16:00:00.75Z") == Date(timeIntervalSince1970: 1_764_000_000.75))

@@ -1,0 +1,48 @@
+import Foundation
+import SkyportCore
+@testable import SkyportStore
+import Testing
+
+/// The SQLite store writes offer sets by hand (`StoreCoding.write`, no `JSONEncoder`): the document must be the same
+/// JSON value as the encoder's, and read back as the same record.
+@Suite struct StoredOfferSetWritingTests {
+    static let odd = "a\u{0}\u{1}\t\n\r\u{1F} \"q\" \\ / \u{7F} \u{2028}\u{2029} e\u{301} é 😀"
+
+    static func set(_ text: String) -> OfferSetRecord {
+        let now = Date(timeIntervalSince1970: 1_796_000_000.123456)
+        var executable = ExecutableRequest(
+            kind: .dockerContainer, location: "https://example.org/\(text)", repository: text, ref: text, path: text,
+            images: ["registry.example.org/a:1", text], parameters: ["QUERY": text, "b": "", text: "k"])
+        executable.unsupportedKind = text
+        var request = NormalisedRequest(
+            name: text, executable: executable, cores: ResourceRange(min: 1, max: 8), memory: ResourceRange(min: 2), storage: ResourceRange(max: 3),
+            duration: ISODuration("PT1H"), start: TimeWindow(earliest: now, latest: now.addingTimeInterval(3_600.5)),
+            data: [DataItem(kind: .url, name: text, url: "https://d/\(text)", did: "s:\(text)", rses: [text], size: 1 << 40, checksum: "md5:ab",
+                            source: text), DataItem(kind: .ivoa)],
+            software: SoftwareDescription(name: text, version: "2", repository: text, languages: [text], operatingSystems: ["Linux"],
+                                          runtimePlatforms: [], keywords: [text], memoryRequirements: text, processorRequirements: "x",
+                                          storageRequirements: "y"),
+            notes: [RequestNote(.warning, "executable", text)])
+        request.callback = "https://cb/\(text)"
+        return OfferSetRecord(
+            id: UUID(), created: now, expires: now.addingTimeInterval(300), request: request,
+            messages: [BrokerMessage(kind: "urn:\(text)", level: .ERROR, time: now.addingTimeInterval(0.25), message: text)],
+            rejections: [MatchRejection(facility: FacilityID("f-\(text)"), reasons: [
+                MatchReason(code: .coresExceedLimit, field: "cores", requested: "64", offered: text),
+                MatchReason(code: .facilityUnavailable, field: "health", requested: "", offered: "", detail: text)])],
+            idempotencyKey: "key-\(text)", requestDigest: "abc")
+    }
+
+    @Test(arguments: ["plain", StoredOfferSetWritingTests.odd])
+    func writtenOfferSetsAreTheEncodersDocument(_ text: String) throws {
+        for set in [Self.set(text), OfferSetRecord(id: UUID(), created: Date(timeIntervalSince1970: 0), expires: Date(),
+                                                   request: NormalisedRequest(executable: ExecutableRequest()))] {
+            let written = StoreCoding.write(set)
+            let encoded = try StoreCoding.encode(set)
+            #expect(try JSONValue.parse(written) == JSONValue.parse(encoded))
+            let read = try StoreCoding.decode(OfferSetRecord.self, written)
+            #expect(try read == StoreCoding.decode(OfferSetRecord.self, encoded))
+            #expect(read.id == set.id && read.rejections == set.rejections && read.request.name == set.request.name)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+"""A UWS 1.1 stand-in for the benchmarks, on loopback: `python3 scripts/bench_uws_standin.py PORT HOLD`.
+
+POST /jobs creates a job (PENDING, its RUNID kept) and answers 303 to /jobs/<n> (jobs are numbered 1, 2, ... in
+creation order); POST /jobs/<n>/phase with PHASE=RUN starts it, and it is EXECUTING for HOLD seconds (+-30 %), then
+COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks until the phase changes or WAIT ends,
+one sleep per request, so thousands of blocked polls cost nothing. JSON POSTs to /notice/<n> (a session's callback)
+record when job n's completion reached it; GET /report sums up jobs, completions and how soon notices came.
+Anything else (e.g. the broker's VOSI availability probe) is a 404.
+(The same stand-in as scripts/bench-tracking.sh's inline one, shared so that a script can reuse it.)"""
+import http.server, json, random, sys, threading, time, urllib.parse
+port, hold = int(sys.argv[1]), float(sys.argv[2])
+jobs, notices, lock = {}, {}, threading.Lock()
+NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
+def phase(j):
+    if j["run"] is None: return "PENDING"
+    return "COMPLETED" if time.time() >= j["done"] else "EXECUTING"
+def doc(i, j):
+    p = phase(j)
+    res = f'<uws:result id="r" xlink:href="http://127.0.0.1:{port}/jobs/{i}/r"/>' if p == "COMPLETED" else ""
+    return (f'<uws:job {NS} version="1.1"><uws:jobId>{i}</uws:jobId><uws:runId>{j["runid"]}</uws:runId><uws:phase>{p}</uws:phase>'
+            f'<uws:executionDuration>0</uws:executionDuration><uws:results>{res}</uws:results></uws:job>').encode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, status, body=b"", ctype="text/xml", loc=None):
+        self.send_response(status); self.send_header("Content-Type", ctype); self.send_header("Content-Length", str(len(body)))
+        if loc: self.send_header("Location", loc)
+        self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0); form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        path = self.path.split("?")[0]
+        if path == "/jobs":
+            with lock:
+                i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0]}
+            return self.reply(303, b"", loc=f"/jobs/{i}")
+        if path.endswith("/phase"):
+            i = int(path.split("/")[2])
+            with lock:
+                if form.get("PHASE", [""])[0] == "RUN" and jobs[i]["run"] is None:
+                    jobs[i]["run"] = time.time(); jobs[i]["done"] = time.time() + hold * random.uniform(0.7, 1.3)
+            return self.reply(303, b"", loc=f"/jobs/{i}")
+        self.reply(404, b"")
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path); q = urllib.parse.parse_qs(u.query); parts = u.path.split("/")
+        if u.path == "/report":
+            with lock:
+                lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
+                worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
+                done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
+                body = json.dumps({"worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                                   "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
+            return self.reply(200, body, "application/json")
+        if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in jobs:
+            return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe
+        i = int(parts[2]); j = jobs[i]
+        wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
+        # Block until the phase changes (the only change a running job makes is to COMPLETED at "done") or WAIT ends:
+        # one sleep per request, so that thousands of blocked requests cost the stand-in nothing.
+        if wait > 0 and (known is None or phase(j) == known):
+            deadline = time.time() + wait
+            until = min(deadline, j["done"]) if phase(j) == "EXECUTING" else deadline
+            time.sleep(max(0.0, until - time.time()))
+        self.reply(200, doc(i, j))
+    def do_PUT(self): self.reply(405)
+http.server.ThreadingHTTPServer.request_queue_size = 4096
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H); srv.daemon_threads = True
+# Callbacks come as JSON POSTs to /notice/<job>: record when each job's completion was seen by the broker.
+orig = H.do_POST
+def do_POST(self):
+    if self.path.startswith("/notice/"):
+        n = int(self.headers.get("Content-Length") or 0); body = json.loads(self.rfile.read(n) or b"{}")
+        i = int(self.path.split("/")[2])
+        if body.get("phase") == "COMPLETED":
+            with lock: notices.setdefault(i, time.time())
+        return self.reply(200, b"ok", "text/plain")
+    return orig(self)
+H.do_POST = do_POST
+srv.serve_forever()
