@@ -3,13 +3,15 @@
 POST /jobs creates a job (PENDING, its RUNID kept) and answers 303 to /jobs/<n> (jobs are numbered 1, 2, ... in
 creation order); POST /jobs/<n>/phase with PHASE=RUN starts it, and it is EXECUTING for HOLD seconds (+-30 %), then
 COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks until the phase changes or WAIT ends,
-one sleep per request, so thousands of blocked polls cost nothing. JSON POSTs to /notice/<n> (a session's callback)
-record when job n's completion reached it; GET /report sums up jobs, completions and how soon notices came.
-Anything else (e.g. the broker's VOSI availability probe) is a 404.
-(The same stand-in as scripts/bench-tracking.sh's inline one, shared so that a script can reuse it.)"""
+one sleep per request, so thousands of blocked polls cost nothing. GET /jobs is the job list, filtered by PHASE (a
+union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once. JSON POSTs to /notice/<n> (a
+session's callback) record when job n's completion reached it; GET /report sums up jobs, completions, how soon
+notices came, and how many list reads, blocking waits and plain job reads were answered. Anything else (e.g. the
+broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
 import http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
 jobs, notices, lock = {}, {}, threading.Lock()
+stats = {"lists": 0, "reads": 0, "waits": 0}
 NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
 def phase(j):
     if j["run"] is None: return "PENDING"
@@ -47,13 +49,22 @@ class H(http.server.BaseHTTPRequestHandler):
                 lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
-                body = json.dumps({"worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                body = json.dumps({"stats": stats, "worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
+        if u.path == "/jobs":
+            # The job list, filtered by PHASE (a union; UWS 1.1), as DaCHS does: what a broker reads to follow many jobs.
+            asked = set(q.get("PHASE", []))
+            with lock: listed = [(i, phase(j), j["runid"]) for i, j in jobs.items()]
+            refs = "".join(f'<uws:jobref id="{i}" xlink:href="http://127.0.0.1:{port}/jobs/{i}"><uws:phase>{p}</uws:phase><uws:runId>{r}</uws:runId></uws:jobref>'
+                           for i, p, r in listed if not asked or p in asked)
+            with lock: stats["lists"] += 1
+            return self.reply(200, f'<uws:jobs {NS} version="1.1">{refs}</uws:jobs>'.encode())
         if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in jobs:
             return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe
         i = int(parts[2]); j = jobs[i]
         wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
+        with lock: stats["waits" if wait > 0 else "reads"] += 1
         # Block until the phase changes (the only change a running job makes is to COMPLETED at "done") or WAIT ends:
         # one sleep per request, so that thousands of blocked requests cost the stand-in nothing.
         if wait > 0 and (known is None or phase(j) == known):
