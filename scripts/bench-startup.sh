@@ -63,7 +63,7 @@ def kib(path, keys):
     return out
 
 def mappings(pid):
-    """Resident KiB per mapped file (anonymous regions grouped as [anon]/[heap]/[stack])."""
+    """Resident KiB per mapped file, the broker's own per segment (anonymous regions grouped as [anon]/[heap]/[stack])."""
     totals, name = {}, None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -71,6 +71,7 @@ def mappings(pid):
             if head and "-" in head[0] and not head[0].endswith(":"):
                 name = head[5] if len(head) > 5 else "[anon]"
                 if name.startswith("[stack"): name = "[stack]"
+                if os.path.realpath(name) == os.path.realpath(bin): name = f"{name} ({head[1]})"  # per segment
             elif head and head[0] == "Rss:":
                 totals[name] = totals.get(name, 0) + int(head[1])
     return sorted(totals.items(), key=lambda kv: -kv[1])
