@@ -123,7 +123,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings,
             // Release builds link with lld and pack their relative relocations (DT_RELR, glibc 2.36+): the loader
-            // then reads a few KiB of relocations instead of megabytes at every start (see README, Footprint).
+            // then reads under 50 KiB of relocations instead of megabytes at every start (see README, Footprint).
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux], configuration: .release)),
             ]
