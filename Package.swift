@@ -121,7 +121,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // Release builds link with lld and pack their relative relocations (DT_RELR, glibc 2.36+): the loader
+            // then reads under 50 KiB of relocations instead of megabytes at every start (see README, Footprint).
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux], configuration: .release)),
+            ]
         ),
         // Test-only: the builders the test targets share and an in-process stub HTTP server (no product uses it).
         .target(

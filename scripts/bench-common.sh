@@ -6,7 +6,7 @@ bash scripts/ensure-packages.sh wrk curl python3
 if [ -n "${SKYPORT_BENCH_BIN:-}" ]; then
   bin=$SKYPORT_BENCH_BIN
 else
-  swift build -c release --product skyport >/dev/null
+  bash scripts/build-release.sh >/dev/null
   bin=.build/release/skyport
 fi
 # The benchmarks' facilities and callbacks listen on loopback: the egress rule must allow it.

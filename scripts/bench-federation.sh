@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BROKERS="${1:-50}"; REQUESTS="${2:-300}"; OFFERS="${3:-2}"
 if [ -z "${SKYPORT_BIN:-}" ]; then
-  swift build -c release --product skyport >/dev/null
+  bash scripts/build-release.sh >/dev/null
   SKYPORT_BIN="$(swift build -c release --show-bin-path)/skyport"
 fi
 work=$(mktemp -d); pid=""; standins=""

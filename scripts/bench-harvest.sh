@@ -11,7 +11,7 @@ RECORDS="${1:-5000}"; PAGE="${2:-200}"
 SAMPLES="${SKYPORT_SAMPLES:-../shared/samples}/registry"
 PEERS="../shared/peers"
 if [ -z "${SKYPORT_BIN:-}" ]; then
-  swift build -c release --product skyport >/dev/null
+  bash scripts/build-release.sh >/dev/null
   SKYPORT_BIN="$(swift build -c release --show-bin-path)/skyport"
 fi
 work=$(mktemp -d); server=""

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev
-swift build -c release --product skyport
+bash scripts/build-release.sh
 exec .build/release/skyport serve "$@"
