@@ -22,7 +22,7 @@ mix=${1:-offers}; rates=${2:-"100 300 1000"}; secs=${3:-300}; hold=${HOLD:-3}
 case "$mix" in offers|no50|accept10) ;; *) echo "unknown mix '$mix': use offers, no50 or accept10" >&2; exit 2 ;; esac
 source scripts/bench-common.sh
 generator=.build/release/skyport
-[ -n "${SKYPORT_BENCH_BIN:-}" ] && swift build -c release --product skyport >/dev/null
+[ -n "${SKYPORT_BENCH_BIN:-}" ] && bash scripts/build-release.sh >/dev/null
 standin=""; endpoint=""; follow=()
 if [ "$mix" = accept10 ]; then
   standin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
