@@ -31,7 +31,7 @@ public struct SkyportConfiguration: Sendable {
     /// wait per job (`SKYPORT_TRACK_LIST_MINIMUM`; 0 never reads lists).
     public var trackListMinimum = 8
     /// How often such a job list is read, in milliseconds (`SKYPORT_TRACK_LIST_INTERVAL`).
-    public var trackListInterval = 500
+    public var trackListInterval = 250
     /// A JSON file of credentials for facility endpoints, by URL prefix (`SKYPORT_CREDENTIALS`). A BinderHub's
     /// JupyterHub token goes under the hub's URL (`{"token": ..., "scheme": "token"}`): with it, Skyport stops servers.
     public var credentialsFile: String?

@@ -27,7 +27,7 @@ public struct ForwardingService: Service {
         /// Consecutive failures to reach a facility after which the session fails.
         public var maxFailures = 8
         /// How often a job list followed by phase is read.
-        public var listInterval: Duration = .milliseconds(500)
+        public var listInterval: Duration = .milliseconds(250)
         /// Jobs tracked at one UWS job list from which the list is read (`PHASE` filters) instead of waiting on each.
         public var listMinimum = 8
         /// Told of each read of a job list (the jobs it held), of each list left as unusable, and of how many

@@ -31,7 +31,7 @@ final class JobListTracker: Sendable {
 
     struct Settings: Sendable {
         /// How often each list is read.
-        var interval: Duration = .milliseconds(500)
+        var interval: Duration = .milliseconds(250)
         /// Jobs followed at one list from which the list is read instead of waiting on each.
         var minimum = 8
         /// How long a watch holds a session without renewal (renewed every third of it).
