@@ -3,8 +3,9 @@ import Logging
 import Synchronization
 import SkyportCore
 
-/// Follows many forwarded jobs at one UWS job list by reading the list once per interval with `PHASE` filters, instead
-/// of holding a blocking wait (and a worker slot) per job. `JobListSweep` judges what it reads.
+/// Follows many forwarded jobs at one UWS job list by reading the list once per interval, filtered by `PHASE` (a read
+/// per phase the jobs are in), instead of holding a blocking wait (and a worker slot) per job. `JobListSweep` judges
+/// what it reads.
 ///
 /// The forwarding service offers it a session whose job is to be tracked (`follow`). It takes the session when the
 /// job's list can be read by phase and enough jobs are followed there (`JobListSweep.followsList`; below that, one wait
@@ -197,38 +198,40 @@ final class JobListTracker: Sendable {
         await Task { [store, watcher] in try? await store.unwatch(nil, watcher: watcher) }.value
     }
 
-    /// Reads one list and acts on what it shows.
+    /// Reads one list, a request per phase its watched jobs are in, and acts on what it shows.
     func poll(_ key: String) async {
         guard let (endpoint, watched) = state.withLock({ s in s.lists[key].map { ($0.endpoint, $0.entries.values.map(\.watched)) } }),
               let lister = listing[endpoint.kind]
         else { return }
-        let phases = JobListSweep.phases(for: watched)
-        let askedAt = now()
-        let list: [UWSJobRef]
-        do {
-            list = try await lister.jobs(at: endpoint, in: phases)
-        } catch {
-            let failures = state.withLock { s -> Int in
-                s.lists[key]?.failures += 1
-                return s.lists[key]?.failures ?? 0
+        var moved = Set<UUID>()
+        for phase in JobListSweep.phases(for: watched) {
+            let askedAt = now()
+            let list: [UWSJobRef]
+            do {
+                list = try await lister.jobs(at: endpoint, in: [phase])
+            } catch {
+                let failures = state.withLock { s -> Int in
+                    s.lists[key]?.failures += 1
+                    return s.lists[key]?.failures ?? 0
+                }
+                if failures >= 3 { await stopUsing(key, because: "it could not be read: \(String(describing: error).prefix(300))") }
+                return
             }
-            if failures >= 3 { await stopUsing(key, because: "it could not be read: \(String(describing: error).prefix(300))") }
-            return
+            settings.observers.listRead(list.count)
+            switch JobListSweep.judge(list, phase: phase, watched: watched, askedAt: askedAt) {
+            case .filterIgnored:
+                await stopUsing(key, because: "it ignores PHASE filters (it listed jobs in a phase not asked for)")
+                return
+            case .moved(let ids):
+                moved.formUnion(ids)
+            }
         }
         state.withLock { $0.lists[key]?.failures = 0 }
-        settings.observers.listRead(list.count)
-        switch JobListSweep.judge(list, asked: phases, watched: watched, askedAt: askedAt) {
-        case .filterIgnored:
-            await stopUsing(key, because: "it ignores PHASE filters (it listed jobs in phases not asked for)")
-        case .moved(let moved) where moved.isEmpty:
-            return
-        case .moved(let moved):
-            await readMoved(key, moved, listed: Set(list.map(\.id)))
-        }
+        if !moved.isEmpty { await readMoved(key, moved) }
     }
 
     /// Reads the jobs a list showed to have moved, keeps what was read, and gives their sessions back.
-    private func readMoved(_ key: String, _ moved: Set<UUID>, listed: Set<String>) async {
+    private func readMoved(_ key: String, _ moved: Set<UUID>) async {
         let entries = state.withLock { s in moved.compactMap { s.lists[key]?.entries[$0] } }
         guard let lister = listing[entries.first?.remote.endpoint.kind ?? .uws] else { return }
         var reads: [(Entry, Read)] = []
@@ -252,13 +255,13 @@ final class JobListTracker: Sendable {
         }
         // A job the list left out that is still where it was: the list is not complete (a limit, a page), so it says
         // nothing about the jobs it leaves out.
-        if reads.contains(where: { entry, read in Self.stillIn(entry, read) && !listed.contains(entry.watched.job) }) {
+        if reads.contains(where: { entry, read in Self.stillIn(entry, read) }) {
             await stopUsing(key, because: "it left out jobs that are still active")
             return
         }
         let woken = state.withLock { s -> [UUID] in
             var woken: [UUID] = []
-            for (entry, read) in reads where !Self.stillIn(entry, read) && s.lists[key]?.entries[entry.watched.session] != nil {
+            for (entry, read) in reads where s.lists[key]?.entries[entry.watched.session] != nil {
                 s.lists[key]?.entries[entry.watched.session] = nil
                 s.listOf[entry.watched.session] = nil
                 s.read[entry.watched.session] = read

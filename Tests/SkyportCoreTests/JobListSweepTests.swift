@@ -10,32 +10,27 @@ import Testing
         .init(session: id, job: job, phase: phase, since: t0.addingTimeInterval(since))
     }
 
-    @Test func aJobListedInItsPhaseHasNotMovedAndOneListedElsewhereOrMissingHas() {
-        let list = [UWSJobRef(id: "j1", phase: .executing), UWSJobRef(id: "j2", phase: .executing), UWSJobRef(id: "other", phase: .queued)]
+    @Test func aJobListedInItsPhaseHasNotMovedAndOneMissingHas() {
+        let list = [UWSJobRef(id: "j1", phase: .executing), UWSJobRef(id: "other", phase: .executing)]
         let verdict = JobListSweep.judge(
-            list, asked: JobListSweep.activePhases,
+            list, phase: .executing,
             watched: [watched(a, "j1", .executing), watched(b, "j2", .queued), watched(c, "j3", .executing)], askedAt: t0.addingTimeInterval(1))
-        #expect(verdict == .moved([b, c]))
+        #expect(verdict == .moved([c]))  // j2 is judged by the QUEUED list
     }
 
     @Test func aJobFollowedAfterTheListWasAskedForIsNotJudgedByIt() {
-        let verdict = JobListSweep.judge(
-            [], asked: JobListSweep.activePhases, watched: [watched(a, "j1", .executing, since: 2)], askedAt: t0.addingTimeInterval(1))
+        let verdict = JobListSweep.judge([], phase: .executing, watched: [watched(a, "j1", .executing, since: 2)], askedAt: t0.addingTimeInterval(1))
         #expect(verdict == .moved([]))
     }
 
-    @Test func aListWithJobsInPhasesNotAskedForIgnoresTheFilter() {
+    @Test func aListWithJobsInAPhaseNotAskedForIgnoresTheFilter() {
         let list = [UWSJobRef(id: "j1", phase: .executing), UWSJobRef(id: "old", phase: .completed)]
-        let verdict = JobListSweep.judge(list, asked: JobListSweep.activePhases, watched: [watched(a, "j1", .executing)], askedAt: t0)
-        #expect(verdict == .filterIgnored)
+        #expect(JobListSweep.judge(list, phase: .executing, watched: [watched(a, "j1", .executing)], askedAt: t0) == .filterIgnored)
     }
 
-    @Test func thePhasesAskedForAreTheActiveOnesAndAnyOtherAWatchedJobIsIn() {
-        #expect(JobListSweep.phases(for: [watched(a, "j", .executing)]) == [.pending, .queued, .held, .executing, .suspended])
-        #expect(JobListSweep.phases(for: [watched(a, "j", .unknown)]).last == .unknown)
-        let list = [UWSJobRef(id: "j", phase: .unknown)]
-        let phases = JobListSweep.phases(for: [watched(a, "j", .unknown)])
-        #expect(JobListSweep.judge(list, asked: phases, watched: [watched(a, "j", .unknown)], askedAt: t0) == .moved([]))
+    @Test func oneReadPerPhaseTheWatchedJobsAreIn() {
+        #expect(JobListSweep.phases(for: [watched(a, "j", .executing), watched(b, "k", .queued), watched(c, "l", .executing)]) == [.executing, .queued])
+        #expect(JobListSweep.phases(for: []).isEmpty)
     }
 
     @Test(arguments: [

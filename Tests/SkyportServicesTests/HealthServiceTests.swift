@@ -64,10 +64,12 @@ private final class Switchboard: Sendable {
         let running = Task { try await service.run() }
         defer { running.cancel() }
 
-        #expect(await Self.eventually { box.board[flappy]?.status == .unavailable })
+        // Each facility is probed on its own (with jitter): wait for both first rounds, not for one of them.
+        #expect(await Self.eventually {
+            box.board[flappy]?.status == .unavailable && box.board[FacilityID("ivo://test/steady")]?.status == .healthy
+        })
         let down = try #require(box.board[flappy])
         #expect(down.reason == "not reachable: connection refused")
-        #expect(box.board[FacilityID("ivo://test/steady")]?.status == .healthy)
         #expect(box.board[FacilityID("ivo://test/off")] == nil, "only active facilities are probed")
         #expect(switches.probes("ivo://test/off") == 0)
         #expect(box.board.staleAfter == 60)

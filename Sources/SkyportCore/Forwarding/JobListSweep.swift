@@ -1,12 +1,13 @@
 import Foundation
 
-/// Following many jobs of one UWS job list by reading the list (UWS 1.1 `PHASE` filters: the jobs still in an active
-/// phase) instead of holding one blocking wait per job: which jobs a list shows to have moved, and whether the service
-/// honoured the filter at all. The forwarding service's job-list tracker polls; these rules judge what it read.
+/// Following many jobs of one UWS job list by reading the list filtered by phase (UWS 1.1 `PHASE`) instead of holding
+/// one blocking wait per job: which jobs a list shows to have moved, and whether the service honoured the filter at
+/// all. The forwarding service's job-list tracker reads; these rules judge what it read.
+///
+/// One phase per request: UWS 1.1 makes a repeated `PHASE` a union, but DaCHS (2.x) honours only the last one (it
+/// answers `PHASE=PENDING&PHASE=QUEUED` with the queued jobs alone), and a read per phase is right under both readings.
+/// The watched jobs are nearly all in one or two phases (`EXECUTING`, `QUEUED`), so that is one or two reads.
 public enum JobListSweep {
-    /// The phases a job can still leave, asked of the list as `PHASE=…` (a union).
-    public static let activePhases: [UWSPhase] = [.pending, .queued, .held, .executing, .suspended]
-
     /// A job followed on its list.
     public struct Watched: Sendable, Hashable {
         /// The session the job runs for.
@@ -28,29 +29,26 @@ public enum JobListSweep {
 
     /// What a read of the list says.
     public enum Verdict: Sendable, Equatable {
-        /// These sessions' jobs are listed in another phase than recorded, or are not listed (they left the active
-        /// phases, or are gone): each must be read. The others are where they were.
+        /// These sessions' jobs are not listed in the phase recorded for them (they moved on, or are gone): each
+        /// must be read. The others are where they were.
         case moved(Set<UUID>)
-        /// The list holds jobs in phases that were not asked for: the service ignores `PHASE`, so the list says
+        /// The list holds jobs in a phase that was not asked for: the service ignores `PHASE`, so the list says
         /// nothing about the jobs it leaves out. Follow them one by one.
         case filterIgnored
     }
 
-    /// The phases to ask for: the active ones, and any other phase a followed job was recorded in.
+    /// The phases to ask for, one read each: those the watched jobs are recorded in.
     public static func phases(for watched: some Collection<Watched>) -> [UWSPhase] {
-        var phases = activePhases
-        for w in watched where !phases.contains(w.phase) { phases.append(w.phase) }
-        return phases
+        Set(watched.map(\.phase)).sorted { $0.rawValue < $1.rawValue }
     }
 
-    /// Judges `list`, the answer to a request for `phases` sent at `askedAt`, for the `watched` jobs.
-    public static func judge(_ list: [UWSJobRef], asked phases: [UWSPhase], watched: some Collection<Watched>, askedAt: Date) -> Verdict {
-        if list.contains(where: { !phases.contains($0.phase) }) { return .filterIgnored }
-        var listed: [String: UWSPhase] = [:]
-        listed.reserveCapacity(list.count)
-        for ref in list { listed[ref.id] = ref.phase }
+    /// Judges `list`, the answer to `PHASE=phase` sent at `askedAt`, for the watched jobs recorded in that phase: one
+    /// the list does not hold has moved (to another phase, or it is gone) and must be read.
+    public static func judge(_ list: [UWSJobRef], phase: UWSPhase, watched: some Collection<Watched>, askedAt: Date) -> Verdict {
+        if list.contains(where: { $0.phase != phase }) { return .filterIgnored }
+        let listed = Set(list.map(\.id))
         var moved = Set<UUID>()
-        for w in watched where w.since <= askedAt && listed[w.job] != w.phase {
+        for w in watched where w.phase == phase && w.since <= askedAt && !listed.contains(w.job) {
             moved.insert(w.session)
         }
         return .moved(moved)
@@ -72,7 +70,8 @@ public enum JobListSweep {
 }
 
 /// An executor that can list a facility's jobs by phase (a UWS 1.1 job list with `PHASE` filters): the forwarding
-/// service then follows many jobs there with one read of the list per interval instead of one blocking wait per job.
+/// service then follows many jobs there with a read of the list per phase and interval instead of a blocking wait
+/// per job.
 public protocol JobListing: Sendable {
     /// Whether jobs at `endpoint` can be listed this way (its dialect has job-list filters).
     func listsJobs(at endpoint: Endpoint) -> Bool
