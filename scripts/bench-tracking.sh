@@ -70,13 +70,12 @@ lat = sorted(seen[s] - done_by_run[s] for s in seen)
 q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
 print(f"remote phase change to session (polled, jobs completing after watching began): {len(lat)} of {len(ids)} sessions, p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]*1000:.0f} ms")
 PY
-report=$(curl -s "http://127.0.0.1:$standin_port/report")
-python3 -c "
-import json,sys; d=json.loads(sys.argv[1])
+curl -s "http://127.0.0.1:$standin_port/report" | python3 -c "
+import json,sys; d=json.load(sys.stdin)
 f=lambda x: 'n/a' if x is None else f'{x*1000:.0f} ms'
 print(f'callback notices received: {d[\"noticed\"]} of {d[\"jobs\"]}, delivered p50 {f(d[\"p50\"])}, p99 {f(d[\"p99\"])}, max {f(d[\"max\"])} after the remote phase change')
 s=d[\"stats\"]; print(f'requests the stand-in answered: {s[\"lists\"]} job-list reads, {s[\"waits\"]} blocking job waits, {s[\"reads\"]} plain job reads')
-" "$report"
+"
 echo "broker RSS at the end: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")"
 echo "forwarding steps that failed and were retried: $(grep -c 'forwarding step failed' "$work/log" || true)"
 (grep 'forwarding step failed' "$work/log" || true) | sed 's/.*error=//' | cut -c1-160 | sort | uniq -c | sort -rn | head -3

@@ -74,7 +74,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.reply(200, doc(i, j))
     def do_PUT(self): self.reply(405)
 http.server.ThreadingHTTPServer.request_queue_size = 4096
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H); srv.daemon_threads = True
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def handle_error(self, request, client_address):  # a client that hangs up (a broker closing an idle connection) is no error
+        if not isinstance(sys.exc_info()[1], ConnectionError): super().handle_error(request, client_address)
+srv = Server(("127.0.0.1", port), H)
 # Callbacks come as JSON POSTs to /notice/<job>: record when each job's completion was seen by the broker.
 orig = H.do_POST
 def do_POST(self):
