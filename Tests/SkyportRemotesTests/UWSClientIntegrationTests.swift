@@ -113,18 +113,19 @@ struct UWSClientIntegrationTests {
             #expect(!executor.listsJobs(at: Endpoint(kind: .djangoUWS, url: jobList.absoluteString)))
             let job = try await client.create(jobList: jobList, parameters: query("SELECT TOP 1 table_name FROM tap_schema.tables"))
             let id = try #require(JobListSweep.jobID(url: job.absoluteString))
-            let watched = [JobListSweep.Watched(session: UUID(), job: id, phase: .pending, since: Date())]
+            let watched = [JobListSweep.Watched(session: UUID(), job: id, phase: .pending, since: Date(timeIntervalSince1970: 0))]
+            let asked = Date(timeIntervalSince1970: 1)  // after the watch began: the lists below judge it
             #expect(JobListSweep.phases(for: watched) == [.pending])
             let before = try await executor.jobs(at: endpoint, in: [.pending])
             #expect(before.contains { $0.id == id && $0.phase == .pending })
-            #expect(JobListSweep.judge(before, phase: .pending, watched: watched, askedAt: Date()) == .moved([]))
+            #expect(JobListSweep.judge(before, phase: .pending, watched: watched, askedAt: asked) == .moved([]))
             // Measured: DaCHS honours only the last of several PHASE parameters (no union), hence one read per phase.
             let both = try await executor.jobs(at: endpoint, in: [.pending, .queued])
             #expect(!both.contains { $0.id == id })
             _ = try await client.abort(job: job)
             let after = try await executor.jobs(at: endpoint, in: [.pending])
             #expect(!after.contains { $0.id == id })
-            #expect(JobListSweep.judge(after, phase: .pending, watched: watched, askedAt: Date()) == .moved([watched[0].session]))
+            #expect(JobListSweep.judge(after, phase: .pending, watched: watched, askedAt: asked) == .moved([watched[0].session]))
             let read = try await executor.read(RemoteJob(endpoint: endpoint, stage: .created(url: job.absoluteString), phase: .uws(.pending)))
             #expect(read.remotePhase == .uws(.aborted))
             try await client.delete(job: job)
