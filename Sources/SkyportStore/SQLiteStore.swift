@@ -218,29 +218,40 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
-    /// Every facility, decoded and as its stored document, kept while the facility generation (bumped by triggers
-    /// on every change, from any process) stands: matching and listing read every facility, and decoding is the cost.
-    private let facilityCache = Mutex<(generation: Int64, all: [(facility: Facility, document: String)])?>(nil)
+    /// Every facility, decoded, as its stored document and compiled for matching, kept while the facility
+    /// generation (bumped by triggers on every change, from any process) stands: matching and listing read every
+    /// facility, and decoding and compiling are the cost.
+    private struct FacilitySnapshot {
+        var generation: Int64
+        var all: [(facility: Facility, document: String)]
+        var index: MatchIndex
+    }
 
-    private func allFacilities() async throws -> [(facility: Facility, document: String)] {
+    private let facilityCache = Mutex<FacilitySnapshot?>(nil)
+
+    private func facilitySnapshot() async throws -> FacilitySnapshot {
         let cached = facilityCache.withLock { $0 }
         let fresh: (Int64, [String])? = try await writer.read { db in
             let generation = try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0
             if generation == cached?.generation { return nil }
             return (generation, try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
         }
-        guard let (generation, documents) = fresh else { return cached?.all ?? [] }
+        if let cached, fresh == nil { return cached }
+        let (generation, documents) = fresh ?? (0, [])
         let all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
-        facilityCache.withLock { $0 = (generation, all) }
-        return all
+        let snapshot = FacilitySnapshot(generation: generation, all: all, index: MatchIndex(all.map(\.facility)))
+        facilityCache.withLock { $0 = snapshot }
+        return snapshot
     }
 
     public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
-        try await allFacilities().lazy.map(\.facility).filter(query.matches)
+        try await facilitySnapshot().all.lazy.map(\.facility).filter(query.matches)
     }
 
+    public func matchIndex() async throws -> MatchIndex { try await facilitySnapshot().index }
+
     public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
-        try await allFacilities().filter { query.matches($0.facility) }.map(\.document)
+        try await facilitySnapshot().all.filter { query.matches($0.facility) }.map(\.document)
     }
 
     public func replaceFacility(_ facility: Facility) async throws {

@@ -108,8 +108,10 @@ func sampleFacility(
         changed.name = "Renamed"
         changed.status = .disabled
         changed.accepts = [.dockerContainer]
+        _ = try await store.matchIndex()  // a store that keeps its index must not keep it past a change
         try await store.replaceFacility(changed)
         #expect(try await store.facility(changed.id) == changed)
+        #expect(try await store.matchIndex().facilities == [changed])
         #expect(try await store.facilities(FacilityQuery(accepts: .tapQuery)).isEmpty)
         #expect(try await store.facilities(FacilityQuery(status: .disabled)).count == 1)
 
@@ -337,8 +339,12 @@ extension OfferSetRecord {
         try await other.insertFacility(sampleFacility("b"))
         #expect(try await broker.facilities(FacilityQuery()).map(\.id.rawValue) == ["a", "b"])
         #expect(try await broker.facilities(FacilityQuery(status: .disabled)).map(\.id.rawValue) == ["a"])
+        // The compiled index every offer request matches against follows the same changes.
+        #expect(try await broker.matchIndex().facilities.map(\.id.rawValue) == ["a", "b"])
+        #expect(try await broker.matchIndex().facilities.first?.status == .disabled)
         _ = try await other.removeFacility(FacilityID("b"), now: Date())
         #expect(try await broker.facilities(FacilityQuery()).map(\.id.rawValue) == ["a"])
+        #expect(try await broker.matchIndex().facilities.map(\.id.rawValue) == ["a"])
     }
 
     @Test func concurrentInsertsOfOneIdentifierStoreExactlyOne() async throws {

@@ -6,6 +6,6 @@ extension Negotiation {
     /// not understood (nothing is matched).
     public func probe(_ request: NormalisedRequest) async throws -> MatchOutcome? {
         guard request.executable.kind != nil else { return nil }
-        return Matcher.match(request, against: try await broker.store.facilities(FacilityQuery()))
+        return Matcher.match(request, index: try await broker.store.matchIndex())
     }
 }

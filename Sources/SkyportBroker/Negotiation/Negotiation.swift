@@ -20,11 +20,11 @@ public struct Negotiation: Sendable {
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
         logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
-        let facilities = try await broker.store.facilities(FacilityQuery())
-        let outcome = Matcher.match(request, against: facilities, health: broker.health?.board, now: now)
+        let index = try await broker.store.matchIndex()
+        let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now)
         let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime))
-        if facilities.contains(where: { $0.brokerEndpoint != nil }) {
+        if index.facilities.contains(where: { $0.brokerEndpoint != nil }) {
             // A replayed request is answered from the store before any other broker is asked again.
             if let key, let earlier = try await broker.store.offerSet(idempotencyKey: key) {
                 guard earlier.digest == digest else { throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request") }
@@ -66,7 +66,7 @@ public struct Negotiation: Sendable {
         settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?
     ) -> (OfferSetRecord, [SessionRecord]) {
         let setID = federation.setID
-        let names = Dictionary(outcome.candidates.map { ($0.facility.id.key, $0.facility.name) }, uniquingKeysWith: { a, _ in a })
+        let names = outcome.names(of: plan.offers.map(\.facility))
 
         var sessions: [SessionRecord] = []
         var rounds: [String: Int] = [:]

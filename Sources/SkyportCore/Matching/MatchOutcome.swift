@@ -38,12 +38,29 @@ public struct MatchOutcome: Sendable {
         }
     }
 
-    func candidate(_ a: AcceptedEntry) -> MatchCandidate {
+    /// The accepted facilities, best first, with their scores but no flags (what the offer planner needs; flags
+    /// are words built for people, and a planner may walk every candidate).
+    var ranked: some Sequence<MatchCandidate> { accepted.lazy.map { self.candidate($0, flagged: false) } }
+
+    /// The display names of the given accepted facilities, by identifier key.
+    public func names(of ids: [FacilityID]) -> [String: String] {
+        let wanted = Set(ids.map(\.key))
+        var names: [String: String] = [:]
+        for a in accepted where names.count < wanted.count {
+            let f = facilities[Int(a.index)]
+            if wanted.contains(f.id.key) { names[f.id.key] = f.name }
+        }
+        return names
+    }
+
+    func candidate(_ a: AcceptedEntry) -> MatchCandidate { candidate(a, flagged: true) }
+
+    func candidate(_ a: AcceptedEntry, flagged: Bool) -> MatchCandidate {
         let f = facilities[Int(a.index)]
         let colocation = locatable > 0 ? Double(a.colocated) / Double(locatable) : 0
         return MatchCandidate(
             facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom),
-            flags: MatchExplainer(shape: shape).flags(a.flags, facility: f) + (extraFlags[a.index] ?? [])
+            flags: flagged ? MatchExplainer(shape: shape).flags(a.flags, facility: f) + (extraFlags[a.index] ?? []) : []
         )
     }
 }

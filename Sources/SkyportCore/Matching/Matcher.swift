@@ -22,7 +22,12 @@ public enum Matcher {
     public static func match(
         _ request: NormalisedRequest, against facilities: [Facility], health: HealthBoard? = nil, now: Date = Date()
     ) -> MatchOutcome {
-        let outcome = MatchIndex(facilities).match(request)
+        match(request, index: MatchIndex(facilities), health: health, now: now)
+    }
+
+    /// Matches one request against facilities compiled once (a store keeps its index until its facilities change).
+    public static func match(_ request: NormalisedRequest, index: MatchIndex, health: HealthBoard? = nil, now: Date = Date()) -> MatchOutcome {
+        let outcome = index.match(request)
         guard let health, !health.entries.isEmpty else { return outcome }
         return applying(health, to: outcome, now: now)
     }

@@ -43,7 +43,7 @@ public struct OfferPlanner: Sendable {
 
     /// Plans offers for a request from its match outcome's candidates (built only as far as they are needed).
     public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), calendars: FacilityCalendars(bookings), now: now)
+        plan(request, ranked: outcome.ranked, calendars: FacilityCalendars(bookings), now: now)
     }
 
     /// Plans offers for a request from ranked candidates (best first), given what is already booked.
@@ -53,7 +53,7 @@ public struct OfferPlanner: Sendable {
 
     /// Plans offers from the match outcome against the facilities' calendars (a store's `CapacityLedger`).
     public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, calendars: FacilityCalendars, now: Date) -> OfferPlan {
-        plan(request, ranked: outcome.accepted.lazy.map(outcome.candidate), calendars: calendars, now: now)
+        plan(request, ranked: outcome.ranked, calendars: calendars, now: now)
     }
 
     /// Plans offers from ranked candidates against the facilities' calendars.
@@ -85,7 +85,7 @@ public struct OfferPlanner: Sendable {
         for (rank, candidate) in candidates.enumerated() {
             guard plan.offers.count < settings.maxOffers else { break }
             let f = candidate.facility
-            guard open.allSatisfy({ $0.facility.id != f.id }) else { continue }
+            guard open.allSatisfy({ $0.facility != f.id }) else { continue }
             switch terms(request, f) {
             case .refused(let note):
                 plan.notes.append(note)
@@ -130,7 +130,7 @@ public struct OfferPlanner: Sendable {
         let cores = min(s.cores.upper, free.cores ?? .max)
         let memory = min(s.memory.upper, free.memory ?? .max)
         let offer = OfferDraft(
-            facility: s.facility.id, cores: cores, memory: memory, start: start, duration: ISODuration(seconds: s.duration),
+            facility: s.facility, cores: cores, memory: memory, start: start, duration: ISODuration(seconds: s.duration),
             expires: now.addingTimeInterval(settings.offerLifetime), rank: s.rank, score: s.score)
         s.calendar.add(offer.booking)
         s.placed += 1
@@ -161,7 +161,7 @@ public struct OfferPlanner: Sendable {
         } else {
             duration = min(settings.defaultDuration.seconds, limit)
         }
-        return .offerable(Slotting(facility: f, cores: cores, memory: memory, duration: max(0, duration)))
+        return .offerable(Slotting(facility: f.id, cores: cores, memory: memory, duration: max(0, duration)))
     }
 
     /// The least and most to offer: never below min, never above max or the per-job limit.
@@ -196,7 +196,7 @@ private enum Terms {
 
 /// One facility's state while a plan is made.
 private struct Slotting {
-    var facility: Facility
+    var facility: FacilityID
     var cores: (lower: Int, upper: Int)
     var memory: (lower: Int, upper: Int)
     var duration: Int

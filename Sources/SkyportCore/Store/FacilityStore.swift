@@ -15,6 +15,13 @@ public protocol FacilityStore: Sendable {
     func replaceFacility(_ facility: Facility) async throws
     /// Removes a facility, unless it has live jobs (then it is set to draining in the same transaction).
     func removeFacility(_ id: FacilityID, now: Date) async throws -> FacilityRemoval
+    /// Every facility compiled for matching. A store may keep it until its facilities change: every offer request
+    /// matches against all of them.
+    func matchIndex() async throws -> MatchIndex
+}
+
+extension FacilityStore {
+    public func matchIndex() async throws -> MatchIndex { MatchIndex(try await facilities(FacilityQuery())) }
 }
 
 /// What happened to a facility someone asked to remove.
