@@ -41,8 +41,7 @@ public struct DjangoUWSClient: UWSJobService {
 
     /// Runs a PENDING or HELD job. django-uws checks no transitions (RUN on a finished job leaves it QUEUED for ever),
     /// so a job that is not waiting to run is refused here, before anything is sent.
-    public func run(job: URL) async throws -> UWSJob {
-        let before = try await self.job(job)
+    public func run(job: URL, before: UWSJob) async throws -> UWSJob {
         guard before.phase == .pending || before.phase == .held else {
             throw RemoteError(.refusedTransition, url: job, message: "will not send PHASE=RUN to a \(before.phase.rawValue) job")
         }

@@ -6,8 +6,9 @@ import SkyportXML
 public protocol UWSJobService: Sendable {
     /// Creates a job in `jobList` and returns its URL (the job is left PENDING).
     func create(jobList: URL, runId: String?, parameters: [(String, String)]) async throws -> URL
-    /// Asks the job to run and returns it as re-read afterwards; throws `.refusedTransition` if it did not move.
-    func run(job: URL) async throws -> UWSJob
+    /// Asks the job, as it was just read (`before`), to run, and returns it as re-read afterwards; throws
+    /// `.refusedTransition` if it did not move.
+    func run(job: URL, before: UWSJob) async throws -> UWSJob
     /// Reads the job.
     func job(_ job: URL) async throws -> UWSJob
     /// Returns as soon as the phase differs from `knownPhase` (or the job is not active), or at `timeout` with the job as it is.
@@ -21,6 +22,11 @@ public protocol UWSJobService: Sendable {
 }
 
 extension UWSJobService {
+    /// Reads the job, asks it to run, and returns it as re-read afterwards.
+    public func run(job: URL) async throws -> UWSJob {
+        try await run(job: job, before: try await self.job(job))
+    }
+
     /// Creates a job without a runId.
     public func create(jobList: URL, parameters: [(String, String)]) async throws -> URL {
         try await create(jobList: jobList, runId: nil, parameters: parameters)
@@ -57,8 +63,7 @@ public struct UWSClient: UWSJobService {
         try await read(job, timeout: nil)
     }
 
-    public func run(job: URL) async throws -> UWSJob {
-        let before = try await read(job, timeout: nil)
+    public func run(job: URL, before: UWSJob) async throws -> UWSJob {
         try await post(job.appending(path: "phase"), [("PHASE", "RUN")])
         let after = try await read(job, timeout: nil)
         // DaCHS answers 303 to illegal transitions too: only the re-read phase says whether RUN was taken.

@@ -70,7 +70,7 @@ public struct UWSExecutor: FacilityExecutor {
         let url = try jobURL(remote.url ?? "")
         let job = try await jobs.job(url)
         guard job.phase == .pending || job.phase == .held else { return Self.status(job) }
-        return Self.status(try await jobs.run(job: url))
+        return Self.status(try await jobs.run(job: url, before: job))
     }
 
     public func status(_ remote: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus {
