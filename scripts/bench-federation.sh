@@ -4,10 +4,11 @@
 # Each of REQUESTS offer requests is answered only when every broker has answered; the overhead of a request is its
 # time at Skyport less the slowest broker's latency (the stand-in's own handling counts as overhead, so this
 # overstates Skyport's share). Reports p50/p99 overhead, offers per set, and the broker's CPU and peak RSS.
-# Usage: scripts/bench-federation.sh [BROKERS] [REQUESTS] [OFFERS_PER_BROKER]   (SKYPORT_BIN=path skips the build)
+# Usage: scripts/bench-federation.sh [BROKERS] [REQUESTS] [OFFERS_PER_BROKER]   (SKYPORT_BIN or SKYPORT_BENCH_BIN=path skips the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BROKERS="${1:-50}"; REQUESTS="${2:-300}"; OFFERS="${3:-2}"
+SKYPORT_BIN="${SKYPORT_BIN:-${SKYPORT_BENCH_BIN:-}}"
 if [ -z "${SKYPORT_BIN:-}" ]; then
   bash scripts/build-release.sh >/dev/null
   SKYPORT_BIN="$(swift build -c release --show-bin-path)/skyport"

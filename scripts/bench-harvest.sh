@@ -4,12 +4,13 @@
 # loopback by shared/peers/mini_oai_server.py, harvested by `skyport registry harvest` from a release build into a
 # scratch database, twice (first run: facilities added, then disabled by their deletions; second: updated).
 # Reports records/s and peak RSS. Needs RegistryCommand in the `skyport` subcommands.
-# Usage: scripts/bench-harvest.sh [RECORDS] [PAGE_SIZE]      (SKYPORT_BIN=path skips the release build)
+# Usage: scripts/bench-harvest.sh [RECORDS] [PAGE_SIZE]      (SKYPORT_BIN or SKYPORT_BENCH_BIN=path skips the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-5000}"; PAGE="${2:-200}"
 SAMPLES="${SKYPORT_SAMPLES:-../shared/samples}/registry"
 PEERS="../shared/peers"
+SKYPORT_BIN="${SKYPORT_BIN:-${SKYPORT_BENCH_BIN:-}}"
 if [ -z "${SKYPORT_BIN:-}" ]; then
   bash scripts/build-release.sh >/dev/null
   SKYPORT_BIN="$(swift build -c release --show-bin-path)/skyport"
