@@ -5,7 +5,9 @@
 #   binderhub   a real BinderHub + JupyterHub (../shared/peers/start-binderhub.sh, local builder), only when
 #               SKYPORT_TEST_BINDERHUB_SRC names a BinderHub source (a work tree, or the bare mirror `fetch` gives);
 #               part of `all` only then
-# Usage: scripts/peers.sh start|stop|status [dachs|django-uws|all]      (default: status all)
+#   oidc        an OpenID Connect provider (idpyoidc from PyPI, scripts/oidc_provider.sh) issuing signed JWT access
+#               tokens, with introspection, token exchange and test helpers (log a user in, rotate the keys)
+# Usage: scripts/peers.sh start|stop|status [dachs|django-uws|binderhub|oidc|all]      (default: status all)
 #
 # `start` is idempotent and returns at once when a peer already answers. Progress goes to stderr;
 # stdout carries only `export NAME=value` lines for the peers that are up, so a caller can do
@@ -24,6 +26,9 @@ DJANGO_PORT="${UWS_PORT:-8077}"
 DJANGO_URL="http://127.0.0.1:$DJANGO_PORT/uws/jobs/"
 DJANGO_USER="${UWS_ADMIN_USER:-uws}"
 DJANGO_PASS="${UWS_ADMIN_PASS:-uws-pass}"
+
+OIDC_PORT="${SKYPORT_TEST_OIDC_PORT:-18480}"
+OIDC_URL="http://127.0.0.1:$OIDC_PORT"
 
 log() { echo "peers: $*" >&2; }
 up() { curl -fsS -o /dev/null --max-time 5 "$@" 2>/dev/null; }
@@ -59,6 +64,31 @@ start_django() {
   else
     log "django-uws did NOT start; see $STATE/django-uws-start.log"; tail -5 "$STATE/django-uws-start.log" >&2; return 1
   fi
+}
+
+oidc_up() { up "$OIDC_URL/.well-known/openid-configuration"; }
+env_oidc() { echo "export SKYPORT_TEST_OIDC_ISSUER=$OIDC_URL"; }
+
+start_oidc() {
+  if oidc_up; then log "oidc already up ($OIDC_URL)"; env_oidc; return 0; fi
+  mkdir -p "$STATE"
+  local t0=$SECONDS
+  nohup bash scripts/oidc_provider.sh --port "$OIDC_PORT" >"$STATE/oidc-start.log" 2>&1 &
+  echo $! >"$STATE/oidc.pid"
+  # The first start installs idpyoidc into its venv (PyPI); later ones answer within a second.
+  for _ in $(seq 1 600); do oidc_up && break; kill -0 "$(cat "$STATE/oidc.pid")" 2>/dev/null || break; sleep 0.2; done
+  if oidc_up; then
+    touch "$STATE/oidc.started"; log "oidc up in $((SECONDS - t0)) s ($OIDC_URL)"; env_oidc
+  else
+    log "oidc did NOT start; see $STATE/oidc-start.log"; tail -5 "$STATE/oidc-start.log" >&2; return 1
+  fi
+}
+
+stop_oidc() {
+  if [ -f "$STATE/oidc.started" ]; then
+    pkill -TERM -P "$(cat "$STATE/oidc.pid")" 2>/dev/null; kill "$(cat "$STATE/oidc.pid")" 2>/dev/null
+    rm -f "$STATE/oidc.started" "$STATE/oidc.pid"; log "oidc stopped"
+  else log "oidc was not started by this script; left alone"; fi
 }
 
 BINDER_SRC="${SKYPORT_TEST_BINDERHUB_SRC:-}"
@@ -115,8 +145,9 @@ case "$WHICH" in
   dachs) peers=(dachs) ;;
   django-uws) peers=(django) ;;
   binderhub) peers=(binder) ;;
-  all) peers=(dachs django binder) ;;
-  *) echo "usage: $0 start|stop|status [dachs|django-uws|binderhub|all]" >&2; exit 2 ;;
+  oidc) peers=(oidc) ;;
+  all) peers=(dachs django oidc binder) ;;
+  *) echo "usage: $0 start|stop|status [dachs|django-uws|binderhub|oidc|all]" >&2; exit 2 ;;
 esac
 
 rc=0
@@ -127,6 +158,7 @@ for p in "${peers[@]}"; do
     status) case "$p" in
               dachs) status_one dachs dachs_up env_dachs || rc=1 ;;
               django) status_one django-uws django_up env_django || rc=1 ;;
+              oidc) status_one oidc oidc_up env_oidc || rc=1 ;;
               binder) [ -z "$BINDER_SRC" ] || status_one binderhub binder_up env_binder || rc=1 ;;
             esac ;;
     *) echo "usage: $0 start|stop|status [dachs|django-uws|all]" >&2; exit 2 ;;

@@ -97,6 +97,15 @@ public struct SkyportConfiguration: Sendable {
     /// Seconds between retention passes; 0 turns deleting off (`SKYPORT_RETENTION_SWEEP`).
     public var retentionSweep = 60
 
+    /// How callers are known (`SKYPORT_AUTH`): `open` (anonymous scientists, the default) or `oidc` (scientists send
+    /// bearer tokens from a trusted OpenID Connect issuer).
+    public var auth: AuthMode = .open
+    /// The trusted issuers, a JSON file (`SKYPORT_OIDC_ISSUERS`; see `IssuerConfiguration.load`). For one issuer
+    /// without introspection, `SKYPORT_OIDC_ISSUER` and `SKYPORT_OIDC_AUDIENCE` (comma-separated) say the same.
+    public var oidcIssuersFile: String?
+    public var oidcIssuer: String?
+    public var oidcAudiences: [String] = []
+
     /// The retention periods as a policy.
     public var retention: RetentionPolicy {
         RetentionPolicy(offers: TimeInterval(retainOffers), sessions: TimeInterval(retainSessions), uwsGrace: TimeInterval(retainUWSJobs))
@@ -168,6 +177,21 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_RETAIN_SESSIONS"] { c.retainSessions = try int(v, "SKYPORT_RETAIN_SESSIONS", 0...(3_650 * 86_400)) }
         if let v = env["SKYPORT_RETAIN_UWS_JOBS"] { c.retainUWSJobs = try int(v, "SKYPORT_RETAIN_UWS_JOBS", 0...(3_650 * 86_400)) }
         if let v = env["SKYPORT_RETENTION_SWEEP"] { c.retentionSweep = try int(v, "SKYPORT_RETENTION_SWEEP", 0...86_400) }
+        if let v = env["SKYPORT_AUTH"] {
+            guard let mode = AuthMode(rawValue: v.lowercased()) else { throw Invalid(description: "SKYPORT_AUTH='\(v)' must be open or oidc") }
+            c.auth = mode
+        }
+        if let v = env["SKYPORT_OIDC_ISSUERS"], !v.isEmpty { c.oidcIssuersFile = v }
+        if let v = env["SKYPORT_OIDC_ISSUER"], !v.isEmpty { c.oidcIssuer = v }
+        if let v = env["SKYPORT_OIDC_AUDIENCE"] {
+            c.oidcAudiences = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if c.auth == .oidc, c.oidcIssuersFile == nil, c.oidcIssuer == nil {
+            throw Invalid(description: "SKYPORT_AUTH=oidc needs trusted issuers: SKYPORT_OIDC_ISSUERS (a JSON file) or SKYPORT_OIDC_ISSUER with SKYPORT_OIDC_AUDIENCE")
+        }
+        if c.oidcIssuer != nil, c.oidcAudiences.isEmpty {
+            throw Invalid(description: "SKYPORT_OIDC_ISSUER needs SKYPORT_OIDC_AUDIENCE: the 'aud' values (comma-separated) that mean this Skyport")
+        }
         return c
     }
 

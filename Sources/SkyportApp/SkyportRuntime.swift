@@ -53,6 +53,8 @@ public final class SkyportRuntime: Sendable {
     public let rateLimiter: RateLimiter?
     /// Open client connections at most: `SKYPORT_MAX_CONNECTIONS`, else derived from the open-file limit.
     public let maxConnections: Int
+    /// Checks scientists' bearer tokens (`SKYPORT_AUTH=oidc`); nil in `open` mode.
+    public let tokenVerifier: (any TokenVerifying)?
 
     /// The version Skyport reports in `/health`.
     public static let version = "0.1.0"
@@ -88,6 +90,9 @@ public final class SkyportRuntime: Sendable {
         self.connections = ConnectionCounter(metrics: metrics)
         self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
         self.maxConnections = config.maxConnections ?? Self.derivedMaxConnections(config)
+        self.tokenVerifier = config.auth == .oidc
+            ? OIDCVerifier(issuers: try Self.trustedIssuers(config), egress: egress, logger: Logger(label: "skyport.identity", factory: { _ in logger.handler }))
+            : nil
         self.broker = Broker(
             store: store, planner: planner, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests,
             federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress)
@@ -116,8 +121,10 @@ public final class SkyportRuntime: Sendable {
 
     /// The HTTP application, ready to run as a service.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let deps = APIDependencies(
+        var deps = APIDependencies(
             broker: broker, metrics: metrics, version: Self.version, maxBodyBytes: config.maxBodyBytes, rateLimiter: rateLimiter)
+        deps.auth = config.auth
+        deps.tokenVerifier = tokenVerifier
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -125,6 +132,16 @@ public final class SkyportRuntime: Sendable {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "skyport/\(Self.version)"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// The trusted issuers: the file's, then the one named by `SKYPORT_OIDC_ISSUER`.
+    static func trustedIssuers(_ config: SkyportConfiguration) throws -> [IssuerConfiguration] {
+        var issuers = try config.oidcIssuersFile.map { try IssuerConfiguration.load(file: $0) } ?? []
+        if let issuer = config.oidcIssuer {
+            issuers.append(try IssuerConfiguration.parse(
+                .object(["issuer": .string(issuer), "audiences": .array(config.oidcAudiences.map(JSONValue.string))]), at: "SKYPORT_OIDC_ISSUER"))
+        }
+        return issuers
     }
 
     /// The limits every client connection lives under.

@@ -15,6 +15,10 @@ public struct APIDependencies: Sendable {
     /// The per-client limit on writes by non-operators (nil: none).
     public var rateLimiter: RateLimiter?
 
+    /// How callers are known (`SKYPORT_AUTH`), and what checks their tokens in `oidc` mode.
+    public var auth: AuthMode = .open
+    public var tokenVerifier: (any TokenVerifying)?
+
     public init(
         broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil
     ) {

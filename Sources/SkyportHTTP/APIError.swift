@@ -52,6 +52,26 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         "UWS jobs belong to the token that creates them: send 'Authorization: Bearer <token>' (any token of your own)",
         headers: [.wwwAuthenticate: "Bearer realm=\"skyport\""])
 
+    /// No bearer token where `SKYPORT_AUTH=oidc` needs a signed-in caller (RFC 6750 §3: no error code then).
+    public static let signInRequired = APIError(
+        .unauthorized, code: "unauthorized",
+        "this needs a bearer access token from a trusted OpenID Connect issuer: send 'Authorization: Bearer <token>'",
+        headers: [.wwwAuthenticate: "Bearer realm=\"skyport\""])
+
+    /// A bearer token refused: why, in the challenge's `error_description` and in the body. RFC 6750 §3 allows only
+    /// printable ASCII without `"` and `\\` there: anything else (the refusal may quote the token) becomes `?`.
+    public static func refusedToken(_ refusal: TokenRefusal) -> APIError {
+        let why = String(decoding: refusal.description.utf8.map { b in
+            (b == 0x20 || b == 0x21 || (0x23...0x5B).contains(b) || (0x5D...0x7E).contains(b)) ? b : UInt8(ascii: "?")
+        }, as: UTF8.self)
+        return APIError(
+            .unauthorized, code: "invalid-token", "the bearer token is refused: \(refusal)",
+            headers: [.wwwAuthenticate: "Bearer realm=\"skyport\", error=\"invalid_token\", error_description=\"\(why)\""])
+    }
+
+    /// A signed-in caller on an operator's route.
+    public static let operatorsOnly = APIError(.forbidden, code: "forbidden", "this needs an operator: your identity is not one")
+
     /// Too many requests from one client address (`SKYPORT_RATE_LIMIT`).
     public static func rateLimited(retryAfter seconds: Int) -> APIError {
         APIError(

@@ -1,17 +1,28 @@
+import Foundation
 import Hummingbird
 import SkyportBroker
 import SkyportCore
 
 /// Reads the caller's bearer token once per request and sets `context.caller`: an operator (its token's hash is
-/// stored), a user (any other well-formed token), or why there is none. It refuses nothing itself: each route says
-/// whom it needs (`operatorName()`, `uwsOwner()`), so that public routes answer whatever the header holds.
+/// stored); in `open` mode a user (any other well-formed token); in `oidc` mode a signed-in identity (a token its
+/// trusted issuer signed, or introspects as active) or the reason the token is refused. Each route says whom it needs
+/// (`operatorName()`, `uwsOwner()`); in `oidc` mode this middleware also refuses, with 401, every caller who is not
+/// signed in on the scientist's routes (`AuthMode.userPaths`), so that no route can forget to.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = SkyportRequestContext
     let operators: any OperatorStore
+    let mode: AuthMode
+    let verifier: (any TokenVerifying)?
+    let now: @Sendable () -> Date
+
+    /// Longest bearer token read: an operator's or an open-mode user's is at most 256 bytes; a JWT with many groups
+    /// can be a few kilobytes.
+    var maxTokenBytes: Int { mode == .oidc ? 8_192 : 256 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.caller = try await caller(request.headers[.authorization])
+        if mode.requiresUser(request.uri.path) { try context.requireSignedIn() }
         return try await next(request, context)
     }
 
@@ -20,9 +31,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .notBearer }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, token.utf8.count <= 256, token.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { return .malformedToken }
-        let hash = OperatorToken.hash(token)
-        if let name = try await operators.operatorName(forTokenHash: hash) { return .operator(name: name) }
-        return .user(tokenHash: hash)
+        guard !token.isEmpty, token.utf8.count <= maxTokenBytes, token.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { return .malformedToken }
+        if token.utf8.count <= 256 {
+            let hash = OperatorToken.hash(token)
+            if let name = try await operators.operatorName(forTokenHash: hash) { return .operator(name: name) }
+            if mode == .open { return .user(tokenHash: hash) }
+        }
+        guard let verifier else { return .refused(.unknownIssuer("none is configured")) }
+        switch await verifier.identity(for: token, now: now()) {
+        case .success(let identity): return .identity(identity)
+        case .failure(let refusal): return .refused(refusal)
+        }
     }
 }

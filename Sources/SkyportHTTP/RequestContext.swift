@@ -12,8 +12,12 @@ public enum Caller: Sendable, Equatable {
     case malformedToken
     /// An operator's token.
     case `operator`(name: String)
-    /// A well-formed token that is no operator's: a user of the UWS job list (only its hash is kept).
+    /// A well-formed token that is no operator's: a user of the UWS job list (only its hash is kept). Open mode only.
     case user(tokenHash: String)
+    /// A signed-in scientist: a token from a trusted OpenID Connect issuer (`SKYPORT_AUTH=oidc`).
+    case identity(Identity)
+    /// A bearer token from no trusted issuer, or one its issuer's rules refuse (`SKYPORT_AUTH=oidc`).
+    case refused(TokenRefusal)
 }
 
 /// Skyport's request context: Hummingbird's core context and the caller, set once by `AuthenticationMiddleware`.
@@ -34,6 +38,19 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         case .operator(let name): return name
         case .anonymous, .notBearer: throw APIError.unauthorized
         case .malformedToken, .user: throw APIError.invalidToken
+        case .identity: throw APIError.operatorsOnly
+        case .refused(let refusal): throw APIError.refusedToken(refusal)
+        }
+    }
+
+    /// Refuses a caller who is not signed in (a scientist's identity, or an operator): what `SKYPORT_AUTH=oidc`
+    /// asks of the scientist's routes.
+    func requireSignedIn() throws {
+        switch caller {
+        case .operator, .identity: return
+        case .anonymous, .notBearer, .user: throw APIError.signInRequired
+        case .malformedToken: throw APIError.refusedToken(.malformed("it is not 1 to 8,192 printable ASCII characters"))
+        case .refused(let refusal): throw APIError.refusedToken(refusal)
         }
     }
 
@@ -43,6 +60,8 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         switch caller {
         case .operator(let name): return name
         case .user(let hash): return "user-" + hash.prefix(16)
+        case .identity(let identity): return identity.owner
+        case .refused(let refusal): throw APIError.refusedToken(refusal)
         case .anonymous, .notBearer: throw APIError.uwsUnauthorized
         case .malformedToken:
             throw APIError(

@@ -8,7 +8,8 @@ public enum SkyportRouter {
         router.add(middleware: PrometheusMiddleware(registry: deps.metrics))
         router.add(middleware: RequestMiddleware())
         router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))
-        router.add(middleware: AuthenticationMiddleware(operators: deps.broker.store))
+        router.add(middleware: AuthenticationMiddleware(
+            operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, now: deps.broker.now))
         if let limiter = deps.rateLimiter, !limiter.limit.isOff { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),

@@ -29,6 +29,14 @@ public enum TestPeers {
     /// django-uws's job list (`scripts/peers.sh start django-uws`), if it runs.
     public static let djangoUWS: URL? = url("SKYPORT_TEST_DJANGO_UWS_URL", peer: "django-uws")
 
+    /// The OpenID provider's issuer URL (`scripts/peers.sh start oidc`: idpyoidc), if it runs.
+    public static let oidc: URL? = url("SKYPORT_TEST_OIDC_ISSUER", peer: "oidc")
+
+    /// The OpenID provider's issuer, or an error saying it is not running.
+    public static func requireOIDC() throws -> URL {
+        try require(oidc, "the OpenID provider is not running: SKYPORT_TEST_OIDC_ISSUER is unset (bash scripts/peers.sh start oidc; the test command does)")
+    }
+
     /// DaCHS's job list, or an error saying it is not running.
     public static func requireDaCHS() throws -> URL {
         try require(dachs, "DaCHS is not running: SKYPORT_TEST_DACHS_URL is unset (bash scripts/peers.sh start dachs; the test command does)")

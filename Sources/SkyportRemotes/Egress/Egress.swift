@@ -7,7 +7,7 @@ import Synchronization
 
 /// What an outbound call is for: the label of the refusal counter and of the log lines.
 public enum EgressPurpose: String, Sendable, Hashable, CaseIterable {
-    case uws, binderhub, jupyterhub, federation, vosi, registry, health, callback, git
+    case uws, binderhub, jupyterhub, federation, vosi, registry, health, callback, git, identity
 }
 
 /// The HTTP enforcement point of the egress rule (`EgressPolicy`): every outbound HTTP call of the remote clients

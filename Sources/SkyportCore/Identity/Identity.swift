@@ -1,0 +1,56 @@
+import Foundation
+
+/// A signed-in user: who issued the token and whom it is about (the pair is the identity; a display name and
+/// e-mail address can change and are never keys), with the groups the token lists.
+public struct Identity: Sendable, Hashable, Codable {
+    /// The token's `iss`, exactly as the trusted issuer is configured.
+    public var issuer: String
+    /// The token's `sub`: unique within the issuer and never reassigned (WLCG profile §2.1).
+    public var subject: String
+    /// A name to show (`name`, else `preferred_username`), if the token gives one.
+    public var name: String?
+    /// Groups from the issuer's configured claims, in the token's order, without duplicates (WLCG `wlcg.groups`
+    /// paths such as `/skao/users`, IAM `groups`, AARC `eduperson_entitlement` URNs).
+    public var groups: [String]
+
+    public init(issuer: String, subject: String, name: String? = nil, groups: [String] = []) {
+        self.issuer = issuer
+        self.subject = subject
+        self.name = name
+        self.groups = groups
+    }
+
+    /// The owner key stored on what this identity makes: `issuer#subject`. Unambiguous, since an OpenID issuer
+    /// identifier has no fragment (OpenID Connect Discovery §2), so the first `#` ends the issuer.
+    public var owner: String { issuer + "#" + subject }
+
+    /// Whether the identity is in `group` (exact: membership of a child group says nothing of its parent).
+    public func isMember(of group: String) -> Bool { groups.contains(group) }
+}
+
+/// The port through which the HTTP edge turns a bearer token into an identity (the OpenID Connect adapter, or a
+/// test's stand-in).
+public protocol TokenVerifying: Sendable {
+    func identity(for token: String, now: Date) async -> Result<Identity, TokenRefusal>
+}
+
+/// How callers are known.
+public enum AuthMode: String, Sendable, Hashable, CaseIterable {
+    /// Anonymous requests; a session's UUID is the capability to act on it; operators by their tokens.
+    case open
+    /// Every call to the scientist's routes (`/requests`, `/offersets`, `/sessions`, `/accepts`, `/uws/jobs`) needs a
+    /// bearer token from a trusted OpenID Connect issuer (or an operator's token).
+    case oidc
+
+    /// The path prefixes that need a signed-in caller in `oidc` mode; VOSI, health, metrics and the read-only
+    /// facility routes stay public.
+    public static let userPaths = ["/requests", "/offersets", "/sessions", "/accepts", "/uws/jobs"]
+
+    /// Whether `path` needs a signed-in caller in this mode.
+    public func requiresUser(_ path: some StringProtocol) -> Bool {
+        guard self == .oidc else { return false }
+        return Self.userPaths.contains { prefix in
+            path.hasPrefix(prefix) && (path.count == prefix.count || path.dropFirst(prefix.count).first == "/")
+        }
+    }
+}

@@ -1,0 +1,309 @@
+import Crypto
+import Foundation
+import JWTKit
+import Logging
+import SkyportCore
+import Synchronization
+
+/// An issuer Skyport trusts, as configured: the rules (`TrustedIssuer`) and, for opaque tokens, the client Skyport
+/// introspects them with (RFC 7662).
+public struct IssuerConfiguration: Sendable, Hashable {
+    /// A client of the issuer: its id and secret (HTTP Basic at the introspection endpoint).
+    public struct Client: Sendable, Hashable {
+        public var id: String
+        public var secret: String
+        public init(id: String, secret: String) {
+            self.id = id
+            self.secret = secret
+        }
+    }
+
+    public var trust: TrustedIssuer
+    public var introspectionClient: Client?
+
+    public init(trust: TrustedIssuer, introspectionClient: Client? = nil) {
+        self.trust = trust
+        self.introspectionClient = introspectionClient
+    }
+}
+
+/// Turns bearer tokens into identities for the trusted issuers: JWTs by signature (the issuer's keys found by OpenID
+/// discovery and cached), opaque tokens by introspection (answers cached until the token expires). Keys are fetched
+/// again when a token names a key id the cache does not hold (at most once per `refetchInterval` per issuer, so a
+/// stream of made-up key ids cannot make Skyport hammer the issuer), and every `refreshInterval` otherwise; a key
+/// the issuer no longer publishes stops working at the next fetch. Cached keys outlive a failed fetch by at most
+/// `keyLifetime`. Every call to the issuer goes through the egress gate (as the operator's own configuration).
+public final class OIDCVerifier: TokenVerifying {
+    public struct Timing: Sendable {
+        public var refetchInterval: TimeInterval = 30
+        public var refreshInterval: TimeInterval = 3_600
+        public var keyLifetime: TimeInterval = 86_400
+        /// Introspection answers kept at most (the oldest are dropped beyond).
+        public var introspectionCacheSize = 10_000
+        public init() {}
+    }
+
+    /// One issuer's published keys, as last fetched.
+    struct Keys: Sendable {
+        var collection: JWTKeyCollection
+        /// Key type (`RSA`, `EC`, `OKP`) by key id.
+        var types: [String: String]
+        var fetched: Date
+    }
+
+    struct IssuerState: Sendable {
+        var metadata: ProviderMetadata?
+        var keys: Keys?
+        var lastAttempt: Date?
+        var fetching: Task<Void, Never>?
+    }
+
+    /// What discovery says about an issuer.
+    struct ProviderMetadata: Sendable {
+        var jwksURI: URL
+        var introspectionEndpoint: URL?
+    }
+
+    let issuers: [String: IssuerConfiguration]
+    let order: [String]
+    let http: RemoteHTTP
+    let timing: Timing
+    let logger: Logger
+    let state = Mutex<[String: IssuerState]>([:])
+    let introspected = Mutex<[String: (identity: Identity, expires: Date)]>([:])
+
+    public convenience init(issuers: [IssuerConfiguration], egress: Egress, timing: Timing = Timing(), logger: Logger) {
+        var http = RemoteHTTP(egress: egress, purpose: .identity, timeout: .seconds(10), maxBodyBytes: 1 << 20, logger: logger)
+        http.trusted = true
+        self.init(issuers: issuers, http: http, timing: timing, logger: logger)
+    }
+
+    init(issuers: [IssuerConfiguration], http: RemoteHTTP, timing: Timing, logger: Logger) {
+        self.issuers = Dictionary(issuers.map { ($0.trust.issuer, $0) }, uniquingKeysWith: { a, _ in a })
+        self.order = issuers.map(\.trust.issuer)
+        self.http = http
+        self.timing = timing
+        self.logger = logger
+    }
+
+    /// The identity a bearer token proves, or why it proves none.
+    public func identity(for token: String, now: Date) async -> Result<Identity, TokenRefusal> {
+        guard let parsed = UnverifiedJWT.parse(token) else { return await introspect(token, now: now) }
+        let jwt: UnverifiedJWT
+        switch parsed {
+        case .success(let j): jwt = j
+        case .failure(let refusal): return .failure(refusal)
+        }
+        guard let iss = jwt.issuer else { return .failure(.missingClaim("iss")) }
+        guard let issuer = issuers[iss] else { return .failure(.unknownIssuer(iss)) }
+        guard let kid = jwt.keyID else { return .failure(.malformed("the header has no 'kid'")) }
+        guard var keys = await keys(for: iss, now: now) else { return .failure(.issuerUnreachable("its keys could not be fetched")) }
+        if keys.types[kid] == nil {
+            // A key id not seen yet: the issuer may have rotated its keys since the last fetch.
+            await refresh(iss, now: now)
+            guard let fresh = currentKeys(iss, now: now), fresh.types[kid] != nil else { return .failure(.unknownKey(kid)) }
+            keys = fresh
+        }
+        if let refusal = TokenRules.algorithm(jwt.algorithm, allowedBy: issuer.trust, keyType: keys.types[kid] ?? "") {
+            return .failure(refusal)
+        }
+        do {
+            _ = try await keys.collection.verify(token, as: SignatureOnly.self)
+        } catch {
+            return .failure(.badSignature)
+        }
+        return TokenRules.identity(jwt.claims, issuer: issuer.trust, now: now)
+    }
+
+    // MARK: - Keys
+
+    /// The issuer's keys, fetched first if there are none yet or they are due for a refresh.
+    func keys(for iss: String, now: Date) async -> Keys? {
+        let due = state.withLock { s -> Bool in
+            guard let keys = s[iss]?.keys else { return true }
+            return now.timeIntervalSince(keys.fetched) >= timing.refreshInterval
+        }
+        if due { await refresh(iss, now: now) }
+        return currentKeys(iss, now: now)
+    }
+
+    /// The cached keys while they are not older than `keyLifetime`.
+    func currentKeys(_ iss: String, now: Date) -> Keys? {
+        state.withLock { s in
+            guard let keys = s[iss]?.keys, now.timeIntervalSince(keys.fetched) < timing.keyLifetime else { return nil }
+            return keys
+        }
+    }
+
+    /// Fetches the issuer's keys again unless a fetch was tried within `refetchInterval` (so that neither made-up key
+    /// ids nor an issuer that is down make Skyport ask again and again); callers that arrive during a fetch wait for
+    /// it instead of starting another.
+    func refresh(_ iss: String, now: Date) async {
+        let task: Task<Void, Never>? = state.withLock { s in
+            var entry = s[iss] ?? IssuerState()
+            if let running = entry.fetching { return running }
+            if let last = entry.lastAttempt, now.timeIntervalSince(last) < timing.refetchInterval { return nil }
+            entry.lastAttempt = now
+            let t = Task { await self.fetchKeys(iss, now: now) }
+            entry.fetching = t
+            s[iss] = entry
+            return t
+        }
+        await task?.value
+    }
+
+    private func fetchKeys(_ iss: String, now: Date) async {
+        defer { state.withLock { $0[iss]?.fetching = nil } }
+        do {
+            let metadata = try await self.metadata(iss)
+            let response = try await http.get(metadata.jwksURI, accept: "application/jwk-set+json, application/json")
+            guard response.status == 200 else {
+                throw RemoteError(.status, url: metadata.jwksURI, status: response.status, body: response.body, message: "the JWKS answered \(response.status)")
+            }
+            let keys = try await Self.keys(fromJWKS: response.body, fetched: now)
+            state.withLock { $0[iss, default: IssuerState()].keys = keys }
+            logger.info("issuer keys fetched", metadata: ["issuer": "\(iss)", "keys": "\(keys.types.keys.sorted().joined(separator: ","))"])
+        } catch {
+            logger.warning("issuer keys could not be fetched", metadata: ["issuer": "\(iss)", "error": "\(error)"])
+        }
+    }
+
+    /// The issuer's discovery document, read once (`{issuer}/.well-known/openid-configuration`); its `issuer` must
+    /// be the configured one exactly.
+    func metadata(_ iss: String) async throws -> ProviderMetadata {
+        if let known = state.withLock({ $0[iss]?.metadata }) { return known }
+        let base = iss.hasSuffix("/") ? String(iss.dropLast()) : iss
+        guard let url = URL(string: base + "/.well-known/openid-configuration") else {
+            throw RemoteError(.invalidResponse, url: URL(fileURLWithPath: "/"), message: "issuer '\(iss)' is not a URL")
+        }
+        let response = try await http.get(url, accept: "application/json")
+        guard response.status == 200, case .object(let doc)? = try? JSONValue.parse(response.body) else {
+            throw RemoteError(.invalidResponse, url: url, status: response.status, body: response.body, message: "no OpenID discovery document")
+        }
+        guard doc["issuer"]?.stringValue == iss else {
+            throw RemoteError(.invalidResponse, url: url, message: "discovery names issuer '\(doc["issuer"]?.stringValue ?? "")', not '\(iss)'")
+        }
+        guard let jwks = doc["jwks_uri"]?.stringValue.flatMap(URL.init(string:)) else {
+            throw RemoteError(.invalidResponse, url: url, message: "discovery gives no jwks_uri")
+        }
+        let metadata = ProviderMetadata(
+            jwksURI: jwks, introspectionEndpoint: doc["introspection_endpoint"]?.stringValue.flatMap(URL.init(string:)))
+        state.withLock { $0[iss, default: IssuerState()].metadata = metadata }
+        return metadata
+    }
+
+    /// The signing keys of a JWKS: RSA, EC and OKP keys with a key id that are not for encryption, added one at a
+    /// time (a key jwt-kit cannot read, e.g. one for an algorithm it lacks, is skipped instead of spoiling the set).
+    static func keys(fromJWKS body: Data, fetched: Date) async throws -> Keys {
+        guard case .object(let doc) = try JSONValue.parse(body), case .array(let entries)? = doc["keys"] else {
+            throw RemoteError(.invalidResponse, url: URL(fileURLWithPath: "/"), message: "the JWKS has no 'keys' array")
+        }
+        let collection = JWTKeyCollection()
+        var types: [String: String] = [:]
+        for entry in entries {
+            guard case .object(let key) = entry, let kid = key["kid"]?.stringValue, let kty = key["kty"]?.stringValue,
+                  ["RSA", "EC", "OKP"].contains(kty), key["use"]?.stringValue ?? "sig" == "sig",
+                  let data = try? JSONEncoder().encode(entry), let jwk = try? JSONDecoder().decode(JWK.self, from: data),
+                  (try? await collection.add(jwk: jwk)) != nil
+            else { continue }
+            types[kid] = kty
+        }
+        return Keys(collection: collection, types: types, fetched: fetched)
+    }
+
+    // MARK: - Introspection
+
+    /// Asks the issuers that introspect, in configured order, about an opaque token; an active answer is cached
+    /// until the token expires.
+    func introspect(_ token: String, now: Date) async -> Result<Identity, TokenRefusal> {
+        let key = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        if let hit = introspected.withLock({ $0[key] }), hit.expires > now { return .success(hit.identity) }
+        var lastRefusal: TokenRefusal = .malformed("not a JWT, and no trusted issuer introspects tokens")
+        for iss in order {
+            guard let issuer = issuers[iss], let client = issuer.introspectionClient else { continue }
+            do {
+                guard let endpoint = try await metadata(iss).introspectionEndpoint else { continue }
+                var call = http
+                call.auth = .basic(username: client.id, password: client.secret)
+                let response = try await call.postForm(endpoint, [("token", token), ("token_type_hint", "access_token")], accept: "application/json")
+                guard response.status == 200, case .object(var claims)? = try? JSONValue.parse(response.body) else {
+                    lastRefusal = .issuerUnreachable("introspection answered \(response.status)")
+                    continue
+                }
+                guard claims["active"]?.boolValue == true else {
+                    lastRefusal = .inactive
+                    continue
+                }
+                if claims["iss"] == nil { claims["iss"] = .string(iss) }
+                let result = TokenRules.identity(claims, issuer: issuer.trust, now: now)
+                if case .success(let identity) = result, let exp = TokenRules.date(claims["exp"]) {
+                    introspected.withLock { cache in
+                        if cache.count >= timing.introspectionCacheSize {
+                            cache = cache.filter { $0.value.expires > now }
+                            if cache.count >= timing.introspectionCacheSize { cache.removeAll() }
+                        }
+                        cache[key] = (identity, exp)
+                    }
+                }
+                return result
+            } catch {
+                lastRefusal = .issuerUnreachable("\(error)")
+            }
+        }
+        return .failure(lastRefusal)
+    }
+}
+
+/// A payload whose claims jwt-kit does not judge: Skyport's own rules (`TokenRules`) judge the claims once the
+/// signature has verified.
+struct SignatureOnly: JWTPayload {
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {}
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+extension IssuerConfiguration {
+    /// Reads the trusted issuers from a JSON file: an array of
+    /// `{"issuer": ..., "audiences": [...], "algorithms"?: [...], "groupClaims"?: [...], "nameClaims"?: [...],
+    /// "introspection"?: {"clientId": ..., "clientSecretFile": ...}}`. A malformed entry is an error naming its field.
+    public static func load(file: String) throws -> [IssuerConfiguration] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        guard case .array(let entries) = try JSONValue.parse(data) else { throw FieldError(file, "must be a JSON array of issuers") }
+        return try entries.enumerated().map { n, entry in try parse(entry, at: "\(file)[\(n)]") }
+    }
+
+    public static func parse(_ entry: JSONValue, at path: String) throws -> IssuerConfiguration {
+        func strings(_ key: String) throws -> [String]? {
+            guard let value = entry[key] else { return nil }
+            guard case .array(let items) = value, !items.isEmpty else { throw FieldError("\(path).\(key)", "must be a non-empty array of strings") }
+            return try items.map { item in
+                guard let s = item.stringValue, !s.isEmpty else { throw FieldError("\(path).\(key)", "must be a non-empty array of strings") }
+                return s
+            }
+        }
+        guard let issuer = entry["issuer"]?.stringValue, let url = URL(string: issuer), ["https", "http"].contains(url.scheme ?? ""), url.host != nil,
+              url.fragment == nil
+        else { throw FieldError("\(path).issuer", "must be the issuer's URL, exactly as its tokens' 'iss' gives it") }
+        guard let audiences = try strings("audiences") else { throw FieldError("\(path).audiences", "must list the 'aud' values that mean this Skyport") }
+        var trust = TrustedIssuer(issuer: issuer, audiences: audiences)
+        if let algorithms = try strings("algorithms") {
+            for alg in algorithms where !TokenRules.asymmetric.contains(alg) {
+                throw FieldError("\(path).algorithms", "'\(alg)' is not an asymmetric JWS algorithm (\(TokenRules.asymmetric.sorted().joined(separator: ", ")))")
+            }
+            trust.algorithms = algorithms
+        }
+        if let claims = try strings("groupClaims") { trust.groupClaims = claims }
+        if let claims = try strings("nameClaims") { trust.nameClaims = claims }
+        var client: Client?
+        if let introspection = entry["introspection"] {
+            guard let id = introspection["clientId"]?.stringValue, !id.isEmpty else {
+                throw FieldError("\(path).introspection.clientId", "must name Skyport's client at the issuer")
+            }
+            guard let secretFile = introspection["clientSecretFile"]?.stringValue,
+                  let secret = try? String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !secret.isEmpty
+            else { throw FieldError("\(path).introspection.clientSecretFile", "must name a readable file holding the client's secret") }
+            client = Client(id: id, secret: secret)
+        }
+        return IssuerConfiguration(trust: trust, introspectionClient: client)
+    }
+}
