@@ -28,6 +28,8 @@ struct LoadBench: AsyncParsableCommand {
     @Option(help: "A label for the results line.") var label = "load"
     @Option(help: "Follow every Nth request answered 303 by reading its offer set and accepting its first offer (0: never).")
     var acceptEvery = 0
+    @Option(help: "A file holding a bearer token sent with every request (`Authorization: Bearer ...`), e.g. an OpenID access token.")
+    var bearerFile: String?
     @Flag(help: "Also print the results as one JSON object.") var json = false
 
     func run() async throws {
@@ -35,6 +37,7 @@ struct LoadBench: AsyncParsableCommand {
         let lines = try bodies.map { path in
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.isEmpty }.map { ByteBuffer(string: String($0)) }
         } ?? []
+        let authorization = try bearerFile.map { "Bearer " + (try String(contentsOfFile: $0, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines) }
         let expected = Set(expect.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
@@ -42,7 +45,7 @@ struct LoadBench: AsyncParsableCommand {
         configuration.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let results = LoadCollector()
-        let follow = acceptEvery > 0 ? AcceptFollower(client: client, base: url, timeout: timeout) : nil
+        let follow = acceptEvery > 0 ? AcceptFollower(client: client, base: url, timeout: timeout, authorization: authorization) : nil
         let total = Int(rate * duration)
         let clock = ContinuousClock()
         let start = clock.now + .milliseconds(100)
@@ -55,6 +58,7 @@ struct LoadBench: AsyncParsableCommand {
                 group.addTask {
                     var request = HTTPClientRequest(url: url)
                     request.method = method
+                    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
                     if !lines.isEmpty {
                         request.headers.add(name: "Content-Type", value: "application/json")
                         request.body = .bytes(lines[i % lines.count])
@@ -141,9 +145,11 @@ final class AcceptFollower: Sendable {
     let reads = LoadCollector()
     let accepts = LoadCollector()
     let withoutOffers = Mutex(0)
+    let authorization: String?
 
-    init(client: HTTPClient, base url: String, timeout: Double) {
+    init(client: HTTPClient, base url: String, timeout: Double, authorization: String? = nil) {
         self.client = client
+        self.authorization = authorization
         let parts = URLComponents(string: url)
         origin = "\(parts?.scheme ?? "http")://\(parts?.host ?? "127.0.0.1")\(parts?.port.map { ":\($0)" } ?? "")"
         self.timeout = .milliseconds(Int64(timeout * 1000))
@@ -164,7 +170,9 @@ final class AcceptFollower: Sendable {
         var offer: String?
         var status: Int?
         do {
-            let response = try await client.execute(HTTPClientRequest(url: url), timeout: timeout)
+            var read = HTTPClientRequest(url: url)
+            if let authorization { read.headers.add(name: "Authorization", value: authorization) }
+            let response = try await client.execute(read, timeout: timeout)
             let body = try await response.body.collect(upTo: 16 << 20)
             status = Int(response.status.code)
             if status == 200 { offer = try JSONDecoder().decode(OfferSet.self, from: body).offers.first?.meta.url }
@@ -180,6 +188,7 @@ final class AcceptFollower: Sendable {
         }
         var accept = HTTPClientRequest(url: offer.hasPrefix("/") ? origin + offer : offer)
         accept.method = .POST
+        if let authorization { accept.headers.add(name: "Authorization", value: authorization) }
         accept.headers.add(name: "Content-Type", value: "application/json")
         accept.body = .bytes(ByteBuffer(string: #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#))
         sent = clock.now
