@@ -38,8 +38,9 @@ public final class OIDCVerifier: TokenVerifying {
         public var refetchInterval: TimeInterval = 30
         public var refreshInterval: TimeInterval = 3_600
         public var keyLifetime: TimeInterval = 86_400
-        /// Introspection answers kept at most (the oldest are dropped beyond).
-        public var introspectionCacheSize = 10_000
+        /// Introspection answers, and JWTs already verified, kept at most (beyond it the expired are dropped, and
+        /// if that is not enough, all); 0 keeps none.
+        public var cacheSize = 10_000
         public init() {}
     }
 
@@ -71,6 +72,18 @@ public final class OIDCVerifier: TokenVerifying {
     let logger: Logger
     let state = Mutex<[String: IssuerState]>([:])
     let introspected = Mutex<[String: (identity: Identity, expires: Date)]>([:])
+    /// JWTs whose signature verified, by the SHA-256 of the token: a scientist's client sends the same token with
+    /// every request, and verifying a signature costs far more than hashing the token. An entry serves until the
+    /// token expires, and only while its key is still among its issuer's keys as last fetched (and those are not
+    /// due for a refresh), so that a key the issuer dropped stops working for cached tokens too.
+    let verified = Mutex<[String: VerifiedJWT]>([:])
+
+    struct VerifiedJWT: Sendable {
+        var identity: Identity
+        var issuer: String
+        var keyID: String
+        var expires: Date
+    }
 
     public convenience init(issuers: [IssuerConfiguration], egress: Egress, timing: Timing = Timing(), logger: Logger) {
         var http = RemoteHTTP(egress: egress, purpose: .identity, timeout: .seconds(10), maxBodyBytes: 1 << 20, logger: logger)
@@ -88,7 +101,9 @@ public final class OIDCVerifier: TokenVerifying {
 
     /// The identity a bearer token proves, or why it proves none.
     public func identity(for token: String, now: Date) async -> Result<Identity, TokenRefusal> {
-        guard let parsed = UnverifiedJWT.parse(token) else { return await introspect(token, now: now) }
+        let digest = Self.digest(token)
+        if let hit = cachedJWT(digest, now: now) { return .success(hit) }
+        guard let parsed = UnverifiedJWT.parse(token) else { return await introspect(token, digest: digest, now: now) }
         let jwt: UnverifiedJWT
         switch parsed {
         case .success(let j): jwt = j
@@ -112,7 +127,41 @@ public final class OIDCVerifier: TokenVerifying {
         } catch {
             return .failure(.badSignature)
         }
-        return TokenRules.identity(jwt.claims, issuer: issuer.trust, now: now)
+        let result = TokenRules.identity(jwt.claims, issuer: issuer.trust, now: now)
+        if case .success(let identity) = result, let exp = TokenRules.date(jwt.claims["exp"]) {
+            remember(VerifiedJWT(identity: identity, issuer: iss, keyID: kid, expires: exp.addingTimeInterval(TokenRules.leeway)), as: digest, now: now)
+        }
+        return result
+    }
+
+    static func digest(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).reduce(into: "") { out, byte in
+            out.append(Self.hex[Int(byte >> 4)])
+            out.append(Self.hex[Int(byte & 15)])
+        }
+    }
+
+    private static let hex = Array("0123456789abcdef")
+
+    /// The identity of a JWT verified before, while it has not expired and its key is current.
+    private func cachedJWT(_ digest: String, now: Date) -> Identity? {
+        guard let hit = verified.withLock({ $0[digest] }), now < hit.expires else { return nil }
+        let current = state.withLock { s -> Bool in
+            guard let keys = s[hit.issuer]?.keys else { return false }
+            return keys.types[hit.keyID] != nil && now.timeIntervalSince(keys.fetched) < timing.refreshInterval
+        }
+        return current ? hit.identity : nil
+    }
+
+    private func remember(_ entry: VerifiedJWT, as digest: String, now: Date) {
+        guard timing.cacheSize > 0 else { return }
+        verified.withLock { cache in
+            if cache.count >= timing.cacheSize {
+                cache = cache.filter { $0.value.expires > now }
+                if cache.count >= timing.cacheSize { cache.removeAll() }
+            }
+            cache[digest] = entry
+        }
     }
 
     // MARK: - Keys
@@ -215,8 +264,7 @@ public final class OIDCVerifier: TokenVerifying {
 
     /// Asks the issuers that introspect, in configured order, about an opaque token; an active answer is cached
     /// until the token expires.
-    func introspect(_ token: String, now: Date) async -> Result<Identity, TokenRefusal> {
-        let key = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    func introspect(_ token: String, digest key: String, now: Date) async -> Result<Identity, TokenRefusal> {
         if let hit = introspected.withLock({ $0[key] }), hit.expires > now { return .success(hit.identity) }
         var lastRefusal: TokenRefusal = .malformed("not a JWT, and no trusted issuer introspects tokens")
         for iss in order {
@@ -236,11 +284,11 @@ public final class OIDCVerifier: TokenVerifying {
                 }
                 if claims["iss"] == nil { claims["iss"] = .string(iss) }
                 let result = TokenRules.identity(claims, issuer: issuer.trust, now: now)
-                if case .success(let identity) = result, let exp = TokenRules.date(claims["exp"]) {
+                if case .success(let identity) = result, let exp = TokenRules.date(claims["exp"]), timing.cacheSize > 0 {
                     introspected.withLock { cache in
-                        if cache.count >= timing.introspectionCacheSize {
+                        if cache.count >= timing.cacheSize {
                             cache = cache.filter { $0.value.expires > now }
-                            if cache.count >= timing.introspectionCacheSize { cache.removeAll() }
+                            if cache.count >= timing.cacheSize { cache.removeAll() }
                         }
                         cache[key] = (identity, exp)
                     }
