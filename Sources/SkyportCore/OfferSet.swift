@@ -30,11 +30,16 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
     /// The client's `Idempotency-Key`, with a digest of the request body it came with.
     public var idempotencyKey: String?
     public var requestDigest: String?
+    /// Who made it when callers sign in (`SKYPORT_AUTH=oidc`): a scientist's `Identity.owner`, or the UWS job owner
+    /// of a set made for a UWS job; nil for an anonymous caller or an operator. A signed-in scientist sees only
+    /// their own; operators see every set.
+    public var owner: String?
 
     public init(
         id: UUID, created: Date, expires: Date, request: NormalisedRequest, messages: [BrokerMessage] = [],
-        rejections: [MatchRejection] = [], idempotencyKey: String? = nil, requestDigest: String? = nil
+        rejections: [MatchRejection] = [], idempotencyKey: String? = nil, requestDigest: String? = nil, owner: String? = nil
     ) {
+        self.owner = owner
         self.id = id
         self.created = created
         self.expires = expires
@@ -45,7 +50,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         self.requestDigest = requestDigest
     }
 
-    enum CodingKeys: String, CodingKey { case id, created, expires, request, messages, rejections, idempotencyKey, requestDigest }
+    enum CodingKeys: String, CodingKey { case id, created, expires, request, messages, rejections, idempotencyKey, requestDigest, owner }
 
     /// `rejections` is kept as `MatchRejection.compact`'s one text (sets stored before it hold the nested arrays,
     /// which are read too).
@@ -63,6 +68,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         }
         idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
         requestDigest = try c.decodeIfPresent(String.self, forKey: .requestDigest)
+        owner = try c.decodeIfPresent(String.self, forKey: .owner)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -75,6 +81,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         try c.encode(MatchRejection.compact(rejections), forKey: .rejections)
         try c.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try c.encodeIfPresent(requestDigest, forKey: .requestDigest)
+        try c.encodeIfPresent(owner, forKey: .owner)
     }
 }
 
@@ -88,6 +95,7 @@ extension OfferSetRecord: JSONWritable {
             w.field("id", id.uuidString)
             w.field("idempotencyKey", idempotencyKey)
             w.field("messages", messages)
+            w.field("owner", owner)
             w.field("rejections", MatchRejection.compact(rejections))
             w.field("request", request)
             w.field("requestDigest", requestDigest)
@@ -127,6 +135,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     public var notifiedAvailable: Bool?
     /// When the client accepted the offer (nil for an offer never accepted, and in sessions stored before it was kept).
     public var accepted: Date?
+    /// Its offer set's owner (see `OfferSetRecord.owner`).
+    public var owner: String?
 
     /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept

@@ -19,7 +19,8 @@ struct ExecutionController: Controller {
             let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
-                parsed, idempotencyKey: key, digest: digest, now: now, path: path, logger: context.logger)
+                parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
+                owner: context.owner, logger: context.logger)
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
@@ -28,21 +29,23 @@ struct ExecutionController: Controller {
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
-            let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context))
+            let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context), as: context.viewer)
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in
-            let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request))
+            let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request), as: context.viewer)
             return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
             let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
-            let session = try await deps.broker.sessions.changePhase(of: id, to: target)
-            context.logger.info("session phase changed", metadata: ["session": .string(id.uuidString), "phase": .string(session.phase.rawValue)])
+            let session = try await deps.broker.sessions.changePhase(of: id, to: target, as: context.viewer)
+            context.logger.info("session phase changed", metadata: [
+                "session": .string(id.uuidString), "phase": .string(session.phase.rawValue), "who": .string(context.who),
+            ])
             return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
         }
     }

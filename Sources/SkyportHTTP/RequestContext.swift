@@ -70,6 +70,30 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         }
     }
 
+    /// Whose offer sets and sessions the caller sees: a signed-in scientist only their own; operators and, in open
+    /// mode, anyone who knows a UUID, everything.
+    public var viewer: Viewer {
+        if case .identity(let identity) = caller { return .owner(identity.owner) }
+        return .anyone
+    }
+
+    /// Who owns what the caller makes: a signed-in scientist's identity (`issuer#subject`), or nil (anonymous, or an
+    /// operator, whose sets every operator sees anyway).
+    public var owner: String? {
+        if case .identity(let identity) = caller { return identity.owner }
+        return nil
+    }
+
+    /// The caller as an audit log names them: `operator:NAME`, a scientist's `issuer#subject`, or `anonymous`.
+    public var who: String {
+        switch caller {
+        case .operator(let name): return "operator:" + name
+        case .identity(let identity): return identity.owner
+        case .user(let hash): return "user-" + hash.prefix(16)
+        case .anonymous, .notBearer, .malformedToken, .refused: return "anonymous"
+        }
+    }
+
     /// Whom rejection reasons are rendered for: an operator sees every detail, anyone else (anonymous callers, users
     /// with their own token) no facility's probe details, and of other brokers only a status and a short reason.
     public var reasonAudience: ReasonAudience {

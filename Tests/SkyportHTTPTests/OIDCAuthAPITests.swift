@@ -90,4 +90,47 @@ struct OIDCAuthAPITests {
             #expect(try await client.execute(uri: job, method: .get, headers: [.authorization: "Bearer \(bob)"]).status == .notFound)
         }
     }
+
+    @Test func offerSetsAndSessionsBelongToWhoeverAskedAndDoNotExistForAnyoneElse() async throws {
+        let alice = try await Self.token("alice")
+        let bob = try await Self.token("bob")
+        try await oidcBroker().run { client in
+            for id in ["a", "b"] { _ = try await client.send(.post, "/facilities", json: computeFacility(id), token: TestBroker.aliceToken) }
+            let asked = try await client.send(.post, "/requests", json: notebookRequest, token: alice)
+            #expect(asked.status == .seeOther)
+            let setPath = try #require(asked.headers[.location].flatMap { URL(string: $0)?.path })
+            let offered = offers(try asked.json())
+            try #require(offered.count >= 2)
+            let session = try #require(URL(string: sessionURL(offered[0]))?.path)
+            let accept = #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#
+
+            // Bob: none of it exists, and he cannot accept, reject or cancel it.
+            #expect(try await client.send(.get, setPath, token: bob).status == .notFound)
+            #expect(try await client.send(.get, session, token: bob).status == .notFound)
+            #expect(try await client.send(.post, session, json: accept, token: bob).status == .notFound)
+            // Alice sees and accepts; an operator sees everything.
+            #expect(try await client.send(.get, setPath, token: alice).status == .ok)
+            #expect(try await client.send(.post, session, json: accept, token: alice).status == .ok)
+            #expect(try await client.send(.get, session, token: TestBroker.bobToken).status == .ok)
+            // Bob's attempt changed nothing: the accepted session is Alice's and still ACCEPTED (or further on).
+            let after = try await client.send(.get, session, token: alice)
+            #expect((try after.json())["phase"] as? String != "OFFERED")
+        }
+    }
+
+    @Test func anIdempotencyKeyIsTheCallersOwn() async throws {
+        let alice = try await Self.token("alice")
+        let bob = try await Self.token("bob")
+        try await oidcBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("a"), token: TestBroker.aliceToken)
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "run-1"]
+            let first = try await client.send(.post, "/requests", json: notebookRequest, token: alice, headers: key)
+            let again = try await client.send(.post, "/requests", json: notebookRequest, token: alice, headers: key)
+            // Bob's same key with another body is no conflict, and gives him his own set.
+            let other = try await client.send(.post, "/requests", json: notebookRequest.replacingOccurrences(of: "PT1H", with: "PT2H"), token: bob, headers: key)
+            #expect(first.status == .seeOther && again.status == .seeOther && other.status == .seeOther, "\(other.text)")
+            #expect(first.headers[.location] == again.headers[.location])
+            #expect(other.headers[.location] != first.headers[.location])
+        }
+    }
 }

@@ -30,7 +30,7 @@ import Testing
             rejections: [MatchRejection(facility: FacilityID("f-\(text)"), reasons: [
                 MatchReason(code: .coresExceedLimit, field: "cores", requested: "64", offered: text),
                 MatchReason(code: .facilityUnavailable, field: "health", requested: "", offered: "", detail: text)])],
-            idempotencyKey: "key-\(text)", requestDigest: "abc")
+            idempotencyKey: "key-\(text)", requestDigest: "abc", owner: "https://iam.example.org/#\(text)")
     }
 
     @Test(arguments: ["plain", StoredOfferSetWritingTests.odd])
@@ -43,6 +43,7 @@ import Testing
             let read = try StoreCoding.decode(OfferSetRecord.self, written)
             #expect(try read == StoreCoding.decode(OfferSetRecord.self, encoded))
             #expect(read.id == set.id && read.rejections == set.rejections && read.request.name == set.request.name)
+            #expect(read.owner == set.owner)
         }
     }
 }

@@ -10,6 +10,8 @@ extension Negotiation {
     struct Federation: Sendable {
         var setID: UUID
         var expires: Date
+        /// Who owns the set and its sessions (nil: an anonymous caller).
+        var owner: String? = nil
         var local: [MatchCandidate] = []
         /// Broker facilities asked, with their rank among the candidates and the endpoint asked.
         var asked: [(candidate: MatchCandidate, rank: Int, endpoint: Endpoint)] = []
@@ -51,15 +53,15 @@ extension Negotiation {
             for q in questions { f.answers[q.facility] = .failed("this Skyport is not set up to federate other brokers") }
             return
         }
-        let shell = OfferSetRecord(id: f.setID, created: now, expires: f.expires, request: request)
+        let shell = OfferSetRecord(id: f.setID, created: now, expires: f.expires, request: request, owner: f.owner)
         let assembly = OfferAssembly(store: broker.store, shell: shell, logger: logger)
         let asked = Dictionary(f.asked.map { ($0.candidate.facility.id, (candidate: $0.candidate, rank: $0.rank, endpoint: $0.endpoint)) },
                                uniquingKeysWith: { a, _ in a })
-        let (setID, expires, settings) = (f.setID, f.expires, broker.planner)
+        let (setID, expires, owner, settings) = (f.setID, f.expires, f.owner, broker.planner)
         f.answers = await forwarder.ask(request, of: questions, path: path) { id, answer in
             guard let (candidate, rank, endpoint) = asked[id] else { return }
             assembly.add(id, Self.remoteSessions(
-                answer, from: candidate.facility, rank: rank, endpoint: endpoint, request: request, setID: setID, now: now,
+                answer, from: candidate.facility, rank: rank, endpoint: endpoint, request: request, setID: setID, owner: owner, now: now,
                 expires: expires, settings: settings))
         }
         (f.remote, f.stored) = await assembly.finish()
@@ -75,8 +77,8 @@ extension Negotiation {
 
     /// One broker's offers as sessions of the set (those inside the request, at most `maxOffersPerFacility`).
     static func remoteSessions(
-        _ answer: BrokerAnswer, from f: Facility, rank: Int, endpoint: Endpoint, request: NormalisedRequest, setID: UUID, now: Date,
-        expires: Date, settings: OfferPlanner.Settings
+        _ answer: BrokerAnswer, from f: Facility, rank: Int, endpoint: Endpoint, request: NormalisedRequest, setID: UUID, owner: String? = nil,
+        now: Date, expires: Date, settings: OfferPlanner.Settings
     ) -> RemoteSessions {
         var out = RemoteSessions()
         guard case .offers(_, let offers, _) = answer else { return out }
@@ -94,6 +96,7 @@ extension Negotiation {
                 duration: offer.duration, rank: order(round: out.sessions.count, rank: rank), executable: request.executable)
             s.callback = request.callback
             s.data = request.data.isEmpty ? nil : request.data
+            s.owner = owner
             var remote = RemoteJob(endpoint: endpoint)
             remote.offer = offer.session
             remote.phase = .broker(.offered)

@@ -12,18 +12,27 @@ public struct Negotiation: Sendable {
         try await negotiateSet(request, idempotencyKey: key, digest: digest, now: now, logger: logger).0.id
     }
 
+    /// A client's idempotency key as stored: a signed-in caller's keys are theirs alone, so that another caller
+    /// sending the same key neither gets their offer set nor a conflict (a key has no spaces: the last space ends
+    /// the owner).
+    public static func scoped(_ key: String?, owner: String?) -> String? {
+        guard let key, let owner else { return key }
+        return owner + " " + key
+    }
+
     /// Creates (or, for a replayed idempotency key, reads) the offer set and its offers. Facilities that are other
     /// ExecutionBrokers are asked first, all at once and each within its deadline (`path` is the way the request
     /// came here); their offers are stored as they arrive, and merged with this broker's own, round by round in
     /// rank order, when the last has answered.
+    /// `owner` (a signed-in caller's `Identity.owner`) owns the set and its sessions.
     public func negotiateSet(
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
-        logger: Logger
+        owner: String? = nil, logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let index = try await broker.store.matchIndex()
         let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now)
         let settings = broker.planner
-        var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime))
+        var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
         if index.facilities.contains(where: { $0.brokerEndpoint != nil }) {
             // A replayed request is answered from the store before any other broker is asked again.
             if let key, let earlier = try await broker.store.offerSet(idempotencyKey: key) {
@@ -50,6 +59,7 @@ public struct Negotiation: Sendable {
             logger.info("offer set created", metadata: [
                 "offerset": .string(set.id.uuidString), "offers": .stringConvertible(offers.count),
                 "rejected": .stringConvertible(set.rejections.count), "brokers": .stringConvertible(federation.asked.count),
+                "owner": .string(owner ?? "-"),
             ])
             return (set, offers)
         case .replayed(let existing):
@@ -80,6 +90,7 @@ public struct Negotiation: Sendable {
                 duration: offer.duration, rank: order(round: round, rank: rank), executable: request.executable)
             s.callback = request.callback
             s.data = request.data.isEmpty ? nil : request.data
+            s.owner = federation.owner
             sessions.append(s)
         }
         var rejections = outcome.rejections
@@ -108,7 +119,7 @@ public struct Negotiation: Sendable {
             request, outcome: outcome, plan: plan, federation: federation, late: late, dropped: dropped, offered: !sessions.isEmpty, now: now)
         let set = OfferSetRecord(
             id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
-            idempotencyKey: idempotencyKey, requestDigest: digest)
+            idempotencyKey: idempotencyKey, requestDigest: digest, owner: federation.owner)
         return (set, sessions)
     }
 

@@ -9,26 +9,34 @@ public struct Sessions: Sendable {
     /// Longest a long poll holds its answer, in seconds.
     public static let maxWait = 60
 
-    /// An offer set and its sessions, as their owner sees them.
-    public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord]) {
-        guard let (set, sessions) = try await broker.store.offerSet(id) else {
+    /// An offer set and its sessions, as their owner sees them. One the viewer may not see does not exist for them.
+    public func offerSet(_ id: UUID, as viewer: Viewer = .anyone) async throws -> (OfferSetRecord, [SessionRecord]) {
+        guard let (set, sessions) = try await broker.store.offerSet(id), viewer.sees(set.owner) else {
             throw BrokerError.notFound("offer set \(id.uuidString.lowercased())")
         }
         return (set, sessions.map(reveal))
     }
 
     /// A session as its owner sees it; with `wait`, held (up to `wait.seconds`) until it leaves `wait.phase`
-    /// (its phase now when nil), as UWS `WAIT` holds a job.
-    public func session(_ id: UUID, wait: (seconds: Int, phase: SessionPhase?)? = nil) async throws -> SessionRecord {
-        guard var session = try await broker.store.session(id) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
+    /// (its phase now when nil), as UWS `WAIT` holds a job. One the viewer may not see does not exist for them.
+    public func session(_ id: UUID, wait: (seconds: Int, phase: SessionPhase?)? = nil, as viewer: Viewer = .anyone) async throws -> SessionRecord {
+        guard var session = try await broker.store.session(id), viewer.sees(session.owner) else {
+            throw BrokerError.notFound("session \(id.uuidString.lowercased())")
+        }
         if let wait { session = try await waitForChange(session, from: wait.phase, seconds: min(wait.seconds, Self.maxWait)) }
         return reveal(session)
     }
 
     /// A client's phase change (see `OfferStore.changePhase`); wakes the forwarding service when it has work.
-    /// Throws `SessionLifecycle.Refusal` when the lifecycle does not allow it.
+    /// Throws `SessionLifecycle.Refusal` when the lifecycle does not allow it. Only a viewer who sees the session
+    /// (its owner, or anyone in open mode) may change it; for anyone else it does not exist.
     @discardableResult
-    public func changePhase(of id: UUID, to phase: SessionPhase) async throws -> SessionRecord {
+    public func changePhase(of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone) async throws -> SessionRecord {
+        if viewer != .anyone {
+            guard let current = try await broker.store.session(id), viewer.sees(current.owner) else {
+                throw BrokerError.notFound("session \(id.uuidString.lowercased())")
+            }
+        }
         let session = try await broker.store.changePhase(of: id, to: phase, now: broker.now())
         if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
         return reveal(session)

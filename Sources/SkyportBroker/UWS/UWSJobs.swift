@@ -183,7 +183,7 @@ public struct UWSJobs: Sendable {
             var request = try type.request(parameters, broker.now(), broker.egress)
             if claimed.executionDuration > 0 { request.duration = ISODuration(seconds: claimed.executionDuration) }
             let (set, offers) = try await broker.negotiation.negotiateSet(
-                request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: broker.now(), logger: logger)
+                request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: broker.now(), owner: claimed.owner, logger: logger)
             guard let best = offers.first else {
                 let (summary, detail) = Self.noOffers(set)
                 try await record(.negotiationFailed(summary: summary, detail: detail, offerSet: set.id), on: id)

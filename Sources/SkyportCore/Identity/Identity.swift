@@ -28,6 +28,22 @@ public struct Identity: Sendable, Hashable, Codable {
     public func isMember(of group: String) -> Bool { groups.contains(group) }
 }
 
+/// Whose offer sets, sessions and jobs a caller may see and act on.
+public enum Viewer: Sendable, Hashable {
+    /// Everything: open mode (a session's UUID is the capability), and operators.
+    case anyone
+    /// Only what `owner` made (`Identity.owner`): a signed-in scientist. What another made, or an anonymous caller
+    /// made before sign-in was required, does not exist for them.
+    case owner(String)
+
+    public func sees(_ owner: String?) -> Bool {
+        switch self {
+        case .anyone: return true
+        case .owner(let me): return owner == me
+        }
+    }
+}
+
 /// The port through which the HTTP edge turns a bearer token into an identity (the OpenID Connect adapter, or a
 /// test's stand-in).
 public protocol TokenVerifying: Sendable {
