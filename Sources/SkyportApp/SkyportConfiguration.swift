@@ -105,6 +105,9 @@ public struct SkyportConfiguration: Sendable {
     public var oidcIssuersFile: String?
     public var oidcIssuer: String?
     public var oidcAudiences: [String] = []
+    /// Groups whose members act as an operator (`SKYPORT_OIDC_OPERATOR_GROUPS`: `GROUP=OPERATOR,...`) or see
+    /// everything as an admin (`SKYPORT_OIDC_ADMIN_GROUPS`: comma-separated groups).
+    public var roles = RoleMapping()
 
     /// The retention periods as a policy.
     public var retention: RetentionPolicy {
@@ -185,6 +188,18 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_OIDC_ISSUER"], !v.isEmpty { c.oidcIssuer = v }
         if let v = env["SKYPORT_OIDC_AUDIENCE"] {
             c.oidcAudiences = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let v = env["SKYPORT_OIDC_OPERATOR_GROUPS"] {
+            for pair in v.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !pair.isEmpty {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw Invalid(description: "SKYPORT_OIDC_OPERATOR_GROUPS: '\(pair)' must be GROUP=OPERATOR, e.g. /skao/operators=skao")
+                }
+                c.roles.operatorGroups[parts[0]] = parts[1]
+            }
+        }
+        if let v = env["SKYPORT_OIDC_ADMIN_GROUPS"] {
+            c.roles.adminGroups = Set(v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         }
         if c.auth == .oidc, c.oidcIssuersFile == nil, c.oidcIssuer == nil {
             throw Invalid(description: "SKYPORT_AUTH=oidc needs trusted issuers: SKYPORT_OIDC_ISSUERS (a JSON file) or SKYPORT_OIDC_ISSUER with SKYPORT_OIDC_AUDIENCE")

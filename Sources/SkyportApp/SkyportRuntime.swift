@@ -125,6 +125,7 @@ public final class SkyportRuntime: Sendable {
             broker: broker, metrics: metrics, version: Self.version, maxBodyBytes: config.maxBodyBytes, rateLimiter: rateLimiter)
         deps.auth = config.auth
         deps.tokenVerifier = tokenVerifier
+        deps.roles = config.roles
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,

@@ -178,6 +178,8 @@ public struct Facility: Sendable, Hashable, Codable {
     /// Where each field came from, and when the facility was last harvested and refreshed (server-set). Nil for a
     /// facility stored before provenance was kept; its documents read as before.
     public var provenance: FacilityProvenance?
+    /// Who may use it (nil: everyone). Set by its operator only; shown to operators only.
+    public var access: FacilityAccess?
 
     public init(
         id: FacilityID, name: String, description: String = "", status: FacilityStatus = .active,

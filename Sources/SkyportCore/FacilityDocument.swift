@@ -21,6 +21,12 @@ public struct FacilityDocument: Sendable {
     public struct DataDocument: Sendable {
         public var rses: [String]?
     }
+    public struct AccessDocument: Sendable {
+        public var allowGroups: [String]?
+        public var allowUsers: [String]?
+        public var denyGroups: [String]?
+        public var denyUsers: [String]?
+    }
 
     public var id: String?
     public var name: String?
@@ -31,6 +37,7 @@ public struct FacilityDocument: Sendable {
     public var limits: LimitsDocument?
     public var capacity: CapacityDocument?
     public var data: DataDocument?
+    public var access: AccessDocument?
 
     /// Reads a parsed JSON or YAML document; only a document that is not an object fails here. Fields of the
     /// wrong type and unknown fields are kept in `problems`, and reported by `validated` with every other problem.
@@ -58,6 +65,16 @@ public struct FacilityDocument: Sendable {
         data = r.object(root["data"], "data").map { o in
             DataDocument(rses: r.array(o["rses"], "data.rses")?.enumerated().compactMap { i, item in r.string(item, "data.rses[\(i)]") })
         }
+        access = r.object(root["access"], "access").map { o in
+            // Entries are kept as written (an empty one too): `validated` names each bad one.
+            func names(_ key: String) -> [String]? {
+                r.array(o[key], "access.\(key)")?.enumerated().compactMap { i, item in
+                    item.stringValue.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? r.string(item, "access.\(key)[\(i)]")
+                }
+            }
+            return AccessDocument(
+                allowGroups: names("allowGroups"), allowUsers: names("allowUsers"), denyGroups: names("denyGroups"), denyUsers: names("denyUsers"))
+        }
         problems = Self.unknownKeys(in: value) + r.errors.all
     }
 
@@ -83,11 +100,12 @@ public struct FacilityDocument: Sendable {
 
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "owner", "created", "modified", "health", "provenance"],
+        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "access", "owner", "created", "modified", "health", "provenance"],
         "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],
         "data": ["rses"],
+        "access": ["allowGroups", "allowUsers", "denyGroups", "denyUsers"],
     ]
 
     /// Reports keys the document should not have (a misspelt `acepts` would otherwise be silently ignored).
@@ -101,7 +119,7 @@ public struct FacilityDocument: Sendable {
         }
         check(value, "", "")
         for (i, e) in (value["endpoints"]?.arrayValue ?? []).enumerated() { check(e, "endpoints[]", "endpoints[\(i)]") }
-        for scope in ["limits", "capacity", "data"] { check(value[scope], scope, scope) }
+        for scope in ["limits", "capacity", "data", "access"] { check(value[scope], scope, scope) }
         return errors
     }
 
@@ -116,6 +134,8 @@ public struct FacilityDocument: Sendable {
         public static let maxKinds = 64
         public static let maxRSEs = 1_024
         public static let maxURLLength = 2_048
+        public static let maxAccessEntries = 1_024
+        public static let maxAccessEntryLength = 512
     }
 
     /// Checks the document and builds the facility, or throws every problem found.
@@ -253,12 +273,42 @@ public struct FacilityDocument: Sendable {
             }
         }
 
+        var facilityAccess: FacilityAccess?
+        if let a = access {
+            func names(_ list: [String]?, _ field: String) -> [String] {
+                guard let list else { return [] }
+                if list.count > Bounds.maxAccessEntries { errors.add("access.\(field)", "at most \(Bounds.maxAccessEntries) entries") }
+                var out: [String] = []
+                for (i, name) in list.enumerated() {
+                    if name.isEmpty || name.utf8.count > Bounds.maxAccessEntryLength || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                        errors.add("access.\(field)[\(i)]", "must be 1 to \(Bounds.maxAccessEntryLength) bytes without control characters")
+                    } else if !out.contains(name) {
+                        out.append(name)
+                    }
+                }
+                return out
+            }
+            let users = { (list: [String]?, field: String) -> [String] in
+                let out = names(list, field)
+                for (i, user) in out.enumerated() where !user.contains("#") {
+                    errors.add("access.\(field)[\(i)]", "'\(user)' is not a user: name one as its token's issuer and subject, 'issuer#subject'")
+                }
+                return out
+            }
+            let policy = FacilityAccess(
+                allowGroups: names(a.allowGroups, "allowGroups"), allowUsers: users(a.allowUsers, "allowUsers"),
+                denyGroups: names(a.denyGroups, "denyGroups"), denyUsers: users(a.denyUsers, "denyUsers"))
+            facilityAccess = policy.isOpen ? nil : policy
+        }
+
         let all = problems + errors.all.filter { e in !problems.contains { $0.field == e.field } }
         if !all.isEmpty { throw ValidationFailure(all) }
-        return Facility(
+        var facility = Facility(
             id: facilityID!, name: trimmedName, description: description ?? "", status: facilityStatus,
             endpoints: parsedEndpoints, accepts: kinds, limits: facilityLimits, capacity: facilityCapacity,
             data: FacilityData(rses: rses), owner: owner, created: created, modified: now)
+        facility.access = facilityAccess
+        return facility
     }
 
     static func checkCount(_ value: Int?, _ field: String, max: Int, _ errors: inout FieldErrors) -> Int? {

@@ -18,6 +18,8 @@ public struct APIDependencies: Sendable {
     /// How callers are known (`SKYPORT_AUTH`), and what checks their tokens in `oidc` mode.
     public var auth: AuthMode = .open
     public var tokenVerifier: (any TokenVerifying)?
+    /// Which groups make a signed-in caller an operator or an admin.
+    public var roles = RoleMapping()
 
     public init(
         broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil

@@ -42,16 +42,16 @@ struct AcceptsController: Controller {
         table.add(.get, "/accepts") { request, context in
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
-            return try await answer(try AcceptsProbe.parse(query: query), request, audience: context.reasonAudience)
+            return try await answer(try AcceptsProbe.parse(query: query), request, audience: context.reasonAudience, requester: context.requester)
         }
         table.add(.post, "/accepts") { request, context in
             let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
-            return try await answer(try AcceptsProbe.parse(document: document), request, audience: context.reasonAudience)
+            return try await answer(try AcceptsProbe.parse(document: document), request, audience: context.reasonAudience, requester: context.requester)
         }
     }
 
-    func answer(_ probe: NormalisedRequest, _ request: Request, audience: ReasonAudience) async throws -> Response {
-        let outcome = try await deps.broker.negotiation.probe(probe)
+    func answer(_ probe: NormalisedRequest, _ request: Request, audience: ReasonAudience, requester: Requester) async throws -> Response {
+        let outcome = try await deps.broker.negotiation.probe(probe, requester: requester)
         let candidates = outcome?.candidates ?? []
         let word = candidates.isEmpty ? "NO" : "YES"
         let interfaces = candidates.flatMap { c in

@@ -13,6 +13,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let operators: any OperatorStore
     let mode: AuthMode
     let verifier: (any TokenVerifying)?
+    /// Which groups make a signed-in caller an operator or an admin.
+    let roles: RoleMapping
     let now: @Sendable () -> Date
 
     /// Longest bearer token read: an operator's or an open-mode user's is at most 256 bytes; a JWT with many groups
@@ -39,7 +41,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         guard let verifier else { return .refused(.unknownIssuer("none is configured")) }
         switch await verifier.identity(for: token, now: now()) {
-        case .success(let identity): return .identity(identity)
+        case .success(let identity): return .identity(identity, roles.roles(for: identity))
         case .failure(let refusal): return .refused(refusal)
         }
     }

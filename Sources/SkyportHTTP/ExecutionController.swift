@@ -20,7 +20,7 @@ struct ExecutionController: Controller {
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
-                owner: context.owner, logger: context.logger)
+                owner: context.owner, requester: context.requester, logger: context.logger)
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),

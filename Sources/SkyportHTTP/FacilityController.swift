@@ -10,8 +10,8 @@ struct FacilityController: Controller {
     var catalog: FacilityCatalog { deps.broker.facilities }
 
     func register(on table: inout RouteTable<SkyportRequestContext>) {
-        table.add(.get, "/facilities") { request, _ in
-            let documents = try await catalog.list(try Self.query(request.uri.queryParameters))
+        table.add(.get, "/facilities") { request, context in
+            let documents = try await catalog.list(try Self.query(request.uri.queryParameters), showAccess: context.reasonAudience == .operator)
             // The stored documents are served as they are: the list is assembled, not re-encoded.
             return try Representation.response(
                 json: "{\"count\":\(documents.count),\"facilities\":[" + documents.joined(separator: ",") + "]}", for: request)

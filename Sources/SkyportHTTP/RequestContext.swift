@@ -14,8 +14,9 @@ public enum Caller: Sendable, Equatable {
     case `operator`(name: String)
     /// A well-formed token that is no operator's: a user of the UWS job list (only its hash is kept). Open mode only.
     case user(tokenHash: String)
-    /// A signed-in scientist: a token from a trusted OpenID Connect issuer (`SKYPORT_AUTH=oidc`).
-    case identity(Identity)
+    /// A signed-in scientist: a token from a trusted OpenID Connect issuer (`SKYPORT_AUTH=oidc`), with the roles its
+    /// groups give it.
+    case identity(Identity, Roles)
     /// A bearer token from no trusted issuer, or one its issuer's rules refuse (`SKYPORT_AUTH=oidc`).
     case refused(TokenRefusal)
 }
@@ -38,7 +39,9 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         case .operator(let name): return name
         case .anonymous, .notBearer: throw APIError.unauthorized
         case .malformedToken, .user: throw APIError.invalidToken
-        case .identity: throw APIError.operatorsOnly
+        case .identity(_, let roles):
+            guard let name = roles.operatorName else { throw APIError.operatorsOnly }
+            return name
         case .refused(let refusal): throw APIError.refusedToken(refusal)
         }
     }
@@ -60,7 +63,7 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         switch caller {
         case .operator(let name): return name
         case .user(let hash): return "user-" + hash.prefix(16)
-        case .identity(let identity): return identity.owner
+        case .identity(let identity, _): return identity.owner
         case .refused(let refusal): throw APIError.refusedToken(refusal)
         case .anonymous, .notBearer: throw APIError.uwsUnauthorized
         case .malformedToken:
@@ -73,22 +76,32 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
     /// Whose offer sets and sessions the caller sees: a signed-in scientist only their own; operators and, in open
     /// mode, anyone who knows a UUID, everything.
     public var viewer: Viewer {
-        if case .identity(let identity) = caller { return .owner(identity.owner) }
+        if case .identity(let identity, let roles) = caller, !roles.isOperatorLike { return .owner(identity.owner) }
         return .anyone
     }
 
     /// Who owns what the caller makes: a signed-in scientist's identity (`issuer#subject`), or nil (anonymous, or an
     /// operator, whose sets every operator sees anyway).
     public var owner: String? {
-        if case .identity(let identity) = caller { return identity.owner }
+        if case .identity(let identity, _) = caller { return identity.owner }
         return nil
+    }
+
+    /// The caller as facilities' access policies judge them.
+    public var requester: Requester {
+        switch caller {
+        case .operator: return .operator
+        case .identity(_, let roles) where roles.isOperatorLike: return .operator
+        case .identity(let identity, _): return .identity(identity)
+        default: return .anonymous
+        }
     }
 
     /// The caller as an audit log names them: `operator:NAME`, a scientist's `issuer#subject`, or `anonymous`.
     public var who: String {
         switch caller {
         case .operator(let name): return "operator:" + name
-        case .identity(let identity): return identity.owner
+        case .identity(let identity, _): return identity.owner
         case .user(let hash): return "user-" + hash.prefix(16)
         case .anonymous, .notBearer, .malformedToken, .refused: return "anonymous"
         }
@@ -97,8 +110,11 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
     /// Whom rejection reasons are rendered for: an operator sees every detail, anyone else (anonymous callers, users
     /// with their own token) no facility's probe details, and of other brokers only a status and a short reason.
     public var reasonAudience: ReasonAudience {
-        if case .operator = caller { return .operator }
-        return .public
+        switch caller {
+        case .operator: return .operator
+        case .identity(_, let roles) where roles.isOperatorLike: return .operator
+        default: return .public
+        }
     }
 
     /// A path parameter (404 when the route has none of that name).

@@ -9,7 +9,7 @@ public enum SkyportRouter {
         router.add(middleware: RequestMiddleware())
         router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(
-            operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, now: deps.broker.now))
+            operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, roles: deps.roles, now: deps.broker.now))
         if let limiter = deps.rateLimiter, !limiter.limit.isOff { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),

@@ -11,6 +11,8 @@ public final class SQLiteStore: BrokerStore {
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
+    /// Copies the write-ahead log into the file off the writer's path (nil for `:memory:`).
+    let checkpointer: WALCheckpointer?
     /// What every session holds, built from the rows at start and kept current by every write of a session (see
     /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
     /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
@@ -38,19 +40,33 @@ public final class SQLiteStore: BrokerStore {
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
         }
         let writer: any DatabaseWriter
+        var checkpointer: WALCheckpointer?
         if path == ":memory:" {
             writer = try DatabaseQueue(configuration: config)
         } else {
             let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            writer = try DatabasePool(path: path, configuration: config)  // a pool runs in WAL mode
+            // Checkpoints run on a connection of their own (see WALCheckpointer); the writer's are a safety net.
+            let walCheckpointer = WALCheckpointer()
+            var writerConfig = config
+            writerConfig.prepareDatabase { db in
+                guard !db.configuration.readonly else { return }
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.safetyNetPages)")
+                db.add(transactionObserver: CommitCounter(walCheckpointer), extent: .databaseLifetime)
+            }
+            writer = try DatabasePool(path: path, configuration: writerConfig)  // a pool runs in WAL mode
+            checkpointer = walCheckpointer
         }
+        self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
+        try checkpointer?.start(path: path, configuration: config)
         self.writer = writer
         let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
         ledger = Mutex(loaded)
         ledgerDataVersion = Mutex(version)
     }
+
+    deinit { checkpointer?.stop() }
 
     /// The schema's history. Append new migrations at the end; never edit a released one.
     static var migrator: DatabaseMigrator {

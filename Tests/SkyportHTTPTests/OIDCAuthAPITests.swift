@@ -24,11 +24,14 @@ func withTestEgress<T: Sendable>(_ body: (Egress) async throws -> T) async throw
 @Suite(.serialized, .enabled(if: TestPeers.run(TestPeers.oidc != nil), "OpenID provider not started: scripts/peers.sh start oidc"))
 struct OIDCAuthAPITests {
     /// A user's access token from the provider (its authorization-code flow, driven by its test helper).
-    static func token(_ user: String, audience: String = "skyport") async throws -> String {
+    /// `groups`, when given, replace the user's groups at the provider (an empty list clears them).
+    static func token(_ user: String, audience: String = "skyport", groups: [String]? = nil) async throws -> String {
         let issuer = try TestPeers.requireOIDC()
         return try await withTestEgress { egress in
             let http = RemoteHTTP(egress: egress, purpose: .identity, retry: RetryPolicy(maxAttempts: 1))
-            let r = try await http.postForm(issuer.appending(path: "test/login"), [("user", user), ("audience", audience)], accept: "application/json")
+            var form = [("user", user), ("audience", audience)]
+            if let groups { form.append(("groups", groups.joined(separator: ","))) }
+            let r = try await http.postForm(issuer.appending(path: "test/login"), form, accept: "application/json")
             return try #require(try JSONValue.parse(r.body)["access_token"]?.stringValue, "login: \(String(decoding: r.body, as: UTF8.self))")
         }
     }
@@ -131,6 +134,64 @@ struct OIDCAuthAPITests {
             #expect(first.status == .seeOther && again.status == .seeOther && other.status == .seeOther, "\(other.text)")
             #expect(first.headers[.location] == again.headers[.location])
             #expect(other.headers[.location] != first.headers[.location])
+        }
+    }
+
+    @Test func aFacilityForOneGroupIsOfferedToItsMembersOnlyAndItsPolicyIsShownToOperatorsOnly() async throws {
+        let member = try await Self.token("dora", groups: ["/skao", "/skao/users"])
+        let outsider = try await Self.token("erin", groups: [])
+        try await oidcBroker().run { client in
+            var restricted = try #require(try JSONValue.parse(computeFacility("ska-only")).objectValue)
+            restricted["access"] = .object(["allowGroups": .array([.string("/skao")])])
+            let registered = try await client.send(
+                .post, "/facilities", json: String(decoding: try JSONEncoder().encode(JSONValue.object(restricted)), as: UTF8.self), token: TestBroker.aliceToken)
+            #expect(registered.status == .created, "\(registered.text)")
+            _ = try await client.send(.post, "/facilities", json: computeFacility("open"), token: TestBroker.aliceToken)
+
+            func facilities(offeredTo token: String) async throws -> (offered: Set<String>, rejected: [String: [String]]) {
+                let body = try await client.send(.post, "/requests", json: notebookRequest, token: token).json()
+                let offered = Set(offers(body).compactMap { ($0["facility"] as? [String: Any])?["id"] as? String })
+                var rejected: [String: [String]] = [:]
+                for r in body["rejected"] as? [[String: Any]] ?? [] {
+                    rejected[r["facility"] as? String ?? ""] = (r["reasons"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+                }
+                return (offered, rejected)
+            }
+            let dora = try await facilities(offeredTo: member)
+            #expect(dora.rejected["ska-only"] == nil && dora.offered.contains("ska-only"), "\(dora)")
+            let erin = try await facilities(offeredTo: outsider)
+            #expect(erin.rejected["ska-only"] == ["not-authorized"], "\(erin)")
+            #expect(erin.rejected["open"] == nil && !erin.offered.contains("ska-only"))
+
+            // The policy: operators read it, nobody else.
+            let publicView = try await client.send(.get, "/facilities/ska-only", token: outsider)
+            #expect(publicView.status == .ok && !publicView.text.contains("access") && !publicView.text.contains("/skao"), "\(publicView.text)")
+            #expect(!(try await client.send(.get, "/facilities").text.contains("/skao")))
+            #expect(try await client.send(.get, "/facilities/ska-only", token: TestBroker.aliceToken).text.contains("/skao"))
+            #expect(try await client.send(.get, "/facilities", token: TestBroker.aliceToken).text.contains("/skao"))
+        }
+    }
+
+    @Test func groupsMakeOperatorsAndAdmins() async throws {
+        let olga = try await Self.token("olga", groups: ["/skao/ops"])
+        let ada = try await Self.token("ada", groups: ["/skyport/admins"])
+        let fred = try await Self.token("fred", groups: [])
+        var broker = try await oidcBroker()
+        broker.config.roles = RoleMapping(operatorGroups: ["/skao/ops": "skao-ops"], adminGroups: ["/skyport/admins"])
+        try await broker.run { client in
+            let made = try await client.send(.post, "/facilities", json: computeFacility("by-olga"), token: olga)
+            #expect(made.status == .created, "\(made.text)")
+            #expect((try made.json())["owner"] as? String == "skao-ops")
+            #expect(try await client.send(.post, "/facilities", json: computeFacility("by-fred"), token: fred).status == .forbidden)
+            #expect(try await client.send(.post, "/facilities", json: computeFacility("by-ada"), token: ada).status == .forbidden)
+            // Fred's offer set: his own, an admin's and an operator's to see; nobody else's.
+            let asked = try await client.send(.post, "/requests", json: notebookRequest, token: fred)
+            let setPath = try #require(asked.headers[.location].flatMap { URL(string: $0)?.path })
+            #expect(try await client.send(.get, setPath, token: fred).status == .ok)
+            #expect(try await client.send(.get, setPath, token: ada).status == .ok)
+            #expect(try await client.send(.get, setPath, token: olga).status == .ok)
+            let other = try await Self.token("gina", groups: [])
+            #expect(try await client.send(.get, setPath, token: other).status == .notFound)
         }
     }
 }

@@ -10,15 +10,27 @@ public struct FacilityCatalog: Sendable {
     /// The owner of harvested facilities.
     public static let registryOwner = "registry"
 
-    /// The canonical JSON documents of the facilities the query selects, ordered by identifier.
-    public func list(_ query: FacilityQuery) async throws -> [String] {
-        try await broker.store.facilitiesJSON(query)
+    /// The canonical JSON documents of the facilities the query selects, ordered by identifier; their access
+    /// policies only when `showAccess` (for operators: who may use a facility is not for everyone to read).
+    public func list(_ query: FacilityQuery, showAccess: Bool = true) async throws -> [String] {
+        let documents = try await broker.store.facilitiesJSON(query)
+        return showAccess ? documents : try documents.map(Self.withoutAccess)
+    }
+
+    /// A facility document without its access policy.
+    static func withoutAccess(_ document: String) throws -> String {
+        guard document.contains("\"access\""), case .object(var object) = try CanonicalJSON.decode(JSONValue.self, document),
+              object["access"] != nil else { return document }
+        object["access"] = nil
+        return try CanonicalJSON.encode(JSONValue.object(object))
     }
 
     /// A facility's canonical JSON document, with its last health check added as `health` (status, reason,
-    /// checked, since) when it has been probed. The reason (what the probe found, clipped) is shown to operators only.
+    /// checked, since) when it has been probed. The reason (what the probe found, clipped) and the access policy are
+    /// shown to operators only (`probeDetails`).
     public func document(_ id: FacilityID, probeDetails: Bool = true) async throws -> String {
-        guard let document = try await broker.store.facilityJSON(id) else { throw BrokerError.notFound("facility '\(id)'") }
+        guard var document = try await broker.store.facilityJSON(id) else { throw BrokerError.notFound("facility '\(id)'") }
+        if !probeDetails { document = try Self.withoutAccess(document) }
         var health = broker.health?.board[id]
         if !probeDetails, health?.reason != nil { health?.reason = "failed its last health check" }
         return try Self.withHealth(document, health)

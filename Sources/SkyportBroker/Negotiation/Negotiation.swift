@@ -24,13 +24,14 @@ public struct Negotiation: Sendable {
     /// ExecutionBrokers are asked first, all at once and each within its deadline (`path` is the way the request
     /// came here); their offers are stored as they arrive, and merged with this broker's own, round by round in
     /// rank order, when the last has answered.
-    /// `owner` (a signed-in caller's `Identity.owner`) owns the set and its sessions.
+    /// `owner` (a signed-in caller's `Identity.owner`) owns the set and its sessions; facilities' access policies
+    /// judge `requester`.
     public func negotiateSet(
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
-        owner: String? = nil, logger: Logger
+        owner: String? = nil, requester: Requester = .anonymous, logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let index = try await broker.store.matchIndex()
-        let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now)
+        let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
         let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
         if index.facilities.contains(where: { $0.brokerEndpoint != nil }) {

@@ -70,3 +70,39 @@ public enum AuthMode: String, Sendable, Hashable, CaseIterable {
         }
     }
 }
+
+/// What a signed-in identity may do besides a scientist's work, from its groups.
+public struct Roles: Sendable, Hashable {
+    /// The operator it acts as (its facilities, its registry sources), if any.
+    public var operatorName: String?
+    /// Sees every offer set, session and UWS job, and every facility's policy, as operators do.
+    public var admin: Bool
+
+    public init(operatorName: String? = nil, admin: Bool = false) {
+        self.operatorName = operatorName
+        self.admin = admin
+    }
+
+    /// Whether it sees and acts as an operator does.
+    public var isOperatorLike: Bool { operatorName != nil || admin }
+}
+
+/// Which groups give which roles (`SKYPORT_OIDC_OPERATOR_GROUPS`, `SKYPORT_OIDC_ADMIN_GROUPS`). Group membership is
+/// literal (a child group does not stand for its parent).
+public struct RoleMapping: Sendable, Hashable {
+    /// Group → the operator name its members act as.
+    public var operatorGroups: [String: String]
+    public var adminGroups: Set<String>
+
+    public init(operatorGroups: [String: String] = [:], adminGroups: Set<String> = []) {
+        self.operatorGroups = operatorGroups
+        self.adminGroups = adminGroups
+    }
+
+    /// The roles of `identity`: the operator of the first of its groups (in the token's order) that names one.
+    public func roles(for identity: Identity) -> Roles {
+        Roles(
+            operatorName: identity.groups.lazy.compactMap { operatorGroups[$0] }.first,
+            admin: identity.groups.contains(where: adminGroups.contains))
+    }
+}

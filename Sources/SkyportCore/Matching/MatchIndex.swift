@@ -53,23 +53,27 @@ public struct MatchIndex: Sendable {
         self.rseBits = rses
     }
 
-    /// Matches one request against every facility.
-    public func match(_ request: NormalisedRequest) -> MatchOutcome { match(MatchShape(request)) }
+    /// Matches one request against every facility, as `requester` asks it (facilities' access policies judge them).
+    public func match(_ request: NormalisedRequest, requester: Requester = .anonymous) -> MatchOutcome {
+        match(MatchShape(request), requester: requester)
+    }
 
     /// Matches one request shape against every facility: hard filters, then score and rank.
-    public func match(_ shape: MatchShape) -> MatchOutcome {
+    public func match(_ shape: MatchShape, requester: Requester = .anonymous) -> MatchOutcome {
         let q = CompiledShape(shape, in: self)
+        let facilities = self.facilities
         var accepted: [AcceptedEntry] = []
         var rejected: [RejectedEntry] = []
         accepted.reserveCapacity(compiled.count)
-        compiled.withUnsafeBufferPointer { facilities in
+        compiled.withUnsafeBufferPointer { compiled in
             rseBits.withUnsafeBufferPointer { rseBits in
                 acceptsBits.withUnsafeBufferPointer { acceptsBits in
-                    for i in 0..<facilities.count {
-                        let f = facilities[i]
+                    for i in 0..<compiled.count {
+                        let f = compiled[i]
                         var reasons: UInt16 = 0
                         var flags = q.baseFlags
                         if !f.active { reasons |= ReasonBit.notActive }
+                        if f.restricted, facilities[i].access?.admits(requester) == false { reasons |= ReasonBit.notAuthorized }
                         if !f.acceptsAny {
                             reasons |= ReasonBit.kindNotAccepted
                         } else if q.kindID >= 0 {
@@ -135,6 +139,7 @@ enum ReasonBit {
     static let coresCapacity: UInt16 = 1 << 5
     static let memoryCapacity: UInt16 = 1 << 6
     static let dataNotColocated: UInt16 = 1 << 7
+    static let notAuthorized: UInt16 = 1 << 8
 }
 
 /// The flag bits of a compact flag mask.
@@ -153,6 +158,8 @@ enum FlagBit {
 /// A facility's matching-relevant values as plain integers; -1 is unknown.
 struct CompiledFacility: Sendable {
     var active: Bool
+    /// It has an access policy (judged per requester).
+    var restricted: Bool
     var acceptsAny: Bool
     var hasRses: Bool
     var limitCores: Int
@@ -169,6 +176,7 @@ struct CompiledFacility: Sendable {
 
     init(_ f: Facility) {
         active = f.status == .active
+        restricted = f.access.map { !$0.isOpen } ?? false
         acceptsAny = !f.accepts.isEmpty
         hasRses = !f.data.rses.isEmpty
         limitCores = f.limits.cores.map { Swift.max(0, $0) } ?? -1

@@ -75,6 +75,10 @@ struct MatchExplainer {
         if mask & ReasonBit.notActive != 0 {
             out.append(MatchReason(code: .facilityNotActive, field: "status", requested: "active", offered: f.status.rawValue, facility: id))
         }
+        if mask & ReasonBit.notAuthorized != 0 {
+            // What the policy says is not the caller's to know: only that the facility is not theirs to use.
+            out.append(MatchReason(code: .notAuthorized, field: "access", requested: "access", offered: "not available", facility: id))
+        }
         if mask & ReasonBit.kindNotAccepted != 0 {
             let offered = f.accepts.map(\.rawValue).joined(separator: ",")
             let asked = shape.kind?.rawValue ?? shape.unsupportedKind ?? "unknown"

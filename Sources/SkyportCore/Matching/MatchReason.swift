@@ -26,6 +26,8 @@ public enum MatchReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case brokerUnreachable = "broker-unreachable"
     /// Another broker refused because the request had already passed through it (A asks B asks A).
     case federationLoop = "federation-loop"
+    /// The facility's access policy does not admit the caller (the caller is not told the policy).
+    case notAuthorized = "not-authorized"
 }
 
 /// One machine-readable reason a facility was rejected, with what was asked and what the facility offers.
@@ -98,6 +100,8 @@ public struct MatchReason: Sendable, Hashable {
         case .federationLoop:
             guard let detail else { return "broker \(name): the request had already passed through it" }
             return "broker \(name): \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
+        case .notAuthorized:
+            return "facility \(name) is not available to you"
         case .brokerUnreachable:
             guard full, let detail else {
                 let status = detail.flatMap(RemoteText.httpStatus).map { " (it answered HTTP \($0))" } ?? ""

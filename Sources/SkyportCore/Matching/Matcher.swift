@@ -26,8 +26,10 @@ public enum Matcher {
     }
 
     /// Matches one request against facilities compiled once (a store keeps its index until its facilities change).
-    public static func match(_ request: NormalisedRequest, index: MatchIndex, health: HealthBoard? = nil, now: Date = Date()) -> MatchOutcome {
-        let outcome = index.match(request)
+    public static func match(
+        _ request: NormalisedRequest, index: MatchIndex, health: HealthBoard? = nil, now: Date = Date(), requester: Requester = .anonymous
+    ) -> MatchOutcome {
+        let outcome = index.match(request, requester: requester)
         guard let health, !health.entries.isEmpty else { return outcome }
         return applying(health, to: outcome, now: now)
     }

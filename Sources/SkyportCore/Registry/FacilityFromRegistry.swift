@@ -89,6 +89,8 @@ public enum RegistryMapping {
         merged.id = existing.id
         merged.owner = existing.owner
         merged.created = existing.created
+        // Who may use it is the operator's alone to say: no registry record carries it.
+        merged.access = existing.access
         var provenance = harvested.provenance ?? FacilityProvenance()
         let before = existing.provenance ?? FacilityProvenance()
         provenance.refreshed = before.refreshed
