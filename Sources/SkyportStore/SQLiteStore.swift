@@ -11,8 +11,6 @@ public final class SQLiteStore: BrokerStore {
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
-    /// Copies the write-ahead log into the file off the writer's path (nil for `:memory:`).
-    let checkpointer: WALCheckpointer?
     /// What every session holds, built from the rows at start and kept current by every write of a session (see
     /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
     /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
@@ -40,33 +38,19 @@ public final class SQLiteStore: BrokerStore {
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
         }
         let writer: any DatabaseWriter
-        var checkpointer: WALCheckpointer?
         if path == ":memory:" {
             writer = try DatabaseQueue(configuration: config)
         } else {
             let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            // Checkpoints run on a connection of their own (see WALCheckpointer); the writer's are a safety net.
-            let walCheckpointer = WALCheckpointer()
-            var writerConfig = config
-            writerConfig.prepareDatabase { db in
-                guard !db.configuration.readonly else { return }
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.safetyNetPages)")
-                db.add(transactionObserver: CommitCounter(walCheckpointer), extent: .databaseLifetime)
-            }
-            writer = try DatabasePool(path: path, configuration: writerConfig)  // a pool runs in WAL mode
-            checkpointer = walCheckpointer
+            writer = try DatabasePool(path: path, configuration: config)  // a pool runs in WAL mode
         }
-        self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
-        try checkpointer?.start(path: path, configuration: config)
         self.writer = writer
         let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
         ledger = Mutex(loaded)
         ledgerDataVersion = Mutex(version)
     }
-
-    deinit { checkpointer?.stop() }
 
     /// The schema's history. Append new migrations at the end; never edit a released one.
     static var migrator: DatabaseMigrator {
@@ -241,6 +225,8 @@ public final class SQLiteStore: BrokerStore {
         var generation: Int64
         var all: [(facility: Facility, document: String)]
         var index: MatchIndex
+        /// Position in `all` by identifier key.
+        var byKey: [String: Int]
     }
 
     private let facilityCache = Mutex<FacilitySnapshot?>(nil)
@@ -255,7 +241,8 @@ public final class SQLiteStore: BrokerStore {
         if let cached, fresh == nil { return cached }
         let (generation, documents) = fresh ?? (0, [])
         let all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
-        let snapshot = FacilitySnapshot(generation: generation, all: all, index: MatchIndex(all.map(\.facility)))
+        let byKey = Dictionary(all.enumerated().map { ($0.element.facility.id.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let snapshot = FacilitySnapshot(generation: generation, all: all, index: MatchIndex(all.map(\.facility)), byKey: byKey)
         facilityCache.withLock { $0 = snapshot }
         return snapshot
     }
@@ -265,6 +252,15 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func matchIndex() async throws -> MatchIndex { try await facilitySnapshot().index }
+
+    public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
+        try await facilitySnapshot().all.filter { query.matches($0.facility) }
+    }
+
+    public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
+        let snapshot = try await facilitySnapshot()
+        return snapshot.byKey[id.key].map { snapshot.all[$0] }
+    }
 
     public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
         try await facilitySnapshot().all.filter { query.matches($0.facility) }.map(\.document)

@@ -13,14 +13,13 @@ public struct FacilityCatalog: Sendable {
     /// The canonical JSON documents of the facilities the query selects, ordered by identifier; their access
     /// policies only when `showAccess` (for operators: who may use a facility is not for everyone to read).
     public func list(_ query: FacilityQuery, showAccess: Bool = true) async throws -> [String] {
-        let documents = try await broker.store.facilitiesJSON(query)
-        return showAccess ? documents : try documents.map(Self.withoutAccess)
+        guard !showAccess else { return try await broker.store.facilitiesJSON(query) }
+        return try await broker.store.facilityDocuments(query).map { try Self.publicDocument($0.facility, $0.document) }
     }
 
-    /// A facility document without its access policy.
-    static func withoutAccess(_ document: String) throws -> String {
-        guard document.contains("\"access\""), case .object(var object) = try CanonicalJSON.decode(JSONValue.self, document),
-              object["access"] != nil else { return document }
+    /// A facility's document as anyone may read it: without its access policy (re-encoded only when it has one).
+    static func publicDocument(_ facility: Facility, _ document: String) throws -> String {
+        guard facility.access != nil, case .object(var object) = try CanonicalJSON.decode(JSONValue.self, document) else { return document }
         object["access"] = nil
         return try CanonicalJSON.encode(JSONValue.object(object))
     }
@@ -29,8 +28,14 @@ public struct FacilityCatalog: Sendable {
     /// checked, since) when it has been probed. The reason (what the probe found, clipped) and the access policy are
     /// shown to operators only (`probeDetails`).
     public func document(_ id: FacilityID, probeDetails: Bool = true) async throws -> String {
-        guard var document = try await broker.store.facilityJSON(id) else { throw BrokerError.notFound("facility '\(id)'") }
-        if !probeDetails { document = try Self.withoutAccess(document) }
+        let document: String
+        if probeDetails {
+            guard let stored = try await broker.store.facilityJSON(id) else { throw BrokerError.notFound("facility '\(id)'") }
+            document = stored
+        } else {
+            guard let (facility, stored) = try await broker.store.facilityDocument(id) else { throw BrokerError.notFound("facility '\(id)'") }
+            document = try Self.publicDocument(facility, stored)
+        }
         var health = broker.health?.board[id]
         if !probeDetails, health?.reason != nil { health?.reason = "failed its last health check" }
         return try Self.withHealth(document, health)

@@ -18,10 +18,24 @@ public protocol FacilityStore: Sendable {
     /// Every facility compiled for matching. A store may keep it until its facilities change: every offer request
     /// matches against all of them.
     func matchIndex() async throws -> MatchIndex
+    /// The facilities the query matches with their canonical JSON documents, ordered by identifier (for views
+    /// that show a document as stored unless the facility says otherwise).
+    func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)]
+    /// One facility with its canonical JSON document.
+    func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)?
 }
 
 extension FacilityStore {
     public func matchIndex() async throws -> MatchIndex { MatchIndex(try await facilities(FacilityQuery())) }
+
+    public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
+        Array(zip(try await facilities(query), try await facilitiesJSON(query)))
+    }
+
+    public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
+        guard let facility = try await facility(id), let document = try await facilityJSON(id) else { return nil }
+        return (facility, document)
+    }
 }
 
 /// What happened to a facility someone asked to remove.
