@@ -230,20 +230,34 @@ public final class SQLiteStore: BrokerStore {
     }
 
     private let facilityCache = Mutex<FacilitySnapshot?>(nil)
+    /// The rebuild under way, so that requests arriving together after a change wait for one rebuild instead of
+    /// each decoding every facility.
+    private let snapshotBuild = Mutex<(generation: Int64, task: Task<FacilitySnapshot, any Error>)?>(nil)
 
     private func facilitySnapshot() async throws -> FacilitySnapshot {
         let cached = facilityCache.withLock { $0 }
-        let fresh: (Int64, [String])? = try await writer.read { db in
-            let generation = try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0
-            if generation == cached?.generation { return nil }
-            return (generation, try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
+        let generation = try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0 }
+        if let cached, cached.generation == generation { return cached }
+        let task = snapshotBuild.withLock { build -> Task<FacilitySnapshot, any Error> in
+            if let build, build.generation == generation { return build.task }
+            let task = Task { try await self.buildSnapshot() }
+            build = (generation, task)
+            return task
         }
-        if let cached, fresh == nil { return cached }
-        let (generation, documents) = fresh ?? (0, [])
+        return try await task.value
+    }
+
+    private func buildSnapshot() async throws -> FacilitySnapshot {
+        let (generation, documents): (Int64, [String]) = try await writer.read { db in
+            (try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0,
+             try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
+        }
         let all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
         let byKey = Dictionary(all.enumerated().map { ($0.element.facility.id.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let snapshot = FacilitySnapshot(generation: generation, all: all, index: MatchIndex(all.map(\.facility)), byKey: byKey)
-        facilityCache.withLock { $0 = snapshot }
+        facilityCache.withLock { cached in
+            if (cached?.generation ?? -1) <= generation { cached = snapshot }
+        }
         return snapshot
     }
 
