@@ -41,6 +41,13 @@ struct OIDCVerifierIntegrationTests {
         }
     }
 
+    /// The instant a JWT was issued (its `iat`): the JWTs are judged at a time given relative to it, never at the
+    /// wall clock's.
+    static func issued(_ token: String) throws -> Date {
+        let payload = try #require(Base64URL.decode(token.split(separator: ".")[1]))
+        return try #require(TokenRules.date(try JSONValue.parse(payload)["iat"]))
+    }
+
     func withVerifier(
         audiences: [String] = [audience], issuerOverride: String? = nil, _ body: (OIDCVerifier, Provider, String) async throws -> Void
     ) async throws {
@@ -58,10 +65,12 @@ struct OIDCVerifierIntegrationTests {
 
     @Test func aValidTokenGivesTheIdentityWithItsGroupsAndTwoUsersAreTwoIdentities() async throws {
         try await withVerifier { verifier, provider, iss in
-            let alice = try await verifier.identity(for: try await provider.login("alice", groups: ["/skao", "/skao/users"]), now: Date()).get()
+            let aliceToken = try await provider.login("alice", groups: ["/skao", "/skao/users"])
+            let alice = try await verifier.identity(for: aliceToken, now: try Self.issued(aliceToken)).get()
             #expect(alice.issuer == iss)
             #expect(alice.groups.starts(with: ["/skao", "/skao/users"]))
-            let bob = try await verifier.identity(for: try await provider.login("bob"), now: Date()).get()
+            let bobToken = try await provider.login("bob")
+            let bob = try await verifier.identity(for: bobToken, now: try Self.issued(bobToken)).get()
             #expect(bob.subject != alice.subject)
             #expect(bob.owner != alice.owner)
         }
@@ -70,14 +79,15 @@ struct OIDCVerifierIntegrationTests {
     @Test func expiredWrongAudienceTamperedAndUnsignedTokensAreRefusedEachWithItsReason() async throws {
         try await withVerifier { verifier, provider, _ in
             let token = try await provider.login("alice")
-            #expect(try await verifier.identity(for: token, now: Date()).get().subject.isEmpty == false)
+            let now = try Self.issued(token)
+            #expect(try await verifier.identity(for: token, now: now).get().subject.isEmpty == false)
             // An hour on (the token lives 10 minutes): expired.
-            guard case .failure(.expired) = await verifier.identity(for: token, now: Date().addingTimeInterval(3_600)) else {
+            guard case .failure(.expired) = await verifier.identity(for: token, now: now.addingTimeInterval(3_600)) else {
                 Issue.record("an expired token was not refused as expired")
                 return
             }
             let other = try await provider.login("alice", audience: "https://uws.example.org")
-            guard case .failure(.wrongAudience(let aud)) = await verifier.identity(for: other, now: Date()) else {
+            guard case .failure(.wrongAudience(let aud)) = await verifier.identity(for: other, now: try Self.issued(other)) else {
                 Issue.record("a token for another audience was not refused")
                 return
             }
@@ -88,23 +98,23 @@ struct OIDCVerifierIntegrationTests {
             var claims = try #require(try JSONValue.parse(Base64URL.decode(parts[1]) ?? Data()).objectValue)
             claims["sub"] = .string("mallory")
             let forged = [parts[0], Base64URL.encode(try JSONEncoder().encode(JSONValue.object(claims))), parts[2]].joined(separator: ".")
-            #expect(await verifier.identity(for: forged, now: Date()) == .failure(.badSignature))
+            #expect(await verifier.identity(for: forged, now: now) == .failure(.badSignature))
 
             // `alg: none` with the provider's own key id, and HS256 "signed" with a public value.
             var header = try #require(try JSONValue.parse(Base64URL.decode(parts[0]) ?? Data()).objectValue)
             header["alg"] = .string("none")
             let unsigned = [Base64URL.encode(try JSONEncoder().encode(JSONValue.object(header))), parts[1], ""].joined(separator: ".")
-            #expect(await verifier.identity(for: unsigned, now: Date()) == .failure(.algorithmNotAllowed("none")))
+            #expect(await verifier.identity(for: unsigned, now: now) == .failure(.algorithmNotAllowed("none")))
             header["alg"] = .string("HS256")
             let hmac = [Base64URL.encode(try JSONEncoder().encode(JSONValue.object(header))), parts[1], parts[2]].joined(separator: ".")
-            #expect(await verifier.identity(for: hmac, now: Date()) == .failure(.algorithmNotAllowed("HS256")))
+            #expect(await verifier.identity(for: hmac, now: now) == .failure(.algorithmNotAllowed("HS256")))
         }
     }
 
     @Test func aTokenFromAnIssuerNotTrustedIsRefusedBeforeAnythingIsFetched() async throws {
         try await withVerifier(issuerOverride: "https://iam.example.org/") { verifier, provider, _ in
             let token = try await provider.login("alice")
-            guard case .failure(.unknownIssuer) = await verifier.identity(for: token, now: Date()) else {
+            guard case .failure(.unknownIssuer) = await verifier.identity(for: token, now: try Self.issued(token)) else {
                 Issue.record("a token of an untrusted issuer was not refused")
                 return
             }
@@ -113,8 +123,8 @@ struct OIDCVerifierIntegrationTests {
 
     @Test func keysRotatedAtTheProviderAreFetchedAgainAtMostOnceAHalfMinuteAndTheOldOnesStopWorking() async throws {
         try await withVerifier { verifier, provider, _ in
-            let t0 = Date()
             let before = try await provider.login("alice")
+            let t0 = try Self.issued(before)
             #expect((try? await verifier.identity(for: before, now: t0).get()) != nil)
             try await provider.rotate()
             let after = try await provider.login("alice")
