@@ -109,9 +109,17 @@ public struct SkyportConfiguration: Sendable {
     /// everything as an admin (`SKYPORT_OIDC_ADMIN_GROUPS`: comma-separated groups).
     public var roles = RoleMapping()
 
+    /// The quota file (`SKYPORT_QUOTAS`: `{"quotas": [{"account": "group:/skao", "offeredCores": 64}, ...]}`); quotas set
+    /// through the admin API override it.
+    public var quotasFile: String?
+    /// Seconds an audit event is kept (`SKYPORT_RETAIN_AUDIT`).
+    public var retainAudit = 400 * 86_400
+
     /// The retention periods as a policy.
     public var retention: RetentionPolicy {
-        RetentionPolicy(offers: TimeInterval(retainOffers), sessions: TimeInterval(retainSessions), uwsGrace: TimeInterval(retainUWSJobs))
+        RetentionPolicy(
+            offers: TimeInterval(retainOffers), sessions: TimeInterval(retainSessions), uwsGrace: TimeInterval(retainUWSJobs),
+            audit: TimeInterval(retainAudit))
     }
 
     public init() {}
@@ -180,6 +188,8 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_RETAIN_SESSIONS"] { c.retainSessions = try int(v, "SKYPORT_RETAIN_SESSIONS", 0...(3_650 * 86_400)) }
         if let v = env["SKYPORT_RETAIN_UWS_JOBS"] { c.retainUWSJobs = try int(v, "SKYPORT_RETAIN_UWS_JOBS", 0...(3_650 * 86_400)) }
         if let v = env["SKYPORT_RETENTION_SWEEP"] { c.retentionSweep = try int(v, "SKYPORT_RETENTION_SWEEP", 0...86_400) }
+        if let v = env["SKYPORT_RETAIN_AUDIT"] { c.retainAudit = try int(v, "SKYPORT_RETAIN_AUDIT", 86_400...(3_650 * 86_400)) }
+        if let v = env["SKYPORT_QUOTAS"], !v.isEmpty { c.quotasFile = v }
         if let v = env["SKYPORT_AUTH"] {
             guard let mode = AuthMode(rawValue: v.lowercased()) else { throw Invalid(description: "SKYPORT_AUTH='\(v)' must be open or oidc") }
             c.auth = mode

@@ -95,7 +95,25 @@ public final class SkyportRuntime: Sendable {
             : nil
         self.broker = Broker(
             store: store, planner: planner, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests,
-            federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress)
+            federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress,
+            accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()))
+    }
+
+    /// Reads and checks the quota file; every bad entry is named.
+    static func loadQuotas(_ path: String) throws -> QuotaTable {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw SkyportConfiguration.Invalid(description: "SKYPORT_QUOTAS: cannot read \(path): \(error.localizedDescription)")
+        }
+        let value: JSONValue
+        do { value = try JSONValue.parse(data) } catch {
+            throw SkyportConfiguration.Invalid(description: "SKYPORT_QUOTAS: \(path) is not JSON: \(error)")
+        }
+        switch QuotaTable.parse(value) {
+        case .success(let table): return table
+        case .failure(let f):
+            throw SkyportConfiguration.Invalid(description: "SKYPORT_QUOTAS: \(path): " + f.errors.map(\.description).joined(separator: "; "))
+        }
     }
 
     /// Runs `body` with a runtime, and closes its client afterwards whatever happens (the CLI's one-shot commands).
@@ -200,6 +218,7 @@ public final class SkyportRuntime: Sendable {
                 notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger),
         ]
         services.append(MemoryTrimService(connections: connections, logger: logger))
+        services.append(AuditWriterService(broker: self.broker, logger: Logger(label: "skyport.audit", factory: { [logger] _ in logger.handler })))
         if config.retentionSweep > 0 {
             services.append(RetentionService(
                 store: store, policy: config.retention, interval: .seconds(config.retentionSweep),

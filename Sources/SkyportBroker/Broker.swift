@@ -31,13 +31,16 @@ public struct Broker: Sendable {
     /// Which URLs others write (facility endpoints, callbacks, repositories, registry sources) the broker will call:
     /// judged where they enter, and again, resolved, by the egress gate when they are called.
     public var egress: EgressPolicy
+    /// The quota file's quotas, the merged table as last read, and audit events waiting to be written.
+    public var accounts: AccountBook
 
     public init(
         store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,
         health: HealthBoardBox? = nil, registryHarvests: WorkSignal? = nil, federation: (any OfferForwarder)? = nil,
         federationDeadline: Double = 3, capabilities: CapabilitiesFetch? = nil, egress: EgressPolicy = EgressPolicy(),
-        now: @escaping @Sendable () -> Date = { Date() }
+        accounts: AccountBook = AccountBook(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.accounts = accounts
         self.egress = egress
         self.store = store
         self.planner = planner
@@ -59,6 +62,10 @@ public struct Broker: Sendable {
     public var uwsJobs: UWSJobs { UWSJobs(broker: self) }
     /// Facilities as operators register, change, remove and refresh them.
     public var facilities: FacilityCatalog { FacilityCatalog(broker: self) }
+    /// Quotas and usage.
+    public var quotas: Quotas { Quotas(broker: self) }
+    /// Who did what.
+    public var audit: AuditTrail { AuditTrail(broker: self) }
     /// The IVOA registries Skyport harvests.
     public var registrySources: RegistrySources { RegistrySources(broker: self) }
 }

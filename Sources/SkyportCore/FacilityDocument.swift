@@ -26,6 +26,8 @@ public struct FacilityDocument: Sendable {
         public var allowUsers: [String]?
         public var denyGroups: [String]?
         public var denyUsers: [String]?
+        /// `(group, fraction)` as written (nil where a value is missing or of the wrong type, reported when read).
+        public var shares: [(group: String?, fraction: Double?)]?
     }
 
     public var id: String?
@@ -72,8 +74,17 @@ public struct FacilityDocument: Sendable {
                     item.stringValue.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? r.string(item, "access.\(key)[\(i)]")
                 }
             }
+            let shares = r.array(o["shares"], "access.shares")?.enumerated().map { i, item -> (group: String?, fraction: Double?) in
+                let s = r.object(item, "access.shares[\(i)]") ?? [:]
+                var fraction: Double?
+                if let v = s["fraction"] {
+                    if case .number(let n) = v { fraction = n } else { r.error("access.shares[\(i)].fraction", "must be a number") }
+                }
+                return (r.string(s["group"], "access.shares[\(i)].group"), fraction)
+            }
             return AccessDocument(
-                allowGroups: names("allowGroups"), allowUsers: names("allowUsers"), denyGroups: names("denyGroups"), denyUsers: names("denyUsers"))
+                allowGroups: names("allowGroups"), allowUsers: names("allowUsers"), denyGroups: names("denyGroups"), denyUsers: names("denyUsers"),
+                shares: shares)
         }
         problems = Self.unknownKeys(in: value) + r.errors.all
     }
@@ -105,7 +116,8 @@ public struct FacilityDocument: Sendable {
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],
         "data": ["rses"],
-        "access": ["allowGroups", "allowUsers", "denyGroups", "denyUsers"],
+        "access": ["allowGroups", "allowUsers", "denyGroups", "denyUsers", "shares"],
+        "access.shares[]": ["group", "fraction"],
     ]
 
     /// Reports keys the document should not have (a misspelt `acepts` would otherwise be silently ignored).
@@ -120,6 +132,7 @@ public struct FacilityDocument: Sendable {
         check(value, "", "")
         for (i, e) in (value["endpoints"]?.arrayValue ?? []).enumerated() { check(e, "endpoints[]", "endpoints[\(i)]") }
         for scope in ["limits", "capacity", "data", "access"] { check(value[scope], scope, scope) }
+        for (i, s) in (value["access"]?["shares"]?.arrayValue ?? []).enumerated() { check(s, "access.shares[]", "access.shares[\(i)]") }
         return errors
     }
 
@@ -136,6 +149,7 @@ public struct FacilityDocument: Sendable {
         public static let maxURLLength = 2_048
         public static let maxAccessEntries = 1_024
         public static let maxAccessEntryLength = 512
+        public static let maxShares = 64
     }
 
     /// Checks the document and builds the facility, or throws every problem found.
@@ -295,10 +309,33 @@ public struct FacilityDocument: Sendable {
                 }
                 return out
             }
+            var shares: [FacilityShare] = []
+            if let list = a.shares {
+                if list.count > Bounds.maxShares { errors.add("access.shares", "at most \(Bounds.maxShares) shares") }
+                for (i, entry) in list.enumerated() {
+                    let field = "access.shares[\(i)]"
+                    guard let group = entry.group, !group.isEmpty, group.utf8.count <= Bounds.maxAccessEntryLength,
+                          !group.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                        errors.add(field + ".group", "is required: a group name of 1 to \(Bounds.maxAccessEntryLength) bytes without control characters")
+                        continue
+                    }
+                    guard let fraction = entry.fraction, fraction > 0, fraction <= 1 else {
+                        errors.add(field + ".fraction", "is required: the group's part of the facility's cores, above 0 and at most 1")
+                        continue
+                    }
+                    if shares.contains(where: { $0.group == group }) { errors.add(field + ".group", "'\(group)' has a share already") }
+                    shares.append(FacilityShare(group: group, fraction: fraction))
+                }
+                let sum = shares.reduce(0) { $0 + $1.fraction }
+                if sum > 1 + 1e-9 { errors.add("access.shares", "the fractions add up to \(sum), more than the whole facility (1)") }
+                if !shares.isEmpty, facilityCapacity.cores == nil {
+                    errors.add("access.shares", "shares are parts of capacity.cores, which is not given")
+                }
+            }
             let policy = FacilityAccess(
                 allowGroups: names(a.allowGroups, "allowGroups"), allowUsers: users(a.allowUsers, "allowUsers"),
-                denyGroups: names(a.denyGroups, "denyGroups"), denyUsers: users(a.denyUsers, "denyUsers"))
-            facilityAccess = policy.isOpen ? nil : policy
+                denyGroups: names(a.denyGroups, "denyGroups"), denyUsers: users(a.denyUsers, "denyUsers"), shares: shares)
+            facilityAccess = policy.isEmpty ? nil : policy
         }
 
         let all = problems + errors.all.filter { e in !problems.contains { $0.field == e.field } }

@@ -137,6 +137,13 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     public var accepted: Date?
     /// Its offer set's owner (see `OfferSetRecord.owner`).
     public var owner: String?
+    /// The accounts (`Account.description`: the owner, and its groups) whose quotas count it, and the facility share
+    /// it is charged to (nil for an anonymous caller's, and in sessions stored before quotas).
+    public var accounts: [String]?
+    public var share: String?
+    /// When it really started (first `RUNNING` or `AVAILABLE`) and ended after that: its usage (`UsageAccounting`).
+    public var started: Date?
+    public var finished: Date?
 
     /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept
@@ -176,6 +183,32 @@ public struct SessionRecord: Sendable, Hashable, Codable {
         self.duration = duration
         self.rank = rank
         self.executable = executable
+    }
+}
+
+/// How a session's real use is told from its writes: it starts when it is first `RUNNING` or `AVAILABLE`, and ends
+/// when it reaches a final phase after that. Both stores apply it to every session they write and keep the usage it
+/// gives (which outlives the session) for the quotas' rolling windows.
+public enum UsageAccounting {
+    /// Stamps `started` and `finished` from the session's phase and `modified` time; true when it changed either.
+    @discardableResult
+    public static func stamp(_ s: inout SessionRecord) -> Bool {
+        var changed = false
+        if s.started == nil, s.phase == .running || s.phase == .available {
+            s.started = s.modified
+            changed = true
+        }
+        if let started = s.started, s.finished == nil, s.phase.isFinal {
+            s.finished = max(started, s.modified)
+            changed = true
+        }
+        return changed
+    }
+
+    /// Core-seconds a use of `cores` from `started` to `finished` (nil: still going) spends inside `[from, now]`.
+    public static func coreSeconds(cores: Int, started: Date, finished: Date?, from: Date, now: Date) -> Double {
+        let end = min(finished ?? now, now), begin = max(started, from)
+        return end > begin ? Double(cores) * end.timeIntervalSince(begin) : 0
     }
 }
 

@@ -69,6 +69,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             headers: [.wwwAuthenticate: "Bearer realm=\"skyport\", error=\"invalid_token\", error_description=\"\(why)\""])
     }
 
+    /// A caller who is not an admin on an admin's route.
+    public static let adminsOnly = APIError(
+        .forbidden, code: "forbidden", "this needs an admin (a group in SKYPORT_OIDC_ADMIN_GROUPS, or in open mode an operator token)")
+
     /// A signed-in caller on an operator's route.
     public static let operatorsOnly = APIError(.forbidden, code: "forbidden", "this needs an operator: your identity is not one")
 
@@ -123,6 +127,8 @@ extension APIError {
             let status: HTTPResponse.Status
             if case .notClientSettable = refusal { status = .unprocessableContent } else { status = .conflict }
             return APIError(status, code: code, refusal.description, errors: [FieldError("value", refusal.description)])
+        case let breach as QuotaBreach:
+            return APIError(.forbidden, code: "quota-exceeded", breach.description, errors: [FieldError("quota.\(breach.limit.rawValue)", breach.description)])
         case let e as ValidationFailure: return APIError.invalid(e)
         case let e as FieldError: return APIError.invalid(ValidationFailure([e]))
         case StoreError.duplicate(let what): return APIError(.conflict, code: "duplicate", "\(what) already exists")

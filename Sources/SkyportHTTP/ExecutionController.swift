@@ -20,7 +20,7 @@ struct ExecutionController: Controller {
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
-                owner: context.owner, requester: context.requester, logger: context.logger)
+                owner: context.owner, requester: context.requester, actor: context.who, logger: context.logger)
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
@@ -42,7 +42,7 @@ struct ExecutionController: Controller {
         table.add(.post, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
             let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
-            let session = try await deps.broker.sessions.changePhase(of: id, to: target, as: context.viewer)
+            let session = try await deps.broker.sessions.changePhase(of: id, to: target, as: context.viewer, actor: context.who, logger: context.logger)
             context.logger.info("session phase changed", metadata: [
                 "session": .string(id.uuidString), "phase": .string(session.phase.rawValue), "who": .string(context.who),
             ])

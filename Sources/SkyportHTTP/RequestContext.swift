@@ -97,6 +97,24 @@ public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext
         }
     }
 
+    /// Refuses anyone but an admin: a signed-in identity with the admin role, or, where no one signs in (open
+    /// mode, which has no admin identities), an operator's token. Returns the actor, for the audit record.
+    func requireAdmin(mode: AuthMode) throws -> String {
+        switch caller {
+        case .identity(_, let roles) where roles.admin: return who
+        case .identity: throw APIError.adminsOnly
+        case .operator where mode == .open: return who
+        case .operator: throw APIError.adminsOnly
+        default: _ = try operatorName(); throw APIError.adminsOnly
+        }
+    }
+
+    /// A signed-in scientist's groups (not an operator's or admin's): what a UWS job is negotiated with.
+    public var scientistGroups: [String]? {
+        if case .identity(let identity, let roles) = caller, !roles.isOperatorLike { return identity.groups }
+        return nil
+    }
+
     /// The caller as an audit log names them: `operator:NAME`, a scientist's `issuer#subject`, or `anonymous`.
     public var who: String {
         switch caller {

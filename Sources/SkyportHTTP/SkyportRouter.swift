@@ -13,7 +13,7 @@ public enum SkyportRouter {
         if let limiter = deps.rateLimiter, !limiter.limit.isOff { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),
-            UWSController(deps: deps), VOSIController(deps: deps), RegistryController(deps: deps),
+            UWSController(deps: deps), VOSIController(deps: deps), RegistryController(deps: deps), AccountsController(deps: deps),
         ]
         var entries: [RouteTable<SkyportRequestContext>.Entry] = []
         for controller in controllers {

@@ -35,7 +35,7 @@ struct UWSController: Controller {
         table.add(.post, "/uws/jobs") { request, context in
             let owner = try context.uwsOwner()
             let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
-            let job = try await jobs.create(try Self.draft(form), owner: owner, logger: context.logger)
+            let job = try await jobs.create(try Self.draft(form), owner: owner, groups: context.scientistGroups, logger: context.logger)
             return Self.seeOther(ExecutionController.base(request) + "/uws/jobs/\(job.id)")
         }
 

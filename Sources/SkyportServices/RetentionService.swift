@@ -41,6 +41,7 @@ public struct RetentionService: Service {
                     logger.info("retention deleted", metadata: [
                         "offersets": .stringConvertible(deleted.offerSets), "sessions": .stringConvertible(deleted.sessions),
                         "uwsjobs": .stringConvertible(deleted.uwsJobs), "batches": .stringConvertible(deleted.batches),
+                        "accounting": .stringConvertible(deleted.accounting),
                     ])
                 }
                 onPass(deleted)
@@ -69,6 +70,12 @@ public struct RetentionService: Service {
             total = total + batch
             if batch.offerSets < policy.batch { break }
             // Other writers (new requests) go between two batches.
+            await Task.yield()
+        }
+        while !Task.isCancelled {
+            let n = try await store.purgeAccounting(now: at, policy: policy)
+            total.accounting += n
+            if n < policy.batch { break }
             await Task.yield()
         }
         if !total.isEmpty {

@@ -18,6 +18,11 @@ public actor InMemoryStore: BrokerStore {
     /// What every session holds, kept current by `put`. The actor is its lock: planning against it and booking the
     /// plan happen in one actor turn (no suspension between), so no other write sees it in between.
     private(set) var ledger = CapacityLedger()
+    /// Sessions' usage, kept after the sessions go (see InMemoryStore+Accounts.swift).
+    var usage: [UUID: UsageRow] = [:]
+    var quotas: [Account: QuotaOverride] = [:]
+    var auditEvents: [AuditEvent] = []
+    var purgedAuditSeq: Int64 = 0
 
     public nonisolated let kind = "memory"
     public nonisolated let changes = ChangeFeed()
@@ -86,7 +91,7 @@ public actor InMemoryStore: BrokerStore {
     // MARK: offer sets and sessions
 
     public func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
         plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         if let key = idempotencyKey, let existing = idempotency[key] {
@@ -101,7 +106,7 @@ public actor InMemoryStore: BrokerStore {
             }
             return .replayed(existing)
         }
-        var (set, offers) = try plan(ledger.calendars(for: facilities, now: now))
+        var (set, offers) = try plan(ledger.calendars(for: facilities, now: now, accounts: accounts))
         (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
         offerSets[set.id] = set
         for offer in offers where !stored.contains(offer.id) || sessions[offer.id] == nil { put(offer.id, offer) }
@@ -134,8 +139,11 @@ public actor InMemoryStore: BrokerStore {
 
     public func session(_ id: UUID) async throws -> SessionRecord? { sessions[id] }
 
-    public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
+    public func changePhase(
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+    ) async throws -> SessionRecord {
         guard let session = sessions[id] else { throw StoreError.notFound("session \(id)") }
+        if target == .accepted, let admit { try admit(session, ledger.usage(of: session.accounts ?? [], now: now)) }
         let siblings = (sessionsBySet[session.offerSet] ?? []).compactMap { sessions[$0] }
         let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
         for s in changed {
@@ -162,12 +170,19 @@ public actor InMemoryStore: BrokerStore {
     /// Writes a session (nil: deletes it), keeping the ledger current by the rule both stores share. Every write of
     /// a session goes through here.
     func put(_ id: UUID, _ new: SessionRecord?) {
+        var new = new
+        if var s = new, UsageAccounting.stamp(&s) || (s.started != nil && usage[id] == nil) {
+            new = s
+            usage[id] = UsageRow(accounts: s.accounts ?? [], cores: s.cores, started: s.started!, finished: s.finished)
+        }
         ledger.apply(CapacityLedger.change(from: sessions[id], to: new))
         sessions[id] = new
     }
 
     /// The ledger as it stands (for tests).
     public func capacityLedger() -> CapacityLedger { ledger }
+
+    public func held(accounts: [String], now: Date) async throws -> LedgerTally { ledger.usage(of: accounts, now: now) }
 
     // MARK: forwarding
 

@@ -168,6 +168,43 @@ public final class SQLiteStore: BrokerStore {
                 CREATE INDEX uws_job_destruction ON uws_job(destruction);
                 """)
         }
+        m.registerMigration("v8-quotas-usage-audit") { db in
+            try db.execute(sql: """
+                -- What a session counts for (its quotas' accounts, newline-separated; its facility share): read when the
+                -- ledger is loaded.
+                ALTER TABLE session ADD COLUMN accounts TEXT;
+                ALTER TABLE session ADD COLUMN share TEXT;
+                -- Each started session's use, per account, kept after the session goes (for the rolling windows).
+                CREATE TABLE usage (
+                    session_id TEXT NOT NULL,
+                    account    TEXT NOT NULL,
+                    cores      INTEGER NOT NULL,
+                    started    REAL NOT NULL,
+                    finished   REAL,
+                    PRIMARY KEY (session_id, account)
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX usage_account ON usage(account, finished);
+                CREATE INDEX usage_finished ON usage(finished);
+                -- Quotas set through the admin API (they override the quota file's).
+                CREATE TABLE quota (
+                    account  TEXT PRIMARY KEY NOT NULL,
+                    document TEXT NOT NULL,
+                    modified REAL NOT NULL,
+                    by       TEXT NOT NULL
+                ) STRICT;
+                CREATE TABLE audit (
+                    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+                    time   REAL NOT NULL,
+                    actor  TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    detail TEXT
+                ) STRICT;
+                CREATE INDEX audit_actor ON audit(actor, seq);
+                CREATE INDEX audit_target ON audit(target, seq);
+                CREATE INDEX audit_time ON audit(time);
+                """)
+        }
         return m
     }
 
@@ -319,7 +356,7 @@ public final class SQLiteStore: BrokerStore {
     // MARK: offer sets and sessions
 
     public func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
         plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         try await ledgerWrite { db in
@@ -341,7 +378,7 @@ public final class SQLiteStore: BrokerStore {
             }
             // Planned against the ledger (on the writer: no other booking can come between this and the commit).
             try self.reloadLedgerIfWrittenElsewhere(db)
-            let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now) }
+            let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now, accounts: accounts) }
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             try db.execute(
@@ -390,7 +427,7 @@ public final class SQLiteStore: BrokerStore {
         var ledger = CapacityLedger()
         // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it.
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT id, facility_key, cores, memory, start, "end", phase, expires FROM session
+            SELECT id, facility_key, cores, memory, start, "end", phase, expires, accounts, share FROM session
             WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
             """)
         while let row = try rows.next() {
@@ -398,7 +435,9 @@ public final class SQLiteStore: BrokerStore {
             let booking = Booking(
                 facility: FacilityID(lowercasedKey: row["facility_key"]), cores: row["cores"], memory: row["memory"],
                 start: Date(timeIntervalSince1970: row["start"]), end: Date(timeIntervalSince1970: row["end"]))
-            ledger.apply(CapacityLedger.change(id, from: nil, to: CapacityLedger.Hold(phase: phase, booking: booking, expires: Date(timeIntervalSince1970: row["expires"]))))
+            let accounts = (row["accounts"] as String?).map { $0.split(separator: "\n").map(String.init) } ?? []
+            ledger.apply(CapacityLedger.change(id, from: nil, to: CapacityLedger.Hold(
+                phase: phase, booking: booking, expires: Date(timeIntervalSince1970: row["expires"]), accounts: accounts, share: row["share"])))
         }
         return ledger
     }
@@ -463,17 +502,21 @@ public final class SQLiteStore: BrokerStore {
     static func insert(_ db: Database, _ s: SessionRecord, document: String? = nil) throws {
         // Cached: an offer set inserts many sessions (a federated one, one per remote offer) in one transaction.
         try db.cachedStatement(sql: """
-                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory, ended, job)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory, ended, job,
+                    accounts, share)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
                 s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), ForwardingMachine.needsWork(s),
                 s.cores, s.memory, Retention.end(of: s)?.timeIntervalSince1970, s.becameJob,
+                s.accounts.map { $0.joined(separator: "\n") }, s.share,
             ])
     }
 
-    static func update(_ db: Database, _ s: SessionRecord) throws {
+    /// Writes a changed session, with its usage when it started or ended (`UsageAccounting`).
+    static func update(_ db: Database, _ s: inout SessionRecord) throws {
+        if UsageAccounting.stamp(&s) { try writeUsage(db, s) }
         try db.cachedStatement(sql: "UPDATE session SET phase = ?, document = ?, needs_work = ?, ended = ?, job = ? WHERE id = ?").execute(
             arguments: [
                 s.phase.rawValue, try StoreCoding.encode(s), ForwardingMachine.needsWork(s), Retention.end(of: s)?.timeIntervalSince1970,
@@ -502,17 +545,25 @@ public final class SQLiteStore: BrokerStore {
         return try doc.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
-    public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
+    public func changePhase(
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+    ) async throws -> SessionRecord {
         let changed = try await ledgerWrite { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let session = try StoreCoding.decode(SessionRecord.self, doc)
+            if target == .accepted, let admit {
+                try self.reloadLedgerIfWrittenElsewhere(db)
+                let held = self.ledger.withLock { $0.usage(of: session.accounts ?? [], now: now) }
+                try admit(session, held)
+            }
             let siblings = try Self.sessions(db, offerSet: session.offerSet)
-            let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
+            var changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
             let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(session.id, session)]) { _, b in b }
-            for s in changed {
-                try Self.update(db, s)
+            for i in changed.indices {
+                try Self.update(db, &changed[i])
+                let s = changed[i]
                 // A session a job-list tracker watches (nothing in flight) is free for a worker at once: a cancel must
                 // reach the facility now, not when the watch ends.
                 try db.execute(
@@ -578,7 +629,7 @@ public final class SQLiteStore: BrokerStore {
             let old = try StoreCoding.decode(SessionRecord.self, doc)
             var s = ForwardingMachine.workerChange(old, change)
             s.modified = now
-            try Self.update(db, s)
+            try Self.update(db, &s)
             return (s, CapacityLedger.change(from: old, to: s).map { [$0] } ?? [])
         }
     }

@@ -52,6 +52,7 @@ public struct FacilityCatalog: Sendable {
         let facility = try validate(document, pathID: nil, owner: owner, created: broker.now(), over: nil)
         try await broker.store.insertFacility(facility)
         logger.info("facility registered", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
+        broker.audit.record(.facilityCreate, target: "facility:\(facility.id.rawValue)", by: "operator:" + owner, logger: logger)
         return facility
     }
 
@@ -63,6 +64,7 @@ public struct FacilityCatalog: Sendable {
         facility.id = existing.id
         try await broker.store.replaceFacility(facility)
         logger.info("facility replaced", metadata: ["facility": .string(facility.id.rawValue), "operator": .string(owner)])
+        broker.audit.record(.facilityReplace, target: "facility:\(facility.id.rawValue)", by: "operator:" + owner, logger: logger)
         return facility
     }
 
@@ -74,9 +76,12 @@ public struct FacilityCatalog: Sendable {
         switch try await broker.store.removeFacility(id, now: broker.now()) {
         case .removed:
             logger.info("facility removed", metadata: ["facility": .string(existing.id.rawValue), "operator": .string(owner)])
+            broker.audit.record(.facilityDelete, target: "facility:\(existing.id.rawValue)", by: "operator:" + owner, logger: logger)
         case .notFound:
             throw BrokerError.notFound("facility '\(id)'")
         case .drained(let live):
+            broker.audit.record(
+                .facilityDelete, target: "facility:\(existing.id.rawValue)", by: "operator:" + owner, detail: "draining: \(live) live job(s)", logger: logger)
             throw BrokerError.facilityHasLiveJobs(existing.id, live: live)
         }
     }

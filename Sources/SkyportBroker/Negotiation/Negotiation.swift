@@ -28,8 +28,9 @@ public struct Negotiation: Sendable {
     /// judge `requester`.
     public func negotiateSet(
         _ request: NormalisedRequest, idempotencyKey key: String?, digest: String?, now: Date, path: FederationPath = FederationPath(),
-        owner: String? = nil, requester: Requester = .anonymous, logger: Logger
+        owner: String? = nil, requester: Requester = .anonymous, actor: String? = nil, logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
+        let terms = try await broker.quotas.terms(for: requester, now: now)
         let index = try await broker.store.matchIndex()
         let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
         let settings = broker.planner
@@ -47,13 +48,14 @@ public struct Negotiation: Sendable {
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
         let creation = try await broker.store.createOfferSet(
-            idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored
+            idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
+            let allowance = terms.allowance(held: calendars.tally)
             let plan = federation.asked.isEmpty
-                ? planner.plan(request, outcome: outcome, calendars: calendars, now: now)
-                : planner.plan(request, candidates: federation.local, calendars: calendars, now: now)
+                ? planner.plan(request, outcome: outcome, calendars: calendars, now: now, allowance: allowance)
+                : planner.plan(request, candidates: federation.local, calendars: calendars, now: now, allowance: allowance)
             return Self.records(request, outcome: outcome, plan: plan, federation: federation, now: now,
-                                settings: settings, idempotencyKey: key, digest: digest)
+                                settings: settings, idempotencyKey: key, digest: digest, accounts: terms.accounts)
         }
         switch creation {
         case .created(let set, let offers):
@@ -62,6 +64,9 @@ public struct Negotiation: Sendable {
                 "rejected": .stringConvertible(set.rejections.count), "brokers": .stringConvertible(federation.asked.count),
                 "owner": .string(owner ?? "-"),
             ])
+            broker.audit.record(
+                .ask, target: "offerset:\(set.id.uuidString.lowercased())", by: actor ?? owner ?? "anonymous",
+                detail: "\(offers.count) offer(s), \(set.rejections.count) facility(ies) rejected", logger: logger)
             return (set, offers)
         case .replayed(let existing):
             guard let stored = try await broker.store.offerSet(existing) else { throw BrokerError.notFound("offer set \(existing)") }
@@ -74,7 +79,7 @@ public struct Negotiation: Sendable {
     /// orders its own.
     static func records(
         _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, now: Date,
-        settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?
+        settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?, accounts: [String] = []
     ) -> (OfferSetRecord, [SessionRecord]) {
         let setID = federation.setID
         let names = outcome.names(of: plan.offers.map(\.facility))
@@ -92,6 +97,8 @@ public struct Negotiation: Sendable {
             s.callback = request.callback
             s.data = request.data.isEmpty ? nil : request.data
             s.owner = federation.owner
+            if !accounts.isEmpty { s.accounts = accounts }
+            s.share = offer.share
             sessions.append(s)
         }
         var rejections = outcome.rejections
@@ -130,7 +137,9 @@ public struct Negotiation: Sendable {
         _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, late: [String], dropped: [String],
         offered: Bool, now: Date
     ) -> [BrokerMessage] {
-        var messages = plan.notes.map { BrokerMessage(kind: "urn:\($0.code.rawValue)", level: .INFO, time: now, message: $0.message) }
+        var messages = plan.notes.map {
+            BrokerMessage(kind: "urn:\($0.code.rawValue)", level: $0.code.isWarning ? .WARN : .INFO, time: now, message: $0.message)
+        }
         messages += request.notes.map {
             BrokerMessage(kind: "urn:request-note", level: $0.level == .warning ? .WARN : .INFO, time: now, message: "\($0.field): \($0.message)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SkyportCore
 
 /// A client's offer sets and sessions: reading them as their owner sees them, changing a session's phase, and
@@ -30,14 +31,31 @@ public struct Sessions: Sendable {
     /// A client's phase change (see `OfferStore.changePhase`); wakes the forwarding service when it has work.
     /// Throws `SessionLifecycle.Refusal` when the lifecycle does not allow it. Only a viewer who sees the session
     /// (its owner, or anyone in open mode) may change it; for anyone else it does not exist.
+    /// Accepting is refused (`QuotaBreach`) when one of the session's accounts has its quota of concurrent sessions
+    /// running, judged in the same store transaction. `actor` is who asked, for the audit record.
     @discardableResult
-    public func changePhase(of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone) async throws -> SessionRecord {
+    public func changePhase(
+        of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone, actor: String? = nil, logger: Logger? = nil
+    ) async throws -> SessionRecord {
         if viewer != .anyone {
             guard let current = try await broker.store.session(id), viewer.sees(current.owner) else {
                 throw BrokerError.notFound("session \(id.uuidString.lowercased())")
             }
         }
-        let session = try await broker.store.changePhase(of: id, to: phase, now: broker.now())
+        var admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+        if phase == .accepted {
+            let table = try await broker.quotas.table()
+            if !table.isEmpty {
+                admit = { session, held in
+                    let accounts = (session.accounts ?? []).compactMap { try? Account.parse($0).get() }
+                    try QuotaTerms(accounts: accounts, quotas: table.applying(to: accounts), coreSeconds: [:], groups: []).admit(held: held)
+                }
+            }
+        }
+        let session = try await broker.store.changePhase(of: id, to: phase, now: broker.now(), admit: admit)
+        if let logger, let action: AuditAction = [.accepted: .accept, .rejected: .reject, .cancelled: .cancel][phase] {
+            broker.audit.record(action, target: "session:\(id.uuidString.lowercased())", by: actor ?? session.owner ?? "anonymous", logger: logger)
+        }
         if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
         return reveal(session)
     }

@@ -39,7 +39,8 @@ public struct UWSJobs: Sendable {
     }
 
     /// Creates a job (its parameters checked by building the request they describe), and runs it if asked.
-    public func create(_ draft: Draft, owner: String, logger: Logger) async throws -> UWSJobRecord {
+    /// `groups`: a signed-in scientist's (the job is negotiated as them).
+    public func create(_ draft: Draft, owner: String, groups: [String]? = nil, logger: Logger) async throws -> UWSJobRecord {
         let now = broker.now()
         let typeName = draft.type ?? UWSJobType.all[0].name
         guard let type = UWSJobType.named(typeName) else {
@@ -68,6 +69,7 @@ public struct UWSJobs: Sendable {
             runId: draft.runId, created: now, executionDuration: draft.executionDuration ?? request.duration?.seconds ?? 0,
             destruction: now.addingTimeInterval(UWSJobLifecycle.defaultLifetime))
         if let requested = draft.destruction { job.destruction = try Self.destruction(requested, now: now) }
+        job.groups = groups
         try await broker.store.insertUWSJob(job)
         logger.info("uws job created", metadata: ["job": .string(job.id), "owner": .string(owner), "type": .string(job.type)])
         if draft.run { try await act(.run, on: job.id, known: .pending, logger: logger) }
@@ -183,7 +185,8 @@ public struct UWSJobs: Sendable {
             var request = try type.request(parameters, broker.now(), broker.egress)
             if claimed.executionDuration > 0 { request.duration = ISODuration(seconds: claimed.executionDuration) }
             let (set, offers) = try await broker.negotiation.negotiateSet(
-                request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: broker.now(), owner: claimed.owner, logger: logger)
+                request, idempotencyKey: "uws-job:\(id)", digest: "uws-job", now: broker.now(), owner: claimed.owner,
+                requester: claimed.requester, logger: logger)
             guard let best = offers.first else {
                 let (summary, detail) = Self.noOffers(set)
                 try await record(.negotiationFailed(summary: summary, detail: detail, offerSet: set.id), on: id)
@@ -195,7 +198,7 @@ public struct UWSJobs: Sendable {
             if let earlier = offers.first(where: { ![.offered, .rejected, .expired].contains($0.phase) }) {
                 accepted = earlier
             } else {
-                accepted = try await broker.sessions.changePhase(of: best.id, to: .accepted)
+                accepted = try await broker.sessions.changePhase(of: best.id, to: .accepted, actor: claimed.owner, logger: logger)
             }
             do {
                 let event = UWSJobLifecycle.Event.negotiated(

@@ -10,19 +10,26 @@ public struct CapacityLedger: Sendable {
         public var booking: Booking
         /// When an offer stops holding; nil for an accepted session (it holds until its booking ends).
         public var expires: Date?
+        /// The accounts (`Account.description`) its quotas count it for, and the facility share it is charged to.
+        public var accounts: [String]
+        public var share: String?
 
-        public init(booking: Booking, expires: Date?) {
+        public init(booking: Booking, expires: Date?, accounts: [String] = [], share: String? = nil) {
             self.booking = booking
             self.expires = expires
+            self.accounts = accounts
+            self.share = share
         }
 
         /// What a session in `phase` holds: nothing outside the booking phases; an expiry only while `OFFERED`.
-        public init?(phase: SessionPhase, booking: Booking, expires: Date) {
+        public init?(phase: SessionPhase, booking: Booking, expires: Date, accounts: [String] = [], share: String? = nil) {
             guard SessionPhase.booking.contains(phase) else { return nil }
-            self.init(booking: booking, expires: phase == .offered ? expires : nil)
+            self.init(booking: booking, expires: phase == .offered ? expires : nil, accounts: accounts, share: share)
         }
 
-        public init?(_ s: SessionRecord) { self.init(phase: s.phase, booking: s.booking, expires: s.expires) }
+        public init?(_ s: SessionRecord) {
+            self.init(phase: s.phase, booking: s.booking, expires: s.expires, accounts: s.accounts ?? [], share: s.share)
+        }
     }
 
     /// A change to the ledger.
@@ -59,37 +66,42 @@ public struct CapacityLedger: Sendable {
     /// Offers by expiry, and accepted bookings by end; entries that no longer match their hold are skipped.
     private var expiries = DueHeap()
     private var ends = DueHeap()
+    /// What the holds add up to, for quotas and shares.
+    private var tally = LedgerTally()
 
     public init() {}
 
     /// The ledger of these sessions (a store's rows when it opens): the same as replaying their writes.
     public init(holds: some Sequence<(UUID, Hold)>) {
-        for (id, hold) in holds { book(id, hold.booking, expires: hold.expires) }
+        for (id, hold) in holds { book(id, hold.booking, expires: hold.expires, accounts: hold.accounts, share: hold.share) }
     }
 
     public mutating func apply(_ change: Change?) {
         switch change {
-        case .hold(let id, let h)?: book(id, h.booking, expires: h.expires)
+        case .hold(let id, let h)?: book(id, h.booking, expires: h.expires, accounts: h.accounts, share: h.share)
         case .release(let id)?: release(id)
         case nil: break
         }
     }
 
     /// Books (or rebooks) a session's capacity; with `expires` it stops holding then unless accepted.
-    public mutating func book(_ id: UUID, _ booking: Booking, expires: Date?) {
+    public mutating func book(_ id: UUID, _ booking: Booking, expires: Date?, accounts: [String] = [], share: String? = nil) {
+        let hold = Hold(booking: booking, expires: expires, accounts: accounts, share: share)
         if let old = holds[id] {
-            if old == Hold(booking: booking, expires: expires) { return }
+            if old == hold { return }
             if old.booking == booking {
-                holds[id]?.expires = expires
+                tally.count(old, -1)
+                holds[id] = hold
             } else {
                 release(id)
                 booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
-                holds[id] = Hold(booking: booking, expires: expires)
+                holds[id] = hold
             }
         } else {
             booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
-            holds[id] = Hold(booking: booking, expires: expires)
+            holds[id] = hold
         }
+        tally.count(hold, +1)
         if let expires {
             expiries.push(expires.timeIntervalSince1970, id)
         } else {
@@ -100,12 +112,13 @@ public struct CapacityLedger: Sendable {
     /// An offer accepted: it holds until its booking ends.
     public mutating func accept(_ id: UUID) {
         guard let h = holds[id], h.expires != nil else { return }
-        book(id, h.booking, expires: nil)
+        book(id, h.booking, expires: nil, accounts: h.accounts, share: h.share)
     }
 
     /// The session holds nothing any more (rejected, cancelled, expired, ended, failed, deleted).
     public mutating func release(_ id: UUID) {
         guard let h = holds.removeValue(forKey: id) else { return }
+        tally.count(h, -1)
         let key = h.booking.facility.key
         booked[key]?.remove(h.booking)
         if booked[key]?.count == 0 { booked[key] = nil }
@@ -125,11 +138,19 @@ public struct CapacityLedger: Sendable {
     }
 
     /// The calendars to plan against at `now` on these facilities (after expiring what is due): O(facilities).
-    public mutating func calendars(for facilities: [FacilityID], now: Date) -> FacilityCalendars {
+    /// With `accounts`, what those accounts hold (their quotas' usage), and for each facility what its shares hold.
+    public mutating func calendars(for facilities: [FacilityID], now: Date, accounts: [String] = []) -> FacilityCalendars {
         expire(now: now)
         var out = FacilityCalendars()
         for f in facilities { if let c = booked[f.key] { out.byKey[f.key] = c } }
+        out.tally = tally.slice(accounts: accounts, facilities: facilities)
         return out
+    }
+
+    /// What these accounts hold now (after expiring what is due at `now`).
+    public mutating func usage(of accounts: [String], now: Date) -> LedgerTally {
+        expire(now: now)
+        return tally.slice(accounts: accounts, facilities: [])
     }
 
     /// One facility's calendar as it stands (expiring nothing).
@@ -149,10 +170,64 @@ public struct FacilityCalendars: Sendable, ExpressibleByArrayLiteral {
 
     public init(arrayLiteral bookings: Booking...) { self.init(bookings) }
 
+    /// What the requester's accounts hold, and what the facilities' shares hold (when the ledger was asked).
+    public var tally = LedgerTally()
+
     public subscript(_ facility: FacilityID) -> CapacityCalendar? { byKey[facility.key] }
 
     /// How many bookings they count in all.
     public var count: Int { byKey.values.reduce(0) { $0 + $1.count } }
+}
+
+/// Sums over the ledger's holds: for each account, the cores its offers hold and its accepted sessions; for each
+/// facility, the cores held in all and by each share.
+public struct LedgerTally: Sendable, Hashable {
+    public var offeredCores: [String: Int] = [:]
+    public var sessions: [String: Int] = [:]
+    /// By facility key: cores held in all, and by share group.
+    public var facilityCores: [String: Int] = [:]
+    public var shareCores: [String: [String: Int]] = [:]
+
+    public init() {}
+
+    mutating func count(_ h: CapacityLedger.Hold, _ sign: Int) {
+        let key = h.booking.facility.key
+        facilityCores[key, default: 0] += sign * h.booking.cores
+        if facilityCores[key] == 0 { facilityCores[key] = nil }
+        if let share = h.share {
+            shareCores[key, default: [:]][share, default: 0] += sign * h.booking.cores
+            if shareCores[key]?[share] == 0 { shareCores[key]?[share] = nil }
+            if shareCores[key]?.isEmpty == true { shareCores[key] = nil }
+        }
+        for a in h.accounts {
+            if h.expires != nil {
+                offeredCores[a, default: 0] += sign * h.booking.cores
+                if offeredCores[a] == 0 { offeredCores[a] = nil }
+            } else {
+                sessions[a, default: 0] += sign
+                if sessions[a] == 0 { sessions[a] = nil }
+            }
+        }
+    }
+
+    /// Only these accounts and facilities.
+    func slice(accounts: [String], facilities: [FacilityID]) -> LedgerTally {
+        var out = LedgerTally()
+        for a in accounts {
+            out.offeredCores[a] = offeredCores[a]
+            out.sessions[a] = sessions[a]
+        }
+        for f in facilities {
+            out.facilityCores[f.key] = facilityCores[f.key]
+            out.shareCores[f.key] = shareCores[f.key]
+        }
+        return out
+    }
+
+    /// What the account holds now, as its quotas count it.
+    public func usage(_ account: Account) -> AccountUsage {
+        AccountUsage(offeredCores: offeredCores[account.description] ?? 0, sessions: sessions[account.description] ?? 0)
+    }
 }
 
 /// A binary min-heap of (time, session) entries.

@@ -13,6 +13,8 @@ public struct OfferDraft: Sendable, Hashable, Codable {
     /// The facility's position among the match candidates (0 is best).
     public var rank: Int
     public var score: MatchScore
+    /// The facility share it is charged to (nil on a facility without shares, or for a requester in none).
+    public var share: String?
 
     public init(facility: FacilityID, cores: Int, memory: Int, start: Date, duration: ISODuration, expires: Date, rank: Int, score: MatchScore) {
         self.facility = facility
@@ -41,6 +43,14 @@ public enum PlanNoteCode: String, Sendable, Hashable, Codable, CaseIterable {
     case startWindowClosed = "start-window-closed"
     /// The start window opens beyond the planner's horizon.
     case beyondHorizon = "start-beyond-horizon"
+    /// A quota of the caller or of one of its groups allows no (more) offer; the note gives the limit and the usage.
+    case quotaExceeded = "quota-exceeded"
+    /// The caller's share of the facility (or the part no group has a share of) is used up, and the rest is kept
+    /// for the groups using their shares.
+    case shareExhausted = "share-exhausted"
+
+    /// Whether the caller should act on it (a warning), rather than read it.
+    public var isWarning: Bool { self == .quotaExceeded || self == .shareExhausted }
 }
 
 /// A note on a plan: a facility that gave no offer, and why.

@@ -43,26 +43,40 @@ public struct OfferPlanner: Sendable {
 
     /// Plans offers for a request from its match outcome's candidates (built only as far as they are needed).
     public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, ranked: outcome.ranked, calendars: FacilityCalendars(bookings), now: now)
+        plan(request, ranked: outcome.ranked, calendars: FacilityCalendars(bookings), now: now, allowance: .unlimited)
     }
 
     /// Plans offers for a request from ranked candidates (best first), given what is already booked.
     public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], bookings: [Booking], now: Date) -> OfferPlan {
-        plan(request, ranked: candidates, calendars: FacilityCalendars(bookings), now: now)
+        plan(request, ranked: candidates, calendars: FacilityCalendars(bookings), now: now, allowance: .unlimited)
     }
 
-    /// Plans offers from the match outcome against the facilities' calendars (a store's `CapacityLedger`).
-    public func plan(_ request: NormalisedRequest, outcome: MatchOutcome, calendars: FacilityCalendars, now: Date) -> OfferPlan {
-        plan(request, ranked: outcome.ranked, calendars: calendars, now: now)
+    /// Plans offers from the match outcome against the facilities' calendars (a store's `CapacityLedger`), within
+    /// the requester's `allowance` (its quotas) and the facilities' group shares.
+    public func plan(
+        _ request: NormalisedRequest, outcome: MatchOutcome, calendars: FacilityCalendars, now: Date, allowance: Allowance = .unlimited
+    ) -> OfferPlan {
+        plan(request, ranked: outcome.ranked, calendars: calendars, now: now, allowance: allowance)
     }
 
     /// Plans offers from ranked candidates against the facilities' calendars.
-    public func plan(_ request: NormalisedRequest, candidates: [MatchCandidate], calendars: FacilityCalendars, now: Date) -> OfferPlan {
-        plan(request, ranked: candidates, calendars: calendars, now: now)
+    public func plan(
+        _ request: NormalisedRequest, candidates: [MatchCandidate], calendars: FacilityCalendars, now: Date, allowance: Allowance = .unlimited
+    ) -> OfferPlan {
+        plan(request, ranked: candidates, calendars: calendars, now: now, allowance: allowance)
     }
 
-    private func plan(_ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, calendars: FacilityCalendars, now: Date) -> OfferPlan {
+    private func plan(
+        _ request: NormalisedRequest, ranked candidates: some Sequence<MatchCandidate>, calendars: FacilityCalendars, now: Date,
+        allowance start: Allowance
+    ) -> OfferPlan {
         var plan = OfferPlan()
+        var allowance = start
+        if let blocked = allowance.blocked {
+            plan.notes.append(PlanNote(facility: nil, code: .quotaExceeded, message: blocked.description))
+            return plan
+        }
+        var quotaNoted = false
         let earliest = max(request.start?.earliest ?? now, now).timeIntervalSince1970.rounded(.up)
         let horizon = (now.timeIntervalSince1970 + settings.horizon).rounded(.down)
         if earliest > horizon {
@@ -95,7 +109,24 @@ public struct OfferPlanner: Sendable {
                 s.calendar.capacity = f.capacity
                 s.rank = rank
                 s.score = candidate.score
-                if let offer = place(&s, from: earliest, latest: latest, now: now) {
+                if let shares = f.access?.shares, !shares.isEmpty, let capacity = f.capacity.cores {
+                    let share = ShareRule.charged(allowance.groups, shares)
+                    switch ShareRule.room(
+                        facility: f.id, capacity: capacity, shares: shares, share: share, held: calendars.tally.shareCores[f.id.key] ?? [:],
+                        total: calendars.tally.facilityCores[f.id.key] ?? 0, lower: s.cores.lower)
+                    {
+                    case .success(let room): (s.shareRoom, s.share) = (room, share)
+                    case .failure(let breach):
+                        plan.notes.append(PlanNote(facility: f.id, code: .shareExhausted, message: breach.description))
+                        continue
+                    }
+                }
+                if case .failure(let breach) = allowance.cap(lower: s.cores.lower, seconds: s.duration) {
+                    if !quotaNoted { plan.notes.append(PlanNote(facility: nil, code: .quotaExceeded, message: breach.description)) }
+                    quotaNoted = true
+                    continue
+                }
+                if let offer = place(&s, from: earliest, latest: latest, now: now, allowance: &allowance) {
                     plan.offers.append(offer)
                     open.append(s)
                 } else {
@@ -108,7 +139,7 @@ public struct OfferPlanner: Sendable {
         while plan.offers.count < settings.maxOffers, !open.isEmpty {
             var next: [Slotting] = []
             for var s in open where plan.offers.count < settings.maxOffers && s.placed < settings.maxOffersPerFacility {
-                if let offer = place(&s, from: s.nextFrom, latest: latest, now: now) {
+                if let offer = place(&s, from: s.nextFrom, latest: latest, now: now, allowance: &allowance) {
                     plan.offers.append(offer)
                     next.append(s)
                 }
@@ -119,20 +150,26 @@ public struct OfferPlanner: Sendable {
     }
 
     /// Finds the facility's earliest slot from `from`, negotiates the amounts, books it in the slotting's calendar.
-    private func place(_ s: inout Slotting, from: Double, latest: Double, now: Date) -> OfferDraft? {
+    private func place(_ s: inout Slotting, from: Double, latest: Double, now: Date, allowance: inout Allowance) -> OfferDraft? {
         let d = Double(s.duration)
+        guard case .success(let quota) = allowance.cap(lower: s.cores.lower, seconds: s.duration) else { return nil }
+        let upper = min(s.cores.upper, quota, s.shareRoom)
+        guard upper >= s.cores.lower else { return nil }
         guard let start = s.calendar.earliestStart(
             notBefore: Date(timeIntervalSince1970: from), notAfter: Date(timeIntervalSince1970: latest),
             cores: s.cores.lower, memory: s.memory.lower, duration: d, step: settings.slotStep)
         else { return nil }
         let end = start.addingTimeInterval(d)
         let free = s.calendar.free(from: start, to: end)
-        let cores = min(s.cores.upper, free.cores ?? .max)
+        let cores = min(upper, free.cores ?? .max)
         let memory = min(s.memory.upper, free.memory ?? .max)
-        let offer = OfferDraft(
+        var offer = OfferDraft(
             facility: s.facility, cores: cores, memory: memory, start: start, duration: ISODuration(seconds: s.duration),
             expires: now.addingTimeInterval(settings.offerLifetime), rank: s.rank, score: s.score)
+        offer.share = s.share
         s.calendar.add(offer.booking)
+        allowance.spend(cores: cores)
+        if s.shareRoom != .max { s.shareRoom -= cores }
         s.placed += 1
         s.nextFrom = end.timeIntervalSince1970
         return offer
@@ -205,4 +242,7 @@ private struct Slotting {
     var score = MatchScore(colocation: 0, headroom: 0)
     var placed = 0
     var nextFrom = 0.0
+    /// The most cores its shares leave the requester (`Int.max` on a facility without shares).
+    var shareRoom = Int.max
+    var share: String?
 }

@@ -22,13 +22,27 @@ public struct RetentionPolicy: Sendable, Hashable {
     public var uwsGrace: TimeInterval
     /// Most offer sets (with their sessions), or UWS jobs, deleted in one write transaction.
     public var batch: Int
+    /// Seconds a session's usage is kept after it ended: at least the longest quota window (`QuotaLimits.maxWindow`).
+    public var usage: TimeInterval
+    /// Seconds an audit event is kept.
+    public var audit: TimeInterval
 
-    public init(offers: TimeInterval = 86_400, sessions: TimeInterval = 30 * 86_400, uwsGrace: TimeInterval = 3_600, batch: Int = 500) {
+    public init(
+        offers: TimeInterval = 86_400, sessions: TimeInterval = 30 * 86_400, uwsGrace: TimeInterval = 3_600, batch: Int = 500,
+        usage: TimeInterval = TimeInterval(QuotaLimits.maxWindow.seconds), audit: TimeInterval = 400 * 86_400
+    ) {
         self.offers = offers
         self.sessions = sessions
         self.uwsGrace = uwsGrace
         self.batch = max(1, batch)
+        self.usage = usage
+        self.audit = audit
     }
+
+    /// Usage that ended before this instant is deleted.
+    public func usageCutoff(at now: Date) -> Date { now.addingTimeInterval(-usage) }
+    /// Audit events before this instant are deleted.
+    public func auditCutoff(at now: Date) -> Date { now.addingTimeInterval(-audit) }
 
     /// Things that ended at or before this instant are past the offer retention.
     public func offerCutoff(at now: Date) -> Date { now.addingTimeInterval(-offers) }
@@ -80,6 +94,8 @@ public struct RetentionSweep: Sendable, Hashable {
     public var uwsJobs: Int
     /// Write transactions used.
     public var batches: Int
+    /// Usage rows and audit events deleted.
+    public var accounting = 0
 
     public init(offerSets: Int = 0, sessions: Int = 0, uwsJobs: Int = 0, batches: Int = 0) {
         self.offerSets = offerSets
@@ -88,9 +104,11 @@ public struct RetentionSweep: Sendable, Hashable {
         self.batches = batches
     }
 
-    public var isEmpty: Bool { offerSets == 0 && sessions == 0 && uwsJobs == 0 }
+    public var isEmpty: Bool { offerSets == 0 && sessions == 0 && uwsJobs == 0 && accounting == 0 }
 
     public static func + (a: Self, b: Self) -> Self {
-        Self(offerSets: a.offerSets + b.offerSets, sessions: a.sessions + b.sessions, uwsJobs: a.uwsJobs + b.uwsJobs, batches: a.batches + b.batches)
+        var sum = Self(offerSets: a.offerSets + b.offerSets, sessions: a.sessions + b.sessions, uwsJobs: a.uwsJobs + b.uwsJobs, batches: a.batches + b.batches)
+        sum.accounting = a.accounting + b.accounting
+        return sum
     }
 }

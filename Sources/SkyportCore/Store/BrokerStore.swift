@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything Skyport keeps. Implementations: SQLite (the embedded default), in-memory (tests);
 /// each passes the same contract test suite.
-public protocol BrokerStore: FacilityStore, OperatorStore, OfferStore, ForwardingStore, UWSJobStore, RegistrySourceStore, RetentionStore {
+public protocol BrokerStore: FacilityStore, OperatorStore, OfferStore, ForwardingStore, UWSJobStore, RegistrySourceStore, RetentionStore, AccountStore {
     /// `sqlite`, `memory`, ...
     var kind: String { get }
     /// Rung after every committed write of a session (its id) or a UWS job (`ChangeFeed.key`), so that long polls

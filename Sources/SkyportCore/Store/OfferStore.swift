@@ -11,8 +11,10 @@ public protocol OfferStore: Sendable {
     ///
     /// Sessions named in `stored` were written before by `insertOffers` (other brokers' offers, stored while the
     /// rest were awaited): they are returned but not written again, and on a replay they are deleted with their set.
+    /// `accounts` (the requester's, `Account.description`): the calendars' tally says what they hold, and what the
+    /// facilities' shares hold.
     func createOfferSet(
-        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
         plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation
 
@@ -29,19 +31,36 @@ public protocol OfferStore: Sendable {
     /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its
     /// `OFFERED` siblings; accepting after expiry, or after a sibling was accepted, is refused.
     /// Throws `SessionLifecycle.Refusal` or `StoreError.notFound`.
-    func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord
+    /// `admit`, when given, judges an acceptance in the same transaction, from what the session's accounts hold
+    /// (`LedgerTally`): it throws to refuse (a quota), and nothing changes.
+    func changePhase(
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+    ) async throws -> SessionRecord
 
     /// Records `EXPIRED` on every offer past its expiry; returns how many.
     func expireOffers(now: Date) async throws -> Int
 }
 
 extension OfferStore {
+    public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
+        try await changePhase(of: id, to: target, now: now, admit: nil)
+    }
+
+    public func createOfferSet(
+        idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
+        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+    ) async throws -> OfferSetCreation {
+        try await createOfferSet(
+            idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: stored, accounts: [], plan: plan)
+    }
+
     /// An offer set planned and stored at once (nothing stored before).
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
         plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await createOfferSet(idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], plan: plan)
+        try await createOfferSet(
+            idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], accounts: [], plan: plan)
     }
 }
 

@@ -30,6 +30,15 @@ public struct UWSJobRecord: Sendable, Hashable, Codable {
     /// Why the job failed without a session: one line, and the whole story (every rejected facility and why).
     public var errorSummary: String?
     public var errorDetail: String?
+    /// The groups of the signed-in scientist who made it (`SKYPORT_AUTH=oidc`), as its token listed them: the job is
+    /// negotiated as that identity (facilities' access policies, shares and quotas); nil for other owners.
+    public var groups: [String]?
+
+    /// The identity the job is negotiated as: its owner (`issuer#subject`) with its groups, when a scientist made it.
+    public var requester: Requester {
+        guard let groups, let hash = owner.firstIndex(of: "#") else { return .anonymous }
+        return .identity(Identity(issuer: String(owner[..<hash]), subject: String(owner[owner.index(after: hash)...]), groups: groups))
+    }
 
     public init(
         id: String, owner: String, type: String, parameters: [UWSParameter], runId: String? = nil, created: Date,
