@@ -42,12 +42,16 @@ extension InMemoryStore {
 
     public func purgeAccounting(now: Date, policy: RetentionPolicy) async throws -> Int {
         let (usageBefore, auditBefore, batch) = (policy.usageCutoff(at: now), policy.auditCutoff(at: now), policy.batch)
-        let gone = usage.filter { $0.value.finished.map { $0 < usageBefore } ?? false }.keys.prefix(batch)
-        for id in gone { usage[id] = nil }
+        // Counted in rows of one account each, as the SQLite store keeps them.
+        var rows = 0
+        for (id, row) in usage where row.finished.map({ $0 < usageBefore }) ?? false && rows < batch {
+            usage[id] = nil
+            rows += max(1, row.accounts.count)
+        }
         let old = auditEvents.prefix { $0.time < auditBefore }.count
         let n = min(old, batch)
         if n > 0 { purgedAuditSeq = auditEvents[n - 1].seq ?? purgedAuditSeq }
         auditEvents.removeFirst(n)
-        return gone.count + n
+        return rows + n
     }
 }

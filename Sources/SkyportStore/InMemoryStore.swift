@@ -151,7 +151,7 @@ public actor InMemoryStore: BrokerStore {
             if let holder = leases[s.id]?.worker, ForwardingMachine.isWatcher(holder) { leases[s.id] = nil }
             changes.changed(ChangeFeed.key(session: s.id))
         }
-        return changed[0]
+        return sessions[changed[0].id] ?? changed[0]
     }
 
     public func expireOffers(now: Date) async throws -> Int {
@@ -203,7 +203,7 @@ public actor InMemoryStore: BrokerStore {
         s.modified = now
         put(id, s)
         changes.changed(ChangeFeed.key(session: id))
-        return s
+        return sessions[id]
     }
 
     public func release(_ id: UUID, worker: String, until: Date?) async throws {
