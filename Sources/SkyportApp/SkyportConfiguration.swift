@@ -112,6 +112,9 @@ public struct SkyportConfiguration: Sendable {
     /// The quota file (`SKYPORT_QUOTAS`: `{"quotas": [{"account": "group:/skao", "offeredCores": 64}, ...]}`); quotas set
     /// through the admin API override it.
     public var quotasFile: String?
+    /// A user's token that expires within this many seconds is exchanged again before Skyport calls the facility
+    /// (`SKYPORT_CREDENTIAL_MARGIN`).
+    public var credentialMargin = 60
     /// Seconds an audit event is kept (`SKYPORT_RETAIN_AUDIT`).
     public var retainAudit = 400 * 86_400
 
@@ -190,6 +193,7 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_RETENTION_SWEEP"] { c.retentionSweep = try int(v, "SKYPORT_RETENTION_SWEEP", 0...86_400) }
         if let v = env["SKYPORT_RETAIN_AUDIT"] { c.retainAudit = try int(v, "SKYPORT_RETAIN_AUDIT", 86_400...(3_650 * 86_400)) }
         if let v = env["SKYPORT_QUOTAS"], !v.isEmpty { c.quotasFile = v }
+        if let v = env["SKYPORT_CREDENTIAL_MARGIN"] { c.credentialMargin = try int(v, "SKYPORT_CREDENTIAL_MARGIN", 0...86_400) }
         if let v = env["SKYPORT_AUTH"] {
             guard let mode = AuthMode(rawValue: v.lowercased()) else { throw Invalid(description: "SKYPORT_AUTH='\(v)' must be open or oidc") }
             c.auth = mode

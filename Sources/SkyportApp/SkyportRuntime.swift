@@ -27,6 +27,8 @@ public final class SkyportRuntime: Sendable {
         public var resolver: (any HostResolver)?
         /// The rate limit's clock: time since any fixed origin (by default the continuous clock).
         public var rateLimitClock: (@Sendable () -> Duration)?
+        /// The broker's clock (by default the system's): what use cases and the forwarding service call now.
+        public var now: (@Sendable () -> Date)?
         public init(store: (any BrokerStore)? = nil) { self.store = store }
     }
 
@@ -93,10 +95,12 @@ public final class SkyportRuntime: Sendable {
         self.tokenVerifier = config.auth == .oidc
             ? OIDCVerifier(issuers: try Self.trustedIssuers(config), egress: egress, logger: Logger(label: "skyport.identity", factory: { _ in logger.handler }))
             : nil
-        self.broker = Broker(
+        var broker = Broker(
             store: store, planner: planner, sealer: sealer, work: work, health: health, registryHarvests: registryHarvests,
             federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress,
-            accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()))
+            accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()), now: overrides.now ?? { Date() })
+        broker.tokenExchange = tokenVerifier as? any TokenExchanging
+        self.broker = broker
     }
 
     /// Reads and checks the quota file; every bad entry is named.
@@ -211,11 +215,14 @@ public final class SkyportRuntime: Sendable {
         forwarding.listRead = { _ in listReads.increment() }
         forwarding.listLeft = { listsLeft.increment() }
         forwarding.watching = { watched.set(Double($0)) }
+        forwarding.sealer = sealer
+        forwarding.exchanger = self.broker.tokenExchange
+        forwarding.credentialMargin = TimeInterval(config.credentialMargin)
         var services: [any Service] = [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker],
-                notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger),
+                notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger, now: self.broker.now),
         ]
         services.append(MemoryTrimService(connections: connections, logger: logger))
         services.append(AuditWriterService(broker: self.broker, logger: Logger(label: "skyport.audit", factory: { [logger] _ in logger.handler })))

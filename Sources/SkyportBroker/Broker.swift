@@ -33,6 +33,8 @@ public struct Broker: Sendable {
     public var egress: EgressPolicy
     /// The quota file's quotas, the merged table as last read, and audit events waiting to be written.
     public var accounts: AccountBook
+    /// Exchanges a user's token at their issuer for one meant for a facility (RFC 8693); nil: no exchange.
+    public var tokenExchange: (any TokenExchanging)?
 
     public init(
         store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,

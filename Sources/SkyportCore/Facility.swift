@@ -83,6 +83,8 @@ public struct Endpoint: Sendable, Hashable, Codable {
     /// For another ExecutionBroker: the longest Skyport waits for its offers, in seconds (fractions allowed);
     /// nil is the broker's configured default. A later answer is dropped and listed as late.
     public var offerDeadline: Double?
+    /// How Skyport authenticates there (nil: `service`).
+    public var credentials: EndpointCredentials?
 
     public init(kind: EndpointKind, url: String, launchTimeout: ISODuration? = nil, offerDeadline: Double? = nil) {
         self.kind = kind
@@ -91,7 +93,8 @@ public struct Endpoint: Sendable, Hashable, Codable {
         self.offerDeadline = offerDeadline
     }
 
-    private enum CodingKeys: String, CodingKey { case kind, url, launchTimeout, offerDeadline }
+    private enum CodingKeys: String, CodingKey { case kind, url, launchTimeout, offerDeadline, credentials }
+    private enum CredentialKeys: String, CodingKey { case mode, audience }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -99,6 +102,15 @@ public struct Endpoint: Sendable, Hashable, Codable {
         url = try c.decode(String.self, forKey: .url)
         launchTimeout = try c.decodeIfPresent(ISODuration.self, forKey: .launchTimeout)
         offerDeadline = try c.decodeIfPresent(String.self, forKey: .offerDeadline).flatMap(ISODuration.exactSeconds)
+        if c.contains(.credentials) {
+            let k = try c.nestedContainer(keyedBy: CredentialKeys.self, forKey: .credentials)
+            let audience = try k.decodeIfPresent(String.self, forKey: .audience)
+            switch try k.decode(String.self, forKey: .mode) {
+            case "forward": credentials = audience.map { .forward(audience: $0) }
+            case "exchange": credentials = audience.map { .exchange(audience: $0) }
+            default: credentials = nil
+            }
+        }
     }
 
     /// `offerDeadline` is written as an ISO-8601 duration (`PT2.5S`), as operators write it.
@@ -108,6 +120,11 @@ public struct Endpoint: Sendable, Hashable, Codable {
         try c.encode(url, forKey: .url)
         try c.encodeIfPresent(launchTimeout, forKey: .launchTimeout)
         try c.encodeIfPresent(offerDeadline.map(Self.isoSeconds), forKey: .offerDeadline)
+        if let credentials, credentials != .service {
+            var k = c.nestedContainer(keyedBy: CredentialKeys.self, forKey: .credentials)
+            try k.encode(credentials.mode, forKey: .mode)
+            try k.encodeIfPresent(credentials.audience, forKey: .audience)
+        }
     }
 
     /// `PT2.5S`, `PT0.25S`, `PT3S`.

@@ -8,6 +8,9 @@ public struct FacilityDocument: Sendable {
         public var url: String?
         public var launchTimeout: String?
         public var offerDeadline: String?
+        /// `credentials.mode` and `credentials.audience`, as written.
+        public var credentialsMode: String?
+        public var credentialsAudience: String?
     }
     public struct LimitsDocument: Sendable {
         public var cores: Int?
@@ -52,10 +55,13 @@ public struct FacilityDocument: Sendable {
         status = r.string(root["status"], "status")
         endpoints = r.array(root["endpoints"], "endpoints")?.enumerated().map { i, item in
             let o = r.object(item, "endpoints[\(i)]") ?? [:]
+            let credentials = r.object(o["credentials"], "endpoints[\(i)].credentials")
             return EndpointDocument(
                 kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"),
                 launchTimeout: r.string(o["launchTimeout"], "endpoints[\(i)].launchTimeout"),
-                offerDeadline: r.string(o["offerDeadline"], "endpoints[\(i)].offerDeadline"))
+                offerDeadline: r.string(o["offerDeadline"], "endpoints[\(i)].offerDeadline"),
+                credentialsMode: credentials.flatMap { r.string($0["mode"], "endpoints[\(i)].credentials.mode") },
+                credentialsAudience: credentials.flatMap { r.string($0["audience"], "endpoints[\(i)].credentials.audience") })
         }
         accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
         limits = r.object(root["limits"], "limits").map { o in
@@ -112,7 +118,8 @@ public struct FacilityDocument: Sendable {
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
         "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "access", "owner", "created", "modified", "health", "provenance"],
-        "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline"],
+        "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline", "credentials"],
+        "endpoints[].credentials": ["mode", "audience"],
         "limits": ["cores", "memory", "duration"],
         "capacity": ["cores", "memory"],
         "data": ["rses"],
@@ -130,7 +137,10 @@ public struct FacilityDocument: Sendable {
             }
         }
         check(value, "", "")
-        for (i, e) in (value["endpoints"]?.arrayValue ?? []).enumerated() { check(e, "endpoints[]", "endpoints[\(i)]") }
+        for (i, e) in (value["endpoints"]?.arrayValue ?? []).enumerated() {
+            check(e, "endpoints[]", "endpoints[\(i)]")
+            check(e["credentials"], "endpoints[].credentials", "endpoints[\(i)].credentials")
+        }
         for scope in ["limits", "capacity", "data", "access"] { check(value[scope], scope, scope) }
         for (i, s) in (value["access"]?["shares"]?.arrayValue ?? []).enumerated() { check(s, "access.shares[]", "access.shares[\(i)]") }
         return errors
@@ -225,8 +235,31 @@ public struct FacilityDocument: Sendable {
                         errors.add("\(field).offerDeadline", "applies only to an executionbroker endpoint")
                     }
                 }
+                var credentials: EndpointCredentials?
+                if let mode = e.credentialsMode {
+                    let audience = e.credentialsAudience.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                    let audienceOK = !audience.isEmpty && audience.utf8.count <= Bounds.maxAccessEntryLength
+                        && !audience.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+                    switch mode {
+                    case "service":
+                        if e.credentialsAudience != nil { errors.add("\(field).credentials.audience", "applies only to forward and exchange") }
+                    case "forward", "exchange":
+                        if !audienceOK {
+                            errors.add("\(field).credentials.audience", "is required for \(mode): the 'aud' value the facility expects in a user's token (1 to \(Bounds.maxAccessEntryLength) bytes)")
+                        } else {
+                            credentials = mode == "forward" ? .forward(audience: audience) : .exchange(audience: audience)
+                        }
+                        if kind == .binderhub { errors.add("\(field).credentials.mode", "a BinderHub endpoint takes Skyport's own token only: use service") }
+                    default:
+                        errors.add("\(field).credentials.mode", "'\(mode)' is none of service, forward, exchange")
+                    }
+                } else if e.credentialsAudience != nil {
+                    errors.add("\(field).credentials.mode", "is required: service, forward or exchange")
+                }
                 if let kind, let u = e.url {
-                    parsedEndpoints.append(Endpoint(kind: kind, url: u, launchTimeout: launchTimeout, offerDeadline: offerDeadline))
+                    var endpoint = Endpoint(kind: kind, url: u, launchTimeout: launchTimeout, offerDeadline: offerDeadline)
+                    endpoint.credentials = credentials
+                    parsedEndpoints.append(endpoint)
                 }
             }
         } else {

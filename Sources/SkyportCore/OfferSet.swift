@@ -144,6 +144,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// When it really started (first `RUNNING` or `AVAILABLE`) and ended after that: its usage (`UsageAccounting`).
     public var started: Date?
     public var finished: Date?
+    /// The user's credential it carries to its facility (an endpoint whose credentials are `forward` or `exchange`),
+    /// sealed; never shown.
+    public var credential: UserCredential?
 
     /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept

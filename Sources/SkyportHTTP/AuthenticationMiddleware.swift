@@ -24,6 +24,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.caller = try await caller(request.headers[.authorization])
+        if case .identity(let identity, _) = context.caller, let header = request.headers[.authorization] {
+            // Kept for the one use that needs it: carrying it to a facility that takes the user's own credentials.
+            context.bearer = Bearer(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces), identity: identity)
+        }
         if mode.requiresUser(request.uri.path) { try context.requireSignedIn() }
         return try await next(request, context)
     }

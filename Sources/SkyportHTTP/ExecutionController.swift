@@ -42,7 +42,8 @@ struct ExecutionController: Controller {
         table.add(.post, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
             let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
-            let session = try await deps.broker.sessions.changePhase(of: id, to: target, as: context.viewer, actor: context.who, logger: context.logger)
+            let session = try await deps.broker.sessions.changePhase(
+                of: id, to: target, as: context.viewer, actor: context.who, bearer: context.bearer, logger: context.logger)
             context.logger.info("session phase changed", metadata: [
                 "session": .string(id.uuidString), "phase": .string(session.phase.rawValue), "who": .string(context.who),
             ])

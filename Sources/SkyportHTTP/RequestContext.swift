@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import SkyportBroker
 import SkyportCore
 
 /// Who is calling, as `AuthenticationMiddleware` found it from the `Authorization` header.
@@ -25,6 +26,8 @@ public enum Caller: Sendable, Equatable {
 public struct SkyportRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller = .anonymous
+    /// A signed-in scientist's bearer token (never logged, never shown).
+    public var bearer: Bearer?
     /// The connection's peer (the rate limit's key).
     public let remoteAddress: SocketAddress?
 

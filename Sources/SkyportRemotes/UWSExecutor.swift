@@ -8,19 +8,33 @@ import SkyportCore
 public struct UWSExecutor: FacilityExecutor {
     /// The job service for an endpoint (the client for its dialect, with the endpoint's credentials).
     let service: @Sendable (Endpoint) -> any UWSJobService
+    /// The job service for an endpoint calling with a user's bearer token (nil: cannot).
+    let bearer: (@Sendable (Endpoint, String) -> any UWSJobService)?
 
-    public init(service: @escaping @Sendable (Endpoint) -> any UWSJobService) { self.service = service }
+    public init(
+        service: @escaping @Sendable (Endpoint) -> any UWSJobService, bearer: (@Sendable (Endpoint, String) -> any UWSJobService)? = nil
+    ) {
+        self.service = service
+        self.bearer = bearer
+    }
+
+    public func bearing(_ token: String) -> (any FacilityExecutor)? {
+        guard let bearer else { return nil }
+        return UWSExecutor(service: { bearer($0, token) }, bearer: nil)
+    }
 
     /// The executor for both UWS dialects through the egress gate, with credentials looked up by the endpoint's
     /// registered URL (never by a URL the facility wrote).
     public static func standard(
         egress: Egress, credentials: Credentials = .init(), logger: Logger
     ) -> UWSExecutor {
-        UWSExecutor { endpoint in
-            var http = RemoteHTTP(egress: egress, purpose: .uws, auth: credentials.auth(for: endpoint.url), logger: logger)
+        @Sendable func client(_ endpoint: Endpoint, _ auth: RemoteAuth?) -> any UWSJobService {
+            var http = RemoteHTTP(egress: egress, purpose: .uws, auth: auth, logger: logger)
             http.authOrigin = Origin(endpoint.url)
             return endpoint.kind == .djangoUWS ? DjangoUWSClient(http: http) : UWSClient(http: http)
         }
+        return UWSExecutor(
+            service: { client($0, credentials.auth(for: $0.url)) }, bearer: { client($0, .token($1, scheme: "Bearer")) })
     }
 
     /// The job parameters for a session: the executable's own parameters (keys without a dot; dotted keys are

@@ -35,6 +35,13 @@ public struct ForwardingService: Service {
         public var listRead: @Sendable (Int) -> Void = { _ in }
         public var listLeft: @Sendable () -> Void = {}
         public var watching: @Sendable (Int) -> Void = { _ in }
+        /// A user's token that expires within this many seconds is exchanged again before a call (an exchanged
+        /// one), or ends the session (a forwarded one that has expired).
+        public var credentialMargin: TimeInterval = 60
+        /// Opens sessions' sealed user credentials, and seals renewed ones.
+        public var sealer: (any SecretSealer)?
+        /// Exchanges a user's token again for a facility's audience.
+        public var exchanger: (any TokenExchanging)?
         public init() {}
     }
 
@@ -121,7 +128,8 @@ public struct ForwardingService: Service {
                 let action = machine.next(session)
                 if action == .done { break }
                 var event: ForwardingEvent?
-                if case .track = action, let tracker, let remote = session.remote {
+                // A job run with the user's own credentials is followed on its own: job lists are read with Skyport's.
+                if case .track = action, let tracker, let remote = session.remote, session.credential == nil {
                     if let read = read.take() {
                         event = read.event(facility: try await store.facility(session.facility)?.name ?? session.facility.rawValue)
                     } else if await tracker.follow(session, remote) {
@@ -170,7 +178,23 @@ public struct ForwardingService: Service {
             return .notified(notice)
         }
         guard let facility = try await store.facility(session.facility) else { return .facilityGone }
-        guard let (endpoint, executor) = pickExecutor(session, facility) else { return .noExecutor(kinds: facility.endpoints.map(\.kind)) }
+        guard var (endpoint, executor) = pickExecutor(session, facility) else { return .noExecutor(kinds: facility.endpoints.map(\.kind)) }
+        if let credential = session.credential {
+            let cleanup = action == .abort || action == .rejectRemoteOffer
+            switch try await userToken(credential, of: session) {
+            case .success(let token):
+                guard let bearing = executor.bearing(token) else {
+                    return .refused("a \(endpoint.kind.rawValue) endpoint cannot be sent the user's token")
+                }
+                executor = bearing
+            case .failure(let refusal) where !cleanup:
+                logger.info("user credential ended", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
+                return .refused(refusal.message)
+            case .failure:
+                // Stopping a job is tried even so, with the last token there was.
+                if let token = settings.sealer?.open(credential.sealedToken), let bearing = executor.bearing(token) { executor = bearing }
+            }
+        }
         let remote = session.remote ?? RemoteJob(endpoint: endpoint)
         do {
             switch action {
@@ -203,6 +227,36 @@ public struct ForwardingService: Service {
         } catch let refusal as FacilityRefusal {
             logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
             return .refused(refusal.message)
+        }
+    }
+
+    /// The user's token to send for a session: as stored, or, when it is about to expire, exchanged again at the
+    /// user's issuer (and the new one stored, sealed); a refusal when it cannot be renewed (the session then fails
+    /// with that reason). A network failure at the issuer is thrown: the step is retried later.
+    func userToken(_ credential: UserCredential, of session: SessionRecord) async throws -> Result<String, CredentialRefusal> {
+        guard let sealer = settings.sealer else { return .failure(CredentialRefusal("this broker has no key to open the user's sealed token with")) }
+        switch credential.use(at: now(), margin: settings.credentialMargin) {
+        case .send:
+            guard let token = sealer.open(credential.sealedToken) else { return .failure(CredentialRefusal("the user's sealed token cannot be opened with this broker's key")) }
+            return .success(token)
+        case .fail(let why):
+            return .failure(CredentialRefusal(why))
+        case .exchangeAgain:
+            guard let exchanger = settings.exchanger, let subject = credential.sealedSubject.flatMap(sealer.open) else {
+                return .failure(CredentialRefusal("the token exchanged for facility audience \(credential.audience) expired, and this broker cannot exchange it again"))
+            }
+            let issued: IssuedToken
+            do {
+                issued = try await exchanger.exchange(subject, issuer: credential.issuer, audience: credential.audience, now: now())
+            } catch let refusal as CredentialRefusal {
+                return .failure(CredentialRefusal("your token could not be renewed for facility audience \(credential.audience): \(refusal.message)"))
+            }
+            var renewed = credential
+            (renewed.sealedToken, renewed.expires) = (try sealer.seal(issued.token), issued.expires)
+            let stored = renewed
+            _ = try await store.updateClaimed(session.id, worker: worker, now: now()) { $0.credential = stored }
+            logger.info("user credential renewed", metadata: ["session": .string(session.id.uuidString), "audience": .string(credential.audience)])
+            return .success(issued.token)
         }
     }
 

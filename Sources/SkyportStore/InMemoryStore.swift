@@ -140,10 +140,10 @@ public actor InMemoryStore: BrokerStore {
     public func session(_ id: UUID) async throws -> SessionRecord? { sessions[id] }
 
     public func changePhase(
-        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {
-        guard let session = sessions[id] else { throw StoreError.notFound("session \(id)") }
-        if target == .accepted, let admit { try admit(session, ledger.usage(of: session.accounts ?? [], now: now)) }
+        guard var session = sessions[id] else { throw StoreError.notFound("session \(id)") }
+        if target == .accepted, let admit { try admit(&session, ledger.usage(of: session.accounts ?? [], now: now)) }
         let siblings = (sessionsBySet[session.offerSet] ?? []).compactMap { sessions[$0] }
         let changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
         for s in changed {

@@ -546,21 +546,22 @@ public final class SQLiteStore: BrokerStore {
     }
 
     public func changePhase(
-        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {
         let changed = try await ledgerWrite { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
-            let session = try StoreCoding.decode(SessionRecord.self, doc)
+            let stored = try StoreCoding.decode(SessionRecord.self, doc)
+            var session = stored
             if target == .accepted, let admit {
                 try self.reloadLedgerIfWrittenElsewhere(db)
                 let held = self.ledger.withLock { $0.usage(of: session.accounts ?? [], now: now) }
-                try admit(session, held)
+                try admit(&session, held)
             }
             let siblings = try Self.sessions(db, offerSet: session.offerSet)
             var changed = try SessionLifecycle.apply(target, to: session, siblings: siblings, now: now)
-            let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(session.id, session)]) { _, b in b }
+            let before = Dictionary(siblings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).merging([(stored.id, stored)]) { _, b in b }
             for i in changed.indices {
                 try Self.update(db, &changed[i])
                 let s = changed[i]

@@ -146,3 +146,42 @@ import Testing
         #expect(Timestamp.parse("yesterday") == nil)
     }
 }
+
+extension FacilityDocumentTests {
+    @Test func anEndpointSaysHowSkyportAuthenticatesThereAndEveryMistakeIsNamed() throws {
+        func endpoint(_ credentials: JSONValue, kind: String = "uws") -> JSONValue {
+            document { $0["endpoints"] = .array([.object(["kind": .string(kind), "url": .string("https://uws.example.org/jobs"), "credentials": credentials])]) }
+        }
+        let forward = try FacilityDocument(endpoint(.object(["mode": .string("forward"), "audience": .string("https://uws.example.org")])))
+            .validated(owner: "op", created: now, now: now)
+        #expect(forward.endpoints[0].credentials == .forward(audience: "https://uws.example.org"))
+        // Kept through the store's form.
+        let again = try JSONDecoder().decode(Facility.self, from: try JSONEncoder().encode(forward))
+        #expect(again.endpoints[0].credentials == .forward(audience: "https://uws.example.org"))
+        let exchange = try FacilityDocument(endpoint(.object(["mode": .string("exchange"), "audience": .string("a")]))).validated(owner: "op", created: now, now: now)
+        #expect(exchange.endpoints[0].credentials == .exchange(audience: "a"))
+        #expect(try FacilityDocument(endpoint(.object(["mode": .string("service")]))).validated(owner: "op", created: now, now: now).endpoints[0].credentials == nil)
+
+        #expect(errors(endpoint(.object(["mode": .string("forward")]))) == ["endpoints[0].credentials.audience"])
+        #expect(errors(endpoint(.object(["mode": .string("steal"), "audience": .string("a")]))) == ["endpoints[0].credentials.mode"])
+        #expect(errors(endpoint(.object(["audience": .string("a")]))) == ["endpoints[0].credentials.mode"])
+        #expect(errors(endpoint(.object(["mode": .string("service"), "audience": .string("a")]))) == ["endpoints[0].credentials.audience"])
+        #expect(errors(endpoint(.object(["mode": .string("exchange"), "audience": .string("a")]), kind: "binderhub")) == ["endpoints[0].credentials.mode"])
+        #expect(errors(endpoint(.object(["mode": .string("forward"), "audience": .string("a"), "scope": .string("x")]))) == ["endpoints[0].credentials.scope"])
+        #expect(errors(endpoint(.string("forward"))) == ["endpoints[0].credentials"])
+    }
+
+    @Test func aUsersTokenIsSentRenewedOrEndedByItsExpiry() {
+        let exchanged = UserCredential(
+            mode: "exchange", issuer: "i", audience: "a", sealedToken: "t", expires: now.addingTimeInterval(100),
+            sealedSubject: "s", subjectExpires: now.addingTimeInterval(1000))
+        #expect(exchanged.use(at: now, margin: 60) == .send)
+        #expect(exchanged.use(at: now.addingTimeInterval(50), margin: 60) == .exchangeAgain)
+        guard case .fail(let why) = exchanged.use(at: now.addingTimeInterval(1000), margin: 60) else { Issue.record("renewed"); return }
+        #expect(why.contains("can no longer be renewed"))
+        let forwarded = UserCredential(mode: "forward", issuer: "i", audience: "a", sealedToken: "t", expires: now.addingTimeInterval(100))
+        #expect(forwarded.use(at: now.addingTimeInterval(50), margin: 60) == .send)
+        guard case .fail(let ended) = forwarded.use(at: now.addingTimeInterval(100), margin: 60) else { Issue.record("sent"); return }
+        #expect(ended.contains("cannot renew it"))
+    }
+}

@@ -22,9 +22,12 @@ import Testing
             "eduperson_entitlement": .string("urn:mace:egi.eu:group:vo.example.eu:role=member#aai.egi.eu"),
             "preferred_username": .string("alice"), "wlcg.ver": .string("1.0"),
         ]), issuer: issuer, now: now).get()
-        #expect(identity == Identity(
+        var expected = Identity(
             issuer: "https://iam.example.org/", subject: "a1b2", name: "alice",
-            groups: ["/skao", "/skao/users", "astro", "urn:mace:egi.eu:group:vo.example.eu:role=member#aai.egi.eu"]))
+            groups: ["/skao", "/skao/users", "astro", "urn:mace:egi.eu:group:vo.example.eu:role=member#aai.egi.eu"])
+        // The token's audiences and expiry come with it (what a facility taking the user's own token is judged by).
+        (expected.audiences, expected.expires) = (["skyport"], Date(timeIntervalSince1970: 1_800_000_600))
+        #expect(identity == expected)
         #expect(identity.owner == "https://iam.example.org/#a1b2")
         #expect(identity.isMember(of: "/skao/users") && !identity.isMember(of: "/ska"))
     }

@@ -25,8 +25,8 @@ func withTestEgress<T: Sendable>(_ body: (Egress) async throws -> T) async throw
 struct OIDCAuthAPITests {
     /// A user's access token from the provider (its authorization-code flow, driven by its test helper).
     /// `groups`, when given, replace the user's groups at the provider (an empty list clears them).
-    static func token(_ user: String, audience: String = "skyport", groups: [String]? = nil) async throws -> String {
-        let issuer = try TestPeers.requireOIDC()
+    static func token(_ user: String, audience: String = "skyport", groups: [String]? = nil, issuer given: URL? = nil) async throws -> String {
+        let issuer = try given ?? TestPeers.requireOIDC()
         return try await withTestEgress { egress in
             let http = RemoteHTTP(egress: egress, purpose: .identity, retry: RetryPolicy(maxAttempts: 1))
             var form = [("user", user), ("audience", audience)]

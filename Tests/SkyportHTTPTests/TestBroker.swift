@@ -27,6 +27,8 @@ struct TestBroker {
     var capabilities: CapabilitiesFetch?
     /// The rate limit's clock (nil: the continuous clock); the limit itself is `config.rateLimit`, off by default.
     var rateLimitClock: (@Sendable () -> Duration)?
+    /// The broker's clock (nil: the system's).
+    var now: (@Sendable () -> Date)?
 
     init(
         store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
@@ -68,6 +70,7 @@ struct TestBroker {
         overrides.sealer = SecretBox.ephemeral()
         overrides.capabilities = .some(capabilities)
         overrides.rateLimitClock = rateLimitClock
+        overrides.now = now
         let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
         let background = Task {
             guard withServices else { return }

@@ -2,6 +2,17 @@ import Foundation
 import Logging
 import SkyportCore
 
+/// A signed-in caller's bearer token and the identity it gave (what a facility that takes the user's credentials gets).
+public struct Bearer: Sendable {
+    public var token: String
+    public var identity: Identity
+
+    public init(token: String, identity: Identity) {
+        self.token = token
+        self.identity = identity
+    }
+}
+
 /// A client's offer sets and sessions: reading them as their owner sees them, changing a session's phase, and
 /// waiting for it to move.
 public struct Sessions: Sendable {
@@ -33,22 +44,28 @@ public struct Sessions: Sendable {
     /// (its owner, or anyone in open mode) may change it; for anyone else it does not exist.
     /// Accepting is refused (`QuotaBreach`) when one of the session's accounts has its quota of concurrent sessions
     /// running, judged in the same store transaction. `actor` is who asked, for the audit record.
+    ///
+    /// Accepting an offer on a facility whose endpoint takes the user's credentials (`forward`, `exchange`) needs the
+    /// caller's `bearer` token: it is checked (its audience) or exchanged now, sealed, and stored with the
+    /// acceptance; without one, or when it does not do, the acceptance is refused (`CredentialRefusal`).
     @discardableResult
     public func changePhase(
-        of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone, actor: String? = nil, logger: Logger? = nil
+        of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone, actor: String? = nil, bearer: Bearer? = nil, logger: Logger? = nil
     ) async throws -> SessionRecord {
-        if viewer != .anyone {
-            guard let current = try await broker.store.session(id), viewer.sees(current.owner) else {
-                throw BrokerError.notFound("session \(id.uuidString.lowercased())")
-            }
+        var current: SessionRecord?
+        if viewer != .anyone || phase == .accepted {
+            current = try await broker.store.session(id)
+            guard let current, viewer.sees(current.owner) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
         }
-        var admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
-        if phase == .accepted {
+        var admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
+        if phase == .accepted, let current {
             let table = try await broker.quotas.table()
-            if !table.isEmpty {
+            let credential = try await credential(for: current, bearer: bearer)
+            if !table.isEmpty || credential != nil {
                 admit = { session, held in
                     let accounts = (session.accounts ?? []).compactMap { try? Account.parse($0).get() }
                     try QuotaTerms(accounts: accounts, quotas: table.applying(to: accounts), coreSeconds: [:], groups: []).admit(held: held)
+                    if let credential { session.credential = credential }
                 }
             }
         }
@@ -58,6 +75,47 @@ public struct Sessions: Sendable {
         }
         if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
         return reveal(session)
+    }
+
+    /// The credential an accepted session carries to its facility, when the facility's endpoint takes the user's:
+    /// the caller's own token when its audience names the endpoint's (`forward`), or one exchanged for it at the
+    /// caller's issuer (`exchange`); sealed. Nil for `service` endpoints (and for sessions another broker offered
+    /// before this one's own endpoint is known).
+    func credential(for session: SessionRecord, bearer: Bearer?) async throws -> UserCredential? {
+        guard session.phase == .offered, let facility = try await broker.store.facility(session.facility),
+              let credentials = facility.endpoints.first?.credentials, let audience = credentials.audience
+        else { return nil }
+        let name = facility.id.rawValue
+        guard let bearer else {
+            throw CredentialRefusal("facility \(name) runs jobs with the user's own access token (\(credentials.mode)): accept it signed in, with your bearer token")
+        }
+        guard let sealer = broker.sealer else { throw CredentialRefusal("this broker has no key to seal tokens with (SKYPORT_SECRET_KEY), so it cannot carry yours to facility \(name)") }
+        let who = bearer.identity
+        switch credentials {
+        case .service:
+            return nil
+        case .forward:
+            guard who.audiences.contains(audience) else {
+                throw CredentialRefusal(
+                    "facility \(name) takes your own access token, and only one issued for audience \(audience); yours is for \(who.audiences.joined(separator: ", ")): ask your platform for a token with that audience")
+            }
+            return UserCredential(mode: "forward", issuer: who.issuer, audience: audience, sealedToken: try sealer.seal(bearer.token), expires: who.expires)
+        case .exchange:
+            guard let exchanger = broker.tokenExchange else {
+                throw CredentialRefusal("facility \(name) needs a token exchanged at your issuer, and this broker does not exchange tokens (SKYPORT_AUTH=oidc)")
+            }
+            let issued: IssuedToken
+            do {
+                issued = try await exchanger.exchange(bearer.token, issuer: who.issuer, audience: audience, now: broker.now())
+            } catch let refusal as CredentialRefusal {
+                throw refusal
+            } catch {
+                throw CredentialRefusal("your token could not be exchanged at \(who.issuer) for facility \(name): \(RemoteText.clip(String(describing: error), limit: 300))")
+            }
+            return UserCredential(
+                mode: "exchange", issuer: who.issuer, audience: audience, sealedToken: try sealer.seal(issued.token), expires: issued.expires,
+                sealedSubject: try sealer.seal(bearer.token), subjectExpires: who.expires)
+        }
     }
 
     /// Holds until the session leaves `phase` or `seconds` pass: woken by the store's writes of it, and at its

@@ -19,6 +19,13 @@ public protocol FacilityExecutor: Sendable {
     func status(_ job: RemoteJob, for session: SessionRecord, wait: Int) async throws -> RemoteStatus
     /// Aborts a job (or stops what it started).
     func abort(_ job: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus
+    /// This executor calling with a user's bearer token instead of Skyport's own credential (an endpoint whose
+    /// credentials are `forward` or `exchange`); nil when its facilities cannot take one.
+    func bearing(_ token: String) -> (any FacilityExecutor)?
+}
+
+extension FacilityExecutor {
+    public func bearing(_ token: String) -> (any FacilityExecutor)? { nil }
 }
 
 /// A facility (or the staging before it) said no in a way that retrying cannot change: a repository that does

@@ -12,6 +12,9 @@ public struct Identity: Sendable, Hashable, Codable {
     /// Groups from the issuer's configured claims, in the token's order, without duplicates (WLCG `wlcg.groups`
     /// paths such as `/skao/users`, IAM `groups`, AARC `eduperson_entitlement` URNs).
     public var groups: [String]
+    /// The token's `aud` values and expiry (what a facility that takes the user's own token is judged by).
+    public var audiences: [String] = []
+    public var expires: Date?
 
     public init(issuer: String, subject: String, name: String? = nil, groups: [String] = []) {
         self.issuer = issuer
@@ -105,4 +108,100 @@ public struct RoleMapping: Sendable, Hashable {
             operatorName: identity.groups.lazy.compactMap { operatorGroups[$0] }.first,
             admin: identity.groups.contains(where: adminGroups.contains))
     }
+}
+
+/// How Skyport authenticates at a facility endpoint.
+public enum EndpointCredentials: Sendable, Hashable {
+    /// Skyport's own credential for the endpoint (`SKYPORT_CREDENTIALS`), or none: the default.
+    case service
+    /// The caller's own access token, only when it was issued for `audience` (its `aud` names it).
+    case forward(audience: String)
+    /// A token for `audience` got from the caller's issuer by RFC 8693 token exchange, exchanged again while the
+    /// job runs.
+    case exchange(audience: String)
+
+    public var mode: String {
+        switch self {
+        case .service: return "service"
+        case .forward: return "forward"
+        case .exchange: return "exchange"
+        }
+    }
+
+    public var audience: String? {
+        switch self {
+        case .service: return nil
+        case .forward(let a), .exchange(let a): return a
+        }
+    }
+
+    /// Whether it needs the signed-in caller's token.
+    public var needsUserToken: Bool { self != .service }
+}
+
+/// The user's credential a session carries to its facility (sealed at rest, never logged or shown): the token to
+/// send, until when it is good, and for an exchanged one the user's own token to exchange again.
+public struct UserCredential: Sendable, Hashable, Codable {
+    public var mode: String
+    public var issuer: String
+    public var audience: String
+    /// The token to send, sealed (`SecretSealer`), and when it expires.
+    public var sealedToken: String
+    public var expires: Date?
+    /// For `exchange`: the user's own token (the exchange's subject), sealed, and when it expires.
+    public var sealedSubject: String?
+    public var subjectExpires: Date?
+
+    public init(
+        mode: String, issuer: String, audience: String, sealedToken: String, expires: Date?, sealedSubject: String? = nil, subjectExpires: Date? = nil
+    ) {
+        self.mode = mode
+        self.issuer = issuer
+        self.audience = audience
+        self.sealedToken = sealedToken
+        self.expires = expires
+        self.sealedSubject = sealedSubject
+        self.subjectExpires = subjectExpires
+    }
+
+    /// What to do before a call to the facility at `now`: send the token, get a new one by exchange, or fail
+    /// (a token that is about to expire, `margin` seconds ahead, and cannot be renewed).
+    public enum Use: Sendable, Hashable { case send, exchangeAgain, fail(String) }
+
+    public func use(at now: Date, margin: TimeInterval) -> Use {
+        guard let expires, expires.timeIntervalSince(now) < margin else { return .send }
+        if mode == "exchange" {
+            if let subject = subjectExpires, subject <= now {
+                return .fail("your access token expired at \(Timestamp.format(subject)), and the token exchanged for facility audience \(audience) can no longer be renewed")
+            }
+            return .exchangeAgain
+        }
+        if expires <= now {
+            return .fail("your access token, which this facility takes as it is, expired at \(Timestamp.format(expires)); Skyport cannot renew it")
+        }
+        return .send
+    }
+}
+
+/// A token an issuer gave (RFC 8693 token exchange).
+public struct IssuedToken: Sendable, Hashable {
+    public var token: String
+    public var expires: Date?
+
+    public init(token: String, expires: Date?) {
+        self.token = token
+        self.expires = expires
+    }
+}
+
+/// The port through which Skyport exchanges a user's token at their issuer for one meant for a facility.
+public protocol TokenExchanging: Sendable {
+    func exchange(_ subjectToken: String, issuer: String, audience: String, now: Date) async throws -> IssuedToken
+}
+
+/// Why a session cannot carry the user's credential to its facility.
+public struct CredentialRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -139,7 +139,9 @@ public enum TokenRules {
             for g in strings(claims[claim]) where !groups.contains(g) { groups.append(g) }
         }
         let name = issuer.nameClaims.lazy.compactMap { claims[$0]?.stringValue }.first { !$0.isEmpty }
-        return .success(Identity(issuer: iss, subject: sub, name: name, groups: groups))
+        var identity = Identity(issuer: iss, subject: sub, name: name, groups: groups)
+        (identity.audiences, identity.expires) = (audiences, exp)
+        return .success(identity)
     }
 
     /// A NumericDate claim (seconds since the epoch).

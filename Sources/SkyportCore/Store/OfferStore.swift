@@ -32,9 +32,10 @@ public protocol OfferStore: Sendable {
     /// `OFFERED` siblings; accepting after expiry, or after a sibling was accepted, is refused.
     /// Throws `SessionLifecycle.Refusal` or `StoreError.notFound`.
     /// `admit`, when given, judges an acceptance in the same transaction, from what the session's accounts hold
-    /// (`LedgerTally`): it throws to refuse (a quota), and nothing changes.
+    /// (`LedgerTally`): it throws to refuse (a quota), and nothing changes; it may add to the session (the user's
+    /// credential), which is stored with the acceptance.
     func changePhase(
-        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (SessionRecord, LedgerTally) throws -> Void)?
+        of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord
 
     /// Records `EXPIRED` on every offer past its expiry; returns how many.

@@ -22,6 +22,8 @@ public struct BrokerExecutor: FacilityExecutor {
     let sealer: (any SecretSealer)?
     let settings: Settings
     let logger: Logger
+    /// A user's token to send instead of Skyport's credential (`bearing`).
+    var userToken: String?
 
     public init(egress: Egress, credentials: Credentials = .init(), sealer: (any SecretSealer)? = nil, settings: Settings = .init(), logger: Logger) {
         self.egress = egress
@@ -34,9 +36,17 @@ public struct BrokerExecutor: FacilityExecutor {
     /// The transport for one broker: the credentials of its registered endpoint (never chosen by a URL the broker
     /// wrote), sent only to that endpoint's origin.
     func http(_ endpoint: Endpoint) -> RemoteHTTP {
-        var http = RemoteHTTP(egress: egress, purpose: .federation, auth: credentials.auth(for: endpoint.url), timeout: .seconds(90), maxBodyBytes: 4 << 20, logger: logger)
+        let auth = userToken.map { RemoteAuth.token($0, scheme: "Bearer") } ?? credentials.auth(for: endpoint.url)
+        var http = RemoteHTTP(egress: egress, purpose: .federation, auth: auth, timeout: .seconds(90), maxBodyBytes: 4 << 20, logger: logger)
         http.authOrigin = Origin(endpoint.url)
         return http
+    }
+
+    /// The same executor sending the user's token to the other broker.
+    public func bearing(_ token: String) -> (any FacilityExecutor)? {
+        var copy = self
+        copy.userToken = token
+        return copy
     }
 
     static func url(_ text: String?) throws -> URL {

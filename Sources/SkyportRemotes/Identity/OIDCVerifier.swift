@@ -8,7 +8,7 @@ import Synchronization
 /// An issuer Skyport trusts, as configured: the rules (`TrustedIssuer`) and, for opaque tokens, the client Skyport
 /// introspects them with (RFC 7662).
 public struct IssuerConfiguration: Sendable, Hashable {
-    /// A client of the issuer: its id and secret (HTTP Basic at the introspection endpoint).
+    /// Skyport's client at the issuer: its id and secret (HTTP Basic at the introspection and token endpoints).
     public struct Client: Sendable, Hashable {
         public var id: String
         public var secret: String
@@ -33,7 +33,7 @@ public struct IssuerConfiguration: Sendable, Hashable {
 /// stream of made-up key ids cannot make Skyport hammer the issuer), and every `refreshInterval` otherwise; a key
 /// the issuer no longer publishes stops working at the next fetch. Cached keys outlive a failed fetch by at most
 /// `keyLifetime`. Every call to the issuer goes through the egress gate (as the operator's own configuration).
-public final class OIDCVerifier: TokenVerifying {
+public final class OIDCVerifier: TokenVerifying, TokenExchanging {
     public struct Timing: Sendable {
         public var refetchInterval: TimeInterval = 30
         public var refreshInterval: TimeInterval = 3_600
@@ -63,6 +63,7 @@ public final class OIDCVerifier: TokenVerifying {
     struct ProviderMetadata: Sendable {
         var jwksURI: URL
         var introspectionEndpoint: URL?
+        var tokenEndpoint: URL?
     }
 
     let issuers: [String: IssuerConfiguration]
@@ -236,7 +237,8 @@ public final class OIDCVerifier: TokenVerifying {
             throw RemoteError(.invalidResponse, url: url, message: "discovery gives no jwks_uri")
         }
         let metadata = ProviderMetadata(
-            jwksURI: jwks, introspectionEndpoint: doc["introspection_endpoint"]?.stringValue.flatMap(URL.init(string:)))
+            jwksURI: jwks, introspectionEndpoint: doc["introspection_endpoint"]?.stringValue.flatMap(URL.init(string:)),
+            tokenEndpoint: doc["token_endpoint"]?.stringValue.flatMap(URL.init(string:)))
         state.withLock { $0[iss, default: IssuerState()].metadata = metadata }
         return metadata
     }
@@ -258,6 +260,42 @@ public final class OIDCVerifier: TokenVerifying {
             types[kid] = kty
         }
         return Keys(collection: collection, types: types, fetched: fetched)
+    }
+
+    // MARK: - Token exchange
+
+    /// RFC 8693: a token for `audience` in exchange for the user's (`subject_token`), from the user's issuer, with
+    /// Skyport's client credentials. Throws `CredentialRefusal` with the issuer's reason when it says no.
+    public func exchange(_ subjectToken: String, issuer iss: String, audience: String, now: Date) async throws -> IssuedToken {
+        guard let issuer = issuers[iss], let client = issuer.introspectionClient else {
+            throw CredentialRefusal("Skyport has no client at issuer \(iss) to exchange tokens with (its issuer entry names no 'client')")
+        }
+        guard let endpoint = try await metadata(iss).tokenEndpoint else {
+            throw CredentialRefusal("issuer \(iss) publishes no token endpoint")
+        }
+        var call = http
+        call.auth = .basic(username: client.id, password: client.secret)
+        func refusal(_ status: Int, _ body: JSONValue?) -> CredentialRefusal {
+            let why = [body?["error"]?.stringValue, body?["error_description"]?.stringValue].compactMap { $0 }.joined(separator: ": ")
+            return CredentialRefusal(
+                "issuer \(iss) refused to exchange your token for audience \(audience) (HTTP \(status)\(why.isEmpty ? "" : ", " + RemoteText.clip(why, limit: 200)))")
+        }
+        let response: RemoteHTTP.Response
+        do {
+            response = try await call.postForm(endpoint, [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"), ("subject_token", subjectToken),
+                ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+                ("requested_token_type", "urn:ietf:params:oauth:token-type:access_token"), ("audience", audience),
+            ], accept: "application/json")
+        } catch let error as RemoteError where (400..<500).contains(error.status ?? 0) {
+            // The issuer said no (RFC 6749 §5.2: 400 invalid_grant, invalid_request, ...; 401 for the client): final.
+            throw refusal(error.status ?? 0, error.snippet.flatMap { try? JSONValue.parse(Data($0.utf8)) })
+        }
+        let body = try? JSONValue.parse(response.body)
+        guard response.status == 200, let token = body?["access_token"]?.stringValue, !token.isEmpty else { throw refusal(response.status, body) }
+        let expires = body?["expires_in"]?.doubleValue.map { now.addingTimeInterval($0) }
+        logger.info("token exchanged", metadata: ["issuer": "\(iss)", "audience": "\(audience)"])
+        return IssuedToken(token: token, expires: expires)
     }
 
     // MARK: - Introspection
@@ -342,14 +380,16 @@ extension IssuerConfiguration {
         }
         if let claims = try strings("groupClaims") { trust.groupClaims = claims }
         if let claims = try strings("nameClaims") { trust.nameClaims = claims }
+        // `client` (introspection and token exchange), or `introspection` as before.
         var client: Client?
-        if let introspection = entry["introspection"] {
-            guard let id = introspection["clientId"]?.stringValue, !id.isEmpty else {
-                throw FieldError("\(path).introspection.clientId", "must name Skyport's client at the issuer")
+        for key in ["client", "introspection"] {
+            guard client == nil, let given = entry[key] else { continue }
+            guard let id = given["clientId"]?.stringValue, !id.isEmpty else {
+                throw FieldError("\(path).\(key).clientId", "must name Skyport's client at the issuer")
             }
-            guard let secretFile = introspection["clientSecretFile"]?.stringValue,
+            guard let secretFile = given["clientSecretFile"]?.stringValue,
                   let secret = try? String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !secret.isEmpty
-            else { throw FieldError("\(path).introspection.clientSecretFile", "must name a readable file holding the client's secret") }
+            else { throw FieldError("\(path).\(key).clientSecretFile", "must name a readable file holding the client's secret") }
             client = Client(id: id, secret: secret)
         }
         return IssuerConfiguration(trust: trust, introspectionClient: client)
