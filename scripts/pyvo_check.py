@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive a running Skyport's own UWS 1.1 job interface (/uws/jobs) with pyvo's own UWS code.
 
-Usage: pyvo_check.py BASE_URL [--token T] [--other-token T2] [--request JSON] [--final] [--timeout S]
+Usage: pyvo_check.py BASE_URL [--token T] [--other-token T2] [--expect-owner O] [--request JSON] [--final] [--timeout S]
        (run it through scripts/pyvo_check.sh, which provides a venv with pyvo and requests)
 
 pyvo code paths exercised (pyvo has no generic UWS job class; AsyncTAPJob is generic apart from .query/.upload):
@@ -85,6 +85,7 @@ def main():
     ap.add_argument("base", help="the broker, e.g. http://127.0.0.1:8090")
     ap.add_argument("--token", default="pyvo-check-token", help="bearer token the jobs belong to")
     ap.add_argument("--other-token", default="pyvo-check-someone-else", help="a second caller, who must not see the jobs")
+    ap.add_argument("--expect-owner", help="the ownerId the jobs must show (SKYPORT_AUTH=oidc: issuer#subject of --token)")
     ap.add_argument("--request", default=TAP_REQUEST, help="the ExecutionBroker request document to run (JSON or YAML)")
     ap.add_argument("--impossible-request", default=IMPOSSIBLE_REQUEST, help="a request no registered facility can take")
     ap.add_argument("--final", action="store_true", help="wait with pyvo until the job ends, expect COMPLETED and fetch a result")
@@ -110,6 +111,9 @@ def main():
     note(str(job.uws_version) == "1.1", f"uws:job/@version {job.uws_version!r}")
     note(j.runid == "pyvo-check", f"runId {j.runid!r}")
     note(bool(job.owner), f"owner {job.owner!r}")
+    if a.expect_owner is not None:
+        note(job.owner == a.expect_owner, f"owner is {a.expect_owner!r}")
+    print(f"owner={job.owner}")
     note(len(job_list(s, jobs)) == before + 1, "the new job is listed")
     xsd_check("the PENDING job", s.get(url, timeout=30).content)
     for sub in ("phase", "executionduration", "destruction", "quote", "owner", "error"):

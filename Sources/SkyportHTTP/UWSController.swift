@@ -35,7 +35,8 @@ struct UWSController: Controller {
         table.add(.post, "/uws/jobs") { request, context in
             let owner = try context.uwsOwner()
             let form = try await UWSForm.read(request, limit: deps.maxBodyBytes)
-            let job = try await jobs.create(try Self.draft(form), owner: owner, groups: context.scientistGroups, logger: context.logger)
+            let job = try await jobs.create(
+                try Self.draft(form), owner: owner, groups: context.scientistGroups, bearer: context.bearer, logger: context.logger)
             return Self.seeOther(ExecutionController.base(request) + "/uws/jobs/\(job.id)")
         }
 
@@ -93,7 +94,7 @@ struct UWSController: Controller {
             case let other:
                 throw APIError.badRequest("PHASE must be RUN or ABORT\(other.map { ", not '\($0)'" } ?? "")", field: "PHASE")
             }
-            try await jobs.act(event, on: id, owner: owner, logger: context.logger)
+            try await jobs.act(event, on: id, owner: owner, bearer: context.bearer, logger: context.logger)
             return Self.seeOther(ExecutionController.base(request) + "/uws/jobs/\(id)")
         }
 

@@ -195,3 +195,31 @@ struct OIDCAuthAPITests {
         }
     }
 }
+
+extension OIDCAuthAPITests {
+    /// pyvo's own UWS code drives `/uws/jobs` of an `oidc` broker with bearer tokens from the provider
+    /// (scripts/pyvo_check.py): the jobs are the token's identity's, another user's token sees none of them.
+    @Test func pyvoDrivesTheUWSJobListWithABearerTokenFromTheProvider() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let venv = env["SKYPORT_PYVO_VENV"] ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/skyport/pyvo-venv")
+        let python = venv + "/bin/python"
+        try TestPeers.requirePresent(
+            FileManager.default.isExecutableFile(atPath: python), "the pyvo venv is absent at \(venv) (scripts/pyvo_check.sh --install-only; the test command does)")
+        let alice = try await Self.token("alice")
+        let bob = try await Self.token("bob")
+        let issuer = try TestPeers.requireOIDC().absoluteString
+        let sub = try #require(try UserCredentialsTests.claims(alice)["sub"] as? String)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/pyvo_check.py").standardized.path
+        try await oidcBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("tap"), token: TestBroker.aliceToken)
+            let base = "http://127.0.0.1:\(try #require(client.port))"
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("pyvo-oidc-\(UUID().uuidString).txt")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let run = try await vosiRunProcess(
+                python, [script, base, "--token", alice, "--other-token", bob, "--expect-owner", issuer + "#" + sub], stdout: out)
+            let printed = try String(contentsOf: out, encoding: .utf8)
+            #expect(run.status == 0, "pyvo_check.py failed:\n\(printed)\n\(run.output)")
+            #expect(printed.contains("RESULT: PASS") && printed.contains("owner=\(issuer)#\(sub)"), "\(printed)")
+        }
+    }
+}

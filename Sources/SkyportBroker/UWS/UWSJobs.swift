@@ -40,7 +40,8 @@ public struct UWSJobs: Sendable {
 
     /// Creates a job (its parameters checked by building the request they describe), and runs it if asked.
     /// `groups`: a signed-in scientist's (the job is negotiated as them).
-    public func create(_ draft: Draft, owner: String, groups: [String]? = nil, logger: Logger) async throws -> UWSJobRecord {
+    /// `bearer`: their token, for a facility that takes the user's own credentials (the job is accepted with it).
+    public func create(_ draft: Draft, owner: String, groups: [String]? = nil, bearer: Bearer? = nil, logger: Logger) async throws -> UWSJobRecord {
         let now = broker.now()
         let typeName = draft.type ?? UWSJobType.all[0].name
         guard let type = UWSJobType.named(typeName) else {
@@ -72,7 +73,7 @@ public struct UWSJobs: Sendable {
         job.groups = groups
         try await broker.store.insertUWSJob(job)
         logger.info("uws job created", metadata: ["job": .string(job.id), "owner": .string(owner), "type": .string(job.type)])
-        if draft.run { try await act(.run, on: job.id, known: .pending, logger: logger) }
+        if draft.run { try await act(.run, on: job.id, known: .pending, bearer: bearer, logger: logger) }
         return job
     }
 
@@ -125,9 +126,9 @@ public struct UWSJobs: Sendable {
     }
 
     /// `PHASE=RUN` or `PHASE=ABORT` (the lifecycle decides what it means in the job's phase).
-    public func act(_ event: UWSJobLifecycle.Event, on id: String, owner: String, logger: Logger) async throws {
+    public func act(_ event: UWSJobLifecycle.Event, on id: String, owner: String, bearer: Bearer? = nil, logger: Logger) async throws {
         let (job, session) = try await job(id, owner: owner, logger: logger)
-        try await act(event, on: job.id, known: job.phase(session: session?.phase), logger: logger)
+        try await act(event, on: job.id, known: job.phase(session: session?.phase), bearer: bearer, logger: logger)
     }
 
     /// A new execution duration (only while the job is pending).
@@ -149,7 +150,7 @@ public struct UWSJobs: Sendable {
 
     // MARK: carrying out the lifecycle
 
-    func act(_ event: UWSJobLifecycle.Event, on id: String, known: UWSPhase, logger: Logger) async throws {
+    func act(_ event: UWSJobLifecycle.Event, on id: String, known: UWSPhase, bearer: Bearer? = nil, logger: Logger) async throws {
         let now = broker.now()
         let action = ActionBox()
         let stored = try await broker.store.updateUWSJob(id) { j in
@@ -159,7 +160,7 @@ public struct UWSJobs: Sendable {
         case .none:
             if event == .abort { logger.info("uws job aborted", metadata: ["job": .string(id)]) }
         case .negotiate:
-            try await negotiateAndLink(stored, logger: logger)
+            try await negotiateAndLink(stored, bearer: bearer, logger: logger)
         case .cancelSession(let session):
             do {
                 try await broker.sessions.changePhase(of: session, to: .cancelled)
@@ -175,7 +176,7 @@ public struct UWSJobs: Sendable {
     /// Negotiates the job's request and accepts the best offer. When negotiation gives NO, or fails, the job goes to
     /// ERROR with the reasons. The job id is the idempotency key, so a resumed negotiation finds the offer set (and
     /// the accepted session) made before, if there was one.
-    func negotiateAndLink(_ claimed: UWSJobRecord, logger: Logger) async throws {
+    func negotiateAndLink(_ claimed: UWSJobRecord, bearer: Bearer? = nil, logger: Logger) async throws {
         let id = claimed.id
         do {
             guard let type = UWSJobType.named(claimed.type) else {
@@ -198,7 +199,7 @@ public struct UWSJobs: Sendable {
             if let earlier = offers.first(where: { ![.offered, .rejected, .expired].contains($0.phase) }) {
                 accepted = earlier
             } else {
-                accepted = try await broker.sessions.changePhase(of: best.id, to: .accepted, actor: claimed.owner, logger: logger)
+                accepted = try await broker.sessions.changePhase(of: best.id, to: .accepted, actor: claimed.owner, bearer: bearer, logger: logger)
             }
             do {
                 let event = UWSJobLifecycle.Event.negotiated(
