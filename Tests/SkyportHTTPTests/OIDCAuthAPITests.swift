@@ -25,12 +25,15 @@ func withTestEgress<T: Sendable>(_ body: (Egress) async throws -> T) async throw
 struct OIDCAuthAPITests {
     /// A user's access token from the provider (its authorization-code flow, driven by its test helper).
     /// `groups`, when given, replace the user's groups at the provider (an empty list clears them).
-    static func token(_ user: String, audience: String = "skyport", groups: [String]? = nil, issuer given: URL? = nil) async throws -> String {
+    static func token(
+        _ user: String, audience: String = "skyport", groups: [String]? = nil, issuer given: URL? = nil, lifetime: Int? = nil
+    ) async throws -> String {
         let issuer = try given ?? TestPeers.requireOIDC()
         return try await withTestEgress { egress in
             let http = RemoteHTTP(egress: egress, purpose: .identity, retry: RetryPolicy(maxAttempts: 1))
             var form = [("user", user), ("audience", audience)]
             if let groups { form.append(("groups", groups.joined(separator: ","))) }
+            if let lifetime { form.append(("lifetime", String(lifetime))) }
             let r = try await http.postForm(issuer.appending(path: "test/login"), form, accept: "application/json")
             return try #require(try JSONValue.parse(r.body)["access_token"]?.stringValue, "login: \(String(decoding: r.body, as: UTF8.self))")
         }

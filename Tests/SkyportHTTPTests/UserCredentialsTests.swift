@@ -173,3 +173,41 @@ struct UserCredentialsTests {
         }
     }
 }
+
+extension UserCredentialsTests {
+    /// Core-hours are counted from the session's real start (the facility says EXECUTING) on the broker's clock;
+    /// once the quota is spent, no offer is made, and the usage shows it.
+    @Test func aQuotaOfCoreHoursCountsFromTheRealStartAndStopsOffersOnceSpent() async throws {
+        let facility = try await Facility()
+        defer { Task { await facility.server.stop() } }
+        // Valid for a day: the broker's clock moves hours ahead below.
+        let fred = try await OIDCAuthAPITests.token("fred", groups: [], lifetime: 86_400)
+        let ahead = Mutex<TimeInterval>(0)
+        var broker = try await broker()
+        broker.now = { Date().addingTimeInterval(ahead.withLock { $0 }) }
+        let quotas = FileManager.default.temporaryDirectory.appendingPathComponent("quotas-\(UUID().uuidString).json")
+        try Data(#"{"quotas": [{"account": "user:*", "coreHours": 10, "window": "P1D"}]}"#.utf8).write(to: quotas)
+        broker.config.quotasFile = quotas.path
+        try await broker.run { client in
+            // A service-credential facility: the job runs with Skyport's own credential.
+            let document = Self.facility("hours", facility, mode: "service").replacingOccurrences(of: #", "audience": "\#(Self.audience)""#, with: "")
+            let made = try await client.send(.post, "/facilities", json: document, token: TestBroker.aliceToken)
+            #expect(made.status == .created, "\(made.text)")
+            let session = try await offer(client, token: fred)
+            let cores = try #require(((try await client.send(.get, session, token: fred).json()["compute"] as? [String: Any])?["cores"] as? [String: Any])?["min"] as? Int)
+            #expect(try await client.send(.post, session, json: Self.accept, token: fred).status == .ok)
+            #expect(try await eventually { try await client.send(.get, session, token: fred).json()["phase"] as? String == "RUNNING" })
+            let running = try await client.send(.get, "/usage", token: fred).json()
+            #expect(((running["accounts"] as? [[String: Any]])?.first?["usage"] as? [String: Any])?["sessions"] as? Int == 1, "\(running)")
+            // Later on the broker's clock, by as long as it takes the job to use the 10 core-hours.
+            ahead.withLock { $0 = 36_000 / Double(cores) }
+            let usage = try await client.send(.get, "/usage", token: fred).json()
+            let mine = try #require((usage["accounts"] as? [[String: Any]])?.first)
+            let hours = try #require((mine["usage"] as? [String: Any])?["coreHours"] as? Double)
+            #expect(abs(hours - 10) < 0.05, "\(usage)")
+            // Spent: no offer, and the set says which quota.
+            let asked = try await client.send(.post, "/requests", json: notebookRequest, token: fred)
+            #expect(offers(try asked.json()).isEmpty && asked.text.contains("your quota of core-hours: limit 10"), "\(asked.text)")
+        }
+    }
+}

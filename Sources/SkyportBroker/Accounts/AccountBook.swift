@@ -12,6 +12,10 @@ public final class AccountBook: Sendable {
     let refresh: Duration
     private let merged = Mutex<(table: QuotaTable, read: ContinuousClock.Instant)?>(nil)
     private let pending = Mutex<[AuditEvent]>([])
+    /// Core-seconds used by account and window, as last read (for at most `refresh`): what offers are held to. Usage
+    /// moves slowly against windows of hours or days; reading it per request cost more than the rest of the quota
+    /// check. Nothing can run up more than its cores × `refresh` unseen.
+    private let used = Mutex<[String: (seconds: Double, read: Date)]>([:])
     /// Rung when audit events are waiting (the audit writer service writes them).
     public let auditWaiting = WorkSignal()
 
@@ -26,6 +30,20 @@ public final class AccountBook: Sendable {
 
     func keep(_ table: QuotaTable) { merged.withLock { $0 = (table, .now) } }
     func forget() { merged.withLock { $0 = nil } }
+
+    /// On the broker's clock (`now`), so that a test that moves it sees usage move too.
+    func usedCached(_ key: String, now: Date) -> Double? {
+        let ttl = Double(refresh.components.seconds)
+        return used.withLock { u in u[key].flatMap { abs(now.timeIntervalSince($0.read)) < ttl ? $0.seconds : nil } }
+    }
+
+    func keepUsed(_ values: [String: Double], now: Date) {
+        let ttl = Double(refresh.components.seconds)
+        used.withLock { u in
+            if u.count > 100_000 { u = u.filter { abs(now.timeIntervalSince($0.value.read)) < ttl } }
+            for (k, v) in values { u[k] = (v, now) }
+        }
+    }
 
     func enqueue(_ event: AuditEvent) {
         pending.withLock { $0.append(event) }
@@ -64,9 +82,14 @@ public struct Quotas: Sendable {
         var coreSeconds: [String: Double] = [:]
         let windows = Set(applying.filter { $0.1.coreHours != nil }.map { $0.1.effectiveWindow.seconds })
         for w in windows {
-            let names = applying.filter { $0.1.coreHours != nil && $0.1.effectiveWindow.seconds == w }.map(\.0.description)
+            var names: [String] = []
+            for (a, l) in applying where l.coreHours != nil && l.effectiveWindow.seconds == w {
+                if let hit = broker.accounts.usedCached("\(a)|\(w)", now: now) { coreSeconds[a.description] = hit } else { names.append(a.description) }
+            }
+            guard !names.isEmpty else { continue }
             let used = try await broker.store.coreSeconds(accounts: names, from: now.addingTimeInterval(-Double(w)), now: now)
-            coreSeconds.merge(used) { a, _ in a }
+            broker.accounts.keepUsed(Dictionary(uniqueKeysWithValues: names.map { ("\($0)|\(w)", used[$0] ?? 0) }), now: now)
+            for n in names { coreSeconds[n] = used[n] ?? 0 }
         }
         return QuotaTerms(accounts: accounts, quotas: applying, coreSeconds: coreSeconds, groups: who.groups)
     }

@@ -51,7 +51,7 @@ public struct QuotaLimits: Sendable, Hashable, Codable {
     /// Most cores held at once by the account's outstanding offers (every offer books its capacity until it is
     /// accepted or expires: this stops capacity squatting).
     public var offeredCores: Int?
-    /// Most sessions accepted and not ended at once.
+    /// Most sessions accepted and not ended at once (counted, as capacity is, until their booked end).
     public var sessions: Int?
     /// Most core-hours used in the rolling `window` (counted from sessions' real start and end).
     public var coreHours: Double?
