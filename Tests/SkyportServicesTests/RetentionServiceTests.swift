@@ -71,4 +71,22 @@ import Testing
         #expect(sweep.offerSets == 25 && sweep.batches == 4)  // one of UWS jobs, three of offer sets
         #expect(try await service.pass().offerSets == 0)
     }
+
+    @Test(arguments: [false, true])
+    func aPassDeletesAuditEventsAndUsagePastTheirRetentionInBatches(sqlite: Bool) async throws {
+        let store: any BrokerStore = sqlite ? try SQLiteStore(path: ":memory:") : InMemoryStore()
+        let dates = Dates()
+        try await store.appendAudit((0..<25).map { i in
+            AuditEvent(time: dates.now.addingTimeInterval(Double(i)), actor: "a#b", action: .ask, target: "offerset:\(i)")
+        })
+        var logger = Logger(label: "retention-test")
+        logger.logLevel = .critical
+        // Kept a day; at a day and 10.5 s the first 11 (numbered from 0 s to 10 s) are over, deleted 4 at a time.
+        let service = RetentionService(
+            store: store, policy: RetentionPolicy(batch: 4, audit: 86_400), interval: .seconds(30), logger: logger,
+            now: { dates.now.addingTimeInterval(86_410.5) })
+        #expect(try await service.pass().accounting == 11)
+        #expect(try await store.audit(AuditQuery(limit: 1_000)).count == 14)
+        #expect(try await service.pass().accounting == 0)
+    }
 }
