@@ -167,4 +167,22 @@ struct QuotaAPITests {
             #expect(try await client.send(.get, "/audit?action=nothing", token: ada).status == .unprocessableContent)
         }
     }
+
+    @Test func operatorTokensAreAdminsOnlyWhereNobodySignsIn() async throws {
+        let fred = try await OIDCAuthAPITests.token("fred", groups: [])
+        try await broker().run { client in
+            for path in ["/audit", "/quotas", "/usage"] {
+                #expect(try await client.send(.get, path, token: TestBroker.aliceToken).status == .forbidden, "\(path)")
+                #expect(try await client.execute(uri: path, method: .get, headers: [:]).status == .unauthorized, "\(path)")
+            }
+            #expect(try await client.send(.get, "/audit", token: fred).status == .forbidden)
+        }
+        try await TestBroker().run { client in
+            #expect(try await client.send(.get, "/audit", token: TestBroker.aliceToken).status == .ok)
+            #expect(try await client.send(.put, "/quotas", json: #"{"account": "group:/x", "sessions": 1}"#, token: TestBroker.aliceToken).status == .created)
+            #expect(try await client.execute(uri: "/audit", method: .get, headers: [:]).status == .unauthorized)
+            // An open-mode user's own token is no admin's.
+            #expect(try await client.send(.get, "/audit", token: "someone-else-entirely").status == .unauthorized)
+        }
+    }
 }

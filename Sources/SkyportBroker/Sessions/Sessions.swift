@@ -52,15 +52,20 @@ public struct Sessions: Sendable {
     public func changePhase(
         of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone, actor: String? = nil, bearer: Bearer? = nil, logger: Logger? = nil
     ) async throws -> SessionRecord {
+        // The session is read first only where it must be: to hide it from who may not see it, or to find the
+        // credential its facility takes (when any facility takes users' credentials at all: the facility snapshot says).
+        let credentialed = phase == .accepted ? try await broker.store.matchIndex().userCredentials : [:]
         var current: SessionRecord?
-        if viewer != .anyone || phase == .accepted {
+        if viewer != .anyone || !credentialed.isEmpty {
             current = try await broker.store.session(id)
             guard let current, viewer.sees(current.owner) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
         }
         var admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
-        if phase == .accepted, let current {
+        if phase == .accepted {
             let table = try await broker.quotas.table()
-            let credential = try await credential(for: current, bearer: bearer)
+            let credential: UserCredential? = if let current, let credentials = credentialed[current.facility.key] {
+                try await self.credential(credentials, for: current, bearer: bearer)
+            } else { nil }
             if !table.isEmpty || credential != nil {
                 admit = { session, held in
                     let accounts = (session.accounts ?? []).compactMap { try? Account.parse($0).get() }
@@ -77,15 +82,12 @@ public struct Sessions: Sendable {
         return reveal(session)
     }
 
-    /// The credential an accepted session carries to its facility, when the facility's endpoint takes the user's:
+    /// The credential an accepted session carries to its facility, whose endpoint takes the user's (`credentials`):
     /// the caller's own token when its audience names the endpoint's (`forward`), or one exchanged for it at the
-    /// caller's issuer (`exchange`); sealed. Nil for `service` endpoints (and for sessions another broker offered
-    /// before this one's own endpoint is known).
-    func credential(for session: SessionRecord, bearer: Bearer?) async throws -> UserCredential? {
-        guard session.phase == .offered, let facility = try await broker.store.facility(session.facility),
-              let credentials = facility.endpoints.first?.credentials, let audience = credentials.audience
-        else { return nil }
-        let name = facility.id.rawValue
+    /// caller's issuer (`exchange`); sealed. Nil for a session no longer `OFFERED` (the lifecycle then refuses).
+    func credential(_ credentials: EndpointCredentials, for session: SessionRecord, bearer: Bearer?) async throws -> UserCredential? {
+        guard session.phase == .offered, let audience = credentials.audience else { return nil }
+        let name = session.facility.rawValue
         guard let bearer else {
             throw CredentialRefusal("facility \(name) runs jobs with the user's own access token (\(credentials.mode)): accept it signed in, with your bearer token")
         }

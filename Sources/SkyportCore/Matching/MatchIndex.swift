@@ -4,6 +4,8 @@
 public struct MatchIndex: Sendable {
     /// The facilities, sorted by identifier key (the order rejections are listed in).
     public let facilities: [Facility]
+    /// The facilities whose (first) endpoint takes the user's own credentials (`forward`, `exchange`), by key.
+    public let userCredentials: [String: EndpointCredentials]
     let compiled: [CompiledFacility]
     let kindIDs: [String: Int]
     let kindWords: Int
@@ -19,6 +21,9 @@ public struct MatchIndex: Sendable {
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.id.rawValue < $1.1.id.rawValue }
             .map(\.1)
         self.facilities = sorted
+        var userCredentials: [String: EndpointCredentials] = [:]
+        for f in sorted { if let c = f.endpoints.first?.credentials, c.needsUserToken { userCredentials[f.id.key] = c } }
+        self.userCredentials = userCredentials
 
         var kindIDs: [String: Int] = [:]
         for alias in ExecutableKind.knownAliases { kindIDs[alias] = kindIDs.count }
