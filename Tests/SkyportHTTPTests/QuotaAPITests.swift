@@ -170,14 +170,14 @@ struct QuotaAPITests {
 
     @Test func operatorTokensAreAdminsOnlyWhereNobodySignsIn() async throws {
         let fred = try await OIDCAuthAPITests.token("fred", groups: [])
-        try await broker().run { client in
+        try await broker().run { (client: any TestClientProtocol) async throws in
             for path in ["/audit", "/quotas", "/usage"] {
                 #expect(try await client.send(.get, path, token: TestBroker.aliceToken).status == .forbidden, "\(path)")
                 #expect(try await client.execute(uri: path, method: .get, headers: [:]).status == .unauthorized, "\(path)")
             }
             #expect(try await client.send(.get, "/audit", token: fred).status == .forbidden)
         }
-        try await TestBroker().run { client in
+        try await TestBroker().run { (client: any TestClientProtocol) async throws in
             #expect(try await client.send(.get, "/audit", token: TestBroker.aliceToken).status == .ok)
             #expect(try await client.send(.put, "/quotas", json: #"{"account": "group:/x", "sessions": 1}"#, token: TestBroker.aliceToken).status == .created)
             #expect(try await client.execute(uri: "/audit", method: .get, headers: [:]).status == .unauthorized)
