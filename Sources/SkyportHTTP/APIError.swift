@@ -127,6 +127,8 @@ extension APIError {
             let status: HTTPResponse.Status
             if case .notClientSettable = refusal { status = .unprocessableContent } else { status = .conflict }
             return APIError(status, code: code, refusal.description, errors: [FieldError("value", refusal.description)])
+        case let refusal as CredentialRefusal where refusal.temporary:
+            return APIError(.serviceUnavailable, code: "issuer-unavailable", refusal.message, headers: [.retryAfter: "5"])
         case let refusal as CredentialRefusal:
             return APIError(.forbidden, code: "credentials-refused", refusal.message, errors: [FieldError("credentials", refusal.message)])
         case let breach as QuotaBreach:

@@ -28,7 +28,8 @@ struct QuotaAPITests {
     }
 
     @Test func aGroupsQuotaOfOfferedCoresStopsSquattingAndTheUsageSaysSo() async throws {
-        let dora = try await OIDCAuthAPITests.token("dora", groups: ["/skao"])
+        // Dora's token lists many groups; the one with a quota comes last.
+        let dora = try await OIDCAuthAPITests.token("dora", groups: (1...40).map { "/vo/\($0)" } + ["/skao"])
         let erin = try await OIDCAuthAPITests.token("erin", groups: [])
         let quotas = #"{"quotas": [{"account": "group:/skao", "offeredCores": 8}]}"#
         try await broker(quotas: quotas).run { client in

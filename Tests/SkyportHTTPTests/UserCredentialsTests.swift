@@ -99,7 +99,10 @@ struct UserCredentialsTests {
         defer { Task { await facility.server.stop() } }
         let plain = try await OIDCAuthAPITests.token("alice")
         let forFacility = try await OIDCAuthAPITests.token("alice", audience: "skyport \(Self.audience)")
-        let broker = try await broker()
+        let admin = try await OIDCAuthAPITests.token("ada", audience: "skyport \(Self.audience)", groups: ["/skyport/admins"])
+        var broker = try await broker()
+        broker.config.roles = RoleMapping(adminGroups: ["/skyport/admins"])
+        let store = broker.store
         try await broker.run { client in
             let made = try await client.send(.post, "/facilities", json: Self.facility("fwd", facility, mode: "forward"), token: TestBroker.aliceToken)
             #expect(made.status == .created, "\(made.text)")
@@ -113,12 +116,15 @@ struct UserCredentialsTests {
             #expect(still.contains("\"OFFERED\""))
 
             let session = try await offer(client, token: forFacility)
+            // An admin sees the offer, but cannot accept it with their own token in the owner's place.
+            let byAdmin = try await client.send(.post, session, json: Self.accept, token: admin)
+            #expect(byAdmin.status == .forbidden && byAdmin.text.contains("only the offer's owner can accept it"), "\(byAdmin.text)")
             #expect(try await client.send(.post, session, json: Self.accept, token: forFacility).status == .ok)
             #expect(try await eventually { facility.calls.contains { $0.path == "/uws/jobs/j1" } })
             #expect(Set(facility.tokens) == [forFacility], "\(facility.calls.map(\.path))")
             // Sealed at rest, never shown.
             let id = try #require(UUID(uuidString: String(session.split(separator: "/").last ?? "")))
-            let record = try #require(try await broker.store.session(id))
+            let record = try #require(try await store.session(id))
             let stored = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
             #expect(stored.contains("\"credential\"") && !stored.contains(forFacility))
             let shown = try await client.send(.get, session, token: forFacility).text

@@ -76,9 +76,10 @@ public struct Quotas: Sendable {
     /// window (read before the booking write; what is held now is read inside it, from the ledger).
     public func terms(for requester: Requester, now: Date) async throws -> QuotaTerms {
         guard case .identity(let who) = requester else { return QuotaTerms() }
-        let accounts = Account.of(who)
         let table = try await table()
-        let applying = table.applying(to: accounts)
+        // Every group is judged (a token may list many); the session keeps the identity and the groups with a quota.
+        let applying = table.applying(to: [.user(who.owner)] + who.groups.map { .group($0) })
+        let accounts = [Account.user(who.owner)] + applying.map(\.0).filter { $0.kind == .group }
         var coreSeconds: [String: Double] = [:]
         let windows = Set(applying.filter { $0.1.coreHours != nil }.map { $0.1.effectiveWindow.seconds })
         for w in windows {
@@ -96,9 +97,9 @@ public struct Quotas: Sendable {
 
     /// What `who` uses and may use, by account (its own, and each of its groups that has a quota).
     public func usage(of who: Identity, now: Date) async throws -> [AccountReport] {
-        let accounts = Account.of(who)
-        let applying = try await table().applying(to: accounts)
-        let shown = [accounts[0]] + applying.map(\.0).filter { $0 != accounts[0] }
+        let me = Account.user(who.owner)
+        let applying = try await table().applying(to: [me] + who.groups.map { .group($0) })
+        let shown = [me] + applying.map(\.0).filter { $0 != me }
         return try await reports(shown, quotas: Dictionary(applying, uniquingKeysWith: { a, _ in a }), now: now)
     }
 

@@ -93,6 +93,11 @@ public struct Sessions: Sendable {
         }
         guard let sealer = broker.sealer else { throw CredentialRefusal("this broker has no key to seal tokens with (SKYPORT_SECRET_KEY), so it cannot carry yours to facility \(name)") }
         let who = bearer.identity
+        // The token carried is the acceptor's: only the session's owner may accept it (an operator or admin who sees
+        // every session would otherwise send their own token, to run the owner's job as themselves).
+        guard session.owner == nil || session.owner == who.owner else {
+            throw CredentialRefusal("facility \(name) runs jobs with the user's own access token: only the offer's owner can accept it")
+        }
         switch credentials {
         case .service:
             return nil
@@ -112,7 +117,10 @@ public struct Sessions: Sendable {
             } catch let refusal as CredentialRefusal {
                 throw refusal
             } catch {
-                throw CredentialRefusal("your token could not be exchanged at \(who.issuer) for facility \(name): \(RemoteText.clip(String(describing: error), limit: 300))")
+                // Not a refusal: the issuer could not be asked (down, a timeout, a 5xx). Worth trying again.
+                throw CredentialRefusal(
+                    "your token could not be exchanged at \(who.issuer) for facility \(name) just now: \(RemoteText.clip(String(describing: error), limit: 300))",
+                    temporary: true)
             }
             return UserCredential(
                 mode: "exchange", issuer: who.issuer, audience: audience, sealedToken: try sealer.seal(issued.token), expires: issued.expires,

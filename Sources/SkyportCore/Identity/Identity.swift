@@ -202,6 +202,11 @@ public protocol TokenExchanging: Sendable {
 /// Why a session cannot carry the user's credential to its facility.
 public struct CredentialRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The issuer could not be asked (rather than said no): trying again later may work.
+    public var temporary: Bool
+    public init(_ message: String, temporary: Bool = false) {
+        self.message = message
+        self.temporary = temporary
+    }
     public var description: String { message }
 }

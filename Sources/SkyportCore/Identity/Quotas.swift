@@ -39,11 +39,6 @@ public struct Account: Sendable, Hashable, Codable, Comparable, CustomStringConv
 
     public static func < (a: Account, b: Account) -> Bool { a.description < b.description }
 
-    /// The accounts what `who` does is counted for: the identity itself, then each of its groups (at most
-    /// `maxGroups`, in the token's order).
-    public static func of(_ who: Identity, maxGroups: Int = 32) -> [Account] {
-        [.user(who.owner)] + who.groups.prefix(maxGroups).map { .group($0) }
-    }
 }
 
 /// One account's limits; a limit left out does not apply.
