@@ -189,8 +189,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// How a session's real use is told from its writes: it starts when it is first `RUNNING` or `AVAILABLE`, and ends
-/// when it reaches a final phase after that. Both stores apply it to every session they write and keep the usage it
+/// How a session's real use is told from its writes: it starts when it is first `RUNNING` or `AVAILABLE` (one first
+/// seen `COMPLETED`: at its acceptance), and ends when it reaches a final phase after that. Both stores apply it to every session they write and keep the usage it
 /// gives (which outlives the session) for the quotas' rolling windows.
 public enum UsageAccounting {
     /// Stamps `started` and `finished` from the session's phase and `modified` time; true when it changed either.
@@ -199,6 +199,12 @@ public enum UsageAccounting {
         var changed = false
         if s.started == nil, s.phase == .running || s.phase == .available {
             s.started = s.modified
+            changed = true
+        }
+        // A job first seen COMPLETED (it ran between two looks, or while the broker was down) ran at some point
+        // after its acceptance: counted from then, the most it can have used.
+        if s.started == nil, s.phase == .completed, let accepted = s.accepted {
+            s.started = min(accepted, s.modified)
             changed = true
         }
         if let started = s.started, s.finished == nil, s.phase.isFinal {

@@ -18,7 +18,7 @@ struct AccountsController: Controller {
             }
             guard case .identity(let identity, _) = context.caller else {
                 try context.requireSignedIn()
-                throw APIError(.forbidden, code: "forbidden", "usage is counted for signed-in scientists; an admin names an account: /usage?account=user:issuer#subject")
+                throw APIError(.forbidden, code: "forbidden", "usage is counted for signed-in scientists; an admin names an account: /usage?account=user:ISSUER%23SUBJECT (the # percent-encoded)")
             }
             let reports = try await deps.broker.quotas.usage(of: identity, now: deps.now)
             return try Representation.response(["accounts": reports], for: request)

@@ -109,6 +109,10 @@ import Testing
         s.modified = Self.now.addingTimeInterval(70)
         #expect(UsageAccounting.stamp(&s) && s.finished == Self.now.addingTimeInterval(70))
         #expect(UsageAccounting.coreSeconds(cores: 2, started: s.started!, finished: s.finished, from: Self.now.addingTimeInterval(40), now: Self.now.addingTimeInterval(1000)) == 60)
+        // Seen COMPLETED without ever being seen running: counted from its acceptance.
+        var quick = s
+        (quick.started, quick.finished, quick.phase, quick.accepted, quick.modified) = (nil, nil, .completed, Self.now, Self.now.addingTimeInterval(90))
+        #expect(UsageAccounting.stamp(&quick) && quick.started == Self.now && quick.finished == Self.now.addingTimeInterval(90))
         // Cancelled before it ran: no usage.
         var never = s
         (never.started, never.finished, never.phase) = (nil, nil, .cancelled)
