@@ -42,10 +42,14 @@ import Testing
         #expect(allowance.cap(lower: 1, seconds: 3600) == .success(4))
         #expect(allowance.cap(lower: 1, seconds: 7200) == .success(2))
         guard case .failure(let hours) = allowance.cap(lower: 3, seconds: 7200) else { Issue.record("allowed"); return }
-        #expect(hours.limit == .coreHours && hours.description.contains("your quota of core-hours: limit 10, used 6, this request needs at least 6"))
+        #expect(hours.limit == .coreHours && hours.description.contains("your quota of core-hours: limit 10, used or booked 6, this request needs at least 6"))
         allowance.spend(cores: 4)
         guard case .failure(let cores) = allowance.cap(lower: 1, seconds: 60) else { Issue.record("allowed"); return }
         #expect(cores.description == "quota-exceeded: group /g's quota of cores held by outstanding offers: limit 12, held 12, this request needs at least 1")
+        // Core-hours booked ahead by accepted sessions count as spent.
+        let booked = Allowance(
+            quotas: [(.user("i#a"), QuotaLimits(coreHours: 10))], usage: [.user("i#a"): AccountUsage(coreSeconds: 3600, bookedCoreSeconds: 8 * 3600)], groups: [])
+        #expect(booked.cap(lower: 1, seconds: 3600) == .success(1))
         // Sessions at their limit, or core-hours spent, block every offer.
         let full = Allowance(quotas: [(.user("i#a"), QuotaLimits(sessions: 2))], usage: [.user("i#a"): AccountUsage(sessions: 2)], groups: [])
         #expect(full.blocked?.limit == .sessions)
@@ -134,6 +138,8 @@ import Testing
         #expect(a.usage(of: ["user:a", "group:g", "user:b"], now: Self.now) == c.usage(of: ["user:a", "group:g", "user:b"], now: Self.now))
         let tally = a.usage(of: ["user:a", "group:g"], now: Self.now)
         #expect(tally.offeredCores == ["user:a": 3, "group:g": 3] && tally.sessions == ["user:a": 1, "group:g": 1])
+        // The accepted session is booked ahead for its whole hour, less what has passed of it.
+        #expect(tally.accepted["user:a"]?.count == 1 && a.usage(of: ["user:a"], now: Self.now).bookedAhead("user:a", now: Self.now.addingTimeInterval(600)) == 3 * 3000)
         // Expiry takes offers out of the tally.
         #expect(a.usage(of: ["group:g"], now: Self.now.addingTimeInterval(200)).offeredCores.isEmpty)
         #expect(a.calendars(for: [FacilityID("f")], now: Self.now.addingTimeInterval(200)).tally.shareCores["f"] == ["/g": 3])

@@ -204,7 +204,15 @@ extension UserCredentialsTests {
             #expect(try await client.send(.post, session, json: Self.accept, token: fred).status == .ok)
             #expect(try await eventually { try await client.send(.get, session, token: fred).json()["phase"] as? String == "RUNNING" })
             let running = try await client.send(.get, "/usage", token: fred).json()
-            #expect(((running["accounts"] as? [[String: Any]])?.first?["usage"] as? [String: Any])?["sessions"] as? Int == 1, "\(running)")
+            let now = try #require((running["accounts"] as? [[String: Any]])?.first?["usage"] as? [String: Any])
+            #expect(now["sessions"] as? Int == 1, "\(running)")
+            // The accepted hour is booked ahead and counts as spent: two hours of 4 cores more do not fit in what is left.
+            let booked = try #require(now["bookedCoreHours"] as? Double)
+            #expect(booked > 0 && booked <= Double(cores), "\(running)")
+            let longer = notebookRequest.replacingOccurrences(of: #""min": 2, "max": 4}, "memory""#, with: #""min": 4, "max": 4}, "memory""#)
+                .replacingOccurrences(of: "PT1H", with: "PT2H")
+            let refused = try await client.send(.post, "/requests", json: longer, token: fred)
+            #expect(offers(try refused.json()).isEmpty && refused.text.contains("used or booked"), "\(refused.text)")
             // Later on the broker's clock, by as long as it takes the job to use the 10 core-hours.
             ahead.withLock { $0 = 36_000 / Double(cores) }
             let usage = try await client.send(.get, "/usage", token: fred).json()

@@ -80,6 +80,11 @@ public struct Quotas: Sendable {
         // Every group is judged (a token may list many); the session keeps the identity and the groups with a quota.
         let applying = table.applying(to: [.user(who.owner)] + who.groups.map { .group($0) })
         let accounts = [Account.user(who.owner)] + applying.map(\.0).filter { $0.kind == .group }
+        return QuotaTerms(accounts: accounts, quotas: applying, coreSeconds: try await coreSeconds(applying, now: now), groups: who.groups)
+    }
+
+    /// Core-seconds used inside each core-hours quota's window, by account (cached per `AccountBook.refresh`).
+    func coreSeconds(_ applying: [(Account, QuotaLimits)], now: Date) async throws -> [String: Double] {
         var coreSeconds: [String: Double] = [:]
         let windows = Set(applying.filter { $0.1.coreHours != nil }.map { $0.1.effectiveWindow.seconds })
         for w in windows {
@@ -92,7 +97,7 @@ public struct Quotas: Sendable {
             broker.accounts.keepUsed(Dictionary(uniqueKeysWithValues: names.map { ("\($0)|\(w)", used[$0] ?? 0) }), now: now)
             for n in names { coreSeconds[n] = used[n] ?? 0 }
         }
-        return QuotaTerms(accounts: accounts, quotas: applying, coreSeconds: coreSeconds, groups: who.groups)
+        return coreSeconds
     }
 
     /// What `who` uses and may use, by account (its own, and each of its groups that has a quota).
@@ -118,7 +123,7 @@ public struct Quotas: Sendable {
             let quota = quotas[a]
             let window = quota?.effectiveWindow ?? QuotaLimits.defaultWindow
             let used = try await broker.store.coreSeconds(accounts: [a.description], from: now.addingTimeInterval(-Double(window.seconds)), now: now)
-            var u = held.usage(a)
+            var u = held.usage(a, now: now)
             u.coreSeconds = used[a.description] ?? 0
             out.append(AccountReport(account: a, quota: quota, usage: u, window: window))
         }
@@ -176,22 +181,31 @@ public struct QuotaTerms: Sendable {
     }
 
     /// The allowance given what the accounts hold now (the ledger's tally, inside the booking write).
-    public func allowance(held: LedgerTally) -> Allowance {
+    public func allowance(held: LedgerTally, now: Date) -> Allowance {
         guard !quotas.isEmpty else { return Allowance(groups: groups) }
         var usage: [Account: AccountUsage] = [:]
         for (a, _) in quotas {
-            var u = held.usage(a)
+            var u = held.usage(a, now: now)
             u.coreSeconds = coreSeconds[a.description] ?? 0
             usage[a] = u
         }
         return Allowance(quotas: quotas, usage: usage, groups: groups)
     }
 
-    /// Refuses accepting one more session when an account's sessions are at their limit.
-    public func admit(held: LedgerTally) throws {
+    /// Refuses accepting `session` when an account's sessions are at their limit, or its core-hours (used, booked
+    /// ahead, and this session's booking) would pass theirs.
+    public func admit(_ session: SessionRecord, held: LedgerTally, now: Date) throws {
         for (a, l) in quotas {
-            if let max = l.sessions, held.usage(a).sessions >= max {
-                throw QuotaBreach(account: a, limit: .sessions, allowed: Double(max), used: Double(held.usage(a).sessions))
+            let u = held.usage(a, now: now)
+            if let max = l.sessions, u.sessions >= max {
+                throw QuotaBreach(account: a, limit: .sessions, allowed: Double(max), used: Double(u.sessions))
+            }
+            if let hours = l.coreHours {
+                let committed = (coreSeconds[a.description] ?? 0) + u.bookedCoreSeconds
+                let own = Double(session.cores) * session.end.timeIntervalSince(max(session.start, now))
+                if committed + own > hours * 3600 {
+                    throw QuotaBreach(account: a, limit: .coreHours, allowed: hours, used: committed / 3600, needs: own / 3600)
+                }
             }
         }
     }
@@ -205,7 +219,7 @@ public struct AccountReport: Sendable, Hashable, Encodable {
     public var window: ISODuration
 
     enum CodingKeys: String, CodingKey { case account, quota, usage }
-    enum UsageKeys: String, CodingKey { case offeredCores, sessions, coreHours, window }
+    enum UsageKeys: String, CodingKey { case offeredCores, sessions, coreHours, bookedCoreHours, window }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -215,6 +229,7 @@ public struct AccountReport: Sendable, Hashable, Encodable {
         try u.encode(usage.offeredCores, forKey: .offeredCores)
         try u.encode(usage.sessions, forKey: .sessions)
         try u.encode((usage.coreHours * 1000).rounded() / 1000, forKey: .coreHours)
+        try u.encode((usage.bookedCoreSeconds / 3.6).rounded() / 1000, forKey: .bookedCoreHours)
         try u.encode(window.description, forKey: .window)
     }
 }

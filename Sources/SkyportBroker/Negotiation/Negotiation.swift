@@ -50,7 +50,7 @@ public struct Negotiation: Sendable {
         let creation = try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
-            let allowance = terms.allowance(held: calendars.tally)
+            let allowance = terms.allowance(held: calendars.tally, now: now)
             let plan = federation.asked.isEmpty
                 ? planner.plan(request, outcome: outcome, calendars: calendars, now: now, allowance: allowance)
                 : planner.plan(request, candidates: federation.local, calendars: calendars, now: now, allowance: allowance)

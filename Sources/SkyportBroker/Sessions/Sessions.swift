@@ -52,24 +52,31 @@ public struct Sessions: Sendable {
     public func changePhase(
         of id: UUID, to phase: SessionPhase, as viewer: Viewer = .anyone, actor: String? = nil, bearer: Bearer? = nil, logger: Logger? = nil
     ) async throws -> SessionRecord {
-        // The session is read first only where it must be: to hide it from who may not see it, or to find the
-        // credential its facility takes (when any facility takes users' credentials at all: the facility snapshot says).
+        // The session is read first only where it must be: to hide it from who may not see it, to find the credential
+        // its facility takes (when any facility takes users' credentials at all: the facility snapshot says), or to
+        // read its accounts' core-hours (when a core-hours quota is set at all).
         let credentialed = phase == .accepted ? try await broker.store.matchIndex().userCredentials : [:]
+        let table = phase == .accepted ? try await broker.quotas.table() : QuotaTable()
+        let hoursQuotas = table.limits.values.contains { $0.coreHours != nil }
         var current: SessionRecord?
-        if viewer != .anyone || !credentialed.isEmpty {
+        if viewer != .anyone || !credentialed.isEmpty || hoursQuotas {
             current = try await broker.store.session(id)
             guard let current, viewer.sees(current.owner) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
         }
         var admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
         if phase == .accepted {
-            let table = try await broker.quotas.table()
             let credential: UserCredential? = if let current, let credentials = credentialed[current.facility.key] {
                 try await self.credential(credentials, for: current, bearer: bearer)
             } else { nil }
+            // The core-hours its accounts used (read before the write; what they hold is read inside it).
+            let now = broker.now()
+            let accounts = (current?.accounts ?? []).compactMap { try? Account.parse($0).get() }
+            let used = hoursQuotas ? try await broker.quotas.coreSeconds(table.applying(to: accounts), now: now) : [:]
             if !table.isEmpty || credential != nil {
                 admit = { session, held in
                     let accounts = (session.accounts ?? []).compactMap { try? Account.parse($0).get() }
-                    try QuotaTerms(accounts: accounts, quotas: table.applying(to: accounts), coreSeconds: [:], groups: []).admit(held: held)
+                    let terms = QuotaTerms(accounts: accounts, quotas: table.applying(to: accounts), coreSeconds: used, groups: [])
+                    try terms.admit(session, held: held, now: now)
                     if let credential { session.credential = credential }
                 }
             }

@@ -167,14 +167,20 @@ public struct AccountUsage: Sendable, Hashable {
     public var sessions = 0
     /// Core-seconds used inside the quota's window.
     public var coreSeconds = 0.0
+    /// Core-seconds its accepted sessions are still booked for: a core-hours quota counts them as spent, so that
+    /// accepting many sessions before any runs cannot pass it.
+    public var bookedCoreSeconds = 0.0
 
-    public init(offeredCores: Int = 0, sessions: Int = 0, coreSeconds: Double = 0) {
+    public init(offeredCores: Int = 0, sessions: Int = 0, coreSeconds: Double = 0, bookedCoreSeconds: Double = 0) {
         self.offeredCores = offeredCores
         self.sessions = sessions
         self.coreSeconds = coreSeconds
+        self.bookedCoreSeconds = bookedCoreSeconds
     }
 
     public var coreHours: Double { coreSeconds / 3600 }
+    /// What a core-hours quota counts: used, and booked ahead.
+    public var committedCoreSeconds: Double { coreSeconds + bookedCoreSeconds }
 }
 
 /// A quota that stops an offer or an acceptance, with its limit and the usage.
@@ -202,7 +208,7 @@ public struct QuotaBreach: Sendable, Hashable, Error, CustomStringConvertible {
         switch limit {
         case .offeredCores: what = "quota of cores held by outstanding offers: limit \(n(allowed)), held \(n(used))"
         case .sessions: what = "quota of concurrent sessions: limit \(n(allowed)), running \(n(used))"
-        case .coreHours: what = "quota of core-hours: limit \(n(allowed)), used \(n(used))"
+        case .coreHours: what = "quota of core-hours: limit \(n(allowed)), used or booked \(n(used))"
         }
         let need = needs.map { ", this request needs at least \(n($0))" } ?? ""
         return "quota-exceeded: \(whose) \(what)\(need)"
@@ -240,11 +246,12 @@ public struct Allowance: Sendable, Hashable {
                 if left < offeredCores { offeredCores = left; offeredCoresQuota = (account, max, u.offeredCores) }
             }
             if let hours = l.coreHours {
-                let left = Swift.max(0, hours * 3600 - u.coreSeconds)
+                let committed = u.committedCoreSeconds / 3600
+                let left = Swift.max(0, hours * 3600 - u.committedCoreSeconds)
                 if left <= 0, blocked == nil {
-                    blocked = QuotaBreach(account: account, limit: .coreHours, allowed: hours, used: u.coreHours)
+                    blocked = QuotaBreach(account: account, limit: .coreHours, allowed: hours, used: committed)
                 }
-                if left < coreSeconds { coreSeconds = left; coreHoursQuota = (account, hours, u.coreHours) }
+                if left < coreSeconds { coreSeconds = left; coreHoursQuota = (account, hours, committed) }
             }
         }
     }

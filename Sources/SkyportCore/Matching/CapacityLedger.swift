@@ -90,7 +90,7 @@ public struct CapacityLedger: Sendable {
         if let old = holds[id] {
             if old == hold { return }
             if old.booking == booking {
-                tally.count(old, -1)
+                tally.count(id, old, -1)
                 holds[id] = hold
             } else {
                 release(id)
@@ -101,7 +101,7 @@ public struct CapacityLedger: Sendable {
             booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
             holds[id] = hold
         }
-        tally.count(hold, +1)
+        tally.count(id, hold, +1)
         if let expires {
             expiries.push(expires.timeIntervalSince1970, id)
         } else {
@@ -118,7 +118,7 @@ public struct CapacityLedger: Sendable {
     /// The session holds nothing any more (rejected, cancelled, expired, ended, failed, deleted).
     public mutating func release(_ id: UUID) {
         guard let h = holds.removeValue(forKey: id) else { return }
-        tally.count(h, -1)
+        tally.count(id, h, -1)
         let key = h.booking.facility.key
         booked[key]?.remove(h.booking)
         if booked[key]?.count == 0 { booked[key] = nil }
@@ -187,10 +187,12 @@ public struct LedgerTally: Sendable, Hashable {
     /// By facility key: cores held in all, and by share group.
     public var facilityCores: [String: Int] = [:]
     public var shareCores: [String: [String: Int]] = [:]
+    /// Each account's accepted bookings (what its sessions will still use, `bookedAhead`).
+    public var accepted: [String: [UUID: Booking]] = [:]
 
     public init() {}
 
-    mutating func count(_ h: CapacityLedger.Hold, _ sign: Int) {
+    mutating func count(_ id: UUID, _ h: CapacityLedger.Hold, _ sign: Int) {
         let key = h.booking.facility.key
         facilityCores[key, default: 0] += sign * h.booking.cores
         if facilityCores[key] == 0 { facilityCores[key] = nil }
@@ -206,6 +208,10 @@ public struct LedgerTally: Sendable, Hashable {
             } else {
                 sessions[a, default: 0] += sign
                 if sessions[a] == 0 { sessions[a] = nil }
+                if sign > 0 { accepted[a, default: [:]][id] = h.booking } else {
+                    accepted[a]?[id] = nil
+                    if accepted[a]?.isEmpty == true { accepted[a] = nil }
+                }
             }
         }
     }
@@ -216,6 +222,7 @@ public struct LedgerTally: Sendable, Hashable {
         for a in accounts {
             out.offeredCores[a] = offeredCores[a]
             out.sessions[a] = sessions[a]
+            out.accepted[a] = accepted[a]
         }
         for f in facilities {
             out.facilityCores[f.key] = facilityCores[f.key]
@@ -225,8 +232,18 @@ public struct LedgerTally: Sendable, Hashable {
     }
 
     /// What the account holds now, as its quotas count it.
-    public func usage(_ account: Account) -> AccountUsage {
-        AccountUsage(offeredCores: offeredCores[account.description] ?? 0, sessions: sessions[account.description] ?? 0)
+    public func usage(_ account: Account, now: Date? = nil) -> AccountUsage {
+        var u = AccountUsage(offeredCores: offeredCores[account.description] ?? 0, sessions: sessions[account.description] ?? 0)
+        if let now { u.bookedCoreSeconds = bookedAhead(account.description, now: now) }
+        return u
+    }
+
+    /// Core-seconds the account's accepted sessions are still booked for after `now`.
+    public func bookedAhead(_ account: String, now: Date) -> Double {
+        (accepted[account] ?? [:]).values.reduce(0) { sum, b in
+            let from = max(b.start, now)
+            return b.end > from ? sum + Double(b.cores) * b.end.timeIntervalSince(from) : sum
+        }
     }
 }
 
