@@ -43,6 +43,9 @@ public struct ExecutableKind: Sendable, Hashable, Codable, CustomStringConvertib
 
     public var isKnown: Bool { Self.knownAliases.contains(rawValue) }
 
+    /// Whether it runs a container image (whose registry a facility may restrict).
+    public var isContainer: Bool { self == .dockerContainer || self == .singularityContainer }
+
     /// The kind URI of the current ExecutionBroker schema (2026-06), for the documents Skyport writes.
     public var uri: String {
         switch rawValue {

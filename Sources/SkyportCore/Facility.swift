@@ -147,11 +147,17 @@ public struct FacilityLimits: Sendable, Hashable, Codable {
     public var memory: Int?
     /// Longest a job may run.
     public var duration: ISODuration?
+    /// Most GPUs one job may have. Unlike the others, an undeclared GPU limit is none: GPUs are never assumed.
+    public var gpus: Int?
+    /// Most scratch storage one job may have, in GiB.
+    public var scratch: Int?
 
-    public init(cores: Int? = nil, memory: Int? = nil, duration: ISODuration? = nil) {
+    public init(cores: Int? = nil, memory: Int? = nil, duration: ISODuration? = nil, gpus: Int? = nil, scratch: Int? = nil) {
         self.cores = cores
         self.memory = memory
         self.duration = duration
+        self.gpus = gpus
+        self.scratch = scratch
     }
 }
 
@@ -161,10 +167,13 @@ public struct FacilityCapacity: Sendable, Hashable, Codable {
     public var cores: Int?
     /// Total memory, in GiB.
     public var memory: Int?
+    /// Total GPUs.
+    public var gpus: Int?
 
-    public init(cores: Int? = nil, memory: Int? = nil) {
+    public init(cores: Int? = nil, memory: Int? = nil, gpus: Int? = nil) {
         self.cores = cores
         self.memory = memory
+        self.gpus = gpus
     }
 }
 
@@ -172,8 +181,16 @@ public struct FacilityCapacity: Sendable, Hashable, Codable {
 public struct FacilityData: Sendable, Hashable, Codable {
     /// Rucio storage elements (RSEs) the facility reads locally.
     public var rses: [String]
+    /// How fast data from elsewhere reaches it, in MB/s (nil: `assumedBandwidth`): the staging time estimate.
+    public var bandwidth: Double?
 
-    public init(rses: [String] = []) { self.rses = rses }
+    /// The bandwidth assumed for a facility that declares none, in MB/s.
+    public static let assumedBandwidth = 100.0
+
+    public init(rses: [String] = [], bandwidth: Double? = nil) {
+        self.rses = rses
+        self.bandwidth = bandwidth
+    }
 }
 
 /// A facility: somewhere Skyport can run work, as its operator registered it.
@@ -197,6 +214,12 @@ public struct Facility: Sendable, Hashable, Codable {
     public var provenance: FacilityProvenance?
     /// Who may use it (nil: everyone). Set by its operator only; shown to operators only.
     public var access: FacilityAccess?
+    /// Its CPU architectures and GPUs (nil: unknown).
+    public var hardware: FacilityHardware?
+    /// The runtimes, named environments and image registries it offers (nil: unknown).
+    public var software: FacilitySoftware?
+    /// What it declares a core-hour costs, in its operator's unit (ranking by `cost` only).
+    public var cost: Double?
 
     public init(
         id: FacilityID, name: String, description: String = "", status: FacilityStatus = .active,

@@ -16,13 +16,28 @@ public struct FacilityDocument: Sendable {
         public var cores: Int?
         public var memory: Int?
         public var duration: String?
+        public var gpus: Int?
+        public var scratch: Int?
     }
     public struct CapacityDocument: Sendable {
         public var cores: Int?
         public var memory: Int?
+        public var gpus: Int?
     }
     public struct DataDocument: Sendable {
         public var rses: [String]?
+        public var bandwidth: Double?
+    }
+    public struct HardwareDocument: Sendable {
+        public var architectures: [String]?
+        public var gpuModels: [String]?
+        public var gpuMemory: Int?
+    }
+    public struct SoftwareDocument: Sendable {
+        /// `(name, versions)` as written.
+        public var runtimes: [(name: String?, versions: [String]?)]?
+        public var environments: [String]?
+        public var registries: [String]?
     }
     public struct AccessDocument: Sendable {
         public var allowGroups: [String]?
@@ -43,6 +58,9 @@ public struct FacilityDocument: Sendable {
     public var capacity: CapacityDocument?
     public var data: DataDocument?
     public var access: AccessDocument?
+    public var hardware: HardwareDocument?
+    public var software: SoftwareDocument?
+    public var cost: Double?
 
     /// Reads a parsed JSON or YAML document; only a document that is not an object fails here. Fields of the
     /// wrong type and unknown fields are kept in `problems`, and reported by `validated` with every other problem.
@@ -65,14 +83,40 @@ public struct FacilityDocument: Sendable {
         }
         accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
         limits = r.object(root["limits"], "limits").map { o in
-            LimitsDocument(cores: r.int(o["cores"], "limits.cores"), memory: r.int(o["memory"], "limits.memory"), duration: r.string(o["duration"], "limits.duration"))
+            LimitsDocument(
+                cores: r.int(o["cores"], "limits.cores"), memory: r.int(o["memory"], "limits.memory"), duration: r.string(o["duration"], "limits.duration"),
+                gpus: r.int(o["gpus"], "limits.gpus"), scratch: r.int(o["scratch"], "limits.scratch"))
         }
         capacity = r.object(root["capacity"], "capacity").map { o in
-            CapacityDocument(cores: r.int(o["cores"], "capacity.cores"), memory: r.int(o["memory"], "capacity.memory"))
+            CapacityDocument(cores: r.int(o["cores"], "capacity.cores"), memory: r.int(o["memory"], "capacity.memory"), gpus: r.int(o["gpus"], "capacity.gpus"))
+        }
+        func strings(_ value: JSONValue?, _ field: String) -> [String]? {
+            r.array(value, field)?.enumerated().compactMap { i, item in r.string(item, "\(field)[\(i)]") }
+        }
+        func number(_ value: JSONValue?, _ field: String) -> Double? {
+            guard let value, !value.isNull else { return nil }
+            if case .number(let n) = value { return n }
+            r.error(field, "must be a number")
+            return nil
         }
         data = r.object(root["data"], "data").map { o in
-            DataDocument(rses: r.array(o["rses"], "data.rses")?.enumerated().compactMap { i, item in r.string(item, "data.rses[\(i)]") })
+            DataDocument(rses: strings(o["rses"], "data.rses"), bandwidth: number(o["bandwidth"], "data.bandwidth"))
         }
+        hardware = r.object(root["hardware"], "hardware").map { o in
+            let gpu = r.object(o["gpu"], "hardware.gpu")
+            return HardwareDocument(
+                architectures: strings(o["architectures"], "hardware.architectures"), gpuModels: gpu.flatMap { strings($0["models"], "hardware.gpu.models") },
+                gpuMemory: gpu.flatMap { r.int($0["memory"], "hardware.gpu.memory") })
+        }
+        software = r.object(root["software"], "software").map { o in
+            let runtimes = r.array(o["runtimes"], "software.runtimes")?.enumerated().map { i, item -> (name: String?, versions: [String]?) in
+                let rt = r.object(item, "software.runtimes[\(i)]") ?? [:]
+                return (r.string(rt["name"], "software.runtimes[\(i)].name"), strings(rt["versions"], "software.runtimes[\(i)].versions"))
+            }
+            return SoftwareDocument(
+                runtimes: runtimes, environments: strings(o["environments"], "software.environments"), registries: strings(o["registries"], "software.registries"))
+        }
+        cost = number(root["cost"], "cost")
         access = r.object(root["access"], "access").map { o in
             // Entries are kept as written (an empty one too): `validated` names each bad one.
             func names(_ key: String) -> [String]? {
@@ -110,6 +154,11 @@ public struct FacilityDocument: Sendable {
         if limits?.cores != nil { fields.insert(.limitsCores) }
         if limits?.memory != nil { fields.insert(.limitsMemory) }
         if limits?.duration != nil { fields.insert(.limitsDuration) }
+        if limits?.gpus != nil { fields.insert(.limitsGpus) }
+        if limits?.scratch != nil { fields.insert(.limitsScratch) }
+        if hardware != nil { fields.insert(.hardware) }
+        if software != nil { fields.insert(.software) }
+        if cost != nil { fields.insert(.cost) }
         if capacity != nil { fields.insert(.capacity) }
         if data != nil { fields.insert(.data) }
         return fields
@@ -117,12 +166,19 @@ public struct FacilityDocument: Sendable {
 
     /// The keys a facility document may hold at each level; anything else is a typo to report, not to drop.
     public static let allowedKeys: [String: Set<String>] = [
-        "": ["id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "access", "owner", "created", "modified", "health", "provenance"],
+        "": [
+            "id", "name", "description", "status", "endpoints", "accepts", "limits", "capacity", "data", "access", "hardware", "software", "cost",
+            "owner", "created", "modified", "health", "provenance",
+        ],
         "endpoints[]": ["kind", "url", "launchTimeout", "offerDeadline", "credentials"],
         "endpoints[].credentials": ["mode", "audience"],
-        "limits": ["cores", "memory", "duration"],
-        "capacity": ["cores", "memory"],
-        "data": ["rses"],
+        "limits": ["cores", "memory", "duration", "gpus", "scratch"],
+        "capacity": ["cores", "memory", "gpus"],
+        "data": ["rses", "bandwidth"],
+        "hardware": ["architectures", "gpu"],
+        "hardware.gpu": ["models", "memory"],
+        "software": ["runtimes", "environments", "registries"],
+        "software.runtimes[]": ["name", "versions"],
         "access": ["allowGroups", "allowUsers", "denyGroups", "denyUsers", "shares"],
         "access.shares[]": ["group", "fraction"],
     ]
@@ -141,7 +197,9 @@ public struct FacilityDocument: Sendable {
             check(e, "endpoints[]", "endpoints[\(i)]")
             check(e["credentials"], "endpoints[].credentials", "endpoints[\(i)].credentials")
         }
-        for scope in ["limits", "capacity", "data", "access"] { check(value[scope], scope, scope) }
+        for scope in ["limits", "capacity", "data", "access", "hardware", "software"] { check(value[scope], scope, scope) }
+        check(value["hardware"]?["gpu"], "hardware.gpu", "hardware.gpu")
+        for (i, s) in (value["software"]?["runtimes"]?.arrayValue ?? []).enumerated() { check(s, "software.runtimes[]", "software.runtimes[\(i)]") }
         for (i, s) in (value["access"]?["shares"]?.arrayValue ?? []).enumerated() { check(s, "access.shares[]", "access.shares[\(i)]") }
         return errors
     }
@@ -160,6 +218,10 @@ public struct FacilityDocument: Sendable {
         public static let maxAccessEntries = 1_024
         public static let maxAccessEntryLength = 512
         public static let maxShares = 64
+        public static let maxGPUs = 1_000_000
+        public static let maxScratchGiB = 1 << 30
+        public static let maxVocabulary = 256
+        public static let maxBandwidth = 1e7
     }
 
     /// Checks the document and builds the facility, or throws every problem found.
@@ -295,10 +357,28 @@ public struct FacilityDocument: Sendable {
                 }
             }
         }
+        if let l = limits {
+            // Zero GPUs is a real limit (a facility saying it has none), unlike zero cores.
+            facilityLimits.gpus = Self.checkCount(l.gpus, "limits.gpus", max: Bounds.maxGPUs, allowZero: true, &errors)
+            facilityLimits.scratch = Self.checkCount(l.scratch, "limits.scratch", max: Bounds.maxScratchGiB, &errors)
+        }
         var facilityCapacity = FacilityCapacity()
         if let c = capacity {
             facilityCapacity.cores = Self.checkCount(c.cores, "capacity.cores", max: Bounds.maxCores, &errors)
             facilityCapacity.memory = Self.checkCount(c.memory, "capacity.memory", max: Bounds.maxMemoryGiB, &errors)
+            facilityCapacity.gpus = Self.checkCount(c.gpus, "capacity.gpus", max: Bounds.maxGPUs, allowZero: true, &errors)
+        }
+        if let total = facilityCapacity.gpus, let one = facilityLimits.gpus, total < one {
+            errors.add("capacity.gpus", "\(total) is below limits.gpus (\(one)): a job at the limit could never be booked")
+        }
+        let (facilityHardware, facilitySoftware) = vocabulary(&errors)
+        var facilityCost: Double?
+        if let cost {
+            if cost.isFinite, cost >= 0, cost <= 1e9 { facilityCost = cost } else { errors.add("cost", "must be a number from 0 to 1e9 (per core-hour)") }
+        }
+        var bandwidth: Double?
+        if let b = data?.bandwidth {
+            if b.isFinite, b > 0, b <= Bounds.maxBandwidth { bandwidth = b } else { errors.add("data.bandwidth", "must be above 0 and at most \(Int(Bounds.maxBandwidth)) MB/s") }
         }
         if let total = facilityCapacity.cores, let one = facilityLimits.cores, total < one {
             errors.add("capacity.cores", "\(total) is below limits.cores (\(one)): a job at the limit could never be booked")
@@ -376,14 +456,18 @@ public struct FacilityDocument: Sendable {
         var facility = Facility(
             id: facilityID!, name: trimmedName, description: description ?? "", status: facilityStatus,
             endpoints: parsedEndpoints, accepts: kinds, limits: facilityLimits, capacity: facilityCapacity,
-            data: FacilityData(rses: rses), owner: owner, created: created, modified: now)
+            data: FacilityData(rses: rses, bandwidth: bandwidth), owner: owner, created: created, modified: now)
         facility.access = facilityAccess
+        facility.hardware = facilityHardware
+        facility.software = facilitySoftware
+        facility.cost = facilityCost
         return facility
     }
 
-    static func checkCount(_ value: Int?, _ field: String, max: Int, _ errors: inout FieldErrors) -> Int? {
+    static func checkCount(_ value: Int?, _ field: String, max: Int, allowZero: Bool = false, _ errors: inout FieldErrors) -> Int? {
         guard let value else { return nil }
-        if value <= 0 { errors.add(field, "must be a positive whole number, not \(value)"); return nil }
+        if allowZero, value < 0 { errors.add(field, "must be zero or a positive whole number, not \(value)"); return nil }
+        if !allowZero, value <= 0 { errors.add(field, "must be a positive whole number, not \(value)"); return nil }
         if value > max { errors.add(field, "\(value) is beyond any real facility (at most \(max))"); return nil }
         return value
     }

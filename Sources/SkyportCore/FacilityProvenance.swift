@@ -13,7 +13,9 @@ public struct FacilityProvenance: Sendable, Hashable, Codable {
         case limitsCores = "limits.cores"
         case limitsMemory = "limits.memory"
         case limitsDuration = "limits.duration"
-        case capacity, data
+        case limitsGpus = "limits.gpus"
+        case limitsScratch = "limits.scratch"
+        case capacity, data, hardware, software, cost
     }
 
     /// Who sets a field.
@@ -102,8 +104,13 @@ extension FacilityProvenance.Field {
         case .limitsCores: a.limits.cores == b.limits.cores
         case .limitsMemory: a.limits.memory == b.limits.memory
         case .limitsDuration: a.limits.duration == b.limits.duration
+        case .limitsGpus: a.limits.gpus == b.limits.gpus
+        case .limitsScratch: a.limits.scratch == b.limits.scratch
         case .capacity: a.capacity == b.capacity
         case .data: a.data == b.data
+        case .hardware: a.hardware == b.hardware
+        case .software: a.software == b.software
+        case .cost: a.cost == b.cost
         }
     }
 
@@ -118,8 +125,13 @@ extension FacilityProvenance.Field {
         case .limitsCores: target.limits.cores = source.limits.cores
         case .limitsMemory: target.limits.memory = source.limits.memory
         case .limitsDuration: target.limits.duration = source.limits.duration
+        case .limitsGpus: target.limits.gpus = source.limits.gpus
+        case .limitsScratch: target.limits.scratch = source.limits.scratch
         case .capacity: target.capacity = source.capacity
         case .data: target.data = source.data
+        case .hardware: target.hardware = source.hardware
+        case .software: target.software = source.software
+        case .cost: target.cost = source.cost
         }
     }
 }

@@ -34,6 +34,10 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
     /// of a set made for a UWS job; nil for an anonymous caller or an operator. A signed-in scientist sees only
     /// their own; operators see every set.
     public var owner: String?
+    /// How many facilities passed each matching clause in turn (nil in sets stored before it was kept).
+    public var funnel: MatchFunnel?
+    /// How the facilities that fit were ordered (nil in sets stored before it was kept).
+    public var ranking: RankOrder?
 
     public init(
         id: UUID, created: Date, expires: Date, request: NormalisedRequest, messages: [BrokerMessage] = [],
@@ -50,7 +54,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         self.requestDigest = requestDigest
     }
 
-    enum CodingKeys: String, CodingKey { case id, created, expires, request, messages, rejections, idempotencyKey, requestDigest, owner }
+    enum CodingKeys: String, CodingKey { case id, created, expires, request, messages, rejections, idempotencyKey, requestDigest, owner, funnel, ranking }
 
     /// `rejections` is kept as `MatchRejection.compact`'s one text (sets stored before it hold the nested arrays,
     /// which are read too).
@@ -69,6 +73,8 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
         requestDigest = try c.decodeIfPresent(String.self, forKey: .requestDigest)
         owner = try c.decodeIfPresent(String.self, forKey: .owner)
+        funnel = try c.decodeIfPresent(MatchFunnel.self, forKey: .funnel)
+        ranking = try c.decodeIfPresent(RankOrder.self, forKey: .ranking)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -82,6 +88,8 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         try c.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try c.encodeIfPresent(requestDigest, forKey: .requestDigest)
         try c.encodeIfPresent(owner, forKey: .owner)
+        try c.encodeIfPresent(funnel, forKey: .funnel)
+        try c.encodeIfPresent(ranking, forKey: .ranking)
     }
 }
 
@@ -92,10 +100,12 @@ extension OfferSetRecord: JSONWritable {
         json.object { w in
             w.field("created", created)
             w.field("expires", expires)
+            w.field("funnel", funnel)
             w.field("id", id.uuidString)
             w.field("idempotencyKey", idempotencyKey)
             w.field("messages", messages)
             w.field("owner", owner)
+            w.field("ranking", ranking?.rawValue)
             w.field("rejections", MatchRejection.compact(rejections))
             w.field("request", request)
             w.field("requestDigest", requestDigest)
@@ -147,6 +157,10 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// The user's credential it carries to its facility (an endpoint whose credentials are `forward` or `exchange`),
     /// sealed; never shown.
     public var credential: UserCredential?
+    /// GPUs offered (nil when none were asked).
+    public var gpus: Int?
+    /// The estimated seconds to stage in the data its facility does not hold (nil: nothing to stage, or not estimated).
+    public var staging: Double?
 
     /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept

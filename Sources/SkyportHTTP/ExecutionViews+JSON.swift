@@ -9,9 +9,11 @@ extension ExecutionViews.OfferSet: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { w in
             w.field("expires", expires)
+            w.field("funnel", funnel)
             w.field("kind", kind)
             w.field("meta", meta)
             w.field("offers", offers)
+            w.field("ranking", ranking)
             w.field("rejected", rejected)
             w.field("request", request)
             w.field("result", result)
@@ -57,6 +59,7 @@ extension ExecutionViews.Session: JSONWritable {
             w.field("progress", progress)
             w.field("results", results)
             w.field("schedule", schedule)
+            w.field("staging", staging)
         }
     }
 }
@@ -100,6 +103,7 @@ extension ExecutionViews.Compute: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { w in
             w.field("cores", cores)
+            w.field("gpus", gpus)
             w.field("kind", kind)
             w.field("memory", memory)
         }

@@ -33,6 +33,8 @@ enum ExecutionViews {
         var kind = computeKind
         var cores: MinMax
         var memory: MinMax
+        /// Skyport's extension: GPUs offered.
+        var gpus: MinMax?
     }
     struct Schedule: Encodable {
         struct Available: Encodable {
@@ -82,6 +84,8 @@ enum ExecutionViews {
         /// While the facility prepares the job: its phase and latest message (a BinderHub build's progress).
         var progress: Progress?
         var federated: Federated?
+        /// Skyport's extension: the estimated time to stage in the data the facility does not hold (ISO-8601).
+        var staging: String?
     }
     struct OfferSet: Encodable {
         var kind = "urn:skyport:offerset-response"
@@ -91,6 +95,10 @@ enum ExecutionViews {
         var offers: [Session]
         var request: NormalisedRequest
         var rejected: [Rejection]
+        /// Skyport's extensions: how many facilities passed each matching clause in turn, and how the ones that fit
+        /// were ordered.
+        var funnel: MatchFunnel?
+        var ranking: String?
     }
     /// A rejected facility with its reasons, the sentences rendered for the caller (stored are codes and values).
     struct Rejection: Encodable {
@@ -122,7 +130,8 @@ enum ExecutionViews {
             executable: Executable(
                 kind: e.kind?.uri, location: e.location, repository: e.repository, ref: e.ref, path: e.path,
                 images: e.images.isEmpty ? nil : e.images, parameters: e.parameters.isEmpty ? nil : e.parameters),
-            compute: Compute(cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory)),
+            compute: Compute(
+                cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory), gpus: s.gpus.map { MinMax(min: $0, max: $0) }),
             schedule: Schedule(available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description)),
             facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityController.location(s.facility)),
             offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
@@ -132,7 +141,8 @@ enum ExecutionViews {
                 [.accepted, .waiting, .preparing].contains(phase) && (r.phase != nil || r.progress != nil)
                     ? Progress(phase: r.phase?.word, message: r.progress) : nil
             },
-            federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } })
+            federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } },
+            staging: s.staging.map { ISODuration(seconds: Int($0.rounded(.up))).description })
     }
 
     /// The forwarded job, as an ExecutionBroker connector: where to follow it at the facility.
@@ -159,6 +169,6 @@ enum ExecutionViews {
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
             offers: sessions.map { session($0, base: base, now: now) }, request: set.request,
-            rejected: set.rejections.map { Rejection($0, for: audience) })
+            rejected: set.rejections.map { Rejection($0, for: audience) }, funnel: set.funnel, ranking: set.ranking?.rawValue)
     }
 }

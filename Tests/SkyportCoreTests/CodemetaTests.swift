@@ -178,7 +178,7 @@ struct CodemetaSampleTests {
 
     @Test(arguments: [
         ("memoryRequirements", "plenty"), ("memoryRequirements", "2048"), ("memoryRequirements", "https://example.org/req.txt"),
-        ("processorRequirements", "x86_64"), ("processorRequirements", "a fast one"), ("storageRequirements", "0 GB"),
+        ("processorRequirements", "a fast one"), ("storageRequirements", "0 GB"),
     ])
     func unparseableRequirementsAreKeptAsText(term: String, text: String) throws {
         let result = try Self.normalise(#"{"\#(term)": "\#(text)"}"#)

@@ -54,7 +54,7 @@ import Testing
     @Test func everyProblemIsReportedAtOnce() {
         let doc = document {
             $0["name"] = nil
-            $0["limits"] = .object(["cores": .number(0), "memory": .string("lots"), "duration": .string("PT0S"), "gpus": .number(1)])
+            $0["limits"] = .object(["cores": .number(0), "memory": .string("lots"), "duration": .string("PT0S"), "gpus": .string("one")])
             $0["endpoints"] = .array([.object(["kind": .string("uws"), "url": .string("file:///etc/passwd")]), .object([:])])
         }
         #expect(Set(errors(doc)) == [

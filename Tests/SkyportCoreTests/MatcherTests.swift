@@ -26,6 +26,13 @@ enum MatchFixtures {
             name: name, executable: ExecutableRequest(kind: kind), cores: cores, memory: memory, duration: duration, start: start,
             data: rucio.enumerated().map { n, rses in DataItem(kind: .rucio, did: "test:file-\(n)", rses: rses) })
     }
+
+    /// The request, with its data required to be local (`locality: required`).
+    static func local(_ request: NormalisedRequest) -> NormalisedRequest {
+        var r = request
+        r.needs = RequestNeeds(locality: .required)
+        return r
+    }
 }
 
 /// One hard filter: a facility and a request that fail it and nothing else.
@@ -62,7 +69,7 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
             ReasonCase(facility: F.facility("tiny-memory", limits: FacilityLimits(), capacity: FacilityCapacity(cores: 64, memory: 8)),
                        request: F.request(memory: ResourceRange(min: 16)),
                        code: .memoryExceedCapacity, field: "memory", requested: "16", offered: "8"),
-            ReasonCase(facility: F.facility("at-pic", rses: ["PIC-DCACHE"]), request: F.request(rucio: [["DESY-DCACHE"]]),
+            ReasonCase(facility: F.facility("at-pic", rses: ["PIC-DCACHE"]), request: F.local(F.request(rucio: [["DESY-DCACHE"]])),
                        code: .dataNotColocated, field: "data", requested: "DESY-DCACHE", offered: "PIC-DCACHE"),
         ]
     }()
@@ -94,8 +101,8 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
             "hopeless", status: .disabled, accepts: [.tapQuery],
             limits: FacilityLimits(cores: 2, memory: 4, duration: ISODuration(seconds: 600)),
             capacity: FacilityCapacity(cores: 2, memory: 4), rses: ["CERN-EOS"])
-        let r = F.request(cores: ResourceRange(min: 8), memory: ResourceRange(min: 16), duration: ISODuration(seconds: 3_600),
-                          rucio: [["DESY-DCACHE"], ["PIC-DCACHE", "SARA-DCACHE"]])
+        let r = F.local(F.request(cores: ResourceRange(min: 8), memory: ResourceRange(min: 16), duration: ISODuration(seconds: 3_600),
+                          rucio: [["DESY-DCACHE"], ["PIC-DCACHE", "SARA-DCACHE"]]))
         let outcome = Matcher.match(r, against: [f])
         let reasons = try #require(outcome.rejections.first).reasons
         #expect(reasons.map(\.code) == [
@@ -131,7 +138,7 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
             "kind-unknown:executable.kind", "limit-unknown:cores", "limit-unknown:memory", "limit-unknown:duration",
             "capacity-unknown:cores", "capacity-unknown:memory", "data-location-unknown:data", "facility-data-unknown:data",
         ])
-        #expect(c.score == MatchScore(colocation: 0, headroom: 0))
+        #expect(c.score == MatchScore(colocation: 0, headroom: 0, staging: 0))
     }
 
     @Test func unlocatedDataNeverRejectsADataFacility() throws {

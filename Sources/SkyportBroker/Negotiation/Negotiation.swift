@@ -99,6 +99,8 @@ public struct Negotiation: Sendable {
             s.owner = federation.owner
             if !accounts.isEmpty { s.accounts = accounts }
             s.share = offer.share
+            s.gpus = offer.gpus
+            if let staging = offer.score.staging, staging > 0 { s.staging = staging }
             sessions.append(s)
         }
         var rejections = outcome.rejections
@@ -125,9 +127,11 @@ public struct Negotiation: Sendable {
         sessions.sort { $0.rank < $1.rank }
         let messages = Self.messages(
             request, outcome: outcome, plan: plan, federation: federation, late: late, dropped: dropped, offered: !sessions.isEmpty, now: now)
-        let set = OfferSetRecord(
+        var set = OfferSetRecord(
             id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
             idempotencyKey: idempotencyKey, requestDigest: digest, owner: federation.owner)
+        set.funnel = outcome.funnel.withCapacity(passed: plan.withRoom, tried: plan.tried)
+        set.ranking = outcome.shape.rank
         return (set, sessions)
     }
 
@@ -160,10 +164,11 @@ public struct Negotiation: Sendable {
                 message: "offers outside the request were dropped: " + dropped.prefix(10).joined(separator: "; ")))
         }
         if !offered {
+            let emptied = outcome.funnel.emptiedBy.map { "; no facility passed the \($0.rawValue) clause (see funnel)" } ?? ""
             let why = outcome.isMatch
                 ? "no accepted facility has capacity inside the requested start window"
                     + (federation.asked.isEmpty ? "" : ", and no other broker made an offer")
-                : "no facility can run this request: \(outcome.rejectedCount) rejected (see rejected[] for each facility's reasons)"
+                : "no facility can run this request: \(outcome.rejectedCount) rejected (see rejected[] for each facility's reasons)\(emptied)"
             messages.insert(BrokerMessage(kind: "urn:no-offers", level: .WARN, time: now, message: why), at: 0)
         }
         return messages

@@ -9,11 +9,14 @@ public struct HealthProbeResult: Sendable, Hashable {
     public var reason: String?
     /// A BinderHub's `/versions` answer, as compact text: a change means the facility was redeployed.
     public var fingerprint: String?
+    /// What the facility said of its load, when it says (a BinderHub's pod quota, a UWS job list's queued jobs).
+    public var load: FacilityLoad?
 
-    public init(healthy: Bool, reason: String? = nil, fingerprint: String? = nil) {
+    public init(healthy: Bool, reason: String? = nil, fingerprint: String? = nil, load: FacilityLoad? = nil) {
         self.healthy = healthy
         self.reason = reason
         self.fingerprint = fingerprint
+        self.load = load
     }
 
     public static func unavailable(_ reason: String, fingerprint: String? = nil) -> Self {
@@ -37,13 +40,38 @@ public struct FacilityHealth: Sendable, Hashable, Codable {
     public var since: Date
     /// The last `/versions` fingerprint of a BinderHub.
     public var fingerprint: String?
+    /// The load the last check saw (a ranking input only, never a reason to reject).
+    public var load: FacilityLoad?
 
-    public init(status: Status, reason: String? = nil, checked: Date, since: Date, fingerprint: String? = nil) {
+    public init(status: Status, reason: String? = nil, checked: Date, since: Date, fingerprint: String? = nil, load: FacilityLoad? = nil) {
         self.status = status
         self.reason = reason
         self.checked = checked
         self.since = since
         self.fingerprint = fingerprint
+        self.load = load
+    }
+}
+
+/// A facility's live load, as its health probe saw it. Nil values are unknown.
+public struct FacilityLoad: Sendable, Hashable, Codable {
+    /// Sessions or jobs it can start now (a BinderHub's pod quota less its pods).
+    public var freeSlots: Int?
+    /// Jobs waiting (a UWS job list's `QUEUED` jobs).
+    public var queued: Int?
+
+    public init(freeSlots: Int? = nil, queued: Int? = nil) {
+        self.freeSlots = freeSlots
+        self.queued = queued
+    }
+
+    /// Orders by load, least loaded first: more free slots, then fewer queued jobs; unknown values after known ones.
+    static func lighter(_ a: FacilityLoad?, _ b: FacilityLoad?) -> Bool? {
+        let fa = a?.freeSlots ?? -1, fb = b?.freeSlots ?? -1
+        if fa != fb { return fa > fb }
+        let qa = a?.queued ?? .max, qb = b?.queued ?? .max
+        if qa != qb { return qa < qb }
+        return nil
     }
 }
 
@@ -98,7 +126,7 @@ public struct HealthBoard: Sendable, Hashable {
         entries[id.key] = FacilityHealth(
             status: status, reason: result.healthy ? nil : (result.reason ?? "failed its health check"),
             checked: now, since: changed ? now : (previous?.since ?? now),
-            fingerprint: result.fingerprint ?? previous?.fingerprint)
+            fingerprint: result.fingerprint ?? previous?.fingerprint, load: result.load)
         return changed ? HealthTransition(facility: id, from: previous?.status, to: entries[id.key]!) : nil
     }
 

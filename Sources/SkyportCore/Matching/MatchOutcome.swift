@@ -59,7 +59,7 @@ public struct MatchOutcome: Sendable {
         let f = facilities[Int(a.index)]
         let colocation = locatable > 0 ? Double(a.colocated) / Double(locatable) : 0
         return MatchCandidate(
-            facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom),
+            facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom, staging: a.staging),
             flags: flagged ? MatchExplainer(shape: shape).flags(a.flags, facility: f) + (extraFlags[a.index] ?? []) : []
         )
     }
@@ -69,7 +69,7 @@ public struct MatchOutcome: Sendable {
 struct MatchExplainer {
     let shape: MatchShape
 
-    func reasons(_ mask: UInt16, facility f: Facility) -> [MatchReason] {
+    func reasons(_ mask: UInt32, facility f: Facility) -> [MatchReason] {
         var out: [MatchReason] = []
         let id = f.id
         if mask & ReasonBit.notActive != 0 {
@@ -84,12 +84,31 @@ struct MatchExplainer {
             let asked = shape.kind?.rawValue ?? shape.unsupportedKind ?? "unknown"
             out.append(MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: asked, offered: offered, facility: id))
         }
-        func amount(_ code: MatchReasonCode, _ bit: UInt16, _ field: String, _ asked: Int?, _ has: Int?) {
+        if mask & ReasonBit.architecture != 0, let asked = shape.architecture {
+            let offered = (f.hardware?.architectures ?? []).map(\.rawValue).joined(separator: ",")
+            out.append(MatchReason(code: .architectureNotSupported, field: "architecture", requested: asked.rawValue, offered: offered, facility: id))
+        }
+        if mask & ReasonBit.gpusLimit != 0, let asked = shape.gpus {
+            out.append(MatchReason(code: .gpusExceedLimit, field: "gpus", requested: "\(asked)", offered: "\(f.limits.gpus ?? 0)", facility: id))
+        }
+        if mask & ReasonBit.gpusCapacity != 0, let asked = shape.gpus, let has = f.capacity.gpus {
+            out.append(MatchReason(code: .gpusExceedCapacity, field: "gpus", requested: "\(asked)", offered: "\(has)", facility: id))
+        }
+        if mask & ReasonBit.gpuModel != 0 {
+            out.append(MatchReason(
+                code: .gpuModelNotAvailable, field: "gpus.models", requested: shape.gpuModels.joined(separator: "|"),
+                offered: (f.hardware?.gpuModels ?? []).joined(separator: ","), facility: id))
+        }
+        if mask & ReasonBit.gpuMemory != 0, let asked = shape.gpuMemory, let has = f.hardware?.gpuMemory {
+            out.append(MatchReason(code: .gpuMemoryTooSmall, field: "gpus.memory", requested: "\(asked)", offered: "\(has)", facility: id))
+        }
+        func amount(_ code: MatchReasonCode, _ bit: UInt32, _ field: String, _ asked: Int?, _ has: Int?) {
             guard mask & bit != 0, let asked, let has else { return }
             out.append(MatchReason(code: code, field: field, requested: "\(asked)", offered: "\(has)", facility: id))
         }
         amount(.coresExceedLimit, ReasonBit.coresLimit, "cores", shape.minCores, f.limits.cores)
         amount(.memoryExceedLimit, ReasonBit.memoryLimit, "memory", shape.minMemory, f.limits.memory)
+        amount(.scratchExceedLimit, ReasonBit.scratchLimit, "storage", shape.minScratch, f.limits.scratch)
         if mask & ReasonBit.durationLimit != 0, let asked = shape.durationSeconds, let limit = f.limits.duration {
             out.append(MatchReason(
                 code: .durationExceedLimit, field: "duration", requested: ISODuration(seconds: asked).description, offered: limit.description,
@@ -97,6 +116,24 @@ struct MatchExplainer {
         }
         amount(.coresExceedCapacity, ReasonBit.coresCapacity, "cores", shape.minCores, f.capacity.cores)
         amount(.memoryExceedCapacity, ReasonBit.memoryCapacity, "memory", shape.minMemory, f.capacity.memory)
+        if mask & ReasonBit.runtime != 0 {
+            let runtimes = f.software?.runtimes ?? []
+            let offered = runtimes.map { rt in rt.versions.isEmpty ? rt.name : "\(rt.name) \(rt.versions.joined(separator: " "))" }.joined(separator: "; ")
+            for need in shape.runtimeNeeds where !Self.provides(runtimes, need) {
+                out.append(MatchReason(code: .runtimeNotAvailable, field: "runtimes", requested: need.label, offered: offered, facility: id))
+            }
+        }
+        if mask & ReasonBit.environment != 0 {
+            let have = f.software?.environments ?? []
+            for env in shape.environments where !have.contains(where: { $0.lowercased() == env }) {
+                out.append(MatchReason(code: .environmentNotAvailable, field: "environments", requested: env, offered: have.joined(separator: ","), facility: id))
+            }
+        }
+        if mask & ReasonBit.registry != 0 {
+            out.append(MatchReason(
+                code: .imageRegistryNotAllowed, field: "executable.image.locations", requested: shape.imageRepositories.joined(separator: "|"),
+                offered: (f.software?.registries ?? []).joined(separator: ","), facility: id))
+        }
         if mask & ReasonBit.dataNotColocated != 0 {
             let held = Set(f.data.rses.map { $0.uppercased() })
             let offered = f.data.rses.joined(separator: "|")
@@ -123,6 +160,10 @@ struct MatchExplainer {
             let n = shape.rucioItems.filter(\.isEmpty).count
             out.append(MatchFlag(code: .dataLocationUnknown, field: "data", message: "\(n) Rucio item\(n == 1 ? " has" : "s have") no known replica locations"))
         }
+        add(FlagBit.limitScratch, .limitUnknown, "storage", "facility \(name) publishes no per-job scratch limit")
+        add(FlagBit.architectureUnknown, .architectureUnknown, "architecture", "facility \(name) declares no CPU architecture; the request needs \(shape.architecture?.rawValue ?? "one")")
+        add(FlagBit.softwareUnknown, .softwareUnknown, "software", "facility \(name) does not declare all the runtimes, environments or image registries it offers; the request needs some")
+        add(FlagBit.gpuUnknown, .gpuUnknown, "gpus", "facility \(name) declares no GPU models or GPU memory; the request names them")
         add(FlagBit.facilityDataUnknown, .facilityDataUnknown, "data", "facility \(name) declares no RSEs; the data would have to be fetched")
         if mask & FlagBit.dataPartly != 0 {
             let held = Set(f.data.rses.map { $0.uppercased() })
@@ -133,5 +174,12 @@ struct MatchExplainer {
             }
         }
         return out
+    }
+
+    /// Whether a facility's runtimes hold a version in the need's range (a runtime of unstated versions holds any).
+    static func provides(_ runtimes: [FacilityRuntime], _ need: RuntimeNeed) -> Bool {
+        runtimes.contains { rt in
+            rt.name == need.name && (rt.versions.isEmpty || rt.versions.contains { Version($0).map(need.range.contains) == true })
+        }
     }
 }

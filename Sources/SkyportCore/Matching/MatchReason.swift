@@ -28,6 +28,25 @@ public enum MatchReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case federationLoop = "federation-loop"
     /// The facility's access policy does not admit the caller (the caller is not told the policy).
     case notAuthorized = "not-authorized"
+    /// The facility runs none of the request's CPU architecture (asked by `compute.architecture`, an image's platform
+    /// or codemeta's `processorRequirements`).
+    case architectureNotSupported = "architecture-not-supported"
+    /// The request needs more GPUs than one job may have there (a facility that declares no GPUs has none).
+    case gpusExceedLimit = "gpus-exceed-limit"
+    /// The request needs more GPUs than the facility has in all.
+    case gpusExceedCapacity = "gpus-exceed-capacity"
+    /// The facility has none of the GPU models the request accepts.
+    case gpuModelNotAvailable = "gpu-model-not-available"
+    /// The facility's GPUs have less memory than the request needs per GPU.
+    case gpuMemoryTooSmall = "gpu-memory-too-small"
+    /// The request's storage exceeds the scratch space one job may have there.
+    case scratchExceedLimit = "scratch-exceed-limit"
+    /// The facility provides no version of a runtime the request needs in the range it needs.
+    case runtimeNotAvailable = "runtime-not-available"
+    /// The facility has not a named environment the request needs.
+    case environmentNotAvailable = "environment-not-available"
+    /// The facility may pull none of the request's container images (its allowed registries).
+    case imageRegistryNotAllowed = "image-registry-not-allowed"
 }
 
 /// One machine-readable reason a facility was rejected, with what was asked and what the facility offers.
@@ -102,6 +121,26 @@ public struct MatchReason: Sendable, Hashable {
             return "broker \(name): \(full ? detail : RemoteText.clip(detail, limit: RemoteText.shortLimit))"
         case .notAuthorized:
             return "facility \(name) is not available to you"
+        case .architectureNotSupported:
+            return "the request runs on \(requested); facility \(name) runs \(offered)"
+        case .gpusExceedLimit:
+            return offered == "0"
+                ? "the request needs at least \(requested) GPUs; facility \(name) declares no GPUs"
+                : "the request needs at least \(requested) GPUs; facility \(name) allows at most \(offered) per job"
+        case .gpusExceedCapacity:
+            return "the request needs at least \(requested) GPUs; facility \(name) has \(offered) in all"
+        case .gpuModelNotAvailable:
+            return "the request accepts GPU models \(requested); facility \(name) has \(offered.isEmpty ? "none" : offered)"
+        case .gpuMemoryTooSmall:
+            return "the request needs \(requested) GiB per GPU; the GPUs of facility \(name) have \(offered) GiB"
+        case .scratchExceedLimit:
+            return "the request needs at least \(requested) GiB of storage; facility \(name) allows at most \(offered) GiB of scratch per job"
+        case .runtimeNotAvailable:
+            return "the request needs \(requested); facility \(name) provides \(offered.isEmpty ? "no runtimes" : offered)"
+        case .environmentNotAvailable:
+            return "the request needs the environment \(requested); facility \(name) has \(offered.isEmpty ? "none" : offered)"
+        case .imageRegistryNotAllowed:
+            return "the request's images come from \(requested); facility \(name) pulls only from \(offered.isEmpty ? "no registry" : offered)"
         case .brokerUnreachable:
             guard full, let detail else {
                 let status = detail.flatMap(RemoteText.httpStatus).map { " (it answered HTTP \($0))" } ?? ""
@@ -177,6 +216,12 @@ public enum MatchFlagCode: String, Sendable, Hashable, Codable, CaseIterable {
     case dataPartlyColocated = "data-partly-colocated"
     /// The facility's last health check passed, but it is older than the stale limit.
     case healthStale = "health-check-stale"
+    /// The facility declares no CPU architecture, and the request needs one.
+    case architectureUnknown = "architecture-unknown"
+    /// The facility declares no runtimes, environments or registries for a request that needs them.
+    case softwareUnknown = "software-unknown"
+    /// The facility declares no GPU models or GPU memory for a request that names them.
+    case gpuUnknown = "gpu-unknown"
 }
 
 /// One flag on an accepted match.
@@ -200,10 +245,13 @@ public struct MatchScore: Sendable, Hashable, Codable, Comparable, CustomStringC
     public var colocation: Double
     /// The mean (0...1) of how far below each known limit and capacity the request sits; unknown values count 0.
     public var headroom: Double
+    /// The estimated seconds to stage in the data the facility does not hold (its bandwidth; unknown sizes count 0).
+    public var staging: Double?
 
-    public init(colocation: Double, headroom: Double) {
+    public init(colocation: Double, headroom: Double, staging: Double? = nil) {
         self.colocation = colocation
         self.headroom = headroom
+        self.staging = staging
     }
 
     /// Orders by co-location, then headroom.
@@ -212,7 +260,7 @@ public struct MatchScore: Sendable, Hashable, Codable, Comparable, CustomStringC
     }
 
     public var description: String {
-        "data \(Self.fixed(colocation)) headroom \(Self.fixed(headroom))"
+        "data \(Self.fixed(colocation)) headroom \(Self.fixed(headroom))" + (staging.map { $0 > 0 ? " staging \(Self.fixed($0))s" : "" } ?? "")
     }
 
     /// Two decimals, without a formatter.

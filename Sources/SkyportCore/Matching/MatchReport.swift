@@ -11,6 +11,8 @@ public enum MatchReport {
         lines.append("Request \(request.name.map { "'\($0)'" } ?? "(unnamed)"): \(summary(outcome.shape))")
         let total = outcome.acceptedCount + outcome.rejectedCount
         lines.append("\(outcome.isMatch ? "YES" : "NO"): \(outcome.acceptedCount) of \(total) facilities match.")
+        lines.append("Funnel: \(outcome.funnel.text)")
+        lines.append("Ranked by: \(outcome.shape.rank.rawValue)")
         let candidates = outcome.candidates
         if !candidates.isEmpty {
             lines.append("")
@@ -40,6 +42,15 @@ public enum MatchReport {
         if let c = s.minCores { parts.append("cores >= \(c)") }
         if let m = s.minMemory { parts.append("memory >= \(m) GiB") }
         if let d = s.durationSeconds { parts.append("duration \(ISODuration(seconds: d))") }
+        if let a = s.architecture { parts.append("architecture \(a.rawValue)") }
+        if let g = s.gpus {
+            parts.append("gpus >= \(g)" + (s.gpuModels.isEmpty ? "" : " (\(s.gpuModels.joined(separator: "|")))") + (s.gpuMemory.map { " with \($0) GiB each" } ?? ""))
+        }
+        if let sc = s.minScratch { parts.append("scratch >= \(sc) GiB") }
+        if !s.runtimes.isEmpty { parts.append("runtimes \(s.runtimes.joined(separator: ", "))") }
+        if !s.environments.isEmpty { parts.append("environments \(s.environments.joined(separator: ", "))") }
+        if !s.imageRepositories.isEmpty { parts.append("images \(s.imageRepositories.joined(separator: ", "))") }
+        if s.locality == .required { parts.append("data locality required") }
         if !s.rucioItems.isEmpty {
             let unknown = s.rucioItems.filter(\.isEmpty).count
             parts.append("\(s.rucioItems.count) Rucio item\(s.rucioItems.count == 1 ? "" : "s")\(unknown > 0 ? " (\(unknown) with unknown replicas)" : "")")

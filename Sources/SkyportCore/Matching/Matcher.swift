@@ -61,7 +61,17 @@ public enum Matcher {
                 accepted.append(a)
             }
         }
-        guard !extraReasons.isEmpty || !extraFlags.isEmpty else { return outcome }
+        if outcome.shape.rank == .load {
+            // Stable: facilities of equal (or unknown) load keep the default order.
+            let position = Dictionary(uniqueKeysWithValues: accepted.enumerated().map { ($1.index, $0) })
+            accepted.sort { a, b in
+                let la = health.entries[outcome.facilities[Int(a.index)].id.key]?.load
+                let lb = health.entries[outcome.facilities[Int(b.index)].id.key]?.load
+                return FacilityLoad.lighter(la, lb) ?? (position[a.index]! < position[b.index]!)
+            }
+        } else if extraReasons.isEmpty, extraFlags.isEmpty {
+            return outcome
+        }
         rejected.sort { $0.index < $1.index }
         var result = MatchOutcome(
             shape: outcome.shape, facilities: outcome.facilities, accepted: accepted, rejected: rejected, locatable: outcome.locatable)

@@ -15,6 +15,8 @@ public struct OfferDraft: Sendable, Hashable, Codable {
     public var score: MatchScore
     /// The facility share it is charged to (nil on a facility without shares, or for a requester in none).
     public var share: String?
+    /// GPUs offered (nil when the request asks for none).
+    public var gpus: Int?
 
     public init(facility: FacilityID, cores: Int, memory: Int, start: Date, duration: ISODuration, expires: Date, rank: Int, score: MatchScore) {
         self.facility = facility
@@ -70,6 +72,9 @@ public struct PlanNote: Sendable, Hashable, Codable {
 public struct OfferPlan: Sendable, Hashable, Codable {
     public var offers: [OfferDraft] = []
     public var notes: [PlanNote] = []
+    /// Facilities whose calendars were searched for room, and how many of them had some (the funnel's capacity step).
+    public var tried = 0
+    public var withRoom = 0
 
     public init(offers: [OfferDraft] = [], notes: [PlanNote] = []) {
         self.offers = offers

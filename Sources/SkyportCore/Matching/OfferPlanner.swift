@@ -33,6 +33,8 @@ public struct OfferPlanner: Sendable {
         public var defaultMemory = 1
         /// With no max, offer up to min × this (1 offers exactly min; the reference broker uses 2).
         public var scaleWithoutMax = 1
+        /// Ranking by `earliest-start` looks this far down the ranked candidates for the earliest starts.
+        public var earliestStartWindow = 64
 
         public init() {}
     }
@@ -96,7 +98,11 @@ public struct OfferPlanner: Sendable {
             return plan
         }
         var open: [Slotting] = []
-        for (rank, candidate) in candidates.enumerated() {
+        // Candidates are built only as far as they are needed, except when ranked by earliest start.
+        var byStart = request.needs?.rank == .earliestStart
+            ? byEarliestStart(request, candidates, calendars: calendars, from: earliest, latest: latest).makeIterator() : nil
+        var inRank = candidates.enumerated().makeIterator()
+        while let (rank, candidate) = byStart != nil ? byStart!.next() : inRank.next().map({ ($0.offset, $0.element) }) {
             guard plan.offers.count < settings.maxOffers else { break }
             let f = candidate.facility
             guard open.allSatisfy({ $0.facility != f.id }) else { continue }
@@ -126,7 +132,9 @@ public struct OfferPlanner: Sendable {
                     quotaNoted = true
                     continue
                 }
+                plan.tried += 1
                 if let offer = place(&s, from: earliest, latest: latest, now: now, allowance: &allowance) {
+                    plan.withRoom += 1
                     plan.offers.append(offer)
                     open.append(s)
                 } else {
@@ -167,6 +175,7 @@ public struct OfferPlanner: Sendable {
             facility: s.facility, cores: cores, memory: memory, start: start, duration: ISODuration(seconds: s.duration),
             expires: now.addingTimeInterval(settings.offerLifetime), rank: s.rank, score: s.score)
         offer.share = s.share
+        offer.gpus = s.gpus
         s.calendar.add(offer.booking)
         allowance.spend(cores: cores)
         if s.shareRoom != .max { s.shareRoom -= cores }
@@ -198,7 +207,32 @@ public struct OfferPlanner: Sendable {
         } else {
             duration = min(settings.defaultDuration.seconds, limit)
         }
-        return .offerable(Slotting(facility: f.id, cores: cores, memory: memory, duration: max(0, duration)))
+        var slotting = Slotting(facility: f.id, cores: cores, memory: memory, duration: max(0, duration))
+        if let wanted = r.needs?.gpus, let lower = wanted.min ?? wanted.max {
+            // Matching has checked the limit: offer what is asked, up to the limit.
+            slotting.gpus = min(wanted.max ?? lower, max(lower, f.limits.gpus ?? lower))
+        }
+        return .offerable(slotting)
+    }
+
+    /// The first `earliestStartWindow` candidates ordered by the earliest start each could offer (then rank); the
+    /// ones with no room keep their place after them, so that the plan still says why they gave no offer.
+    private func byEarliestStart(
+        _ request: NormalisedRequest, _ candidates: some Sequence<MatchCandidate>, calendars: FacilityCalendars, from: Double, latest: Double
+    ) -> [(Int, MatchCandidate)] {
+        let all = Array(candidates.enumerated())
+        let head = all.prefix(settings.earliestStartWindow)
+        let starts: [(Double, Int, MatchCandidate)] = head.map { rank, c in
+            guard case .offerable(let s) = terms(request, c.facility) else { return (.infinity, rank, c) }
+            var calendar = calendars[c.facility.id] ?? CapacityCalendar(capacity: c.facility.capacity)
+            calendar.capacity = c.facility.capacity
+            let start = calendar.earliestStart(
+                notBefore: Date(timeIntervalSince1970: from), notAfter: Date(timeIntervalSince1970: latest),
+                cores: s.cores.lower, memory: s.memory.lower, duration: Double(s.duration), step: settings.slotStep)
+            return (start?.timeIntervalSince1970 ?? .infinity, rank, c)
+        }
+        let sorted = starts.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { ($0.1, $0.2) }
+        return sorted + all.dropFirst(settings.earliestStartWindow).map { ($0.offset, $0.element) }
     }
 
     /// The least and most to offer: never below min, never above max or the per-job limit.
@@ -245,4 +279,5 @@ private struct Slotting {
     /// The most cores its shares leave the requester (`Int.max` on a facility without shares).
     var shareRoom = Int.max
     var share: String?
+    var gpus: Int?
 }

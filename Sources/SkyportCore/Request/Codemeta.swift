@@ -55,6 +55,8 @@ public enum Codemeta {
         sw.memoryRequirements = requirement(doc, "memoryRequirements")
         sw.processorRequirements = requirement(doc, "processorRequirements")
         sw.storageRequirements = requirement(doc, "storageRequirements")
+        let requirements = unique(texts(doc["softwareRequirements"]).flatMap { split($0, ",;\n") })
+        sw.requirements = requirements.isEmpty ? nil : requirements
 
         var executable = ExecutableRequest(
             repository: sw.repository, ref: texts(doc[refKey]).first, path: texts(doc[pathKey]).first)
@@ -172,12 +174,12 @@ public enum Codemeta {
     private static func cores(_ text: String?, _ notes: inout [RequestNote]) -> ResourceRange? {
         guard let text else { return nil }
         if let n = Quantities.cores(text), n >= 1, n <= DocumentReader.absurd { return ResourceRange(min: n) }
-        let architectures = ["x86_64", "x86-64", "amd64", "arm64", "aarch64", "i386", "i686", "ppc64le"]
-        let lower = text.lowercased()
-        let message = architectures.contains(where: lower.contains)
-            ? "'\(text)' names a processor architecture, not a core count; kept as text"
-            : "'\(text)' names no core count (such as '4 cores'); kept as text"
-        notes.append(RequestNote(.info, "processorRequirements", message))
+        let architecture = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" && $0 != "-" })
+            .contains { Architecture(alias: String($0)) != nil }
+        // An architecture is read as one by the request parser (`RequestNeeds.architecture`).
+        notes.append(RequestNote(.info, "processorRequirements", architecture
+            ? "'\(text)' names a processor architecture, not a core count; facilities are matched on it"
+            : "'\(text)' names no core count (such as '4 cores') or architecture; kept as text"))
         return nil
     }
 

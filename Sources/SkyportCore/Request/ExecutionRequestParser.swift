@@ -48,6 +48,8 @@ public enum ExecutionRequestParser {
         if let software {
             merge(software: software, into: &request, &r)
         }
+        let needs = readNeeds(doc, compute: compute, computeField: computeKey, request: request, &r)
+        request.needs = needs.isEmpty ? nil : needs
         if let basket = doc["basket"], !basket.isNull {
             request.data += Basket.read(basket, "basket", &r)
         }
@@ -141,6 +143,7 @@ public enum ExecutionRequestParser {
         let lists: [(String, [String])] = [
             ("keywords", software.keywords), ("programmingLanguage", software.languages),
             ("operatingSystem", software.operatingSystems), ("runtimePlatform", software.runtimePlatforms),
+            ("softwareRequirements", software.requirements ?? []),
         ]
         for (key, items) in lists {
             if items.count > FieldLimits.listItems {
@@ -235,6 +238,7 @@ public enum ExecutionRequestParser {
     private static let knownKeys: Set<String> = [
         "kind", "type", "meta", "name", "description", "uuid", "phase", "executable", "compute", "computer",
         "storage", "data", "volumes", "schedule", "costs", "metrics", "options", "software", "basket", "callback",
+        "runtimes", "environments", "locality", "rank",
     ]
 
     private static func noteUnknownKeys(_ doc: [String: JSONValue], _ r: inout DocumentReader) {

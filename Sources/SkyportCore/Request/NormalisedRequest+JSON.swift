@@ -14,6 +14,7 @@ extension NormalisedRequest: JSONWritable {
             w.field("executable", executable)
             w.field("memory", memory)
             w.field("name", name)
+            w.field("needs", needs)
             w.field("notes", notes)
             w.field("software", software)
             w.field("start", start)
@@ -80,6 +81,7 @@ extension SoftwareDescription: JSONWritable {
             w.field("operatingSystems", operatingSystems)
             w.field("processorRequirements", processorRequirements)
             w.field("repository", repository)
+            w.field("requirements", requirements)
             w.field("runtimePlatforms", runtimePlatforms)
             w.field("storageRequirements", storageRequirements)
             w.field("version", version)
@@ -104,6 +106,21 @@ extension BrokerMessage: JSONWritable {
             w.field("level", level.rawValue)
             w.field("message", message)
             w.field("time", time)
+        }
+    }
+}
+
+extension RequestNeeds: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("architecture", architecture?.rawValue)
+            w.field("environments", environments)
+            w.field("gpuMemory", gpuMemory)
+            w.field("gpuModels", gpuModels)
+            w.field("gpus", gpus)
+            w.field("locality", locality.rawValue)
+            w.field("rank", rank?.rawValue)
+            w.field("runtimes", runtimes)
         }
     }
 }

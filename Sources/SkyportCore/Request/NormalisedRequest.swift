@@ -27,6 +27,8 @@ public struct NormalisedRequest: Sendable, Hashable, Codable {
     public var notes: [RequestNote]
     /// Skyport's extension: a URL to POST a small JSON notice to when the job ends.
     public var callback: String?
+    /// GPUs, architecture, runtimes, environments, locality and ranking (nil: nothing beyond the fields above).
+    public var needs: RequestNeeds?
 
     public init(
         name: String? = nil, executable: ExecutableRequest, cores: ResourceRange? = nil, memory: ResourceRange? = nil,
@@ -162,6 +164,8 @@ public struct SoftwareDescription: Sendable, Hashable, Codable {
     public var memoryRequirements: String?
     public var processorRequirements: String?
     public var storageRequirements: String?
+    /// `softwareRequirements`, as found (packages, and runtimes such as `Python>=3.6`); nil when the file has none.
+    public var requirements: [String]?
 
     public init(
         name: String? = nil, version: String? = nil, repository: String? = nil, languages: [String] = [],

@@ -56,7 +56,11 @@ public struct HealthProbe: Sendable {
         do {
             switch endpoint.kind {
             case .binderhub: return try await binderHub(url)
-            case .uws, .djangoUWS: return try await vosi(Self.serviceRoot(of: url).appending(path: "availability"), fallback: url)
+            case .uws:
+                var result = try await vosi(Self.serviceRoot(of: url).appending(path: "availability"), fallback: url)
+                if result.healthy { result.load = await queued(url).map { FacilityLoad(queued: $0) } }
+                return result
+            case .djangoUWS: return try await vosi(Self.serviceRoot(of: url).appending(path: "availability"), fallback: url)
             case .executionbroker: return try await vosi(url.appending(path: "availability"), fallback: url)
             }
         } catch is CancellationError {
@@ -115,7 +119,7 @@ public struct HealthProbe: Sendable {
         let health = try await get(base.appending(path: "health"))
         let object = (try? JSONValue.parse(health.body))?.objectValue
         let ok = object?["ok"]?.boolValue
-        if health.status == 200, ok == true { return HealthProbeResult(healthy: true, fingerprint: fingerprint) }
+        if health.status == 200, ok == true { return HealthProbeResult(healthy: true, fingerprint: fingerprint, load: object.flatMap(Self.podQuota)) }
         let failing = (object?["checks"]?.arrayValue ?? [])
             .filter { $0["ok"]?.boolValue == false && $0["_ignore_failure"]?.boolValue != true }
             .compactMap { $0["service"]?.stringValue }
@@ -123,6 +127,25 @@ public struct HealthProbe: Sendable {
         if ok == false || !failing.isEmpty { reason += failing.isEmpty ? " with ok false" : "; failing: " + failing.joined(separator: ", ") }
         else if object == nil { reason += " without a health document" }
         return .unavailable(reason, fingerprint: fingerprint)
+    }
+
+    /// A BinderHub's free launch slots, from its `/health` "Pod quota" check (`quota` less `total_pods`); nil when
+    /// it has no quota.
+    static func podQuota(_ health: [String: JSONValue]) -> FacilityLoad? {
+        guard let check = health["checks"]?.arrayValue?.first(where: { $0["service"]?.stringValue == "Pod quota" }),
+              let quota = check["quota"]?.intValue, let pods = check["total_pods"]?.intValue else { return nil }
+        return FacilityLoad(freeSlots: max(0, quota - pods))
+    }
+
+    /// How many jobs a UWS 1.1 job list holds in phase QUEUED (`?PHASE=QUEUED`); nil when it cannot be told.
+    func queued(_ jobList: URL) async -> Int? {
+        guard var c = URLComponents(url: jobList, resolvingAgainstBaseURL: false) else { return nil }
+        c.queryItems = (c.queryItems ?? []) + [URLQueryItem(name: "PHASE", value: "QUEUED")]
+        guard let url = c.url, let answer = try? await get(url), answer.status == 200,
+              let doc = try? XMLDoc(data: answer.body),
+              let phases = try? doc.strings("//uws:jobref/uws:phase", namespaces: ["uws": "http://www.ivoa.net/xml/UWS/v1.0"]) else { return nil }
+        // A service that ignores the filter lists every job: count the queued ones only.
+        return phases.filter { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "QUEUED" }.count
     }
 
     /// JSON re-serialised with sorted keys, so that equal answers give equal fingerprints.
