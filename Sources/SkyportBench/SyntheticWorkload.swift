@@ -42,6 +42,86 @@ public enum SyntheticWorkload {
         }
     }
 
+    /// Facilities with the whole vocabulary (the workload of issue 15, modelled on a ClassAds pool): the facilities of
+    /// `facilities(count:seed:)`, each also declaring an architecture (80% x86_64, 15% aarch64, 5% both), GPUs on a
+    /// fifth (count, model, memory), scratch, runtimes (python and r versions) on most, named environments on some,
+    /// image registries on container sites, a bandwidth and a cost.
+    public static func vocabularyFacilities(count: Int, seed: UInt64) -> [Facility] {
+        var rng = SeededGenerator(seed: seed ^ 0x5EED)
+        return facilities(count: count, seed: seed).map { f in
+            var f = f
+            let arch = rng.below(100)
+            var hw = FacilityHardware(architectures: arch < 80 ? [.x86_64] : arch < 95 ? [.aarch64] : [.x86_64, .aarch64])
+            if rng.below(5) == 0 {
+                let n = rng.pick([1, 2, 4, 8])
+                f.limits.gpus = n
+                f.capacity.gpus = n * rng.pick([1, 4, 16])
+                hw.gpuModels = [rng.pick(gpuModels)]
+                hw.gpuMemory = rng.pick([16, 24, 40, 80])
+            } else if rng.below(2) == 0 {
+                f.limits.gpus = 0
+            }
+            f.hardware = hw
+            f.limits.scratch = rng.below(5) == 0 ? nil : rng.pick([10, 50, 100, 500, 2_000])
+            var sw = FacilitySoftware()
+            if rng.below(10) < 8 {
+                sw.runtimes = [FacilityRuntime(name: "python", versions: rng.sample(pythonVersions, count: 1 + rng.below(3)))]
+                if rng.below(2) == 0 { sw.runtimes?.append(FacilityRuntime(name: "r", versions: [rng.pick(["4.2", "4.3", "4.4"])])) }
+            }
+            if rng.below(3) == 0 { sw.environments = rng.sample(environmentPool, count: 1 + rng.below(2)) }
+            if f.accepts.contains(where: \.isContainer) { sw.registries = rng.sample(registryPool, count: 1 + rng.below(2)) }
+            f.software = sw
+            f.data.bandwidth = rng.below(4) == 0 ? nil : Double(rng.pick([10, 100, 1_000, 10_000]))
+            f.cost = rng.below(3) == 0 ? nil : Double(rng.pick([1, 2, 3, 5, 8])) / 4
+            return f
+        }
+    }
+
+    /// Requests with the whole vocabulary: those of `requests(count:distinctShapes:seed:)`, with sizes on their data,
+    /// and needs drawn per template: GPUs on a tenth (some with a model or memory), an architecture on a quarter,
+    /// runtimes (python ranges) on half, an environment on a tenth, scratch on a fifth, images for containers,
+    /// `locality: required` on a tenth and a ranking choice on a third.
+    public static func vocabularyRequests(count: Int, distinctShapes: Int, seed: UInt64) -> [NormalisedRequest] {
+        var rng = SeededGenerator(seed: seed ^ 0xFEED)
+        let base = requests(count: max(1, distinctShapes), distinctShapes: distinctShapes, seed: seed)
+        let templates: [NormalisedRequest] = base.map { r in
+            var r = r
+            r.data = r.data.map { d in
+                var d = d
+                d.size = Int64(rng.pick([1, 10, 100, 1_000, 10_000, 100_000])) * 1_000_000
+                return d
+            }
+            var needs = RequestNeeds()
+            if rng.below(10) == 0 {
+                needs.gpus = ResourceRange(min: rng.pick([1, 1, 2, 4]))
+                if rng.below(2) == 0 { needs.gpuModels = [rng.pick(gpuModels)] }
+                if rng.below(3) == 0 { needs.gpuMemory = rng.pick([16, 40]) }
+            }
+            if rng.below(4) == 0 { needs.architecture = rng.below(4) == 0 ? .aarch64 : .x86_64 }
+            if rng.below(2) == 0 { needs.runtimes = [rng.pick(["python >=3.9", "python 3.11", "python >=3.10,<3.13", "python 3"])] }
+            if rng.below(10) == 0 { needs.environments = [rng.pick(environmentPool)] }
+            if rng.below(5) == 0 { r.storage = ResourceRange(min: rng.pick([5, 50, 200, 1_000])) }
+            if r.executable.kind?.isContainer == true { r.executable.images = [rng.pick(imagePool)] }
+            if rng.below(10) == 0 { needs.locality = .required }
+            if rng.below(3) == 0 { needs.rank = rng.pick([.resources, .cost, .load]) }
+            r.needs = needs.isEmpty ? nil : needs
+            return r
+        }
+        return (0..<max(0, count)).map { n in
+            var r = templates[n < templates.count ? n : rng.below(templates.count)]
+            r.name = "req-\(n)"
+            return r
+        }
+    }
+
+    static let gpuModels = ["A100", "H100", "V100", "L40S", "MI250X"]
+    static let pythonVersions = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+    static let environmentPool = ["casa6", "lofar-prefactor", "ska-sdp", "ciao", "heasoft", "astropy-stack"]
+    static let registryPool = ["docker.io", "ghcr.io/ska-telescope", "images.canfar.net", "quay.io"]
+    static let imagePool = [
+        "ghcr.io/ska-telescope/sdp-pipeline:1.2", "images.canfar.net/skaha/astroml:24.07", "astropy/astropy:6.1", "quay.io/lofar/prefactor:5",
+    ]
+
     /// `count` requests drawn from `distinctShapes` templates (every template used once before any repeats),
     /// named `req-N`: some with unknown kinds, no minimums or no duration; 0 to 3 Rucio items, a quarter of them
     /// with unknown replicas; half with a URL item too.

@@ -104,10 +104,18 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Requests.") var requests = 10_000
         @Option(help: "Distinct request shapes among them.") var shapes = 500
         @Option(help: "Seed.") var seed: UInt64 = 42
+        @Flag(help: "Use the whole vocabulary: GPUs, architectures, runtimes, environments, registries, scratch, data sizes, locality and ranking.")
+        var vocabulary = false
+        @Option(help: "Print the funnel of this many requests (the first ones nothing satisfies, then the first that match).")
+        var funnels = 0
 
         func run() async throws {
-            let fs = SyntheticWorkload.facilities(count: facilities, seed: seed)
-            let rs = SyntheticWorkload.requests(count: requests, distinctShapes: shapes, seed: seed &+ 1)
+            let fs = vocabulary
+                ? SyntheticWorkload.vocabularyFacilities(count: facilities, seed: seed)
+                : SyntheticWorkload.facilities(count: facilities, seed: seed)
+            let rs = vocabulary
+                ? SyntheticWorkload.vocabularyRequests(count: requests, distinctShapes: shapes, seed: seed &+ 1)
+                : SyntheticWorkload.requests(count: requests, distinctShapes: shapes, seed: seed &+ 1)
             let clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
             for cached in [false, true] {
                 let r = MatchBenchmark.run(facilities: fs, requests: rs, shapeCache: cached, clock: clock)
@@ -116,6 +124,14 @@ struct BenchCommand: AsyncParsableCommand {
                     cached ? "shape cache on " : "shape cache off", r.requests, r.facilities, r.pairs, r.evaluatedPairs, r.distinctShapes,
                     Double(r.indexNanoseconds) / 1e6, Double(r.matchNanoseconds) / 1e6, r.microsecondsPerPair,
                     r.microsecondsPerEvaluatedPair, r.requestsPerSecond, r.matchedRequests))
+            }
+            guard funnels > 0 else { return }
+            let index = MatchIndex(fs)
+            let outcomes = rs.prefix(2_000).map { ($0, index.match($0)) }
+            let empty = outcomes.filter { !$0.1.isMatch }.prefix((funnels + 1) / 2)
+            let matched = outcomes.filter { $0.1.isMatch }.prefix(funnels - empty.count)
+            for (request, outcome) in Array(empty) + Array(matched) {
+                print("\(request.name ?? "-") [\(MatchReport.summary(outcome.shape))]: \(outcome.funnel.text)")
             }
         }
     }

@@ -185,3 +185,63 @@ extension FacilityDocumentTests {
         #expect(ended.contains("cannot renew it"))
     }
 }
+
+@Suite struct FacilityVocabularyDocumentTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func facility(_ extra: [String: JSONValue]) throws -> Facility {
+        var o: [String: JSONValue] = [
+            "id": .string("gpu-site"), "name": .string("GPU site"),
+            "endpoints": .array([.object(["kind": .string("uws"), "url": .string("https://uws.example.org/jobs")])]),
+            "accepts": .array([.string("docker-container")]),
+        ]
+        for (k, v) in extra { o[k] = v }
+        return try FacilityDocument(.object(o)).validated(owner: "op", created: now, now: now)
+    }
+
+    @Test func hardwareSoftwareScratchBandwidthAndCostAreRead() throws {
+        let f = try facility([
+            "limits": .object(["gpus": .number(4), "scratch": .number(500)]),
+            "capacity": .object(["gpus": .number(16)]),
+            "hardware": .object(["architectures": .array([.string("amd64"), .string("aarch64")]),
+                                 "gpu": .object(["models": .array([.string("A100")]), "memory": .number(80)])]),
+            "software": .object([
+                "runtimes": .array([.object(["name": .string("Python"), "versions": .array([.string("3.11"), .string("3.12")])])]),
+                "environments": .array([.string("casa6")]), "registries": .array([.string("ghcr.io/SKA-telescope/")]),
+            ]),
+            "data": .object(["rses": .array([.string("SKA_SRC_01")]), "bandwidth": .number(250)]),
+            "cost": .number(1.5),
+        ])
+        #expect(f.limits.gpus == 4 && f.limits.scratch == 500 && f.capacity.gpus == 16)
+        #expect(f.hardware == FacilityHardware(architectures: [.x86_64, .aarch64], gpuModels: ["A100"], gpuMemory: 80))
+        #expect(f.software?.runtimes == [FacilityRuntime(name: "python", versions: ["3.11", "3.12"])])
+        #expect(f.software?.registries == ["ghcr.io/ska-telescope"])
+        #expect(f.data.bandwidth == 250 && f.cost == 1.5)
+        // What is served reads back as the same facility (GET, edit, PUT).
+        let served = try JSONValue.parse(CanonicalJSON.encoder().encode(f))
+        let again = try FacilityDocument(served).validated(owner: "op", created: now, now: now)
+        #expect(again.hardware == f.hardware && again.software == f.software && again.limits == f.limits && again.capacity == f.capacity)
+        #expect(again.data == f.data && again.cost == f.cost)
+    }
+
+    @Test(arguments: [
+        ("hardware", JSONValue.object(["architectures": .array([.string("vax")])]), "hardware.architectures[0]"),
+        ("hardware", .object(["gpu": .object(["modles": .array([])])]), "hardware.gpu.modles"),
+        ("software", .object(["runtimes": .array([.object(["versions": .array([.string("3")])])])]), "software.runtimes[0].name"),
+        ("software", .object(["runtimes": .array([.object(["name": .string("python"), "versions": .array([.string("three")])])])]), "software.runtimes[0].versions[0]"),
+        ("software", .object(["registries": .array([.string("https://ghcr.io")])]), "software.registries[0]"),
+        ("limits", .object(["gpus": .number(-1)]), "limits.gpus"),
+        ("cost", .number(-2), "cost"),
+        ("data", .object(["bandwidth": .number(0)]), "data.bandwidth"),
+    ])
+    func badVocabularyIsNamed(key: String, value: JSONValue, field: String) {
+        do {
+            _ = try facility([key: value])
+            Issue.record("accepted \(key)")
+        } catch let failure as ValidationFailure {
+            #expect(failure.errors.map(\.field).contains(field), "\(failure.errors)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+}

@@ -135,14 +135,14 @@ public struct MatchIndex: Sendable {
                     var colocated = 0
                     var missingBytes = q.otherBytes
                     if !q.items.isEmpty {
-                        let hasRses = rses.declared(i)
-                        for (n, item) in q.items.enumerated() {
-                            if hasRses, !item.isEmpty, rses.intersects(i, item) { colocated &+= 1 } else { missingBytes &+= q.itemSizes[n] }
-                        }
-                        if q.locatable > 0 {
-                            if !hasRses {
-                                flags |= FlagBit.facilityDataUnknown
-                            } else if colocated < q.locatable {
+                        if !rses.declared(i) {
+                            missingBytes &+= q.itemBytes
+                            if q.locatable > 0 { flags |= FlagBit.facilityDataUnknown }
+                        } else {
+                            for n in 0..<q.items.count {
+                                if rses.intersects(i, q.items[n]) { colocated &+= 1 } else { missingBytes &+= q.itemSizes[n] }
+                            }
+                            if colocated < q.locatable {
                                 if q.localityRequired { reasons |= ReasonBit.dataNotColocated } else { flags |= FlagBit.dataPartly }
                             }
                         }
@@ -154,7 +154,7 @@ public struct MatchIndex: Sendable {
                     } else {
                         accepted.append(AcceptedEntry(
                             index: Int32(i), flags: flags, colocated: Int32(colocated), headroom: q.headroom(f),
-                            staging: Double(missingBytes) * f.secondsPerByte, cost: f.cost))
+                            staging: missingBytes == 0 ? 0 : Double(missingBytes) * f.secondsPerByte, cost: f.cost))
                     }
                 }
             }
@@ -367,6 +367,8 @@ struct CompiledShape {
     /// One mask per Rucio item (empty for an item of unknown replicas), with its size.
     var items: [SparseMask]
     var itemSizes: [Int64]
+    /// All the Rucio items' bytes (what a facility holding none of them stages).
+    var itemBytes: Int64
     var otherBytes: Int64
     var runtimeNeeds: [SparseMask]
     var environmentNeeds: [SparseMask]
@@ -404,6 +406,7 @@ struct CompiledShape {
         localityRequired = shape.locality == .required
         items = shape.rucioItems.map { index.rses.mask($0) }
         itemSizes = shape.itemSizes
+        itemBytes = shape.itemSizes.reduce(0, &+)
         otherBytes = shape.otherBytes
         runtimeNeeds = shape.runtimeNeeds.map { need in
             index.runtimes.mask { key in

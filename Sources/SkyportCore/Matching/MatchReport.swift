@@ -37,7 +37,7 @@ public enum MatchReport {
     }
 
     /// What matching read from the request, in one line.
-    static func summary(_ s: MatchShape) -> String {
+    public static func summary(_ s: MatchShape) -> String {
         var parts = ["kind \(s.kind?.rawValue ?? "unknown")"]
         if let c = s.minCores { parts.append("cores >= \(c)") }
         if let m = s.minMemory { parts.append("memory >= \(m) GiB") }
