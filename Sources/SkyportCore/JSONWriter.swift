@@ -215,3 +215,42 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONWriter {
+    /// A number as `JSONValue` encodes one: whole numbers as integers, others in their shortest form.
+    public mutating func number(_ value: Double) {
+        separate()
+        if value.rounded() == value, abs(value) < 9.0e15 {
+            bytes.append(contentsOf: String(Int64(value)).utf8)
+        } else if value.isFinite {
+            bytes.append(contentsOf: "\(value)".utf8)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
+    }
+
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+    }
+}
+
+extension JSONValue: JSONWritable {
+    /// Keys sorted, as `CanonicalJSON` writes them.
+    public func write(to json: inout JSONWriter) {
+        switch self {
+        case .null: json.null()
+        case .bool(let b): json.bool(b)
+        case .number(let n): json.number(n)
+        case .string(let s): json.string(s)
+        case .array(let items): json.array(items) { w, item in item.write(to: &w) }
+        case .object(let o):
+            json.object { w in
+                for key in o.keys.sorted() {
+                    w.key(key)
+                    o[key]!.write(to: &w)
+                }
+            }
+        }
+    }
+}

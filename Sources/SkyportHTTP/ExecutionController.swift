@@ -28,6 +28,29 @@ struct ExecutionController: Controller {
                 headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"])
         }
 
+        table.add(.post, "/direct") { request, context in
+            let now = deps.now
+            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes)
+            let key = try Self.idempotencyKey(request)
+            let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+            let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
+            let parsed: NormalisedRequest
+            do {
+                parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
+            } catch let failure as ValidationFailure {
+                // The spec answers a request it rejects with 400.
+                throw APIError(.badRequest, code: "invalid-request", "the request document is not valid", errors: failure.errors)
+            }
+            let session = try await deps.broker.negotiation.direct(
+                parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
+                owner: context.owner, requester: context.requester, viewer: context.viewer, actor: context.who, bearer: context.bearer,
+                logger: context.logger)
+            let base = Self.base(request)
+            return try Representation.response(
+                writing: ExecutionViews.session(deps.broker.sessions.reveal(session), base: base, now: now, request: parsed), status: .seeOther,
+                for: request, headers: [.location: "\(base)/sessions/\(session.id.uuidString.lowercased())"])
+        }
+
         table.add(.get, "/offersets/{uuid}") { request, context in
             let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context), as: context.viewer)
             return try Representation.response(
@@ -36,7 +59,9 @@ struct ExecutionController: Controller {
 
         table.add(.get, "/sessions/{uuid}") { request, context in
             let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request), as: context.viewer)
-            return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
+            return try Representation.response(
+                writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
+                for: request)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
@@ -47,7 +72,9 @@ struct ExecutionController: Controller {
             context.logger.info("session phase changed", metadata: [
                 "session": .string(id.uuidString), "phase": .string(session.phase.rawValue), "who": .string(context.who),
             ])
-            return try Representation.response(writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now), for: request)
+            return try Representation.response(
+                writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
+                for: request)
         }
     }
 

@@ -47,6 +47,8 @@ extension ExecutionViews.Session: JSONWritable {
         json.object { w in
             w.field("compute", compute)
             w.field("connectors", connectors)
+            w.field("costs", costs)
+            w.field("data", data)
             w.field("executable", executable)
             w.field("expires", expires)
             w.field("facility", facility)
@@ -54,12 +56,14 @@ extension ExecutionViews.Session: JSONWritable {
             w.field("kind", kind)
             w.field("message", message)
             w.field("meta", meta)
+            w.field("metrics", metrics)
             w.field("offerset", offerset)
             w.field("phase", phase.rawValue)
             w.field("progress", progress)
             w.field("results", results)
             w.field("schedule", schedule)
             w.field("staging", staging)
+            w.field("storage", storage)
         }
     }
 }
@@ -70,6 +74,7 @@ extension ExecutionViews.Meta: JSONWritable {
             w.field("created", created)
             w.field("messages", messages)
             w.field("modified", modified)
+            w.field("name", name)
             w.field("url", url)
             w.field("uuid", uuid)
         }
@@ -85,39 +90,22 @@ extension ExecutionViews.MinMax: JSONWritable {
     }
 }
 
-extension ExecutionViews.Executable: JSONWritable {
-    func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("images", images)
-            w.field("kind", kind)
-            w.field("location", location)
-            w.field("parameters", parameters)
-            w.field("path", path)
-            w.field("ref", ref)
-            w.field("repository", repository)
-        }
-    }
-}
-
-extension ExecutionViews.Compute: JSONWritable {
-    func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("cores", cores)
-            w.field("gpus", gpus)
-            w.field("kind", kind)
-            w.field("memory", memory)
-        }
-    }
-}
 
 extension ExecutionViews.Schedule: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { w in
-            w.key("available")
-            w.object { w in
-                w.field("duration", available.duration)
-                w.field("start", available.start)
-            }
+            w.field("available", available)
+            w.field("preparing", preparing)
+            w.field("releasing", releasing)
+        }
+    }
+}
+
+extension ExecutionViews.Schedule.Span: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("duration", duration)
+            w.field("start", start)
         }
     }
 }

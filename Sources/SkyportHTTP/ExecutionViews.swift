@@ -9,6 +9,7 @@ enum ExecutionViews {
 
     struct Meta: Encodable {
         var uuid: String
+        var name: String?
         var url: String
         // Times are written here (as the canonical encoder would), not by the encoder's date closure: an offer set
         // of a federation holds hundreds of them.
@@ -20,28 +21,15 @@ enum ExecutionViews {
         var min: Int
         var max: Int
     }
-    struct Executable: Encodable {
-        var kind: String?
-        var location: String?
-        var repository: String?
-        var ref: String?
-        var path: String?
-        var images: [String]?
-        var parameters: [String: String]?
-    }
-    struct Compute: Encodable {
-        var kind = computeKind
-        var cores: MinMax
-        var memory: MinMax
-        /// Skyport's extension: GPUs offered.
-        var gpus: MinMax?
-    }
+    /// A lifecycle schedule: preparing (staging the data in), available (the booked slot), releasing.
     struct Schedule: Encodable {
-        struct Available: Encodable {
+        struct Span: Encodable {
             var start: String
             var duration: String
         }
-        var available: Available
+        var preparing: Span
+        var available: Span
+        var releasing: Span
     }
     struct FacilityRef: Encodable {
         var id: String
@@ -72,8 +60,14 @@ enum ExecutionViews {
         var meta: Meta
         var phase: SessionPhase
         var expires: String?
-        var executable: Executable
-        var compute: Compute
+        /// The request's components as it wrote them (the spec's shapes), with what the broker owns overlaid: each
+        /// component's `meta`, `phase` and `schedule`, and the negotiated cores and memory.
+        var executable: JSONValue
+        var compute: JSONValue
+        var storage: [JSONValue]?
+        var data: [JSONValue]?
+        var costs: [JSONValue]?
+        var metrics: [JSONValue]?
         var schedule: Schedule
         var facility: FacilityRef
         var offerset: String
@@ -120,19 +114,24 @@ enum ExecutionViews {
         }
     }
 
-    static func session(_ s: SessionRecord, base: String, now: Date) -> Session {
+    static func session(_ s: SessionRecord, base: String, now: Date, request: NormalisedRequest? = nil) -> Session {
         let phase = s.phase(at: now)
-        let e = s.executable
+        let id = s.id.uuidString.lowercased()
+        let url = "\(base)/sessions/\(id)"
+        let schedule = Schedule(
+            preparing: .init(start: Timestamp.format(s.start), duration: ISODuration(seconds: Int((s.staging ?? 0).rounded(.up))).description),
+            available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description),
+            releasing: .init(start: Timestamp.format(s.end), duration: "PT0S"))
+        let parts = SessionComponents(session: s, url: url, phase: componentPhase(phase), schedule: schedule, components: request?.components)
         return Session(
-            meta: Meta(uuid: s.id.uuidString.lowercased(), url: "\(base)/sessions/\(s.id.uuidString.lowercased())", created: Timestamp.format(s.created),
-                       modified: Timestamp.format(s.modified)),
+            meta: Meta(
+                uuid: id, name: request?.name, url: url, created: Timestamp.format(s.created), modified: Timestamp.format(s.modified),
+                messages: phase == .failed ? s.message.map { [BrokerMessage(kind: "urn:session-failed", level: .ERROR, time: s.modified, message: $0)] } : nil),
             phase: phase, expires: phase == .offered ? Timestamp.format(s.expires) : nil,
-            executable: Executable(
-                kind: e.kind?.uri, location: e.location, repository: e.repository, ref: e.ref, path: e.path,
-                images: e.images.isEmpty ? nil : e.images, parameters: e.parameters.isEmpty ? nil : e.parameters),
-            compute: Compute(
-                cores: MinMax(min: s.cores, max: s.cores), memory: MinMax(min: s.memory, max: s.memory), gpus: s.gpus.map { MinMax(min: $0, max: $0) }),
-            schedule: Schedule(available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description)),
+            executable: parts.executable, compute: parts.compute, storage: parts.storage, data: parts.data,
+            costs: request?.components.flatMap { $0.costs.isEmpty ? nil : $0.costs },
+            metrics: request?.components.flatMap { $0.metrics.isEmpty ? nil : $0.metrics },
+            schedule: schedule,
             facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityController.location(s.facility)),
             offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
             connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
@@ -143,6 +142,15 @@ enum ExecutionViews {
             },
             federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } },
             staging: s.staging.map { ISODuration(seconds: Int($0.rounded(.up))).description })
+    }
+
+    /// A component's lifecycle phase for a session phase (components have no offer phases of their own).
+    static func componentPhase(_ p: SessionPhase) -> String {
+        switch p {
+        case .initial, .offered, .accepted: return "INITIALIZING"
+        case .rejected, .expired, .cancelled: return "CANCELLED"
+        default: return p.rawValue
+        }
     }
 
     /// The forwarded job, as an ExecutionBroker connector: where to follow it at the facility.
@@ -168,7 +176,7 @@ enum ExecutionViews {
                 uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: Timestamp.format(set.created),
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
-            offers: sessions.map { session($0, base: base, now: now) }, request: set.request,
+            offers: sessions.map { session($0, base: base, now: now, request: set.request) }, request: set.request,
             rejected: set.rejections.map { Rejection($0, for: audience) }, funnel: set.funnel, ranking: set.ranking?.rawValue)
     }
 }

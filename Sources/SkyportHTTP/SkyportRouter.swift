@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import SkyportCore
 
@@ -21,6 +22,26 @@ public enum SkyportRouter {
             router.addRoutes(table.collection)
             entries += table.entries
         }
+        router.addRoutes(methodNotAllowed(for: entries))
         return (router, entries)
+    }
+
+    /// Every other method on a path that exists answers 405 with the methods it has (`Allow`), not 404: the path is
+    /// there. These routes stay out of the table (they are no operation of the API).
+    static func methodNotAllowed(for entries: [RouteTable<SkyportRequestContext>.Entry]) -> RouteCollection<SkyportRequestContext> {
+        let collection = RouteCollection(context: SkyportRequestContext.self)
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
+        for (path, registered) in Dictionary(grouping: entries, by: \.path) {
+            let allowed = Set(registered.map(\.method))
+            let allow = methods.map(\.rawValue).filter(allowed.contains).joined(separator: ", ")
+            for method in methods where !allowed.contains(method.rawValue) {
+                collection.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw APIError(
+                        .methodNotAllowed, code: "method-not-allowed", "\(method.rawValue) is not allowed on \(path): use \(allow)",
+                        headers: [.allow: allow])
+                }
+            }
+        }
+        return collection
     }
 }

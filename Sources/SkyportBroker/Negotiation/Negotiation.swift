@@ -31,7 +31,9 @@ public struct Negotiation: Sendable {
         owner: String? = nil, requester: Requester = .anonymous, actor: String? = nil, logger: Logger
     ) async throws -> (OfferSetRecord, [SessionRecord]) {
         let terms = try await broker.quotas.terms(for: requester, now: now)
-        let index = try await broker.store.matchIndex()
+        // A request that asks what this broker cannot do is matched against nothing: its answer is `NO`, saying why.
+        let refused = !(request.refusals ?? []).isEmpty
+        let index = refused ? MatchIndex([]) : try await broker.store.matchIndex()
         let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
         let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
@@ -130,7 +132,7 @@ public struct Negotiation: Sendable {
         var set = OfferSetRecord(
             id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
             idempotencyKey: idempotencyKey, requestDigest: digest, owner: federation.owner)
-        set.funnel = outcome.funnel.withCapacity(passed: plan.withRoom, tried: plan.tried)
+        if request.refusals == nil { set.funnel = outcome.funnel.withCapacity(passed: plan.withRoom, tried: plan.tried) }
         set.ranking = outcome.shape.rank
         return (set, sessions)
     }
@@ -141,7 +143,11 @@ public struct Negotiation: Sendable {
         _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, late: [String], dropped: [String],
         offered: Bool, now: Date
     ) -> [BrokerMessage] {
-        var messages = plan.notes.map {
+        let refusals = request.refusals ?? []
+        var messages = refusals.map {
+            BrokerMessage(kind: "urn:request-refused", level: .ERROR, time: now, message: "\($0.field): \($0.message)")
+        }
+        messages += plan.notes.map {
             BrokerMessage(kind: "urn:\($0.code.rawValue)", level: $0.code.isWarning ? .WARN : .INFO, time: now, message: $0.message)
         }
         messages += request.notes.map {
@@ -164,6 +170,12 @@ public struct Negotiation: Sendable {
                 message: "offers outside the request were dropped: " + dropped.prefix(10).joined(separator: "; ")))
         }
         if !offered {
+            if !refusals.isEmpty {
+                let fields = refusals.map(\.field).joined(separator: ", ")
+                messages.insert(BrokerMessage(
+                    kind: "urn:no-offers", level: .WARN, time: now, message: "the request asks what this broker cannot do (\(fields)); see the messages"), at: 0)
+                return messages
+            }
             let emptied = outcome.funnel.emptiedBy.map { "; no facility passed the \($0.rawValue) clause (see funnel)" } ?? ""
             let why = outcome.isMatch
                 ? "no accepted facility has capacity inside the requested start window"

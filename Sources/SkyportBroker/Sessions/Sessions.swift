@@ -21,6 +21,12 @@ public struct Sessions: Sendable {
     /// Longest a long poll holds its answer, in seconds.
     public static let maxWait = 60
 
+    /// The request a session answers (its offer set's), to show its components as the user wrote them; nil when
+    /// the set is gone or cannot be read (the session is then shown from what it keeps itself).
+    public func request(of session: SessionRecord) async -> NormalisedRequest? {
+        try? await broker.store.offerSet(session.offerSet)?.0.request
+    }
+
     /// An offer set and its sessions, as their owner sees them. One the viewer may not see does not exist for them.
     public func offerSet(_ id: UUID, as viewer: Viewer = .anyone) async throws -> (OfferSetRecord, [SessionRecord]) {
         guard let (set, sessions) = try await broker.store.offerSet(id), viewer.sees(set.owner) else {

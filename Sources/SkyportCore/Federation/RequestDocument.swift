@@ -42,7 +42,7 @@ public enum RequestDocument {
 
     // MARK: Executable
 
-    static func executable(_ e: ExecutableRequest) -> [String: JSONValue] {
+    public static func executable(_ e: ExecutableRequest) -> [String: JSONValue] {
         var o: [String: JSONValue] = [:]
         if let kind = e.kind { o["kind"] = .string(kind.uri) }
         if let repository = e.repository { o["repository"] = .string(repository) }
@@ -107,7 +107,7 @@ public enum RequestDocument {
 
     // MARK: Data
 
-    static func dataItem(_ d: DataItem) -> JSONValue {
+    public static func dataItem(_ d: DataItem) -> JSONValue {
         var o: [String: JSONValue] = [:]
         if let name = d.name { o["meta"] = .object(["name": .string(name)]) }
         switch d.kind {

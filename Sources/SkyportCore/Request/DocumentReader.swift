@@ -5,15 +5,22 @@ import Foundation
 struct DocumentReader {
     var errors = FieldErrors()
     var notes: [RequestNote] = []
+    /// What the document may say (the ExecutionBroker schemas allow it) but Skyport cannot do: answered with
+    /// `result: NO` and a message naming the field, not with an HTTP error.
+    var refusals: [RequestNote] = []
 
+    /// A value that breaks the document's types or Skyport's own fields: the request is refused with a 4xx.
     mutating func error(_ field: String, _ message: String) { errors.add(field, message) }
+
+    /// A well-formed value Skyport cannot honour: the request gets no offers, and a message naming the field.
+    mutating func refuse(_ field: String, _ message: String) { refusals.append(RequestNote(.warning, field, message)) }
 
     mutating func note(_ level: RequestNote.Level, _ field: String, _ message: String) {
         notes.append(RequestNote(level, field, message))
     }
 
     /// Whether an error was already recorded for the field (to avoid saying "required" after "not a URL").
-    func hasError(_ field: String) -> Bool { errors.all.contains { $0.field == field } }
+    func hasError(_ field: String) -> Bool { errors.all.contains { $0.field == field } || refusals.contains { $0.field == field } }
 
     /// Throws every error found, if any.
     func check() throws { try errors.check() }
@@ -89,11 +96,11 @@ struct DocumentReader {
 
     mutating func checkedBound(_ n: Int, _ field: String) -> Int? {
         if n < 0 {
-            error(field, "must not be negative (got \(n))")
+            refuse(field, "must not be negative (got \(n))")
         } else if n == 0 {
-            error(field, "must be at least 1")
+            refuse(field, "must be at least 1")
         } else if n > Self.absurd {
-            error(field, "\(n) is absurdly large (the limit is 10,000,000)")
+            refuse(field, "\(n) is absurdly large (the limit is 10,000,000)")
         } else {
             return n
         }
@@ -116,7 +123,7 @@ struct DocumentReader {
         -> ResourceRange?
     {
         if let min, let max, min > max {
-            error("\(field).\(minName)", "\(minName) \(min) is greater than \(maxName) \(max)")
+            refuse("\(field).\(minName)", "\(minName) \(min) is greater than \(maxName) \(max)")
         }
         if min == nil, max == nil { return nil }
         return ResourceRange(min: min, max: max)

@@ -21,7 +21,7 @@ extension ExecutionRequestParser {
         if kind == nil {
             kind = inferredKind(o)
             guard let kind else {
-                r.error(kindField, "is required: the kind of data resource, such as simple-data-resource")
+                r.refuse(kindField, "is required: the kind of data resource, such as simple-data-resource")
                 return nil
             }
             r.note(.info, kindField, "no kind given; read as \(kind) from its fields")
@@ -39,7 +39,7 @@ extension ExecutionRequestParser {
         case "skao-data-resource":
             item = skao(o, field, &r)
         case "abstract-data-resource":
-            r.error(kindField, "is the abstract placeholder '\(kindText ?? "")': replace it with a concrete data "
+            r.refuse(kindField, "is the abstract placeholder '\(kindText ?? "")': replace it with a concrete data "
                 + "resource, such as a simple-data-resource with a location")
         default:
             r.note(.warning, kindField, "unknown data kind '\(kindText ?? "")'; the item is kept, not fetched")
@@ -64,7 +64,7 @@ extension ExecutionRequestParser {
 
     private static func simple(_ o: [String: JSONValue], _ field: String, _ r: inout DocumentReader) -> DataItem? {
         guard o["location"] != nil else {
-            r.error("\(field).location", "is required: the URL to download the data from")
+            r.refuse("\(field).location", "is required: the URL to download the data from")
             return nil
         }
         guard var item = url(o["location"], "\(field).location", &r).map({ DataItem(kind: .url, url: $0) }) else { return nil }
@@ -83,8 +83,8 @@ extension ExecutionRequestParser {
         let endpoint = url(o["endpoint"], "\(field).endpoint", &r)
         let bucket = r.string(o["bucket"], "\(field).bucket")
         let object = r.string(o["object"], "\(field).object")
-        if o["endpoint"] == nil { r.error("\(field).endpoint", "is required: the S3 service's address") }
-        if bucket == nil { r.error("\(field).bucket", "is required: the bucket's name") }
+        if o["endpoint"] == nil { r.refuse("\(field).endpoint", "is required: the S3 service's address") }
+        if bucket == nil { r.refuse("\(field).bucket", "is required: the bucket's name") }
         guard var base = endpoint, let bucket else { return nil }
         while base.hasSuffix("/") { base.removeLast() }
         let path = object.map { "\(bucket)/\($0)" } ?? bucket
@@ -95,17 +95,17 @@ extension ExecutionRequestParser {
     private static func rucio(_ o: [String: JSONValue], _ field: String, _ r: inout DocumentReader) -> DataItem? {
         let blockField = "\(field).rucio"
         guard let block = r.object(o["rucio"], blockField) else {
-            if o["rucio"] == nil { r.error(blockField, "is required: the Rucio scope and object") }
+            if o["rucio"] == nil { r.refuse(blockField, "is required: the Rucio scope and object") }
             return nil
         }
         let scopeKey = block["scope"] == nil && block["domain"] != nil ? "domain" : "scope"
         let objectKey = block["object"] == nil && block["name"] != nil ? "name" : "object"
         let scope = r.string(block[scopeKey], "\(blockField).\(scopeKey)")
         let object = r.string(block[objectKey], "\(blockField).\(objectKey)")
-        if scope == nil { r.error("\(blockField).scope", "is required: the Rucio scope") }
-        if object == nil { r.error("\(blockField).object", "is required: the Rucio object name") }
+        if scope == nil { r.refuse("\(blockField).scope", "is required: the Rucio scope") }
+        if object == nil { r.refuse("\(blockField).object", "is required: the Rucio object name") }
         if let scope, scope.contains(":") {
-            r.error("\(blockField).\(scopeKey)", "'\(scope)' must not hold a colon: give the scope and object apart")
+            r.refuse("\(blockField).\(scopeKey)", "'\(scope)' must not hold a colon: give the scope and object apart")
             return nil
         }
         guard let scope, let object else { return nil }
@@ -122,11 +122,11 @@ extension ExecutionRequestParser {
     private static func ivoa(_ o: [String: JSONValue], _ field: String, _ r: inout DocumentReader) -> DataItem? {
         let blockField = "\(field).ivoa"
         guard let block = r.object(o["ivoa"], blockField) else {
-            if o["ivoa"] == nil { r.error(blockField, "is required: the IVOA identifier and metadata") }
+            if o["ivoa"] == nil { r.refuse(blockField, "is required: the IVOA identifier and metadata") }
             return nil
         }
         guard let ivoid = r.string(block["ivoid"], "\(blockField).ivoid") else {
-            r.error("\(blockField).ivoid", "is required: the IVOA identifier (ivo://…)")
+            r.refuse("\(blockField).ivoid", "is required: the IVOA identifier (ivo://…)")
             return nil
         }
         let obscore = r.object(block["obscore"], "\(blockField).obscore")
@@ -142,17 +142,17 @@ extension ExecutionRequestParser {
     private static func skao(_ o: [String: JSONValue], _ field: String, _ r: inout DocumentReader) -> DataItem? {
         let blockField = "\(field).skao"
         guard let block = r.object(o["skao"], blockField) else {
-            if o["skao"] == nil { r.error(blockField, "is required: the namespace, object name and replicas") }
+            if o["skao"] == nil { r.refuse(blockField, "is required: the namespace, object name and replicas") }
             return nil
         }
         let namespace = r.string(block["namespace"], "\(blockField).namespace")
         let objectName = r.string(block["objectname"], "\(blockField).objectname")
-        if namespace == nil { r.error("\(blockField).namespace", "is required: the data lake namespace (Rucio scope)") }
-        if objectName == nil { r.error("\(blockField).objectname", "is required: the object name") }
+        if namespace == nil { r.refuse("\(blockField).namespace", "is required: the data lake namespace (Rucio scope)") }
+        if objectName == nil { r.refuse("\(blockField).objectname", "is required: the object name") }
         guard let namespace, let objectName else { return nil }
         var item = DataItem(kind: .rucio, name: objectName, did: "\(namespace):\(objectName)")
         if let size = r.int(block["datasize"], "\(blockField).datasize") {
-            if size < 0 { r.error("\(blockField).datasize", "must not be negative") } else { item.size = Int64(size) }
+            if size < 0 { r.refuse("\(blockField).datasize", "must not be negative") } else { item.size = Int64(size) }
         }
         if let checksum = r.object(block["checksum"], "\(blockField).checksum"),
             let type = r.string(checksum["type"], "\(blockField).checksum.type"),

@@ -37,15 +37,15 @@ extension ExecutionRequestParser {
         if r.hasError("\(field).location") || r.hasError("\(field).image.locations") { return }
         switch exec.kind {
         case .jupyterNotebook? where exec.location == nil && exec.repository == nil:
-            r.error("\(field).location", "is required for a Jupyter notebook: the notebook's URL (or give a repository)")
+            r.refuse("\(field).location", "is required for a Jupyter notebook: the notebook's URL (or give a repository)")
         case .binderNotebook? where exec.repository == nil:
-            r.error("\(field).repository", "is required for a Binder notebook: the git repository to build")
+            r.refuse("\(field).repository", "is required for a Binder notebook: the git repository to build")
         case .dockerContainer? where exec.images.isEmpty:
-            r.error("\(field).image.locations", "is required for a Docker container: at least one image reference")
+            r.refuse("\(field).image.locations", "is required for a Docker container: at least one image reference")
         case .singularityContainer? where exec.images.isEmpty:
-            r.error("\(field).location", "is required for a Singularity container: the image's URL")
+            r.refuse("\(field).location", "is required for a Singularity container: the image's URL")
         case .tapQuery? where exec.parameters["QUERY"] == nil:
-            r.error("\(field).query", "is required for a TAP query: the query text")
+            r.refuse("\(field).query", "is required for a TAP query: the query text")
         default:
             break
         }
@@ -63,7 +63,7 @@ extension ExecutionRequestParser {
         }
         guard let text = kindText ?? typeText else {
             if required {
-                r.error("\(field).kind", "is required: the kind of executable, such as jupyter-notebook or its kind URI")
+                r.refuse("\(field).kind", "is required: the kind of executable, such as jupyter-notebook or its kind URI")
             }
             return (nil, nil)
         }
@@ -98,7 +98,7 @@ extension ExecutionRequestParser {
     static func url(_ value: JSONValue?, _ field: String, _ r: inout DocumentReader) -> String? {
         guard let text = r.string(value, field) else { return nil }
         guard let scheme = URL(string: text)?.scheme, !scheme.isEmpty, text.contains("://") else {
-            r.error(field, "'\(text)' is not an absolute URL such as https://example.org/file")
+            r.refuse(field, "'\(text)' is not an absolute URL such as https://example.org/file")
             return nil
         }
         return text
@@ -115,7 +115,7 @@ extension ExecutionRequestParser {
                 if digest.contains(":") {
                     exec.parameters["image.digest"] = digest
                 } else {
-                    r.error("\(field).image.digest", "'\(digest)' is not a digest such as sha256:5d22…")
+                    r.refuse("\(field).image.digest", "'\(digest)' is not a digest such as sha256:5d22…")
                 }
             }
             if let platform = r.object(image["platform"], "\(field).image.platform") {
@@ -137,7 +137,9 @@ extension ExecutionRequestParser {
             }
         }
         switch o["privileged"] {
-        case .bool(true)?: exec.parameters["container.privileged"] = "true"
+        case .bool(true)?:
+            exec.parameters["container.privileged"] = "true"
+            r.refuse("\(field).privileged", "privileged containers are run by no facility of this broker")
         case .bool?, .null?, nil: break
         default: r.error("\(field).privileged", "must be true or false")
         }
@@ -154,17 +156,16 @@ extension ExecutionRequestParser {
         guard let o = r.object(value, field) else { return nil }
         let internalPort = r.object(o["internal"], "\(field).internal")
         guard let number = r.int(internalPort?["port"], "\(field).internal.port") else {
-            if internalPort?["port"] == nil { r.error("\(field).internal.port", "is required") }
+            if internalPort?["port"] == nil { r.refuse("\(field).internal.port", "is required") }
             return nil
         }
         guard (1...65_535).contains(number) else {
-            r.error("\(field).internal.port", "must be from 1 to 65535 (got \(number))")
+            r.refuse("\(field).internal.port", "must be from 1 to 65535 (got \(number))")
             return nil
         }
         let proto = r.string(o["protocol"], "\(field).protocol")?.uppercased() ?? "TCP"
-        guard ["TCP", "UDP", "HTTP", "HTTPS"].contains(proto) else {
-            r.error("\(field).protocol", "must be TCP, UDP, HTTP or HTTPS (got \(proto))")
-            return nil
+        if !["TCP", "UDP", "HTTP", "HTTPS"].contains(proto) {
+            r.note(.warning, "\(field).protocol", "'\(proto)' is none of TCP, UDP, HTTP, HTTPS; kept as given")
         }
         return "\(number)/\(proto)"
     }

@@ -50,6 +50,8 @@ public enum ExecutionRequestParser {
         }
         let needs = readNeeds(doc, compute: compute, computeField: computeKey, request: request, &r)
         request.needs = needs.isEmpty ? nil : needs
+        let components = RequestComponents.read(doc, computeKey: computeKey, &r)
+        request.components = components.isEmpty ? nil : components
         if let basket = doc["basket"], !basket.isNull {
             request.data += Basket.read(basket, "basket", &r)
         }
@@ -66,11 +68,11 @@ public enum ExecutionRequestParser {
         for (i, item) in request.data.enumerated() {
             guard let url = item.url, let scheme = URLComponents(string: url)?.scheme?.lowercased(), scheme == "http" || scheme == "https",
                   let refusal = egress.check(url: url) else { continue }
-            r.error(i < dataCount ? "data[\(i)]" : "basket[\(i - dataCount)]", "no data is fetched from this URL: \(refusal)")
+            r.refuse(i < dataCount ? "data[\(i)]" : "basket[\(i - dataCount)]", "no data is fetched from this URL: \(refusal)")
         }
         if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
             let given = doc["executable"]?.objectValue?["repository"] != nil
-            r.error(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
+            r.refuse(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
         }
         checkRequired(request.executable, "executable", &r)
         noteUnknownKeys(doc, &r)
@@ -82,15 +84,16 @@ public enum ExecutionRequestParser {
         }
         try r.check()
         request.notes = r.notes
+        request.refusals = r.refusals.isEmpty ? nil : r.refusals
         return request
     }
 
     // MARK: Executable
 
     private static func missingExecutable(_ doc: [String: JSONValue], _ r: inout DocumentReader) {
-        r.error("executable", "executable is required: describe what to run, or give a codemeta 'software' object")
+        r.refuse("executable", "executable is required: describe what to run, or give a codemeta 'software' object")
         if let kind = doc["kind"]?.stringValue, kind.hasSuffix("-update") {
-            r.error("kind", "'\(kind)' is a session update, not an execution request: send it to /sessions/{uuid}")
+            r.refuse("kind", "'\(kind)' is a session update, not an execution request: send it to /sessions/{uuid}")
         }
     }
 
@@ -213,7 +216,7 @@ public enum ExecutionRequestParser {
         let durationField = "schedule.requested.duration"
         if let text = r.string(requested["duration"], durationField) {
             if let parsed = ISODuration(text) {
-                if parsed.seconds > 0 { duration = parsed } else { r.error(durationField, "must be longer than zero") }
+                if parsed.seconds > 0 { duration = parsed } else { r.refuse(durationField, "must be longer than zero") }
             } else {
                 r.error(durationField, "'\(text)' is not an ISO-8601 duration such as PT2H")
             }
@@ -223,7 +226,7 @@ public enum ExecutionRequestParser {
         if let text = r.string(requested["start"], startField) {
             switch ISOInterval.parse(text) {
             case .success(let window) where window.latest < now:
-                r.error(startField, "the start window ended at \(Timestamp.format(window.latest)), before now (\(Timestamp.format(now)))")
+                r.refuse(startField, "the start window ended at \(Timestamp.format(window.latest)), before now (\(Timestamp.format(now)))")
             case .success(let window):
                 start = window
             case .failure(let problem):
@@ -242,6 +245,9 @@ public enum ExecutionRequestParser {
     ]
 
     private static func noteUnknownKeys(_ doc: [String: JSONValue], _ r: inout DocumentReader) {
+        for key in ["uuid", "phase", "options"] where doc[key] != nil {
+            r.note(.info, key, "not used in a request: the broker assigns identifiers and phases, and offers no options")
+        }
         for key in doc.keys.sorted() where !knownKeys.contains(key) {
             r.note(.warning, key, "not part of an ExecutionBroker request; ignored")
         }

@@ -8,6 +8,7 @@ extension NormalisedRequest: JSONWritable {
     public func write(to json: inout JSONWriter) {
         json.object { w in
             w.field("callback", callback)
+            w.field("components", components)
             w.field("cores", cores)
             w.field("data", data)
             w.field("duration", duration?.description)
@@ -16,6 +17,7 @@ extension NormalisedRequest: JSONWritable {
             w.field("name", name)
             w.field("needs", needs)
             w.field("notes", notes)
+            w.field("refusals", refusals)
             w.field("software", software)
             w.field("start", start)
             w.field("storage", storage)
@@ -121,6 +123,19 @@ extension RequestNeeds: JSONWritable {
             w.field("locality", locality.rawValue)
             w.field("rank", rank?.rawValue)
             w.field("runtimes", runtimes)
+        }
+    }
+}
+
+extension RequestComponents: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("compute", compute)
+            w.field("costs", costs)
+            w.field("data", data)
+            w.field("executable", executable)
+            w.field("metrics", metrics)
+            w.field("storage", storage)
         }
     }
 }

@@ -29,6 +29,12 @@ public struct NormalisedRequest: Sendable, Hashable, Codable {
     public var callback: String?
     /// GPUs, architecture, runtimes, environments, locality and ranking (nil: nothing beyond the fields above).
     public var needs: RequestNeeds?
+    /// The ExecutionBroker components as written (normalised), carried into every offer (nil for a request that was
+    /// no ExecutionBroker document, and in sets stored before they were kept).
+    public var components: RequestComponents?
+    /// What the request asks that Skyport cannot do (each naming its field): the request gets `result: NO` with these
+    /// as messages. Nil when there is none.
+    public var refusals: [RequestNote]?
 
     public init(
         name: String? = nil, executable: ExecutableRequest, cores: ResourceRange? = nil, memory: ResourceRange? = nil,
