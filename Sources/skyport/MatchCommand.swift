@@ -29,7 +29,7 @@ struct MatchCommand: AsyncParsableCommand {
         let list = try Self.loadFacilities(facilities)
         let now = Date()
         if let request {
-            let parsed = try ExecutionRequestParser.parse(try Self.load(request), now: now)
+            let parsed = try ExecutionRequestParser.parse(try Self.load(request), now: now, strict: true)
             print(MatchReport.text(for: parsed, against: list), terminator: "")
             return
         }
@@ -37,7 +37,7 @@ struct MatchCommand: AsyncParsableCommand {
         var parsed: [NormalisedRequest] = []
         for (n, line) in try Self.lines(requests).enumerated() {
             do {
-                parsed.append(try ExecutionRequestParser.parse(try JSONValue.parse(line), now: now))
+                parsed.append(try ExecutionRequestParser.parse(try JSONValue.parse(line), now: now, strict: true))
             } catch {
                 throw ValidationError("\(requests) line \(n + 1): \(Self.describe(error))")
             }

@@ -113,7 +113,7 @@ import Testing
 @Suite struct FieldLimitTests {
     @Test func aLongNameIsRefusedNamingTheField() throws {
         let doc = try JSONValue.parse(#"{"name": "\#(String(repeating: "x", count: 257))", "executable": {"kind": "tap-query", "query": "SELECT 1"}}"#)
-        #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(doc, now: .init()) }
+        #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(doc, now: .init(), strict: true) }
         do {
             _ = try ExecutionRequestParser.parse(doc, now: .init())
         } catch let failure as ValidationFailure {

@@ -52,7 +52,7 @@ struct RequestParserConformanceTests {
     }
 
     static func parse(_ file: String) throws -> NormalisedRequest {
-        try ExecutionRequestParser.parse(load(file), now: now)
+        try ExecutionRequestParser.parse(load(file), now: now, strict: true)
     }
 
     @Test func everyRequestFileHasAnExpectation() {
@@ -65,7 +65,7 @@ struct RequestParserConformanceTests {
     func yields(_ expected: TranscriptCase) throws {
         let document = try Self.load(expected.file)
         if let field = expected.failsOn {
-            let failure = #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(document, now: Self.now) }
+            let failure = #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(document, now: Self.now, strict: true) }
             #expect(failure?.errors.first?.field == field)
             return
         }
@@ -151,7 +151,7 @@ struct RequestParserConformanceTests {
 
     @Test func abstractDataPlaceholderOfTheUksrcDemoIsRejected() throws {
         let document = try Self.load("uksrc-demo-ivoa-execution.yaml")
-        let failure = #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(document, now: Self.now) }
+        let failure = #expect(throws: ValidationFailure.self) { try ExecutionRequestParser.parse(document, now: Self.now, strict: true) }
         #expect(failure?.errors.map(\.field) == ["data[0].kind"])
         #expect(failure?.errors.first?.message.contains("placeholder") == true)
     }

@@ -35,30 +35,49 @@ import Testing
                                           memoryRequirements: "8 GiB", processorRequirements: "x86_64", storageRequirements: text),
             notes: [RequestNote(.warning, "executable.kind", text), RequestNote(.info, "duration", "assumed PT1H")])
         request.callback = "https://cb.example.org/\(text)"
+        request.needs = RequestNeeds(
+            gpus: ResourceRange(min: 1, max: 2), gpuModels: ["A100", text], gpuMemory: 40, architecture: .aarch64, runtimes: ["python >=3.10", text],
+            environments: [text], locality: .required, rank: .earliestStart)
+        request.components = components(text)
+        request.refusals = [RequestNote(.warning, "compute.cores.min", text)]
         return request
     }
 
+    static func components(_ text: String) -> RequestComponents {
+        RequestComponents(
+            executable: .object(["kind": .string("https://k/\(text)"), "command": .array([.string(text), .string("10")]), "privileged": .bool(false),
+                                 "environment": .object([text: .string(text), "B": .string("")]), "z": .null]),
+            compute: .object(["cores": .object(["min": .number(2)]), "volumes": .array([.object(["path": .string("/data/\(text)")])])]),
+            storage: [.object(["size": .object(["min": .number(10), "max": .number(20)])])],
+            data: [.object(["location": .string("https://d/\(text)"), "meta": .object(["name": .string(text)])])],
+            costs: [.object(["min": .number(1.5), "max": .number(-3.75)])], metrics: [.object(["min": .number(0.25)])])
+    }
+
+    static let schedule = ExecutionViews.Schedule(
+        preparing: .init(start: "2026-12-01T00:00:00Z", duration: "PT10S"), available: .init(start: "2026-12-01T00:00:00Z/PT0S", duration: "PT1H"),
+        releasing: .init(start: "2026-12-01T01:00:00Z", duration: "PT0S"))
+
     static func fullSession(_ text: String, phase: SessionPhase) -> ExecutionViews.Session {
-        ExecutionViews.Session(
-            meta: .init(uuid: "u-\(text)", url: "http://h/sessions/\(text)", created: "2026-12-01T00:00:00Z", modified: "2026-12-01T00:00:01Z",
+        let c = components(text)
+        return ExecutionViews.Session(
+            meta: .init(uuid: "u-\(text)", name: text, url: "http://h/sessions/\(text)", created: "2026-12-01T00:00:00Z", modified: "2026-12-01T00:00:01Z",
                         messages: [BrokerMessage(kind: "urn:\(text)", level: .WARN, time: now, message: text)]),
             phase: phase, expires: "2026-12-01T00:05:00Z",
-            executable: .init(kind: "https://kinds.example.org/\(text)", location: text, repository: text, ref: text, path: text,
-                              images: [text, "b"], parameters: ["Z": text, "a": "1", text: text]),
-            compute: .init(cores: .init(min: 2, max: 2), memory: .init(min: 4, max: 4)),
-            schedule: .init(available: .init(start: "2026-12-01T00:00:00Z/PT0S", duration: "PT1H")),
+            executable: c.executable!, compute: c.compute!, storage: c.storage, data: c.data, costs: c.costs, metrics: c.metrics,
+            schedule: schedule,
             facility: .init(id: text, name: "Facility \(text)", url: "http://h/facilities/\(text)"),
             offerset: "http://h/offersets/\(text)",
             connectors: [.init(kind: "urn:skyport:connector:uws-job", status: "PREPARING", protocol: "HTTPS", location: "https://f/\(text)")],
             results: [.init(id: text, href: "https://f/r/\(text)"), .init(id: "b", href: "https://f/r/b")],
-            message: text, progress: .init(phase: "EXECUTING", message: text), federated: .init(broker: "broker-\(text)", session: "https://b/s/\(text)"))
+            message: text, progress: .init(phase: "EXECUTING", message: text), federated: .init(broker: "broker-\(text)", session: "https://b/s/\(text)"),
+            staging: "PT10S")
     }
 
     static func bareSession() -> ExecutionViews.Session {
         ExecutionViews.Session(
             meta: .init(uuid: "u", url: "/sessions/u", created: "2026-12-01T00:00:00Z"), phase: .completed,
-            executable: .init(), compute: .init(cores: .init(min: 1, max: 1), memory: .init(min: 1, max: 1)),
-            schedule: .init(available: .init(start: "s", duration: "PT1H")), facility: .init(id: "f", name: "f", url: "/facilities/f"),
+            executable: .object(["kind": .string("k")]), compute: .object([:]),
+            schedule: schedule, facility: .init(id: "f", name: "f", url: "/facilities/f"),
             offerset: "/offersets/o", connectors: [])
     }
 
@@ -99,14 +118,18 @@ import Testing
     @Test(arguments: ["plain", ExecutionViewsJSONTests.odd])
     func offerSetsAreWrittenAsTheEncoderWritesThem(_ text: String) throws {
         let setID = UUID()
-        let set = OfferSetRecord(
+        var set = OfferSetRecord(
             id: setID, created: Self.now, expires: Self.now.addingTimeInterval(300), request: Self.fullRequest(text),
             messages: [BrokerMessage(kind: "urn:no-offers", level: .INFO, time: Self.now, message: text)], rejections: Self.rejections(60, odd: text))
+        set.ranking = .load
+        set.funnel = MatchFunnel(total: 9, steps: [.init(clause: .kind, passed: 5), .init(clause: .capacity, passed: 1, tried: 2)])
         var offer = SessionRecord(
             id: UUID(), offerSet: setID, facility: FacilityID("fac-\(text)"), facilityName: text, phase: .offered, created: Self.now,
             expires: Self.now.addingTimeInterval(300), cores: 4, memory: 8, start: Self.now, duration: ISODuration("PT1H")!, rank: 0,
             executable: Self.fullRequest(text).executable)
         offer.message = text
+        offer.gpus = 2
+        offer.staging = 12.5
         var bare = SessionRecord(
             id: UUID(), offerSet: setID, facility: FacilityID("b"), facilityName: "b", phase: .rejected, created: Self.now,
             expires: Self.now, cores: 1, memory: 1, start: Self.now, duration: ISODuration("PT5M")!, rank: 1, executable: ExecutableRequest())
@@ -116,6 +139,7 @@ import Testing
                 try Self.same(ExecutionViews.offerSet(set, [offer, bare], base: base, now: Self.now, audience: audience))
                 try Self.same(ExecutionViews.offerSet(set, [], base: base, now: Self.now, audience: audience))
                 try Self.same(ExecutionViews.session(offer, base: base, now: Self.now))
+                try Self.same(ExecutionViews.session(offer, base: base, now: Self.now, request: set.request))
             }
         }
         var views = ExecutionViews.offerSet(set, [], base: "", now: Self.now, audience: .operator)

@@ -15,6 +15,12 @@ public struct MatchFunnel: Sendable, Hashable, Codable {
         /// For `capacity`: how many facilities' calendars were searched (the planner stops once it has its offers, so
         /// the others are not known to lack room).
         public var tried: Int?
+
+        public init(clause: MatchClause, passed: Int, tried: Int? = nil) {
+            self.clause = clause
+            self.passed = passed
+            self.tried = tried
+        }
     }
 
     /// Facilities considered.

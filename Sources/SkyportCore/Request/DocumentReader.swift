@@ -23,7 +23,14 @@ struct DocumentReader {
     func hasError(_ field: String) -> Bool { errors.all.contains { $0.field == field } || refusals.contains { $0.field == field } }
 
     /// Throws every error found, if any.
-    func check() throws { try errors.check() }
+    func check() throws {
+        var all = errors
+        for r in refusals { all.add(r.field, r.message) }
+        try all.check()
+    }
+
+    /// Throws the errors only (the ExecutionBroker parser answers refusals with `result: NO`).
+    func checkTypes() throws { try errors.check() }
 
     // MARK: Typed getters
 

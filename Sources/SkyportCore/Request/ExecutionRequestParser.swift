@@ -14,7 +14,9 @@ public enum ExecutionRequestParser {
     /// Parses one request document. `now` decides whether a requested start window has already passed; `egress`
     /// judges the URLs the broker will call or clone (`callback`, the repository), as far as they can be judged
     /// before they are resolved.
-    public static func parse(_ document: JSONValue, now: Date, egress: EgressPolicy = EgressPolicy()) throws -> NormalisedRequest {
+    /// With `strict`, what Skyport cannot honour is thrown too (as a `ValidationFailure`), for callers that cannot
+    /// answer `result: NO` (the command line); the API answers it with an offer set that says why.
+    public static func parse(_ document: JSONValue, now: Date, egress: EgressPolicy = EgressPolicy(), strict: Bool = false) throws -> NormalisedRequest {
         guard let doc = document.objectValue else {
             throw ValidationFailure([FieldError("request", "must be an object (an ExecutionBroker request document)")])
         }
@@ -72,7 +74,7 @@ public enum ExecutionRequestParser {
         }
         if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
             let given = doc["executable"]?.objectValue?["repository"] != nil
-            r.refuse(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
+            r.error(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
         }
         checkRequired(request.executable, "executable", &r)
         noteUnknownKeys(doc, &r)
@@ -82,7 +84,7 @@ public enum ExecutionRequestParser {
         if request.cores == nil, request.memory == nil {
             r.note(.info, computeKey, "no cores or memory requested; the facility's defaults apply")
         }
-        try r.check()
+        if strict { try r.check() } else { try r.checkTypes() }
         request.notes = r.notes
         request.refusals = r.refusals.isEmpty ? nil : r.refusals
         return request

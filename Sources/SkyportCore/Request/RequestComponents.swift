@@ -36,15 +36,16 @@ public struct RequestComponents: Sendable, Hashable, Codable {
         let volumes = Dictionary(
             (doc["volumes"]?.arrayValue ?? []).compactMap { v in (v["meta"]?["name"]?.stringValue ?? v["name"]?.stringValue).map { ($0, v) } },
             uniquingKeysWith: { a, _ in a })
-        if let compute = doc[computeKey], compute.objectValue != nil, var c = component(compute, category: "compute", &dropped)?.objectValue {
-            if let list = c["volumes"]?.arrayValue {
-                c["volumes"] = .array(list.compactMap { v in
-                    let volume = v.stringValue.flatMap { volumes[$0] } ?? v
-                    return component(volume, category: "volume", &dropped)
-                })
-            }
-            out.compute = .object(c)
+        var c = doc[computeKey].flatMap { component($0, category: "compute", &dropped)?.objectValue }
+        if let list = c?["volumes"]?.arrayValue {
+            c?["volumes"] = .array(list.flatMap { v in mounts(v.stringValue.flatMap { volumes[$0] } ?? v, &dropped) })
+        } else if let list = doc["volumes"]?.arrayValue, !list.isEmpty {
+            // The 2025-06 documents put volumes beside the container; the 2026-06 schema mounts them on the compute resource.
+            var compute = c ?? ["kind": .string(SpecKinds.computeKind)]
+            compute["volumes"] = .array(list.flatMap { mounts($0, &dropped) })
+            c = compute
         }
+        out.compute = c.map(JSONValue.object)
         out.storage = (doc["storage"]?.arrayValue ?? []).compactMap { component($0, category: "storage", &dropped) }
         out.data = (doc["data"]?.arrayValue ?? []).compactMap { component($0, category: "data", &dropped) }
         out.costs = (doc["costs"]?.arrayValue ?? []).compactMap { component($0, category: "costs", &dropped, owned: false) }
@@ -52,13 +53,23 @@ public struct RequestComponents: Sendable, Hashable, Codable {
         for (key, items) in [("costs", out.costs), ("metrics", out.metrics)] where !items.isEmpty {
             r.note(.warning, key, "\(items.count) \(key == "costs" ? "cost" : "metric") item(s) carried into each offer as given; Skyport does not evaluate \(key)")
         }
-        if doc["volumes"] != nil, doc[computeKey]?["volumes"] == nil {
-            r.note(.warning, "volumes", "top-level volumes that no compute.volumes entry names are not carried")
-        }
         for field in dropped.sorted() {
             r.note(.info, field, "assigned by the broker: the value in the request is replaced in each offer")
         }
         return out
+    }
+
+    /// A volume as the 2026-06 mounts: one `resource` each (an older `resources` list gives one mount per resource);
+    /// the older `cardinality` has no place in it and is dropped.
+    private static func mounts(_ value: JSONValue, _ dropped: inout Set<String>) -> [JSONValue] {
+        guard var o = component(value, category: "volume", &dropped)?.objectValue else { return [] }
+        if o.removeValue(forKey: "cardinality") != nil { dropped.insert("volumes.cardinality") }
+        guard let resources = o.removeValue(forKey: "resources")?.arrayValue, !resources.isEmpty else { return [.object(o)] }
+        return resources.map { r in
+            var m = o
+            m["resource"] = r
+            return .object(m)
+        }
     }
 
     /// One component, normalised; nil for something that is not an object.
