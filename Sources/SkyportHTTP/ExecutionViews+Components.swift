@@ -20,7 +20,7 @@ struct SessionComponents {
             var o = o
             var meta = o["meta"]?.objectValue ?? [:]
             meta["uuid"] = .string(Self.uuid(session: s.id, path: path))
-            meta["url"] = .string("\(url)#\(path)")
+            meta["url"] = .string("\(url)#\(Self.fragment(path))")
             meta["created"] = .string(Timestamp.format(s.created))
             o["meta"] = .object(meta)
             if lifecycle {
@@ -57,6 +57,11 @@ struct SessionComponents {
         self.data = data.isEmpty ? nil : data.enumerated().map { i, item in
             item.objectValue.map { owned($0, "data[\(i)]") } ?? item
         }
+    }
+
+    /// A component path as a URL fragment (`data[2]` is `data.2`: brackets are not allowed there).
+    static func fragment(_ path: String) -> String {
+        path.replacingOccurrences(of: "[", with: ".").replacingOccurrences(of: "]", with: "")
     }
 
     /// A name-based uuid for one component of one session: the same on every read, without being stored

@@ -72,14 +72,17 @@ public struct RequestComponents: Sendable, Hashable, Codable {
         }
     }
 
-    /// One component, normalised; nil for something that is not an object.
+    /// One component, normalised; nil for something that is not an object. Cost and metric items are no components
+    /// (`owned` false): they keep their own `description` and have no meta, phase or schedule.
     private static func component(_ value: JSONValue, category: String, _ dropped: inout Set<String>, owned: Bool = true) -> JSONValue? {
         guard var o = value.objectValue else { return nil }
         if o["kind"] == nil, let type = o.removeValue(forKey: "type") { o["kind"] = type }
         if let kind = o["kind"]?.stringValue { o["kind"] = .string(SpecKinds.uri(kind, category: category)) }
-        if let name = o.removeValue(forKey: "name"), name.stringValue != nil {
+        // The older generations put a component's name and description beside its fields; now they are its meta's.
+        for key in ["name", "description"] where owned {
+            guard let value = o.removeValue(forKey: key), value.stringValue != nil else { continue }
             var meta = o["meta"]?.objectValue ?? [:]
-            if meta["name"] == nil { meta["name"] = name }
+            if meta[key] == nil { meta[key] = value }
             o["meta"] = .object(meta)
         }
         if owned {
