@@ -25,7 +25,7 @@ struct ExecutionController: Controller {
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
                 status: .seeOther, for: request,
-                headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"])
+                headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"], xmlRoot: ExecutionViews.offerSetXMLRoot)
         }
 
         table.add(.post, "/direct") { request, context in
@@ -48,20 +48,21 @@ struct ExecutionController: Controller {
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.session(deps.broker.sessions.reveal(session), base: base, now: now, request: parsed), status: .seeOther,
-                for: request, headers: [.location: "\(base)/sessions/\(session.id.uuidString.lowercased())"])
+                for: request, headers: [.location: "\(base)/sessions/\(session.id.uuidString.lowercased())"], xmlRoot: ExecutionViews.sessionXMLRoot)
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
             let (set, sessions) = try await deps.broker.sessions.offerSet(try Self.uuid(context), as: context.viewer)
             return try Representation.response(
-                writing: ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request)
+                writing: ExecutionViews.offerSet(set, sessions, base: Self.base(request), now: deps.now, audience: context.reasonAudience), for: request,
+                xmlRoot: ExecutionViews.offerSetXMLRoot)
         }
 
         table.add(.get, "/sessions/{uuid}") { request, context in
             let session = try await deps.broker.sessions.session(try Self.uuid(context), wait: try Self.wait(request), as: context.viewer)
             return try Representation.response(
                 writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
-                for: request)
+                for: request, xmlRoot: ExecutionViews.sessionXMLRoot)
         }
 
         table.add(.post, "/sessions/{uuid}") { request, context in
@@ -74,7 +75,7 @@ struct ExecutionController: Controller {
             ])
             return try Representation.response(
                 writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
-                for: request)
+                for: request, xmlRoot: ExecutionViews.sessionXMLRoot)
         }
     }
 

@@ -5,6 +5,9 @@ import SkyportCore
 /// (`facility`, `request`, `rejected`) beside the standard fields.
 enum ExecutionViews {
     static let sessionKind = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/session/scheduled-execution-session.yaml"
+    /// The root elements of the spec's XML media type.
+    static let offerSetXMLRoot = "offers-response"
+    static let sessionXMLRoot = "execution"
     static let computeKind = "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/compute/simple-compute-resource.yaml"
 
     struct Meta: Encodable {

@@ -4,11 +4,13 @@ import Hummingbird
 import NIOCore
 import SkyportBroker
 import SkyportCore
+import SkyportXML
 
-/// How documents cross the HTTP edge: request bodies in JSON or YAML (by `Content-Type`),
-/// responses in JSON or YAML (by `Accept`), and decoding errors turned into field-named 4xx answers.
+/// How documents cross the HTTP edge: request bodies in JSON, YAML or (the ExecutionBroker's) XML (by
+/// `Content-Type`), responses in JSON or YAML (by `Accept`), and the ExecutionBroker's offer sets and sessions in XML
+/// too; decoding errors turned into field-named 4xx answers.
 public enum Representation {
-    public enum Format: Sendable { case json, yaml }
+    public enum Format: Sendable { case json, yaml, xml }
 
     static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]
 
@@ -18,9 +20,10 @@ public enum Representation {
         let type = raw.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if type == "application/json" || type.hasSuffix("+json") || type == "text/json" { return .json }
         if yamlTypes.contains(type) { return .yaml }
+        if ExecutionBrokerXML.mediaTypes.contains(type) || type.hasSuffix("+xml") { return .xml }
         throw APIError(
             .unsupportedMediaType, code: "unsupported-media-type",
-            "Content-Type '\(raw)' is not supported: send application/json or application/yaml")
+            "Content-Type '\(raw)' is not supported: send application/json, application/yaml or application/xml")
     }
 
     /// The format the client asked for in `Accept`: YAML when it names a YAML type before any JSON type.
@@ -29,6 +32,7 @@ public enum Representation {
         for part in accept.split(separator: ",") {
             let type = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
             if yamlTypes.contains(type) { return .yaml }
+            if ExecutionBrokerXML.mediaTypes.contains(type) { return .xml }
             if type == "application/json" || type == "*/*" || type == "application/*" { return .json }
         }
         return .json
@@ -64,6 +68,9 @@ public enum Representation {
             } catch {
                 throw APIError.badRequest("malformed YAML: \(String(describing: error).prefix(300))", field: "body")
             }
+        case .xml:
+            do { return (try ExecutionBrokerXML.read(bytes, maxBytes: limit), bytes) }
+            catch { throw APIError.badRequest("malformed XML: \(String(describing: error).prefix(300))", field: "body") }
         }
     }
 
@@ -74,7 +81,7 @@ public enum Representation {
     /// A response holding an already-encoded canonical JSON document (re-encoded as YAML if the client asked).
     public static func response(json: String, status: HTTPResponse.Status = .ok, for request: Request) throws -> Response {
         switch responseFormat(request) {
-        case .json:
+        case .json, .xml:
             return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
         case .yaml:
             let yaml = try YAMLBridge.serialize(try JSONValue.parse(json))
@@ -82,13 +89,19 @@ public enum Representation {
         }
     }
 
-    /// A response holding a document that writes its own JSON (no `JSONEncoder`), in the format the request asked for.
+    /// A response holding a document that writes its own JSON (no `JSONEncoder`), in the format the request asked for;
+    /// in XML (under `xmlRoot`) only for the documents that have an XML form.
     static func response(
-        writing value: some JSONWritable, status: HTTPResponse.Status = .ok, for request: Request, headers: HTTPFields = [:]
+        writing value: some JSONWritable, status: HTTPResponse.Status = .ok, for request: Request, headers: HTTPFields = [:],
+        xmlRoot: String? = nil
     ) throws -> Response {
         var fields = headers
         switch responseFormat(request) {
-        case .json:
+        case .xml where xmlRoot != nil:
+            fields[.contentType] = "application/xml"
+            let xml = ExecutionBrokerXML.write(try JSONValue.parse(Data(value.jsonBytes)), root: xmlRoot!)
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: xml)))
+        case .json, .xml:
             fields[.contentType] = "application/json"
             return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
         case .yaml:
@@ -105,7 +118,7 @@ public enum Representation {
         let json = try encoder.encode(value)
         var fields = headers
         switch responseFormat(request) {
-        case .json:
+        case .json, .xml:
             fields[.contentType] = "application/json"
             return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
         case .yaml:

@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import SkyportCore
+import SkyportXML
+import NIOCore
 import SkyportTestSupport
 import Testing
 
@@ -175,5 +177,58 @@ import Testing
             #expect(try delete.json()["code"] as? String == "method-not-allowed")
             #expect(try await client.send(.get, "/no-such-path").status == .notFound)
         }
+    }
+}
+
+/// The spec's XML media type: requests read from it, offer sets and sessions written in it.
+@Suite struct ExecutionBrokerXMLTests {
+    static func everyField() throws -> JSONValue {
+        try JSONValue.parse(Data(contentsOf: SpecConformanceTests.everyField))
+    }
+
+    @Test func aRequestWithEveryFieldReadsBackFromXMLAsTheSameDocument() throws {
+        let json = try Self.everyField()
+        let xml = ExecutionBrokerXML.write(json, root: "offers-request")
+        #expect(xml.contains(#"<executable kind="https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/executable/docker-container.yaml">"#))
+        #expect(xml.contains(#"<environment><entry key="LOG_LEVEL">debug</entry>"#))
+        #expect(xml.contains("<locations>ghcr.io/ivoa/oligia-webtop:ubuntu-2022.01.13</locations><locations>"))
+        #expect(try ExecutionBrokerXML.read(Data(xml.utf8)) == json)
+    }
+
+    @Test func xmlThatIsNotWellFormedOrDeclaresEntitiesIsRefused() {
+        #expect(throws: (any Error).self) { try ExecutionBrokerXML.read(Data("<offers-request><executable>".utf8)) }
+        let bomb = #"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><offers-request>&a;</offers-request>"#
+        #expect(throws: (any Error).self) { try ExecutionBrokerXML.read(Data(bomb.utf8)) }
+    }
+
+    @Test func requestsArePostedAndOfferSetsAndSessionsReadInXML() async throws {
+        let json = try Self.everyField()
+        let xml = ExecutionBrokerXML.write(json, root: "offers-request")
+        let jsonText = try String(contentsOf: SpecConformanceTests.everyField, encoding: .utf8)
+        let (fromJSON, fromXML, setXML, sessionXML) = try await TestBroker().run { (client: any TestClientProtocol) async throws -> (String, String, String, String) in
+            _ = try await client.send(.post, "/facilities", json: SpecConformanceTests.facility, token: TestBroker.aliceToken)
+            let a = try await client.send(.post, "/requests", json: jsonText)
+            let b = try await client.execute(
+                uri: "/requests", method: .post, headers: [.contentType: "application/xml"], body: ByteBuffer(string: xml))
+            #expect(b.status == .seeOther, "\(b.text)")
+            let setPath = try #require(b.headers[.location].flatMap { URL(string: $0)?.path })
+            let set = try await client.execute(uri: setPath, method: .get, headers: [.accept: "application/xml"], body: nil)
+            #expect(set.headers[.contentType] == "application/xml")
+            let first = try #require(offers(try b.json()).first)
+            let session = try await client.execute(uri: URL(string: sessionURL(first))!.path, method: .get, headers: [.accept: "application/xml"], body: nil)
+            return (a.text, b.text, set.text, session.text)
+        }
+        // The XML request is understood exactly as the JSON one.
+        let understoodJSON = try JSONValue.parse(Data(fromJSON.utf8))["request"]
+        let understoodXML = try JSONValue.parse(Data(fromXML.utf8))["request"]
+        #expect(understoodJSON == understoodXML)
+        // The offer set and the session in XML: the spec's roots, kinds as attributes, offers wrapped.
+        #expect(setXML.contains("<offers-response kind=") && setXML.contains("<offers><execution kind="))
+        #expect(sessionXML.contains("<execution kind="))
+        let session = try ExecutionBrokerXML.read(Data(sessionXML.utf8))
+        let setObject = try #require(JSONSerialization.jsonObject(with: Data(fromXML.utf8)) as? [String: Any])
+        let offered = try #require(offers(setObject).first)
+        let executable = try JSONValue.parse(JSONSerialization.data(withJSONObject: offered["executable"] as Any))
+        #expect(session["executable"] == executable)
     }
 }
