@@ -12,13 +12,21 @@ enum HealthStandIn {
              + "<avail:available>\(up)</avail:available><avail:note>\(note)</avail:note></avail:availability>")
     }
     static let checksBad = #"{"ok": false, "checks": [{"service": "Docker registry", "ok": true}, {"service": "JupyterHub API", "ok": false}, {"service": "Pod quota", "total_pods": 3, "build_pods": 1, "user_pods": 2, "quota": null, "ok": false, "_ignore_failure": true}]}"#
-    static let checksOK = #"{"ok": true, "checks": [{"service": "Docker registry", "ok": true}, {"service": "JupyterHub API", "ok": true}]}"#
+    static let checksOK = #"{"ok": true, "checks": [{"service": "Docker registry", "ok": true}, {"service": "JupyterHub API", "ok": true}, {"service": "Pod quota", "total_pods": 3, "build_pods": 1, "user_pods": 2, "quota": 10, "ok": true}]}"#
+    /// A UWS 1.1 job list that ignores the PHASE filter: two of its three jobs are queued.
+    static let jobList = """
+        <uws:jobs xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1">
+        <uws:jobref id="a" xlink:href="a"><uws:phase>QUEUED</uws:phase></uws:jobref>
+        <uws:jobref id="b" xlink:href="b"><uws:phase>EXECUTING</uws:phase></uws:jobref>
+        <uws:jobref id="c" xlink:href="c"><uws:phase> QUEUED </uws:phase></uws:jobref></uws:jobs>
+        """
     static let versions = #"{"binderhub": "1.0.0", "builder_info": {"build_image": "quay.io/jupyterhub/repo2docker:2024.07.0"}}"#
 
     /// Runs `body` with a stub serving every case.
     static func with<T>(_ body: (StubHTTPServer) async throws -> T) async throws -> T {
         try await withStubHTTPServer { server in
             server.route("/up/tap/availability", avail(true, "all services are up"))
+            server.route("/up/tap/async", .xml(jobList))
             server.route("/down/tap/availability", avail(false, "maintenance until 18:00 UTC"))
             server.route("/novosi/tap/async", .xml("<uws:jobs xmlns:uws='http://www.ivoa.net/xml/UWS/v1.0'/>"))
             server.route("/locked/tap/async", .text("login first", status: 401))
@@ -55,6 +63,8 @@ struct HealthProbeTests {
             let result = try await withProbe { await $0.probe(Endpoint(kind: .uws, url: server.address("/up/tap/async"))) }
             #expect(result.healthy)
             #expect(result.reason == "all services are up")
+            // Its job list's queued jobs are its load (a ranking input).
+            #expect(result.load == FacilityLoad(queued: 2))
         }
     }
 
@@ -92,6 +102,8 @@ struct HealthProbeTests {
             let result = try await withProbe { await $0.probe(Endpoint(kind: .binderhub, url: server.address("/bh-ok"))) }
             #expect(result.healthy)
             #expect(result.fingerprint == #"{"binderhub":"1.0.0","builder_info":{"build_image":"quay.io/jupyterhub/repo2docker:2024.07.0"}}"#)
+            // The pod quota less the pods: the launches it can take now.
+            #expect(result.load == FacilityLoad(freeSlots: 7))
         }
     }
 
@@ -137,5 +149,7 @@ struct HealthProbeTests {
         let jobList = try Peers.requireDaCHS()
         let result = try await withProbe { await $0.probe(Endpoint(kind: .uws, url: jobList.absoluteString)) }
         #expect(result.healthy, "\(result.reason ?? "")")
+        // DaCHS answers ?PHASE=QUEUED with a UWS job list: its queued count is known.
+        #expect(result.load?.queued != nil)
     }
 }

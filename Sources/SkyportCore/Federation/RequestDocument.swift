@@ -13,12 +13,27 @@ public enum RequestDocument {
     public static func write(_ r: NormalisedRequest) -> JSONValue {
         var doc: [String: JSONValue] = ["kind": .string("\(kinds)/request/execution-request.yaml")]
         if let name = r.name { doc["meta"] = .object(["name": .string(name)]) }
-        doc["executable"] = .object(executable(r.executable))
-        var compute: [String: JSONValue] = ["kind": .string("\(kinds)/compute/simple-compute-resource.yaml")]
+        // The components as the user wrote them, when the request was an ExecutionBroker document: the other broker
+        // reads what this one read, volumes, costs and metrics included.
+        let c = r.components
+        doc["executable"] = c?.executable ?? .object(executable(r.executable))
+        var compute = c?.compute?.objectValue ?? ["kind": .string("\(kinds)/compute/simple-compute-resource.yaml")]
         if let cores = r.cores { compute["cores"] = range(cores) }
         if let memory = r.memory { compute["memory"] = range(memory) }
-        if compute.count > 1 { doc["compute"] = .object(compute) }
-        if let storage = r.storage {
+        // A compute resource as written already says its GPUs and architecture; one rebuilt says what was read.
+        if let needs = r.needs, c?.compute == nil {
+            if let gpus = needs.gpus {
+                var g = range(gpus).objectValue ?? [:]
+                if !needs.gpuModels.isEmpty { g["models"] = .array(needs.gpuModels.map(JSONValue.string)) }
+                if let memory = needs.gpuMemory { g["memory"] = .number(Double(memory)) }
+                compute["gpus"] = .object(g)
+            }
+            if let architecture = needs.architecture { compute["architecture"] = .string(architecture.rawValue) }
+        }
+        if compute.keys.contains(where: { $0 != "kind" }) { doc["compute"] = .object(compute) }
+        if let storage = c?.storage, !storage.isEmpty {
+            doc["storage"] = .array(storage)
+        } else if let storage = r.storage {
             doc["storage"] = .array([.object([
                 "kind": .string("\(kinds)/storage/simple-storage-resource.yaml"), "size": range(storage),
             ])])
@@ -29,7 +44,18 @@ public enum RequestDocument {
             requested["start"] = .string("\(Timestamp.format(start.earliest))/\(Timestamp.format(start.latest))")
         }
         if !requested.isEmpty { doc["schedule"] = .object(["requested": .object(requested)]) }
-        if !r.data.isEmpty { doc["data"] = .array(r.data.map(dataItem)) }
+        // The request's own data items as written, then what the basket (or codemeta) added, rebuilt.
+        let written = c?.data ?? []
+        let data = written + r.data.dropFirst(written.count).map(dataItem)
+        if !data.isEmpty { doc["data"] = .array(data) }
+        if let costs = c?.costs, !costs.isEmpty { doc["costs"] = .array(costs) }
+        if let metrics = c?.metrics, !metrics.isEmpty { doc["metrics"] = .array(metrics) }
+        if let needs = r.needs {
+            if !needs.runtimes.isEmpty { doc["runtimes"] = .array(needs.runtimes.map(JSONValue.string)) }
+            if !needs.environments.isEmpty { doc["environments"] = .array(needs.environments.map(JSONValue.string)) }
+            if needs.locality != .preferred { doc["locality"] = .string(needs.locality.rawValue) }
+            if let rank = needs.rank { doc["rank"] = .string(rank.rawValue) }
+        }
         return .object(doc)
     }
 
