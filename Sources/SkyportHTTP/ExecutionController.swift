@@ -13,7 +13,7 @@ struct ExecutionController: Controller {
     func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.post, "/requests") { request, context in
             let now = deps.now
-            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes)
+            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes, xml: true)
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
             let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
@@ -30,7 +30,7 @@ struct ExecutionController: Controller {
 
         table.add(.post, "/direct") { request, context in
             let now = deps.now
-            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes)
+            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes, xml: true)
             let key = try Self.idempotencyKey(request)
             let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
             let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)

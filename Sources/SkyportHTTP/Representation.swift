@@ -14,16 +14,17 @@ public enum Representation {
 
     static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]
 
-    /// The format of a request body, from its `Content-Type`; 415 for anything else.
-    static func bodyFormat(_ request: Request) throws -> Format {
+    /// The format of a request body, from its `Content-Type`; 415 for anything else (XML only where `xml` allows it:
+    /// the ExecutionBroker's requests).
+    static func bodyFormat(_ request: Request, xml: Bool = false) throws -> Format {
         guard let raw = request.headers[.contentType] else { return .json }
         let type = raw.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if type == "application/json" || type.hasSuffix("+json") || type == "text/json" { return .json }
         if yamlTypes.contains(type) { return .yaml }
-        if ExecutionBrokerXML.mediaTypes.contains(type) || type.hasSuffix("+xml") { return .xml }
+        if xml, ExecutionBrokerXML.mediaTypes.contains(type) || type.hasSuffix("+xml") { return .xml }
         throw APIError(
             .unsupportedMediaType, code: "unsupported-media-type",
-            "Content-Type '\(raw)' is not supported: send application/json, application/yaml or application/xml")
+            "Content-Type '\(raw)' is not supported: send application/json or application/yaml\(xml ? " (or application/xml)" : "")")
     }
 
     /// The format the client asked for in `Accept`: YAML when it names a YAML type before any JSON type.
@@ -44,8 +45,8 @@ public enum Representation {
     }
 
     /// The parsed document and the body's bytes as they came.
-    static func readDocumentAndBytes(_ request: Request, limit: Int) async throws -> (document: JSONValue, bytes: Data) {
-        let format = try bodyFormat(request)
+    static func readDocumentAndBytes(_ request: Request, limit: Int, xml: Bool = false) async throws -> (document: JSONValue, bytes: Data) {
+        let format = try bodyFormat(request, xml: xml)
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)

@@ -12,7 +12,11 @@ import Testing
     static func comparable(_ r: NormalisedRequest) -> NormalisedRequest {
         var r = r
         r.notes = []
-        // The components are passed on as written (normalised again by the other broker's parser).
+        // The components are passed on as written (normalised again by the other broker's parser), except an
+        // executable of Skyport's own kinds, which is passed on as this broker read it (defaults resolved).
+        if let kind = r.executable.kind, ![ExecutableKind.dockerContainer, .jupyterNotebook, .singularityContainer].contains(kind) {
+            r.components?.executable = nil
+        }
         r.software = nil
         r.callback = nil
         r.data = r.data.map { d in

@@ -16,7 +16,10 @@ public enum RequestDocument {
         // The components as the user wrote them, when the request was an ExecutionBroker document: the other broker
         // reads what this one read, volumes, costs and metrics included.
         let c = r.components
-        doc["executable"] = c?.executable ?? .object(executable(r.executable))
+        // Skyport's own kinds (tap-query, uws-job, binder-notebook) are written as this broker read them, defaults
+        // resolved, so that another Skyport reads them without notes of its own.
+        let specKind = [ExecutableKind.dockerContainer, .jupyterNotebook, .singularityContainer].contains { $0 == r.executable.kind }
+        doc["executable"] = (specKind ? c?.executable : nil) ?? .object(executable(r.executable))
         var compute = c?.compute?.objectValue ?? ["kind": .string("\(kinds)/compute/simple-compute-resource.yaml")]
         if let cores = r.cores { compute["cores"] = range(cores) }
         if let memory = r.memory { compute["memory"] = range(memory) }
