@@ -13,6 +13,10 @@ public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public static func == (a: FacilityID, b: FacilityID) -> Bool { a.key == b.key }
+
+    /// No facility: the one a `/direct` session that found no offer names. No facility can be registered with it
+    /// (`problem` refuses a colon outside an `ivo://` identifier).
+    public static let noFacility = FacilityID("urn:skyport:no-facility")
     public func hash(into h: inout Hasher) { h.combine(key) }
     public var description: String { rawValue }
 

@@ -222,6 +222,7 @@ public struct FacilityDocument: Sendable {
         public static let maxScratchGiB = 1 << 30
         public static let maxVocabulary = 256
         public static let maxBandwidth = 1e7
+        public static let minBandwidth = 0.001
     }
 
     /// Checks the document and builds the facility, or throws every problem found.
@@ -378,7 +379,7 @@ public struct FacilityDocument: Sendable {
         }
         var bandwidth: Double?
         if let b = data?.bandwidth {
-            if b.isFinite, b > 0, b <= Bounds.maxBandwidth { bandwidth = b } else { errors.add("data.bandwidth", "must be above 0 and at most \(Int(Bounds.maxBandwidth)) MB/s") }
+            if b.isFinite, b >= Bounds.minBandwidth, b <= Bounds.maxBandwidth { bandwidth = b } else { errors.add("data.bandwidth", "must be from \(Bounds.minBandwidth) to \(Int(Bounds.maxBandwidth)) MB/s") }
         }
         if let total = facilityCapacity.cores, let one = facilityLimits.cores, total < one {
             errors.add("capacity.cores", "\(total) is below limits.cores (\(one)): a job at the limit could never be booked")

@@ -220,7 +220,7 @@ extension JSONWriter {
     /// A number as `JSONValue` encodes one: whole numbers as integers, others in their shortest form.
     public mutating func number(_ value: Double) {
         separate()
-        if value.rounded() == value, abs(value) < 9.0e15 {
+        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
             bytes.append(contentsOf: String(Int64(value)).utf8)
         } else if value.isFinite {
             bytes.append(contentsOf: "\(value)".utf8)
@@ -246,7 +246,8 @@ extension JSONValue: JSONWritable {
         case .array(let items): json.array(items) { w, item in item.write(to: &w) }
         case .object(let o):
             json.object { w in
-                for key in o.keys.sorted() {
+                // Sorted by UTF-8 bytes, as the canonical encoder sorts them.
+                for key in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
                     w.key(key)
                     o[key]!.write(to: &w)
                 }

@@ -166,6 +166,8 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept
     /// are judged by their phase and whether anything was sent to the facility.
     public var becameJob: Bool {
+        // A `/direct` request that found no offer never reached a facility.
+        if facility == .noFacility { return false }
         if accepted != nil || SessionPhase.live.contains(phase) || phase == .completed || phase == .failed { return true }
         guard let remote else { return false }
         return remote.stage != .notSubmitted

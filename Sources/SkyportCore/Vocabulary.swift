@@ -24,8 +24,8 @@ public enum Architecture: String, Sendable, Hashable, Codable, CaseIterable {
         case "ppc64le", "ppc64el", "powerpc64le": self = .ppc64le
         case "s390x": self = .s390x
         case "riscv64": self = .riscv64
-        case "i386", "i686", "x86", "386", "intel": self = .i386
-        case "arm", "armhf", "armv7", "armv7l", "armv6", "arm32": self = .arm
+        case "i386", "i686", "386": self = .i386
+        case "armhf", "armv7", "armv7l", "armv6", "arm32": self = .arm
         default: return nil
         }
     }
@@ -176,6 +176,8 @@ public struct RuntimeNeed: Sendable, Hashable {
         let letters = trimmed.prefix { $0.isLetter }
         let name = canonicalName(String(letters))
         guard known.contains(name) else { return nil }
+        // `python3.8` puts the version against the name; for any other name that is a package (`R6`), not a runtime.
+        if name != "python", trimmed.dropFirst(letters.count).first?.isNumber == true { return nil }
         var rest = String(trimmed.dropFirst(letters.count)).trimmingCharacters(in: CharacterSet(charactersIn: " ()"))
         rest = rest.replacingOccurrences(of: " ", with: "")
         if rest.isEmpty { return RuntimeNeed(name: name, field: field) }
@@ -327,18 +329,37 @@ public enum RankOrder: String, Sendable, Hashable, Codable, CaseIterable {
 public enum ImageReference {
     public static func repository(_ reference: String) -> String {
         var ref = reference.trimmingCharacters(in: .whitespaces)
-        for scheme in ["docker://", "oras://", "library://", "shub://", "https://", "http://"] where ref.lowercased().hasPrefix(scheme) {
-            ref = String(ref.dropFirst(scheme.count))
+        let lower = ref.lowercased()
+        // Singularity's own libraries live at their own hosts.
+        if lower.hasPrefix("library://") { return "cloud.sylabs.io/library/" + untag(strip(String(ref.dropFirst(10)))).lowercased() }
+        if lower.hasPrefix("shub://") { return "singularity-hub.org/" + untag(strip(String(ref.dropFirst(7)))).lowercased() }
+        if let scheme = lower.range(of: "://"), !["docker", "oras"].contains(String(lower[..<scheme.lowerBound])) {
+            // A URL (a .sif to download): its real host, not what a `user@` part pretends.
+            guard let c = URLComponents(string: ref), let host = c.host?.lowercased(), !host.isEmpty else { return lower }
+            return host + (c.port.map { ":\($0)" } ?? "") + c.path.lowercased()
         }
-        if let at = ref.firstIndex(of: "@") { ref = String(ref[..<at]) }
-        let parts = ref.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if var last = parts.last, let colon = last.lastIndex(of: ":") {
-            last = String(last[..<colon])
-            ref = (parts.dropLast() + [last]).joined(separator: "/")
-        }
+        if let scheme = ref.range(of: "://") { ref = String(ref[scheme.upperBound...]) }
+        ref = untag(strip(ref))
         let first = ref.split(separator: "/").first.map(String.init) ?? ""
+        if first == "index.docker.io" || first == "registry-1.docker.io" { return "docker.io" + ref.dropFirst(first.count).lowercased() }
         if first.contains(".") || first.contains(":") || first == "localhost" { return ref.lowercased() }
         return (ref.contains("/") ? "docker.io/" + ref : "docker.io/library/" + ref).lowercased()
+    }
+
+    /// A reference less the tag of its last component (`a/b:1` → `a/b`; a registry's port is not a tag).
+    private static func untag(_ ref: String) -> String {
+        var parts = ref.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 || !ref.contains("/"), let last = parts.last, let colon = last.lastIndex(of: ":") else { return ref }
+        parts[parts.count - 1] = String(last[..<colon])
+        return parts.joined(separator: "/")
+    }
+
+    /// A reference less its digest (`@sha256:…`; an `@` not followed by `algorithm:hex` is left, and spoils nothing).
+    private static func strip(_ ref: String) -> String {
+        guard let at = ref.lastIndex(of: "@") else { return ref }
+        let digest = ref[ref.index(after: at)...]
+        guard let colon = digest.firstIndex(of: ":"), digest[digest.index(after: colon)...].allSatisfy(\.isHexDigit) else { return ref }
+        return String(ref[..<at])
     }
 
     /// Whether `reference` is under a registry prefix (`ghcr.io`, `ghcr.io/ska-telescope`), path component-wise.

@@ -53,7 +53,9 @@ struct SessionComponents {
         self.storage = storage.isEmpty ? nil : storage.enumerated().map { i, item in
             item.objectValue.map { owned($0, "storage[\(i)]") } ?? item
         }
-        let data = components?.data ?? (s.data ?? []).map(RequestDocument.dataItem)
+        // The request's data items as written, then what the basket (or codemeta) added, as Skyport read them.
+        let written = components?.data ?? []
+        let data = written + (s.data ?? []).dropFirst(written.count).map(RequestDocument.dataItem)
         self.data = data.isEmpty ? nil : data.enumerated().map { i, item in
             item.objectValue.map { owned($0, "data[\(i)]") } ?? item
         }

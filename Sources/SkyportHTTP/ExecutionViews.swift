@@ -122,7 +122,7 @@ enum ExecutionViews {
         let id = s.id.uuidString.lowercased()
         let url = "\(base)/sessions/\(id)"
         let schedule = Schedule(
-            preparing: .init(start: Timestamp.format(s.start), duration: ISODuration(seconds: Int((s.staging ?? 0).rounded(.up))).description),
+            preparing: .init(start: Timestamp.format(s.start), duration: Self.stagingDuration(s.staging ?? 0)),
             available: .init(start: "\(Timestamp.format(s.start))/PT0S", duration: s.duration.description),
             releasing: .init(start: Timestamp.format(s.end), duration: "PT0S"))
         let parts = SessionComponents(session: s, url: url, phase: componentPhase(phase), schedule: schedule, components: request?.components)
@@ -144,7 +144,13 @@ enum ExecutionViews {
                     ? Progress(phase: r.phase?.word, message: r.progress) : nil
             },
             federated: s.remote.flatMap { r in r.offer.map { Federated(broker: s.facility.rawValue, session: $0) } },
-            staging: s.staging.map { ISODuration(seconds: Int($0.rounded(.up))).description })
+            staging: s.staging.map(Self.stagingDuration))
+    }
+
+    /// A staging estimate as an ISO-8601 duration, whole seconds rounded up (a stored value is never trusted to fit).
+    static func stagingDuration(_ seconds: Double) -> String {
+        let bounded = seconds.isFinite ? Swift.min(Swift.max(seconds, 0), 1e10) : 0
+        return ISODuration(seconds: Int(bounded.rounded(.up))).description
     }
 
     /// A component's lifecycle phase for a session phase (components have no offer phases of their own).

@@ -68,7 +68,7 @@ public enum ExecutionBrokerXML {
         switch value {
         case .string(let s): return s
         case .bool(let b): return b ? "true" : "false"
-        case .number(let n): return n.rounded() == n && abs(n) < 9.0e15 ? String(Int64(n)) : "\(n)"
+        case .number(let n): return n.rounded() == n && abs(n) < 9_007_199_254_740_992 ? String(Int64(n)) : "\(n)"
         default: return nil
         }
     }
@@ -99,7 +99,7 @@ public enum ExecutionBrokerXML {
         }
         if children.isEmpty, kind == nil {
             let text = node.text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if numbers.contains(name), let n = Double(text) { return .number(n) }
+            if numbers.contains(name), let n = Double(text), n.isFinite, text.allSatisfy({ $0.isNumber || "+-.eE".contains($0) }) { return .number(n) }
             if booleans.contains(name), text == "true" || text == "false" { return .bool(text == "true") }
             return .string(text)
         }

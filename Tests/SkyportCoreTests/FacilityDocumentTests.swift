@@ -233,6 +233,7 @@ extension FacilityDocumentTests {
         ("limits", .object(["gpus": .number(-1)]), "limits.gpus"),
         ("cost", .number(-2), "cost"),
         ("data", .object(["bandwidth": .number(0)]), "data.bandwidth"),
+        ("data", .object(["bandwidth": .number(1e-300)]), "data.bandwidth"),
     ])
     func badVocabularyIsNamed(key: String, value: JSONValue, field: String) {
         do {

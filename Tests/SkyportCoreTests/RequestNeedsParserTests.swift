@@ -39,6 +39,7 @@ import Testing
         (#""compute": {"gpus": {"count": {"min": 3, "max": 1}}}"#, "compute.gpus.count.min"),
         (#""runtimes": [{"name": "python", "version": ">=three"}]"#, "runtimes[0].version"),
         (#""runtimes": [{"version": "3"}]"#, "runtimes[0].name"),
+        (#""runtimes": [{"name": "Python 3", "version": ">=3.12"}]"#, "runtimes[0].name"),
         (#""environments": ["two words"]"#, "environments[0]"),
         (#""locality": "somewhere""#, "locality"),
         (#""rank": "best""#, "rank"),

@@ -229,6 +229,55 @@ import Testing
         let plan = planner.plan(r, outcome: Matcher.match(r, against: [busy, free]), bookings: [full], now: now)
         #expect(plan.offers.map(\.facility.rawValue) == ["b-free", "a-busy"])
         #expect(plan.offers[0].start < plan.offers[1].start)
+        // The offers' ranks follow that order: the offer set lists, and /direct accepts, the earliest first.
+        #expect(plan.offers[0].rank < plan.offers[1].rank)
+    }
+
+    @Test func aGPUOfferNeverExceedsTheFacilitysLimit() {
+        let f = Self.facility("two-gpus", gpus: 2)
+        var r = F.request()
+        r.needs = RequestNeeds(gpus: ResourceRange(max: 4))
+        let plan = OfferPlanner().plan(r, outcome: Matcher.match(r, against: [f]), bookings: [], now: F.epoch)
+        #expect(plan.offers.first?.gpus == 2)
+        r.needs = RequestNeeds(gpus: ResourceRange(min: 1, max: 1))
+        #expect(OfferPlanner().plan(r, outcome: Matcher.match(r, against: [f]), bookings: [], now: F.epoch).offers.first?.gpus == 1)
+    }
+
+    @Test func requiredLocalityRejectsAFacilityThatDeclaresNoRSEs() throws {
+        var r = F.request(rucio: [["DESY-DCACHE"]])
+        r.needs = RequestNeeds(locality: .required)
+        let outcome = Matcher.match(r, against: [Self.facility("nowhere")])
+        #expect(try #require(outcome.rejections.first).reasons.map(\.code) == [.dataNotColocated])
+    }
+
+    @Test func aTinyBandwidthGivesAFiniteEstimate() throws {
+        var r = F.request()
+        r.data = [DataItem(kind: .url, url: "https://d.example.org/f", size: Int64.max / 2)]
+        let c = try #require(Matcher.match(r, against: [Self.facility("slow", bandwidth: 1e-300)]).candidates.first)
+        #expect(c.score.staging.map { $0.isFinite && $0 <= 10 * 366 * 86_400 } == true)
+    }
+
+    @Test func packagesAndProcessorNamesAreNotMisread() {
+        #expect(RuntimeNeed.read("R6", field: "x") == nil)
+        #expect(RuntimeNeed.read("julia1", field: "x") == nil)
+        #expect(RuntimeNeed.read("python3.10", field: "x")?.range.text == "3.10")
+        #expect(Architecture(alias: "intel") == nil && Architecture(alias: "x86") == nil && Architecture(alias: "arm") == nil)
+    }
+
+    @Test(arguments: [
+        ("https://docker.io@evil.example/x.sif", "evil.example/x.sif"), ("library://sylabs/default/alpine:3", "cloud.sylabs.io/library/sylabs/default/alpine"),
+        ("shub://vsoch/hello-world", "singularity-hub.org/vsoch/hello-world"), ("index.docker.io/astropy/astropy:6", "docker.io/astropy/astropy"),
+        ("ghcr.io/a/b@docker.io", "ghcr.io/a/b@docker.io"),
+    ])
+    func imageReferencesThatTryToLookLikeAnotherRegistry(reference: String, repository: String) {
+        #expect(ImageReference.repository(reference) == repository)
+        #expect(!ImageReference.isUnder(reference, prefix: "docker.io") || repository.hasPrefix("docker.io/"))
+    }
+
+    @Test func aFullFacilityRanksAfterOneOfUnknownLoad() {
+        #expect(FacilityLoad.lighter(FacilityLoad(queued: 0), FacilityLoad(freeSlots: 0)) == true)
+        #expect(FacilityLoad.lighter(FacilityLoad(freeSlots: 1), FacilityLoad(queued: 0)) == true)
+        #expect(FacilityLoad.lighter(FacilityLoad(freeSlots: 5), FacilityLoad(freeSlots: 2)) == true)
     }
 
     // MARK: The funnel

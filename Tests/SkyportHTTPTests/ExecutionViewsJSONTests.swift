@@ -50,7 +50,8 @@ import Testing
             compute: .object(["cores": .object(["min": .number(2)]), "volumes": .array([.object(["path": .string("/data/\(text)")])])]),
             storage: [.object(["size": .object(["min": .number(10), "max": .number(20)])])],
             data: [.object(["location": .string("https://d/\(text)"), "meta": .object(["name": .string(text)])])],
-            costs: [.object(["min": .number(1.5), "max": .number(-3.75)])], metrics: [.object(["min": .number(0.25)])])
+            costs: [.object(["min": .number(1.5), "max": .number(-3.75), "big": .number(9_500_000_000_000_000), "\u{212B}": .string("angstrom"), "B": .null])],
+            metrics: [.object(["min": .number(0.25), "huge": .number(1e300)])])
     }
 
     static let schedule = ExecutionViews.Schedule(

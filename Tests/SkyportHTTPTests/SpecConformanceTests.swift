@@ -36,7 +36,7 @@ import Testing
         let script = root.appendingPathComponent("scripts/eb_schema_check.py").path
         let run = try await vosiRunProcess(
             try python(), [script, "--spec", spec.path, "--extension-kind", "urn:skyport:kinds:", schema] + files.map(\.path), stdout: out)
-        return (run.status, (try? String(contentsOf: out, encoding: .utf8)) ?? "" + run.output)
+        return (run.status, ((try? String(contentsOf: out, encoding: .utf8)) ?? "") + run.output)
     }
 
     @Test func everyOfferSetAndSessionServedForTheTranscriptsIsValidAgainstTheSpec() async throws {

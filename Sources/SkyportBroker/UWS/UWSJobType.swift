@@ -71,7 +71,8 @@ public struct UWSJobType: Sendable {
     /// Runs the request parser, naming the job parameter a failing field came from.
     static func parse(_ doc: JSONValue, now: Date, egress: EgressPolicy, parameter: (String) -> String) throws -> NormalisedRequest {
         do {
-            return try ExecutionRequestParser.parse(doc, now: now, egress: egress)
+            // A UWS client is told at once (a 4xx) what an ExecutionBroker client is told with `result: NO`.
+            return try ExecutionRequestParser.parse(doc, now: now, egress: egress, strict: true)
         } catch let failure as ValidationFailure {
             throw BrokerError.invalidParameters(failure.errors.map { FieldError(parameter($0.field), $0.description) })
         }

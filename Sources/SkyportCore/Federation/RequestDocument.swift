@@ -19,7 +19,14 @@ public enum RequestDocument {
         // Skyport's own kinds (tap-query, uws-job, binder-notebook) are written as this broker read them, defaults
         // resolved, so that another Skyport reads them without notes of its own.
         let specKind = [ExecutableKind.dockerContainer, .jupyterNotebook, .singularityContainer].contains { $0 == r.executable.kind }
-        doc["executable"] = (specKind ? c?.executable : nil) ?? .object(executable(r.executable))
+        if specKind, var written = c?.executable?.objectValue {
+            // What codemeta filled in (the kind, a repository, ref or path) is passed on too.
+            let read = executable(r.executable)
+            for key in ["kind", "repository", "ref", "path"] where written[key] == nil { written[key] = read[key] }
+            doc["executable"] = .object(written)
+        } else {
+            doc["executable"] = .object(executable(r.executable))
+        }
         var compute = c?.compute?.objectValue ?? ["kind": .string("\(kinds)/compute/simple-compute-resource.yaml")]
         if let cores = r.cores { compute["cores"] = range(cores) }
         if let memory = r.memory { compute["memory"] = range(memory) }

@@ -67,7 +67,10 @@ public struct FacilityLoad: Sendable, Hashable, Codable {
 
     /// Orders by load, least loaded first: more free slots, then fewer queued jobs; unknown values after known ones.
     static func lighter(_ a: FacilityLoad?, _ b: FacilityLoad?) -> Bool? {
-        let fa = a?.freeSlots ?? -1, fb = b?.freeSlots ?? -1
+        // Free slots first (most first), then what is unknown, then none free: a full facility starts nothing now.
+        func tier(_ l: FacilityLoad?) -> Int { l?.freeSlots.map { $0 > 0 ? 0 : 2 } ?? 1 }
+        if tier(a) != tier(b) { return tier(a) < tier(b) }
+        let fa = a?.freeSlots ?? 0, fb = b?.freeSlots ?? 0
         if fa != fb { return fa > fb }
         let qa = a?.queued ?? .max, qb = b?.queued ?? .max
         if qa != qb { return qa < qb }

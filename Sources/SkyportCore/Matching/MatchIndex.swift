@@ -137,7 +137,8 @@ public struct MatchIndex: Sendable {
                     if !q.items.isEmpty {
                         if !rses.declared(i) {
                             missingBytes &+= q.itemBytes
-                            if q.locatable > 0 { flags |= FlagBit.facilityDataUnknown }
+                            // A facility that declares no RSEs holds nothing locally as far as anyone knows.
+                            if q.locatable > 0 { if q.localityRequired { reasons |= ReasonBit.dataNotColocated } else { flags |= FlagBit.facilityDataUnknown } }
                         } else {
                             for n in 0..<q.items.count {
                                 if rses.intersects(i, q.items[n]) { colocated &+= 1 } else { missingBytes &+= q.itemSizes[n] }
@@ -154,7 +155,7 @@ public struct MatchIndex: Sendable {
                     } else {
                         accepted.append(AcceptedEntry(
                             index: Int32(i), flags: flags, colocated: Int32(colocated), headroom: q.headroom(f),
-                            staging: missingBytes == 0 ? 0 : Double(missingBytes) * f.secondsPerByte, cost: f.cost))
+                            staging: missingBytes == 0 ? 0 : Swift.min(Double(missingBytes) * f.secondsPerByte, CompiledFacility.maxStaging), cost: f.cost))
                     }
                 }
             }
@@ -310,6 +311,8 @@ struct CompiledFacility: Sendable {
     var archBits: UInt8
     /// Seconds to stage one byte from elsewhere.
     var secondsPerByte: Double
+    /// The longest staging estimate (ten years): beyond it the number says nothing more.
+    static let maxStaging = 10 * 366 * 86_400.0
     var cost: Double
     /// Reciprocals for headroom (0 when unknown or zero).
     var invLimitCores: Double
@@ -332,7 +335,7 @@ struct CompiledFacility: Sendable {
         capGPUs = f.capacity.gpus.map { Swift.max(0, $0) } ?? -1
         gpuMemory = f.hardware?.gpuMemory ?? -1
         archBits = (f.hardware?.architectures ?? []).reduce(0) { $0 | $1.bit }
-        secondsPerByte = 1 / ((f.data.bandwidth ?? FacilityData.assumedBandwidth) * 1_000_000)
+        secondsPerByte = 1 / (Swift.max(f.data.bandwidth ?? FacilityData.assumedBandwidth, 0.001) * 1_000_000)
         cost = f.cost ?? -1
         func inv(_ v: Int) -> Double { v > 0 ? 1 / Double(v) : 0 }
         invLimitCores = inv(limitCores)

@@ -102,7 +102,11 @@ public struct OfferPlanner: Sendable {
         var byStart = request.needs?.rank == .earliestStart
             ? byEarliestStart(request, candidates, calendars: calendars, from: earliest, latest: latest).makeIterator() : nil
         var inRank = candidates.enumerated().makeIterator()
-        while let (rank, candidate) = byStart != nil ? byStart!.next() : inRank.next().map({ ($0.offset, $0.element) }) {
+        var position = 0
+        while let (matchRank, candidate) = byStart != nil ? byStart!.next() : inRank.next().map({ ($0.offset, $0.element) }) {
+            // Offers are listed (and `/direct` accepts) by rank: in the order the candidates are walked.
+            let rank = byStart != nil ? position : matchRank
+            position += 1
             guard plan.offers.count < settings.maxOffers else { break }
             let f = candidate.facility
             guard open.allSatisfy({ $0.facility != f.id }) else { continue }
@@ -208,9 +212,10 @@ public struct OfferPlanner: Sendable {
             duration = min(settings.defaultDuration.seconds, limit)
         }
         var slotting = Slotting(facility: f.id, cores: cores, memory: memory, duration: max(0, duration))
-        if let wanted = r.needs?.gpus, let lower = wanted.min ?? wanted.max {
-            // Matching has checked the limit: offer what is asked, up to the limit.
-            slotting.gpus = min(wanted.max ?? lower, max(lower, f.limits.gpus ?? lower))
+        if let wanted = r.needs?.gpus {
+            // Matching has checked the least (at least 1) against the limit: offer what is asked, up to the limit.
+            let lower = max(1, wanted.min ?? 1)
+            slotting.gpus = max(lower, min(wanted.max ?? lower, f.limits.gpus ?? lower))
         }
         return .offerable(slotting)
     }

@@ -34,8 +34,9 @@ extension ExecutionRequestParser {
                 continue
             }
             guard let o = r.object(item, field) else { continue }
-            guard let name = r.string(o["name"], "\(field).name"), !name.isEmpty, name.count <= 64 else {
-                if o["name"] == nil { r.error("\(field).name", "is required: a runtime such as python, r or julia") }
+            guard let name = r.string(o["name"], "\(field).name"), !name.isEmpty, name.count <= 64,
+                  name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.+".contains($0) }) else {
+                r.error("\(field).name", "is required: a runtime such as python, r or julia (letters, digits, - _ . +; its version goes in version)")
                 continue
             }
             var range = VersionRange.any
@@ -57,7 +58,12 @@ extension ExecutionRequestParser {
         }
         if let software = request.software {
             let (fromCodemeta, arch) = codemetaNeeds(software, &r)
-            runtimes += fromCodemeta
+            if request.executable.kind?.isContainer == true {
+                // A container brings its own runtime: what the software needs is inside the image.
+                if !fromCodemeta.isEmpty { r.note(.info, "software", "the runtimes the software names come with the container image; not matched") }
+            } else {
+                runtimes += fromCodemeta
+            }
             if needs.architecture == nil, let arch {
                 needs.architecture = arch
                 r.note(.info, "software.processorRequirements", "architecture \(arch.rawValue) taken from the software")
@@ -79,8 +85,9 @@ extension ExecutionRequestParser {
     /// `compute.gpus`: a count (`2`), a range (`{"min": 1, "max": 2}`), or `{"count": ..., "models": [...], "memory": ...}`
     /// with the least memory per GPU in GiB (a number, or `{"min": n}`).
     private static func readGPUs(_ value: JSONValue, _ field: String, _ needs: inout RequestNeeds, _ r: inout DocumentReader) {
-        if case .number = value {
-            needs.gpus = r.bound(value, field).map { ResourceRange(min: $0, max: $0) }
+        if case .number(let n) = value {
+            // Zero GPUs asks for none.
+            if n != 0 { needs.gpus = r.bound(value, field).map { ResourceRange(min: $0, max: $0) } }
             return
         }
         guard let o = r.object(value, field) else { return }
