@@ -81,7 +81,7 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: ReasonCase.all)
     func eachHardFilterRejectsWithItsReason(_ c: ReasonCase) throws {
         // Given a facility that fails exactly one filter, and one that passes everything
-        let outcome = Matcher.match(c.request, against: [c.facility, F.facility("roomy", accepts: [.jupyterNotebook, .dockerContainer], limits: FacilityLimits(), capacity: FacilityCapacity())])
+        let outcome = Matcher.match(c.request, against: [c.facility, F.facility("roomy", accepts: [.jupyterNotebook, .dockerContainer], limits: FacilityLimits(), capacity: FacilityCapacity(), rses: ["DESY-DCACHE"])])
         // Then the first is rejected with that one reason, carrying what was asked and what is offered
         let rejection = try #require(outcome.rejections.first)
         #expect(outcome.rejections.count == 1)
