@@ -13,10 +13,7 @@ struct ExecutionController: Controller {
     func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.post, "/requests") { request, context in
             let now = deps.now
-            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes, xml: true)
-            let key = try Self.idempotencyKey(request)
-            let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
-            let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
+            let (document, key, digest, path) = try await asked(request)
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
@@ -30,10 +27,7 @@ struct ExecutionController: Controller {
 
         table.add(.post, "/direct") { request, context in
             let now = deps.now
-            let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes, xml: true)
-            let key = try Self.idempotencyKey(request)
-            let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
-            let path = try Self.federationPath(request, broker: deps.broker.federation?.brokerID)
+            let (document, key, digest, path) = try await asked(request)
             let parsed: NormalisedRequest
             do {
                 parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
@@ -77,6 +71,15 @@ struct ExecutionController: Controller {
                 writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
                 for: request, xmlRoot: ExecutionViews.sessionXMLRoot)
         }
+    }
+
+    /// What `POST /requests` and `/direct` read before parsing: the document (JSON, YAML or XML), the client's
+    /// Idempotency-Key with a digest of the body it came with, and the brokers the request passed through.
+    func asked(_ request: Request) async throws -> (JSONValue, key: String?, digest: String?, FederationPath) {
+        let (document, bytes) = try await Representation.readDocumentAndBytes(request, limit: deps.maxBodyBytes, xml: true)
+        let key = try Self.idempotencyKey(request)
+        let digest = key.map { _ in SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+        return (document, key, digest, try Self.federationPath(request, broker: deps.broker.federation?.brokerID))
     }
 
     /// The brokers the request passed through (`Skyport-Via`); a request that already passed through this broker,
