@@ -62,3 +62,10 @@ import Testing
         #expect(try P.parse(P.notebook).needs == nil)
     }
 }
+
+extension RequestNeedsParserTests {
+    @Test func aCodemetaRuntimeObjectKeepsItsVersion() throws {
+        let r = try P.parse(#""executable": {"kind": "jupyter-notebook", "location": "https://example.org/a.ipynb"}, "software": {"name": "x", "programmingLanguage": {"@type": "ComputerLanguage", "name": "R", "version": ">= 4.1"}, "softwareRequirements": [{"name": "R6"}]}"#)
+        #expect(r.needs?.runtimes == ["r >=4.1"])
+    }
+}

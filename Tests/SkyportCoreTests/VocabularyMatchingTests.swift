@@ -310,3 +310,12 @@ import Testing
         #expect(Matcher.match(r, against: facilities).funnel.emptiedBy == .architecture)
     }
 }
+
+extension VocabularyMatchingTests {
+    @Test func anEmptyArchitectureListDeclaresNone() throws {
+        var r = F.request()
+        r.needs = RequestNeeds(architecture: .x86_64)
+        let outcome = Matcher.match(r, against: [Self.facility("none", hardware: FacilityHardware(architectures: []))])
+        #expect(try #require(outcome.rejections.first).reasons.map(\.code) == [.architectureNotSupported])
+    }
+}

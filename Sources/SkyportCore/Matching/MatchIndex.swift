@@ -88,7 +88,7 @@ public struct MatchIndex: Sendable {
                         reasons |= ReasonBit.kindNotAccepted
                     }
                     if q.archBit != 0 {
-                        if f.archBits == 0 { flags |= FlagBit.architectureUnknown } else if f.archBits & q.archBit == 0 { reasons |= ReasonBit.architecture }
+                        if !f.archKnown { flags |= FlagBit.architectureUnknown } else if f.archBits & q.archBit == 0 { reasons |= ReasonBit.architecture }
                     }
                     if q.gpus > 0 {
                         // GPUs are never assumed: a facility that declares none has none.
@@ -307,8 +307,9 @@ struct CompiledFacility: Sendable {
     var capMemory: Int
     var capGPUs: Int
     var gpuMemory: Int
-    /// `Architecture.bit`s; 0 is unknown.
+    /// `Architecture.bit`s, when the facility declares its architectures (an empty list declares none).
     var archBits: UInt8
+    var archKnown: Bool
     /// Seconds to stage one byte from elsewhere.
     var secondsPerByte: Double
     /// The longest staging estimate (ten years): beyond it the number says nothing more.
@@ -335,6 +336,7 @@ struct CompiledFacility: Sendable {
         capGPUs = f.capacity.gpus.map { Swift.max(0, $0) } ?? -1
         gpuMemory = f.hardware?.gpuMemory ?? -1
         archBits = (f.hardware?.architectures ?? []).reduce(0) { $0 | $1.bit }
+        archKnown = f.hardware?.architectures != nil
         secondsPerByte = 1 / (Swift.max(f.data.bandwidth ?? FacilityData.assumedBandwidth, 0.001) * 1_000_000)
         cost = f.cost ?? -1
         func inv(_ v: Int) -> Double { v > 0 ? 1 / Double(v) : 0 }

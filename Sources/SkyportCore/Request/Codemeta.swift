@@ -48,14 +48,14 @@ public enum Codemeta {
         sw.name = texts(doc["name"]).first
         sw.version = version(doc, &notes)
         sw.repository = texts(doc["codeRepository"]).first.map(cleanRepository)
-        sw.languages = unique(texts(doc["programmingLanguage"]).flatMap { split($0, ",") })
+        sw.languages = unique(versioned(doc["programmingLanguage"]).flatMap { split($0, ",") })
         sw.operatingSystems = unique(texts(doc["operatingSystem"]).flatMap { split($0, ",") }.map(operatingSystem))
         sw.runtimePlatforms = unique(texts(doc["runtimePlatform"]).flatMap { split($0, ",") })
         sw.keywords = unique(texts(doc["keywords"]).flatMap { split($0, ",;") })
         sw.memoryRequirements = requirement(doc, "memoryRequirements")
         sw.processorRequirements = requirement(doc, "processorRequirements")
         sw.storageRequirements = requirement(doc, "storageRequirements")
-        let requirements = unique(texts(doc["softwareRequirements"]).flatMap { split($0, ",;\n") })
+        let requirements = unique(versioned(doc["softwareRequirements"]).flatMap { split($0, ",;\n") })
         sw.requirements = requirements.isEmpty ? nil : requirements
 
         var executable = ExecutableRequest(
@@ -210,6 +210,20 @@ public enum Codemeta {
             return []
         default:
             return DocumentReader.text(of: value).flatMap { $0.isEmpty ? nil : [$0] } ?? []
+        }
+    }
+
+    /// Like `texts`, but an object's `version` follows its name (`{"name": "R", "version": ">= 4.1"}` is `R >= 4.1`),
+    /// so that a runtime's version range is not lost.
+    static func versioned(_ value: JSONValue?) -> [String] {
+        guard let value else { return [] }
+        switch value {
+        case .array(let items): return items.flatMap { versioned($0) }
+        case .object(let o):
+            guard let name = texts(.object(o)).first else { return [] }
+            guard let version = o["version"].flatMap({ texts($0).first }), !version.isEmpty else { return [name] }
+            return ["\(name) \(version)"]
+        default: return texts(value)
         }
     }
 
