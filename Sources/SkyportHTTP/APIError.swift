@@ -84,22 +84,39 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             headers: [.retryAfter: String(seconds)])
     }
 
-    struct Body: Encodable {
+    /// An RFC 9457 problem details document, with Skyport's `code`, `errors[]` and `requestId` as extension members.
+    struct Problem: Encodable {
+        var type: String
+        var title: String
         var status: Int
+        var detail: String
+        var instance: String?
         var code: String
-        var message: String
         var errors: [FieldError]?
         var requestId: String?
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = Body(
-            status: status.code, code: code, message: message, errors: errors.isEmpty ? nil : errors,
-            requestId: context.logger[metadataKey: "request_id"].map { "\($0)" })
-        var response = try Representation.response(body, status: status, for: request)
-        for field in headers { response.headers.append(field) }
-        return response
+    /// The problem type of an error code: a stable URI per code (listed in specs/openapi.yaml, `Problem`).
+    public static func problemType(_ code: String) -> String { "urn:skyport:problem:\(code)" }
+
+    public static let problemMediaType = "application/problem+json"
+
+    /// The problem document for a request (its path is the `instance`).
+    func problem(instance: String?, requestId: String?) -> Problem {
+        Problem(
+            type: Self.problemType(code), title: status.reasonPhrase, status: status.code, detail: message, instance: instance, code: code,
+            errors: errors.isEmpty ? nil : errors, requestId: requestId)
     }
+
+    /// Always `application/problem+json`, whatever the `Accept` header asks for.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = problem(instance: request.uri.path, requestId: context.logger[metadataKey: "request_id"].map { "\($0)" })
+        var fields: HTTPFields = [.contentType: Self.problemMediaType]
+        for field in headers { fields.append(field) }
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(body))))
+    }
+
+    private static let encoder = CanonicalJSON.encoder()
 }
 
 extension HTTPField.Name {

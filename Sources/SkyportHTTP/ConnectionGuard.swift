@@ -297,8 +297,10 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
         timer?.cancel()
         timer = nil
         let statusCode = status.prefix(3)
-        let body = #"{"status":\#(statusCode),"code":"\#(code)","message":"\#(message)"}"#
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extraHeaders)Connection: close\r\n\r\n"
+        // RFC 9457 problem details, as every other error (APIError.Problem), keys in the canonical order.
+        let title = status.dropFirst(4)
+        let body = #"{"code":"\#(code)","detail":"\#(message)","status":\#(statusCode),"title":"\#(title)","type":"\#(APIError.problemType(code))"}"#
+        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(APIError.problemMediaType)\r\nContent-Length: \(body.utf8.count)\r\n\(extraHeaders)Connection: close\r\n\r\n"
         let buffer = context.channel.allocator.buffer(string: head + body)
         let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
         let channel = context.channel

@@ -30,10 +30,14 @@ public enum SkyportRouter {
     /// there. These routes stay out of the table (they are no operation of the API).
     static func methodNotAllowed(for entries: [RouteTable<SkyportRequestContext>.Entry]) -> RouteCollection<SkyportRequestContext> {
         let collection = RouteCollection(context: SkyportRequestContext.self)
-        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .trace]
         for (path, registered) in Dictionary(grouping: entries, by: \.path) {
             let allowed = Set(registered.map(\.method))
-            let allow = methods.map(\.rawValue).filter(allowed.contains).joined(separator: ", ")
+            let allow = (methods.map(\.rawValue).filter(allowed.contains) + ["OPTIONS"]).joined(separator: ", ")
+            // OPTIONS says what the path takes.
+            collection.on(RouterPath(path), method: .options) { _, _ -> Response in
+                Response(status: .noContent, headers: [.allow: allow])
+            }
             for method in methods where !allowed.contains(method.rawValue) {
                 collection.on(RouterPath(path), method: method) { _, _ -> Response in
                     throw APIError(

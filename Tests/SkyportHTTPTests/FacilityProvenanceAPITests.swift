@@ -194,7 +194,7 @@ struct FacilityRefreshAPITests {
             #expect(r.status == .conflict)
             #expect(try r.json()["code"] as? String == "no-capabilities-url")
             #expect(try r.errorFields() == ["endpoints"])
-            #expect((try r.json()["message"] as? String)?.contains("provenance.capabilities") == true)
+            #expect((try r.json()["detail"] as? String)?.contains("provenance.capabilities") == true)
         }
     }
 
@@ -215,7 +215,7 @@ struct FacilityRefreshAPITests {
             let r = try await client.send(.post, "/facilities/f/refresh", token: TestBroker.aliceToken)
             #expect(r.status == .badGateway, "\(r.text)")
             #expect(try r.json()["code"] as? String == code)
-            #expect((try r.json()["message"] as? String)?.contains(says) == true, "\(r.text)")
+            #expect((try r.json()["detail"] as? String)?.contains(says) == true, "\(r.text)")
             #expect(try r.errorFields() == ["capabilities"])
             #expect(try await client.send(.get, "/facilities/f").text == before)
         }

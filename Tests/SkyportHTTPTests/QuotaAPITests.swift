@@ -75,7 +75,7 @@ struct QuotaAPITests {
             #expect(refused.status == .forbidden, "\(refused.text)")
             let error = try Self.body(refused.text)
             #expect(error["code"] as? String == "quota-exceeded")
-            #expect((error["message"] as? String)?.contains("your quota of concurrent sessions: limit 1, running 1") == true, "\(error)")
+            #expect((error["detail"] as? String)?.contains("your quota of concurrent sessions: limit 1, running 1") == true, "\(error)")
             #expect(try await client.send(.get, s2, token: fred).text.contains("\"OFFERED\""))
             // A new request gets no offers while the session runs, and says why.
             let blocked = try await client.send(.post, "/requests", json: notebookRequest, token: fred)

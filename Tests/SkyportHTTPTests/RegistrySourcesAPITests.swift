@@ -148,7 +148,7 @@ import Testing
         try await TestBroker(store: store).run { client in
             let r = try await client.send(.delete, Self.path, token: TestBroker.aliceToken)
             #expect(r.status == .forbidden)
-            #expect(try r.json()["message"] as? String ?? "" == "registry source '\(Self.url)' comes from the broker's configuration (SKYPORT_REGISTRY_SOURCES): it is removed there")
+            #expect(try r.json()["detail"] as? String ?? "" == "registry source '\(Self.url)' comes from the broker's configuration (SKYPORT_REGISTRY_SOURCES): it is removed there")
         }
         #expect(try await store.registrySources().count == 1)
     }

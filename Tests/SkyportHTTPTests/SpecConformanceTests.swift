@@ -170,11 +170,24 @@ import Testing
         try await TestBroker().run { (client: any TestClientProtocol) async throws in
             let put = try await client.send(.put, "/requests", json: "{}")
             #expect(put.status == .methodNotAllowed)
-            #expect(put.headers[.allow] == "POST")
+            #expect(put.headers[.allow] == "POST, OPTIONS")
             let delete = try await client.send(.delete, "/sessions/00000000-0000-0000-0000-000000000000")
             #expect(delete.status == .methodNotAllowed)
-            #expect(delete.headers[.allow] == "GET, POST")
-            #expect(try delete.json()["code"] as? String == "method-not-allowed")
+            #expect(delete.headers[.allow] == "GET, POST, OPTIONS")
+            // An RFC 9457 problem, in JSON whatever the client accepts.
+            #expect(delete.headers[.contentType] == "application/problem+json")
+            let problem = try delete.json()
+            #expect(problem["code"] as? String == "method-not-allowed")
+            #expect(problem["type"] as? String == "urn:skyport:problem:method-not-allowed")
+            #expect(problem["title"] as? String == "Method Not Allowed" && problem["status"] as? Int == 405)
+            #expect(problem["instance"] as? String == "/sessions/00000000-0000-0000-0000-000000000000")
+            #expect((problem["detail"] as? String)?.contains("DELETE") == true)
+            let yaml = try await client.send(.trace, "/requests", headers: [.accept: "application/yaml"])
+            #expect(yaml.status == .methodNotAllowed && yaml.headers[.contentType] == "application/problem+json")
+            #expect(try yaml.json()["status"] as? Int == 405)
+            let options = try await client.send(.options, "/facilities")
+            #expect(options.status == .noContent)
+            #expect(options.headers[.allow] == "GET, POST, OPTIONS")
             #expect(try await client.send(.get, "/no-such-path").status == .notFound)
         }
     }

@@ -263,9 +263,9 @@ func vosiRunProcess(_ executable: String, _ arguments: [String], stdout: URL? = 
         try await TestBroker().run { client in
             let missing = try await client.send(.get, "/registry/records/ivo%3A%2F%2Fnowhere.org%2Fx")
             #expect(missing.status == .notFound)
-            #expect(missing.headers[.contentType] == "application/json")
+            #expect(missing.headers[.contentType] == "application/problem+json")
             #expect(try missing.json()["code"] as? String == "not-found")
-            #expect(try missing.json()["message"] as? String == "facility 'ivo://nowhere.org/x' does not exist")
+            #expect(try missing.json()["detail"] as? String == "facility 'ivo://nowhere.org/x' does not exist")
             let bad = try await client.send(.get, "/registry/records/%FF")
             #expect(bad.status == .badRequest)
             #expect(try bad.errorFields() == ["id"])

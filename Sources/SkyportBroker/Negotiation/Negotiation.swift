@@ -154,10 +154,22 @@ public struct Negotiation: Sendable {
             BrokerMessage(kind: "urn:request-note", level: $0.level == .warning ? .WARN : .INFO, time: now, message: "\($0.field): \($0.message)")
         }
         if !federation.asked.isEmpty {
-            let answered = federation.asked.count - late.count
+            // Counted from the answers themselves, so that the words agree with rejected[].
+            var withOffers = 0, without = 0, failed = 0
+            for (candidate, _, _) in federation.asked {
+                switch federation.answers[candidate.facility.id] {
+                case .offers?: withOffers += 1
+                case .noOffers?: without += 1
+                case .late?: break
+                case .loop?, .failed?, nil: failed += 1
+                }
+            }
+            var parts = ["\(withOffers) answered with offers", "\(without) without"]
+            if !late.isEmpty { parts.append("\(late.count) too late") }
+            if failed > 0 { parts.append("\(failed) could not be asked or refused (see rejected[])") }
             messages.append(BrokerMessage(
                 kind: "urn:federation", level: .INFO, time: now,
-                message: "asked \(federation.asked.count) other broker(s); \(answered) answered in time"))
+                message: "asked \(federation.asked.count) other broker(s): " + parts.joined(separator: ", ")))
         }
         if !late.isEmpty {
             messages.append(BrokerMessage(

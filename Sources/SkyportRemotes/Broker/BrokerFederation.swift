@@ -133,9 +133,9 @@ public struct BrokerFederation: OfferForwarder {
         return try? JSONValue.parse(response.body)
     }
 
-    /// The `message` of a Skyport error document in an error's snippet, if there is one.
+    /// The `detail` of a problem document (RFC 9457; older Skyports wrote `message`) in an error's snippet, if there is one.
     static func errorMessage(_ error: RemoteError) -> String? {
-        guard let snippet = error.snippet, let range = snippet.range(of: #""message": ?"([^"]*)""#, options: .regularExpression) else {
+        guard let snippet = error.snippet, let range = snippet.range(of: #""(detail|message)": ?"([^"]*)""#, options: .regularExpression) else {
             return error.snippet
         }
         let match = snippet[range]
