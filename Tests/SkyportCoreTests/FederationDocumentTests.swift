@@ -133,7 +133,8 @@ import Testing
              "rejected": [{"facility": "a", "reasons": [{"code": "federation-loop", "message": "federation loop: via x"}]}]}
             """#.utf8))
         let answer = try RemoteDocuments.offerSet(doc, base: URL(string: "http://b/requests")!).get()
-        #expect(answer == .noOffers(offerSet: "http://b/offersets/1", messages: ["no facility can run this", "federation loop: via x"]))
+        // The facilities' reasons come before the broker's other (not ERROR) messages: they say most.
+        #expect(answer == .noOffers(offerSet: "http://b/offersets/1", messages: ["federation loop: via x", "no facility can run this"]))
         let reason = try #require(answer.reason(for: FacilityID("broker-b")))
         #expect(reason.code == .brokerNoOffers && reason.message.contains("federation loop"))
     }

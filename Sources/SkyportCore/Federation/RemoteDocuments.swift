@@ -25,15 +25,17 @@ public enum RemoteDocuments {
     /// Offers not in phase `OFFERED` are skipped; relative session URLs are resolved against `base`.
     public static func offerSet(_ doc: JSONValue, base: URL) -> Result<BrokerAnswer, Problem> {
         guard let root = doc.objectValue else { return .failure(Problem("the answer is not a JSON object (an offer set)")) }
-        var messages = (root["meta"]?["messages"]?.arrayValue ?? []).compactMap { m -> String? in
-            m["message"]?.stringValue ?? m.stringValue
-        }
-        // Skyport's extension: each facility it turned down, and why (a loop further on shows here).
+        // What says most comes first: the broker's errors (what it cannot honour), then each facility it turned
+        // down and why (Skyport's extension: a loop further on shows here), then its other messages.
+        let said = (root["meta"]?["messages"]?.arrayValue ?? [])
+        let errors = said.filter { $0["level"]?.stringValue == "ERROR" }.compactMap { $0["message"]?.stringValue }
+        var messages = errors
         for rejected in root["rejected"]?.arrayValue ?? [] {
             for reason in rejected["reasons"]?.arrayValue ?? [] {
                 if let text = reason["message"]?.stringValue { messages.append(text) }
             }
         }
+        messages += said.filter { $0["level"]?.stringValue != "ERROR" }.compactMap { m -> String? in m["message"]?.stringValue ?? m.stringValue }
         // Another broker's words are shown to users here: kept short, and few.
         messages = messages.prefix(maxMessages).map { clip($0, maxText) }
         let link = root["meta"]?["url"]?.stringValue.flatMap { resolve($0, base) } ?? base.absoluteString
