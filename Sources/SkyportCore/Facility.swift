@@ -250,6 +250,8 @@ public struct Facility: Sendable, Hashable, Codable {
 /// A filter on the facility list.
 public struct FacilityQuery: Sendable, Hashable {
     public var accepts: ExecutableKind?
+    /// The filter names a kind no facility runs: nothing matches.
+    public var runsNothing = false
     public var status: FacilityStatus?
 
     public init(accepts: ExecutableKind? = nil, status: FacilityStatus? = nil) {
@@ -258,6 +260,6 @@ public struct FacilityQuery: Sendable, Hashable {
     }
 
     public func matches(_ f: Facility) -> Bool {
-        (accepts.map { f.accepts.contains($0) } ?? true) && (status.map { f.status == $0 } ?? true)
+        !runsNothing && (accepts.map { f.accepts.contains($0) } ?? true) && (status.map { f.status == $0 } ?? true)
     }
 }

@@ -65,10 +65,8 @@ struct FacilityController: Controller {
     static func query(_ params: Parameters) throws -> FacilityQuery {
         var query = FacilityQuery()
         if let text = params.get("accepts") {
-            guard let kind = ExecutableKind(text) else {
-                throw APIError.badRequest("unknown executable kind '\(text)': use one of \(ExecutableKind.knownAliases.joined(separator: ", ")) or a kind URI", field: "accepts")
-            }
-            query.accepts = kind
+            // A kind no facility can run (a bare word that is no known kind) lists no facility, as matching rejects it.
+            if let kind = ExecutableKind(text) { query.accepts = kind } else { query.runsNothing = true }
         }
         if let text = params.get("status") {
             guard let status = FacilityStatus(rawValue: text.lowercased()) else {

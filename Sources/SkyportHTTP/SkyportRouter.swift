@@ -30,7 +30,8 @@ public enum SkyportRouter {
     /// there. These routes stay out of the table (they are no operation of the API).
     static func methodNotAllowed(for entries: [RouteTable<SkyportRequestContext>.Entry]) -> RouteCollection<SkyportRequestContext> {
         let collection = RouteCollection(context: SkyportRequestContext.self)
-        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .trace]
+        // QUERY (the HTTP QUERY method draft) too: a client that tries it is told what the path takes.
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .trace, HTTPRequest.Method("QUERY")!]
         for (path, registered) in Dictionary(grouping: entries, by: \.path) {
             let allowed = Set(registered.map(\.method))
             let allow = (methods.map(\.rawValue).filter(allowed.contains) + ["OPTIONS"]).joined(separator: ", ")

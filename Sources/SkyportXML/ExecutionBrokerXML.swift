@@ -16,11 +16,16 @@ public enum ExecutionBrokerXML {
 
     static let lists: Set<String> = [
         "locations", "command", "ports", "addresses", "volumes", "costs", "metrics", "replicas", "messages", "data", "offers",
-        "connectors", "results", "notes", "rejected", "reasons", "steps", "runtimes", "environments", "images", "rses",
+        "connectors", "results", "notes", "rejected", "reasons", "steps", "runtimes", "environments", "images", "rses", "basket",
     ]
     static let maps: Set<String> = ["environment", "values", "parameters"]
     static let numbers: Set<String> = ["min", "max", "port", "datasize", "calib_level", "content_length", "size", "passed", "tried", "total", "maxrec"]
     static let booleans: Set<String> = ["privileged", "access"]
+    /// Elements that hold an object: empty, they are an empty object, not an empty text.
+    static let objects: Set<String> = [
+        "executable", "compute", "schedule", "requested", "meta", "image", "platform", "network", "internal", "external", "environment",
+        "size", "cores", "memory", "gpus", "software", "rucio", "ivoa", "skao", "obscore", "datalink", "checksum", "values", "basket",
+    ]
 
     // MARK: Writing
 
@@ -99,6 +104,7 @@ public enum ExecutionBrokerXML {
         }
         if children.isEmpty, kind == nil {
             let text = node.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.isEmpty, objects.contains(name) { return .object([:]) }
             if numbers.contains(name), let n = Double(text), n.isFinite, text.allSatisfy({ $0.isNumber || "+-.eE".contains($0) }) { return .number(n) }
             if booleans.contains(name), text == "true" || text == "false" { return .bool(text == "true") }
             return .string(text)

@@ -63,10 +63,17 @@ import SkyportCore
 
     @Test(arguments: ["uri://zeppelin-notebook", "uri://docker-compose", "uri://portainer-container", "spaceship"])
     func unknownTaskTypeReadsNothingElse(tasktype: String) throws {
-        let request = try AcceptsProbe.parse(document: requestJSON(#"{"tasktype": "\#(tasktype)", "resources": {"mincores": "lots"}}"#))
+        let request = try AcceptsProbe.parse(document: requestJSON(#"{"tasktype": "\#(tasktype)", "resources": {"mincores": 4}}"#))
         #expect(request.executable.kind == nil)
         #expect(request.cores == nil)
         #expect(request.notes.map(\.field) == ["tasktype"])
+    }
+
+    /// The answer to an unknown task type is NO, but its resources are still held to their types.
+    @Test func anUnknownTaskTypesResourcesAreStillTyped() {
+        #expect(throws: ValidationFailure.self) {
+            try AcceptsProbe.parse(document: requestJSON(#"{"tasktype": "x", "resources": {"maxcores": true}}"#))
+        }
     }
 
     @Test(arguments: [

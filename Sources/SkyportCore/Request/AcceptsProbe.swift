@@ -45,7 +45,11 @@ public enum AcceptsProbe {
             return NormalisedRequest(executable: ExecutableRequest())
         }
         guard let kind = ExecutableKind(tasktype), kind.isKnown else {
-            r.note(.warning, "tasktype", "task type '\(tasktype)' is not understood; nothing else was read")
+            // The answer is NO, but what the probe says is still held to its types.
+            var ignored = NormalisedRequest(executable: ExecutableRequest())
+            if let resources = r.object(doc["resources"], "resources") { read(resources, into: &ignored, &r) }
+            try r.check()
+            r.note(.warning, "tasktype", "task type '\(tasktype)' is not understood; nothing else was used")
             return NormalisedRequest(executable: ExecutableRequest(), notes: r.notes)
         }
         var request = NormalisedRequest(executable: taskinfo(doc["taskinfo"], kind, &r))
