@@ -19,7 +19,7 @@ public enum ExecutionBrokerXML {
         "connectors", "results", "notes", "rejected", "reasons", "steps", "runtimes", "environments", "images", "rses", "basket",
     ]
     static let maps: Set<String> = ["environment", "values", "parameters"]
-    static let numbers: Set<String> = ["min", "max", "port", "datasize", "calib_level", "content_length", "size", "passed", "tried", "total", "maxrec"]
+    static let numbers: Set<String> = ["min", "max", "port", "datasize", "calib_level", "content_length", "size", "gpus", "passed", "tried", "total", "maxrec"]
     static let booleans: Set<String> = ["privileged", "access"]
     /// Elements that hold an object: empty, they are an empty object, not an empty text.
     static let objects: Set<String> = [

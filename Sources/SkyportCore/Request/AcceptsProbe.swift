@@ -40,7 +40,7 @@ public enum AcceptsProbe {
         }
         var r = DocumentReader()
         guard let tasktype = r.string(doc["tasktype"], "tasktype") else {
-            if doc["tasktype"] == nil { r.error("tasktype", "is required, such as uri://jupyter-notebook") }
+            if doc["tasktype"] == nil || doc["tasktype"]?.isNull == true { r.error("tasktype", "is required, such as uri://jupyter-notebook") }
             try r.check()
             return NormalisedRequest(executable: ExecutableRequest())
         }
@@ -127,6 +127,11 @@ public enum AcceptsProbe {
     private static func memory(_ value: JSONValue?, _ field: String, _ r: inout DocumentReader) -> Int? {
         guard let value, !value.isNull else { return nil }
         if case .number = value { return r.bound(value, field) }
+        // An empty size is no size (as an empty duration is no duration).
+        if value.stringValue?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+            r.error(field, "is empty: give a memory size such as 8G, 16GiB or 512M, or leave it out")
+            return nil
+        }
         guard let text = r.string(value, field) else { return nil }
         guard let gib = Quantities.gibibytes(text, strict: true) else {
             r.error(field, "'\(text)' is not a memory size such as 8G, 16GiB or 512M")

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs schemathesis (pinned, from PyPI, in a cached venv) against a live Skyport serving its own spec, without and with
+# an operator token: every check, the examples, coverage and fuzzing phases, a fixed number of examples per operation
+# and a seed, so that a run is bounded and repeatable. Not yet part of the test command (issue 18): it prints what the
+# spec and the server still disagree on. The stateful phase needs links in the spec (not there yet).
+# Usage: scripts/schemathesis-run.sh [EXAMPLES] [SEED]      (a debug build of this checkout: swift build first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples="${1:-10}" seed="${2:-1}"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/skyport/schemathesis-venv"
+if ! "$venv/bin/st" --version >/dev/null 2>&1; then
+  python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+fi
+work=$(mktemp -d) bin=.build/debug/skyport port=18777
+token=$("$bin" operator add schemathesis --db "$work/db.sqlite")
+SKYPORT_RATE_LIMIT=0 SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 "$bin" serve --port "$port" --db "$work/db.sqlite" >"$work/broker.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -fs "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
+status=0
+for auth in "" "Authorization: Bearer $token"; do
+  echo "== schemathesis ${auth:+with an operator token}${auth:-without a token}"
+  "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --checks all --phases examples,coverage,fuzzing \
+    --max-examples "$examples" --seed "$seed" --workers 1 ${auth:+-H "$auth"} || status=1
+done
+exit $status
