@@ -16,7 +16,8 @@ token=$("$bin" operator add schemathesis --db "$work/db.sqlite")
 SKYPORT_RATE_LIMIT=0 SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 "$bin" serve --port "$port" --db "$work/db.sqlite" >"$work/broker.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -fs "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
+for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+curl -fs "http://127.0.0.1:$port/health" >/dev/null || { echo "schemathesis-run: the broker did not start (see its log)" >&2; cat "$work/broker.log" >&2; exit 2; }
 status=0
 for auth in "" "Authorization: Bearer $token"; do
   echo "== schemathesis ${auth:+with an operator token}${auth:-without a token}"
