@@ -20,7 +20,7 @@ for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && b
 curl -fs "http://127.0.0.1:$port/health" >/dev/null || { echo "schemathesis-run: the broker did not start (see its log)" >&2; cat "$work/broker.log" >&2; exit 2; }
 status=0
 for auth in "" "Authorization: Bearer $token"; do
-  echo "== schemathesis ${auth:+with an operator token}${auth:-without a token}"
+  if [ -n "$auth" ]; then echo "== schemathesis with an operator token"; else echo "== schemathesis without a token"; fi
   "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --checks all --phases examples,coverage,fuzzing \
     --max-examples "$examples" --seed "$seed" --workers 1 ${auth:+-H "$auth"} || status=1
 done
