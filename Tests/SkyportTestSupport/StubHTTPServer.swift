@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import Logging
 import NIOCore
 import Synchronization
@@ -77,7 +78,7 @@ public final class StubHTTPServer: Sendable {
     public let port: Int
     public let base: URL
     private let state: Mutex<State>
-    private let running: Mutex<Task<Void, Never>?>
+    private let running: Mutex<(task: Task<Void, Never>, group: ServiceGroup, shared: SharedState)?>
 
     private init(port: Int) {
         self.port = port
@@ -100,8 +101,11 @@ public final class StubHTTPServer: Sendable {
                 portStream.continuation.finish()
             },
             logger: logger)
+        // Run in a service group so that stopping is a graceful shutdown: cancelling the serving task can drop a
+        // connection accepted but not yet served, which traps in swift-nio (apple/swift-nio#2813).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task {
-            do { try await app.runService() } catch { logger.critical("stub server ended: \(error)") }
+            do { try await group.run() } catch { logger.critical("stub server ended: \(error)") }
             portStream.continuation.finish()
         }
         var ports = portStream.stream.makeAsyncIterator()
@@ -112,15 +116,22 @@ public final class StubHTTPServer: Sendable {
         }
         let server = StubHTTPServer(port: port)
         shared.server.withLock { $0 = server }
-        server.running.withLock { $0 = task }
+        server.running.withLock { $0 = (task, group, shared) }
         return server
     }
 
-    /// Stops the server: held (hanging) requests are cancelled with it.
+    /// Stops the server gracefully: it accepts no more connections, held (hanging) requests end, and it waits for
+    /// the requests under way. Cancelling is only the last resort, for a handler that never returns.
     public func stop() async {
-        guard let task = running.withLock({ t in defer { t = nil }; return t }) else { return }
-        task.cancel()
+        guard let (task, group, shared) = running.withLock({ t in defer { t = nil }; return t }) else { return }
+        shared.stopping.withLock { $0 = true }
+        await group.triggerGracefulShutdown()
+        let lastResort = Task {
+            try? await Task.sleep(for: .seconds(10))
+            task.cancel()
+        }
         await task.value
+        lastResort.cancel()
     }
 
     /// `path` (`/a/b`) on this server.
@@ -179,6 +190,8 @@ public struct StubServerError: Error, CustomStringConvertible {
 /// The server object as the responder sees it (set once the port is known; no request can arrive before).
 private final class SharedState: Sendable {
     let server = Mutex<StubHTTPServer?>(nil)
+    /// The server is stopping: held requests end.
+    let stopping = Mutex(false)
 
     func respond(_ request: Request) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 << 20)
@@ -192,8 +205,8 @@ private final class SharedState: Sendable {
         }
         let answer = await handler(received, hit)
         if answer.hangs {
-            // Held until the client goes away and the server stops (which cancels this task).
-            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            // Held until the server stops (or this task is cancelled).
+            while !Task.isCancelled, !stopping.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(50)) }
             throw CancellationError()
         }
         if let delay = answer.delay { try await Task.sleep(for: delay) }
