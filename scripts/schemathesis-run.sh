@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs schemathesis (pinned, from PyPI, in a cached venv) against a live Skyport serving its own spec, without and with
-# an operator token: every check, the examples, coverage and fuzzing phases, a fixed number of examples per operation
-# and a seed, so that a run is bounded and repeatable. Not yet part of the test command (issue 18): it prints what the
-# spec and the server still disagree on. The stateful phase needs links in the spec (not there yet).
+# an operator token: every check, every phase (examples, coverage, fuzzing, and the stateful phase, which follows the
+# spec's links from a created facility, offer set or session), a fixed number of examples per operation and a seed, so
+# that a run is bounded and repeatable. Not yet part of the test command (issue 18): it prints what the spec and the
+# server still disagree on.
 # Usage: scripts/schemathesis-run.sh [EXAMPLES] [SEED]      (a debug build of this checkout: swift build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ curl -fs "http://127.0.0.1:$port/health" >/dev/null || { echo "schemathesis-run:
 status=0
 for auth in "" "Authorization: Bearer $token"; do
   if [ -n "$auth" ]; then echo "== schemathesis with an operator token"; else echo "== schemathesis without a token"; fi
-  "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --checks all --phases examples,coverage,fuzzing \
+  "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --checks all --phases examples,coverage,fuzzing,stateful \
     --max-examples "$examples" --seed "$seed" --workers 1 ${auth:+-H "$auth"} || status=1
 done
 exit $status
