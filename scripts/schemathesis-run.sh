@@ -12,17 +12,26 @@ venv="${XDG_CACHE_HOME:-$HOME/.cache}/skyport/schemathesis-venv"
 if ! "$venv/bin/st" --version >/dev/null 2>&1; then
   python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
 fi
+# The broker under test calls what the generated documents name (facility endpoints, callbacks, other brokers): run
+# it and schemathesis in a network namespace of their own, with loopback only, so nothing leaves the machine.
+if [ -z "${SKYPORT_SCHEMATHESIS_ISOLATED:-}" ]; then
+  command -v unshare >/dev/null || { echo "schemathesis-run: unshare (util-linux) is needed to isolate the run" >&2; exit 2; }
+  exec unshare --user --map-root-user --net env SKYPORT_SCHEMATHESIS_ISOLATED=1 bash -c 'ip link set lo up && exec "$0" "$@"' "$0" "$@"
+fi
 work=$(mktemp -d) bin=.build/debug/skyport port=18777
 token=$("$bin" operator add schemathesis --db "$work/db.sqlite")
-SKYPORT_RATE_LIMIT=0 SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 "$bin" serve --port "$port" --db "$work/db.sqlite" >"$work/broker.log" 2>&1 &
+# Long polls are held at most 2 s (SKYPORT_WAIT_MAX), below schemathesis' 10 s request timeout.
+SKYPORT_RATE_LIMIT=0 SKYPORT_HEALTH_PERIOD=0 SKYPORT_REGISTRY_PERIOD=0 SKYPORT_WAIT_MAX=2 "$bin" serve --port "$port" --db "$work/db.sqlite" >"$work/broker.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+# SKYPORT_SCHEMATHESIS_LOG=FILE keeps the broker's log (to read a failure's requests as the broker saw them).
+trap 'kill $pid 2>/dev/null; [ -n "${SKYPORT_SCHEMATHESIS_LOG:-}" ] && cp "$work/broker.log" "$SKYPORT_SCHEMATHESIS_LOG"; rm -rf "$work"' EXIT
 for _ in $(seq 150); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 curl -fs "http://127.0.0.1:$port/health" >/dev/null || { echo "schemathesis-run: the broker did not start (see its log)" >&2; cat "$work/broker.log" >&2; exit 2; }
 status=0
 for auth in "" "Authorization: Bearer $token"; do
   if [ -n "$auth" ]; then echo "== schemathesis with an operator token"; else echo "== schemathesis without a token"; fi
-  "$venv/bin/st" run "http://127.0.0.1:$port/openapi.yaml" --checks all --phases examples,coverage,fuzzing,stateful \
-    --max-examples "$examples" --seed "$seed" --workers 1 ${auth:+-H "$auth"} || status=1
+  SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts "$venv/bin/st" --config-file scripts/schemathesis.toml \
+    run "http://127.0.0.1:$port/openapi.yaml" --url "http://127.0.0.1:$port" --phases examples,coverage,fuzzing,stateful \
+    --max-examples "$examples" --seed "$seed" --workers 1 --suppress-health-check filter_too_much ${auth:+-H "$auth"} || status=1
 done
 exit $status

@@ -63,6 +63,9 @@ public struct SkyportConfiguration: Sendable {
     /// Seconds to wait for another broker's offers when its endpoint sets no `offerDeadline`
     /// (`SKYPORT_FEDERATION_DEADLINE`, fractions allowed).
     public var federationDeadline = 3.0
+    /// Longest a long poll (`?wait=`, UWS `WAIT`) holds its answer, in seconds (`SKYPORT_WAIT_MAX`): below the idle
+    /// timeout of any proxy in front of the broker.
+    public var maxWait = 60
     /// BinderHub facilities that must run the same versions, the prime first (`SKYPORT_BINDER_FEDERATION`, comma-separated
     /// facility identifiers): a member whose `/versions` differ from the prime's is unavailable. Nil: never compared.
     public var binderFederation: BinderFederation?
@@ -174,6 +177,7 @@ public struct SkyportConfiguration: Sendable {
             }
             c.federationDeadline = d
         }
+        if let v = env["SKYPORT_WAIT_MAX"] { c.maxWait = try int(v, "SKYPORT_WAIT_MAX", 0...3_600) }
         if let v = env["SKYPORT_IDLE_TIMEOUT"] { c.idleTimeout = try int(v, "SKYPORT_IDLE_TIMEOUT", 0...86_400) }
         if let v = env["SKYPORT_HEADER_TIMEOUT"] { c.headerTimeout = try int(v, "SKYPORT_HEADER_TIMEOUT", 0...86_400) }
         if let v = env["SKYPORT_BODY_TIMEOUT"] { c.bodyTimeout = try int(v, "SKYPORT_BODY_TIMEOUT", 0...86_400) }

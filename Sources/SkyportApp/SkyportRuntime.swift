@@ -100,6 +100,7 @@ public final class SkyportRuntime: Sendable {
             federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress,
             accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()), now: overrides.now ?? { Date() })
         broker.tokenExchange = tokenVerifier as? any TokenExchanging
+        broker.maxWait = config.maxWait
         self.broker = broker
     }
 

@@ -26,6 +26,8 @@ public struct Broker: Sendable {
     public var federation: (any OfferForwarder)?
     /// How long another broker's offers are waited for, in seconds, when its endpoint sets no `offerDeadline`.
     public var federationDeadline: Double
+    /// Longest a long poll (`?wait=`, UWS `WAIT`) holds its answer, in seconds (`SKYPORT_WAIT_MAX`).
+    public var maxWait = Sessions.defaultMaxWait
     /// Reads a VOSI capabilities document (facility refresh); nil: refreshing is not configured.
     public var capabilities: CapabilitiesFetch?
     /// Which URLs others write (facility endpoints, callbacks, repositories, registry sources) the broker will call:

@@ -25,6 +25,8 @@ public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
         let id = rawValue
         if id.isEmpty { return "must not be empty" }
         if id.utf8.count > 256 { return "must be at most 256 bytes long" }
+        // The spec's pattern is the rule; what follows says where an identifier breaks it.
+        if SpecPattern.matches(id, SpecPattern.facilityID) { return nil }
         if id.lowercased().hasPrefix("ivo://") {
             let rest = id.dropFirst(6)
             let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
@@ -40,7 +42,7 @@ public struct FacilityID: Sendable, Hashable, Codable, CustomStringConvertible {
             return "must be an ivo:// identifier or a URL-safe name (letters, digits, '-', '.', '_', '~')"
         }
         if id.hasPrefix(".") { return "a name must not start with '.'" }
-        return nil
+        return "must be an ivo:// identifier or a URL-safe name (letters, digits, '-', '.', '_', '~')"
     }
 
     /// An identifier known only by its key (already lower case), as stores keep it beside bookings.

@@ -9,9 +9,9 @@ extension FacilityDocument {
             if list.count > Bounds.maxVocabulary { errors.add(field, "at most \(Bounds.maxVocabulary) entries") }
             var out: [String] = []
             for (i, raw) in list.prefix(Bounds.maxVocabulary).enumerated() {
-                let name = raw.trimmingCharacters(in: .whitespaces)
-                if name.isEmpty || name.utf8.count > 128 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
-                    errors.add("\(field)[\(i)]", "must be 1 to 128 bytes without spaces or control characters")
+                let name = raw
+                if name.unicodeScalars.count > 128 || !SpecPattern.matches(name, SpecPattern.vocabularyName) {
+                    errors.add("\(field)[\(i)]", "must be 1 to 128 characters without spaces or control characters")
                 } else if !out.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
                     out.append(name)
                 }
@@ -43,16 +43,15 @@ extension FacilityDocument {
                 var runtimes: [FacilityRuntime] = []
                 if list.count > Bounds.maxVocabulary { errors.add("software.runtimes", "at most \(Bounds.maxVocabulary) runtimes") }
                 for (i, entry) in list.prefix(Bounds.maxVocabulary).enumerated() {
-                    guard let name = entry.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.utf8.count <= 64,
-                          name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.+".contains($0) }) else {
+                    guard let name = entry.name, SpecPattern.matches(name, SpecPattern.runtimeName) else {
                         errors.add("software.runtimes[\(i)].name", "is required: a runtime name such as python, r or julia (letters, digits, - _ . +)")
                         continue
                     }
                     let versions = entry.versions ?? []
-                    for (j, v) in versions.enumerated() where Version(v) == nil {
+                    for (j, v) in versions.enumerated() where !SpecPattern.matches(v, SpecPattern.version) || Version(v) == nil {
                         errors.add("software.runtimes[\(i)].versions[\(j)]", "'\(v)' is not a version such as 3.11")
                     }
-                    let runtime = FacilityRuntime(name: name, versions: versions.filter { Version($0) != nil })
+                    let runtime = FacilityRuntime(name: name, versions: versions.filter { SpecPattern.matches($0, SpecPattern.version) && Version($0) != nil })
                     if let k = runtimes.firstIndex(where: { $0.name == runtime.name }) {
                         runtimes[k].versions += runtime.versions.filter { !runtimes[k].versions.contains($0) }
                     } else {

@@ -68,31 +68,29 @@ public struct FacilityDocument: Sendable {
         var r = DocumentReader()
         guard let root = r.object(value, "body") else { throw ValidationFailure(r.errors.all) }
         id = r.string(root["id"], "id")
-        name = r.string(root["name"], "name")
+        name = r.written(root["name"], "name")
         description = r.string(root["description"], "description")
         status = r.string(root["status"], "status")
         endpoints = r.array(root["endpoints"], "endpoints")?.enumerated().map { i, item in
             let o = r.object(item, "endpoints[\(i)]") ?? [:]
             let credentials = r.object(o["credentials"], "endpoints[\(i)].credentials")
             return EndpointDocument(
-                kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.string(o["url"], "endpoints[\(i)].url"),
-                launchTimeout: r.string(o["launchTimeout"], "endpoints[\(i)].launchTimeout"),
-                offerDeadline: r.string(o["offerDeadline"], "endpoints[\(i)].offerDeadline"),
+                kind: r.string(o["kind"], "endpoints[\(i)].kind"), url: r.written(o["url"], "endpoints[\(i)].url"),
+                launchTimeout: r.written(o["launchTimeout"], "endpoints[\(i)].launchTimeout"),
+                offerDeadline: r.written(o["offerDeadline"], "endpoints[\(i)].offerDeadline"),
                 credentialsMode: credentials.flatMap { r.string($0["mode"], "endpoints[\(i)].credentials.mode") },
-                credentialsAudience: credentials.flatMap { r.string($0["audience"], "endpoints[\(i)].credentials.audience") })
+                credentialsAudience: credentials.flatMap { r.written($0["audience"], "endpoints[\(i)].credentials.audience") })
         }
-        accepts = r.array(root["accepts"], "accepts")?.enumerated().compactMap { i, item in r.string(item, "accepts[\(i)]") }
+        accepts = r.writtenItems(root["accepts"], "accepts")
         limits = r.object(root["limits"], "limits").map { o in
             LimitsDocument(
-                cores: r.int(o["cores"], "limits.cores"), memory: r.int(o["memory"], "limits.memory"), duration: r.string(o["duration"], "limits.duration"),
+                cores: r.int(o["cores"], "limits.cores"), memory: r.int(o["memory"], "limits.memory"), duration: r.written(o["duration"], "limits.duration"),
                 gpus: r.int(o["gpus"], "limits.gpus"), scratch: r.int(o["scratch"], "limits.scratch"))
         }
         capacity = r.object(root["capacity"], "capacity").map { o in
             CapacityDocument(cores: r.int(o["cores"], "capacity.cores"), memory: r.int(o["memory"], "capacity.memory"), gpus: r.int(o["gpus"], "capacity.gpus"))
         }
-        func strings(_ value: JSONValue?, _ field: String) -> [String]? {
-            r.array(value, field)?.enumerated().compactMap { i, item in r.string(item, "\(field)[\(i)]") }
-        }
+        func strings(_ value: JSONValue?, _ field: String) -> [String]? { r.writtenItems(value, field) }
         func number(_ value: JSONValue?, _ field: String) -> Double? {
             guard let value, !value.isNull else { return nil }
             if case .number(let n) = value { return n }
@@ -111,7 +109,7 @@ public struct FacilityDocument: Sendable {
         software = r.object(root["software"], "software").map { o in
             let runtimes = r.array(o["runtimes"], "software.runtimes")?.enumerated().map { i, item -> (name: String?, versions: [String]?) in
                 let rt = r.object(item, "software.runtimes[\(i)]") ?? [:]
-                return (r.string(rt["name"], "software.runtimes[\(i)].name"), strings(rt["versions"], "software.runtimes[\(i)].versions"))
+                return (r.string(rt["name"], "software.runtimes[\(i)].name").flatMap { _ in rt["name"]?.stringValue }, strings(rt["versions"], "software.runtimes[\(i)].versions"))
             }
             return SoftwareDocument(
                 runtimes: runtimes, environments: strings(o["environments"], "software.environments"), registries: strings(o["registries"], "software.registries"))
@@ -247,8 +245,8 @@ public struct FacilityDocument: Sendable {
         if let fid = facilityID, let problem = fid.problem { errors.add("id", problem) }
 
         let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if trimmedName.isEmpty { errors.add("name", "is required") }
-        else if trimmedName.count > Bounds.maxNameLength { errors.add("name", "must be at most \(Bounds.maxNameLength) characters") }
+        if name.map({ !SpecPattern.matches($0, SpecPattern.notBlank) }) ?? true { errors.add("name", "is required") }
+        else if name!.unicodeScalars.count > Bounds.maxNameLength { errors.add("name", "must be at most \(Bounds.maxNameLength) characters") }
         if (description?.count ?? 0) > Bounds.maxDescriptionLength {
             errors.add("description", "must be at most \(Bounds.maxDescriptionLength) characters")
         }
@@ -281,18 +279,18 @@ public struct FacilityDocument: Sendable {
                 }
                 var launchTimeout: ISODuration?
                 if let text = e.launchTimeout {
-                    if let d = ISODuration(text), d.seconds > 0, d <= Bounds.maxDuration {
-                        launchTimeout = d
+                    if let seconds = SpecPattern.duration(text, clampedTo: SpecPattern.secondToLeapYear) {
+                        launchTimeout = ISODuration(seconds: Int(seconds.rounded()))
                     } else {
-                        errors.add("\(field).launchTimeout", "'\(text)' is not a positive ISO-8601 duration of at most a year, such as PT10M")
+                        errors.add("\(field).launchTimeout", "'\(text.prefix(200))' is not an ISO-8601 duration longer than zero, such as PT10M")
                     }
                 }
                 var offerDeadline: Double?
                 if let text = e.offerDeadline {
-                    if let seconds = ISODuration.exactSeconds(text), seconds >= 0.01, seconds <= 600 {
+                    if let seconds = SpecPattern.duration(text, clampedTo: SpecPattern.offerWait) {
                         offerDeadline = seconds
                     } else {
-                        errors.add("\(field).offerDeadline", "'\(text)' is not an ISO-8601 duration from PT0.01S to PT10M, such as PT2.5S")
+                        errors.add("\(field).offerDeadline", "'\(text.prefix(200))' is not an ISO-8601 duration longer than zero, such as PT2.5S")
                     }
                     if kind != nil, kind != .executionbroker {
                         errors.add("\(field).offerDeadline", "applies only to an executionbroker endpoint")
@@ -300,8 +298,8 @@ public struct FacilityDocument: Sendable {
                 }
                 var credentials: EndpointCredentials?
                 if let mode = e.credentialsMode {
-                    let audience = e.credentialsAudience.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                    let audienceOK = !audience.isEmpty && audience.utf8.count <= Bounds.maxAccessEntryLength
+                    let audience = e.credentialsAudience ?? ""
+                    let audienceOK = SpecPattern.matches(audience, SpecPattern.notBlank) && audience.unicodeScalars.count <= Bounds.maxAccessEntryLength
                         && !audience.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
                     switch mode {
                     case "service":
@@ -334,7 +332,7 @@ public struct FacilityDocument: Sendable {
             if acc.isEmpty { errors.add("accepts", "needs at least one executable kind") }
             if acc.count > Bounds.maxKinds { errors.add("accepts", "at most \(Bounds.maxKinds) kinds") }
             for (i, text) in acc.enumerated() {
-                if let kind = ExecutableKind(text) {
+                if SpecPattern.matches(text, SpecPattern.executableKind), let kind = ExecutableKind(text) {
                     if !kinds.contains(kind) { kinds.append(kind) }
                 } else {
                     errors.add("accepts[\(i)]", "unknown executable kind '\(text)': use one of \(ExecutableKind.knownAliases.joined(separator: ", ")) or a kind URI")
@@ -349,12 +347,10 @@ public struct FacilityDocument: Sendable {
             facilityLimits.cores = Self.checkCount(l.cores, "limits.cores", max: Bounds.maxCores, &errors)
             facilityLimits.memory = Self.checkCount(l.memory, "limits.memory", max: Bounds.maxMemoryGiB, &errors)
             if let text = l.duration {
-                if let d = ISODuration(text) {
-                    if d.seconds <= 0 { errors.add("limits.duration", "must be longer than zero") }
-                    else if d > Bounds.maxDuration { errors.add("limits.duration", "'\(text)' is longer than a year") }
-                    else { facilityLimits.duration = d }
+                if let seconds = SpecPattern.duration(text, clampedTo: SpecPattern.secondToLeapYear) {
+                    facilityLimits.duration = ISODuration(seconds: Int(seconds.rounded()))
                 } else {
-                    errors.add("limits.duration", "'\(text)' is not an ISO-8601 duration such as PT12H")
+                    errors.add("limits.duration", "'\(text.prefix(200))' is not an ISO-8601 duration longer than zero, such as PT12H")
                 }
             }
         }
@@ -408,8 +404,8 @@ public struct FacilityDocument: Sendable {
                 if list.count > Bounds.maxAccessEntries { errors.add("access.\(field)", "at most \(Bounds.maxAccessEntries) entries") }
                 var out: [String] = []
                 for (i, name) in list.enumerated() {
-                    if name.isEmpty || name.utf8.count > Bounds.maxAccessEntryLength || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                        errors.add("access.\(field)[\(i)]", "must be 1 to \(Bounds.maxAccessEntryLength) bytes without control characters")
+                    if name.isEmpty || name.unicodeScalars.count > Bounds.maxAccessEntryLength || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                        errors.add("access.\(field)[\(i)]", "must be 1 to \(Bounds.maxAccessEntryLength) characters without control characters")
                     } else if !out.contains(name) {
                         out.append(name)
                     }
@@ -428,9 +424,9 @@ public struct FacilityDocument: Sendable {
                 if list.count > Bounds.maxShares { errors.add("access.shares", "at most \(Bounds.maxShares) shares") }
                 for (i, entry) in list.enumerated() {
                     let field = "access.shares[\(i)]"
-                    guard let group = entry.group, !group.isEmpty, group.utf8.count <= Bounds.maxAccessEntryLength,
+                    guard let group = entry.group, !group.isEmpty, group.unicodeScalars.count <= Bounds.maxAccessEntryLength,
                           !group.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                        errors.add(field + ".group", "is required: a group name of 1 to \(Bounds.maxAccessEntryLength) bytes without control characters")
+                        errors.add(field + ".group", "is required: a group name of 1 to \(Bounds.maxAccessEntryLength) characters without control characters")
                         continue
                     }
                     guard let fraction = entry.fraction, fraction > 0, fraction <= 1 else {
@@ -476,6 +472,10 @@ public struct FacilityDocument: Sendable {
     /// Why a string is not an absolute http(s) URL with a host, or nil when it is one.
     public static func httpURLProblem(_ text: String) -> String? {
         if text.utf8.count > Bounds.maxURLLength { return "must be at most \(Bounds.maxURLLength) bytes" }
+        guard SpecPattern.matches(text, SpecPattern.httpURLSyntax) else {
+            return "'\(text.prefix(200))' is not an http or https URL with a host name or a dotted IPv4 address, an optional "
+                + "port and RFC 3986 characters (anything else percent-encoded), without a user name or password"
+        }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
             return "'\(text)' is not an absolute URL"
         }

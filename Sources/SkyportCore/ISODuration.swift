@@ -48,9 +48,13 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
             number = ""
             sawUnit = true
         }
-        guard number.isEmpty, sawUnit, total < Double(Int32.max) * 1000 else { return nil }
-        return total
+        guard number.isEmpty, sawUnit, !total.isNaN else { return nil }
+        // Longer than anything can run is read as the longest (about 68,000 years), not refused: it is well written.
+        return min(total, longest)
     }
+
+    /// The longest duration held, in seconds; longer ones are read as this.
+    public static let longest = Double(Int32.max) * 1000
 
     /// The canonical form: days, hours, minutes and seconds (`P1DT2H`, `PT0S`).
     public var description: String {

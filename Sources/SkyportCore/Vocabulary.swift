@@ -13,7 +13,17 @@ public enum Architecture: String, Sendable, Hashable, Codable, CaseIterable {
     case s390x
     case riscv64
     case i386
-    case arm
+    /// 32-bit ARM, written `arm32`: a bare `arm` is not an alias (it may mean either ARM), though stores written
+    /// before kept it so.
+    case arm = "arm32"
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let architecture = Architecture(rawValue: text) ?? (text == "arm" ? .arm : nil) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an architecture"))
+        }
+        self = architecture
+    }
 
     /// The architecture an alias names, or nil (case-insensitive; `-` and `_` are the same).
     public init?(alias text: String) {
@@ -105,7 +115,7 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
                 c = String(c.dropFirst(candidate.rawValue.count)).trimmingCharacters(in: .whitespaces)
                 break
             }
-            if op == .prefix, c.hasPrefix("=") { op = .eq; c = String(c.dropFirst()) }
+            if op == .prefix, c.hasPrefix("=") { op = .eq; c = String(c.dropFirst()).trimmingCharacters(in: .whitespaces) }
             if op == .prefix, c.hasSuffix("+") { op = .ge; c = String(c.dropLast()) }
             if op == .prefix || op == .eq, c.hasSuffix(".*") { op = .prefix; c = String(c.dropLast(2)) }
             guard let v = Version(c), c.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }

@@ -45,13 +45,14 @@ struct AcceptsController: Controller {
             return try await answer(try AcceptsProbe.parse(query: query), request, audience: context.reasonAudience, requester: context.requester)
         }
         table.add(.post, "/accepts") { request, context in
-            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            let document = try await APIContract.readBody(request, limit: deps.maxBodyBytes, .post, "/accepts")
             return try await answer(try AcceptsProbe.parse(document: document), request, audience: context.reasonAudience, requester: context.requester)
         }
     }
 
     func answer(_ probe: NormalisedRequest, _ request: Request, audience: ReasonAudience, requester: Requester) async throws -> Response {
-        let outcome = try await deps.broker.negotiation.probe(probe, requester: requester)
+        let refusals = probe.refusals ?? []
+        let outcome = refusals.isEmpty ? try await deps.broker.negotiation.probe(probe, requester: requester) : nil
         let candidates = outcome?.candidates ?? []
         let word = candidates.isEmpty ? "NO" : "YES"
         let interfaces = candidates.flatMap { c in
@@ -59,7 +60,7 @@ struct AcceptsController: Controller {
                 Interface(servicetype: Self.serviceType($0.kind), serviceinfo: .init(endpoint: $0.url), facility: c.facility.id.rawValue)
             }
         }
-        var reasons: [Reason] = []
+        var reasons = refusals.map { Reason(httpcode: nil, text: "\($0.field): \($0.message)", facility: nil, code: "request-refused") }
         if probe.executable.kind == nil {
             reasons.append(Reason(httpcode: nil, text: "the task type is not understood", facility: nil, code: "kind-unknown"))
         }

@@ -31,7 +31,7 @@ struct AccountsController: Controller {
 
         table.add(.put, "/quotas") { request, context in
             let actor = try context.requireAdmin(mode: deps.auth)
-            guard case .object(var body) = try await Representation.readDocument(request, limit: deps.maxBodyBytes) else {
+            guard case .object(var body) = try await APIContract.readBody(request, limit: deps.maxBodyBytes, .put, "/quotas") else {
                 throw ValidationFailure([FieldError("body", "must be an object: {\"account\": \"group:/skao\", \"offeredCores\": 64}")])
             }
             guard let named = body.removeValue(forKey: "account")?.stringValue else {

@@ -14,6 +14,7 @@ struct ExecutionController: Controller {
         table.add(.post, "/requests") { request, context in
             let now = deps.now
             let (document, key, digest, path) = try await asked(request)
+            try checkBody(document, request, "/requests")
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
@@ -30,6 +31,7 @@ struct ExecutionController: Controller {
             let (document, key, digest, path) = try await asked(request)
             let parsed: NormalisedRequest
             do {
+                try checkBody(document, request, "/direct")
                 parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
             } catch let failure as ValidationFailure {
                 // The spec answers a request it rejects with 400.
@@ -61,7 +63,7 @@ struct ExecutionController: Controller {
 
         table.add(.post, "/sessions/{uuid}") { request, context in
             let id = try Self.uuid(context)
-            let target = try Self.phaseUpdate(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
+            let target = try Self.phaseUpdate(try await APIContract.readBody(request, limit: deps.maxBodyBytes, .post, "/sessions/{uuid}"))
             let session = try await deps.broker.sessions.changePhase(
                 of: id, to: target, as: context.viewer, actor: context.who, bearer: context.bearer, logger: context.logger)
             context.logger.info("session phase changed", metadata: [
@@ -71,6 +73,12 @@ struct ExecutionController: Controller {
                 writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),
                 for: request, xmlRoot: ExecutionViews.sessionXMLRoot)
         }
+    }
+
+    /// Checks a JSON or YAML request against the spec's schema (XML, whose types are inferred, is read leniently).
+    func checkBody(_ document: JSONValue, _ request: Request, _ path: String) throws {
+        guard try Representation.bodyFormat(request, xml: true) != .xml else { return }
+        try APIContract.checkBody(document, .post, path)
     }
 
     /// What `POST /requests` and `/direct` read before parsing: the document (JSON, YAML or XML), the client's
@@ -101,7 +109,7 @@ struct ExecutionController: Controller {
             guard let p = SessionPhase(rawValue: word.uppercased()) else { throw APIError.badRequest("'\(word)' is not a session phase", field: "phase") }
             phase = p
         }
-        return (min(seconds, Sessions.maxWait), phase)
+        return (seconds, phase)
     }
 
     /// `{"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}` → the phase asked for.

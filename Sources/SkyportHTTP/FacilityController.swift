@@ -19,7 +19,7 @@ struct FacilityController: Controller {
 
         table.add(.post, "/facilities") { request, context in
             let owner = try context.operatorName()
-            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            let document = try await APIContract.readBody(request, limit: deps.maxBodyBytes, .post, "/facilities")
             let facility = try await catalog.register(document, by: owner, logger: context.logger)
             return try Representation.response(facility, status: .created, for: request, headers: [.location: Self.location(facility.id)])
         }
@@ -31,7 +31,7 @@ struct FacilityController: Controller {
         table.add(.put, "/facilities/{id}") { request, context in
             let id = try Self.pathID(context)
             let owner = try context.operatorName()
-            let document = try await Representation.readDocument(request, limit: deps.maxBodyBytes)
+            let document = try await APIContract.readBody(request, limit: deps.maxBodyBytes, .put, "/facilities/{id}")
             return try Representation.response(try await catalog.replace(id, with: document, by: owner, logger: context.logger), for: request)
         }
 

@@ -18,7 +18,7 @@ struct RegistryController: Controller {
 
         table.add(.post, "/registry/sources") { request, context in
             let owner = try context.operatorName()
-            let url = try Self.validatedURL(try await Representation.readDocument(request, limit: deps.maxBodyBytes))
+            let url = try Self.validatedURL(try await APIContract.readBody(request, limit: deps.maxBodyBytes, .post, "/registry/sources"))
             let (source, created) = try await sources.add(url, by: owner, logger: context.logger)
             return try Representation.response(source, status: created ? .created : .ok, for: request, headers: [.location: Self.location(url)])
         }

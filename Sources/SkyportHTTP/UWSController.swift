@@ -213,13 +213,13 @@ struct UWSController: Controller {
         return phase
     }
 
-    /// `WAIT`: nil when absent; -1 and anything above the cap become the cap.
+    /// `WAIT`: nil when absent; -1 is as long as the server allows (the broker caps every wait at `SKYPORT_WAIT_MAX`).
     static func waitSeconds(_ form: UWSForm) throws -> Int? {
         guard let text = try form.single("wait", field: "WAIT") else { return nil }
         guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= -1 else {
             throw APIError.badRequest("WAIT must be -1 (as long as the server allows) or a whole number of seconds", field: "WAIT")
         }
-        return n == -1 ? Sessions.maxWait : min(n, Sessions.maxWait)
+        return n == -1 ? Int.max : n
     }
 
     static func duration(_ text: String) throws -> Int {

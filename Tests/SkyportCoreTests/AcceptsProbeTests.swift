@@ -97,23 +97,30 @@ import SkyportCore
         (#"{"tasktype": 7}"#, ["tasktype"]),
         (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "8X"}}"#, ["resources.minmemory"]),
         (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "-1G"}}"#, ["resources.minmemory"]),
-        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "0G"}}"#, ["resources.minmemory"]),
-        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"mincores": 12, "maxcores": 8}}"#, ["resources.mincores"]),
-        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "16G", "maxmemory": "8G"}}"#, ["resources.minmemory"]),
-        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minduration": "10m", "maxduration": "5m"}}"#, ["resources.minduration"]),
         (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minduration": "300"}}"#, ["resources.minduration"]),
         (#"{"tasktype": "uri://jupyter-notebook", "resources": {"maxstartup": "soon"}}"#, ["resources.maxstartup"]),
-        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"mincores": 0}}"#, ["resources.mincores"]),
         (#"{"tasktype": "uri://jupyter-notebook", "taskinfo": "x"}"#, ["taskinfo"]),
     ])
     func errors(text: String, fields: [String]) {
         #expect(Self.fields(text) == fields)
     }
 
-    @Test func minGreaterThanMaxNamesBothTerms() {
-        #expect(throws: ValidationFailure([FieldError("resources.mincores", "mincores 12 is greater than maxcores 8")])) {
-            try AcceptsProbe.parse(query: ["tasktype": "uri://jupyter-notebook", "mincores": "12", "maxcores": "8"])
-        }
+    /// Well-typed values the broker cannot honour are answered NO (the refusals become its reasons), not refused.
+    @Test(arguments: [
+        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "0G"}}"#, ["resources.minmemory"]),
+        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"mincores": 12, "maxcores": 8}}"#, ["resources.mincores"]),
+        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minmemory": "16G", "maxmemory": "8G"}}"#, ["resources.minmemory"]),
+        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"minduration": "10m", "maxduration": "5m"}}"#, ["resources.minduration"]),
+        (#"{"tasktype": "uri://jupyter-notebook", "resources": {"mincores": 0}}"#, ["resources.mincores"]),
+    ])
+    func refusals(text: String, fields: [String]) throws {
+        let request = try AcceptsProbe.parse(document: try JSONValue.parse(Data(text.utf8)))
+        #expect(request.refusals?.map(\.field) == fields)
+    }
+
+    @Test func minGreaterThanMaxNamesBothTerms() throws {
+        let request = try AcceptsProbe.parse(query: ["tasktype": "uri://jupyter-notebook", "mincores": "12", "maxcores": "8"])
+        #expect(request.refusals?.map(\.message) == ["mincores 12 is greater than maxcores 8"])
     }
 
     @Test func onlyMaxDurationIsUsedWithANote() throws {

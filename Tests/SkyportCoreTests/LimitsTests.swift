@@ -126,6 +126,7 @@ import Testing
         #expect(FieldLimits.maxLength(for: "meta.name") == 256)
         #expect(FieldLimits.maxLength(for: "executable.query") == 65_536)
         #expect(FieldLimits.maxLength(for: "callback") == 4_096)
-        #expect(FieldLimits.problem(String(repeating: "é", count: 200), field: "name") != nil)  // 400 bytes
+        #expect(FieldLimits.problem(String(repeating: "é", count: 256), field: "name") == nil)  // characters, not bytes
+        #expect(FieldLimits.problem(String(repeating: "é", count: 257), field: "name") != nil)
     }
 }

@@ -85,8 +85,12 @@ import Testing
         #expect(!UWSJobLifecycle.isStranded(job, now: Self.now))
     }
 
-    @Test func aDestructionMustBeInTheFutureAndIsCapped() throws {
-        #expect(throws: FieldError.self) { try UWSJobLifecycle.destruction(Self.now, now: Self.now).get() }
+    /// UWS 1.1 lets the service choose another destruction time, which the client reads back.
+    @Test func aDestructionIsPutOffToAMinuteAndCapped() throws {
+        let soon = Self.now.addingTimeInterval(UWSJobLifecycle.minLifetime)
+        #expect(try UWSJobLifecycle.destruction(Self.now.addingTimeInterval(-86_400), now: Self.now).get() == soon)
+        #expect(try UWSJobLifecycle.destruction(Self.now, now: Self.now).get() == soon)
+        #expect(try UWSJobLifecycle.destruction(Self.now.addingTimeInterval(3_600), now: Self.now).get() == Self.now.addingTimeInterval(3_600))
         let far = Self.now.addingTimeInterval(365 * 86_400)
         #expect(try UWSJobLifecycle.destruction(far, now: Self.now).get() == Self.now.addingTimeInterval(UWSJobLifecycle.maxLifetime))
     }

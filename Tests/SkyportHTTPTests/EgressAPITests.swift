@@ -52,23 +52,23 @@ import Testing
         }
     }
 
+    /// The ExecutionBroker schemas allow any repository: one the broker will not clone is answered NO, naming it.
     @Test func internalRepositoriesAreRefusedNamingTheField() async throws {
         try await Self.strictBroker().run { client in
-            let direct = #"{"executable": {"kind": "binder-notebook", "repository": "http://10.0.0.1/secret.git"}}"#
-            let r1 = try await client.send(.post, "/requests", json: direct)
-            #expect(r1.status == .unprocessableContent, "\(r1.text)")
-            let fields1 = try r1.errorFields()
-            #expect(fields1 == ["executable.repository"])
-            let codemeta = #"{"executable": {"kind": "binder-notebook"}, "software": {"@type": "SoftwareSourceCode", "codeRepository": "http://[::1]/x.git"}}"#
-            let r2 = try await client.send(.post, "/requests", json: codemeta)
-            #expect(r2.status == .unprocessableContent, "\(r2.text)")
-            let fields2 = try r2.errorFields()
-            #expect(fields2 == ["software.codeRepository"])
-            let git = #"{"executable": {"kind": "binder-notebook", "repository": "git://github.com/x/y.git"}}"#
-            let r3 = try await client.send(.post, "/requests", json: git)
-            #expect(r3.status == .unprocessableContent, "git:// only to listed hosts: \(r3.text)")
-            let fields3 = try r3.errorFields()
-            #expect(fields3 == ["executable.repository"])
+            for (body, field) in [
+                (#"{"executable": {"kind": "binder-notebook", "repository": "http://10.0.0.1/secret.git"}}"#, "executable.repository"),
+                (#"{"executable": {"kind": "binder-notebook"}, "software": {"@type": "SoftwareSourceCode", "codeRepository": "http://[::1]/x.git"}}"#,
+                 "software.codeRepository"),
+                (#"{"executable": {"kind": "binder-notebook", "repository": "git://github.com/x/y.git"}}"#, "executable.repository"),
+            ] {
+                let r = try await client.send(.post, "/requests", json: body)
+                #expect(r.status == .seeOther, "\(r.text)")
+                let set = try r.json()
+                #expect(set["result"] as? String == "NO")
+                let refused = ((set["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
+                    .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
+                #expect(refused.contains { $0.hasPrefix("\(field): the broker does not clone this repository") }, "\(refused)")
+            }
         }
     }
 

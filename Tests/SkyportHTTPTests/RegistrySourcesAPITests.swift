@@ -33,15 +33,15 @@ import Testing
     }
 
     @Test(arguments: [
-        #"{"url": "ftp://registry.example/oai"}"#, #"{"url": "registry.example/oai.xml"}"#, #"{"url": 42}"#,
-        #"{"address": "http://registry.example/oai.xml"}"#, #"["http://registry.example/oai.xml"]"#,
-        #"{"url": "http://user:secret@registry.example/oai.xml"}"#,
+        (#"{"url": "ftp://registry.example/oai"}"#, ["url"]), (#"{"url": "registry.example/oai.xml"}"#, ["url"]), (#"{"url": 42}"#, ["url"]),
+        (#"{"address": "http://registry.example/oai.xml"}"#, ["url"]), (#"["http://registry.example/oai.xml"]"#, ["body"]),
+        (#"{"url": "http://user:secret@registry.example/oai.xml"}"#, ["url"]), (#"{"url": " http://registry.example/oai.xml "}"#, ["url"]),
     ])
-    func aBadURLIsA422NamingURL(body: String) async throws {
+    func aBadURLIsA422NamingURL(body: String, fields: [String]) async throws {
         try await TestBroker().run { client in
             let response = try await client.send(.post, "/registry/sources", json: body, token: TestBroker.aliceToken)
             #expect(response.status == .unprocessableContent, "\(response.text)")
-            #expect(try response.errorFields() == ["url"])
+            #expect(try response.errorFields() == fields)
         }
     }
 
@@ -58,7 +58,7 @@ import Testing
             #expect(body["lastHarvest"] == nil)
 
             // Adding it again (by anyone) changes nothing.
-            let again = try await client.send(.post, "/registry/sources", json: #"{"url": " \#(Self.url) "}"#, token: TestBroker.bobToken)
+            let again = try await client.send(.post, "/registry/sources", json: #"{"url": "\#(Self.url)"}"#, token: TestBroker.bobToken)
             #expect(again.status == .ok)
             #expect(try again.json()["addedBy"] as? String == "alice")
 

@@ -18,8 +18,8 @@ public struct Bearer: Sendable {
 public struct Sessions: Sendable {
     let broker: Broker
 
-    /// Longest a long poll holds its answer, in seconds.
-    public static let maxWait = 60
+    /// Longest a long poll holds its answer, in seconds, unless configured (`Broker.maxWait`).
+    public static let defaultMaxWait = 60
 
     /// The request a session answers (its offer set's), to show its components as the user wrote them; nil when
     /// the set is gone or cannot be read (the session is then shown from what it keeps itself).
@@ -41,7 +41,7 @@ public struct Sessions: Sendable {
         guard var session = try await broker.store.session(id), viewer.sees(session.owner) else {
             throw BrokerError.notFound("session \(id.uuidString.lowercased())")
         }
-        if let wait { session = try await waitForChange(session, from: wait.phase, seconds: min(wait.seconds, Self.maxWait)) }
+        if let wait { session = try await waitForChange(session, from: wait.phase, seconds: min(wait.seconds, broker.maxWait)) }
         return reveal(session)
     }
 

@@ -94,13 +94,13 @@ public struct UWSJobs: Sendable {
         return (job, try await broker.store.session(sessionID).map(broker.sessions.reveal))
     }
 
-    /// The job, held (up to `seconds`, at most `Sessions.maxWait`) while it is active and in `awaited` (its phase
+    /// The job, held (up to `seconds`, at most `Broker.maxWait`) while it is active and in `awaited` (its phase
     /// now when nil): woken by the store's writes of the job or its session.
     public func job(_ id: String, owner: String, waiting seconds: Int, while awaited: UWSPhase?, logger: Logger) async throws -> (UWSJobRecord, SessionRecord?) {
         var current = try await job(id, owner: owner, logger: logger)
         let known = current.0.phase(session: current.1?.phase)
         guard known.isActive, awaited == nil || awaited == known, seconds > 0 else { return current }
-        let deadline = ContinuousClock.now + .seconds(min(seconds, Sessions.maxWait))
+        let deadline = ContinuousClock.now + .seconds(min(seconds, broker.maxWait))
         while !Task.isCancelled {
             let keys = Self.changeKeys(current.0)
             let observation = broker.store.changes.observe(keys)

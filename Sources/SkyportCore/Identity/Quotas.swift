@@ -93,10 +93,10 @@ public struct QuotaLimits: Sendable, Hashable, Codable {
             }
         }
         if let v = o["window"], v != .null {
-            if let text = v.stringValue, let d = ISODuration(text), d.seconds > 0, d.seconds <= maxWindow.seconds {
-                limits.window = d
+            if let text = v.stringValue, let seconds = SpecPattern.duration(text, clampedTo: SpecPattern.secondToLeapYear) {
+                limits.window = ISODuration(seconds: Int(seconds.rounded()))
             } else {
-                errors.add(p + "window", "must be an ISO 8601 duration from PT1S to P366D")
+                errors.add(p + "window", "must be an ISO 8601 duration longer than zero (read as at least PT1S and at most P366D)")
             }
         }
         if limits.window != nil, limits.coreHours == nil { errors.add(p + "window", "is the window of coreHours, which is not given") }

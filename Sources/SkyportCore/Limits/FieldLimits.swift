@@ -1,5 +1,5 @@
-/// The longest text a client may store in one field, in UTF-8 bytes (documented in the README and, as `maxLength`,
-/// in the OpenAPI document). A longer value is an error naming the field (422 for documents, 400 for UWS
+/// The longest text a client may store in one field, in characters (Unicode code points, as JSON Schema's `maxLength`
+/// counts them; documented in the README and, as `maxLength`, in the OpenAPI document). A longer value is an error naming the field (422 for documents, 400 for UWS
 /// parameters), so what an anonymous caller can make the broker keep stays small.
 public enum FieldLimits {
     /// Names: a request's `name`/`meta.name`, a data item's name, the software's name and version, list items
@@ -28,7 +28,7 @@ public enum FieldLimits {
     /// Why `value` is too long for `field`, or nil.
     public static func problem(_ value: String, field: String, limit: Int? = nil) -> String? {
         let max = limit ?? maxLength(for: field)
-        let length = value.utf8.count
-        return length > max ? "is \(length) bytes long: at most \(max) are allowed" : nil
+        let length = value.unicodeScalars.count
+        return length > max ? "is \(length) characters long: at most \(max) are allowed" : nil
     }
 }

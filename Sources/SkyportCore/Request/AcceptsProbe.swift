@@ -48,7 +48,7 @@ public enum AcceptsProbe {
             // The answer is NO, but what the probe says is still held to its types.
             var ignored = NormalisedRequest(executable: ExecutableRequest())
             if let resources = r.object(doc["resources"], "resources") { read(resources, into: &ignored, &r) }
-            try r.check()
+            try r.checkTypes()
             r.note(.warning, "tasktype", "task type '\(tasktype)' is not understood; nothing else was used")
             return NormalisedRequest(executable: ExecutableRequest(), notes: r.notes)
         }
@@ -56,8 +56,10 @@ public enum AcceptsProbe {
         if let resources = r.object(doc["resources"], "resources") {
             read(resources, into: &request, &r)
         }
-        try r.check()
+        // Well-typed values the broker cannot honour (no cores, a minimum above the maximum) are answered NO.
+        try r.checkTypes()
         request.notes = r.notes
+        request.refusals = r.refusals.isEmpty ? nil : r.refusals
         return request
     }
 
@@ -108,7 +110,7 @@ public enum AcceptsProbe {
         let minDuration = duration(resources["minduration"], "resources.minduration", &r)
         let maxDuration = duration(resources["maxduration"], "resources.maxduration", &r)
         if let minDuration, let maxDuration, minDuration > maxDuration {
-            r.error("resources.minduration", "minduration \(minDuration) is longer than maxduration \(maxDuration)")
+            r.refuse("resources.minduration", "minduration \(minDuration) is longer than maxduration \(maxDuration)")
         }
         request.duration = minDuration ?? maxDuration
         if minDuration == nil, maxDuration != nil {
@@ -133,7 +135,8 @@ public enum AcceptsProbe {
             return nil
         }
         guard let text = r.string(value, field) else { return nil }
-        guard let gib = Quantities.gibibytes(text, strict: true) else {
+        guard let written = value.stringValue, SpecPattern.matches(written, SpecPattern.memorySize),
+              let gib = Quantities.gibibytes(text, strict: true) else {
             r.error(field, "'\(text)' is not a memory size such as 8G, 16GiB or 512M")
             return nil
         }
@@ -142,7 +145,8 @@ public enum AcceptsProbe {
 
     private static func duration(_ value: JSONValue?, _ field: String, _ r: inout DocumentReader) -> ISODuration? {
         guard let text = r.scalarText(value, field) else { return nil }
-        guard let parsed = Quantities.duration(text) else {
+        guard let written = value?.stringValue, SpecPattern.matches(written, SpecPattern.plannerDuration),
+              let parsed = Quantities.duration(text) else {
             r.error(field, "'\(text)' is not a duration such as 5m, 60s, 1h or PT1H")
             return nil
         }

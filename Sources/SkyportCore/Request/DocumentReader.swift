@@ -77,6 +77,29 @@ struct DocumentReader {
         return text
     }
 
+    /// A string as written: not trimmed, an empty one kept (for fields whose rule, a pattern in the spec, is checked
+    /// on the text itself); null is absent, any other type an error.
+    mutating func written(_ value: JSONValue?, _ field: String) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard let s = value.stringValue else {
+            error(field, "must be a string")
+            return nil
+        }
+        if let problem = FieldLimits.problem(s, field: field) {
+            error(field, problem)
+            return nil
+        }
+        return s
+    }
+
+    /// A list of strings as written (see `written`): a null or non-string item is an error naming it.
+    mutating func writtenItems(_ value: JSONValue?, _ field: String) -> [String]? {
+        array(value, field)?.enumerated().compactMap { i, item in
+            if item.isNull { error("\(field)[\(i)]", "must be a string") }
+            return written(item, "\(field)[\(i)]")
+        }
+    }
+
     /// A list of strings; a single string counts as a one-item list.
     mutating func strings(_ value: JSONValue?, _ field: String) -> [String] {
         guard let value, !value.isNull else { return [] }
@@ -88,6 +111,8 @@ struct DocumentReader {
     /// A whole number (a JSON number or a string holding one).
     mutating func int(_ value: JSONValue?, _ field: String) -> Int? {
         guard let value, !value.isNull else { return nil }
+        // A whole number too large to hold is read as the largest (every bound refuses it then, naming it).
+        if case .number(let d) = value, d.rounded() == d, abs(d) >= 9.0e15 { return d > 0 ? Int(9.0e15) : -Int(9.0e15) }
         guard let n = value.intValue else {
             error(field, "must be a whole number")
             return nil

@@ -12,7 +12,7 @@ extension ExecutionRequestParser {
         (exec.kind, exec.unsupportedKind) = kind(o, field, required: kindRequired, &r)
         exec.repository = r.string(o["repository"], "\(field).repository").map(Codemeta.cleanRepository)
         if let repository = exec.repository, let problem = RepositoryURL.problem(repository) {
-            r.error("\(field).repository", problem)
+            r.refuse("\(field).repository", problem)
         }
         exec.ref = r.string(o["ref"], "\(field).ref")
         exec.path = r.string(o["path"], "\(field).path")
@@ -86,7 +86,7 @@ extension ExecutionRequestParser {
         for key in o.keys.sorted() {
             guard let v = o[key], !v.isNull else { continue }
             guard !key.trimmingCharacters(in: .whitespaces).isEmpty else {
-                r.error(field, "parameter names must not be empty")
+                r.refuse(field, "parameter names must not be empty")
                 continue
             }
             if let text = r.scalarText(v, "\(field).\(key)") { out[key] = text }

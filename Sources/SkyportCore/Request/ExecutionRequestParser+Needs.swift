@@ -18,7 +18,7 @@ extension ExecutionRequestParser {
         if let text = request.executable.parameters["image.architecture"] {
             let platform = architecture(text, "executable.image.platform.architecture", &r)
             if let given = needs.architecture, let platform, given != platform {
-                r.error("executable.image.platform.architecture", "the image is \(platform.rawValue), but \(computeField).architecture asks for \(given.rawValue)")
+                r.refuse("executable.image.platform.architecture", "the image is \(platform.rawValue), but \(computeField).architecture asks for \(given.rawValue)")
             }
             needs.architecture = needs.architecture ?? platform
         }
@@ -26,7 +26,8 @@ extension ExecutionRequestParser {
         for (i, item) in (r.array(doc["runtimes"], "runtimes") ?? []).enumerated() {
             let field = "runtimes[\(i)]"
             if let text = item.stringValue {
-                guard let need = RuntimeNeed.read(text, field: field) ?? plainRuntime(text, field: field) else {
+                guard SpecPattern.matches(text, SpecPattern.runtimeText),
+                      let need = RuntimeNeed.read(text, field: field) ?? plainRuntime(text, field: field) else {
                     r.error(field, "'\(text)' is not a runtime with an optional version range, such as 'python >=3.10'")
                     continue
                 }
@@ -34,14 +35,15 @@ extension ExecutionRequestParser {
                 continue
             }
             guard let o = r.object(item, field) else { continue }
-            guard let name = r.string(o["name"], "\(field).name"), !name.isEmpty, name.count <= 64,
-                  name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.+".contains($0) }) else {
+            guard let name = r.string(o["name"], "\(field).name"), let written = o["name"]?.stringValue,
+                  SpecPattern.matches(written, SpecPattern.runtimeName) else {
                 r.error("\(field).name", "is required: a runtime such as python, r or julia (letters, digits, - _ . +; its version goes in version)")
                 continue
             }
             var range = VersionRange.any
             if let text = r.string(o["version"], "\(field).version") {
-                guard let parsed = VersionRange(text) else {
+                guard let written = o["version"]?.stringValue, SpecPattern.matches(written, SpecPattern.versionRange),
+                      let parsed = VersionRange(text) else {
                     r.error("\(field).version", "'\(text)' is not a version range such as '>=3.10,<3.13', '3.11' or '3.*'")
                     continue
                 }
@@ -49,10 +51,12 @@ extension ExecutionRequestParser {
             }
             runtimes.append(RuntimeNeed(name: RuntimeNeed.canonicalName(name), range: range, field: field))
         }
-        for (i, text) in r.strings(doc["environments"], "environments").enumerated() {
-            if text.isEmpty || text.count > 128 || text.contains(where: { $0.isWhitespace }) {
-                r.error("environments[\(i)]", "'\(text)' is not an environment name (1 to 128 characters, no spaces)")
-            } else if !needs.environments.contains(where: { $0.caseInsensitiveCompare(text) == .orderedSame }) {
+        for (i, item) in (r.array(doc["environments"], "environments") ?? []).enumerated() {
+            guard let text = item.stringValue, text.unicodeScalars.count <= 128, SpecPattern.matches(text, SpecPattern.vocabularyName) else {
+                r.error("environments[\(i)]", "\(item.stringValue.map { "'\($0.prefix(200))'" } ?? "this") is not an environment name (1 to 128 characters, no spaces or control characters)")
+                continue
+            }
+            if !needs.environments.contains(where: { $0.caseInsensitiveCompare(text) == .orderedSame }) {
                 needs.environments.append(text)
             }
         }

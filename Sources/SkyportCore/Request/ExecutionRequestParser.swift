@@ -23,7 +23,8 @@ public enum ExecutionRequestParser {
         var r = DocumentReader()
         var request = NormalisedRequest(executable: ExecutableRequest())
         let meta = r.object(doc["meta"], "meta")
-        request.name = r.string(doc["name"], "name") ?? r.string(meta?["name"], "meta.name")
+        let (name, metaName) = (r.string(doc["name"], "name"), r.string(meta?["name"], "meta.name"))  // both type-checked
+        request.name = name ?? metaName
 
         let software = doc["software"].flatMap { $0.isNull ? nil : $0 }
         if let executable = r.object(doc["executable"], "executable") {
@@ -57,13 +58,18 @@ public enum ExecutionRequestParser {
         if let basket = doc["basket"], !basket.isNull {
             request.data += Basket.read(basket, "basket", &r)
         }
-        if let callback = r.string(doc["callback"], "callback") {
-            if let problem = FacilityDocument.httpURLProblem(callback) {
-                r.error("callback", problem)
-            } else if let refusal = egress.check(url: callback) {
-                r.error("callback", "the broker does not call this URL: \(refusal)")
+        if let given = doc["callback"], !given.isNull {
+            // Checked as written (not trimmed): the spec's pattern is the rule.
+            if let callback = given.stringValue {
+                if let problem = FacilityDocument.httpURLProblem(callback) {
+                    r.error("callback", callback.isEmpty ? "is empty: give an http or https URL, or leave it out" : problem)
+                } else if let refusal = egress.check(url: callback) {
+                    r.error("callback", "the broker does not call this URL: \(refusal)")
+                } else {
+                    request.callback = callback
+                }
             } else {
-                request.callback = callback
+                r.error("callback", "must be a string")
             }
         }
         // Data the facility (or the staging postBuild) downloads: an internal address is nobody's data.
@@ -74,7 +80,7 @@ public enum ExecutionRequestParser {
         }
         if let repository = request.executable.repository, let refusal = egress.check(repository: repository) {
             let given = doc["executable"]?.objectValue?["repository"] != nil
-            r.error(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
+            r.refuse(given ? "executable.repository" : "software.codeRepository", "the broker does not clone this repository: \(refusal)")
         }
         checkRequired(request.executable, "executable", &r)
         noteUnknownKeys(doc, &r)
@@ -105,13 +111,12 @@ public enum ExecutionRequestParser {
         guard let object = r.object(software, "software") else { return }
         let codemeta = Codemeta.read(object, kindHint: request.executable.kind)
         r.notes += codemeta.notes.prefixed("software")
-        request.software = codemeta.software
-        checkLengths(codemeta.software, "software", &r)
+        request.software = bounded(codemeta.software, "software", &r)
         var exec = request.executable
         exec.kind = exec.kind ?? codemeta.executable.kind
         if exec.repository == nil, let repository = codemeta.executable.repository {
             if let problem = RepositoryURL.problem(repository) {
-                r.error("software.codeRepository", problem)
+                r.refuse("software.codeRepository", problem)
             } else {
                 exec.repository = repository
             }
@@ -133,31 +138,36 @@ public enum ExecutionRequestParser {
         }
     }
 
-    /// The codemeta texts the broker keeps are bounded like every other field (`FieldLimits`).
-    private static func checkLengths(_ software: SoftwareDescription, _ field: String, _ r: inout DocumentReader) {
-        let singles: [(String, String?, Int)] = [
-            ("name", software.name, FieldLimits.name), ("version", software.version, FieldLimits.name),
-            ("codeRepository", software.repository, FieldLimits.text),
-            ("memoryRequirements", software.memoryRequirements, FieldLimits.text),
-            ("processorRequirements", software.processorRequirements, FieldLimits.text),
-            ("storageRequirements", software.storageRequirements, FieldLimits.text),
-        ]
-        for (key, value, limit) in singles {
-            if let value, let problem = FieldLimits.problem(value, field: key, limit: limit) { r.error("\(field).\(key)", problem) }
+    /// The codemeta texts the broker keeps, bounded as other fields are (`FieldLimits`). codemeta is another party's
+    /// document, read only for what it says about running the software: a longer text is cut to its bound and a
+    /// longer list to its first items, each with a note, rather than refusing the request.
+    private static func bounded(_ software: SoftwareDescription, _ field: String, _ r: inout DocumentReader) -> SoftwareDescription {
+        var sw = software
+        func cut(_ value: String?, _ key: String, _ limit: Int) -> String? {
+            guard let value, value.unicodeScalars.count > limit else { return value }
+            r.note(.warning, "\(field).\(key)", "longer than \(limit) characters: cut to that")
+            return String(String.UnicodeScalarView(value.unicodeScalars.prefix(limit)))
         }
-        let lists: [(String, [String])] = [
-            ("keywords", software.keywords), ("programmingLanguage", software.languages),
-            ("operatingSystem", software.operatingSystems), ("runtimePlatform", software.runtimePlatforms),
-            ("softwareRequirements", software.requirements ?? []),
-        ]
-        for (key, items) in lists {
-            if items.count > FieldLimits.listItems {
-                r.error("\(field).\(key)", "has \(items.count) items: at most \(FieldLimits.listItems) are allowed")
-            }
-            for (i, item) in items.prefix(FieldLimits.listItems).enumerated() {
-                if let problem = FieldLimits.problem(item, field: key, limit: FieldLimits.name) { r.error("\(field).\(key)[\(i)]", problem) }
-            }
+        func cut(_ items: [String], _ key: String) -> [String] {
+            if items.count > FieldLimits.listItems { r.note(.warning, "\(field).\(key)", "\(items.count) items: the first \(FieldLimits.listItems) are kept") }
+            return items.prefix(FieldLimits.listItems).enumerated().map { i, item in cut(item, "\(key)[\(i)]", FieldLimits.name) ?? item }
         }
+        sw.name = cut(sw.name, "name", FieldLimits.name)
+        sw.version = cut(sw.version, "version", FieldLimits.name)
+        sw.memoryRequirements = cut(sw.memoryRequirements, "memoryRequirements", FieldLimits.text)
+        sw.processorRequirements = cut(sw.processorRequirements, "processorRequirements", FieldLimits.text)
+        sw.storageRequirements = cut(sw.storageRequirements, "storageRequirements", FieldLimits.text)
+        sw.keywords = cut(sw.keywords, "keywords")
+        sw.languages = cut(sw.languages, "programmingLanguage")
+        sw.operatingSystems = cut(sw.operatingSystems, "operatingSystem")
+        sw.runtimePlatforms = cut(sw.runtimePlatforms, "runtimePlatform")
+        sw.requirements = sw.requirements.map { cut($0, "softwareRequirements") }
+        // A repository is a URL: cut, it would name another one; too long is not one the broker clones.
+        if let repository = sw.repository, repository.unicodeScalars.count > FieldLimits.text {
+            r.refuse("\(field).codeRepository", "longer than \(FieldLimits.text) characters: not a repository the broker clones")
+            sw.repository = nil
+        }
+        return sw
     }
 
     // MARK: Storage and volumes
@@ -217,7 +227,7 @@ public enum ExecutionRequestParser {
         var duration: ISODuration?
         let durationField = "schedule.requested.duration"
         if let text = r.string(requested["duration"], durationField) {
-            if let parsed = ISODuration(text) {
+            if let written = requested["duration"]?.stringValue, SpecPattern.matches(written, SpecPattern.isoDuration), let parsed = ISODuration(text) {
                 if parsed.seconds > 0 { duration = parsed } else { r.refuse(durationField, "must be longer than zero") }
             } else {
                 r.error(durationField, "'\(text)' is not an ISO-8601 duration such as PT2H")
@@ -226,13 +236,19 @@ public enum ExecutionRequestParser {
         var start: TimeWindow?
         let startField = "schedule.requested.start"
         if let text = r.string(requested["start"], startField) {
+            guard let written = requested["start"]?.stringValue, SpecPattern.matches(written, SpecPattern.isoInterval) else {
+                r.error(startField, "'\(text)' is not an ISO-8601 interval such as 2026-06-01T10:00:00Z/PT2H (start/end, start/duration or duration/end; dates with seconds and a zone)")
+                return (duration, nil)
+            }
             switch ISOInterval.parse(text) {
             case .success(let window) where window.latest < now:
                 r.refuse(startField, "the start window ended at \(Timestamp.format(window.latest)), before now (\(Timestamp.format(now)))")
             case .success(let window):
                 start = window
             case .failure(let problem):
-                r.error(startField, problem.message)
+                // Written as the spec says, but no window (a date that does not exist, an end before the start):
+                // a request the broker cannot honour.
+                r.refuse(startField, problem.message)
             }
         }
         return (duration, start)

@@ -45,8 +45,8 @@ public enum Quantities {
             seconds += number * perUnit
             rest = afterDigits.dropFirst(unit.count).drop(while: { $0 == " " || $0 == "," })
         }
-        guard !t.isEmpty, seconds < 1e12 else { return nil }
-        return ISODuration(seconds: Int(seconds.rounded()))
+        guard !t.isEmpty, !seconds.isNaN else { return nil }
+        return ISODuration(seconds: Int(min(seconds, ISODuration.longest).rounded()))
     }
 
     // MARK: Units
@@ -73,8 +73,9 @@ public enum Quantities {
     ]
 
     private static func wholeGiB(_ gib: Double) -> Int? {
-        guard gib.isFinite, gib >= 0, gib < 1e15 else { return nil }
-        return Int(max(0, (gib - 1e-9).rounded(.up)))  // the epsilon keeps 3.0000000001 from becoming 4
+        guard !gib.isNaN, gib >= 0 else { return nil }
+        // Beyond any machine (1e15 GiB) is read as that: well written, and refused later as absurdly large.
+        return Int(max(0, (min(gib, 1e15) - 1e-9).rounded(.up)))  // the epsilon keeps 3.0000000001 from becoming 4
     }
 
     /// Each number in the text that does not sit inside a word (the `86` of `x86_64` is skipped), with the

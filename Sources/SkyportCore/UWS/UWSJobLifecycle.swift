@@ -94,10 +94,14 @@ public enum UWSJobLifecycle {
         return now.timeIntervalSince(started) > negotiationGrace
     }
 
-    /// Why a requested destruction time is refused (it is not in the future), or the time to keep: one later than
-    /// `maxLifetime` from now is brought forward to it.
+    /// The destruction time to keep for a requested one (UWS 1.1 §2.2.3.2: the service may choose another, which the
+    /// client reads back): one later than `maxLifetime` from now is brought forward to it, and one that is not at least
+    /// `minLifetime` ahead is put off to that.
     public static func destruction(_ requested: Date, now: Date) -> Result<Date, FieldError> {
-        guard requested > now else { return .failure(FieldError("DESTRUCTION", "DESTRUCTION must be in the future")) }
-        return .success(min(requested, now.addingTimeInterval(maxLifetime)))
+        .success(max(min(requested, now.addingTimeInterval(maxLifetime)), now.addingTimeInterval(minLifetime)))
     }
+
+    /// The shortest time a job is kept after its destruction time is set: long enough for a client to read what it
+    /// made (UWS clients WAIT up to a minute at a time).
+    public static let minLifetime: TimeInterval = 3_600
 }
