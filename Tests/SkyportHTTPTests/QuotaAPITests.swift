@@ -132,10 +132,10 @@ struct QuotaAPITests {
             let bad = try await client.send(.put, "/quotas", json: #"{"account": "user:nobody", "sessions": -1, "window": "P1D", "cpus": 3}"#, token: ada)
             #expect(bad.status == .unprocessableContent, "\(bad.text)")
             let fields = Set(((try Self.body(bad.text))["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String })
-            #expect(fields == ["account"], "\(bad.text)")
+            #expect(fields == ["account", "cpus", "coreHours", "sessions"], "\(bad.text)")  // a window needs coreHours
             let bad2 = try await client.send(.put, "/quotas", json: #"{"account": "group:/x", "sessions": -1, "window": "P1D", "cpus": 3}"#, token: ada)
             let fields2 = Set(((try Self.body(bad2.text))["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String })
-            #expect(bad2.status == .unprocessableContent && fields2 == ["sessions", "window", "cpus"], "\(bad2.text) \(fields2)")
+            #expect(bad2.status == .unprocessableContent && fields2 == ["sessions", "coreHours", "cpus"], "\(bad2.text) \(fields2)")
             // Only admins.
             #expect(try await client.send(.put, "/quotas", json: #"{"account": "group:/x", "sessions": 1}"#, token: fred).status == .forbidden)
             #expect(try await client.send(.get, "/quotas", token: fred).status == .forbidden)
