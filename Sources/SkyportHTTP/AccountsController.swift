@@ -84,7 +84,7 @@ struct AccountsController: Controller {
         }
         if let b = q["before"] {
             query.before = Int64(String(b))
-            if query.before == nil { errors.add("before", "must be an event number") }
+            if query.before == nil { errors.add("before", "must be an event number (a whole number that fits 64 bits)") }
         }
         if let l = q["limit"] {
             if let n = Int(String(l)), n >= 1, n <= 1_000 { query.limit = n } else { errors.add("limit", "must be a whole number from 1 to 1000") }

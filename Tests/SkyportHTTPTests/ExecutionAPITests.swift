@@ -358,9 +358,12 @@ let notebookRequest = """
             #expect((offers(r.body).first?["facility"] as? [String: Any])?["id"] as? String == "near")
 
             let noColon = #"{"software": {"name": "x", "keywords": ["jupyter-notebook"]}, "basket": [{"archive": "rucio", "did": "no-colon-here"}]}"#
+            // A basket item the broker cannot read is answered NO, naming it.
             let bad = try await client.request(json: noColon)
-            #expect(bad.status == .unprocessableContent, "\(bad.body)")
-            #expect(((bad.body["errors"] as? [[String: Any]]) ?? []).contains { ($0["field"] as? String ?? "").hasPrefix("basket[0]") })
+            #expect(bad.status == .seeOther && bad.body["result"] as? String == "NO", "\(bad.body)")
+            let refused = ((bad.body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
+                .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
+            #expect(refused.contains { $0.hasPrefix("basket[0]") }, "\(refused)")
         }
     }
 

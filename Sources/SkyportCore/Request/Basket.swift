@@ -28,7 +28,15 @@ public enum Basket {
 
     static func read(_ value: JSONValue, _ field: String, _ r: inout DocumentReader) -> [DataItem] {
         guard let list = r.array(value, field) else { return [] }
-        return list.enumerated().compactMap { i, entry in item(entry, "\(field)[\(i)]", &r) }
+        return list.enumerated().compactMap { i, entry in
+            // A basket item is another service's row: anything in it the broker cannot read (a field of the wrong
+            // type inside item_data included, which no schema can reach) is answered NO naming it, not refused.
+            var itemReader = DocumentReader()
+            let found = item(entry, "\(field)[\(i)]", &itemReader)
+            r.notes += itemReader.notes
+            r.refusals += itemReader.refusals + itemReader.errors.all.map { RequestNote(.warning, $0.field, $0.message) }
+            return found
+        }
     }
 
     // MARK: One item
@@ -78,11 +86,11 @@ public enum Basket {
             if value != nil { r.note(.info, field, "read as a Python literal (single quotes), as older ESAP rows are") }
         }
         guard let value else {
-            r.error(field, "is neither JSON nor a Python dict literal")
+            r.refuse(field, "is neither JSON nor a Python dict literal")
             return nil
         }
         guard let object = value.objectValue else {
-            r.error(field, "must hold an object (a dict with an archive)")
+            r.refuse(field, "must hold an object (a dict with an archive)")
             return nil
         }
         return object
@@ -107,8 +115,8 @@ public enum Basket {
             } else {
                 let scope = r.string(record["scope"], "\(recordField).scope")
                 let name = r.string(record["name"], "\(recordField).name")
-                if scope == nil { r.error("\(recordField).scope", "is required (the Rucio scope)") }
-                if name == nil { r.error("\(recordField).name", "is required (the Rucio name)") }
+                if scope == nil { r.refuse("\(recordField).scope", "is required (the Rucio scope)") }
+                if name == nil { r.refuse("\(recordField).name", "is required (the Rucio name)") }
                 guard let scope, let name else { return nil }
                 item.did = "\(scope):\(name)"
                 item.name = name
@@ -125,7 +133,7 @@ public enum Basket {
                 item.rses = rses.compactMap(\.stringValue)
             }
         default:
-            r.error(recordField, "is required: the Rucio DID as {scope, name} or a 'scope:name' string")
+            r.refuse(recordField, "is required: the Rucio DID as {scope, name} or a 'scope:name' string")
             return nil
         }
         return item
@@ -136,7 +144,7 @@ public enum Basket {
         let parts = did.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
             let why = parts.count == 1 ? "has no scope" : "must have exactly one colon"
-            r.error(field, "Rucio DID '\(did)' \(why): write it as scope:name")
+            r.refuse(field, "Rucio DID '\(did)' \(why): write it as scope:name")
             return nil
         }
         return (String(parts[0]), String(parts[1]))
@@ -154,7 +162,7 @@ public enum Basket {
         case .array(let values)?:
             texts = values.compactMap(\.stringValue)
         default:
-            r.error(field, "is required: the archive's record (an object or a list of values)")
+            r.refuse(field, "is required: the archive's record (an object or a list of values)")
             return nil
         }
         let ivoid = texts.first { $0.lowercased().hasPrefix("ivo://") }

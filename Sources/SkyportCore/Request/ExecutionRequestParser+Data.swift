@@ -70,10 +70,10 @@ extension ExecutionRequestParser {
         guard var item = url(o["location"], "\(field).location", &r).map({ DataItem(kind: .url, url: $0) }) else { return nil }
         // Skyport's extensions (another Skyport passes them on): the size in bytes and an `algorithm:value` checksum.
         if let size = r.int(o["size"], "\(field).size") {
-            if size < 0 { r.error("\(field).size", "must not be negative") } else { item.size = Int64(size) }
+            if size < 0 { r.refuse("\(field).size", "must not be negative") } else { item.size = Int64(size) }
         }
         if let checksum = r.string(o["checksum"], "\(field).checksum") {
-            if checksum.contains(":") { item.checksum = checksum } else { r.error("\(field).checksum", "'\(checksum)' is not algorithm:value, such as md5:9e107d9d…") }
+            if checksum.contains(":") { item.checksum = checksum } else { r.refuse("\(field).checksum", "'\(checksum)' is not algorithm:value, such as md5:9e107d9d…") }
         }
         return item
     }
@@ -110,7 +110,7 @@ extension ExecutionRequestParser {
         }
         guard let scope, let object else { return nil }
         if let type = r.string(block["type"], "\(blockField).type"), !["FILE", "CONTAINER", "DATASET"].contains(type.uppercased()) {
-            r.error("\(blockField).type", "must be FILE, CONTAINER or DATASET (got \(type))")
+            r.refuse("\(blockField).type", "must be FILE, CONTAINER or DATASET (got \(type))")
         }
         let replicas = r.array(block["replicas"], "\(blockField).replicas") ?? []
         let rses = replicas.compactMap { $0["rse"]?.stringValue ?? $0["rsename"]?.stringValue }

@@ -10,8 +10,12 @@ public enum Quantities {
     public static func gibibytes(_ text: String, strict: Bool) -> Int? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if strict {
-            if let n = Double(trimmed) { return wholeGiB(n) }
-            guard let first = trimmed.first, first.isASCII, first.isNumber || first == "." else { return nil }
+            // A number (`8`, `1.5`, `.5`, `5.`) and an optional unit, as `SpecPattern.memorySize` writes it.
+            let digits = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+            guard let n = Double((digits.hasPrefix(".") ? "0" : "") + digits + (digits.hasSuffix(".") ? "0" : "")) else { return nil }
+            if unit.isEmpty { return wholeGiB(n) }
+            return sizeUnits[unit].flatMap { wholeGiB(n * $0) }
         }
         for (number, unit, rest) in numbers(in: text) {
             if strict, !rest.trimmingCharacters(in: .whitespaces).isEmpty { return nil }
