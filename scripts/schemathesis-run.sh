@@ -21,6 +21,10 @@ if [ -z "${SKYPORT_SCHEMATHESIS_ISOLATED:-}" ]; then
     || { echo "schemathesis-run: unshare (util-linux) and ip (iproute2) are needed to isolate the run" >&2; exit 2; }
   exec unshare --user --map-root-user --net env SKYPORT_SCHEMATHESIS_ISOLATED=1 bash -c 'ip link set lo up && exec bash "$0" "$@"' "$self" "$@"
 fi
+# Whatever the environment said, run only where loopback is the one network link.
+if ip -o link show | grep -qv ': lo:'; then
+  echo "schemathesis-run: this network namespace has links besides loopback; not running (unshare failed?)" >&2; exit 2
+fi
 work=$(mktemp -d) bin=.build/debug/skyport port=18777
 token=$("$bin" operator add schemathesis --db "$work/db.sqlite")
 # Long polls are held at most 2 s (SKYPORT_WAIT_MAX), below schemathesis' 10 s request timeout.

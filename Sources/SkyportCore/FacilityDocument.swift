@@ -69,7 +69,7 @@ public struct FacilityDocument: Sendable {
         guard let root = r.object(value, "body") else { throw ValidationFailure(r.errors.all) }
         id = r.string(root["id"], "id")
         name = r.written(root["name"], "name")
-        description = r.string(root["description"], "description")
+        description = r.written(root["description"], "description", limit: Bounds.maxDescriptionLength)
         status = r.string(root["status"], "status")
         endpoints = r.array(root["endpoints"], "endpoints")?.enumerated().map { i, item in
             let o = r.object(item, "endpoints[\(i)]") ?? [:]
@@ -247,7 +247,7 @@ public struct FacilityDocument: Sendable {
         let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if name.map({ !SpecPattern.matches($0, SpecPattern.notBlank) }) ?? true { errors.add("name", "is required") }
         else if name!.unicodeScalars.count > Bounds.maxNameLength { errors.add("name", "must be at most \(Bounds.maxNameLength) characters") }
-        if (description?.count ?? 0) > Bounds.maxDescriptionLength {
+        if (description?.unicodeScalars.count ?? 0) > Bounds.maxDescriptionLength {
             errors.add("description", "must be at most \(Bounds.maxDescriptionLength) characters")
         }
 
@@ -306,7 +306,7 @@ public struct FacilityDocument: Sendable {
                         if e.credentialsAudience != nil { errors.add("\(field).credentials.audience", "applies only to forward and exchange") }
                     case "forward", "exchange":
                         if !audienceOK {
-                            errors.add("\(field).credentials.audience", "is required for \(mode): the 'aud' value the facility expects in a user's token (1 to \(Bounds.maxAccessEntryLength) bytes)")
+                            errors.add("\(field).credentials.audience", "is required for \(mode): the 'aud' value the facility expects in a user's token (1 to \(Bounds.maxAccessEntryLength) characters, not blank)")
                         } else {
                             credentials = mode == "forward" ? .forward(audience: audience) : .exchange(audience: audience)
                         }

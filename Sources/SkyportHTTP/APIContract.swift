@@ -27,6 +27,31 @@ enum APIContract {
         if !problems.isEmpty { throw ValidationFailure(problems) }
     }
 
+    /// Checks the documents a UWS job's `request` (or `software` and `basket`) parameters carry against the spec's
+    /// ExecutionRequest, as `POST /requests` checks its body: a field at fault is a 400 naming the parameter and,
+    /// in its message, the field. Text that does not parse is left to the job type, which says why.
+    static func checkUWSDocuments(_ parameters: [(name: String, value: String)]) throws {
+        var given: [String: String] = [:]
+        for (name, value) in parameters where given[name.lowercased()] == nil { given[name.lowercased()] = value }
+        var document: [String: JSONValue] = [:]
+        if let text = given["request"] {
+            guard case .object(let parsed)? = try? Documents.parseText(text, parameter: "request") else { return }
+            document = parsed
+        } else {
+            for key in ["software", "basket"] {
+                if let text = given[key], let parsed = try? Documents.parseText(text, parameter: key, yamlAllowed: false) { document[key] = parsed }
+            }
+        }
+        guard !document.isEmpty, let schema = check.schema(at: "#/components/schemas/ExecutionRequest") else { return }
+        let problems = check.deciding(SpecPattern.httpURL) { SpecPattern.matches($0, SpecPattern.httpURLSyntax) }.problems(.object(document), schema)
+        guard !problems.isEmpty else { return }
+        let named = problems.map { problem in
+            let parameter = given["request"] != nil ? "request" : (problem.field.hasPrefix("basket") ? "basket" : "software")
+            return FieldError(parameter, "\(problem.field): \(problem.message)")
+        }
+        throw BrokerError.invalidParameters(named)
+    }
+
     /// Reads a JSON or YAML body (as `Representation.readDocument`) and checks it against the operation's schema.
     static func readBody(_ request: Request, limit: Int, _ method: HTTPRequest.Method, _ path: String) async throws -> JSONValue {
         let document = try await Representation.readDocument(request, limit: limit)

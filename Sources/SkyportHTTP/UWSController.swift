@@ -176,6 +176,7 @@ struct UWSController: Controller {
 
     /// A new job's parameters: the control parameters apart, the rest as the job type's.
     static func draft(_ form: UWSForm) throws -> UWSJobs.Draft {
+        try APIContract.checkUWSDocuments(form.pairs)
         let start = try form.single("phase", field: "PHASE").map { $0.uppercased() }
         if let start, start != "RUN" {
             throw APIError.badRequest("PHASE '\(start)' cannot be given at creation: only PHASE=RUN (start at once)", field: "PHASE")

@@ -86,7 +86,7 @@ import Testing
     }
 
     /// UWS 1.1 lets the service choose another destruction time, which the client reads back.
-    @Test func aDestructionIsPutOffToAMinuteAndCapped() throws {
+    @Test func aDestructionIsPutOffToAnHourAndCapped() throws {
         let soon = Self.now.addingTimeInterval(UWSJobLifecycle.minLifetime)
         #expect(try UWSJobLifecycle.destruction(Self.now.addingTimeInterval(-86_400), now: Self.now).get() == soon)
         #expect(try UWSJobLifecycle.destruction(Self.now, now: Self.now).get() == soon)

@@ -86,6 +86,53 @@ import Testing
         #expect((FacilityID(id).problem == nil) == ok, "\(id)")
     }
 
+    /// What would let a body through unchecked: a pattern that does not compile, a `$ref` that resolves to nothing,
+    /// an operation with a body whose schema the server cannot find.
+    @Test func everyRuleInTheSpecIsCheckable() {
+        let check = SchemaCheck(document: Self.spec)
+        #expect(check.uncompilable.isEmpty)
+        var refs: Set<String> = []
+        func collect(_ node: JSONValue) {
+            switch node {
+            case .object(let o):
+                if let r = o["$ref"]?.stringValue { refs.insert(r) }
+                o.values.forEach(collect)
+            case .array(let a): a.forEach(collect)
+            default: break
+            }
+        }
+        collect(Self.spec)
+        #expect(!refs.isEmpty)
+        for ref in refs.sorted() { #expect(check.schema(at: ref) != nil, "\(ref) resolves to nothing") }
+        for (method, path) in [("post", "/requests"), ("post", "/direct"), ("post", "/facilities"), ("put", "/facilities/{id}"),
+                               ("post", "/sessions/{uuid}"), ("post", "/accepts"), ("put", "/quotas"), ("post", "/registry/sources")] {
+            let pointer = "#/paths/\(path.replacingOccurrences(of: "/", with: "~1"))/\(method)/requestBody/content/application~1json/schema"
+            #expect(check.schema(at: pointer) != nil, "\(method.uppercased()) \(path) has no JSON body schema")
+        }
+    }
+
+    /// Patterns with a choice of where spaces go can take exponential time on text that almost matches; these must
+    /// answer at once (a regression would hang this test, not time it).
+    @Test(arguments: [
+        (SpecPattern.versionRange, String(repeating: "1 , ", count: 60) + " x"),
+        (SpecPattern.runtimeText, "python " + String(repeating: "1 , ", count: 60) + " x"),
+        (SpecPattern.plannerDuration, String(repeating: "1m ", count: 300) + "x"),
+        (SpecPattern.memorySize, "1" + String(repeating: " ", count: 2_000) + "x"),
+        (SpecPattern.httpURL, "https://" + String(repeating: "a.", count: 120) + "0/" + String(repeating: "%2", count: 500)),
+    ])
+    func nearMissesAreRefusedAtOnce(_ pattern: String, _ text: String) {
+        #expect(!SpecPattern.matches(text, pattern))
+    }
+
+    /// Only a final `\n` is let through by `$`, as in Python's `re` (ICU would also let `\r`, `\u{85}`, `\u{2028}`).
+    @Test func onlyANewlineEndsALine() {
+        #expect(SpecPattern.matches("casa6\n", SpecPattern.vocabularyName))
+        #expect(!SpecPattern.matches("casa6\r", SpecPattern.vocabularyName))
+        #expect(!SpecPattern.matches("PT1H\r", SpecPattern.isoDuration))
+        #expect(!SpecPattern.matches("PT1H\u{2028}", SpecPattern.isoDuration))
+        #expect(!SpecPattern.matches("PT1H\u{85}", SpecPattern.isoDuration))
+    }
+
     // MARK: The schema check
 
     static let check = SchemaCheck(document: .object([

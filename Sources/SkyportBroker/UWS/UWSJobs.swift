@@ -136,7 +136,7 @@ public struct UWSJobs: Sendable {
         try await act(.setExecutionDuration(seconds), on: id, owner: owner, logger: logger)
     }
 
-    /// A new destruction time: in the future; later than `UWSJobLifecycle.maxLifetime` from now is brought forward.
+    /// A new destruction time, brought into the range the broker keeps jobs for (`UWSJobLifecycle.destruction`).
     public func setDestruction(_ requested: Date, of id: String, owner: String, logger: Logger) async throws {
         let destruction = try Self.destruction(requested, now: broker.now())
         try await act(.setDestruction(destruction), on: id, owner: owner, logger: logger)

@@ -13,6 +13,11 @@ public struct SchemaCheck: Sendable {
     /// The OpenAPI document (for `$ref`).
     private let document: JSONValue
     private let patterns: [String: Pattern]
+    /// `#/components/schemas/X` → its schema, resolved once.
+    private let components: [String: JSONValue]
+    /// The spec's patterns this platform's regular expressions cannot compile (a test holds it empty: one that does
+    /// not compile would let everything through).
+    public var uncompilable: [String] { patterns.filter { $0.value.regex == nil }.map(\.key).sorted() }
     /// Patterns decided by a function instead (see `deciding`).
     private var decided: [String: @Sendable (String) -> Bool] = [:]
 
@@ -21,6 +26,9 @@ public struct SchemaCheck: Sendable {
         var found: Set<String> = []
         Self.collectPatterns(document, into: &found)
         patterns = Dictionary(uniqueKeysWithValues: found.map { ($0, Pattern($0)) })
+        components = Dictionary(uniqueKeysWithValues: (document["components"]?["schemas"]?.objectValue ?? [:]).map {
+            ("#/components/schemas/" + $0.key, $0.value)
+        })
     }
 
     /// This check with `pattern` decided by `rule` rather than by the regular expression: for a pattern that states
@@ -33,6 +41,7 @@ public struct SchemaCheck: Sendable {
 
     /// The schema at a JSON pointer in the document (`#/components/schemas/ExecutionRequest`), nil when absent.
     public func schema(at pointer: String) -> JSONValue? {
+        if let component = components[pointer] { return component }
         guard pointer.hasPrefix("#/") else { return nil }
         var node: JSONValue? = document
         for raw in pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false) {
@@ -56,7 +65,7 @@ public struct SchemaCheck: Sendable {
         guard depth < 64, case .object(let s) = schema else { return }
         var name = name
         if let ref = s["$ref"]?.stringValue, let target = self.schema(at: ref) {
-            let component = ref.split(separator: "/").last.map(String.init)
+            let component = ref.hasPrefix("#/components/schemas/") ? String(ref.dropFirst(21)) : nil
             check(value, target, path: path, name: component, into: &out, depth: depth + 1)
         }
         if let title = s["title"]?.stringValue { name = title }
@@ -84,8 +93,14 @@ public struct SchemaCheck: Sendable {
 
         for part in s["allOf"]?.arrayValue ?? [] { check(value, part, path: path, name: name, into: &out, depth: depth + 1) }
         if let branches = s["anyOf"]?.arrayValue {
-            let results = branches.map { attempt(value, $0, path: path, name: name, depth: depth) }
-            if !results.contains(where: \.isEmpty) { out += closest(results, branches, value) }
+            // The first branch that passes settles it; the problems of all are kept only when none does.
+            var results: [[FieldError]] = []
+            for branch in branches {
+                let found = attempt(value, branch, path: path, name: name, depth: depth)
+                if found.isEmpty { results = []; break }
+                results.append(found)
+            }
+            if !results.isEmpty { out += closest(results, branches, value) }
         }
         if let branches = s["oneOf"]?.arrayValue {
             let results = branches.map { attempt(value, $0, path: path, name: name, depth: depth) }
@@ -241,7 +256,7 @@ public struct SchemaCheck: Sendable {
     /// A compiled `pattern` (immutable, so shared freely).
     private struct Pattern: @unchecked Sendable {
         let regex: NSRegularExpression?
-        init(_ text: String) { regex = try? NSRegularExpression(pattern: text) }
+        init(_ text: String) { regex = try? NSRegularExpression(pattern: text, options: SpecPattern.options) }
         /// JSON Schema's `pattern` is not anchored: a match anywhere will do. (ICU's `$`, as Python's, also matches
         /// before a final line break.)
         func matches(_ text: String) -> Bool {

@@ -28,8 +28,8 @@ public struct Account: Sendable, Hashable, Codable, Comparable, CustomStringConv
             return .failure(FieldError("account", "'\(text)' is not an account: write user:issuer#subject, user:* or group:name"))
         }
         let name = parts[1]
-        if name.isEmpty || name.utf8.count > 512 || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            return .failure(FieldError("account", "the name after '\(kind.rawValue):' must be 1 to 512 bytes without control characters"))
+        if name.isEmpty || name.unicodeScalars.count > 512 || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return .failure(FieldError("account", "the name after '\(kind.rawValue):' must be 1 to 512 characters without control characters"))
         }
         if kind == .user, name != "*", !name.contains("#") {
             return .failure(FieldError("account", "'\(name)' is not a user: name one as its token's issuer and subject, 'issuer#subject'"))

@@ -42,16 +42,16 @@ public enum SpecPattern {
 
     /// A memory size as the 2022 ExecutionPlanner note writes it: a number and an optional unit, decimal or binary,
     /// either case, all read as binary (`8G`, `16GiB`, `512 MB`, `1.5TB`, `2`: a bare number is GiB).
-    public static let memorySize = #"^ *([0-9]+(\.[0-9]*)?|\.[0-9]+) *([KkMmGgTtPp][Ii]?[Bb]?|[Bb]([Yy][Tt][Ee][Ss]?)?)? *$"#
+    public static let memorySize = #"^ *([0-9]+(\.[0-9]*)?|\.[0-9]+)( *([KkMmGgTtPp][Ii]?[Bb]?|[Bb]([Yy][Tt][Ee][Ss]?)?))? *$"#
 
     /// A version range: comma- (or semicolon-) separated clauses such as `>=3.10`, `<3.13`, `3.11`, `3.*`, `3.8+`,
     /// `~=3.9`, `==3.11.*`, `!=3.12`, or `*`; empty is any version.
     public static let versionRange =
-        #"^ *((\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==?)? *[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *([,;] *(\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==?)? *[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *)*)?$"#
+        #"^ *((\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==? *)?[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *([,;] *(\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==? *)?[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *)*)?$"#
 
     /// A runtime with an optional version range in one string: `python >=3.10`, `python3.11`, `r 4.*`, `julia`.
     public static let runtimeText =
-        #"^ *[A-Za-z][A-Za-z_-]* *((\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==?)? *[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *([,;] *(\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==?)? *[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *)*)?$"#
+        #"^ *[A-Za-z][A-Za-z_-]* *((\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==? *)?[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *([,;] *(\*|(>=|<=|!=|~=|>|<) *[0-9]+(\.[0-9]+)*|(==? *)?[0-9]+(\.[0-9]+)*(\.\*)?|[0-9]+(\.[0-9]+)*\+) *)*)?$"#
 
     /// One version a facility has (`3.11`, `3.12.4`, `4.4.1rc1`): digits first, as far as the numbers go.
     public static let version = #"^[0-9]+(\.[0-9]+)*[A-Za-z0-9.+_-]{0,64}$"#
@@ -132,12 +132,16 @@ public enum SpecPattern {
         })
 
     private static func compiled(_ pattern: String) -> NSRegularExpression? {
-        cache[pattern]?.expression ?? (try? NSRegularExpression(pattern: pattern))
+        cache[pattern]?.expression ?? (try? NSRegularExpression(pattern: pattern, options: options))
     }
 
     /// NSRegularExpression is immutable and documented as safe to share between threads.
     private final class Regex: @unchecked Sendable {
         let expression: NSRegularExpression?
-        init(_ pattern: String) { expression = try? NSRegularExpression(pattern: pattern) }
+        init(_ pattern: String) { expression = try? NSRegularExpression(pattern: pattern, options: options) }
     }
+
+    /// ICU otherwise ends a line at `\r`, `\u{85}`, `\u{2028}` and more, so that its `$` would match before any of
+    /// them at the end; with this, as in Python's `re`, only before a final `\n`.
+    public static let options: NSRegularExpression.Options = [.useUnixLineSeparators]
 }

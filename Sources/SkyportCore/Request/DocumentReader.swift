@@ -79,13 +79,13 @@ struct DocumentReader {
 
     /// A string as written: not trimmed, an empty one kept (for fields whose rule, a pattern in the spec, is checked
     /// on the text itself); null is absent, any other type an error.
-    mutating func written(_ value: JSONValue?, _ field: String) -> String? {
+    mutating func written(_ value: JSONValue?, _ field: String, limit: Int? = nil) -> String? {
         guard let value, !value.isNull else { return nil }
         guard let s = value.stringValue else {
             error(field, "must be a string")
             return nil
         }
-        if let problem = FieldLimits.problem(s, field: field) {
+        if let problem = FieldLimits.problem(s, field: field, limit: limit) {
             error(field, problem)
             return nil
         }

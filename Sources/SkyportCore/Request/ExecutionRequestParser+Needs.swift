@@ -116,7 +116,8 @@ extension ExecutionRequestParser {
 
     private static func architecture(_ text: String, _ field: String, _ r: inout DocumentReader) -> Architecture? {
         guard let a = Architecture(alias: text) else {
-            r.error(field, "'\(text)' is no CPU architecture Skyport knows: use one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (or amd64, arm64)")
+            // Well written (an image may name any platform), but no facility here runs it: answered NO.
+            r.refuse(field, "'\(text)' is no CPU architecture Skyport knows: use one of \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (or amd64, arm64)")
             return nil
         }
         return a
