@@ -13,8 +13,12 @@ struct UWSForm {
         for part in text.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = try Self.decode(kv[0], field: "parameter name").lowercased()
-            guard !name.isEmpty else { continue }
-            let value = kv.count > 1 ? try Self.decode(kv[1], field: name) : ""
+            let value = kv.count > 1 ? try Self.decode(kv[1], field: name.isEmpty ? "parameter" : name) : ""
+            if name.isEmpty {
+                // `=x` names nothing: refused, as an unknown parameter is; a bare `=` is an empty pair.
+                guard value.isEmpty else { throw APIError.badRequest("a parameter has a value ('\(value.prefix(100))') but no name", field: "parameter name") }
+                continue
+            }
             pairs.append((name, value))
         }
     }

@@ -320,6 +320,7 @@ extension TestClientProtocol {
             try await fields(Self.request + [("EXECUTIONDURATION", "-5")], "EXECUTIONDURATION")
             try await fields(Self.request + [("DESTRUCTION", "next tuesday")], "DESTRUCTION")
             try await fields(Self.request + [("RUNID", "a"), ("runid", "b")], "RUNID")
+            try await fields(Self.request + [("", "null")], "parameter name")
 
             let job = try await client.createJob(Self.request)
             try await fields([("PHASE", "SUSPEND")], path: "\(job)/phase", "PHASE")
