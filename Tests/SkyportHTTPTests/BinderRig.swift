@@ -200,10 +200,18 @@ final class BinderRig: Sendable {
     }
 
     static func freePort() throws -> Int {
-        let text = try shell("python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])\"", in: "/")
-        guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw RigError("no free port: \(text)") }
-        return port
+        // A port is free when asked, not when its server binds it: the kernel may hand the same one out again
+        // meanwhile (seen once: a rig's stand-in and its sink drew one port, and the build request met the sink's
+        // 404). So no port is handed out twice in this process.
+        for _ in 0..<50 {
+            let text = try shell("python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])\"", in: "/")
+            guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw RigError("no free port: \(text)") }
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw RigError("no port free that was not handed out already")
     }
+
+    private static let handedOut = Mutex<Set<Int>>([])
 
     /// Whether git and python3 are here (the rig needs both).
     static let available: Bool = (try? shell("command -v git && command -v python3", in: "/")) != nil
