@@ -176,6 +176,10 @@ struct UWSController: Controller {
 
     /// A new job's parameters: the control parameters apart, the rest as the job type's.
     static func draft(_ form: UWSForm) throws -> UWSJobs.Draft {
+        // A new job takes no parameter it does not know, and `=x` names none.
+        if let value = form.nameless.first {
+            throw APIError.badRequest("a parameter has a value ('\(value.prefix(100))') but no name", field: "parameter name")
+        }
         try APIContract.checkUWSDocuments(form.pairs)
         let start = try form.single("phase", field: "PHASE").map { $0.uppercased() }
         if let start, start != "RUN" {

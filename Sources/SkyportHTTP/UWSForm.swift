@@ -7,6 +7,8 @@ import SkyportCore
 /// (UWS parameter names are case-insensitive).
 struct UWSForm {
     private(set) var pairs: [(name: String, value: String)] = []
+    /// Values given without a name (`=x`): ignored where unknown parameters are, refused where they are refused.
+    private(set) var nameless: [String] = []
 
     /// Parses `a=1&B=two+words`; 400 for malformed percent-encoding.
     init(encoded text: String) throws {
@@ -15,8 +17,7 @@ struct UWSForm {
             let name = try Self.decode(kv[0], field: "parameter name").lowercased()
             let value = kv.count > 1 ? try Self.decode(kv[1], field: name.isEmpty ? "parameter" : name) : ""
             if name.isEmpty {
-                // `=x` names nothing: refused, as an unknown parameter is; a bare `=` is an empty pair.
-                guard value.isEmpty else { throw APIError.badRequest("a parameter has a value ('\(value.prefix(100))') but no name", field: "parameter name") }
+                if !value.isEmpty { nameless.append(value) }
                 continue
             }
             pairs.append((name, value))
@@ -39,7 +40,9 @@ struct UWSForm {
                 .unsupportedMediaType, code: "unsupported-media-type",
                 "Content-Type '\(request.headers[.contentType] ?? "")' is not supported: UWS parameters are sent as application/x-www-form-urlencoded")
         }
-        form.pairs += try UWSForm(encoded: String(buffer: buffer)).pairs
+        let body = try UWSForm(encoded: String(buffer: buffer))
+        form.pairs += body.pairs
+        form.nameless += body.nameless
         return form
     }
 
