@@ -65,8 +65,7 @@ import Testing
                 #expect(r.status == .seeOther, "\(r.text)")
                 let set = try r.json()
                 #expect(set["result"] as? String == "NO")
-                let refused = ((set["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
-                    .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
+                let refused = refusedMessages(set)
                 #expect(refused.contains { $0.hasPrefix("\(field): the broker does not clone this repository") }, "\(refused)")
             }
         }
@@ -87,8 +86,7 @@ import Testing
             #expect(r.status == .seeOther, "\(r.text)")
             let set = try r.json()
             #expect(set["result"] as? String == "NO")
-            let refused = ((set["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
-                .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
+            let refused = refusedMessages(set)
             #expect(refused.contains { $0.hasPrefix("data[1]:") } && !refused.contains { $0.hasPrefix("data[0]:") }, "\(refused)")
             #expect(refused.contains { $0.hasPrefix("basket[0]") }, "\(refused)")
         }

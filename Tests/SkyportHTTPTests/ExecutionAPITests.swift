@@ -235,10 +235,7 @@ let notebookRequest = """
     @Test func unusableRequestsAreAnsweredNoAndBrokenOnes4xxNamingTheField() async throws {
         try await TestBroker().run { client in
             _ = try await client.send(.post, "/facilities", json: computeFacility("big"), token: TestBroker.aliceToken)
-            func refused(_ body: [String: Any]) -> [String] {
-                ((body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
-                    .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
-            }
+            let refused = refusedMessages
             let minAboveMax = try await client.request(json: #"{"executable": {"kind": "jupyter-notebook", "location": "https://x/nb.ipynb"}, "compute": {"cores": {"min": 8, "max": 2}}}"#)
             #expect(minAboveMax.status == .seeOther)
             #expect(minAboveMax.body["result"] as? String == "NO")
@@ -361,8 +358,7 @@ let notebookRequest = """
             // A basket item the broker cannot read is answered NO, naming it.
             let bad = try await client.request(json: noColon)
             #expect(bad.status == .seeOther && bad.body["result"] as? String == "NO", "\(bad.body)")
-            let refused = ((bad.body["meta"] as? [String: Any])?["messages"] as? [[String: Any]] ?? [])
-                .filter { $0["kind"] as? String == "urn:request-refused" }.compactMap { $0["message"] as? String }
+            let refused = refusedMessages(bad.body)
             #expect(refused.contains { $0.hasPrefix("basket[0]") }, "\(refused)")
         }
     }
