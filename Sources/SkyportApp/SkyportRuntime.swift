@@ -43,6 +43,8 @@ public final class SkyportRuntime: Sendable {
     /// Rung when a registry source is added.
     public let registryHarvests = WorkSignal()
     public let metrics: PrometheusCollectorRegistry
+    /// The domain metric families (`BrokerMetrics`), fed by the telemetry every part reports to.
+    public let brokerMetrics: BrokerMetrics
     /// The egress gate every outbound call goes through (with its HTTP clients); `shutdown()` closes it.
     public let egress: Egress
     /// Credentials for facility endpoints (`SKYPORT_CREDENTIALS`), read once.
@@ -68,6 +70,9 @@ public final class SkyportRuntime: Sendable {
         self.store = store
         self.sealer = try overrides.sealer ?? Self.makeSealer(config)
         self.metrics = overrides.metrics ?? PrometheusCollectorRegistry()
+        self.brokerMetrics = BrokerMetrics(metrics, version: Self.version)
+        let telemetry = brokerMetrics.telemetry
+        store.telemetry.connect(telemetry)
         self.credentials = try config.credentialsFile.map { try Credentials(file: $0) } ?? Credentials()
         var clientConfiguration = RemoteHTTP.clientConfiguration
         // Every tracked job may hold a blocking WAIT at its facility: let that many connections open per host.
@@ -85,9 +90,10 @@ public final class SkyportRuntime: Sendable {
         var planner = OfferPlanner.Settings()
         planner.maxOffers = config.maxOffers
         planner.offerLifetime = TimeInterval(config.offerLifetime)
-        let federation = BrokerFederation(
+        var federation = BrokerFederation(
             brokerID: config.brokerID, egress: egress, credentials: credentials,
             logger: Logger(label: "skyport.federation", factory: { _ in logger.handler }))
+        federation.telemetry = telemetry
         let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(egress: egress, logger: logger)
         self.connections = ConnectionCounter(metrics: metrics)
         self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
@@ -101,6 +107,7 @@ public final class SkyportRuntime: Sendable {
             accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()), now: overrides.now ?? { Date() })
         broker.tokenExchange = tokenVerifier as? any TokenExchanging
         broker.maxWait = config.maxWait
+        broker.telemetry = telemetry
         self.broker = broker
     }
 
@@ -149,6 +156,7 @@ public final class SkyportRuntime: Sendable {
         deps.auth = config.auth
         deps.tokenVerifier = tokenVerifier
         deps.roles = config.roles
+        deps.beforeMetrics = { [self] in await refreshMetrics() }
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -156,6 +164,18 @@ public final class SkyportRuntime: Sendable {
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "skyport/\(Self.version)"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// Sets the gauges `/metrics` reads from the store and the health board. A store that cannot be read leaves
+    /// them as they were (and `/health` says why).
+    public func refreshMetrics() async {
+        do {
+            let stats = try await store.statistics(now: broker.now())
+            let facilities = try await store.matchIndex().facilities.map(\.id)
+            brokerMetrics.refresh(stats, health: health.board, facilities: facilities)
+        } catch {
+            logger.warning("metrics: reading the store failed", metadata: ["error": .string(String(describing: error))])
+        }
     }
 
     /// The trusted issuers: the file's, then the one named by `SKYPORT_OIDC_ISSUER`.
@@ -219,6 +239,7 @@ public final class SkyportRuntime: Sendable {
         forwarding.sealer = sealer
         forwarding.exchanger = self.broker.tokenExchange
         forwarding.credentialMargin = TimeInterval(config.credentialMargin)
+        forwarding.telemetry = brokerMetrics.telemetry
         var services: [any Service] = [
             OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
             ForwardingService(
@@ -230,7 +251,13 @@ public final class SkyportRuntime: Sendable {
         if config.retentionSweep > 0 {
             services.append(RetentionService(
                 store: store, policy: config.retention, interval: .seconds(config.retentionSweep),
-                logger: Logger(label: "skyport.retention", factory: { [logger] _ in logger.handler }), now: self.broker.now))
+                logger: Logger(label: "skyport.retention", factory: { [logger] _ in logger.handler }), now: self.broker.now,
+                onPass: { [telemetry = brokerMetrics.telemetry] sweep in
+                    for (kind, n) in [(RetainedKind.offerSets, sweep.offerSets), (.sessions, sweep.sessions), (.uwsJobs, sweep.uwsJobs),
+                                      (.accounting, sweep.accounting)] where n > 0 {
+                        telemetry.record(.retentionDeleted(kind, count: n))
+                    }
+                }))
         }
         if config.healthPeriod > 0 {
             var settings = HealthService.Settings()
@@ -238,7 +265,14 @@ public final class SkyportRuntime: Sendable {
             settings.failedPeriod = .seconds(max(1, config.healthPeriod / 2))
             settings.federation = config.binderFederation
             let probe = HealthProbe(egress: egress, logger: Logger(label: "skyport.health", factory: { [logger] _ in logger.handler }))
-            services.append(HealthService(store: store, board: health, settings: settings, logger: logger, probe: { await probe.probe($0) }))
+            let telemetry = brokerMetrics.telemetry
+            services.append(HealthService(store: store, board: health, settings: settings, logger: logger) { facility in
+                let started = ContinuousClock.now
+                let result = await probe.probe(facility)
+                telemetry.record(.remoteCall(
+                    facility: facility.id, operation: .health, outcome: result.healthy ? .ok : .error, seconds: (ContinuousClock.now - started).seconds))
+                return result
+            })
         }
         if config.registryPeriod > 0 {
             let harvester = registryHarvester()
@@ -246,6 +280,7 @@ public final class SkyportRuntime: Sendable {
             let configured = Set(config.registrySources)
             var settings = RegistryHarvestService.Settings()
             settings.period = .seconds(config.registryPeriod)
+            settings.telemetry = brokerMetrics.telemetry
             services.append(RegistryHarvestService(
                 store: store, settings: settings, signal: registryHarvests,
                 logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler }), egress: config.egress

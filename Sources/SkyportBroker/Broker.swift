@@ -37,6 +37,8 @@ public struct Broker: Sendable {
     public var accounts: AccountBook
     /// Exchanges a user's token at their issuer for one meant for a facility (RFC 8693); nil: no exchange.
     public var tokenExchange: (any TokenExchanging)?
+    /// Where the use cases report what operators count (offer requests and their answers).
+    public var telemetry = Telemetry.off
 
     public init(
         store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,

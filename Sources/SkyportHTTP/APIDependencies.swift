@@ -20,6 +20,8 @@ public struct APIDependencies: Sendable {
     public var tokenVerifier: (any TokenVerifying)?
     /// Which groups make a signed-in caller an operator or an admin.
     public var roles = RoleMapping()
+    /// Run before `/metrics` is written: sets the gauges read from the store and the health board.
+    public var beforeMetrics: @Sendable () async -> Void = {}
 
     public init(
         broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil

@@ -30,6 +30,7 @@ struct SystemController: Controller {
             return try Representation.response(health, status: health.status == "ok" ? .ok : .serviceUnavailable, for: request)
         }
         table.add(.get, "/metrics") { _, _ in
+            await deps.beforeMetrics()
             var bytes: [UInt8] = []
             bytes.reserveCapacity(16_384)
             deps.metrics.emit(into: &bytes)

@@ -42,6 +42,8 @@ public struct ForwardingService: Service {
         public var sealer: (any SecretSealer)?
         /// Exchanges a user's token again for a facility's audience.
         public var exchanger: (any TokenExchanging)?
+        /// Told of every call to a facility (its operation, outcome and time) and of every step retried.
+        public var telemetry = Telemetry.off
         public init() {}
     }
 
@@ -158,6 +160,7 @@ public struct ForwardingService: Service {
             let text = String(describing: error).prefix(500).description
             logger.warning("forwarding step failed", metadata: ["session": .string(session.id.uuidString), "error": .string(text)])
             let event = ForwardingEvent.unreachable(text)
+            settings.telemetry.record(.forwardingRetry(facility: session.facility))
             let stored = try? await record(event, session)
             await release(session, until: now().addingTimeInterval(machine.holdOff(after: event, stored ?? nil) ?? 1))
         }
@@ -196,37 +199,56 @@ public struct ForwardingService: Service {
             }
         }
         let remote = session.remote ?? RemoteJob(endpoint: endpoint)
+        let started = ContinuousClock.now
+        let report = { [settings] (outcome: RemoteOutcome) in
+            guard let operation = action.operation else { return }
+            settings.telemetry.record(.remoteCall(
+                facility: facility.id, operation: operation, outcome: outcome, seconds: (ContinuousClock.now - started).seconds))
+        }
         do {
-            switch action {
-            case .submit:
-                guard let marked = try await record(.submitting(endpoint), session) else { return nil }
-                let url = try await executor.submit(marked, to: endpoint)
-                logger.info("session forwarded", metadata: [
-                    "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(url),
-                ])
-                return .submitted(url: url)
-            case .findByRunID:
-                return .found(url: try await executor.find(session, at: endpoint))
-            case .start:
-                return .status(try await executor.start(remote, for: session), facility: facility.name)
-            case .track(let wait):
-                let ask = { try await executor.status(remote, for: session, wait: wait) }
-                let status = if let tracker { try await tracker.waiting(at: remote.endpoint, ask) } else { try await ask() }
-                return .status(status, facility: facility.name)
-            case .abort:
-                let status = try await executor.abort(remote, for: session)
-                logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(remote.url ?? "")])
-                return .aborted(status)
-            case .rejectRemoteOffer:
-                let status = try await executor.abort(remote, for: session)
-                logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
-                return .offerRejected(status)
-            case .notify, .done:
-                return nil
-            }
+            let event = try await call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote)
+            report(.ok)
+            return event
         } catch let refusal as FacilityRefusal {
+            report(.refused)
             logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
             return .refused(refusal.message)
+        } catch {
+            report(.error)
+            throw error
+        }
+    }
+
+    /// The facility call an action makes, as an event.
+    func call(
+        _ action: ForwardingAction, _ session: SessionRecord, facility: Facility, endpoint: Endpoint, executor: any FacilityExecutor, remote: RemoteJob
+    ) async throws -> ForwardingEvent? {
+        switch action {
+        case .submit:
+            guard let marked = try await record(.submitting(endpoint), session) else { return nil }
+            let url = try await executor.submit(marked, to: endpoint)
+            logger.info("session forwarded", metadata: [
+                "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(url),
+            ])
+            return .submitted(url: url)
+        case .findByRunID:
+            return .found(url: try await executor.find(session, at: endpoint))
+        case .start:
+            return .status(try await executor.start(remote, for: session), facility: facility.name)
+        case .track(let wait):
+            let ask = { try await executor.status(remote, for: session, wait: wait) }
+            let status = if let tracker { try await tracker.waiting(at: remote.endpoint, ask) } else { try await ask() }
+            return .status(status, facility: facility.name)
+        case .abort:
+            let status = try await executor.abort(remote, for: session)
+            logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(remote.url ?? "")])
+            return .aborted(status)
+        case .rejectRemoteOffer:
+            let status = try await executor.abort(remote, for: session)
+            logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
+            return .offerRejected(status)
+        case .notify, .done:
+            return nil
         }
     }
 
@@ -297,6 +319,17 @@ final class InFlight: Sendable {
     func add(_ n: Int) { value.withLock { $0 += n } }
 }
 
-extension Duration {
-    var seconds: TimeInterval { TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18 }
+extension ForwardingAction {
+    /// The facility call this action makes, as counted (nil: it calls no facility).
+    var operation: RemoteOperation? {
+        switch self {
+        case .submit: .submit
+        case .findByRunID: .find
+        case .start: .start
+        case .track: .status
+        case .abort: .abort
+        case .rejectRemoteOffer: .rejectOffer
+        case .notify, .done: nil
+        }
+    }
 }

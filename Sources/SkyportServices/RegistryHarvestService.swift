@@ -22,6 +22,8 @@ public struct RegistryHarvestService: Service {
         public var retryPeriod: Duration = .seconds(300)
         /// Subtracted from the last successful harvest's start for the next `from=`.
         public var overlap: TimeInterval = 60
+        /// Told of every harvest: records applied, failed or not, how long it took.
+        public var telemetry = Telemetry.off
 
         public init() {}
     }
@@ -123,6 +125,7 @@ public struct RegistryHarvestService: Service {
     /// One harvest of one source (incremental when it has a successful one), recorded on the source.
     public func harvest(_ source: RegistrySource) async -> Run {
         let started = now()
+        let clock = ContinuousClock.now
         let from = source.lastHarvest.map { $0.addingTimeInterval(-settings.overlap) }
         var tally = RegistryApply.Tally()
         var failure: String?
@@ -150,6 +153,7 @@ public struct RegistryHarvestService: Service {
         } else {
             failure = "'\(source.url)' is not an http(s) URL"
         }
+        settings.telemetry.record(.registryHarvest(records: tally.records, failed: failure != nil, seconds: (ContinuousClock.now - clock).seconds))
         let counted = "\(tally.records) records in \(tally.pages) pages (\(tally.parts))"
         let summary: String
         if let failure {

@@ -26,6 +26,7 @@ public actor InMemoryStore: BrokerStore {
 
     public nonisolated let kind = "memory"
     public nonisolated let changes = ChangeFeed()
+    public nonisolated let telemetry = TelemetryRelay()
 
     public init() {}
 
@@ -176,6 +177,7 @@ public actor InMemoryStore: BrokerStore {
             usage[id] = UsageRow(accounts: s.accounts ?? [], cores: s.cores, started: s.started!, finished: s.finished)
         }
         ledger.apply(CapacityLedger.change(from: sessions[id], to: new))
+        if let old = sessions[id]?.phase, let phase = new?.phase { telemetry.telemetry.changed(from: old, to: phase) }
         sessions[id] = new
     }
 
@@ -191,8 +193,22 @@ public actor InMemoryStore: BrokerStore {
             .filter { s in ForwardingMachine.needsWork(s) && (leases[s.id].map { $0.until <= now } ?? true) }
             .sorted { ($0.modified, $0.id.uuidString) < ($1.modified, $1.id.uuidString) }
             .prefix(limit)
+        let takenOver = due.filter { s in leases[s.id].map { $0.worker != worker } ?? false }.count
         for s in due { leases[s.id] = (worker, until) }
+        if !due.isEmpty { telemetry.record(.forwardingClaimed(sessions: due.count, takenOver: takenOver)) }
         return Array(due)
+    }
+
+    public func statistics(now: Date) async throws -> StoreStatistics {
+        var out = StoreStatistics()
+        for s in sessions.values {
+            out.sessions[s.phase, default: 0] += 1
+            guard ForwardingMachine.needsWork(s) else { continue }
+            if let lease = leases[s.id], lease.until > now { out.leased += 1 } else { out.queued += 1 }
+        }
+        out.rows = ["facility": facilitiesByKey.count, "offer_set": offerSets.count, "session": sessions.count, "uws_job": uwsJobsByID.count,
+                    "registry_source": registrySourcesByURL.count, "usage": usage.count, "audit": auditEvents.count]
+        return out
     }
 
     public func updateClaimed(

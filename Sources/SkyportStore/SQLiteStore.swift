@@ -8,6 +8,7 @@ import Synchronization
 public final class SQLiteStore: BrokerStore {
     public let kind = "sqlite"
     public let changes = ChangeFeed()
+    public let telemetry = TelemetryRelay()
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
@@ -548,7 +549,7 @@ public final class SQLiteStore: BrokerStore {
     public func changePhase(
         of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {
-        let changed = try await ledgerWrite { db in
+        let (changed, before) = try await ledgerWrite { db in
             guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
@@ -571,9 +572,10 @@ public final class SQLiteStore: BrokerStore {
                     sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner LIKE ?",
                     arguments: [s.id.uuidString, "%" + ForwardingMachine.watcherSuffix])
             }
-            return (changed, changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
+            return ((changed, before), changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
         for s in changed { changes.changed(ChangeFeed.key(session: s.id)) }
+        telemetry.telemetry.changed(before, changed)
         return changed[0]
     }
 
@@ -592,6 +594,7 @@ public final class SQLiteStore: BrokerStore {
             }
             total += changed
             if changed > 0 { changes.changedAll() }
+            telemetry.telemetry.changed(from: .offered, to: .expired, count: changed)
             if changed < 500 {
                 // The ledger drops the same offers by their expiry (it already does so before each plan).
                 ledger.withLock { $0.expire(now: now) }
@@ -603,19 +606,44 @@ public final class SQLiteStore: BrokerStore {
     // MARK: forwarding
 
     public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
-        try await writer.write { db in
-            let docs = try String.fetchAll(
+        let (claimed, takenOver) = try await writer.write { db -> ([SessionRecord], Int) in
+            let rows = try Row.fetchAll(
                 db, sql: """
-                    SELECT document FROM session WHERE needs_work = 1 AND (lease_until IS NULL OR lease_until <= ?)
+                    SELECT document, lease_owner FROM session WHERE needs_work = 1 AND (lease_until IS NULL OR lease_until <= ?)
                     ORDER BY lease_until IS NOT NULL, lease_until LIMIT ?
                     """, arguments: [now.timeIntervalSince1970, min(limit, 10_000)])  // within SQLite's bound-parameter limit
-            let claimed = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
-            guard !claimed.isEmpty else { return [] }
+            let claimed = try rows.map { try StoreCoding.decode(SessionRecord.self, $0["document"] as String) }
+            guard !claimed.isEmpty else { return ([], 0) }
             let marks = Array(repeating: "?", count: claimed.count).joined(separator: ",")
             var args: StatementArguments = [worker, until.timeIntervalSince1970]
             _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.uuidString)))
             try db.execute(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id IN (\(marks))", arguments: args)
-            return claimed
+            // Last leased to another worker whose lease ran out: a replica, or this broker before a restart.
+            return (claimed, rows.filter { ($0["lease_owner"] as String?).map { $0 != worker } ?? false }.count)
+        }
+        if !claimed.isEmpty { telemetry.record(.forwardingClaimed(sessions: claimed.count, takenOver: takenOver)) }
+        return claimed
+    }
+
+    public func statistics(now: Date) async throws -> StoreStatistics {
+        try await writer.read { db in
+            var out = StoreStatistics()
+            for row in try Row.fetchAll(db, sql: "SELECT phase, count(*) AS n FROM session GROUP BY phase") {
+                if let phase = SessionPhase(rawValue: row["phase"]) { out.sessions[phase] = row["n"] }
+            }
+            out.queued = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM session WHERE needs_work = 1 AND (lease_until IS NULL OR lease_until <= ?)",
+                arguments: [now.timeIntervalSince1970]) ?? 0
+            out.leased = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM session WHERE needs_work = 1 AND lease_until > ?", arguments: [now.timeIntervalSince1970]) ?? 0
+            for table in ["facility", "offer_set", "uws_job", "registry_source", "usage", "audit"] {
+                out.rows[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            }
+            out.rows["session"] = out.sessions.values.reduce(0, +)
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            out.bytes = pages * size
+            return out
         }
     }
 
@@ -623,7 +651,7 @@ public final class SQLiteStore: BrokerStore {
         _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         defer { changes.changed(ChangeFeed.key(session: id)) }
-        return try await ledgerWrite { db in
+        let written = try await ledgerWrite { db -> ((old: SessionPhase, new: SessionRecord)?, [CapacityLedger.Change]) in
             guard let doc = try String.fetchOne(
                 db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
             else { return (nil, []) }
@@ -631,8 +659,10 @@ public final class SQLiteStore: BrokerStore {
             var s = ForwardingMachine.workerChange(old, change)
             s.modified = now
             try Self.update(db, &s)
-            return (s, CapacityLedger.change(from: old, to: s).map { [$0] } ?? [])
+            return ((old.phase, s), CapacityLedger.change(from: old, to: s).map { [$0] } ?? [])
         }
+        if let written { telemetry.telemetry.changed(from: written.old, to: written.new.phase) }
+        return written?.new
     }
 
     public func release(_ id: UUID, worker: String, until: Date?) async throws {

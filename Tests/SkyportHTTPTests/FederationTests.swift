@@ -381,6 +381,11 @@ import Testing
                 let metrics = try await client.send(.get, "/metrics").text
                 let refused = metrics.split(separator: "\n").filter { $0.hasPrefix("skyport_egress_refused_total") && $0.contains("cross-origin") }
                 #expect(refused.count == 1 && refused[0].hasSuffix(" 2"), "\(refused)")
+                // Each broker's answer is counted by its outcome: a refused 303 is no answer; offers outside are one.
+                let answers = metrics.split(separator: "\n").filter { $0.hasPrefix("skyport_federation_answers_total{") }
+                #expect(answers.contains { $0.contains("away") && $0.contains(#"outcome="unreachable"} 1"#) }, "\(answers)")
+                #expect(answers.contains { $0.contains("elsewhere") && $0.contains(#"outcome="in_time"} 1"#) }, "\(answers)")
+                #expect(metrics.contains("skyport_federation_answer_duration_seconds_count{broker="), "\(metrics)")
             }
             #expect(server.requests().allSatisfy { $0.path.hasPrefix("/away/requests") || $0.path.hasPrefix("/elsewhere/requests") })
         }

@@ -74,6 +74,12 @@ import Testing
             #expect(failed["phase"] as? String == "FAILED", "\(failed)")
             let metrics = try await client.send(.get, "/metrics").text
             #expect(metrics.contains("skyport_tracking_lists_left_total 0"), "\(metrics)")
+            // Every call to DaCHS is counted and timed by facility and operation; the sessions' ends by phase.
+            #expect(metrics.contains(#"skyport_remote_calls_total{facility="ivo://skyport.test/tap",operation="submit",outcome="ok"}"#), "\(metrics)")
+            #expect(metrics.contains(#"skyport_remote_call_duration_seconds_count{facility="ivo://skyport.test/tap",operation="start"}"#), "\(metrics)")
+            #expect(MetricsAPITests.value(metrics, #"skyport_sessions{phase="COMPLETED"}"#) == 1, "\(metrics)")
+            #expect(MetricsAPITests.value(metrics, #"skyport_sessions{phase="FAILED"}"#) == 1, "\(metrics)")
+            #expect((MetricsAPITests.value(metrics, "skyport_forwarding_claims_total") ?? 0) >= 2, "\(metrics)")
         }
     }
 

@@ -61,6 +61,7 @@ public struct Negotiation: Sendable {
         }
         switch creation {
         case .created(let set, let offers):
+            broker.telemetry.record(.offerRequest(OfferAnswer.of(set, offers: offers.count)))
             logger.info("offer set created", metadata: [
                 "offerset": .string(set.id.uuidString), "offers": .stringConvertible(offers.count),
                 "rejected": .stringConvertible(set.rejections.count), "brokers": .stringConvertible(federation.asked.count),

@@ -18,6 +18,8 @@ public struct BrokerFederation: OfferForwarder {
     /// How long each broker (by endpoint URL) took to answer last time: the slowest are asked first, so that the
     /// answer that decides when the offer set is complete is not held up by sending the others' questions.
     let latencies = Latencies()
+    /// Told of each broker's answer: in time, late or unreachable, and how long it took.
+    public var telemetry = Telemetry.off
 
     public init(brokerID: String, egress: Egress, credentials: Credentials = .init(), logger: Logger) {
         self.brokerID = brokerID
@@ -44,7 +46,14 @@ public struct BrokerFederation: OfferForwarder {
                 group.addTask {
                     let started = ContinuousClock.now
                     let answer = await self.ask(question, body: body, via: via)
-                    self.latencies.record(question.endpoint.url, ContinuousClock.now - started)
+                    let took = ContinuousClock.now - started
+                    self.latencies.record(question.endpoint.url, took)
+                    let outcome: FederationOutcome = switch answer {
+                    case .offers, .noOffers: .inTime
+                    case .late: .late
+                    case .loop, .failed: .unreachable
+                    }
+                    self.telemetry.record(.federationAnswer(broker: question.facility, outcome: outcome, seconds: took.seconds))
                     return (question.facility, answer)
                 }
             }

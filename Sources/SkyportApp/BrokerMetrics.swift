@@ -1,0 +1,136 @@
+import Foundation
+import Prometheus
+import SkyportCore
+import Synchronization
+
+/// The Prometheus face of `TelemetryEvent`s and of what the store and the health board hold: the metric families
+/// `/metrics` serves besides the HTTP ones, under the names the README lists, the alert rules use and the dashboard
+/// queries (`ops/`). Counters come from events as they happen; gauges are read when `/metrics` is scraped, from the
+/// store (so they are right after a restart) and the health board.
+public final class BrokerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// Facility keys with a health gauge, so that a facility's series go when it does.
+    private let healthSeries = Mutex<[String: Gauge]>([:])
+
+    /// Buckets for calls to facilities and other brokers: a quick answer to a blocking `WAIT` of up to a minute.
+    static let remoteBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
+    /// Buckets for registry harvests: a page to a full registry.
+    static let harvestBuckets: [Duration] = [.milliseconds(100), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(1800)]
+
+    public init(_ registry: PrometheusCollectorRegistry, version: String) {
+        self.registry = registry
+        registry.makeGauge(name: "skyport_build_info", labels: [("version", version)], help: Help.build).set(1.0)
+        // Closed label sets start at zero, so that rates and alerts see them before the first event.
+        for reason in OfferAnswer.Reason.allCases where reason != .noMatch {
+            counter("skyport_offer_requests_total", [("result", reason == .offered ? "YES" : "NO"), ("reason", reason.rawValue)], Help.requests)
+        }
+        counter("skyport_offers_made_total", [], Help.made)
+        for end in OfferEnd.allCases { counter("skyport_offers_ended_total", [("outcome", end.rawValue)], Help.ended) }
+        counter("skyport_forwarding_claims_total", [], Help.claims)
+        counter("skyport_forwarding_takeovers_total", [], Help.takeovers)
+        for outcome in ["ok", "failed"] { counter("skyport_registry_harvests_total", [("outcome", outcome)], Help.harvests) }
+        counter("skyport_registry_records_total", [], Help.records)
+        for kind in RetainedKind.allCases { counter("skyport_retention_deleted_total", [("kind", kind.rawValue)], Help.retention) }
+    }
+
+    /// The sink the use cases, services and store report to.
+    public var telemetry: Telemetry { Telemetry { [self] in record($0) } }
+
+    public func record(_ event: TelemetryEvent) {
+        switch event {
+        case .offerRequest(let answer):
+            counter("skyport_offer_requests_total", [("result", answer.result), ("reason", answer.label)], Help.requests).increment()
+            if answer.offers > 0 { counter("skyport_offers_made_total", [], Help.made).increment(by: Int64(answer.offers)) }
+        case .offersEnded(let end, let count):
+            counter("skyport_offers_ended_total", [("outcome", end.rawValue)], Help.ended).increment(by: Int64(count))
+        case .phaseChanged(let from, let to, let count):
+            counter("skyport_session_transitions_total", [("from", from.rawValue), ("to", to.rawValue)], Help.transitions)
+                .increment(by: Int64(count))
+        case .forwardingClaimed(let sessions, let takenOver):
+            counter("skyport_forwarding_claims_total", [], Help.claims).increment(by: Int64(sessions))
+            if takenOver > 0 { counter("skyport_forwarding_takeovers_total", [], Help.takeovers).increment(by: Int64(takenOver)) }
+        case .forwardingRetry(let facility):
+            counter("skyport_forwarding_retries_total", [("facility", facility.rawValue)], Help.retries).increment()
+        case .remoteCall(let facility, let operation, let outcome, let seconds):
+            counter("skyport_remote_calls_total", [("facility", facility.rawValue), ("operation", operation.rawValue), ("outcome", outcome.rawValue)],
+                    Help.remoteCalls).increment()
+            registry.makeDurationHistogram(
+                name: "skyport_remote_call_duration_seconds", labels: [("facility", facility.rawValue), ("operation", operation.rawValue)],
+                buckets: Self.remoteBuckets, help: Help.remoteDuration
+            ).record(.seconds(seconds))
+        case .federationAnswer(let broker, let outcome, let seconds):
+            counter("skyport_federation_answers_total", [("broker", broker.rawValue), ("outcome", outcome.rawValue)], Help.federation).increment()
+            registry.makeDurationHistogram(
+                name: "skyport_federation_answer_duration_seconds", labels: [("broker", broker.rawValue)], buckets: Self.remoteBuckets,
+                help: Help.federationDuration
+            ).record(.seconds(seconds))
+        case .registryHarvest(let records, let failed, let seconds):
+            counter("skyport_registry_harvests_total", [("outcome", failed ? "failed" : "ok")], Help.harvests).increment()
+            counter("skyport_registry_records_total", [], Help.records).increment(by: Int64(records))
+            registry.makeDurationHistogram(name: "skyport_registry_harvest_duration_seconds", buckets: Self.harvestBuckets, help: Help.harvestDuration)
+                .record(.seconds(seconds))
+        case .retentionDeleted(let kind, let count):
+            counter("skyport_retention_deleted_total", [("kind", kind.rawValue)], Help.retention).increment(by: Int64(count))
+        }
+    }
+
+    /// Sets the gauges from what the store holds and the health board says (before `/metrics` is written).
+    public func refresh(_ stats: StoreStatistics, health: HealthBoard, facilities: [FacilityID]) {
+        for phase in SessionPhase.allCases {
+            registry.makeGauge(name: "skyport_sessions", labels: [("phase", phase.rawValue)], help: Help.sessions)
+                .set(Double(stats.sessions[phase] ?? 0))
+        }
+        registry.makeGauge(name: "skyport_forwarding_queue_sessions", help: Help.queue).set(Double(stats.queued))
+        registry.makeGauge(name: "skyport_forwarding_held_sessions", help: Help.held).set(Double(stats.leased))
+        for (table, n) in stats.rows { registry.makeGauge(name: "skyport_store_rows", labels: [("table", table)], help: Help.rows).set(Double(n)) }
+        if let bytes = stats.bytes { registry.makeGauge(name: "skyport_store_size_bytes", help: Help.size).set(Double(bytes)) }
+        // One series per registered facility that has been probed: 1 healthy, 0 unavailable; gone with the facility.
+        let probed = facilities.compactMap { id in health[id].map { (id, $0.status == .healthy ? 1.0 : 0.0) } }
+        healthSeries.withLock { series in
+            let keep = Set(probed.map(\.0.key))
+            for (key, gauge) in series where !keep.contains(key) {
+                registry.unregisterGauge(gauge)
+                series[key] = nil
+            }
+            for (id, up) in probed {
+                let gauge = series[id.key] ?? registry.makeGauge(name: "skyport_facility_up", labels: [("facility", id.rawValue)], help: Help.up)
+                gauge.set(up)
+                series[id.key] = gauge
+            }
+        }
+    }
+
+    @discardableResult
+    func counter(_ name: String, _ labels: [(String, String)], _ help: String) -> Counter {
+        labels.isEmpty ? registry.makeCounter(name: name, help: help) : registry.makeCounter(name: name, labels: labels, help: help)
+    }
+
+    /// Each family's help text (one per name: Prometheus wants it the same every time).
+    enum Help {
+        static let build = "Always 1; the version label says which Skyport this is"
+        static let requests = "Offer requests answered, by result (YES/NO) and the reason that decided it"
+        static let made = "Offers made (this broker's and other brokers' offers stored in offer sets)"
+        static let ended = "Offers that ended without running on their own: accepted, rejected (a sibling was accepted, or the client said so), expired"
+        static let transitions = "Session phase changes, by phase left and phase entered"
+        static let claims = "Sessions claimed by forwarding workers"
+        static let takeovers = "Claims of sessions whose lease, held by another worker (a replica, or this broker before a restart), ran out"
+        static let retries = "Forwarding steps that failed and are retried after a hold-off, by facility"
+        static let remoteCalls = "Calls to facilities by facility, operation and outcome (ok, refused, error)"
+        static let remoteDuration = "Time of calls to facilities by facility and operation (status calls include a blocking WAIT)"
+        static let federation = "Other brokers' answers to federated offer requests, by broker and outcome (in_time, late, unreachable)"
+        static let federationDuration = "Time other brokers took to answer federated offer requests (a late one counts its deadline)"
+        static let harvests = "Registry harvests by outcome"
+        static let records = "Registry records applied by harvests"
+        static let harvestDuration = "Time of registry harvests"
+        static let retention = "Rows deleted by retention, by kind"
+        static let sessions = "Sessions stored now, by phase"
+        static let queue = "Sessions waiting for a forwarding worker (need work, held by none)"
+        static let held = "Sessions held by a forwarding worker or job-list tracker, or holding off after a failure"
+        static let rows = "Rows stored now, by table"
+        static let size = "The store's size on disk"
+        static let up = "1 when a facility passed its last health check, 0 when it failed it (facilities not probed yet have no series)"
+    }
+}
