@@ -6,7 +6,7 @@ COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks unt
 one sleep per request, so thousands of blocked polls cost nothing. GET /jobs is the job list, filtered by PHASE (a
 union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once. JSON POSTs to /notice/<n> (a
 session's callback) record when job n's completion reached it; GET /report sums up jobs, completions, how soon
-notices came, and how many list reads, blocking waits and plain job reads were answered. Anything else (e.g. the
+notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. Anything else (e.g. the
 broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
 import http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
@@ -33,7 +33,7 @@ class H(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/jobs":
             with lock:
-                i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0]}
+                i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0], "traceparent": self.headers.get("traceparent")}
             return self.reply(303, b"", loc=f"/jobs/{i}")
         if path.endswith("/phase"):
             i = int(path.split("/")[2])
@@ -49,7 +49,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
-                body = json.dumps({"stats": stats, "worst": worst, "done_by_run": done_by_run, "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                body = json.dumps({"stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
         if u.path == "/jobs":

@@ -3,7 +3,7 @@
 # HTTP through a live server) and the end-to-end smoke test of the `skyport` binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2
+bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus
 if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi
@@ -29,6 +29,10 @@ peer_env="$(bash scripts/peers.sh start all)" || missing "a peer did not start (
 eval "$peer_env"
 swift test --skip-build
 bash scripts/smoke.sh .build/debug/skyport
+# Operations as code (issue 19): the alert rules under promtool, a real Prometheus scraping a Skyport, the dashboard
+# and README checked against what it scraped; then one OpenTelemetry trace across three federated brokers.
+bash scripts/prometheus-check.sh .build/debug/skyport
+bash scripts/trace-check.sh .build/debug/skyport
 # The API contract, checked by a third party: schemathesis against the spec the broker serves (issue 18), in a
 # network namespace with loopback only. Bounded: 10 examples per operation and phase, seed 1.
 bash scripts/schemathesis-run.sh 10 1

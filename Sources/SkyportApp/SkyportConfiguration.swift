@@ -48,6 +48,12 @@ public struct SkyportConfiguration: Sendable {
     public var binderLaunchTimeout = 600
     /// Seconds between harvests of each registry source (`SKYPORT_REGISTRY_PERIOD`); 0 turns harvesting off.
     public var registryPeriod = 3600
+    /// Where spans are exported, OTLP/HTTP (`SKYPORT_OTLP_ENDPOINT`: a collector's base URL such as
+    /// `http://127.0.0.1:4318`, or its full `/v1/traces` URL); nil, the default: tracing is off.
+    public var otlpEndpoint: String?
+    /// The fraction of traces started here that are recorded (`SKYPORT_TRACE_SAMPLE`, 0 to 1; default 1). A trace
+    /// that arrives with a `traceparent` keeps its caller's decision.
+    public var traceSample = 1.0
     /// OAI-PMH base URLs added as registry sources (by operator `registry`) at start (`SKYPORT_REGISTRY_SOURCES`, comma-separated).
     public var registrySources: [String] = []
     /// Seconds between health checks of a healthy facility (VOSI availability, BinderHub /health and /versions), with
@@ -161,6 +167,14 @@ public struct SkyportConfiguration: Sendable {
         }
         if let v = env["SKYPORT_EGRESS_ALLOW"] {
             do { c.egress = try EgressPolicy(parsing: v) } catch { throw Invalid(description: error.message) }
+        }
+        if let v = env["SKYPORT_OTLP_ENDPOINT"], !v.isEmpty {
+            guard FacilityDocument.httpURLProblem(v) == nil else { throw Invalid(description: "SKYPORT_OTLP_ENDPOINT: '\(v)' is not an http(s) URL") }
+            c.otlpEndpoint = v
+        }
+        if let v = env["SKYPORT_TRACE_SAMPLE"] {
+            guard let d = Double(v), (0...1).contains(d) else { throw Invalid(description: "SKYPORT_TRACE_SAMPLE='\(v)' must be a number from 0 to 1") }
+            c.traceSample = d
         }
         if let v = env["SKYPORT_HEALTH_PERIOD"] { c.healthPeriod = try int(v, "SKYPORT_HEALTH_PERIOD", 0...86_400) }
         if let v = env["SKYPORT_BINDER_BUSY_DELAY"] { c.binderBusyDelay = try int(v, "SKYPORT_BINDER_BUSY_DELAY", 1...86_400) }

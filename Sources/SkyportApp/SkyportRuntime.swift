@@ -157,6 +157,7 @@ public final class SkyportRuntime: Sendable {
         deps.tokenVerifier = tokenVerifier
         deps.roles = config.roles
         deps.beforeMetrics = { [self] in await refreshMetrics() }
+        deps.tracing = config.otlpEndpoint != nil
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -310,6 +311,7 @@ public final class SkyportRuntime: Sendable {
     /// Runs the broker until SIGTERM or SIGINT; in-flight requests finish before it returns.
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let raised = FileDescriptorLimit.raiseToHardLimit()
+        let tracing = try SkyportTracing.bootstrap(config, logger: logger)
         let runtime = try SkyportRuntime(config, logger: logger)
         logger.info("connection limits", metadata: [
             "max_connections": .stringConvertible(runtime.maxConnections), "open_files": .stringConvertible(raised),
@@ -332,7 +334,7 @@ public final class SkyportRuntime: Sendable {
                 ])
             }
             let group = ServiceGroup(configuration: .init(
-                services: runtime.backgroundServices() + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: (tracing.map { [$0] } ?? []) + runtime.backgroundServices() + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch {
             await runtime.shutdown()

@@ -161,6 +161,9 @@ public struct SessionRecord: Sendable, Hashable, Codable {
     public var gpus: Int?
     /// The estimated seconds to stage in the data its facility does not hold (nil: nothing to stage, or not estimated).
     public var staging: Double?
+    /// The W3C `traceparent` of the request that accepted it, when that was traced: its forwarding continues that
+    /// trace, so the call that accepted it and every step after it (here and at the facility) are one trace.
+    public var trace: String?
 
     /// Whether the session became a job: accepted by its client (then forwarded, or cancelled, or ended). An offer that
     /// expired, was rejected, or was cancelled while `OFFERED` never did. Sessions stored before `accepted` was kept

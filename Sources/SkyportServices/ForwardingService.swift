@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import SkyportCore
+import Tracing
 
 /// Forwards accepted sessions to their facilities and tracks them to the end: the I/O shell around
 /// `ForwardingMachine`, which decides every step.
@@ -122,6 +123,21 @@ public struct ForwardingService: Service {
     /// it has nothing to do or the job has been asked once where it stands; then the lease is given back (with a
     /// hold-off after a failure), or passed to the job-list tracker, which then follows the job.
     func drive(_ claimed: SessionRecord) async {
+        // The turn continues the trace of the request that accepted the session (a new trace when it has none).
+        var context = ServiceContext.topLevel
+        if let trace = claimed.trace {
+            InstrumentationSystem.instrument.extract(["traceparent": trace], into: &context, using: DictionaryExtractor())
+        }
+        await withSpan("forward", context: context) { span in
+            if span.isRecording {
+                span.attributes["skyport.session"] = claimed.id.uuidString.lowercased()
+                span.attributes["skyport.facility"] = claimed.facility.rawValue
+            }
+            await turn(claimed)
+        }
+    }
+
+    func turn(_ claimed: SessionRecord) async {
         var session = claimed
         var read = tracker?.claimed(session.id)  // what the tracker read when it gave the session back
         var asked = false
@@ -206,7 +222,9 @@ public struct ForwardingService: Service {
                 facility: facility.id, operation: operation, outcome: outcome, seconds: (ContinuousClock.now - started).seconds))
         }
         do {
-            let event = try await call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote)
+            let event = try await withSpan("forward \(action.operation?.rawValue ?? "step")") { _ in
+                try await call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote)
+            }
             report(.ok)
             return event
         } catch let refusal as FacilityRefusal {
@@ -332,4 +350,9 @@ extension ForwardingAction {
         case .notify, .done: nil
         }
     }
+}
+
+/// Reads trace context from a dictionary (kept with a session).
+struct DictionaryExtractor: Extractor {
+    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
 }

@@ -48,11 +48,13 @@ struct Serve: AsyncParsableCommand {
         if let logFormat { config.logFormat = try SkyportConfiguration.format(logFormat, "--log-format") }
         let level = config.logLevel
         let json = config.logFormat == "json"
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        // With tracing on, every log line carries the trace and span it was written in.
+        LoggingSystem.bootstrap({ label, provider in
+            var handler: any LogHandler = json
+                ? JSONLogHandler(label: label, metadataProvider: provider) : StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: config.otlpEndpoint == nil ? nil : SkyportTracing.loggingMetadata)
         try await SkyportRuntime.serve(config, logger: Logger(label: "skyport"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SkyportCore
+import Tracing
 
 /// Turns a normalised request into a stored offer set: match every facility, then plan and book the offers
 /// inside one store transaction. Used by `POST /requests` and by Skyport's own UWS jobs.
@@ -34,7 +35,14 @@ public struct Negotiation: Sendable {
         // A request that asks what this broker cannot do is matched against nothing: its answer is `NO`, saying why.
         let refused = !(request.refusals ?? []).isEmpty
         let index = refused ? MatchIndex([]) : try await broker.store.matchIndex()
-        let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
+        let outcome = withSpan("match") { span in
+            let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
+            if span.isRecording {
+                span.attributes["skyport.facilities"] = index.facilities.count
+                span.attributes["skyport.candidates"] = outcome.candidates.count
+            }
+            return outcome
+        }
         let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
         if index.facilities.contains(where: { $0.brokerEndpoint != nil }) {
@@ -44,12 +52,17 @@ public struct Negotiation: Sendable {
                 guard let stored = try await broker.store.offerSet(earlier.id) else { throw BrokerError.notFound("offer set \(earlier.id)") }
                 return stored
             }
-            await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
+            federation = await withSpan("federate") { [federation] span in
+                var federation = federation
+                await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
+                if span.isRecording { span.attributes["skyport.brokers"] = federation.asked.count }
+                return federation
+            }
         }
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
-        let creation = try await broker.store.createOfferSet(
+        let creation = try await withSpan("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
             let allowance = terms.allowance(held: calendars.tally, now: now)
@@ -58,7 +71,7 @@ public struct Negotiation: Sendable {
                 : planner.plan(request, candidates: federation.local, calendars: calendars, now: now, allowance: allowance)
             return Self.records(request, outcome: outcome, plan: plan, federation: federation, now: now,
                                 settings: settings, idempotencyKey: key, digest: digest, accounts: terms.accounts)
-        }
+        } }
         switch creation {
         case .created(let set, let offers):
             broker.telemetry.record(.offerRequest(OfferAnswer.of(set, offers: offers.count)))

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SkyportCore
+import Tracing
 
 /// A signed-in caller's bearer token and the identity it gave (what a facility that takes the user's credentials gets).
 public struct Bearer: Sendable {
@@ -78,8 +79,10 @@ public struct Sessions: Sendable {
             let now = broker.now()
             let accounts = (current?.accounts ?? []).compactMap { try? Account.parse($0).get() }
             let used = hoursQuotas ? try await broker.quotas.coreSeconds(table.applying(to: accounts), now: now) : [:]
-            if !table.isEmpty || credential != nil {
+            let trace = Self.currentTraceParent()
+            if !table.isEmpty || credential != nil || trace != nil {
                 admit = { session, held in
+                    session.trace = trace
                     let accounts = (session.accounts ?? []).compactMap { try? Account.parse($0).get() }
                     let terms = QuotaTerms(accounts: accounts, quotas: table.applying(to: accounts), coreSeconds: used, groups: [])
                     try terms.admit(session, held: held, now: now)
@@ -93,6 +96,14 @@ public struct Sessions: Sendable {
         }
         if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
         return reveal(session)
+    }
+
+    /// The current trace as a W3C `traceparent` (nil when tracing is off or this trace is not recorded).
+    static func currentTraceParent() -> String? {
+        guard let context = ServiceContext.current else { return nil }
+        var headers: [String: String] = [:]
+        InstrumentationSystem.instrument.inject(context, into: &headers, using: DictionaryInjector())
+        return headers["traceparent"]
     }
 
     /// The credential an accepted session carries to its facility, whose endpoint takes the user's (`credentials`):
@@ -191,4 +202,9 @@ public struct Sessions: Sendable {
         s.remote = remote
         return s
     }
+}
+
+/// Writes trace context into a dictionary (to keep it with a session).
+struct DictionaryInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }

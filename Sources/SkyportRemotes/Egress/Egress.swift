@@ -4,6 +4,8 @@ import Logging
 import NIOCore
 import SkyportCore
 import Synchronization
+import Tracing
+import NIOHTTP1
 
 /// What an outbound call is for: the label of the refusal counter and of the log lines.
 public enum EgressPurpose: String, Sendable, Hashable, CaseIterable {
@@ -38,6 +40,9 @@ public final class Egress: Sendable {
     ) {
         self.policy = policy
         self.resolver = resolver
+        // The gate makes each call's span and sends its traceparent itself (`execute`): the client must not add a second.
+        var configuration = configuration
+        configuration.tracing.tracer = nil
         self.configuration = configuration
         self.base = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.pins = Mutex(PinnedClients())
@@ -63,8 +68,32 @@ public final class Egress: Sendable {
 
     /// Judges the destination of `request`, then sends it and hands the response to `body` (whose body must be read
     /// there: the connection it came on is released when `body` returns).
+    ///
+    /// Each call is a client span of the current trace, and carries it on (W3C `traceparent`), so that the facility or
+    /// broker called continues it (nothing is added when tracing is off).
     public func execute<T>(
         _ request: HTTPClientRequest, deadline: NIODeadline, purpose: EgressPurpose, trusted: Bool = false, logger: Logger? = nil,
+        _ body: (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
+        try await withSpan("\(request.method.rawValue) \(purpose.rawValue)", ofKind: .client) { span in
+            var request = request
+            InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
+            if span.isRecording {
+                span.attributes["http.request.method"] = request.method.rawValue
+                // Without the query: it may hold what only the facility should see.
+                span.attributes["url.full"] = request.url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.url
+                span.attributes["skyport.egress.purpose"] = purpose.rawValue
+            }
+            return try await send(request, deadline: deadline, purpose: purpose, trusted: trusted, logger: logger) { response in
+                if span.isRecording { span.attributes["http.response.status_code"] = Int(response.status.code) }
+                if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+                return try await body(response)
+            }
+        }
+    }
+
+    func send<T>(
+        _ request: HTTPClientRequest, deadline: NIODeadline, purpose: EgressPurpose, trusted: Bool, logger: Logger?,
         _ body: (HTTPClientResponse) async throws -> T
     ) async throws -> T {
         let target = try await admit(request.url, purpose: purpose, trusted: trusted, deadline: deadline)
@@ -175,5 +204,12 @@ struct PinnedClients: ~Copyable {
     mutating func removeAll() -> [HTTPClient] {
         defer { entries.removeAll() }
         return entries.values.map(\.client)
+    }
+}
+
+/// Writes trace context (`traceparent`, `tracestate`) into outbound request headers.
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: key, value: value)
     }
 }
