@@ -6,7 +6,7 @@ COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks unt
 one sleep per request, so thousands of blocked polls cost nothing. GET /jobs is the job list, filtered by PHASE (a
 union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once. JSON POSTs to /notice/<n> (a
 session's callback) record when job n's completion reached it; GET /report sums up jobs, completions, how soon
-notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. Anything else (e.g. the
+notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. POSTs under /flaky/ are answered 503. Anything else (e.g. the
 broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
 import http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
@@ -31,6 +31,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0); form = urllib.parse.parse_qs(self.rfile.read(n).decode())
         path = self.path.split("?")[0]
+        if path.startswith("/flaky/"):  # a job list that is always out of service (scripts/prometheus-check.sh)
+            return self.reply(503, b"")
         if path == "/jobs":
             with lock:
                 i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0], "traceparent": self.headers.get("traceparent")}

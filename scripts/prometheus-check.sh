@@ -33,17 +33,36 @@ for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null 2>&1 && break; slee
 curl -sf "$base/health" >/dev/null || fail "skyport did not start"
 
 post() { curl -s -o "$work/out" -w '%{http_code}' -X POST "$base$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "$2"; }
-# Nothing listens on port 1: the facility fails its health checks and its forwarded session is retried; the broker
-# and the registry cannot be reached.
-[ "$(post /facilities '{"id":"ivo://ops.example/tap","name":"Ops TAP","endpoints":[{"kind":"uws","url":"http://127.0.0.1:1/tap/async"}],"accepts":["tap-query"],"limits":{"cores":4,"memory":8,"duration":"PT2H"},"capacity":{"cores":16,"memory":64}}')" = 201 ] || fail "facility: $(cat "$work/out")"
-[ "$(post /facilities '{"id":"ivo://ops.example/eb","name":"Ops broker","endpoints":[{"kind":"executionbroker","url":"http://127.0.0.1:1/eb/","offerDeadline":"PT2S"}],"accepts":["tap-query"]}')" = 201 ] || fail "broker facility: $(cat "$work/out")"
+# A UWS stand-in (scripts/bench_uws_standin.py) passes every health check (no VOSI: its job list answers), runs jobs,
+# and answers 503 to every POST under /flaky/. So: ops/tap takes and runs a TAP query; ops/flaky is healthy but its
+# forwarded job is retried; the broker ops/eb is healthy but answers no offer request; ops/down (nothing listens on
+# port 1, and nothing asks for what it accepts) fails its health checks; the registry source cannot be reached. No
+# health check can change an answer the checks below expect.
+uws=$(free_port)
+python3 scripts/bench_uws_standin.py "$uws" 1 & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$uws/report" >/dev/null 2>&1 && break; sleep 0.1; done
+facility() { # ID KIND URL ACCEPTS
+  [ "$(post /facilities '{"id":"'"$1"'","name":"'"$1"'","endpoints":[{"kind":"'"$2"'","url":"'"$3"'"}],"accepts":["'"$4"'"],"limits":{"cores":4,"memory":8,"duration":"PT2H"},"capacity":{"cores":16,"memory":64}}')" = 201 ] \
+    || fail "facility $1: $(cat "$work/out")"
+}
+facility ivo://ops.example/tap uws "http://127.0.0.1:$uws/jobs" tap-query
+facility ivo://ops.example/flaky uws "http://127.0.0.1:$uws/flaky/jobs" docker-container
+facility ivo://ops.example/down uws "http://127.0.0.1:1/down/jobs" singularity-container
+[ "$(post /facilities '{"id":"ivo://ops.example/eb","name":"Ops broker","endpoints":[{"kind":"executionbroker","url":"http://127.0.0.1:'"$uws"'/eb/","offerDeadline":"PT2S"}],"accepts":["tap-query"]}')" = 201 ] \
+  || fail "broker facility: $(cat "$work/out")"
 [ "$(post /registry/sources '{"url":"http://127.0.0.1:1/oai"}')" = 201 ] || fail "registry source: $(cat "$work/out")"
-curl -s -o "$work/yes.json" "$base/requests" -H 'Content-Type: application/json' -H 'Accept: application/json' -L \
-  -d '{"executable":{"kind":"tap-query","query":"SELECT 1"},"compute":{"cores":{"min":1,"max":2}}}'
+accept() { # REQUEST-BODY: asks, then accepts the first offer
+  curl -s -o "$work/set.json" "$base/requests" -H 'Content-Type: application/json' -H 'Accept: application/json' -L -d "$1"
+  local session code
+  session=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["offers"][0]["meta"]["url"])' "$work/set.json") \
+    || fail "no offer: $(head -c 2000 "$work/set.json")"
+  code=$(curl -s -o "$work/out" -w '%{http_code}' -X POST "$session" -H 'Content-Type: application/json' -d '{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}')
+  [ "$code" = 200 ] || fail "accept: $code $(cat "$work/out")"
+}
+accept '{"executable":{"kind":"tap-query","query":"SELECT 1"},"compute":{"cores":{"min":1,"max":2}}}'
+accept '{"executable":{"kind":"docker-container","image":{"locations":["registry.example.org/astro/tool:1.0"]}},"compute":{"cores":{"min":1,"max":2}}}'
+# ops/eb states no limits, so it passes matching: the NO is for want of an offer.
 curl -s -o /dev/null -X POST "$base/requests" -H 'Content-Type: application/json' -d '{"executable":{"kind":"tap-query","query":"SELECT 1"},"compute":{"cores":{"min":1000}}}'
-session=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["offers"][0]["meta"]["url"])' "$work/yes.json") || fail "no offer: $(cat "$work/yes.json")"
-code=$(curl -s -o "$work/out" -w '%{http_code}' -X POST "$session" -H 'Content-Type: application/json' -d '{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}')
-[ "$code" = 200 ] || fail "accept: $code $(cat "$work/out")"
 
 prom_port=$(free_port); prom="http://127.0.0.1:$prom_port"
 cat >"$work/prometheus.yml" <<YAML
@@ -65,25 +84,28 @@ d = json.load(sys.stdin)
 for r in d["data"]["result"]:
     print(json.dumps({k: v for k, v in r["metric"].items() if k not in ("job", "instance", "__name__")}, sort_keys=True), r["value"][1])'; }
 # Waits until a query has the expected answer (the forwarding retries, health checks and harvest take a moment).
+# EXPECTED is a literal part of one answer line; a final $ anchors it to the line's end (the value, whole).
 expect() { # NAME EXPR EXPECTED-SUBSTRING
   for _ in $(seq 1 60); do
-    if query "$2" 2>/dev/null | grep -qF -- "$3"; then echo "ok: $1"; return 0; fi
+    if query "$2" 2>/dev/null | python3 -c 'import sys; e = sys.argv[1]; sys.exit(0 if any(l.endswith(e[:-1]) if e.endswith("$") else e in l for l in sys.stdin.read().splitlines()) else 1)' "$3"; then echo "ok: $1"; return 0; fi
     sleep 0.5
   done
   fail "$1: $2 answered: $(query "$2" 2>&1 || true); expected: $3"
 }
-expect "Prometheus scrapes Skyport" 'up{job="skyport"}' '{} 1'
-expect "one YES" 'skyport_offer_requests_total{result="YES"}' '{"reason": "offered", "result": "YES"} 1'
-# The broker facility states no limits, so it passes matching: the NO is for want of an offer.
-expect "one NO" 'skyport_offer_requests_total{result="NO",reason="no-capacity"}' '{"reason": "no-capacity", "result": "NO"} 1'
-expect "the acceptance" 'skyport_offers_ended_total{outcome="accepted"}' '"outcome": "accepted"} 1'
+expect "Prometheus scrapes Skyport" 'up{job="skyport"}' '{} 1$'
+expect "two YES" 'skyport_offer_requests_total{result="YES"}' '{"reason": "offered", "result": "YES"} 2$'
+expect "one NO" 'skyport_offer_requests_total{result="NO",reason="no-capacity"}' '{"reason": "no-capacity", "result": "NO"} 1$'
+expect "the acceptances" 'skyport_offers_ended_total{outcome="accepted"}' '"outcome": "accepted"} 2$'
 expect "the federated broker unreachable" 'skyport_federation_answers_total{outcome="unreachable"}' '"broker": "ivo://ops.example/eb"'
-expect "the facility down" 'skyport_facility_up' '{"facility": "ivo://ops.example/tap"} 0'
-expect "its forwarding retried" 'sum(skyport_forwarding_retries_total) > 0' '{} '
-expect "a failed call to it" 'skyport_remote_calls_total{outcome="error",operation="submit"}' '"facility": "ivo://ops.example/tap"'
-expect "the failed harvest" 'skyport_registry_harvests_total{outcome="failed"}' '"outcome": "failed"} 1'
+expect "the facility down" 'skyport_facility_up == 0' '{"facility": "ivo://ops.example/down"} 0$'
+expect "the others up" 'sum(skyport_facility_up)' '{} 3$'
+expect "the query run" 'skyport_sessions{phase="COMPLETED"}' '"phase": "COMPLETED"} 1$'
+expect "the flaky one's forwarding retried" 'skyport_forwarding_retries_total > 0' '{"facility": "ivo://ops.example/flaky"}'
+expect "its failed calls" 'skyport_remote_calls_total{outcome="error",operation="submit"}' '"facility": "ivo://ops.example/flaky"'
+expect "the calls that worked" 'skyport_remote_calls_total{outcome="ok",operation="submit"}' '"facility": "ivo://ops.example/tap"'
+expect "the failed harvest" 'skyport_registry_harvests_total{outcome="failed"}' '{"outcome": "failed", "registry": "http://127.0.0.1:1/oai"} 1$'
 expect "histograms with buckets" 'count(skyport_remote_call_duration_seconds_bucket) > 0' '{} '
-expect "the store read at scrape" 'skyport_store_rows{table="facility"}' '"table": "facility"} 2'
+expect "the store read at scrape" 'skyport_store_rows{table="facility"}' '"table": "facility"} 4$'
 expect "the build" 'skyport_build_info' '"version": "'
 rules=$(curl -sf "$prom/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 [ "$rules" = 9 ] || fail "Prometheus loaded $rules alert rules, not 9"

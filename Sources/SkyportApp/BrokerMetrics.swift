@@ -11,6 +11,17 @@ public final class BrokerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// Facility keys with a health gauge, so that a facility's series go when it does.
     private let healthSeries = Mutex<[String: Gauge]>([:])
+    /// Every other series labelled with a facility (or broker) id, by its key: removed when the facility is.
+    private let facilitySeries = Mutex<[String: FacilitySeries]>([:])
+    /// When the store was last read for the gauges, and whether a read is under way.
+    private let statistics = Mutex<(last: ContinuousClock.Instant?, reading: Bool)>((nil, false))
+    /// The store is read for the gauges at most this often.
+    public static let statisticsMaxAge: Duration = .seconds(5)
+
+    struct FacilitySeries {
+        var counters: [ObjectIdentifier: Counter] = [:]
+        var histograms: [ObjectIdentifier: DurationHistogram] = [:]
+    }
 
     /// Buckets for calls to facilities and other brokers: a quick answer to a blocking `WAIT` of up to a minute.
     static let remoteBuckets: [Duration] = [
@@ -31,8 +42,6 @@ public final class BrokerMetrics: Sendable {
         for end in OfferEnd.allCases { counter("skyport_offers_ended_total", [("outcome", end.rawValue)], Help.ended) }
         counter("skyport_forwarding_claims_total", [], Help.claims)
         counter("skyport_forwarding_takeovers_total", [], Help.takeovers)
-        for outcome in ["ok", "failed"] { counter("skyport_registry_harvests_total", [("outcome", outcome)], Help.harvests) }
-        counter("skyport_registry_records_total", [], Help.records)
         for kind in RetainedKind.allCases { counter("skyport_retention_deleted_total", [("kind", kind.rawValue)], Help.retention) }
     }
 
@@ -53,23 +62,24 @@ public final class BrokerMetrics: Sendable {
             counter("skyport_forwarding_claims_total", [], Help.claims).increment(by: Int64(sessions))
             if takenOver > 0 { counter("skyport_forwarding_takeovers_total", [], Help.takeovers).increment(by: Int64(takenOver)) }
         case .forwardingRetry(let facility):
-            counter("skyport_forwarding_retries_total", [("facility", facility.rawValue)], Help.retries).increment()
+            kept(counter("skyport_forwarding_retries_total", [("facility", facility.rawValue)], Help.retries), for: facility).increment()
         case .remoteCall(let facility, let operation, let outcome, let seconds):
-            counter("skyport_remote_calls_total", [("facility", facility.rawValue), ("operation", operation.rawValue), ("outcome", outcome.rawValue)],
-                    Help.remoteCalls).increment()
-            registry.makeDurationHistogram(
+            kept(counter("skyport_remote_calls_total", [("facility", facility.rawValue), ("operation", operation.rawValue), ("outcome", outcome.rawValue)],
+                         Help.remoteCalls), for: facility).increment()
+            kept(registry.makeDurationHistogram(
                 name: "skyport_remote_call_duration_seconds", labels: [("facility", facility.rawValue), ("operation", operation.rawValue)],
                 buckets: Self.remoteBuckets, help: Help.remoteDuration
-            ).record(.seconds(seconds))
+            ), for: facility).record(.seconds(seconds))
         case .federationAnswer(let broker, let outcome, let seconds):
-            counter("skyport_federation_answers_total", [("broker", broker.rawValue), ("outcome", outcome.rawValue)], Help.federation).increment()
-            registry.makeDurationHistogram(
+            kept(counter("skyport_federation_answers_total", [("broker", broker.rawValue), ("outcome", outcome.rawValue)], Help.federation), for: broker)
+                .increment()
+            kept(registry.makeDurationHistogram(
                 name: "skyport_federation_answer_duration_seconds", labels: [("broker", broker.rawValue)], buckets: Self.remoteBuckets,
                 help: Help.federationDuration
-            ).record(.seconds(seconds))
-        case .registryHarvest(let records, let failed, let seconds):
-            counter("skyport_registry_harvests_total", [("outcome", failed ? "failed" : "ok")], Help.harvests).increment()
-            counter("skyport_registry_records_total", [], Help.records).increment(by: Int64(records))
+            ), for: broker).record(.seconds(seconds))
+        case .registryHarvest(let source, let records, let failed, let seconds):
+            counter("skyport_registry_harvests_total", [("registry", source), ("outcome", failed ? "failed" : "ok")], Help.harvests).increment()
+            counter("skyport_registry_records_total", [("registry", source)], Help.records).increment(by: Int64(records))
             registry.makeDurationHistogram(name: "skyport_registry_harvest_duration_seconds", buckets: Self.harvestBuckets, help: Help.harvestDuration)
                 .record(.seconds(seconds))
         case .retentionDeleted(let kind, let count):
@@ -87,6 +97,16 @@ public final class BrokerMetrics: Sendable {
         registry.makeGauge(name: "skyport_forwarding_held_sessions", help: Help.held).set(Double(stats.leased))
         for (table, n) in stats.rows { registry.makeGauge(name: "skyport_store_rows", labels: [("table", table)], help: Help.rows).set(Double(n)) }
         if let bytes = stats.bytes { registry.makeGauge(name: "skyport_store_size_bytes", help: Help.size).set(Double(bytes)) }
+        // A facility's series go with it (a registry harvest may remove many).
+        let registered = Set(facilities.map(\.key))
+        let gone = facilitySeries.withLock { series in
+            let keys = series.keys.filter { !registered.contains($0) }
+            return keys.compactMap { series.removeValue(forKey: $0) }
+        }
+        for series in gone {
+            for counter in series.counters.values { registry.unregisterCounter(counter) }
+            for histogram in series.histograms.values { registry.unregisterDurationHistogram(histogram) }
+        }
         // One series per registered facility that has been probed: 1 healthy, 0 unavailable; gone with the facility.
         let probed = facilities.compactMap { id in health[id].map { (id, $0.status == .healthy ? 1.0 : 0.0) } }
         healthSeries.withLock { series in
@@ -101,6 +121,29 @@ public final class BrokerMetrics: Sendable {
                 series[id.key] = gauge
             }
         }
+    }
+
+    /// Runs `read` unless the gauges were read less than `statisticsMaxAge` before `now`, or a read is under way.
+    public func refreshing(now: ContinuousClock.Instant, _ read: () async -> Void) async {
+        let due = statistics.withLock { state in
+            guard !state.reading, state.last.map({ now - $0 >= Self.statisticsMaxAge }) ?? true else { return false }
+            state.reading = true
+            return true
+        }
+        guard due else { return }
+        await read()
+        statistics.withLock { $0 = (now, false) }
+    }
+
+    /// Keeps a facility's series, to remove them with it.
+    func kept(_ counter: Counter, for facility: FacilityID) -> Counter {
+        facilitySeries.withLock { $0[facility.key, default: FacilitySeries()].counters[ObjectIdentifier(counter)] = counter }
+        return counter
+    }
+
+    func kept(_ histogram: DurationHistogram, for facility: FacilityID) -> DurationHistogram {
+        facilitySeries.withLock { $0[facility.key, default: FacilitySeries()].histograms[ObjectIdentifier(histogram)] = histogram }
+        return histogram
     }
 
     @discardableResult
@@ -122,8 +165,8 @@ public final class BrokerMetrics: Sendable {
         static let remoteDuration = "Time of calls to facilities by facility and operation (status calls include a blocking WAIT)"
         static let federation = "Other brokers' answers to federated offer requests, by broker and outcome (in_time, late, unreachable)"
         static let federationDuration = "Time other brokers took to answer federated offer requests (a late one counts its deadline)"
-        static let harvests = "Registry harvests by outcome"
-        static let records = "Registry records applied by harvests"
+        static let harvests = "Registry harvests by source and outcome"
+        static let records = "Registry records applied by harvests, by source"
         static let harvestDuration = "Time of registry harvests"
         static let retention = "Rows deleted by retention, by kind"
         static let sessions = "Sessions stored now, by phase"

@@ -167,15 +167,19 @@ public final class SkyportRuntime: Sendable {
             logger: logger)
     }
 
-    /// Sets the gauges `/metrics` reads from the store and the health board. A store that cannot be read leaves
-    /// them as they were (and `/health` says why).
+    /// Sets the gauges `/metrics` reads from the store and the health board, at most once per
+    /// `BrokerMetrics.statisticsMaxAge` (the counts read whole tables): scrapes in between, and scrapes that arrive
+    /// while a read is under way, get the last values. A store that cannot be read leaves them as they were (and
+    /// `/health` says why).
     public func refreshMetrics() async {
-        do {
-            let stats = try await store.statistics(now: broker.now())
-            let facilities = try await store.matchIndex().facilities.map(\.id)
-            brokerMetrics.refresh(stats, health: health.board, facilities: facilities)
-        } catch {
-            logger.warning("metrics: reading the store failed", metadata: ["error": .string(String(describing: error))])
+        await brokerMetrics.refreshing(now: ContinuousClock.now) { [self] in
+            do {
+                let stats = try await store.statistics(now: broker.now())
+                let facilities = try await store.matchIndex().facilities.map(\.id)
+                brokerMetrics.refresh(stats, health: health.board, facilities: facilities)
+            } catch {
+                logger.warning("metrics: reading the store failed", metadata: ["error": .string(String(describing: error))])
+            }
         }
     }
 

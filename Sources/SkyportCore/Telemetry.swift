@@ -22,8 +22,8 @@ public enum TelemetryEvent: Sendable, Hashable {
     case remoteCall(facility: FacilityID, operation: RemoteOperation, outcome: RemoteOutcome, seconds: Double)
     /// Another broker's answer to a federated offer request.
     case federationAnswer(broker: FacilityID, outcome: FederationOutcome, seconds: Double)
-    /// One harvest of a registry source (`records` applied).
-    case registryHarvest(records: Int, failed: Bool, seconds: Double)
+    /// One harvest of a registry source (its URL; `records` applied).
+    case registryHarvest(source: String, records: Int, failed: Bool, seconds: Double)
     /// Rows retention deleted, by what they were.
     case retentionDeleted(RetainedKind, count: Int)
 }

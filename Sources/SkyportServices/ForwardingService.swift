@@ -123,7 +123,9 @@ public struct ForwardingService: Service {
     /// it has nothing to do or the job has been asked once where it stands; then the lease is given back (with a
     /// hold-off after a failure), or passed to the job-list tracker, which then follows the job.
     func drive(_ claimed: SessionRecord) async {
-        // The turn continues the trace of the request that accepted the session (a new trace when it has none).
+        // The turn continues the trace of the request that accepted the session (a new trace when it has none). A turn
+        // that only asks a job where it stands is not traced: a job followed for hours would make a trace of thousands.
+        if case .track = machine.next(claimed) { return await turn(claimed) }
         var context = ServiceContext.topLevel
         if let trace = claimed.trace {
             InstrumentationSystem.instrument.extract(["traceparent": trace], into: &context, using: DictionaryExtractor())
@@ -225,8 +227,10 @@ public struct ForwardingService: Service {
             let event = try await withSpan("forward \(action.operation?.rawValue ?? "step")") { _ in
                 try await call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote)
             }
-            report(.ok)
+            if event != nil { report(.ok) }  // nil: the lease was lost before the call
             return event
+        } catch is CancellationError {
+            throw CancellationError()
         } catch let refusal as FacilityRefusal {
             report(.refused)
             logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])

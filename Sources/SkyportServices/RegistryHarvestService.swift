@@ -153,7 +153,7 @@ public struct RegistryHarvestService: Service {
         } else {
             failure = "'\(source.url)' is not an http(s) URL"
         }
-        settings.telemetry.record(.registryHarvest(records: tally.records, failed: failure != nil, seconds: (ContinuousClock.now - clock).seconds))
+        settings.telemetry.record(.registryHarvest(source: source.url, records: tally.records, failed: failure != nil, seconds: (ContinuousClock.now - clock).seconds))
         let counted = "\(tally.records) records in \(tally.pages) pages (\(tally.parts))"
         let summary: String
         if let failure {

@@ -193,7 +193,7 @@ public actor InMemoryStore: BrokerStore {
             .filter { s in ForwardingMachine.needsWork(s) && (leases[s.id].map { $0.until <= now } ?? true) }
             .sorted { ($0.modified, $0.id.uuidString) < ($1.modified, $1.id.uuidString) }
             .prefix(limit)
-        let takenOver = due.filter { s in leases[s.id].map { $0.worker != worker } ?? false }.count
+        let takenOver = due.filter { s in ForwardingMachine.isTakeover(from: leases[s.id]?.worker, by: worker) }.count
         for s in due { leases[s.id] = (worker, until) }
         if !due.isEmpty { telemetry.record(.forwardingClaimed(sessions: due.count, takenOver: takenOver)) }
         return Array(due)
@@ -224,7 +224,7 @@ public actor InMemoryStore: BrokerStore {
 
     public func release(_ id: UUID, worker: String, until: Date?) async throws {
         guard leases[id]?.worker == worker else { return }
-        leases[id] = until.map { (worker, $0) }
+        leases[id] = until.map { (ForwardingMachine.holdOff, $0) }
     }
 
     public func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws {

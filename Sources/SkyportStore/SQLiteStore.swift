@@ -619,7 +619,7 @@ public final class SQLiteStore: BrokerStore {
             _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.uuidString)))
             try db.execute(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id IN (\(marks))", arguments: args)
             // Last leased to another worker whose lease ran out: a replica, or this broker before a restart.
-            return (claimed, rows.filter { ($0["lease_owner"] as String?).map { $0 != worker } ?? false }.count)
+            return (claimed, rows.filter { ForwardingMachine.isTakeover(from: $0["lease_owner"], by: worker) }.count)
         }
         if !claimed.isEmpty { telemetry.record(.forwardingClaimed(sessions: claimed.count, takenOver: takenOver)) }
         return claimed
@@ -669,7 +669,7 @@ public final class SQLiteStore: BrokerStore {
         try await writer.write { db in
             try db.execute(
                 sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
-                arguments: [until == nil ? nil : worker, until?.timeIntervalSince1970, id.uuidString, worker])
+                arguments: [until == nil ? nil : ForwardingMachine.holdOff, until?.timeIntervalSince1970, id.uuidString, worker])
         }
     }
 

@@ -293,6 +293,17 @@ extension ForwardingMachine {
 
     /// Whether a lease holder is a job-list watcher (nothing in flight) rather than a worker.
     public static func isWatcher(_ holder: String) -> Bool { holder.hasSuffix(watcherSuffix) }
+
+    /// Whether `worker` claiming a session last leased to `previous` (whose lease ran out) takes it over from another
+    /// worker: one that died, or another replica. Its own job-list tracker's lapsed watch is not, and neither is a
+    /// hold-off after a failure (released with the owner cleared, `ForwardingStore.release`).
+    public static func isTakeover(from previous: String?, by worker: String) -> Bool {
+        guard let previous, previous != holdOff else { return false }
+        return previous != worker && previous != watcher(of: worker)
+    }
+
+    /// The lease owner of a session released with a hold-off: no worker holds it, none may claim it before then.
+    public static let holdOff = "hold-off"
 }
 
 extension SessionRecord {

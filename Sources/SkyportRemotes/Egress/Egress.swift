@@ -80,8 +80,9 @@ public final class Egress: Sendable {
             InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
             if span.isRecording {
                 span.attributes["http.request.method"] = request.method.rawValue
-                // Without the query: it may hold what only the facility should see.
-                span.attributes["url.full"] = request.url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.url
+                // Never the query or fragment (they may hold what only the facility should see), and for a callback
+                // (a URL the client wrote, whose path may be its secret) only the origin.
+                span.attributes["url.full"] = Self.traced(request.url, purpose: purpose)
                 span.attributes["skyport.egress.purpose"] = purpose.rawValue
             }
             return try await send(request, deadline: deadline, purpose: purpose, trusted: trusted, logger: logger) { response in
@@ -204,6 +205,19 @@ struct PinnedClients: ~Copyable {
     mutating func removeAll() -> [HTTPClient] {
         defer { entries.removeAll() }
         return entries.values.map(\.client)
+    }
+}
+
+extension Egress {
+    /// What of a URL a span records: scheme, host, port and path (only the origin for callbacks).
+    static func traced(_ url: String, purpose: EgressPurpose) -> String {
+        guard var parts = URLComponents(string: url) else { return "" }
+        parts.query = nil
+        parts.fragment = nil
+        parts.user = nil
+        parts.password = nil
+        if purpose == .callback { parts.path = "" }
+        return parts.string ?? ""
     }
 }
 
