@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OTel
 import ServiceLifecycle
@@ -28,7 +29,9 @@ public enum SkyportTracing {
         // Spans leave in batches, soon enough that a short-lived test or a crash loses little.
         otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
         logger.notice("tracing on", metadata: ["otlp": .string(otel.traces.otlpExporter.endpoint), "sample": .stringConvertible(config.traceSample)])
-        return try OTel.bootstrap(configuration: otel, environment: [:])
+        // The standard OTEL_* variables still apply over these (OTEL_EXPORTER_OTLP_HEADERS for a collector that wants
+        // a token, certificates, timeouts), as in any OpenTelemetry SDK.
+        return try OTel.bootstrap(configuration: otel, environment: ProcessInfo.processInfo.environment)
     }
 
     /// Puts the current span's trace and span ids on every log line (when tracing is on).

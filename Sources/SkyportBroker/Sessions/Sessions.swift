@@ -98,7 +98,8 @@ public struct Sessions: Sendable {
         return reveal(session)
     }
 
-    /// The current trace as a W3C `traceparent` (nil when tracing is off or this trace is not recorded).
+    /// The current trace as a W3C `traceparent` (nil when tracing is off; a trace not sampled is kept too, flagged
+    /// so, and its forwarding is then not recorded either).
     static func currentTraceParent() -> String? {
         guard let context = ServiceContext.current else { return nil }
         var headers: [String: String] = [:]
