@@ -41,6 +41,8 @@ public struct OfferAnswer: Sendable, Hashable {
         case noFacilities = "no-facilities"
         /// No facility passed matching: `clause` says which clause rejected the last of them.
         case noMatch = "no-match"
+        /// The requester's quota left no room for an offer.
+        case quota
     }
     public var offers: Int
     public var reason: Reason
@@ -64,6 +66,7 @@ public struct OfferAnswer: Sendable, Hashable {
         if !(set.request.refusals ?? []).isEmpty { return OfferAnswer(offers: 0, reason: .refused) }
         guard let funnel = set.funnel else { return OfferAnswer(offers: 0, reason: .noFacilities) }
         if funnel.total == 0 { return OfferAnswer(offers: 0, reason: .noFacilities) }
+        if set.messages.contains(where: { $0.kind == "urn:\(PlanNoteCode.quotaExceeded.rawValue)" }) { return OfferAnswer(offers: 0, reason: .quota) }
         if let clause = funnel.emptiedBy, clause != .capacity { return OfferAnswer(offers: 0, reason: .noMatch, clause: clause) }
         return OfferAnswer(offers: 0, reason: .noCapacity)
     }

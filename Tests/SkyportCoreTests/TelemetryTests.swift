@@ -29,6 +29,10 @@ import Testing
         let cores = Self.funnel(total: 3, passing: [3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0])
         let answer = OfferAnswer.of(Self.set(funnel: cores), offers: 0)
         #expect(answer.result == "NO" && answer.reason == .noMatch && answer.label == "cores")
+        // The planner said the requester's quota left no room.
+        var quota = Self.set(funnel: full)
+        quota.messages = [BrokerMessage(kind: "urn:quota-exceeded", level: .WARN, time: Self.now, message: "64 cores offered at most")]
+        #expect(OfferAnswer.of(quota, offers: 0).label == "quota")
     }
 
     @Test func offersEndOnlyWhenTheyLeaveOffered() {
