@@ -51,8 +51,8 @@ public struct SkyportConfiguration: Sendable {
     /// Where spans are exported, OTLP/HTTP (`SKYPORT_OTLP_ENDPOINT`: a collector's base URL such as
     /// `http://127.0.0.1:4318`, or its full `/v1/traces` URL); nil, the default: tracing is off.
     public var otlpEndpoint: String?
-    /// The fraction of traces started here that are recorded (`SKYPORT_TRACE_SAMPLE`, 0 to 1; default 1). A trace
-    /// that arrives with a `traceparent` keeps its caller's decision.
+    /// The fraction of requests traced when their caller sends no `traceparent` (`SKYPORT_TRACE_SAMPLE`, 0 to 1;
+    /// default 1); one that does is continued, keeping its caller's sampled flag.
     public var traceSample = 1.0
     /// OAI-PMH base URLs added as registry sources (by operator `registry`) at start (`SKYPORT_REGISTRY_SOURCES`, comma-separated).
     public var registrySources: [String] = []

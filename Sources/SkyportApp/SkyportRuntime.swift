@@ -157,7 +157,7 @@ public final class SkyportRuntime: Sendable {
         deps.tokenVerifier = tokenVerifier
         deps.roles = config.roles
         deps.beforeMetrics = { [self] in await refreshMetrics() }
-        deps.tracing = config.otlpEndpoint != nil
+        deps.traceSample = config.otlpEndpoint == nil ? nil : config.traceSample
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,

@@ -21,7 +21,9 @@ public enum SkyportTracing {
         otel.metrics.enabled = false
         otel.logs.enabled = false
         otel.traces.enabled = true
-        otel.traces.sampler = .parentBasedTraceIDRatio(ratio: config.traceSample) ?? .parentBasedAlwaysOn
+        // Which requests are traced is decided at the door (`SampledTracingMiddleware`, by `traceSample`); spans are made
+        // only in a trace so decided (`TraceScope`), and every one of them is recorded unless its caller said not.
+        otel.traces.sampler = .parentBasedAlwaysOn
         otel.traces.exporter = .otlp
         otel.traces.otlpExporter.protocol = .httpProtobuf
         otel.traces.otlpExporter.endpoint = endpoint.hasSuffix("/v1/traces")

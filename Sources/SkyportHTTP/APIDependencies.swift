@@ -22,8 +22,9 @@ public struct APIDependencies: Sendable {
     public var roles = RoleMapping()
     /// Run before `/metrics` is written: sets the gauges read from the store and the health board.
     public var beforeMetrics: @Sendable () async -> Void = {}
-    /// Whether requests are traced (a span each, continuing the caller's `traceparent`).
-    public var tracing = false
+    /// The fraction of requests traced when their caller sends no `traceparent` (those that do are continued); nil:
+    /// tracing is off.
+    public var traceSample: Double?
 
     public init(
         broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil

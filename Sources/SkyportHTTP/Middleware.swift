@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import Logging
 import Prometheus
+import SkyportCore
 
 /// Gives every request an id (the client's `X-Request-Id` when it sent a sane one), puts it in the
 /// request's logger metadata and in the response, logs the request's outcome, and turns every error
@@ -76,5 +77,21 @@ struct PrometheusMiddleware<Context: RequestContext>: RouterMiddleware {
             descriptor: Self.duration, labels: [("method", method), ("route", route)], buckets: Self.buckets
         ).record(ContinuousClock.now - started)
         return response
+    }
+}
+
+/// Head sampling at the door: a request is traced (Hummingbird's `TracingMiddleware`, inside `TraceScope.traced`)
+/// when its caller sent a `traceparent` (continued, whatever its sampled flag says), or else with probability
+/// `ratio`. Untraced requests make no span at all, so that a 1% sample costs about 1% of tracing everything.
+struct SampledTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let ratio: Double
+    let tracing = TracingMiddleware<Context>(recordingHeaders: [], redactingQueryParameters: ["token"])
+    static var traceparent: HTTPField.Name { HTTPField.Name("traceparent")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.headers[Self.traceparent] != nil || ratio >= 1 || Double.random(in: 0..<1) < ratio else {
+            return try await next(request, context)
+        }
+        return try await TraceScope.$traced.withValue(true) { try await tracing.handle(request, context: context, next: next) }
     }
 }

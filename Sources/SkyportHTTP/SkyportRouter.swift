@@ -7,7 +7,7 @@ public enum SkyportRouter {
     public static func build(_ deps: APIDependencies) -> (router: Router<SkyportRequestContext>, routes: [RouteTable<SkyportRequestContext>.Entry]) {
         let router = Router(context: SkyportRequestContext.self)
         // Outermost, so that everything a request does happens inside its span (and notebook tokens stay out of it).
-        if deps.tracing { router.add(middleware: TracingMiddleware(recordingHeaders: [], redactingQueryParameters: ["token"])) }
+        if let ratio = deps.traceSample { router.add(middleware: SampledTracingMiddleware(ratio: ratio)) }
         router.add(middleware: PrometheusMiddleware(registry: deps.metrics))
         router.add(middleware: RequestMiddleware())
         router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))

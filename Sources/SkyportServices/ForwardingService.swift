@@ -123,19 +123,20 @@ public struct ForwardingService: Service {
     /// it has nothing to do or the job has been asked once where it stands; then the lease is given back (with a
     /// hold-off after a failure), or passed to the job-list tracker, which then follows the job.
     func drive(_ claimed: SessionRecord) async {
-        // The turn continues the trace of the request that accepted the session (a new trace when it has none). A turn
-        // that only asks a job where it stands is not traced: a job followed for hours would make a trace of thousands.
+        // The turn continues the trace of the request that accepted the session, when that was traced. A turn that
+        // only asks a job where it stands is not traced: a job followed for hours would make a trace of thousands.
+        guard let trace = claimed.trace else { return await turn(claimed) }
         if case .track = machine.next(claimed) { return await turn(claimed) }
         var context = ServiceContext.topLevel
-        if let trace = claimed.trace {
-            InstrumentationSystem.instrument.extract(["traceparent": trace], into: &context, using: DictionaryExtractor())
-        }
-        await withSpan("forward", context: context) { span in
-            if span.isRecording {
-                span.attributes["skyport.session"] = claimed.id.uuidString.lowercased()
-                span.attributes["skyport.facility"] = claimed.facility.rawValue
+        InstrumentationSystem.instrument.extract(["traceparent": trace], into: &context, using: DictionaryExtractor())
+        await TraceScope.$traced.withValue(true) {
+            await withSpan("forward", context: context) { span in
+                if span.isRecording {
+                    span.attributes["skyport.session"] = claimed.id.uuidString.lowercased()
+                    span.attributes["skyport.facility"] = claimed.facility.rawValue
+                }
+                await turn(claimed)
             }
-            await turn(claimed)
         }
     }
 
@@ -224,9 +225,8 @@ public struct ForwardingService: Service {
                 facility: facility.id, operation: operation, outcome: outcome, seconds: (ContinuousClock.now - started).seconds))
         }
         do {
-            let event = try await withSpan("forward \(action.operation?.rawValue ?? "step")") { _ in
-                try await call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote)
-            }
+            let call = { try await self.call(action, session, facility: facility, endpoint: endpoint, executor: executor, remote: remote) }
+            let event = TraceScope.traced ? try await withSpan("forward \(action.operation?.rawValue ?? "step")") { _ in try await call() } : try await call()
             if event != nil { report(.ok) }  // nil: the lease was lost before the call
             return event
         } catch is CancellationError {

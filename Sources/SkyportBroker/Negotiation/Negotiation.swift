@@ -35,7 +35,7 @@ public struct Negotiation: Sendable {
         // A request that asks what this broker cannot do is matched against nothing: its answer is `NO`, saying why.
         let refused = !(request.refusals ?? []).isEmpty
         let index = refused ? MatchIndex([]) : try await broker.store.matchIndex()
-        let outcome = withSpan("match") { span in
+        let outcome = Self.span("match") { span in
             let outcome = Matcher.match(request, index: index, health: broker.health?.board, now: now, requester: requester)
             if span.isRecording {
                 span.attributes["skyport.facilities"] = index.facilities.count
@@ -52,7 +52,7 @@ public struct Negotiation: Sendable {
                 guard let stored = try await broker.store.offerSet(earlier.id) else { throw BrokerError.notFound("offer set \(earlier.id)") }
                 return stored
             }
-            federation = await withSpan("federate") { [federation] span in
+            federation = await Self.span("federate") { [federation] span in
                 var federation = federation
                 await federate(request, outcome: outcome, into: &federation, now: now, path: path, logger: logger)
                 if span.isRecording { span.attributes["skyport.brokers"] = federation.asked.count }
@@ -62,7 +62,7 @@ public struct Negotiation: Sendable {
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
-        let creation = try await withSpan("book") { _ in try await broker.store.createOfferSet(
+        let creation = try await Self.span("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
             let allowance = terms.allowance(held: calendars.tally, now: now)
@@ -88,6 +88,15 @@ public struct Negotiation: Sendable {
             guard let stored = try await broker.store.offerSet(existing) else { throw BrokerError.notFound("offer set \(existing)") }
             return stored
         }
+    }
+
+    /// A span around `body` when the request is traced (`TraceScope`); otherwise `body` alone, with a span that records nothing.
+    static func span<T>(_ name: String, _ body: (any Span) throws -> T) rethrows -> T {
+        TraceScope.traced ? try withSpan(name, body) : try body(NoOpTracer.NoOpSpan(context: .topLevel))
+    }
+
+    static func span<T>(_ name: String, _ body: (any Span) async throws -> T) async rethrows -> T {
+        TraceScope.traced ? try await withSpan(name, body) : try await body(NoOpTracer.NoOpSpan(context: .topLevel))
     }
 
     /// Builds the offer set and its sessions from the planner's offers and other brokers' offers (pure: runs inside

@@ -101,7 +101,7 @@ public struct Sessions: Sendable {
     /// The current trace as a W3C `traceparent` (nil when tracing is off; a trace not sampled is kept too, flagged
     /// so, and its forwarding is then not recorded either).
     static func currentTraceParent() -> String? {
-        guard let context = ServiceContext.current else { return nil }
+        guard TraceScope.traced, let context = ServiceContext.current else { return nil }
         var headers: [String: String] = [:]
         InstrumentationSystem.instrument.inject(context, into: &headers, using: DictionaryInjector())
         return headers["traceparent"]

@@ -69,13 +69,14 @@ public final class Egress: Sendable {
     /// Judges the destination of `request`, then sends it and hands the response to `body` (whose body must be read
     /// there: the connection it came on is released when `body` returns).
     ///
-    /// Each call is a client span of the current trace, and carries it on (W3C `traceparent`), so that the facility or
-    /// broker called continues it (nothing is added when tracing is off).
+    /// In a traced scope (`TraceScope`), each call is a client span of the current trace, and carries it on (W3C
+    /// `traceparent`), so that the facility or broker called continues it; outside one nothing is added.
     public func execute<T>(
         _ request: HTTPClientRequest, deadline: NIODeadline, purpose: EgressPurpose, trusted: Bool = false, logger: Logger? = nil,
         _ body: (HTTPClientResponse) async throws -> T
     ) async throws -> T {
-        try await withSpan("\(request.method.rawValue) \(purpose.rawValue)", ofKind: .client) { span in
+        guard TraceScope.traced else { return try await send(request, deadline: deadline, purpose: purpose, trusted: trusted, logger: logger, body) }
+        return try await withSpan("\(request.method.rawValue) \(purpose.rawValue)", ofKind: .client) { span in
             var request = request
             InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
             if span.isRecording {
