@@ -24,12 +24,17 @@ import Testing
         return try await store.changePhase(of: offers[0].id, to: .accepted, now: now).id
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func everyPhaseChangeIsReportedOnceWhoeverWritesIt(kind: StoreKind) async throws {
+    /// A store of `kind` reporting to a recorder, with one offer of a set of three accepted.
+    func watched(_ kind: StoreKind) async throws -> (store: any BrokerStore, events: Recorder, accepted: UUID) {
         let store = try kind.make()
         let events = Recorder()
         store.telemetry.connect(Telemetry { events.append($0) })
-        let id = try await accepted(store)
+        return (store, events, try await accepted(store))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func everyPhaseChangeIsReportedOnceWhoeverWritesIt(kind: StoreKind) async throws {
+        let (store, events, id) = try await watched(kind)
         // The acceptance, and the two siblings it rejected in the same write.
         #expect(Set(events.take()) == [
             .phaseChanged(from: .offered, to: .accepted, count: 1), .offersEnded(.accepted, count: 1),
@@ -50,10 +55,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func onlyALeaseThatRanOutAtAnotherWorkerIsATakeover(kind: StoreKind) async throws {
-        let store = try kind.make()
-        let events = Recorder()
-        store.telemetry.connect(Telemetry { events.append($0) })
-        let id = try await accepted(store)
+        let (store, events, id) = try await watched(kind)
         // Held by a worker that died: its lease runs out, and another takes the session over.
         _ = try await store.claimWork(worker: "dead", now: now, until: now.addingTimeInterval(60), limit: 10)
         _ = try await store.claimWork(worker: "w", now: now.addingTimeInterval(61), until: now.addingTimeInterval(121), limit: 10)
