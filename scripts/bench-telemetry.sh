@@ -7,6 +7,8 @@
 # Tracing exports to scripts/otlp_receiver.py on loopback (it decodes every batch; it runs on the same cores).
 # For each: the open-loop offer benchmark (scripts/bench-load.sh offers RATE SECONDS: achieved rate, p50/p99/p99.9,
 # broker CPU and RSS) and GET /uws/jobs/{id} with wrk (2 threads, 16 connections, 20 s: requests/s, p50, p99).
+# Then, because single 20 s wrk runs of one binary differ by up to ~10% here, GET /uws/jobs/{id} again for ROUNDS
+# rounds (default 3), alternating before, off and sampled1 within each round.
 # Usage: SKYPORT_BENCH_BEFORE=/path/to/old/skyport scripts/bench-telemetry.sh [RATE] [SECONDS]   (default 500 120)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,5 +52,13 @@ for name in before off sampled1 sampled100; do
   echo "== $name"
   echo "offers $rate/s for ${secs}s: $(env "${envs[@]}" SKYPORT_BENCH_BIN="$bin" bash scripts/bench-load.sh offers "$rate" "$secs" 2>/dev/null | grep -v '^#' | tail -1)"
   echo "GET /uws/jobs/{id}: $(uws_get "$bin" "${envs[@]}")"
+done
+for round in $(seq 1 "${ROUNDS:-3}"); do
+  line="GET /uws/jobs/{id}, round $round:"
+  for name in before off sampled1; do
+    read -r -a v <<<"$(variant "$name")"
+    line+=" $name $(uws_get "${v[0]}" "${v[@]:1}" | cut -d' ' -f1)"
+  done
+  echo "$line"
 done
 echo "spans received: $(wc -l <"$work/spans.jsonl" 2>/dev/null || echo 0)"
