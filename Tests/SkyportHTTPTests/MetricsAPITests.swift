@@ -1,5 +1,7 @@
 import Foundation
 import HummingbirdTesting
+import Prometheus
+import SkyportApp
 import SkyportCore
 import SkyportStore
 import Testing
@@ -53,5 +55,36 @@ import Testing
             #expect(Self.value(text, #"skyport_offers_ended_total{outcome="expired"}"#) == Double(list.count))
             #expect(Self.value(text, #"skyport_session_transitions_total{from="OFFERED",to="EXPIRED"}"#) == Double(list.count))
         }
+    }
+}
+
+/// A facility's series go with it.
+@Suite struct BrokerMetricsSeriesTests {
+    @Test func aRemovedFacilitysSeriesAreRemovedAtTheNextRefresh() {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = BrokerMetrics(registry, version: "test")
+        let (a, b) = (FacilityID("ivo://a.example/tap"), FacilityID("ivo://b.example/tap"))
+        for f in [a, b] {
+            metrics.record(.remoteCall(facility: f, operation: .submit, outcome: .ok, seconds: 0.01))
+            metrics.record(.forwardingRetry(facility: f))
+        }
+        var board = HealthBoard()
+        board.record(HealthProbeResult(healthy: false, reason: "down"), for: b, at: Date())
+        metrics.refresh(StoreStatistics(), health: board, facilities: [a, b])
+        var text = Self.text(registry)
+        #expect(text.contains(#"skyport_facility_up{facility="ivo://b.example/tap"} 0"#))
+        #expect(text.contains(#"skyport_remote_calls_total{facility="ivo://b.example/tap",operation="submit",outcome="ok"} 1"#))
+        // b is removed: its series go, a's stay.
+        metrics.refresh(StoreStatistics(), health: board, facilities: [a])
+        text = Self.text(registry)
+        #expect(!text.contains("ivo://b.example/tap"), "\(text)")
+        #expect(text.contains(#"skyport_remote_calls_total{facility="ivo://a.example/tap",operation="submit",outcome="ok"} 1"#))
+        #expect(text.contains(#"skyport_forwarding_retries_total{facility="ivo://a.example/tap"} 1"#))
+    }
+
+    static func text(_ registry: PrometheusCollectorRegistry) -> String {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

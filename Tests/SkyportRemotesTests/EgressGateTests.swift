@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import SkyportCore
-import SkyportRemotes
+@testable import SkyportRemotes
 import SkyportTestSupport
 import Synchronization
 import Testing
@@ -177,5 +177,15 @@ import Testing
             }
             #expect(server.requests().contains { $0.path.hasPrefix("/demo.git/info/refs") }, "git reached the stub through the pin")
         }
+    }
+}
+
+/// What a span records of an outbound URL: never the query, fragment or credentials, and only the origin of a
+/// callback (a URL the client wrote, whose path may be its secret).
+@Suite struct EgressSpanURLTests {
+    @Test func spansRecordNoQueryFragmentOrCallbackPath() {
+        #expect(Egress.traced("https://uws.example/tap/async/17?WAIT=20&token=s3cret#frag", purpose: .uws) == "https://uws.example/tap/async/17")
+        #expect(Egress.traced("https://user:pw@uws.example:8443/tap/async", purpose: .uws) == "https://uws.example:8443/tap/async")
+        #expect(Egress.traced("https://hooks.example/T0123/B456/XXXXsecret?x=1", purpose: .callback) == "https://hooks.example")
     }
 }
