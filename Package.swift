@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
@@ -37,12 +38,15 @@ let package = Package(
         .target(name: "SkyportCore", resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
         // Synthetic facilities and requests, and the matching benchmark over them (`skyport bench`, tests).
         .target(name: "SkyportBench", dependencies: ["SkyportCore"], swiftSettings: swiftSettings),
-        // Persistence: SQLite (GRDB, system libsqlite3, WAL) and in-memory stores.
+        // Persistence: SQLite (GRDB, system libsqlite3, WAL), PostgreSQL (postgres-nio; the store replicas share) and
+        // in-memory stores.
         .target(
             name: "SkyportStore",
             dependencies: [
                 "SkyportCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -27,6 +27,7 @@ public actor InMemoryStore: BrokerStore {
     public nonisolated let kind = "memory"
     public nonisolated let changes = ChangeFeed()
     public nonisolated let telemetry = TelemetryRelay()
+    public nonisolated let wakeups = StoreWakeups()
 
     public init() {}
 

@@ -9,6 +9,7 @@ public final class SQLiteStore: BrokerStore {
     public let kind = "sqlite"
     public let changes = ChangeFeed()
     public let telemetry = TelemetryRelay()
+    public let wakeups = StoreWakeups()
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter

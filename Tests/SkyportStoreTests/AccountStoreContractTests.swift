@@ -26,7 +26,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func whatAccountsHoldFollowsOffersAcceptancesAndTheirEnd(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let one = try await offers(store, count: 2, cores: 3, at: now)
         let two = try await offers(store, count: 1, cores: 5, at: now)
         var held = try await store.held(accounts: [Self.alice, Self.group, "user:other#x"], now: now)
@@ -57,7 +57,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func usageCountsFromTheRealStartToTheEndInsideTheWindow(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let s = try await offers(store, count: 1, cores: 4, at: now)[0]
         _ = try await store.changePhase(of: s.id, to: .accepted, now: now)
         _ = try await store.claimWork(worker: "w", now: now, until: now.addingTimeInterval(60), limit: 10)
@@ -89,7 +89,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func quotasSetThroughTheAPIAreKeptAndRemoved(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let account = Account.group("/skao")
         #expect(try await store.setQuota(account, QuotaLimits(offeredCores: 8), by: "ada", now: now) == false)
         #expect(try await store.setQuota(account, QuotaLimits(sessions: 2, coreHours: 10, window: ISODuration("P7D")), by: "bea", now: now) == true)
@@ -102,7 +102,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func theAuditRecordIsNumberedFilteredAndKeptForItsRetention(_ kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.appendAudit([
             AuditEvent(time: now, actor: "a#1", action: .ask, target: "offerset:1"),
             AuditEvent(time: now.addingTimeInterval(10), actor: "a#1", action: .accept, target: "session:1"),

@@ -8,6 +8,7 @@ import Testing
 /// The store's capacity ledger as it stands.
 func ledger(of store: any BrokerStore) async -> CapacityLedger {
     if let sqlite = store as? SQLiteStore { return sqlite.capacityLedger() }
+    if let postgres = store as? PostgresStore { return postgres.capacityLedger() }
     if let memory = store as? InMemoryStore { return await memory.capacityLedger() }
     Issue.record("a store without a ledger")
     return CapacityLedger()
@@ -41,7 +42,7 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
     /// Many requests booking one facility at once: the offers made never hold more than its capacity at any instant.
     @Test(arguments: StoreKind.allCases, [24, 200])
     func concurrentBookingsNeverOverbook(kind: StoreKind, parallel: Int) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let facility = Facility.sample("c", limits: FacilityLimits(cores: 4, memory: 4), capacity: FacilityCapacity(cores: 8, memory: 8))
         let request = NormalisedRequest(
             executable: ExecutableRequest(kind: .dockerContainer), cores: ResourceRange(min: 3, max: 4), memory: ResourceRange(min: 1, max: 2),
@@ -79,7 +80,7 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
     /// An offer past its expiry stops holding for the next plan though nothing recorded the expiry; an accepted one holds on.
     @Test(arguments: StoreKind.allCases)
     func expiredOffersStopHoldingWithoutAnyWrite(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         guard case .created(_, let offers) = try await store.createOfferSet(
             idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
             plan: offerSetPlan("a", count: 3, cores: 2, start: now, now: now, lifetime: 10))
@@ -103,7 +104,7 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
     @Test func everyStoreKeepsTheSameLedger() async throws {
         var shapes: [[String]] = []
         for kind in StoreKind.allCases {
-            let store = try kind.make()
+            let store = try await kind.make()
             shapes.append(try await runScenario(store, now: now))
         }
         #expect(shapes.allSatisfy { $0 == shapes[0] })

@@ -13,7 +13,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func storedSourceComesBackWholeAndUpsertReplaces(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         #expect(try await store.registrySources().isEmpty)
         var whole = source("http://registry.example/oai.xml")
         whole.lastHarvest = now.addingTimeInterval(10.5)
@@ -34,7 +34,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func listsByURLAndDeletes(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.upsertRegistrySource(source("https://b.example/oai"))
         try await store.upsertRegistrySource(source("http://a.example/oai"))
         try await store.upsertRegistrySource(source("https://a.example/oai"))
@@ -46,7 +46,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func recordHarvestAdvancesLastHarvestOnlyOnSuccess(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let url = "http://registry.example/oai.xml"
         try await store.upsertRegistrySource(source(url))
         let first = now.addingTimeInterval(60)

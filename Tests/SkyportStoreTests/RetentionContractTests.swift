@@ -23,7 +23,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func offersThatNeverBecameAJobGoAfterTheOfferRetention(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         // Given an untouched set (its offers expire at +10 s), a NO set, and a set whose offers were cancelled and
         // rejected while OFFERED (at +5 s)
         let (untouched, untouchedOffers) = try await create(store, count: 2)
@@ -47,7 +47,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func anOfferSetGoesOnlyWhenItsLastOfferHasGone(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         // Given a set whose sweep recorded EXPIRED at +50 s: it ended then, not at its expiry
         let (swept, _) = try await create(store, count: 1)
         #expect(try await store.expireOffers(now: now.addingTimeInterval(50)) == 1)
@@ -62,7 +62,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func jobsAreKeptForTheSessionRetentionAndLiveOnesNever(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         // Given an accepted job that is still live, and one accepted then cancelled at +2 s
         let (live, liveOffers) = try await create(store, count: 2)
         _ = try await store.changePhase(of: liveOffers[0].id, to: .accepted, now: now.addingTimeInterval(1))
@@ -84,7 +84,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aJobStillForwardedOrLeasedIsNeverDeleted(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let zero = RetentionPolicy(offers: 0, sessions: 0)
         // Given a job that ran and completed while a worker holds its lease until +60 s
         let (ran, offers) = try await create(store, count: 1)
@@ -120,7 +120,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func uwsJobsGoAfterTheirDestructionAndKeepWhatTheyLinkUntilThen(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         // Given a NO set linked by a UWS job, and an expired offer linked as a job's session, both destroyed at +50 s
         let (no, _) = try await create(store, count: 0)
         let (offered, offers) = try await create(store, count: 1)
@@ -150,7 +150,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aBacklogGoesInBatches(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         for _ in 0..<7 { _ = try await create(store, count: 1) }
         let small = RetentionPolicy(offers: 100, sessions: 1_000, uwsGrace: 10, batch: 3)
         let at = now.addingTimeInterval(1_000)
@@ -162,7 +162,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aDeletedSetsIdempotencyKeyIsFree(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         _ = try await store.createOfferSet(idempotencyKey: "k", requestDigest: "d", facilities: [FacilityID("a")], now: now,
                                            plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now, lifetime: 10))
         #expect(try await store.offerSet(idempotencyKey: "k") != nil)

@@ -5,20 +5,48 @@ import SkyportStore
 import SkyportTestSupport
 import Testing
 
-/// The kinds of store every contract test runs against. A PostgreSQL store joins by adding a case here.
+/// The kinds of store every contract test runs against. PostgreSQL is the throwaway cluster the test command starts
+/// (`scripts/postgres.sh`, SKYPORT_TEST_POSTGRES_URL): each store gets a schema of its own.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case memory
     case sqliteFile
     case sqliteInMemory
+    case postgres
+
+    static var allCases: [StoreKind] {
+        [.memory, .sqliteFile, .sqliteInMemory] + (TestPeers.run(TestPostgres.url != nil) ? [.postgres] : [])
+    }
 
     var testDescription: String { rawValue }
 
-    func make() throws -> any BrokerStore {
+    func make() async throws -> any BrokerStore {
         switch self {
         case .memory: return InMemoryStore()
         case .sqliteFile: return try SQLiteStore(path: TemporaryFile.path("contract.sqlite"))
         case .sqliteInMemory: return try SQLiteStore(path: ":memory:")
+        case .postgres: return try await TestPostgres.store()
         }
+    }
+}
+
+/// The test cluster (`scripts/postgres.sh start`; the test command starts it).
+enum TestPostgres {
+    static let url: String? = {
+        let value = ProcessInfo.processInfo.environment["SKYPORT_TEST_POSTGRES_URL"] ?? ""
+        if value.isEmpty, TestPeers.allowMissing { print("NOT RUN: the PostgreSQL store tests — SKYPORT_TEST_POSTGRES_URL is unset (scripts/postgres.sh start)") }
+        return value.isEmpty ? nil : value
+    }()
+
+    /// The URL of a new, empty schema (so that tests running at once never see each other's rows).
+    static func freshURL() throws -> String {
+        let base = try TestPeers.require(url, "PostgreSQL is not running: SKYPORT_TEST_POSTGRES_URL is unset (bash scripts/postgres.sh start; the test command does)")
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
+    }
+
+    /// A store on a new schema; with `url`, one more replica on that schema.
+    static func store(_ url: String? = nil, replica: String? = nil) async throws -> PostgresStore {
+        try await PostgresStore.open(url: try url ?? freshURL(), replica: replica)
     }
 }
 
@@ -45,7 +73,7 @@ func sampleFacility(
     /// A facility's provenance lives in its JSON document: no column, no migration.
     @Test(arguments: StoreKind.allCases)
     func provenanceIsKeptWithTheFacility(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let t = Date(timeIntervalSince1970: 1_790_000_000)
         var facility = sampleFacility()
         facility.provenance = FacilityProvenance(
@@ -63,7 +91,7 @@ func sampleFacility(
     @Test(arguments: StoreKind.allCases)
     func storedFacilityComesBackWhole(kind: StoreKind) async throws {
         // Given a store with one facility
-        let store = try kind.make()
+        let store = try await kind.make()
         let facility = sampleFacility()
         try await store.insertFacility(facility)
         // When it is read back, under any spelling of its identifier
@@ -76,7 +104,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func duplicateIdentifierIsRefusedWhateverItsCase(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertFacility(sampleFacility("ivo://example.org/tap"))
         await #expect(throws: StoreError.duplicate("facility ivo://Example.ORG/tap")) {
             try await store.insertFacility(sampleFacility("ivo://Example.ORG/tap", owner: "bob"))
@@ -87,7 +115,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func listFiltersByKindAndStatusInIdentifierOrder(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertFacility(sampleFacility("c-binder", accepts: [.jupyterNotebook, .binderNotebook]))
         try await store.insertFacility(sampleFacility("a-tap", accepts: [.tapQuery]))
         try await store.insertFacility(sampleFacility("b-tap", accepts: [.tapQuery], status: .draining))
@@ -102,7 +130,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func replaceChangesEverythingAndMissingIsNotFound(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertFacility(sampleFacility())
         var changed = sampleFacility()
         changed.name = "Renamed"
@@ -121,7 +149,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func removeDeletesOnceThenReportsNotFound(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertFacility(sampleFacility())
         #expect(try await store.removeFacility(FacilityID("IVO://example.org/TAP"), now: Date()) == .removed)
         #expect(try await store.facility(FacilityID("ivo://example.org/tap")) == nil)
@@ -130,7 +158,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func operatorsAreFoundByTokenHashOnly(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let created = Date(timeIntervalSince1970: 1_790_000_000)
         try await store.insertOperator(OperatorRecord(name: "alice", created: created), tokenHash: "hash-a")
         try await store.insertOperator(OperatorRecord(name: "bob", created: created), tokenHash: "hash-b")
@@ -150,7 +178,7 @@ func sampleFacility(
 
     @Test(arguments: StoreKind.allCases)
     func canonicalDocumentsDecodeToTheStoredFacilities(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertFacility(sampleFacility("b", accepts: [.jupyterNotebook]))
         try await store.insertFacility(sampleFacility("a"))
         let one = try #require(try await store.facilityJSON(FacilityID("A")))
@@ -188,7 +216,7 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
 
     @Test(arguments: StoreKind.allCases)
     func plannerSeesLiveBookingsOnlyOfTheNamedFacilities(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
                                            plan: offerSetPlan("a", count: 2, cores: 3, start: now, now: now))
         _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("b")], now: now,
@@ -214,7 +242,7 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
 
     @Test(arguments: StoreKind.allCases)
     func acceptRejectsSiblingsAtomicallyAndExpiryIsRecorded(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         guard case .created(let set, let offers) = try await store.createOfferSet(
             idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
             plan: offerSetPlan("a", count: 3, cores: 1, start: now, now: now))
@@ -245,7 +273,7 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
 
     @Test(arguments: StoreKind.allCases)
     func idempotencyKeyReplaysOrConflicts(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         guard case .created(let set, _) = try await store.createOfferSet(
             idempotencyKey: "k", requestDigest: "d1", facilities: [], now: now, plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now))
         else { Issue.record("not created"); return }
@@ -267,7 +295,7 @@ extension OfferStoreContractTests {
     /// and on a replay of the idempotency key deleted with their set.
     @Test(arguments: StoreKind.allCases)
     func offersStoredEarlyAreCompletedWithTheirSetOrDroppedOnAReplay(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let plan = offerSetPlan("broker", count: 3, cores: 1, start: now, now: now)
         let (set, sessions) = try plan([])
         let shell = OfferSetRecord(id: set.id, created: now, expires: set.expires, request: set.request)

@@ -26,7 +26,7 @@ import Testing
 
     /// A store of `kind` reporting to a recorder, with one offer of a set of three accepted.
     func watched(_ kind: StoreKind) async throws -> (store: any BrokerStore, events: Recorder, accepted: UUID) {
-        let store = try kind.make()
+        let store = try await kind.make()
         let events = Recorder()
         store.telemetry.connect(Telemetry { events.append($0) })
         return (store, events, try await accepted(store))
@@ -73,7 +73,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func statisticsCountSessionsByPhaseAndTheForwardingQueue(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         let id = try await accepted(store)
         var stats = try await store.statistics(now: now)
         #expect(stats.sessions == [.accepted: 1, .rejected: 2])

@@ -16,7 +16,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func storedJobComesBackWholeAndIdsAreUnique(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         var stored = job("j1", runId: "run-1")
         stored.quote = now.addingTimeInterval(3_600)
         stored.errorDetail = "line one\nline two"
@@ -29,7 +29,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func listsOnlyTheOwnersJobsNewestFirstWithFilters(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertUWSJob(job("old", minutesAgo: 30))
         try await store.insertUWSJob(job("mid", minutesAgo: 20))
         try await store.insertUWSJob(job("new", minutesAgo: 10))
@@ -53,7 +53,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func phaseIsReadFromTheLinkedSession(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         guard case .created(let set, let offers) = try await store.createOfferSet(
             idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
             plan: offerSetPlan("a", count: 2, cores: 1, start: now, now: now))
@@ -73,7 +73,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func updateIsAllOrNothingAndDeleteIsOnce(kind: StoreKind) async throws {
-        let store = try kind.make()
+        let store = try await kind.make()
         try await store.insertUWSJob(job("j"))
         struct Refused: Error {}
         await #expect(throws: Refused.self) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Everything Skyport keeps. Implementations: SQLite (the embedded default), in-memory (tests);
 /// each passes the same contract test suite.
@@ -10,6 +11,30 @@ public protocol BrokerStore: FacilityStore, OperatorStore, OfferStore, Forwardin
     var changes: ChangeFeed { get }
     /// Told of every session phase change the store writes (`TelemetryEvent.phaseChanged`), whoever wrote it.
     var telemetry: TelemetryRelay { get }
+    /// Rung with what other processes sharing the store announced (PostgreSQL replicas); never by a store only one
+    /// process uses.
+    var wakeups: StoreWakeups { get }
     /// Answers when the store is reachable and writable; throws otherwise.
     func ping() async throws
+    /// Whether `owner` takes the turn of the periodic task `name` now: among all processes sharing the store, one per
+    /// `every`. A store only one process uses always says yes.
+    func claimTurn(_ name: String, every: Duration, owner: String, now: Date) async throws -> Bool
+    /// Closes connections (a store with none does nothing).
+    func close() async
 }
+
+extension BrokerStore {
+    public func claimTurn(_ name: String, every: Duration, owner: String, now: Date) async throws -> Bool { true }
+    public func close() async {}
+}
+
+/// What another process announced through the store (PostgreSQL replicas: `LISTEN`/`NOTIFY`), rung into the signals
+/// the composition root connects. A single-process store never rings it: its writes ring the signals directly.
+public final class StoreWakeups: Sendable {
+    public enum Wakeup: Sendable { case work, registrySources }
+    private let signals = Mutex<[Wakeup: WorkSignal]>([:])
+    public init() {}
+    public func connect(_ wakeup: Wakeup, to signal: WorkSignal) { signals.withLock { $0[wakeup] = signal } }
+    public func ring(_ wakeup: Wakeup) { signals.withLock { $0[wakeup] }?.ring() }
+}
+
