@@ -3,7 +3,7 @@
 # HTTP through a live server) and the end-to-end smoke test of the `skyport` binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus
+bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus postgresql
 if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi
@@ -24,9 +24,14 @@ bash scripts/pyvo_check.sh --install-only || missing "the pyvo/sickle venv could
 # and JupyterHub too when SKYPORT_TEST_BINDERHUB_SRC names a BinderHub source (without it, that one test says
 # NOT RUN). The BinderHub tests always run against the stand-in (Tests/Standins). Stopped on exit (only what this
 # run started).
-trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true' EXIT
+trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true; bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
 peer_env="$(bash scripts/peers.sh start all)" || missing "a peer did not start (bash scripts/peers.sh start all says which; its log is under the peers' state directory)"
 eval "$peer_env"
+# A throwaway PostgreSQL cluster (initdb in a temporary directory, a free port, an unprivileged user) for the
+# PostgreSQL store and the replica tests; apart from the cluster DaCHS uses. Removed on exit.
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/skyport-pg-XXXXXX")"
+pg_env="$(bash scripts/postgres.sh start "$pg_dir/cluster")" || missing "PostgreSQL did not start (bash scripts/postgres.sh start)"
+eval "$pg_env"
 swift test --skip-build
 bash scripts/smoke.sh .build/debug/skyport
 # Operations as code (issue 19): the alert rules under promtool, a real Prometheus scraping a Skyport, the dashboard

@@ -258,6 +258,9 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
         }
     }
 
+    /// The names of all migrations, in order.
+    public static var migrationNames: [String] { migrations.map(\.name) }
+
     /// Names of the migrations applied to the database, in order.
     public func appliedMigrations() async throws -> [String] {
         try await run { conn in try await conn.all("SELECT name FROM skyport_migration ORDER BY applied, name", String.self) }

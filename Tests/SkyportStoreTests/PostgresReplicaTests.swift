@@ -1,0 +1,163 @@
+import Foundation
+import SkyportCore
+import SkyportStore
+import SkyportTestSupport
+import Synchronization
+import Testing
+
+/// Several stores on one PostgreSQL schema, as replicas are: they share all state and all work, correctly.
+@Suite(.enabled(if: TestPeers.run(TestPostgres.url != nil)))
+struct PostgresReplicaTests {
+    let now = TestDates.epoch
+
+    /// Three replicas on one schema.
+    func replicas(_ n: Int = 3) async throws -> [PostgresStore] {
+        let url = try TestPostgres.freshURL()
+        // Started together: each runs the migrations under the advisory lock; one applies them, the others find them done.
+        return try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for i in 0..<n { group.addTask { try await TestPostgres.store(url, replica: "r\(i)") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    @Test func replicasStartingTogetherMigrateOnce() async throws {
+        let stores = try await replicas()
+        for store in stores {
+            #expect(try await store.appliedMigrations() == PostgresStore.migrationNames)
+        }
+    }
+
+    /// Requests for one small facility at different replicas at once: never more booked than its capacity at any instant.
+    @Test func bookingsAtDifferentReplicasNeverOverbook() async throws {
+        let stores = try await replicas()
+        let facility = Facility.sample("c", limits: FacilityLimits(cores: 4, memory: 4), capacity: FacilityCapacity(cores: 8, memory: 8))
+        let request = NormalisedRequest(
+            executable: ExecutableRequest(kind: .dockerContainer), cores: ResourceRange(min: 3, max: 4), memory: ResourceRange(min: 1, max: 2),
+            duration: ISODuration(seconds: 3_600))
+        let now = self.now
+        let offers = try await withThrowingTaskGroup(of: [SessionRecord].self) { group in
+            for i in 0..<120 {
+                let store = stores[i % stores.count]
+                group.addTask {
+                    guard case .created(_, let offers) = try await store.createOfferSet(
+                        idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
+                    else { return [] }
+                    return offers
+                }
+            }
+            return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
+        }
+        #expect(offers.count >= 4)
+        var edges: [(Date, Int)] = []
+        for o in offers { edges += [(o.start, o.cores), (o.end, -o.cores)] }
+        var cores = 0
+        for (_, c) in edges.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
+            cores += c
+            #expect(cores <= 8)
+        }
+        // Each replica's ledger, brought up to date by its next booking, holds what all of them booked.
+        for store in stores {
+            _ = try await store.createOfferSet(
+                idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: offerSetPlan("other", count: 0, cores: 1, start: now, now: now))
+            #expect(Set(store.capacityLedger().holds.keys) == Set(offers.map(\.id)))
+        }
+    }
+
+    /// Accepts of every offer of one set, sent to different replicas at once: exactly one wins, the rest are REJECTED.
+    @Test func parallelAcceptsAcrossReplicasHaveOneWinner() async throws {
+        let stores = try await replicas()
+        guard case .created(_, let offers) = try await stores[0].createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now, plan: offerSetPlan("a", count: 6, cores: 1, start: now, now: now))
+        else { throw StoreError.notFound("set") }
+        let now = self.now
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<60 {
+                let store = stores[i % stores.count], offer = offers[i % offers.count]
+                group.addTask { (try? await store.changePhase(of: offer.id, to: .accepted, now: now)) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        // The winner's own acceptance repeated is idempotent (SessionLifecycle), so count the phases stored.
+        let (_, stored) = try #require(try await stores[2].offerSet(offers[0].offerSet))
+        #expect(stored.filter { $0.phase == .accepted }.count == 1)
+        #expect(stored.filter { $0.phase == .rejected }.count == offers.count - 1)
+        #expect(results.contains(true))
+    }
+
+    /// Forwarding work claimed by several replicas at once: each session is leased to exactly one.
+    @Test func workIsClaimedByOneReplicaAtATime() async throws {
+        let stores = try await replicas()
+        var accepted: [UUID] = []
+        for i in 0..<30 {
+            guard case .created(_, let offers) = try await stores[i % 3].createOfferSet(
+                idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now, plan: offerSetPlan("a", count: 1, cores: 1, start: now, now: now))
+            else { continue }
+            accepted.append(try await stores[i % 3].changePhase(of: offers[0].id, to: .accepted, now: now).id)
+        }
+        let now = self.now
+        let claims = try await withThrowingTaskGroup(of: [UUID].self) { group in
+            for (i, store) in stores.enumerated() {
+                group.addTask { try await store.claimWork(worker: "w\(i)", now: now, until: now.addingTimeInterval(60), limit: 7).map(\.id) }
+                group.addTask { try await store.claimWork(worker: "v\(i)", now: now, until: now.addingTimeInterval(60), limit: 7).map(\.id) }
+            }
+            return try await group.reduce(into: [UUID]()) { $0 += $1 }
+        }
+        #expect(claims.count == Set(claims).count)   // no session leased twice
+        #expect(Set(claims).isSubset(of: Set(accepted)))
+        // The rest, and after the leases run out, everything again (a dead replica's sessions are taken over).
+        let rest = try await stores[0].claimWork(worker: "late", now: now, until: now.addingTimeInterval(60), limit: 100)
+        #expect(Set(rest.map(\.id)).union(claims) == Set(accepted))
+        let later = now.addingTimeInterval(61)
+        let again = try await stores[1].claimWork(worker: "heir", now: later, until: later.addingTimeInterval(60), limit: 100)
+        #expect(Set(again.map(\.id)) == Set(accepted))
+    }
+
+    /// A write at one replica wakes the long polls, the forwarding worker and the harvester at the others, and their
+    /// facility lists follow.
+    @Test func writesAtOneReplicaReachTheOthers() async throws {
+        let stores = try await replicas(2)
+        let (a, b) = (stores[0], stores[1])
+        let work = WorkSignal(), harvests = WorkSignal()
+        b.wakeups.connect(.work, to: work)
+        b.wakeups.connect(.registrySources, to: harvests)
+        guard case .created(_, let offers) = try await a.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now, plan: offerSetPlan("a", count: 2, cores: 1, start: now, now: now))
+        else { throw StoreError.notFound("set") }
+        // A long poll at b on the session, then the acceptance at a.
+        let poll = b.changes.observe([ChangeFeed.key(session: offers[0].id)])
+        _ = try await a.changePhase(of: offers[0].id, to: .accepted, now: now)
+        #expect(await poll.wait(upTo: .seconds(30)))
+        await work.wait(upTo: .seconds(30))
+        #expect(try await b.session(offers[0].id)?.phase == .accepted)
+        // A registry source added at a rings b's harvester.
+        try await a.upsertRegistrySource(RegistrySource(url: "http://127.0.0.1:9/oai", addedBy: "test", added: now))
+        await harvests.wait(upTo: .seconds(30))
+        // A facility registered at a is in b's facility list once b is told (b read its list before).
+        #expect(try await b.facilities(FacilityQuery()).isEmpty)
+        try await a.insertFacility(sampleFacility("ivo://example.org/new"))
+        var seen = false
+        for _ in 0..<300 where !seen {
+            seen = try await b.facility(FacilityID("ivo://example.org/new")) != nil
+            if !seen { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(seen)
+    }
+
+    /// A periodic task's turn goes to one replica per period.
+    @Test func aTurnGoesToOneReplicaPerPeriod() async throws {
+        let stores = try await replicas()
+        let now = self.now
+        func round(_ at: Date) async throws -> Int {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (i, store) in stores.enumerated() {
+                    group.addTask { try await store.claimTurn("retention", every: .seconds(60), owner: "r\(i)", now: at) }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+        }
+        #expect(try await round(now) == 1)
+        #expect(try await round(now.addingTimeInterval(30)) == 0)
+        #expect(try await round(now.addingTimeInterval(60)) == 1)
+        #expect(try await stores[0].claimTurn("harvest http://a", every: .seconds(60), owner: "r0", now: now.addingTimeInterval(60)))
+    }
+}
