@@ -24,12 +24,14 @@ bash scripts/pyvo_check.sh --install-only || missing "the pyvo/sickle venv could
 # and JupyterHub too when SKYPORT_TEST_BINDERHUB_SRC names a BinderHub source (without it, that one test says
 # NOT RUN). The BinderHub tests always run against the stand-in (Tests/Standins). Stopped on exit (only what this
 # run started).
-trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true; bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+pg_dir=""
+trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true; [ -z "$pg_dir" ] || { bash scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1; rm -rf "$pg_dir"; }' EXIT
 peer_env="$(bash scripts/peers.sh start all)" || missing "a peer did not start (bash scripts/peers.sh start all says which; its log is under the peers' state directory)"
 eval "$peer_env"
 # A throwaway PostgreSQL cluster (initdb in a temporary directory, a free port, an unprivileged user) for the
 # PostgreSQL store and the replica tests; apart from the cluster DaCHS uses. Removed on exit.
 pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/skyport-pg-XXXXXX")"
+chmod 755 "$pg_dir"   # the server's user must reach the cluster inside
 pg_env="$(bash scripts/postgres.sh start "$pg_dir/cluster")" || missing "PostgreSQL did not start (bash scripts/postgres.sh start)"
 eval "$pg_env"
 swift test --skip-build
