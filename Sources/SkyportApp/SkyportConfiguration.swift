@@ -9,8 +9,16 @@ public struct SkyportConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (`SKYPORT_PORT`, `--port`).
     public var port = 8090
-    /// The SQLite file, or `:memory:` for a store that lives only as long as the process (`SKYPORT_DB`, `--db`).
+    /// The SQLite file, `:memory:` for a store that lives only as long as the process, or a PostgreSQL URL
+    /// (`postgres://user[:password]@host[:port]/database[?schema=NAME&sslmode=MODE&pool=N]`), the store that replicas
+    /// share (`SKYPORT_DB`, `--db`).
     public var database = "var/skyport.sqlite"
+    /// This process among replicas sharing a PostgreSQL store: in `/health`, leases and turns (`SKYPORT_REPLICA_ID`;
+    /// by default the host name and process id).
+    public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+
+    /// Whether the store is PostgreSQL.
+    public var usesPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
     /// swift-log level: trace, debug, info, notice, warning, error, critical (`SKYPORT_LOG_LEVEL`, `--log-level`).
     public var logLevel: Logger.Level = .info
     /// `text` or `json` lines on standard error (`SKYPORT_LOG_FORMAT`, `--log-format`).
@@ -142,6 +150,12 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_HOST"] { c.host = v }
         if let v = env["SKYPORT_PORT"] { c.port = try int(v, "SKYPORT_PORT", 0...65_535) }
         if let v = env["SKYPORT_DB"] { c.database = v }
+        if let v = env["SKYPORT_REPLICA_ID"] {
+            guard (1...64).contains(v.count), v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw Invalid(description: "SKYPORT_REPLICA_ID: 1 to 64 letters, digits, dots, dashes or underscores, got \(v)")
+            }
+            c.replicaID = v
+        }
         if let v = env["SKYPORT_LOG_LEVEL"] { c.logLevel = try level(v, "SKYPORT_LOG_LEVEL") }
         if let v = env["SKYPORT_LOG_FORMAT"] { c.logFormat = try format(v, "SKYPORT_LOG_FORMAT") }
         if let v = env["SKYPORT_MAX_BODY_BYTES"] { c.maxBodyBytes = try int(v, "SKYPORT_MAX_BODY_BYTES", 1_024...(1 << 30)) }

@@ -29,12 +29,15 @@ public final class SkyportRuntime: Sendable {
         public var rateLimitClock: (@Sendable () -> Duration)?
         /// The broker's clock (by default the system's): what use cases and the forwarding service call now.
         public var now: (@Sendable () -> Date)?
+        /// Whether `shutdown()` closes the store (one the runtime opened; a caller's store stays open for the caller).
+        public var closesStore = false
         public init(store: (any BrokerStore)? = nil) { self.store = store }
     }
 
     public let config: SkyportConfiguration
     public let logger: Logger
     public let store: any BrokerStore
+    let closesStore: Bool
     public let sealer: any SecretSealer
     /// Rung when a session needs the forwarding service.
     public let work = WorkSignal()
@@ -63,11 +66,25 @@ public final class SkyportRuntime: Sendable {
     /// The version Skyport reports in `/health`.
     public static let version = "0.1.0"
 
+    /// A runtime on the configured store, opened first when it needs connecting (PostgreSQL).
+    public static func open(_ config: SkyportConfiguration, logger: Logger, overrides: Overrides = .init()) async throws -> SkyportRuntime {
+        var overrides = overrides
+        if overrides.store == nil {
+            overrides.store = try await openStore(config, logger: logger)
+            overrides.closesStore = true
+        }
+        return try SkyportRuntime(config, logger: logger, overrides: overrides)
+    }
+
     public init(_ config: SkyportConfiguration, logger: Logger, overrides: Overrides = .init()) throws {
         self.config = config
         self.logger = logger
+        closesStore = overrides.closesStore
         let store = try overrides.store ?? Self.makeStore(config)
         self.store = store
+        // Other replicas' acceptances and added registry sources wake this one's worker and harvester too.
+        store.wakeups.connect(.work, to: work)
+        store.wakeups.connect(.registrySources, to: registryHarvests)
         self.sealer = try overrides.sealer ?? Self.makeSealer(config)
         self.metrics = overrides.metrics ?? PrometheusCollectorRegistry()
         self.brokerMetrics = BrokerMetrics(metrics, version: Self.version)
@@ -133,7 +150,7 @@ public final class SkyportRuntime: Sendable {
         _ config: SkyportConfiguration, logger: Logger = Logger(label: "skyport"), overrides: Overrides = .init(),
         _ body: (SkyportRuntime) async throws -> T
     ) async throws -> T {
-        let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
+        let runtime = try await SkyportRuntime.open(config, logger: logger, overrides: overrides)
         do {
             let result = try await body(runtime)
             await runtime.shutdown()
@@ -144,9 +161,10 @@ public final class SkyportRuntime: Sendable {
         }
     }
 
-    /// Closes the outbound clients (after in-flight requests).
+    /// Closes the outbound clients (after in-flight requests) and the store's connections.
     public func shutdown() async {
         await egress.shutdown()
+        if closesStore { await store.close() }
     }
 
     /// The HTTP application, ready to run as a service.
@@ -158,6 +176,7 @@ public final class SkyportRuntime: Sendable {
         deps.roles = config.roles
         deps.beforeMetrics = { [self] in await refreshMetrics() }
         deps.traceSample = config.otlpEndpoint == nil ? nil : config.traceSample
+        deps.replica = config.replicaID
         let (router, _) = SkyportRouter.build(deps)
         return Application(
             router: router,
@@ -245,8 +264,10 @@ public final class SkyportRuntime: Sendable {
         forwarding.exchanger = self.broker.tokenExchange
         forwarding.credentialMargin = TimeInterval(config.credentialMargin)
         forwarding.telemetry = brokerMetrics.telemetry
+        // Sweeps and harvests run once per period across replicas sharing a store.
+        let turns = Turns.through(store, owner: config.replicaID)
         var services: [any Service] = [
-            OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger),
+            OfferExpiryService(store: store, interval: .seconds(config.expirySweep), logger: logger, turns: turns),
             ForwardingService(
                 store: store, executors: [.uws: uws, .djangoUWS: uws, .binderhub: binder, .executionbroker: broker],
                 notifier: HTTPNotifier(egress: egress, logger: logger), settings: forwarding, work: work, logger: logger, now: self.broker.now),
@@ -262,7 +283,7 @@ public final class SkyportRuntime: Sendable {
                                       (.accounting, sweep.accounting)] where n > 0 {
                         telemetry.record(.retentionDeleted(kind, count: n))
                     }
-                }))
+                }, turns: turns))
         }
         if config.healthPeriod > 0 {
             var settings = HealthService.Settings()
@@ -288,7 +309,7 @@ public final class SkyportRuntime: Sendable {
             settings.telemetry = brokerMetrics.telemetry
             services.append(RegistryHarvestService(
                 store: store, settings: settings, signal: registryHarvests,
-                logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler }), egress: config.egress
+                logger: Logger(label: "skyport.registry", factory: { [logger] _ in logger.handler }), egress: config.egress, turns: turns
             ) { url, from, page in
                 // The operator's own sources (SKYPORT_REGISTRY_SOURCES) are trusted; those added over the API are not.
                 for try await p in (configured.contains(url.absoluteString) ? trusted : harvester).pages(baseURL: url, from: from) { try await page(p.records) }
@@ -316,7 +337,7 @@ public final class SkyportRuntime: Sendable {
     public static func serve(_ config: SkyportConfiguration, logger: Logger) async throws {
         let raised = FileDescriptorLimit.raiseToHardLimit()
         let tracing = try SkyportTracing.bootstrap(config, logger: logger)
-        let runtime = try SkyportRuntime(config, logger: logger)
+        let runtime = try await SkyportRuntime.open(config, logger: logger)
         logger.info("connection limits", metadata: [
             "max_connections": .stringConvertible(runtime.maxConnections), "open_files": .stringConvertible(raised),
             "idle_timeout": .stringConvertible(config.idleTimeout), "header_timeout": .stringConvertible(config.headerTimeout),
@@ -334,7 +355,7 @@ public final class SkyportRuntime: Sendable {
             let app = runtime.application { port in
                 logger.notice("skyport listening", metadata: [
                     "address": .string("http://\(config.host):\(port)"), "store": .string(runtime.store.kind),
-                    "database": .string(config.database), "version": .string(version), "broker": .string(config.brokerID),
+                    "database": .string(runtime.storeLocation), "replica": .string(config.replicaID), "version": .string(version), "broker": .string(config.brokerID),
                 ])
             }
             let group = ServiceGroup(configuration: .init(
@@ -349,11 +370,44 @@ public final class SkyportRuntime: Sendable {
 
     // MARK: parts
 
-    /// Opens the configured store (migrating a SQLite file to the current schema).
+    /// Opens the configured store, migrating it to the current schema (PostgreSQL: under an advisory lock, so that
+    /// replicas starting together migrate once).
+    public static func openStore(_ config: SkyportConfiguration, logger: Logger = Logger(label: "skyport")) async throws -> any BrokerStore {
+        guard config.usesPostgres else { return try makeStore(config) }
+        return try await PostgresStore.open(
+            url: config.database, replica: config.replicaID, logger: Logger(label: "skyport.postgres", factory: { _ in logger.handler }))
+    }
+
+    /// Opens the configured embedded store (SQLite or memory); a PostgreSQL one is opened with `openStore`.
     public static func makeStore(_ config: SkyportConfiguration) throws -> any BrokerStore {
+        if config.usesPostgres {
+            throw SkyportConfiguration.Invalid(description: "SKYPORT_DB: a PostgreSQL store is opened with SkyportRuntime.open or openStore")
+        }
         switch config.database {
         case ":memory:", "memory": return InMemoryStore()
         default: return try SQLiteStore(path: config.database)
+        }
+    }
+
+    /// Where the store is, for logs (a PostgreSQL URL without its password).
+    public var storeLocation: String { Self.location(of: store, config) }
+
+    public static func location(of store: any BrokerStore, _ config: SkyportConfiguration) -> String {
+        (store as? PostgresStore)?.location ?? config.database
+    }
+
+    /// Copies a SQLite broker's data into an empty PostgreSQL database (`skyport db copy`); the rows by table.
+    public static func copyStore(from path: String, to url: String) async throws -> [String: Int] {
+        guard FileManager.default.fileExists(atPath: path) else { throw SkyportConfiguration.Invalid(description: "--from: no such file \(path)") }
+        let source = try SQLiteStore(path: path)
+        let target = try await PostgresStore.open(url: url, replica: "copy")
+        do {
+            let counts = try await target.copy(from: source)
+            await target.close()
+            return counts
+        } catch {
+            await target.close()
+            throw error
         }
     }
 
@@ -369,6 +423,11 @@ public final class SkyportRuntime: Sendable {
     /// the process for the in-memory one.
     public static func makeSealer(_ config: SkyportConfiguration) throws -> any SecretSealer {
         if let file = config.secretKeyFile { return try SecretBox.keyFile(file) }
+        if config.usesPostgres {
+            // Replicas open each other's sealed tokens: they need one key, which no replica may make for itself.
+            throw SkyportConfiguration.Invalid(
+                description: "SKYPORT_SECRET_KEY: a PostgreSQL store needs the key file every replica shares (32 random bytes: head -c 32 /dev/urandom > skyport.key)")
+        }
         switch config.database {
         case ":memory:", "memory": return SecretBox.ephemeral()
         default:

@@ -25,6 +25,8 @@ public struct APIDependencies: Sendable {
     /// The fraction of requests traced when their caller sends no `traceparent` (those that do are continued); nil:
     /// tracing is off.
     public var traceSample: Double?
+    /// This process among the replicas sharing a store (`/health`).
+    public var replica = ""
 
     public init(
         broker: Broker, metrics: PrometheusCollectorRegistry, version: String, maxBodyBytes: Int = 1 << 20, rateLimiter: RateLimiter? = nil

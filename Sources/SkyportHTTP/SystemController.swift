@@ -14,12 +14,14 @@ struct SystemController: Controller {
         }
         var status: String
         var version: String
+        /// This process among the replicas sharing the store.
+        var replica: String
         var store: Store
     }
 
     func register(on table: inout RouteTable<SkyportRequestContext>) {
         table.add(.get, "/health") { request, _ in
-            var health = Health(status: "ok", version: deps.version, store: .init(kind: deps.broker.store.kind, status: "ok"))
+            var health = Health(status: "ok", version: deps.version, replica: deps.replica, store: .init(kind: deps.broker.store.kind, status: "ok"))
             do {
                 try await deps.broker.store.ping()
             } catch {

@@ -59,8 +59,9 @@ public struct RegistryHarvestService: Service {
 
     public init(
         store: any FacilityStore & RegistrySourceStore, settings: Settings = .init(), signal: WorkSignal? = nil, logger: Logger,
-        egress: EgressPolicy, now: @escaping @Sendable () -> Date = { Date() }, harvest: @escaping Harvest
+        egress: EgressPolicy, now: @escaping @Sendable () -> Date = { Date() }, turns: Turns = .always, harvest: @escaping Harvest
     ) {
+        self.turns = turns
         self.store = store
         self.harvest = harvest
         self.settings = settings
@@ -69,6 +70,10 @@ public struct RegistryHarvestService: Service {
         self.now = now
         self.egress = egress
     }
+
+    /// Replicas sharing a store take turns: a due source is harvested by the one that takes its turn (the others then
+    /// read its new `lastAttempt`).
+    let turns: Turns
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -98,11 +103,16 @@ public struct RegistryHarvestService: Service {
         for source in sources {
             if Task.isCancelled { break }
             var due = dueDate(source)
+            let turn = Self.seconds(min(settings.retryPeriod, settings.period)) * 0.9
             if due <= start {
-                let run = await harvest(source)
-                due = run.succeeded
-                    ? run.started.addingTimeInterval(Self.seconds(settings.period))
-                    : run.started.addingTimeInterval(Self.seconds(min(settings.retryPeriod, settings.period)))
+                if await turns.take("registry-harvest " + source.url, .seconds(turn), start) {
+                    let run = await harvest(source)
+                    due = run.succeeded
+                        ? run.started.addingTimeInterval(Self.seconds(settings.period))
+                        : run.started.addingTimeInterval(Self.seconds(min(settings.retryPeriod, settings.period)))
+                } else {
+                    due = start.addingTimeInterval(turn)   // another replica harvests it now
+                }
             }
             next = min(next, due)
         }

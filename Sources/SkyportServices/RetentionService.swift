@@ -15,6 +15,8 @@ public struct RetentionService: Service {
     let clock: any Clock<Duration>
     /// Told after every pass (tests wait for it instead of for time).
     let onPass: @Sendable (RetentionSweep) -> Void
+    /// Replicas sharing a store take turns: one pass per interval across all of them.
+    let turns: Turns
 
     /// Most pages an incremental vacuum gives back after one pass (4 MiB of 4 KiB pages).
     static let reclaimPages = 1_024
@@ -22,8 +24,9 @@ public struct RetentionService: Service {
     public init(
         store: any RetentionStore, policy: RetentionPolicy, interval: Duration, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }, clock: any Clock<Duration> = ContinuousClock(),
-        onPass: @escaping @Sendable (RetentionSweep) -> Void = { _ in }
+        onPass: @escaping @Sendable (RetentionSweep) -> Void = { _ in }, turns: Turns = .always
     ) {
+        self.turns = turns
         self.store = store
         self.policy = policy
         self.interval = interval
@@ -35,23 +38,30 @@ public struct RetentionService: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let deleted = try await pass()
-                if !deleted.isEmpty {
-                    logger.info("retention deleted", metadata: [
-                        "offersets": .stringConvertible(deleted.offerSets), "sessions": .stringConvertible(deleted.sessions),
-                        "uwsjobs": .stringConvertible(deleted.uwsJobs), "batches": .stringConvertible(deleted.batches),
-                        "accounting": .stringConvertible(deleted.accounting),
-                    ])
-                }
-                onPass(deleted)
-            } catch {
-                logger.error("retention pass failed", metadata: ["error": .string(String(describing: error))])
-                onPass(RetentionSweep())
+            if await turns.take("retention", interval * 0.9, now()) {
+                await passLogged()
             }
             let clock = clock
             let interval = interval
             try? await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
+        }
+    }
+
+    /// One pass, logged and reported (`onPass`) whatever came of it.
+    private func passLogged() async {
+        do {
+            let deleted = try await pass()
+            if !deleted.isEmpty {
+                logger.info("retention deleted", metadata: [
+                    "offersets": .stringConvertible(deleted.offerSets), "sessions": .stringConvertible(deleted.sessions),
+                    "uwsjobs": .stringConvertible(deleted.uwsJobs), "batches": .stringConvertible(deleted.batches),
+                    "accounting": .stringConvertible(deleted.accounting),
+                ])
+            }
+            onPass(deleted)
+        } catch {
+            logger.error("retention pass failed", metadata: ["error": .string(String(describing: error))])
+            onPass(RetentionSweep())
         }
     }
 

@@ -12,13 +12,13 @@ struct Skyport: AsyncParsableCommand {
         commandName: "skyport",
         abstract: "Skyport: a federating IVOA ExecutionBroker.",
         version: SkyportRuntime.version,
-        subcommands: [Serve.self, OperatorCommand.self, Migrate.self, MatchCommand.self, RegistryCommand.self, WatchCommand.self, BenchCommand.self],
+        subcommands: [Serve.self, OperatorCommand.self, Migrate.self, DBCommand.self, MatchCommand.self, RegistryCommand.self, WatchCommand.self, BenchCommand.self],
         defaultSubcommand: Serve.self)
 }
 
 /// Flags shared by the commands that open the store.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite file, or :memory: (env SKYPORT_DB; default var/skyport.sqlite).")
+    @Option(name: .long, help: "SQLite file, :memory:, or postgres://user@host:port/db (env SKYPORT_DB; default var/skyport.sqlite).")
     var db: String?
 
     func configuration() throws -> SkyportConfiguration {
@@ -67,12 +67,32 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try store.configuration()
-        let s = try SkyportRuntime.makeStore(config)
+        let s = try await SkyportRuntime.openStore(config)
         try await s.ping()
         if vacuum, try await SkyportRuntime.enableIncrementalVacuum(s) {
             print("rebuilt with incremental vacuum")
         }
-        print("\(s.kind) store at \(config.database) is at the current schema")
+        print("\(s.kind) store at \(SkyportRuntime.location(of: s, config)) is at the current schema")
+        await s.close()
+    }
+}
+
+/// `skyport db`: the database's schema, and moving an embedded broker's data into PostgreSQL.
+struct DBCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Migrate the database, or copy a SQLite broker's data into PostgreSQL.", subcommands: [Migrate.self, Copy.self])
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy every table of a SQLite broker (stopped) into an empty PostgreSQL database, in one transaction.")
+        @Option(help: "The SQLite file (migrated to the current schema first).") var from: String
+        @Option(help: "postgres://user[:password]@host[:port]/database[?schema=NAME] (migrated first; must hold no data).") var to: String
+
+        func run() async throws {
+            let counts = try await SkyportRuntime.copyStore(from: from, to: to)
+            for (table, n) in counts.sorted(by: { $0.key < $1.key }) { print("\(table)\t\(n)") }
+            print("copied \(counts.values.reduce(0, +)) rows from \(from)")
+        }
     }
 }
 

@@ -161,3 +161,54 @@ struct PostgresReplicaTests {
         #expect(try await stores[0].claimTurn("harvest http://a", every: .seconds(60), owner: "r0", now: now.addingTimeInterval(60)))
     }
 }
+
+/// `skyport db copy`: an embedded broker's data moved into PostgreSQL comes back the same through every store read.
+@Suite(.enabled(if: TestPeers.run(TestPostgres.url != nil)))
+struct PostgresCopyTests {
+    @Test func aSQLiteBrokersDataIsCopiedWhole() async throws {
+        let now = TestDates.epoch
+        let sqlite = try SQLiteStore(path: TemporaryFile.path("copy.sqlite"))
+        try await sqlite.insertFacility(sampleFacility("ivo://example.org/tap"))
+        try await sqlite.insertOperator(OperatorRecord(name: "alice", created: now), tokenHash: "hash-a")
+        try await sqlite.upsertRegistrySource(RegistrySource(url: "http://127.0.0.1:9/oai", addedBy: "alice", added: now))
+        guard case .created(let set, let offers) = try await sqlite.createOfferSet(
+            idempotencyKey: "key-1", requestDigest: "d1", facilities: [FacilityID("a")], now: now,
+            plan: { calendars in
+                var (set, offers) = try offerSetPlan("a", count: 3, cores: 2, start: now, now: now)(calendars)
+                for i in offers.indices { offers[i].accounts = ["user:bob"] }   // what usage is kept for
+                return (set, offers)
+            })
+        else { throw StoreError.notFound("set") }
+        _ = try await sqlite.changePhase(of: offers[1].id, to: .accepted, now: now)
+        let claimed = try await sqlite.claimWork(worker: "w", now: now, until: now.addingTimeInterval(60), limit: 10)
+        _ = try await sqlite.updateClaimed(claimed[0].id, worker: "w", now: now) { $0.phase = .running }
+        var job = UWSJobRecord(id: "job-1", owner: "bob", type: "execute", parameters: [], created: now, destruction: now.addingTimeInterval(86_400))
+        (job.session, job.offerSet) = (offers[1].id, set.id)
+        try await sqlite.insertUWSJob(job)
+        _ = try await sqlite.setQuota(Account.group("/skao"), QuotaLimits(offeredCores: 8), by: "alice", now: now)
+        try await sqlite.appendAudit([AuditEvent(time: now, actor: "alice", action: .accept, target: "session:\(offers[1].id)", detail: "x")])
+
+        let postgres = try await TestPostgres.store()
+        let counts = try await postgres.copy(from: sqlite)
+        #expect(counts["session"] == 3 && counts["facility"] == 1 && counts["audit"] == 1 && counts["usage"] == 1, "\(counts)")
+        #expect(try await postgres.facilities(FacilityQuery()) == (try await sqlite.facilities(FacilityQuery())))
+        #expect(try await postgres.operatorName(forTokenHash: "hash-a") == "alice")
+        #expect(try await postgres.registrySources() == (try await sqlite.registrySources()))
+        let (copiedSet, copiedSessions) = try #require(try await postgres.offerSet(set.id))
+        let (originalSet, originalSessions) = try #require(try await sqlite.offerSet(set.id))
+        #expect(copiedSet == originalSet && copiedSessions == originalSessions)
+        #expect(try await postgres.offerSet(idempotencyKey: "key-1")?.id == set.id)
+        #expect(try await postgres.uwsJob("job-1") == (try await sqlite.uwsJob("job-1")))
+        #expect(try await postgres.quotaOverrides() == (try await sqlite.quotaOverrides()))
+        #expect(try await postgres.audit(AuditQuery()) == (try await sqlite.audit(AuditQuery())))
+        let used = try await sqlite.coreSeconds(accounts: ["user:bob"], from: now, now: now.addingTimeInterval(60))
+        #expect(try await postgres.coreSeconds(accounts: ["user:bob"], from: now, now: now.addingTimeInterval(60)) == used)
+        #expect(used["user:bob"] == 120)
+        #expect(holdShapes(postgres.capacityLedger()) == holdShapes(sqlite.capacityLedger()))
+        // The running session's lease came along: nobody else claims it before it runs out.
+        #expect(try await postgres.claimWork(worker: "other", now: now, until: now.addingTimeInterval(60), limit: 10).isEmpty)
+        // Copying again into a schema that has data is refused, and changes nothing.
+        await #expect(throws: StoreError.self) { _ = try await postgres.copy(from: sqlite) }
+        #expect(try await postgres.statistics(now: now).rows["session"] == 3)
+    }
+}

@@ -31,18 +31,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
 /// The test cluster (`scripts/postgres.sh start`; the test command starts it).
 enum TestPostgres {
-    static let url: String? = {
-        let value = ProcessInfo.processInfo.environment["SKYPORT_TEST_POSTGRES_URL"] ?? ""
-        if value.isEmpty, TestPeers.allowMissing { print("NOT RUN: the PostgreSQL store tests — SKYPORT_TEST_POSTGRES_URL is unset (scripts/postgres.sh start)") }
-        return value.isEmpty ? nil : value
-    }()
-
-    /// The URL of a new, empty schema (so that tests running at once never see each other's rows).
-    static func freshURL() throws -> String {
-        let base = try TestPeers.require(url, "PostgreSQL is not running: SKYPORT_TEST_POSTGRES_URL is unset (bash scripts/postgres.sh start; the test command does)")
-        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
-        return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
-    }
+    static var url: String? { TestPeers.postgres }
+    static func freshURL() throws -> String { try TestPeers.postgresSchemaURL() }
 
     /// A store on a new schema; with `url`, one more replica on that schema.
     static func store(_ url: String? = nil, replica: String? = nil) async throws -> PostgresStore {

@@ -54,6 +54,21 @@ public enum TestPeers {
         return nil
     }
 
+    /// The throwaway PostgreSQL cluster's URL (`scripts/postgres.sh start`; the test command starts it), if it runs.
+    public static let postgres: String? = {
+        let value = ProcessInfo.processInfo.environment["SKYPORT_TEST_POSTGRES_URL"] ?? ""
+        if value.isEmpty, allowMissing { print("NOT RUN: the PostgreSQL tests — SKYPORT_TEST_POSTGRES_URL is unset (scripts/postgres.sh start)") }
+        return value.isEmpty ? nil : value
+    }()
+
+    /// The URL of a new, empty schema on the test cluster (tests running at once never see each other's rows).
+    public static func postgresSchemaURL(pool: Int = 4) throws -> String {
+        let base = try require(
+            postgres, "PostgreSQL is not running: SKYPORT_TEST_POSTGRES_URL is unset (bash scripts/postgres.sh start; the test command does)")
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=\(pool)"
+    }
+
     /// Throws unless `present`, naming what is missing.
     public static func requirePresent(_ present: Bool, _ missing: @autoclosure () -> String) throws {
         if !present { throw MissingPeer(missing()) }

@@ -38,3 +38,18 @@ public final class StoreWakeups: Sendable {
     public func ring(_ wakeup: Wakeup) { signals.withLock { $0[wakeup] }?.ring() }
 }
 
+
+/// Who runs a periodic task now when several processes share a store (replicas): `take` says whether this one takes
+/// the turn of the task `name` at `now`, which one process gets per `every`. A process alone always does.
+public struct Turns: Sendable {
+    public let take: @Sendable (_ name: String, _ every: Duration, _ now: Date) async -> Bool
+
+    public init(_ take: @escaping @Sendable (_ name: String, _ every: Duration, _ now: Date) async -> Bool) { self.take = take }
+
+    public static let always = Turns { _, _, _ in true }
+
+    /// Turns taken through the store as `owner` (a store that cannot be reached gives no turn).
+    public static func through(_ store: any BrokerStore, owner: String) -> Turns {
+        Turns { name, every, now in (try? await store.claimTurn(name, every: every, owner: owner, now: now)) ?? false }
+    }
+}
