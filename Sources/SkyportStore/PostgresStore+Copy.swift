@@ -22,12 +22,12 @@ extension PostgresStore {
     /// SQLite keeps these as 0/1 integers; PostgreSQL as booleans.
     static let booleanColumns: Set<String> = ["needs_work", "job"]
 
-    /// Copies everything in `sqlite` into this store, whose schema must hold no facility, offer set or UWS job yet;
+    /// Copies everything in `sqlite` into this store, whose schema must hold no data yet;
     /// returns the rows copied by table. All or nothing: one transaction, under the ledger clock (no replica books
     /// meanwhile). Each replica reads the ledger whole at its next start.
     public func copy(from sqlite: SQLiteStore) async throws -> [String: Int] {
         let counts = try await ledgerTransaction { conn, _ -> ([String: Int], [CapacityLedger.Change]) in
-            for table in ["facility", "offer_set", "uws_job"] {
+            for table in Self.copiedTables.map(\.table) {
                 if try await conn.one(PostgresQuery(unsafeSQL: "SELECT EXISTS (SELECT 1 FROM \(table))"), Bool.self) == true {
                     throw StoreError.conflict("the target already holds data (table \(table)): copy into an empty database or schema")
                 }

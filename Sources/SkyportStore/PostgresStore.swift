@@ -89,9 +89,10 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
             host: target.host, port: target.port, username: target.user, password: target.password, database: target.database, tls: target.tls)
         config.options.maximumConnections = target.poolSize
         config.options.additionalStartupParameters = [("search_path", target.schema), ("application_name", "skyport")]
-        // The pool's own messages at warning and above (a connection closed at shutdown is logged at info).
+        // The pool's own messages at error and above: its warnings (a lease asked before `run()` has started, in the
+        // first instant) say nothing an operator can act on; this store logs its own connection failures.
         var background = logger
-        background.logLevel = max(logger.logLevel, .warning)
+        background.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: config, backgroundLogger: background)
         self.client = client
         running = Task { await client.run() }
@@ -301,13 +302,14 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
 
     // MARK: connections and transactions
 
-    /// Runs `body` on a pooled connection; connection failures become `StoreError.unavailable`.
+    /// Runs `body` on a pooled connection. PostgreSQL's errors become `StoreError.unavailable` naming the error (never
+    /// the query's values), except a unique violation, which callers turn into `duplicate` or `conflict`.
     @discardableResult
     func run<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { conn in try await body(conn) }
-        } catch let error as PSQLError where error.serverInfo == nil {
-            throw StoreError.unavailable("PostgreSQL: \(Self.describe(error))")
+        } catch let error as PSQLError {
+            throw Self.mapped(error)
         }
     }
 
@@ -319,7 +321,7 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
         while true {
             attempt += 1
             do {
-                return try await run { conn in
+                return try await client.withConnection { conn in
                     try await conn.exec("BEGIN")
                     do {
                         let value = try await body(conn)
@@ -332,8 +334,14 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
                 }
             } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
                 continue
+            } catch let error as PSQLError {
+                throw Self.mapped(error)
             }
         }
+    }
+
+    static func mapped(_ error: PSQLError) -> any Error {
+        isUniqueViolation(error) ? error : StoreError.unavailable("PostgreSQL: \(describe(error))")
     }
 
     static func isRetryable(_ error: PSQLError) -> Bool {
