@@ -26,7 +26,7 @@ extension PostgresStore {
     /// returns the rows copied by table. All or nothing: one transaction, under the ledger clock (no replica books
     /// meanwhile). Each replica reads the ledger whole at its next start.
     public func copy(from sqlite: SQLiteStore) async throws -> [String: Int] {
-        let counts = try await ledgerTransaction { conn, _ -> ([String: Int], [CapacityLedger.Change]) in
+        let counts = try await ledgerTransaction { conn, seq -> ([String: Int], [CapacityLedger.Change]) in
             for table in Self.copiedTables.map(\.table) {
                 if try await conn.one(PostgresQuery(unsafeSQL: "SELECT EXISTS (SELECT 1 FROM \(table))"), Bool.self) == true {
                     throw StoreError.conflict("the target already holds data (table \(table)): copy into an empty database or schema")
@@ -42,14 +42,17 @@ extension PostgresStore {
                             arguments: [offset])
                     }
                     if page.isEmpty { break }
-                    let json = try Self.recordsetJSON(page, columns: columns, extra: table == "session" ? ["ledger_seq": 0] : [:])
+                    let json = try Self.recordsetJSON(page, columns: columns, extra: table == "session" ? ["ledger_seq": seq] : [:])
                     try await conn.exec("INSERT INTO \(unescaped: table) SELECT * FROM jsonb_populate_recordset(NULL::\(unescaped: table), \(json)::jsonb)")
                     offset += page.count
                 }
                 counts[table] = offset
             }
             // The audit record goes on numbering after the copied events.
-            try await conn.exec("SELECT setval(pg_get_serial_sequence('audit', 'seq'), GREATEST((SELECT max(seq) FROM audit), 1))")
+            try await conn.exec(
+                "SELECT setval(pg_get_serial_sequence('audit', 'seq'), COALESCE((SELECT max(seq) FROM audit), 1), (SELECT max(seq) FROM audit) IS NOT NULL)")
+            // Replicas already running read the copied sessions (stamped with this write's number) at their next booking.
+            try await self.notify(conn, "a")
             return (counts, [])
         }
         try await reloadLedger()

@@ -114,9 +114,10 @@ extension PostgresStore {
     }
 
     public func held(accounts: [String], now: Date) async throws -> LedgerTally {
-        // Other replicas' writes since this one last booked are read first.
-        try await transaction { conn in
-            let seen = try await conn.one("SELECT n FROM ledger_clock FOR SHARE", Int64.self) ?? 0
+        // Other replicas' writes since this one last booked are read first (numbers commit in order: every write up to
+        // the clock's committed value is visible; a later one read too is read again next time).
+        try await run { conn in
+            let seen = try await conn.one("SELECT n FROM ledger_clock", Int64.self) ?? 0
             try await self.catchUp(conn, to: seen)
         }
         return ledgerState.withLock { $0.ledger.usage(of: accounts, now: now) }

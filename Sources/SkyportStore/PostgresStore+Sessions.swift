@@ -41,7 +41,7 @@ extension PostgresStore {
     /// Brings the ledger up to `seen` (every write numbered up to it is committed: the caller holds the clock row): applies the
     /// sessions stamped after the last number applied, or reads it whole when it is not valid or is due a refresh.
     func catchUp(_ conn: PostgresConnection, to seen: Int64) async throws {
-        let (valid, from, loaded) = ledgerState.withLock { ($0.valid, $0.seen, $0.loaded) }
+        let (valid, from, loaded) = ledgerState.withLock { ($0.valid && $0.pending == nil, $0.seen, $0.loaded) }
         guard valid, Date().timeIntervalSince(loaded) < Self.ledgerRefresh else { return try await loadLedger(conn, seen: seen) }
         guard seen > from else { return }
         let rows = try await conn.rows(
@@ -56,29 +56,34 @@ extension PostgresStore {
 
     /// A write that changes what sessions hold: takes the ledger clock (serialising such writes across replicas),
     /// brings the ledger up to date, runs `body` with the clock's new number (to stamp on the sessions it writes), and
-    /// applies the ledger changes it returns just before the commit. If the commit then fails, the ledger is read
-    /// whole at the next such write.
+    /// applies the ledger changes it returns just before the commit, marked `pending` until the commit is known:
+    /// whoever takes the clock next while it is still pending (the commit failed, or its outcome is not yet recorded
+    /// here) reads the ledger whole instead of trusting it.
     func ledgerTransaction<T: Sendable>(
         _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, [CapacityLedger.Change])
     ) async throws -> T {
-        let applied = Atomic<Bool>(false)
+        let attempt = Atomic<Int64>(0)
         do {
-            return try await transaction { conn in
-                applied.store(false, ordering: .sequentiallyConsistent)
+            let value = try await transaction { conn in
                 guard let seq = try await conn.one("UPDATE ledger_clock SET n = n + 1 RETURNING n", Int64.self) else {
                     throw StoreError.unavailable("PostgreSQL: the ledger clock row is missing")
                 }
                 try await self.catchUp(conn, to: seq - 1)
                 let (value, changes) = try await body(conn, seq)
-                applied.store(true, ordering: .sequentiallyConsistent)
+                attempt.store(seq, ordering: .sequentiallyConsistent)
                 self.ledgerState.withLock { state in
                     for change in changes { state.ledger.apply(change) }
                     state.seen = seq
+                    state.pending = seq
                 }
                 return value
             }
+            let seq = attempt.load(ordering: .sequentiallyConsistent)
+            ledgerState.withLock { if $0.pending == seq { $0.pending = nil } }
+            return value
         } catch {
-            if applied.load(ordering: .sequentiallyConsistent) { ledgerState.withLock { $0.valid = false } }
+            let seq = attempt.load(ordering: .sequentiallyConsistent)
+            ledgerState.withLock { if $0.pending == seq, seq != 0 { $0.valid = false; $0.pending = nil } }
             throw error
         }
     }
@@ -176,9 +181,9 @@ extension PostgresStore {
                 return (.created(set, offers), fresh.compactMap { CapacityLedger.change(from: nil, to: $0) })
             }
         } catch where Self.isUniqueViolation(error) {
-            // Two requests with one new idempotency key cannot both get here (the clock serialises them); an offer set
-            // id taken is a conflict all the same, never a 500.
-            throw StoreError.conflict("Idempotency-Key '\(idempotencyKey ?? "")' is being used by another request")
+            // Two requests with one new idempotency key cannot both get here (the clock serialises them).
+            if let idempotencyKey { throw StoreError.conflict("Idempotency-Key '\(idempotencyKey)' is being used by another request") }
+            throw StoreError.unavailable("PostgreSQL: \(Self.describe(error))")
         }
     }
 

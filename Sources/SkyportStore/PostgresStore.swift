@@ -45,6 +45,8 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
         var seen: Int64 = 0
         var valid = false
         var loaded = Date.distantPast
+        /// The clock number of a write whose changes are applied but whose commit is not known here yet.
+        var pending: Int64?
     }
     let ledgerState = Mutex(LedgerState())
     /// How often the ledger is read whole again, whatever the increments said (bounds any drift, such as a
@@ -88,7 +90,13 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
         var config = PostgresClient.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password, database: target.database, tls: target.tls)
         config.options.maximumConnections = target.poolSize
-        config.options.additionalStartupParameters = [("search_path", target.schema), ("application_name", "skyport")]
+        // A replica that stalls inside a transaction must not hold the ledger clock (and so every booking in the
+        // cluster) for long: the server ends such a transaction, and a write waits for a lock at most this long (then
+        // a 503 the client may retry).
+        config.options.additionalStartupParameters = [
+            ("search_path", target.schema), ("application_name", "skyport"),
+            ("idle_in_transaction_session_timeout", "15s"), ("lock_timeout", "10s"),
+        ]
         // The pool's own messages at error and above: its warnings (a lease asked before `run()` has started, in the
         // first instant) say nothing an operator can act on; this store logs its own connection failures.
         var background = logger
@@ -307,10 +315,24 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
     @discardableResult
     func run<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { conn in try await body(conn) }
-        } catch let error as PSQLError {
-            throw Self.mapped(error)
+            return try await client.withConnection { conn in
+                do { return try await body(conn) } catch { throw Thrown(error) }
+            }
+        } catch let thrown as Thrown {
+            if let error = thrown.error as? PSQLError { throw Self.mapped(error) }
+            throw thrown.error
+        } catch {
+            // From the pool itself (no connection could be had, the pool is shut down): the database is unavailable.
+            throw Self.unavailable(error)
         }
+    }
+
+    /// An error the body threw, told apart from the pool's own.
+    struct Thrown: Error { let error: any Error; init(_ error: any Error) { self.error = error } }
+
+    static func unavailable(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError { return mapped(error) }
+        return StoreError.unavailable("PostgreSQL: \(describe(error))")
     }
 
     /// Runs `body` in a transaction (READ COMMITTED: rows that are read to be changed are read `FOR UPDATE`), and
@@ -322,20 +344,26 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
             attempt += 1
             do {
                 return try await client.withConnection { conn in
-                    try await conn.exec("BEGIN")
                     do {
-                        let value = try await body(conn)
-                        try await conn.exec("COMMIT")
-                        return value
-                    } catch {
-                        _ = try? await conn.exec("ROLLBACK")
-                        throw error
-                    }
+                        try await conn.exec("BEGIN")
+                        do {
+                            let value = try await body(conn)
+                            try await conn.exec("COMMIT")
+                            return value
+                        } catch {
+                            _ = try? await conn.exec("ROLLBACK")
+                            throw error
+                        }
+                    } catch { throw Thrown(error) }
                 }
-            } catch let error as PSQLError where attempt < 3 && Self.isRetryable(error) {
-                continue
-            } catch let error as PSQLError {
-                throw Self.mapped(error)
+            } catch let thrown as Thrown {
+                if let error = thrown.error as? PSQLError {
+                    if attempt < 3 && Self.isRetryable(error) { continue }
+                    throw Self.mapped(error)
+                }
+                throw thrown.error
+            } catch {
+                throw Self.unavailable(error)
             }
         }
     }
@@ -397,7 +425,24 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
                         try await conn.listen(on: channel) { notifications in
                             inbox.connected(true)
                             pause = .milliseconds(100)
-                            for try await n in notifications { inbox.received(n.payload) }
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask { for try await n in notifications { inbox.received(n.payload) } }
+                                // A connection dropped without a word (a firewall's idle timeout) would leave this replica
+                                // trusting a silent channel: it is pinged, and closed when the ping does not come back.
+                                group.addTask {
+                                    while true {
+                                        try await Task.sleep(for: Self.heartbeat)
+                                        let watchdog = Task {
+                                            try await Task.sleep(for: Self.heartbeat / 3)
+                                            try? await conn.close()
+                                        }
+                                        defer { watchdog.cancel() }
+                                        try await conn.exec("SELECT 1")
+                                    }
+                                }
+                                try await group.next()
+                                group.cancelAll()
+                            }
                         }
                     }
                 } catch {
@@ -411,6 +456,9 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
         }
         listening.withLock { $0 = task }
     }
+
+    /// How often the listening connection is checked.
+    static let heartbeat = Duration.seconds(30)
 
     deinit {
         listening.withLock { $0 }?.cancel()
@@ -490,8 +538,8 @@ struct PostgresURL {
         let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, b in b })
         schema = query["schema"] ?? "public"
         // The channel name (`skyport:` and the schema) must stay within PostgreSQL's 63-byte identifiers.
-        guard !schema.isEmpty, schema.count <= 48, schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-            throw bad("schema must be 1 to 48 letters, digits or underscores")
+        guard !schema.isEmpty, schema.count <= 48, schema.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else {
+            throw bad("schema must be 1 to 48 lower-case letters, digits or underscores")
         }
         switch query["sslmode"] ?? "prefer" {
         case "disable": tls = .disable
@@ -500,7 +548,8 @@ struct PostgresURL {
         case let other: throw bad("sslmode \(other) is not one of disable, prefer, require, verify-full")
         }
         poolSize = Int(query["pool"] ?? "") ?? 16
-        guard (1...200).contains(poolSize) else { throw bad("pool must be 1 to 200 connections") }
+        // One connection listens for notifications all the time: at least one more serves queries.
+        guard (2...200).contains(poolSize) else { throw bad("pool must be 2 to 200 connections") }
         var shown = c
         shown.password = nil
         display = shown.string ?? "postgres://\(host)"
