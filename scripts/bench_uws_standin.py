@@ -5,7 +5,7 @@ creation order); POST /jobs/<n>/phase with PHASE=RUN starts it, and it is EXECUT
 COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks until the phase changes or WAIT ends,
 one sleep per request, so thousands of blocked polls cost nothing. GET /jobs is the job list, filtered by PHASE (a
 union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once. JSON POSTs to /notice/<n> (a
-session's callback) record when job n's completion reached it; GET /report sums up jobs, completions, how soon
+session's callback) record when job n's completion reached it; GET /report sums up jobs (and how many were created with each RUNID), completions, how soon
 notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. POSTs under /flaky/ are answered 503. Anything else (e.g. the
 broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
 import http.server, json, random, sys, threading, time, urllib.parse
@@ -51,7 +51,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
-                body = json.dumps({"stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                runs = {}
+                for j in jobs.values(): runs[j["runid"]] = runs.get(j["runid"], 0) + 1
+                body = json.dumps({"runs": runs, "stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
         if u.path == "/jobs":

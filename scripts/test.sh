@@ -3,7 +3,7 @@
 # HTTP through a live server) and the end-to-end smoke test of the `skyport` binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus postgresql
+bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus postgresql haproxy
 if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi
@@ -40,6 +40,10 @@ bash scripts/smoke.sh .build/debug/skyport
 # and README checked against what it scraped; then one OpenTelemetry trace across three federated brokers.
 bash scripts/prometheus-check.sh .build/debug/skyport
 bash scripts/trace-check.sh .build/debug/skyport
+# Replicas (issue 16): three brokers on the test cluster behind a real HAProxy (ops/haproxy/skyport.cfg): no
+# overbooking, one winner among parallel accepts, every job forwarded once and ended after a SIGKILL, a rolling restart
+# without a failed request.
+bash scripts/replica-check.sh .build/debug/skyport
 # The API contract, checked by a third party: schemathesis against the spec the broker serves (issue 18), in a
 # network namespace with loopback only. Bounded: 10 examples per operation and phase, seed 1.
 bash scripts/schemathesis-run.sh 10 1
