@@ -292,7 +292,7 @@ public final class SkyportRuntime: Sendable {
             settings.federation = config.binderFederation
             let probe = HealthProbe(egress: egress, logger: Logger(label: "skyport.health", factory: { [logger] _ in logger.handler }))
             let telemetry = brokerMetrics.telemetry
-            services.append(HealthService(store: store, board: health, settings: settings, logger: logger) { facility in
+            services.append(HealthService(store: store, board: health, settings: settings, logger: logger, turns: turns) { facility in
                 let started = ContinuousClock.now
                 let result = await probe.probe(facility)
                 telemetry.record(.remoteCall(

@@ -36,11 +36,15 @@ public struct HealthService: Service {
     let settings: Settings
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Replicas sharing a store take turns: each facility is probed by one of them per period, which publishes what it
+    /// found through the store; the others read it onto their boards.
+    let turns: Turns
 
     /// `probe` checks one facility (the composition root passes `HealthProbe.probe(_:)`).
     public init(
         store: any FacilityStore, board: HealthBoardBox, settings: Settings = .init(), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }, probe: @escaping @Sendable (Facility) async -> HealthProbeResult
+        now: @escaping @Sendable () -> Date = { Date() }, turns: Turns = .always,
+        probe: @escaping @Sendable (Facility) async -> HealthProbeResult
     ) {
         self.store = store
         self.board = board
@@ -48,6 +52,7 @@ public struct HealthService: Service {
         self.settings = settings
         self.logger = logger
         self.now = now
+        self.turns = turns
     }
 
     public func run() async throws {
@@ -76,10 +81,29 @@ public struct HealthService: Service {
             return
         }
         let keys = Set(facilities.map(\.id.key))
-        board.update { $0.retain(only: keys) }
+        // What other replicas found, newer than what this one has.
+        let shared = (try? await store.sharedHealth()) ?? nil
+        board.update { board in
+            for (key, health) in shared ?? [:] where keys.contains(key) && (board.entries[key]?.checked ?? .distantPast) < health.checked {
+                board.entries[key] = health
+            }
+            board.retain(only: keys)
+        }
         due = due.filter { keys.contains($0.key) }
         let start = now()
-        let todo = facilities.filter { due[$0.id.key].map { $0 <= start } ?? true }
+        var todo: [Facility] = []
+        for facility in facilities where due[facility.id.key].map({ $0 <= start }) ?? true {
+            let last = board.board[facility.id]
+            let interval = last?.status == .unavailable ? settings.failedPeriod : settings.period
+            if await turns.take("health " + facility.id.key, interval * 0.9, start) {
+                todo.append(facility)
+            } else {
+                // Another replica checks it this period: look again when its check should be on the board.
+                due[facility.id.key] = min(
+                    (last?.checked ?? start).addingTimeInterval(Self.seconds(interval)), start.addingTimeInterval(Self.seconds(interval)))
+                    .addingTimeInterval(Self.seconds(settings.tick))
+            }
+        }
         guard !todo.isEmpty else { return }
 
         let results = await withTaskGroup(of: (Facility, HealthProbeResult).self) { group in
@@ -98,6 +122,11 @@ public struct HealthService: Service {
         for (facility, result) in results {
             let checked = now()
             let transition = board.update { $0.record(result, for: facility.id, at: checked) }
+            if shared != nil, let health = board.board[facility.id] {
+                do { try await store.publishHealth(health, of: facility.id) } catch {
+                    logger.warning("publishing a health check failed", metadata: ["facility": .string(facility.id.rawValue), "error": .string(String(describing: error))])
+                }
+            }
             due[facility.id.key] = checked.addingTimeInterval(result.healthy ? jittered(settings.period) : Self.seconds(settings.failedPeriod))
             if let transition { log(transition) }
         }

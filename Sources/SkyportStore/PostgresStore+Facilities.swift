@@ -101,7 +101,30 @@ extension PostgresStore {
                 return .drained(liveJobs: live)
             }
             try await conn.exec("DELETE FROM facility WHERE id_key = \(id.key)")
+            try await conn.exec("DELETE FROM facility_health WHERE facility_key = \(id.key)")   // kept as long as its facility
             return .removed
+        }
+    }
+
+    // MARK: health
+
+    public func sharedHealth() async throws -> [String: FacilityHealth]? {
+        var out: [String: FacilityHealth] = [:]
+        for (key, doc) in try await run({ conn in try await conn.rows("SELECT facility_key, document FROM facility_health", (String, String).self) }) {
+            out[key] = try StoreCoding.decode(FacilityHealth.self, doc)
+        }
+        return out
+    }
+
+    public func publishHealth(_ health: FacilityHealth, of id: FacilityID) async throws {
+        let doc = try StoreCoding.encode(health)
+        try await run { conn in
+            // A check is kept only over an older one (two replicas' checks can cross).
+            try await conn.exec("""
+                INSERT INTO facility_health (facility_key, checked, document) VALUES (\(id.key), \(health.checked.timeIntervalSince1970), \(doc))
+                ON CONFLICT (facility_key) DO UPDATE SET checked = excluded.checked, document = excluded.document
+                WHERE facility_health.checked <= excluded.checked
+                """)
         }
     }
 

@@ -235,6 +235,14 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
                 owner text NOT NULL
             );
             """),
+        ("v2-create-facility-health", """
+            -- Each facility's last health check, as the replica whose turn it was recorded it (HealthService).
+            CREATE TABLE facility_health (
+                facility_key text PRIMARY KEY,
+                checked      float8 NOT NULL,
+                document     text NOT NULL
+            );
+            """),
     ]
 
     /// Creates the schema if needed and applies the migrations it lacks, holding an advisory lock meanwhile, so that

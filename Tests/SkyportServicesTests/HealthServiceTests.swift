@@ -3,6 +3,7 @@ import Logging
 import SkyportCore
 import SkyportServices
 import SkyportStore
+import SkyportTestSupport
 import Synchronization
 import Testing
 
@@ -123,5 +124,38 @@ private final class Switchboard: Sendable {
         #expect(box.board[FacilityID("member")]?.reason?.contains("binderhub 1.0.0 here, 1.1.0 at the prime") == true)
         #expect(box.board[FacilityID("prime")]?.status == .healthy)
         #expect(box.board[FacilityID("independent")]?.status == .healthy)
+    }
+}
+
+/// Replicas sharing a PostgreSQL store: each facility is probed by one of them per period, and every replica's board
+/// shows what it found.
+@Suite(.enabled(if: TestPeers.run(TestPeers.postgres != nil)))
+struct SharedHealthTests {
+    @Test func oneReplicaProbesAndEveryBoardShowsIt() async throws {
+        let url = try TestPeers.postgresSchemaURL()
+        let (a, b) = (try await PostgresStore.open(url: url, replica: "a"), try await PostgresStore.open(url: url, replica: "b"))
+        try await a.insertFacility(HealthServiceTests.facility("ivo://test/shared"))
+        let switches = Switchboard()
+        switches.set("ivo://test/shared", up: false)
+        // One instant for both: the period never ends, so each replica would probe once on its own.
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var settings = HealthServiceTests.settings
+        settings.period = .seconds(60)
+        settings.failedPeriod = .seconds(30)
+        let boards = (HealthBoardBox(), HealthBoardBox())
+        let services = [(a, boards.0, "a"), (b, boards.1, "b")].map { store, board, owner in
+            HealthService(
+                store: store, board: board, settings: settings, logger: Logger(label: "test.health"), now: { now },
+                turns: .through(store, owner: owner), probe: { switches.probe($0) })
+        }
+        let running = services.map { service in Task { try await service.run() } }
+        defer { for task in running { task.cancel() } }
+        let id = FacilityID("ivo://test/shared")
+        #expect(await HealthServiceTests.eventually { boards.0.board[id]?.status == .unavailable && boards.1.board[id]?.status == .unavailable })
+        #expect(switches.probes("ivo://test/shared") == 1)
+        #expect(boards.0.board[id]?.reason == "not reachable: connection refused" && boards.1.board[id] == boards.0.board[id])
+        // A removed facility's shared check goes with it.
+        #expect(try await a.removeFacility(id, now: now) == .removed)
+        #expect(try await b.sharedHealth()?[id.key] == nil)
     }
 }

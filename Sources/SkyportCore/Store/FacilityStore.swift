@@ -23,9 +23,19 @@ public protocol FacilityStore: Sendable {
     func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)]
     /// One facility with its canonical JSON document.
     func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)?
+
+    /// The facilities' last health checks as processes sharing the store recorded them (`publishHealth`), by
+    /// identifier key; nil for a store only one process uses (its checks live on its own board).
+    func sharedHealth() async throws -> [String: FacilityHealth]?
+    /// Records a facility's last health check for the other processes sharing the store (a no-op for a store only one
+    /// process uses).
+    func publishHealth(_ health: FacilityHealth, of id: FacilityID) async throws
 }
 
 extension FacilityStore {
+    public func sharedHealth() async throws -> [String: FacilityHealth]? { nil }
+    public func publishHealth(_ health: FacilityHealth, of id: FacilityID) async throws {}
+
     public func matchIndex() async throws -> MatchIndex { MatchIndex(try await facilities(FacilityQuery())) }
 
     public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
