@@ -250,6 +250,9 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
     func migrate() async throws {
         try await run { conn in
             let key = "skyport-migrate:" + self.schema
+            // Waiting for another replica's migration is no lock held too long: no lock timeout meanwhile (reset below,
+            // before the connection goes back to the pool).
+            try await conn.exec("SET lock_timeout = 0")
             try await conn.exec("SELECT pg_advisory_lock(hashtext(\(key)))")
             do {
                 try await conn.exec(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(Self.quoted(self.schema))"))
@@ -269,9 +272,11 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
                 }
             } catch {
                 _ = try? await conn.exec("SELECT pg_advisory_unlock(hashtext(\(key)))")
+                _ = try? await conn.exec("RESET lock_timeout")
                 throw error
             }
             try await conn.exec("SELECT pg_advisory_unlock(hashtext(\(key)))")
+            try await conn.exec("RESET lock_timeout")
         }
     }
 
