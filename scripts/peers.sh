@@ -29,6 +29,9 @@ DJANGO_PASS="${UWS_ADMIN_PASS:-uws-pass}"
 
 OIDC_PORT="${SKYPORT_TEST_OIDC_PORT:-18480}"
 OIDC_URL="http://127.0.0.1:$OIDC_PORT"
+# A second provider whose keys one test rotates: the tokens other tests get from the first stay valid meanwhile.
+ROTATING_PORT="${SKYPORT_TEST_OIDC_ROTATING_PORT:-18481}"
+ROTATING_URL="http://127.0.0.1:$ROTATING_PORT"
 
 log() { echo "peers: $*" >&2; }
 up() { curl -fsS -o /dev/null --max-time 5 "$@" 2>/dev/null; }
@@ -66,28 +69,36 @@ start_django() {
   fi
 }
 
-oidc_up() { up "$OIDC_URL/.well-known/openid-configuration"; }
-env_oidc() { echo "export SKYPORT_TEST_OIDC_ISSUER=$OIDC_URL"; }
+oidc_up() { up "$OIDC_URL/.well-known/openid-configuration" && up "$ROTATING_URL/.well-known/openid-configuration"; }
+env_oidc() { echo "export SKYPORT_TEST_OIDC_ISSUER=$OIDC_URL"; echo "export SKYPORT_TEST_OIDC_ROTATING_ISSUER=$ROTATING_URL"; }
 
 start_oidc() {
-  if oidc_up; then log "oidc already up ($OIDC_URL)"; env_oidc; return 0; fi
+  if oidc_up; then log "oidc already up ($OIDC_URL, $ROTATING_URL)"; env_oidc; return 0; fi
   mkdir -p "$STATE"
   local t0=$SECONDS
-  nohup bash scripts/oidc_provider.sh --port "$OIDC_PORT" >"$STATE/oidc-start.log" 2>&1 &
-  echo $! >"$STATE/oidc.pid"
-  # The first start installs idpyoidc into its venv (PyPI); later ones answer within a second.
-  for _ in $(seq 1 600); do oidc_up && break; kill -0 "$(cat "$STATE/oidc.pid")" 2>/dev/null || break; sleep 0.2; done
+  # One after the other: the first start installs idpyoidc into its venv (PyPI), and two installs at once would race.
+  for which in oidc oidc-rotating; do
+    local port=$OIDC_PORT url=$OIDC_URL
+    [ "$which" = oidc-rotating ] && { port=$ROTATING_PORT; url=$ROTATING_URL; }
+    up "$url/.well-known/openid-configuration" && continue
+    nohup bash scripts/oidc_provider.sh --port "$port" >"$STATE/$which-start.log" 2>&1 &
+    echo $! >"$STATE/$which.pid"
+    for _ in $(seq 1 600); do up "$url/.well-known/openid-configuration" && break; kill -0 "$(cat "$STATE/$which.pid")" 2>/dev/null || break; sleep 0.2; done
+  done
   if oidc_up; then
-    touch "$STATE/oidc.started"; log "oidc up in $((SECONDS - t0)) s ($OIDC_URL)"; env_oidc
+    touch "$STATE/oidc.started"; log "oidc up in $((SECONDS - t0)) s ($OIDC_URL, and $ROTATING_URL for key rotation)"; env_oidc
   else
-    log "oidc did NOT start; see $STATE/oidc-start.log"; tail -5 "$STATE/oidc-start.log" >&2; return 1
+    log "oidc did NOT start; see $STATE/oidc-start.log and $STATE/oidc-rotating-start.log"; tail -5 "$STATE/oidc-start.log" >&2; return 1
   fi
 }
 
 stop_oidc() {
   if [ -f "$STATE/oidc.started" ]; then
-    pkill -TERM -P "$(cat "$STATE/oidc.pid")" 2>/dev/null; kill "$(cat "$STATE/oidc.pid")" 2>/dev/null
-    rm -f "$STATE/oidc.started" "$STATE/oidc.pid"; log "oidc stopped"
+    for f in oidc oidc-rotating; do
+      [ -f "$STATE/$f.pid" ] || continue
+      pkill -TERM -P "$(cat "$STATE/$f.pid")" 2>/dev/null; kill "$(cat "$STATE/$f.pid")" 2>/dev/null; rm -f "$STATE/$f.pid"
+    done
+    rm -f "$STATE/oidc.started"; log "oidc stopped"
   else log "oidc was not started by this script; left alone"; fi
 }
 

@@ -20,16 +20,10 @@ extension PostgresStore {
         inbox.facilitiesChanged()
     }
 
-    public func facility(_ id: FacilityID) async throws -> Facility? {
-        try await facilityDocument(id)?.facility
-    }
-
-    public func facilityJSON(_ id: FacilityID) async throws -> String? {
-        try await facilityDocument(id)?.document
-    }
-
     /// The snapshot, rebuilt when a notification said the facilities changed since it was made (or, while the
     /// listener is down, when the facility generation moved).
+    func facilityCatalogue() async throws -> FacilityCatalogue { try await facilitySnapshot().catalogue }
+
     func facilitySnapshot() async throws -> FacilitySnapshot {
         let mark = inbox.facilityInvalidations.load(ordering: .sequentiallyConsistent)
         if let cached = facilityCache.withLock({ $0 }), cached.mark == mark {
@@ -42,33 +36,12 @@ extension PostgresStore {
             try await conn.rows(
                 "SELECT g.n, f.document FROM facility_generation g LEFT JOIN facility f ON true ORDER BY f.id_key", (Int64, String?).self)
         }
-        let all = try rows.compactMap { row in try row.1.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) } }
-        let byKey = Dictionary(all.enumerated().map { ($0.element.facility.id.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
         let snapshot = FacilitySnapshot(
-            generation: rows.first?.0 ?? 0, mark: mark, all: all, index: MatchIndex(all.map(\.facility)), byKey: byKey)
+            generation: rows.first?.0 ?? 0, mark: mark, catalogue: try FacilityCatalogue(documents: rows.compactMap(\.1)))
         facilityCache.withLock { cached in
             if (cached?.mark ?? -1) <= mark { cached = snapshot }
         }
         return snapshot
-    }
-
-    public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
-        try await facilitySnapshot().all.lazy.map(\.facility).filter(query.matches)
-    }
-
-    public func matchIndex() async throws -> MatchIndex { try await facilitySnapshot().index }
-
-    public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
-        try await facilitySnapshot().all.filter { query.matches($0.facility) }
-    }
-
-    public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
-        let snapshot = try await facilitySnapshot()
-        return snapshot.byKey[id.key].map { snapshot.all[$0] }
-    }
-
-    public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
-        try await facilitySnapshot().all.filter { query.matches($0.facility) }.map(\.document)
     }
 
     public func replaceFacility(_ facility: Facility) async throws {

@@ -21,7 +21,7 @@ import Synchronization
 /// - **Wake-ups.** Writes send `NOTIFY` on the schema's channel (in the transaction: delivered at commit); every
 ///   replica listens and rings its own change feed, work signal and facility cache.
 /// - **Once per cluster.** `claimTurn` hands a periodic task to one replica per period.
-public final class PostgresStore: BrokerStore, @unchecked Sendable {
+public final class PostgresStore: BrokerStore, CataloguedFacilities {
     public let kind = "postgres"
     public let changes = ChangeFeed()
     public let telemetry = TelemetryRelay()
@@ -58,9 +58,7 @@ public final class PostgresStore: BrokerStore, @unchecked Sendable {
     struct FacilitySnapshot: Sendable {
         var generation: Int64
         var mark: Int
-        var all: [(facility: Facility, document: String)]
-        var index: MatchIndex
-        var byKey: [String: Int]
+        var catalogue: FacilityCatalogue
     }
     let facilityCache = Mutex<FacilitySnapshot?>(nil)
 

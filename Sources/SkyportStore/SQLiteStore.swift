@@ -5,7 +5,7 @@ import Synchronization
 
 /// The embedded default store: one SQLite file (the system libsqlite3 through GRDB), in WAL mode,
 /// with named, append-only migrations run at start-up.
-public final class SQLiteStore: BrokerStore {
+public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     public let kind = "sqlite"
     public let changes = ChangeFeed()
     public let telemetry = TelemetryRelay()
@@ -247,31 +247,19 @@ public final class SQLiteStore: BrokerStore {
         }
     }
 
-    public func facility(_ id: FacilityID) async throws -> Facility? {
-        try await facilityJSON(id).map { try CanonicalJSON.decode(Facility.self, $0) }
-    }
-
-    public func facilityJSON(_ id: FacilityID) async throws -> String? {
-        try await writer.read { db in
-            try String.fetchOne(db, sql: "SELECT document FROM facility WHERE id_key = ?", arguments: [id.key])
-        }
-    }
-
-    /// Every facility, decoded, as its stored document and compiled for matching, kept while the facility
-    /// generation (bumped by triggers on every change, from any process) stands: matching and listing read every
-    /// facility, and decoding and compiling are the cost.
+    /// The facility catalogue, kept while the facility generation (bumped by triggers on every change, from any
+    /// process) stands.
     private struct FacilitySnapshot {
         var generation: Int64
-        var all: [(facility: Facility, document: String)]
-        var index: MatchIndex
-        /// Position in `all` by identifier key.
-        var byKey: [String: Int]
+        var catalogue: FacilityCatalogue
     }
 
     private let facilityCache = Mutex<FacilitySnapshot?>(nil)
     /// The rebuild under way, so that requests arriving together after a change wait for one rebuild instead of
     /// each decoding every facility.
     private let snapshotBuild = Mutex<(generation: Int64, task: Task<FacilitySnapshot, any Error>)?>(nil)
+
+    func facilityCatalogue() async throws -> FacilityCatalogue { try await facilitySnapshot().catalogue }
 
     private func facilitySnapshot() async throws -> FacilitySnapshot {
         let cached = facilityCache.withLock { $0 }
@@ -291,32 +279,11 @@ public final class SQLiteStore: BrokerStore {
             (try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0,
              try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
         }
-        let all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
-        let byKey = Dictionary(all.enumerated().map { ($0.element.facility.id.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        let snapshot = FacilitySnapshot(generation: generation, all: all, index: MatchIndex(all.map(\.facility)), byKey: byKey)
+        let snapshot = FacilitySnapshot(generation: generation, catalogue: try FacilityCatalogue(documents: documents))
         facilityCache.withLock { cached in
             if (cached?.generation ?? -1) <= generation { cached = snapshot }
         }
         return snapshot
-    }
-
-    public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
-        try await facilitySnapshot().all.lazy.map(\.facility).filter(query.matches)
-    }
-
-    public func matchIndex() async throws -> MatchIndex { try await facilitySnapshot().index }
-
-    public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
-        try await facilitySnapshot().all.filter { query.matches($0.facility) }
-    }
-
-    public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
-        let snapshot = try await facilitySnapshot()
-        return snapshot.byKey[id.key].map { snapshot.all[$0] }
-    }
-
-    public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
-        try await facilitySnapshot().all.filter { query.matches($0.facility) }.map(\.document)
     }
 
     public func replaceFacility(_ facility: Facility) async throws {

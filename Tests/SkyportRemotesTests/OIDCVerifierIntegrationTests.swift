@@ -49,9 +49,13 @@ struct OIDCVerifierIntegrationTests {
     }
 
     func withVerifier(
-        audiences: [String] = [audience], issuerOverride: String? = nil, _ body: (OIDCVerifier, Provider, String) async throws -> Void
+        audiences: [String] = [audience], issuerOverride: String? = nil, rotating: Bool = false,
+        _ body: (OIDCVerifier, Provider, String) async throws -> Void
     ) async throws {
-        let issuerURL = try TestPeers.requireOIDC()
+        // Keys are rotated only at the second provider: every other test's tokens come from the first.
+        let issuerURL = rotating
+            ? try TestPeers.require(TestPeers.rotatingOIDC, "the second OpenID provider is not running: SKYPORT_TEST_OIDC_ROTATING_ISSUER is unset (bash scripts/peers.sh start oidc)")
+            : try TestPeers.requireOIDC()
         try await withEgress { egress in
             let http = RemoteHTTP(egress: egress, purpose: .identity, retry: RetryPolicy(maxAttempts: 1))
             let provider = Provider(issuer: issuerURL, http: http)

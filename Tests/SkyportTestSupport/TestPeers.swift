@@ -32,6 +32,9 @@ public enum TestPeers {
     /// The OpenID provider's issuer URL (`scripts/peers.sh start oidc`: idpyoidc), if it runs.
     public static let oidc: URL? = url("SKYPORT_TEST_OIDC_ISSUER", peer: "oidc")
 
+    /// A second provider, whose keys a test rotates (so that tokens other tests hold from the first stay valid).
+    public static let rotatingOIDC: URL? = url("SKYPORT_TEST_OIDC_ROTATING_ISSUER", peer: "oidc")
+
     /// The OpenID provider's issuer, or an error saying it is not running.
     public static func requireOIDC() throws -> URL {
         try require(oidc, "the OpenID provider is not running: SKYPORT_TEST_OIDC_ISSUER is unset (bash scripts/peers.sh start oidc; the test command does)")

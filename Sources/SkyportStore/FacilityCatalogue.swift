@@ -1,0 +1,48 @@
+import Foundation
+import SkyportCore
+
+/// Every facility of a store, decoded, as its stored document and compiled for matching: what the SQL stores keep
+/// between changes, since matching and listing read every facility and decoding and compiling are the cost.
+struct FacilityCatalogue: Sendable {
+    let all: [(facility: Facility, document: String)]
+    let index: MatchIndex
+    /// Position in `all` by identifier key.
+    let byKey: [String: Int]
+
+    /// From the stored canonical JSON documents, ordered by identifier.
+    init(documents: [String]) throws {
+        all = try documents.map { (facility: try CanonicalJSON.decode(Facility.self, $0), document: $0) }
+        byKey = Dictionary(all.enumerated().map { ($0.element.facility.id.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        index = MatchIndex(all.map(\.facility))
+    }
+}
+
+/// A store that serves facility reads from a `FacilityCatalogue` it keeps current.
+protocol CataloguedFacilities: FacilityStore {
+    func facilityCatalogue() async throws -> FacilityCatalogue
+}
+
+extension CataloguedFacilities {
+    public func facility(_ id: FacilityID) async throws -> Facility? { try await facilityDocument(id)?.facility }
+
+    public func facilityJSON(_ id: FacilityID) async throws -> String? { try await facilityDocument(id)?.document }
+
+    public func facilities(_ query: FacilityQuery) async throws -> [Facility] {
+        try await facilityCatalogue().all.lazy.map(\.facility).filter(query.matches)
+    }
+
+    public func matchIndex() async throws -> MatchIndex { try await facilityCatalogue().index }
+
+    public func facilityDocuments(_ query: FacilityQuery) async throws -> [(facility: Facility, document: String)] {
+        try await facilityCatalogue().all.filter { query.matches($0.facility) }
+    }
+
+    public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
+        let catalogue = try await facilityCatalogue()
+        return catalogue.byKey[id.key].map { catalogue.all[$0] }
+    }
+
+    public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {
+        try await facilityCatalogue().all.filter { query.matches($0.facility) }.map(\.document)
+    }
+}
