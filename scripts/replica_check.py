@@ -143,6 +143,8 @@ try:
     winner = next((u for u, p in zip(urls, phases) if p != "REJECTED"), None)
     if any(r == 200 for u, r in zip([urls[i % len(urls)] for i in range(200)], results) if u != winner):
         problems.append("an accept of a losing offer was answered 200")
+    if results.count(200) != 1 or any(r not in (200, 409) for r in results):
+        problems.append(f"parallel accepts: {results.count(200)} answered 200, others {sorted(set(results) - {200})} (one 200, the rest 409)")
 
     # 3. 300 sessions forwarded; r2 killed half-way.
     accepted, unsure = [], []

@@ -41,7 +41,18 @@ extension PostgresStore {
     /// Brings the ledger up to `seen` (every write numbered up to it is committed: the caller holds the clock row): applies the
     /// sessions stamped after the last number applied, or reads it whole when it is not valid or is due a refresh.
     func catchUp(_ conn: PostgresConnection, to seen: Int64) async throws {
-        let (valid, from, loaded) = ledgerState.withLock { ($0.valid && $0.pending == nil, $0.seen, $0.loaded) }
+        // A write of this replica applied before its commit whose outcome is not recorded yet (its task has not run
+        // since the commit answered, or the commit failed): its transaction's status says which. Under load this is
+        // the common case, so it is asked, not answered by reading the ledger whole.
+        if let pending = ledgerState.withLock({ $0.pending }) {
+            let status = try await conn.one("SELECT txid_status(\(pending.transaction))", String.self)
+            ledgerState.withLock { state in
+                guard state.pending?.seq == pending.seq else { return }
+                if status != "committed" { state.valid = false }
+                state.pending = nil
+            }
+        }
+        let (valid, from, loaded) = ledgerState.withLock { ($0.valid, $0.seen, $0.loaded) }
         guard valid, Date().timeIntervalSince(loaded) < Self.ledgerRefresh else { return try await loadLedger(conn, seen: seen) }
         guard seen > from else { return }
         let rows = try await conn.rows(
@@ -56,16 +67,17 @@ extension PostgresStore {
 
     /// A write that changes what sessions hold: takes the ledger clock (serialising such writes across replicas),
     /// brings the ledger up to date, runs `body` with the clock's new number (to stamp on the sessions it writes), and
-    /// applies the ledger changes it returns just before the commit, marked `pending` until the commit is known:
-    /// whoever takes the clock next while it is still pending (the commit failed, or its outcome is not yet recorded
-    /// here) reads the ledger whole instead of trusting it.
+    /// applies the ledger changes it returns just before the commit, marked `pending` (with its transaction id) until
+    /// the commit is known here: whoever takes the clock next while it is still pending asks PostgreSQL whether that
+    /// transaction committed, and reads the ledger whole if it did not.
     func ledgerTransaction<T: Sendable>(
         _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, [CapacityLedger.Change])
     ) async throws -> T {
         let attempt = Atomic<Int64>(0)
         do {
             let value = try await transaction { conn in
-                guard let seq = try await conn.one("UPDATE ledger_clock SET n = n + 1 RETURNING n", Int64.self) else {
+                guard let (seq, xid) = try await conn.rows("UPDATE ledger_clock SET n = n + 1 RETURNING n, txid_current()", (Int64, Int64).self).first
+                else {
                     throw StoreError.unavailable("PostgreSQL: the ledger clock row is missing")
                 }
                 try await self.catchUp(conn, to: seq - 1)
@@ -74,16 +86,16 @@ extension PostgresStore {
                 self.ledgerState.withLock { state in
                     for change in changes { state.ledger.apply(change) }
                     state.seen = seq
-                    state.pending = seq
+                    state.pending = (seq, xid)
                 }
                 return value
             }
             let seq = attempt.load(ordering: .sequentiallyConsistent)
-            ledgerState.withLock { if $0.pending == seq { $0.pending = nil } }
+            ledgerState.withLock { if $0.pending?.seq == seq { $0.pending = nil } }
             return value
         } catch {
             let seq = attempt.load(ordering: .sequentiallyConsistent)
-            ledgerState.withLock { if $0.pending == seq, seq != 0 { $0.valid = false; $0.pending = nil } }
+            ledgerState.withLock { if $0.pending?.seq == seq, seq != 0 { $0.valid = false; $0.pending = nil } }
             throw error
         }
     }

@@ -45,8 +45,8 @@ public final class PostgresStore: BrokerStore, CataloguedFacilities {
         var seen: Int64 = 0
         var valid = false
         var loaded = Date.distantPast
-        /// The clock number of a write whose changes are applied but whose commit is not known here yet.
-        var pending: Int64?
+        /// The clock number and transaction id of a write whose changes are applied but whose commit is not known here yet.
+        var pending: (seq: Int64, transaction: Int64)?
     }
     let ledgerState = Mutex(LedgerState())
     /// How often the ledger is read whole again, whatever the increments said (bounds any drift, such as a
