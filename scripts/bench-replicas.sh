@@ -6,7 +6,7 @@
 #   pg3       three replicas on that PostgreSQL behind HAProxy (ops/haproxy/skyport.cfg)
 # Each run starts from an empty store with 100 facilities (scripts/bench_facilities.py) and an offer lifetime of
 # LIFETIME seconds (default 60), so outstanding offers reach steady state within the first minute of a SECONDS-long
-# run (default 180). Reports, per set-up and rate, the generator's line (achieved rate, p50/p99/p99.9/max, failures)
+# run (default 180). DURABLE=0 turns fsync off in the cluster. Reports, per set-up and rate, the generator's line (achieved rate, p50/p99/p99.9/max, failures)
 # and the CPU every process used (cores, averaged over the run).
 # Usage: scripts/bench-replicas.sh [SETUPS] [RATES] [SECONDS]   e.g. scripts/bench-replicas.sh "sqlite1 pg1 pg3" "100 300" 180
 set -euo pipefail
@@ -20,7 +20,8 @@ pids=()
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
 cleanup() { stop_all; bash scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
-eval "$(bash scripts/postgres.sh start "$work/pg" --durable)"
+# DURABLE=0 runs the cluster without fsync (what a commit costs without the disk: to see what limits the rate).
+eval "$(bash scripts/postgres.sh start "$work/pg" $([ "${DURABLE:-1}" = 0 ] || echo --durable))"
 pg=$SKYPORT_TEST_POSTGRES_URL
 head -c 32 /dev/urandom >"$work/key"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
