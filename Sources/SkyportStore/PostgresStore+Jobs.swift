@@ -195,7 +195,10 @@ extension PostgresStore {
                 DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < \(auditBefore.timeIntervalSince1970) ORDER BY seq LIMIT \(batch))
                 RETURNING 1
                 """)
-            return usage + audit
+            // Turns nobody has taken for a day belong to what is gone (a removed facility's health check, a removed
+            // registry source's harvest): every live one is taken again within its period.
+            let turns = try await conn.exec("DELETE FROM turn WHERE next < \(now.timeIntervalSince1970 - Self.turnRetention) RETURNING 1")
+            return usage + audit + turns
         }
     }
 
@@ -249,6 +252,9 @@ extension PostgresStore {
     }
 
     // MARK: turns
+
+    /// How long a turn nobody takes is kept (`purgeAccounting`).
+    static let turnRetention: TimeInterval = 86_400
 
     /// Whether `owner` takes the turn of the periodic task `name` now: true for one caller among all replicas per
     /// `every` (the first to ask once the last turn's period is over).

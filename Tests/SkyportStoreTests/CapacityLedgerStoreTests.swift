@@ -21,6 +21,20 @@ func holdShapes(_ ledger: CapacityLedger) -> [String] {
     }.sorted()
 }
 
+/// The most cores and memory the offers hold at any one instant (a sweep over their intervals; an offer ending when
+/// another starts does not overlap it).
+func peakBooked(_ offers: [SessionRecord]) -> (cores: Int, memory: Int) {
+    var edges: [(Date, Int, Int)] = []
+    for o in offers { edges += [(o.start, o.cores, o.memory), (o.end, -o.cores, -o.memory)] }
+    var cores = 0, memory = 0, peak = (cores: 0, memory: 0)
+    for (_, c, m) in edges.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
+        cores += c
+        memory += m
+        peak = (max(peak.cores, cores), max(peak.memory, memory))
+    }
+    return peak
+}
+
 /// A plan made by the real planner against the store's calendars: offers on `facility` for `request`.
 func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date) -> @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord]) {
     { calendars in
@@ -60,18 +74,8 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
             return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
         }
         #expect(offers.count >= 4)
-        // Sweep every offer's interval: the cores and memory booked at any instant never exceed the capacity.
-        var edges: [(Date, Int, Int)] = []
-        for o in offers {
-            edges.append((o.start, o.cores, o.memory))
-            edges.append((o.end, -o.cores, -o.memory))
-        }
-        var cores = 0, memory = 0
-        for (_, c, m) in edges.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
-            cores += c
-            memory += m
-            #expect(cores <= 8 && memory <= 8)
-        }
+        let peak = peakBooked(offers)
+        #expect(peak.cores <= 8 && peak.memory <= 8)
         let held = await ledger(of: store)
         #expect(held.holds.count == offers.count)
         #expect((held.calendar(facility.id)?.peakBooked(from: now, to: now.addingTimeInterval(86_400)).cores ?? 0) <= 8)

@@ -48,13 +48,7 @@ struct PostgresReplicaTests {
             return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
         }
         #expect(offers.count >= 4)
-        var edges: [(Date, Int)] = []
-        for o in offers { edges += [(o.start, o.cores), (o.end, -o.cores)] }
-        var cores = 0
-        for (_, c) in edges.sorted(by: { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }) {
-            cores += c
-            #expect(cores <= 8)
-        }
+        #expect(peakBooked(offers).cores <= 8)
         // Each replica's ledger, brought up to date by its next booking, holds what all of them booked.
         for store in stores {
             _ = try await store.createOfferSet(
@@ -210,5 +204,19 @@ struct PostgresCopyTests {
         // Copying again into a schema that has data is refused, and changes nothing.
         await #expect(throws: StoreError.self) { _ = try await postgres.copy(from: sqlite) }
         #expect(try await postgres.statistics(now: now).rows["session"] == 3)
+    }
+}
+
+extension PostgresReplicaTests {
+    /// A turn nobody takes for a day (its facility or registry source is gone) is deleted by retention.
+    @Test func turnsOfWhatIsGoneAreDeletedByRetention() async throws {
+        let store = try await TestPostgres.store()
+        #expect(try await store.claimTurn("health ivo://gone", every: .seconds(60), owner: "r0", now: now))
+        #expect(try await store.claimTurn("retention", every: .seconds(60), owner: "r0", now: now.addingTimeInterval(86_000)))
+        let deleted = try await store.purgeAccounting(now: now.addingTimeInterval(86_500), policy: RetentionPolicy())
+        #expect(deleted == 1)
+        // The deleted turn is free again; the other still holds.
+        #expect(try await store.claimTurn("health ivo://gone", every: .seconds(60), owner: "r1", now: now.addingTimeInterval(86_500)))
+        #expect(try await !store.claimTurn("retention", every: .seconds(60), owner: "r1", now: now.addingTimeInterval(86_010)))
     }
 }
