@@ -40,12 +40,14 @@ extension PostgresStore {
 
     /// Brings the ledger up to `seen` (every write numbered up to it is committed: the caller holds the clock row): applies the
     /// sessions stamped after the last number applied, or reads it whole when it is not valid or is due a refresh.
-    func catchUp(_ conn: PostgresConnection, to seen: Int64) async throws {
+    func catchUp(_ conn: PostgresConnection, to seen: Int64, known: (transaction: Int64, status: String?)? = nil) async throws {
         // A write of this replica applied before its commit whose outcome is not recorded yet (its task has not run
         // since the commit answered, or the commit failed): its transaction's status says which. Under load this is
-        // the common case, so it is asked, not answered by reading the ledger whole.
+        // the common case, so it is asked (with the clock, when the caller could: `known`), not answered by reading
+        // the ledger whole.
         if let pending = ledgerState.withLock({ $0.pending }) {
-            let status = try await conn.one("SELECT txid_status(\(pending.transaction))", String.self)
+            let status = known?.transaction == pending.transaction
+                ? known?.status : try await conn.one("SELECT txid_status(\(pending.transaction))", String.self)
             ledgerState.withLock { state in
                 guard state.pending?.seq == pending.seq else { return }
                 if status != "committed" { state.valid = false }
@@ -76,11 +78,15 @@ extension PostgresStore {
         let attempt = Atomic<Int64>(0)
         do {
             let value = try await transaction { conn in
-                guard let (seq, xid) = try await conn.rows("UPDATE ledger_clock SET n = n + 1 RETURNING n, txid_current()", (Int64, Int64).self).first
+                // With the clock, the status of this replica's write still pending (read once the clock is held: that
+                // write has ended), so that settling it costs no round trip of its own.
+                let asked = self.ledgerState.withLock { $0.pending?.transaction }
+                guard let (seq, xid, status) = try await conn.rows(
+                    "UPDATE ledger_clock SET n = n + 1 RETURNING n, txid_current(), txid_status(\(asked)::int8)", (Int64, Int64, String?).self).first
                 else {
                     throw StoreError.unavailable("PostgreSQL: the ledger clock row is missing")
                 }
-                try await self.catchUp(conn, to: seq - 1)
+                try await self.catchUp(conn, to: seq - 1, known: asked.map { ($0, status) })
                 let (value, changes) = try await body(conn, seq)
                 attempt.store(seq, ordering: .sequentiallyConsistent)
                 self.ledgerState.withLock { state in
