@@ -21,6 +21,31 @@ func holdShapes(_ ledger: CapacityLedger) -> [String] {
     }.sorted()
 }
 
+/// A small facility (8 cores and 8 GiB, at most 4 cores a job) and a request for 3 to 4 cores of it: what the
+/// overbooking tests book.
+enum SmallFacility {
+    static let facility = Facility.sample("c", limits: FacilityLimits(cores: 4, memory: 4), capacity: FacilityCapacity(cores: 8, memory: 8))
+    static let request = NormalisedRequest(
+        executable: ExecutableRequest(kind: .dockerContainer), cores: ResourceRange(min: 3, max: 4), memory: ResourceRange(min: 1, max: 2),
+        duration: ISODuration(seconds: 3_600))
+
+    /// `count` requests for it at once, sent to `stores` in turn; every offer they made.
+    static func bookAtOnce(_ count: Int, on stores: [any BrokerStore], now: Date) async throws -> [SessionRecord] {
+        try await withThrowingTaskGroup(of: [SessionRecord].self) { group in
+            for i in 0..<count {
+                let store = stores[i % stores.count]
+                group.addTask {
+                    guard case .created(_, let offers) = try await store.createOfferSet(
+                        idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
+                    else { return [] }
+                    return offers
+                }
+            }
+            return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
+        }
+    }
+}
+
 /// The most cores and memory the offers hold at any one instant (a sweep over their intervals; an offer ending when
 /// another starts does not overlap it).
 func peakBooked(_ offers: [SessionRecord]) -> (cores: Int, memory: Int) {
@@ -57,28 +82,13 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
     @Test(arguments: StoreKind.allCases, [24, 200])
     func concurrentBookingsNeverOverbook(kind: StoreKind, parallel: Int) async throws {
         let store = try await kind.make()
-        let facility = Facility.sample("c", limits: FacilityLimits(cores: 4, memory: 4), capacity: FacilityCapacity(cores: 8, memory: 8))
-        let request = NormalisedRequest(
-            executable: ExecutableRequest(kind: .dockerContainer), cores: ResourceRange(min: 3, max: 4), memory: ResourceRange(min: 1, max: 2),
-            duration: ISODuration(seconds: 3_600))
-        let now = self.now
-        let offers = try await withThrowingTaskGroup(of: [SessionRecord].self) { group in
-            for _ in 0..<parallel {
-                group.addTask {
-                    guard case .created(_, let offers) = try await store.createOfferSet(
-                        idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
-                    else { return [] }
-                    return offers
-                }
-            }
-            return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
-        }
+        let offers = try await SmallFacility.bookAtOnce(parallel, on: [store], now: now)
         #expect(offers.count >= 4)
         let peak = peakBooked(offers)
         #expect(peak.cores <= 8 && peak.memory <= 8)
         let held = await ledger(of: store)
         #expect(held.holds.count == offers.count)
-        #expect((held.calendar(facility.id)?.peakBooked(from: now, to: now.addingTimeInterval(86_400)).cores ?? 0) <= 8)
+        #expect((held.calendar(SmallFacility.facility.id)?.peakBooked(from: now, to: now.addingTimeInterval(86_400)).cores ?? 0) <= 8)
     }
 
     /// An offer past its expiry stops holding for the next plan though nothing recorded the expiry; an accepted one holds on.

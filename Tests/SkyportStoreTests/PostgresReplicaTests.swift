@@ -30,29 +30,13 @@ struct PostgresReplicaTests {
     /// Requests for one small facility at different replicas at once: never more booked than its capacity at any instant.
     @Test func bookingsAtDifferentReplicasNeverOverbook() async throws {
         let stores = try await replicas()
-        let facility = Facility.sample("c", limits: FacilityLimits(cores: 4, memory: 4), capacity: FacilityCapacity(cores: 8, memory: 8))
-        let request = NormalisedRequest(
-            executable: ExecutableRequest(kind: .dockerContainer), cores: ResourceRange(min: 3, max: 4), memory: ResourceRange(min: 1, max: 2),
-            duration: ISODuration(seconds: 3_600))
-        let now = self.now
-        let offers = try await withThrowingTaskGroup(of: [SessionRecord].self) { group in
-            for i in 0..<120 {
-                let store = stores[i % stores.count]
-                group.addTask {
-                    guard case .created(_, let offers) = try await store.createOfferSet(
-                        idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
-                    else { return [] }
-                    return offers
-                }
-            }
-            return try await group.reduce(into: [SessionRecord]()) { $0 += $1 }
-        }
+        let offers = try await SmallFacility.bookAtOnce(120, on: stores, now: now)
         #expect(offers.count >= 4)
         #expect(peakBooked(offers).cores <= 8)
         // Each replica's ledger, brought up to date by its next booking, holds what all of them booked.
         for store in stores {
             _ = try await store.createOfferSet(
-                idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: offerSetPlan("other", count: 0, cores: 1, start: now, now: now))
+                idempotencyKey: nil, requestDigest: nil, facilities: [SmallFacility.facility.id], now: now, plan: offerSetPlan("other", count: 0, cores: 1, start: now, now: now))
             #expect(Set(store.capacityLedger().holds.keys) == Set(offers.map(\.id)))
         }
     }
