@@ -9,6 +9,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The web interface's templates, stylesheet and script, compiled into the binary (`PackageResources.<name>`).
+let webResources: [Resource] = [
+    "layout", "ask", "offerset", "session", "mine", "facilities", "facility", "edit", "signin", "error",
+].map { .embedInCode("Web/Templates/\($0).mustache") } + [.embedInCode("Web/Static/skyport.css"), .embedInCode("Web/Static/skyport.js")]
+
 let package = Package(
     name: "skyport",
     platforms: [.macOS(.v15)],
@@ -29,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", exact: "4.7.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
         // Only the OTLP/HTTP exporter: the gRPC one would bring grpc-swift and its transports into every build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
@@ -96,8 +103,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
-            resources: [.embedInCode("openapi.yaml")],
+            resources: [.embedInCode("openapi.yaml")] + webResources,
             swiftSettings: swiftSettings
         ),
         // Background services (offer expiry, forwarding, tracking).

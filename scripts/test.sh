@@ -44,6 +44,10 @@ bash scripts/trace-check.sh .build/debug/skyport
 # overbooking, one winner among parallel accepts, every job forwarded once and ended after a SIGKILL, a rolling restart
 # without a failed request.
 bash scripts/replica-check.sh .build/debug/skyport
+# The web interface (specs/web-ui.md) in headless Chromium: the Ask page to a live notebook session on the stand-in
+# BinderHub, a TAP query on DaCHS, an operator's YAML edit; axe-core, the Nu HTML validator and a phone-width pass on
+# every page (scripts/ui_check.py).
+bash scripts/ui-check.sh .build/debug/skyport
 # The API contract, checked by a third party: schemathesis against the spec the broker serves (issue 18), in a
 # network namespace with loopback only. Bounded: 10 examples per operation and phase, seed 1.
 bash scripts/schemathesis-run.sh 10 1

@@ -123,6 +123,7 @@ public final class SkyportRuntime: Sendable {
             federation: federation, federationDeadline: config.federationDeadline, capabilities: capabilities, egress: config.egress,
             accounts: AccountBook(file: try config.quotasFile.map(Self.loadQuotas) ?? QuotaTable()), now: overrides.now ?? { Date() })
         broker.tokenExchange = tokenVerifier as? any TokenExchanging
+        broker.documents = Self.documentFetch(egress: egress, logger: logger)
         broker.maxWait = config.maxWait
         broker.telemetry = telemetry
         self.broker = broker
@@ -292,13 +293,19 @@ public final class SkyportRuntime: Sendable {
             settings.federation = config.binderFederation
             let probe = HealthProbe(egress: egress, logger: Logger(label: "skyport.health", factory: { [logger] _ in logger.handler }))
             let telemetry = brokerMetrics.telemetry
-            services.append(HealthService(store: store, board: health, settings: settings, logger: logger, turns: turns) { facility in
+            var service = HealthService(store: store, board: health, settings: settings, logger: logger, turns: turns) { facility in
                 let started = ContinuousClock.now
                 let result = await probe.probe(facility)
                 telemetry.record(.remoteCall(
                     facility: facility.id, operation: .health, outcome: result.healthy ? .ok : .error, seconds: (ContinuousClock.now - started).seconds))
                 return result
-            })
+            }
+            // Each change of verdict goes into the audit record: the facility page's health history.
+            service.onTransition = { [audit = self.broker.audit, logger] t in
+                let detail = t.to.status.rawValue + (t.to.reason.map { ": " + RemoteText.clip($0) } ?? "")
+                audit.record(.facilityHealth, target: "facility:" + t.facility.rawValue, by: "skyport:health", detail: detail, logger: logger)
+            }
+            services.append(service)
         }
         if config.registryPeriod > 0 {
             let harvester = registryHarvester()
@@ -443,6 +450,15 @@ public final class SkyportRuntime: Sendable {
             egress: egress, purpose: .vosi, timeout: .seconds(20), maxBodyBytes: 4 << 20, retry: RetryPolicy(maxAttempts: 2),
             logger: Logger(label: "skyport.capabilities", factory: { _ in logger.handler })))
         return { url in try await reader.capabilities(at: url) }
+    }
+
+    /// Reads a document a user names (a codemeta.json by URL, from the web page): through the egress gate, at most
+    /// 1 MiB, 15 s, one retry.
+    public static func documentFetch(egress: Egress, logger: Logger) -> DocumentFetch {
+        let http = RemoteHTTP(
+            egress: egress, purpose: .software, timeout: .seconds(15), maxBodyBytes: 1 << 20, retry: RetryPolicy(maxAttempts: 2),
+            logger: Logger(label: "skyport.documents", factory: { _ in logger.handler }))
+        return { url in try await http.get(url, accept: "application/json, application/ld+json;q=0.9, */*;q=0.1").body }
     }
 
     static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {

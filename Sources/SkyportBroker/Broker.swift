@@ -5,6 +5,8 @@ import SkyportCore
 /// GETs the VOSI capabilities document at a URL and reads its capabilities; throws when the service cannot be
 /// reached or answers with anything else (the composition root passes `VOSICapabilitiesClient.capabilities(at:)`).
 public typealias CapabilitiesFetch = @Sendable (URL) async throws -> [RegistryCapability]
+/// Reads a document a user names by URL (a codemeta.json), through the egress gate, bounded in size and time.
+public typealias DocumentFetch = @Sendable (URL) async throws -> Data
 
 /// Skyport's use cases and what they need, handed in once by the composition root. The HTTP routes, the UWS
 /// interface, the background services and the CLI call these; none of them talks to the store about a rule.
@@ -30,6 +32,8 @@ public struct Broker: Sendable {
     public var maxWait = Sessions.defaultMaxWait
     /// Reads a VOSI capabilities document (facility refresh); nil: refreshing is not configured.
     public var capabilities: CapabilitiesFetch?
+    /// Reads a document a user names by URL (the web page's codemeta URL); nil: the broker fetches none.
+    public var documents: DocumentFetch?
     /// Which URLs others write (facility endpoints, callbacks, repositories, registry sources) the broker will call:
     /// judged where they enter, and again, resolved, by the egress gate when they are called.
     public var egress: EgressPolicy

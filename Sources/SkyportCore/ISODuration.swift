@@ -94,7 +94,7 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
 /// Timestamps as the APIs write them: ISO-8601 in UTC with a `Z` (fractional seconds accepted on input).
 public enum Timestamp {
     /// The form `format` writes (`2026-11-28T15:55:26Z`), read without a formatter; nil for anything else.
-    static func parseCanonical(_ text: String) -> Date? {
+    public static func parseCanonical(_ text: String) -> Date? {
         let u = Array(text.utf8)
         guard u.count == 20, u[19] == 90, let seconds = civilSeconds(u) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(seconds))

@@ -16,6 +16,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// Which groups make a signed-in caller an operator or an admin.
     let roles: RoleMapping
     let now: @Sendable () -> Date
+    /// Opens the web pages' sign-in cookie; only `/ui` paths read it (the API takes the `Authorization` header alone).
+    var web: WebSecurity?
 
     /// Longest bearer token read: an operator's or an open-mode user's is at most 256 bytes; a JWT with many groups
     /// can be a few kilobytes.
@@ -23,13 +25,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.caller = try await caller(request.headers[.authorization])
-        if case .identity(let identity, _) = context.caller, let header = request.headers[.authorization] {
+        let header = request.headers[.authorization] ?? webBearer(request)
+        context.caller = try await caller(header)
+        if case .identity(let identity, _) = context.caller, let header {
             // Kept for the one use that needs it: carrying it to a facility that takes the user's own credentials.
             context.bearer = Bearer(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces), identity: identity)
         }
         if mode.requiresUser(request.uri.path) { try context.requireSignedIn() }
         return try await next(request, context)
+    }
+
+    /// A signed-in browser's token, as an `Authorization` value, on the web pages only.
+    func webBearer(_ request: Request) -> String? {
+        guard let web, request.uri.path == "/ui" || request.uri.path.hasPrefix("/ui/") else { return nil }
+        return web.bearerToken(request).map { "Bearer " + $0 }
     }
 
     func caller(_ header: String?) async throws -> Caller {

@@ -12,12 +12,13 @@ public enum SkyportRouter {
         router.add(middleware: RequestMiddleware())
         router.add(middleware: BodyLimitMiddleware(maxBytes: deps.maxBodyBytes))
         router.add(middleware: AuthenticationMiddleware(
-            operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, roles: deps.roles, now: deps.broker.now))
+            operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, roles: deps.roles, now: deps.broker.now,
+            web: deps.broker.sealer.map(WebSecurity.init)))
         if let limiter = deps.rateLimiter, !limiter.limit.isOff { router.add(middleware: RateLimitMiddleware(limiter: limiter)) }
         let controllers: [any Controller] = [
             SystemController(deps: deps), FacilityController(deps: deps), ExecutionController(deps: deps), AcceptsController(deps: deps),
             UWSController(deps: deps), VOSIController(deps: deps), RegistryController(deps: deps), AccountsController(deps: deps),
-        ]
+        ] + (deps.broker.sealer.map { [WebController(deps: deps, security: WebSecurity(sealer: $0))] } ?? [])
         var entries: [RouteTable<SkyportRequestContext>.Entry] = []
         for controller in controllers {
             let table = controller.endpoints

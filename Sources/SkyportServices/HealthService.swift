@@ -39,6 +39,8 @@ public struct HealthService: Service {
     /// Replicas sharing a store take turns: each facility is probed by one of them per period, which publishes what it
     /// found through the store; the others read it onto their boards.
     let turns: Turns
+    /// Told of every change of a facility's verdict (the composition root records it as the facility's health history).
+    public var onTransition: (@Sendable (HealthTransition) -> Void)?
 
     /// `probe` checks one facility (the composition root passes `HealthProbe.probe(_:)`).
     public init(
@@ -128,7 +130,10 @@ public struct HealthService: Service {
                 }
             }
             due[facility.id.key] = checked.addingTimeInterval(result.healthy ? jittered(settings.period) : Self.seconds(settings.failedPeriod))
-            if let transition { log(transition) }
+            if let transition {
+                log(transition)
+                onTransition?(transition)
+            }
         }
     }
 

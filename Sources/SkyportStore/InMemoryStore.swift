@@ -141,6 +141,24 @@ public actor InMemoryStore: BrokerStore {
 
     public func session(_ id: UUID) async throws -> SessionRecord? { sessions[id] }
 
+    public func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord] {
+        let mine = sessions.values.filter { $0.owner == owner && (phase == nil || $0.phase == phase) }
+        return Array(mine.sorted(by: Self.newestFirst).prefix(max(0, min(limit, Self.ownerSessionsCap))))
+    }
+
+    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+        let held = sessions.values.filter {
+            $0.facility.key == facility.key && SessionPhase.booking.contains($0.phase) && $0.end > from && $0.start < to
+        }
+        return Array(held.sorted { ($0.start, $0.id.uuidString) < ($1.start, $1.id.uuidString) }.prefix(max(0, limit)))
+    }
+
+    /// The order of `sessions(owner:phase:limit:)`, as the SQL stores give it: newest first, then by offer set and rank.
+    static func newestFirst(_ a: SessionRecord, _ b: SessionRecord) -> Bool {
+        if a.created != b.created { return a.created > b.created }
+        return (a.offerSet.uuidString, a.rank, a.id.uuidString) < (b.offerSet.uuidString, b.rank, b.id.uuidString)
+    }
+
     public func changePhase(
         of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {

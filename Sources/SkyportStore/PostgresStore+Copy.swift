@@ -13,7 +13,7 @@ extension PostgresStore {
         ("registry_source", ["url", "document"], "url"),
         ("offer_set", ["id", "created", "idempotency_key", "request_digest", "document", "expires"], "id"),
         ("session", ["id", "offer_set_id", "facility_key", "phase", "expires", "start", "end", "rank", "document", "needs_work", "lease_owner",
-                     "lease_until", "cores", "memory", "ended", "job", "accounts", "share"], "id"),
+                     "lease_until", "cores", "memory", "ended", "job", "accounts", "share", "owner", "created"], "id"),
         ("uws_job", ["id", "owner", "created", "destruction", "phase", "session_id", "document", "offer_set_id"], "id"),
         ("usage", ["session_id", "account", "cores", "started", "finished"], "session_id, account"),
         ("quota", ["account", "document", "modified", "by"], "account"),

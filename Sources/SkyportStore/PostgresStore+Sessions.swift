@@ -117,6 +117,7 @@ extension PostgresStore {
         var ids: [UUID] = [], sets: [UUID] = [], keys: [String] = [], phases: [String] = [], expires: [Double] = [], starts: [Double] = []
         var ends: [Double] = [], ranks: [Int] = [], docs: [String] = [], work: [Bool] = [], cores: [Int] = [], memory: [Int] = []
         var ended: [Double] = [], jobs: [Bool] = [], hasAccounts: [Bool] = [], accounts: [String] = [], hasShare: [Bool] = [], shares: [String] = []
+        var hasOwner: [Bool] = [], owners: [String] = [], created: [Double] = []
         for (i, s) in sessions.enumerated() {
             ids.append(s.id); sets.append(s.offerSet); keys.append(s.facility.key); phases.append(s.phase.rawValue)
             expires.append(s.expires.timeIntervalSince1970); starts.append(s.start.timeIntervalSince1970); ends.append(s.end.timeIntervalSince1970)
@@ -125,16 +126,19 @@ extension PostgresStore {
             jobs.append(s.becameJob)
             hasAccounts.append(s.accounts != nil); accounts.append(s.accounts?.joined(separator: "\n") ?? "")
             hasShare.append(s.share != nil); shares.append(s.share ?? "")
+            hasOwner.append(s.owner != nil); owners.append(s.owner ?? ""); created.append(s.created.timeIntervalSince1970)
         }
         try await conn.exec("""
             INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory,
-                ended, job, accounts, share, ledger_seq)
+                ended, job, accounts, share, owner, created, ledger_seq)
             SELECT id, set_id, key, phase, expires, start, "end", rank, doc, work, cores, memory, NULLIF(ended, 'NaN'::float8), job,
-                CASE WHEN has_accounts THEN accounts END, CASE WHEN has_share THEN share END, \(seq)
+                CASE WHEN has_accounts THEN accounts END, CASE WHEN has_share THEN share END, CASE WHEN has_owner THEN owner END, created, \(seq)
             FROM unnest(\(ids)::uuid[], \(sets)::uuid[], \(keys)::text[], \(phases)::text[], \(expires)::float8[], \(starts)::float8[],
                 \(ends)::float8[], \(ranks)::int8[], \(docs)::text[], \(work)::bool[], \(cores)::int8[], \(memory)::int8[], \(ended)::float8[],
-                \(jobs)::bool[], \(hasAccounts)::bool[], \(accounts)::text[], \(hasShare)::bool[], \(shares)::text[])
-                AS t(id, set_id, key, phase, expires, start, "end", rank, doc, work, cores, memory, ended, job, has_accounts, accounts, has_share, share)
+                \(jobs)::bool[], \(hasAccounts)::bool[], \(accounts)::text[], \(hasShare)::bool[], \(shares)::text[], \(hasOwner)::bool[],
+                \(owners)::text[], \(created)::float8[])
+                AS t(id, set_id, key, phase, expires, start, "end", rank, doc, work, cores, memory, ended, job, has_accounts, accounts, has_share, share,
+                    has_owner, owner, created)
             """)
     }
 
@@ -236,6 +240,33 @@ extension PostgresStore {
     public func session(_ id: UUID) async throws -> SessionRecord? {
         try await run { conn in try await conn.one("SELECT document FROM session WHERE id = \(id)", String.self) }
             .map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord] {
+        let limit = max(0, min(limit, Self.ownerSessionsCap))
+        return try await run { conn -> [String] in
+            // Read on the (owner, created) index; the phase, when given, filters along it.
+            if let phase {
+                return try await conn.all("""
+                    SELECT document FROM session WHERE owner = \(owner) AND phase = \(phase.rawValue)
+                    ORDER BY created DESC, offer_set_id, rank, id LIMIT \(limit)
+                    """, String.self)
+            }
+            return try await conn.all(
+                "SELECT document FROM session WHERE owner = \(owner) ORDER BY created DESC, offer_set_id, rank, id LIMIT \(limit)", String.self)
+        }.map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+        let (a, b, n) = (from.timeIntervalSince1970, to.timeIntervalSince1970, max(0, limit))
+        // On the partial index of live sessions (the booking phases).
+        return try await run { conn -> [String] in
+            try await conn.all("""
+                SELECT document FROM session WHERE facility_key = \(facility.key) AND "end" > \(a) AND start < \(b)
+                AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+                ORDER BY start, id LIMIT \(n)
+                """, String.self)
+        }.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
     public func changePhase(

@@ -241,6 +241,13 @@ public final class PostgresStore: BrokerStore, CataloguedFacilities {
                 document     text NOT NULL
             );
             """),
+        ("v3-add-session-owner", """
+            -- Whose a session is and when it was made, as columns: a user's own sessions, newest first.
+            ALTER TABLE session ADD COLUMN owner text;
+            ALTER TABLE session ADD COLUMN created float8;
+            UPDATE session SET owner = document::jsonb->>'owner', created = (document::jsonb->>'created')::float8;
+            CREATE INDEX session_owner_created ON session(owner, created DESC);
+            """),
     ]
 
     /// Creates the schema if needed and applies the migrations it lacks, holding an advisory lock meanwhile, so that

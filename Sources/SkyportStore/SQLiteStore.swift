@@ -207,6 +207,15 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 CREATE INDEX audit_time ON audit(time);
                 """)
         }
+        m.registerMigration("v9-add-session-owner") { db in
+            try db.execute(sql: """
+                -- Who made a session, and when (the web interface's "My work"): columns beside the document, backfilled.
+                ALTER TABLE session ADD COLUMN owner TEXT;
+                ALTER TABLE session ADD COLUMN created REAL;
+                UPDATE session SET owner = json_extract(document, '$.owner'), created = json_extract(document, '$.created');
+                CREATE INDEX session_owner_created ON session(owner, created);
+                """)
+        }
         return m
     }
 
@@ -472,14 +481,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // Cached: an offer set inserts many sessions (a federated one, one per remote offer) in one transaction.
         try db.cachedStatement(sql: """
                 INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, "end", rank, document, needs_work, cores, memory, ended, job,
-                    accounts, share)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    accounts, share, owner, created)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
                 s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
                 s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), ForwardingMachine.needsWork(s),
                 s.cores, s.memory, Retention.end(of: s)?.timeIntervalSince1970, s.becameJob,
-                s.accounts.map { $0.joined(separator: "\n") }, s.share,
+                s.accounts.map { $0.joined(separator: "\n") }, s.share, s.owner, s.created.timeIntervalSince1970,
             ])
     }
 
@@ -512,6 +521,30 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString])
         }
         return try doc.map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord] {
+        let limit = max(0, min(limit, Self.ownerSessionsCap))
+        let docs = try await writer.read { db in
+            try String.fetchAll(
+                db, sql: """
+                    SELECT document FROM session WHERE owner = ?1 AND (?2 IS NULL OR phase = ?2)
+                    ORDER BY created DESC, offer_set_id, rank, id LIMIT ?3
+                    """, arguments: [owner, phase?.rawValue, limit])
+        }
+        return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
+    }
+
+    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+        let booking = SessionPhase.booking.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        let docs = try await writer.read { db in
+            try String.fetchAll(
+                db, sql: """
+                    SELECT document FROM session WHERE facility_key = ? AND "end" > ? AND start < ? AND phase IN (\(booking))
+                    ORDER BY start, id LIMIT ?
+                    """, arguments: [facility.key, from.timeIntervalSince1970, to.timeIntervalSince1970, max(0, limit)])
+        }
+        return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
     public func changePhase(

@@ -313,6 +313,69 @@ extension OfferStoreContractTests {
     }
 }
 
+extension OfferStoreContractTests {
+    /// A user's own sessions ("My work"): only theirs, newest first (an offer set's by rank), in one phase (as stored)
+    /// when asked, at most the limit; written by every path that stores a session, and kept by phase changes.
+    @Test(arguments: StoreKind.allCases)
+    func ownersSessionsComeNewestFirstByPhaseUpToTheLimit(kind: StoreKind) async throws {
+        let store = try await kind.make()
+        func offers(_ owner: String?, count: Int, at t: Date) async throws -> [SessionRecord] {
+            let plan = Self.owned(owner, offerSetPlan("a", count: count, cores: 1, start: t, now: t))
+            guard case .created(_, let made) = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [], now: t, plan: plan)
+            else { throw StoreError.conflict("not created") }
+            return made
+        }
+        // Alice's: a finished job stored as another broker's offer two hours ago, three offers an hour ago (the middle one
+        // accepted, the others rejected with it), two offers now. Bob's half an hour ago; an anonymous caller's now.
+        let (oldest, t) = (now.addingTimeInterval(-7_200), now.addingTimeInterval(-3_600))
+        let shell = OfferSetRecord(
+            id: UUID(), created: oldest, expires: oldest.addingTimeInterval(300), request: NormalisedRequest(executable: ExecutableRequest(kind: .dockerContainer)),
+            owner: "alice")
+        var finished = SessionRecord.sample(facility: "b", phase: .completed, offerSet: shell.id, created: oldest)
+        finished.owner = "alice"
+        try await store.insertOffers([finished], of: shell)
+        let earlier = try await offers("alice", count: 3, at: t)
+        _ = try await store.changePhase(of: earlier[1].id, to: .accepted, now: t.addingTimeInterval(10))
+        let bobs = try await offers("bob", count: 2, at: now.addingTimeInterval(-1_800))
+        _ = try await offers(nil, count: 1, at: now)
+        let latest = try await offers("alice", count: 2, at: now)
+
+        func ids(_ owner: String, _ phase: SessionPhase? = nil, limit: Int = 100) async throws -> [UUID] {
+            try await store.sessions(owner: owner, phase: phase, limit: limit).map(\.id)
+        }
+        let all = latest.map(\.id) + earlier.map(\.id) + [finished.id]
+        #expect(try await ids("alice") == all)
+        #expect(try await ids("bob") == bobs.map(\.id))
+        #expect(try await ids("carol").isEmpty)
+        #expect(try await ids("alice", .rejected) == [earlier[0].id, earlier[2].id])
+        #expect(try await ids("alice", .completed) == [finished.id])
+        #expect(try await ids("alice", .running).isEmpty)
+        let accepted = try await store.sessions(owner: "alice", phase: .accepted, limit: 10)
+        #expect(accepted.map(\.id) == [earlier[1].id] && accepted.first?.owner == "alice")
+        #expect(try await ids("alice", limit: 3) == Array(all.prefix(3)))
+        #expect(try await ids("alice", limit: 0).isEmpty)
+        #expect(try await ids("alice", limit: 100_000) == all)
+        // OFFERED as stored until the sweep records the expiry.
+        #expect(try await ids("alice", .offered) == latest.map(\.id))
+        _ = try await store.expireOffers(now: now.addingTimeInterval(301))
+        #expect(try await ids("alice", .offered).isEmpty)
+        #expect(try await ids("alice", .expired) == latest.map(\.id))
+        #expect(try await ids("bob", .expired) == bobs.map(\.id))
+    }
+
+    /// `plan` with its offer set and sessions made by `owner`.
+    static func owned(
+        _ owner: String?, _ plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+    ) -> @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord]) {
+        { calendars in
+            var (set, sessions) = try plan(calendars)
+            set.owner = owner
+            for i in sessions.indices { sessions[i].owner = owner }
+            return (set, sessions)
+        }
+    }
+}
+
 extension OfferSetRecord {
     func withKey(_ key: String, _ digest: String) -> OfferSetRecord {
         var s = self
@@ -338,10 +401,10 @@ extension OfferSetRecord {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
         #expect(try store.writerJournalSizeLimit() == SQLiteStore.journalSizeLimit)
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit"])
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit"])
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner"])
     }
 
     @Test func aChangeMadeByAnotherConnectionIsSeenDespiteTheFacilityCache() async throws {

@@ -70,6 +70,8 @@ public enum AuditAction: String, Sendable, Hashable, Codable, CaseIterable {
     case facilityCreate = "facility-create"
     case facilityReplace = "facility-replace"
     case facilityDelete = "facility-delete"
+    /// A facility's health check changed its verdict (healthy ↔ unavailable): its health history.
+    case facilityHealth = "facility-health"
     case quotaSet = "quota-set"
     case quotaDelete = "quota-delete"
 }

@@ -27,6 +27,13 @@ public protocol OfferStore: Sendable {
     /// The offer set made for an idempotency key, with the digest of the body it came with.
     func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)?
     func session(_ id: UUID) async throws -> SessionRecord?
+    /// The sessions `owner` made (its offers, accepted or not), newest first (an offer set's by rank), at most `limit`
+    /// (and `ownerSessionsCap`); only those in `phase` when given (a phase as stored; OFFERED past its expiry is EXPIRED
+    /// to the caller, who applies `phase(at:)`).
+    /// The sessions that hold capacity on `facility` at some instant of `[from, to)` (a booking phase, as stored),
+    /// by start: what a facility's capacity picture shows. At most `limit`.
+    func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord]
+    func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord]
 
     /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its
     /// `OFFERED` siblings; accepting after expiry, or after a sibling was accepted, is refused.
@@ -43,6 +50,9 @@ public protocol OfferStore: Sendable {
 }
 
 extension OfferStore {
+    /// The most sessions `sessions(owner:phase:limit:)` returns, whatever the limit asked.
+    public static var ownerSessionsCap: Int { 500 }
+
     public func changePhase(of id: UUID, to target: SessionPhase, now: Date) async throws -> SessionRecord {
         try await changePhase(of: id, to: target, now: now, admit: nil)
     }

@@ -10,6 +10,8 @@ import NIOHTTP1
 /// What an outbound call is for: the label of the refusal counter and of the log lines.
 public enum EgressPurpose: String, Sendable, Hashable, CaseIterable {
     case uws, binderhub, jupyterhub, federation, vosi, registry, health, callback, git, identity
+    /// A document a user names for the broker to read (a codemeta.json given by URL on the web page).
+    case software
 }
 
 /// The HTTP enforcement point of the egress rule (`EgressPolicy`): every outbound HTTP call of the remote clients
