@@ -20,6 +20,7 @@ struct WebController: Controller {
         routes.post("/ui/ask") { request, context in try await page(request, context) { visit in try await ask(request, context, visit) } }
         routes.get("/ui/offersets/{uuid}") { request, context in
             try await page(request, context) { visit in
+                try visit.requireUser()
                 let (set, sessions) = try await deps.broker.sessions.offerSet(try ExecutionController.uuid(context), as: context.viewer)
                 let values = WebViews.offerSet(set, sessions, now: deps.now, audience: context.reasonAudience)
                 return WebRenderer.page("offerset", visit.values(values.merging(["title": "Offers", "nav-ask": true]) { a, _ in a }))
@@ -29,6 +30,7 @@ struct WebController: Controller {
             try await page(request, context) { visit in
                 let id = try ExecutionController.uuid(context)
                 let form = try await visit.form(request)
+                try visit.requireUser()
                 guard let word = form["phase"], let target = SessionPhase(rawValue: word.uppercased()) else {
                     throw APIError.badRequest("say which phase: ACCEPTED, REJECTED or CANCELLED", field: "phase")
                 }
@@ -39,6 +41,7 @@ struct WebController: Controller {
         }
         routes.get("/ui/sessions/{uuid}") { request, context in
             try await page(request, context) { visit in
+                try visit.requireUser()
                 let session = try await deps.broker.sessions.session(try ExecutionController.uuid(context), as: context.viewer)
                 let mine = visit.owns(session)
                 var values = WebViews.session(mine ? deps.broker.sessions.reveal(session) : session, now: deps.now, mine: mine)
@@ -71,6 +74,7 @@ struct WebController: Controller {
 
     func ask(_ request: Request, _ context: SkyportRequestContext, _ visit: WebVisit) async throws -> Response {
         let form = try await visit.form(request)
+        try visit.requireUser()
         let now = deps.now
         var kept: [String: Any] = ["title": "Where can I run this?", "nav-ask": true]
         for name in ["codemeta", "codemeta_url", "repository", "path", "ref", "tap_query", "basket", "items", "cores_min", "cores_max",
@@ -127,6 +131,7 @@ struct WebController: Controller {
     // MARK: My work
 
     func mine(_ request: Request, _ visit: WebVisit) async throws -> Response {
+        try visit.requireUser()
         var phase: SessionPhase?
         if let word = request.uri.queryParameters.get("phase"), !word.isEmpty {
             guard let p = SessionPhase(rawValue: word.uppercased()) else { throw APIError.badRequest("'\(word)' is not a session phase", field: "phase") }
@@ -224,6 +229,12 @@ struct WebVisit {
     func owns(_ session: SessionRecord) -> Bool { session.owner == owner }
 
     var operatorName: String? { try? context.operatorName() }
+
+    /// Where callers sign in (`SKYPORT_AUTH=oidc`), the scientist's pages need it as the API's routes do: 401, which
+    /// sends the browser to sign in.
+    func requireUser() throws {
+        if deps.auth == .oidc { try context.requireSignedIn() }
+    }
 
     var signedIn: String? {
         switch context.caller {

@@ -15,6 +15,7 @@ extension WebController {
 
     func events(_ request: Request, _ context: SkyportRequestContext) async throws -> Response {
         let id = try ExecutionController.uuid(context)
+        if deps.auth == .oidc { try context.requireSignedIn() }
         // Refused (404) as the page is, for a session the caller does not see.
         _ = try await deps.broker.sessions.session(id, as: context.viewer)
         let owner = context.owner ?? WebSecurity.browserID(request).map { "browser:" + $0 }
