@@ -1,0 +1,293 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+@testable import SkyportHTTP
+import SkyportCore
+import SkyportStore
+import Testing
+
+/// The web interface (`/ui`, specs/web-ui.md) through the live server, as a browser without JavaScript uses it: its
+/// cookies kept, its forms posted with the CSRF token the page carries. (The same pages in a real browser, with the
+/// live updates, accessibility and HTML checks: scripts/ui-check.sh.)
+@Suite struct WebUITests {
+    @Test func askShowsOffersAndReasonsThenAcceptingLeadsToTheSession() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, facilityJSON(id: "tap-one", name: "TAP one"))
+            try await Self.register(client, Self.notebookFacility("nb-one"), token: TestBroker.bobToken)
+            var browser = Browser(client)
+            // The first page sets the browser's cookie, HttpOnly, Secure, SameSite=Lax, for /ui only.
+            let ask = try await browser.get("/ui/")
+            #expect(ask.status == .ok)
+            let cookie = try #require(ask.headers[.setCookie])
+            #expect(cookie.hasPrefix("skyport_browser=") && cookie.contains("Path=/ui") && cookie.contains("HttpOnly")
+                && cookie.contains("Secure") && cookie.contains("SameSite=Lax"))
+            #expect(ask.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'self'") == true)
+            #expect(ask.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("unsafe-inline") == false)
+
+            let asked = try await browser.post("/ui/ask", ["tap_query": "SELECT TOP 1 * FROM ivoa.obscore", "cores_min": "1"], from: ask)
+            #expect(asked.status == .seeOther)
+            let offers = try await browser.get(try #require(asked.headers[.location]))
+            #expect(offers.text.contains(#"<li class="offer" data-facility="tap-one""#))
+            #expect(offers.text.contains(#"data-reason="kind-not-accepted""#))
+            #expect(offers.text.contains(#"<li class="rejected" data-facility="nb-one">"#))
+            #expect(offers.text.contains("Does not run this kind of software"))
+            #expect(offers.text.contains("tap-query: SELECT TOP 1 * FROM ivoa.obscore"))
+
+            let action = try #require(Browser.firstMatch(#"action="(/ui/sessions/[0-9a-f-]+/phase)""#, in: offers.text))
+            let accepted = try await browser.post(action, ["phase": "ACCEPTED"], from: offers)
+            #expect(accepted.status == .seeOther)
+            let session = try await browser.get(try #require(accepted.headers[.location]))
+            #expect(session.text.contains(#"<dd id="phase" aria-live="polite">ACCEPTED</dd>"#))
+            #expect(session.text.contains(#"data-events="/ui/sessions/"#))
+
+            // My work lists it for this browser, by phase; another browser sees nothing.
+            #expect(try await browser.get("/ui/mine").text.contains(#"<tr class="session" data-phase="ACCEPTED">"#))
+            #expect(try await browser.get("/ui/mine?phase=COMPLETED").text.contains(#"id="none""#))
+            var other = Browser(client)
+            #expect(try await other.get("/ui/mine").text.contains(#"id="none""#))
+            #expect(try await browser.get("/ui/mine?phase=SOON").status == .badRequest)
+        }
+    }
+
+    @Test func aFormWithoutThisBrowsersTokenOrFromAnotherSiteIsRefused() async throws {
+        try await TestBroker().run { client in
+            var browser = Browser(client)
+            let page = try await browser.get("/ui/")
+            var stranger = Browser(client)
+            let theirs = try await stranger.get("/ui/")
+            // No token, another browser's token, another site's page: 403, and nothing is asked.
+            #expect(try await browser.post("/ui/ask", ["tap_query": "SELECT 1"], csrf: "").status == .forbidden)
+            #expect(try await browser.post("/ui/ask", ["tap_query": "SELECT 1"], from: theirs).status == .forbidden)
+            let forged = try await browser.post("/ui/ask", ["tap_query": "SELECT 1"], from: page, headers: [.origin: "https://evil.example"])
+            #expect(forged.status == .forbidden)
+            #expect(forged.text.contains(#"data-code="csrf-mismatch""#))
+            #expect(try await browser.post("/ui/ask", ["tap_query": "SELECT 1"], from: page).status == .seeOther)
+        }
+    }
+
+    @Test func badInputIsShownBesideItsFieldWithWhatWasTyped() async throws {
+        try await TestBroker().run { client in
+            var browser = Browser(client)
+            let page = try await browser.get("/ui/")
+            let cases: [([String: String], String)] = [
+                ([:], "what"),
+                (["tap_query": "SELECT 1", "cores_min": "many"], "cores_min"),
+                (["codemeta": "{not json"], "codemeta"),
+                (["tap_query": "SELECT 1", "start": "tomorrow"], "start"),
+                (["tap_query": "SELECT 1", "basket": "[{"], "basket"),
+                (["tap_query": "SELECT 1", "repository": "https://example.org/r"], "tap_query"),
+                // A private address is refused where it enters, and never called.
+                (["codemeta_url": "http://10.0.0.1/codemeta.json"], "codemeta_url"),
+            ]
+            for (fields, field) in cases {
+                let answer = try await browser.post("/ui/ask", fields, from: page)
+                #expect(answer.status == .badRequest, "\(fields)")
+                #expect(answer.text.contains(#"<li data-field="\#(field)">"#), "\(fields): \(answer.text.prefix(3000))")
+            }
+            // What the form gets right but the request cannot be (more cores at least than at most) is answered as the
+            // API answers it: an offer set with no offers, saying why.
+            let refused = try await browser.post("/ui/ask", ["tap_query": "SELECT 1", "cores_min": "8", "cores_max": "2"], from: page)
+            #expect(refused.status == .seeOther)
+            let none = try await browser.get(try #require(refused.headers[.location]))
+            #expect(none.text.contains(#"id="no-offers""#))
+            #expect(none.text.contains("min 8 is greater than max 2"), "\(none.text)")
+            let kept = try await browser.post("/ui/ask", ["tap_query": "SELECT <b>", "cores_min": "many"], from: page)
+            #expect(kept.text.contains("SELECT &lt;b&gt;</textarea>"))
+        }
+    }
+
+    @Test func anUploadedCodemetaFileIsWhatRuns() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, Self.notebookFacility("nb-two"))
+            var browser = Browser(client)
+            let page = try await browser.get("/ui/")
+            let codemeta = #"{"@type": "SoftwareSourceCode", "name": "galaxy-fit", "codeRepository": "https://github.com/example/galaxy-fit", "keywords": ["jupyter-notebook"]}"#
+            let boundary = "skyport-test-boundary"
+            var body = ""
+            for (name, value) in [("csrf", try #require(Browser.csrf(in: page.text))), ("codemeta", ""), ("memory_min", "2")] {
+                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+            }
+            body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"codemeta_file\"; filename=\"codemeta.json\"\r\n"
+                + "Content-Type: application/json\r\n\r\n\(codemeta)\r\n--\(boundary)--\r\n"
+            let asked = try await browser.send(
+                .post, "/ui/ask", body: body, headers: [.contentType: "multipart/form-data; boundary=\(boundary)"])
+            #expect(asked.status == .seeOther, "\(asked.text.prefix(2000))")
+            let offers = try await browser.get(try #require(asked.headers[.location]))
+            #expect(offers.text.contains(#"data-facility="nb-two""#))
+            #expect(offers.text.contains("galaxy-fit"))
+            #expect(offers.text.contains("memory ≥ 2 GiB"))
+        }
+    }
+
+    @Test func anOperatorEditsTheirFacilityAndSeesErrorsBesideTheFields() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, facilityJSON(id: "tap-edit", name: "Before"))
+            var browser = Browser(client)
+            // Not signed in: the edit page sends the browser to sign in.
+            let anonymous = try await browser.get("/ui/facilities/tap-edit/edit")
+            #expect(anonymous.status == .seeOther)
+            #expect(anonymous.headers[.location]?.hasPrefix("/ui/signin?next=") == true)
+            let signin = try await browser.get("/ui/signin")
+            #expect(try await browser.post("/ui/signin", ["token": "skp_nobody"], from: signin).status == .unauthorized)
+            let signed = try await browser.post("/ui/signin", ["token": TestBroker.aliceToken, "next": "/ui/facilities/tap-edit"], from: signin)
+            #expect(signed.status == .seeOther)
+            #expect(signed.headers[.location] == "/ui/facilities/tap-edit")
+            #expect(signed.headers[.setCookie]?.hasPrefix("skyport_auth=") == true)
+            // The API never takes the cookie for a token.
+            #expect(try await browser.send(.delete, "/facilities/tap-edit").status == .unauthorized)
+
+            let facility = try await browser.get("/ui/facilities/tap-edit")
+            #expect(facility.text.contains(#"<a id="edit" href="/ui/facilities/tap-edit/edit">"#))
+            #expect(facility.text.contains(#"<svg id="capacity""#))
+            let edit = try await browser.get("/ui/facilities/tap-edit/edit")
+            let yaml = try #require(Browser.firstMatch(#"(?s)<textarea id="facility-yaml"[^>]*>(.*?)</textarea>"#, in: edit.text))
+                .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
+            #expect(yaml.contains("name: Before"))
+
+            let broken = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": yaml.replacingOccurrences(of: "limits:", with: "limits:\n  cores: -3\nx_limits:")], from: edit)
+            #expect(broken.status == .badRequest)
+            #expect(broken.text.contains(#"<li data-field="limits.cores">"#), "\(broken.text.suffix(2500))")
+            #expect(broken.text.contains("cores: -3"))
+            let notYAML = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": "name: [unclosed"], from: edit)
+            #expect(notYAML.text.contains(#"<li data-field="yaml">"#))
+
+            let saved = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": yaml.replacingOccurrences(of: "name: Before", with: "name: After")], from: edit)
+            #expect(saved.status == .seeOther)
+            #expect(try await browser.get("/ui/facilities/tap-edit").text.contains("<h1>After</h1>"))
+
+            // Draining, then bob (another operator) may not.
+            #expect(try await browser.post("/ui/facilities/tap-edit/status", ["status": "draining"], from: facility).status == .seeOther)
+            #expect(try await client.send(.get, "/facilities/tap-edit").json()["status"] as? String == "draining")
+            var bob = Browser(client)
+            let bobSignin = try await bob.get("/ui/signin")
+            _ = try await bob.post("/ui/signin", ["token": TestBroker.bobToken], from: bobSignin)
+            #expect(try await bob.get("/ui/facilities/tap-edit/edit").status == .forbidden)
+            #expect(!(try await bob.get("/ui/facilities/tap-edit").text.contains(#"id="edit""#)))
+        }
+    }
+
+    @Test func theCatalogueFiltersAndPagesAThousandFacilitiesUnder100KB() async throws {
+        let store = InMemoryStore()
+        let now = Date()
+        for i in 0..<1000 {
+            let kinds: [ExecutableKind] = i % 3 == 0 ? [.jupyterNotebook] : [.tapQuery]
+            try await store.insertFacility(Facility(
+                id: FacilityID(String(format: "site-%04d", i)), name: "Site \(i) <Observatory>", description: "A facility",
+                status: i % 10 == 0 ? .draining : .active, endpoints: [Endpoint(kind: .uws, url: "https://site\(i).example.org/tap/async")],
+                accepts: kinds, capacity: FacilityCapacity(cores: 64), owner: "alice", created: now, modified: now))
+        }
+        try await TestBroker(store: store).run { client in
+            var browser = Browser(client)
+            let first = try await browser.get("/ui/facilities")
+            #expect(first.body.readableBytes < 100_000)
+            #expect(first.text.components(separatedBy: #"<tr class="facility""#).count - 1 == 50)
+            #expect(first.text.contains("1000 of 1000 facilities; page 1 of 20."))
+            #expect(first.text.contains("Site 0 &lt;Observatory&gt;"))
+            let filtered = try await browser.get("/ui/facilities?kind=jupyter-notebook&status=draining&page=2")
+            // Every 30th is a draining notebook facility: 34, on one page.
+            #expect(filtered.text.contains("34 of 1000 facilities; page 1 of 1."))
+            #expect(try await browser.get("/ui/facilities?q=site-0999").text.contains(#"data-facility="site-0999""#))
+            #expect(try await browser.get("/ui/facilities?status=sleeping").status == .badRequest)
+            let page = try await browser.get("/ui/facilities/site-0042")
+            #expect(page.body.readableBytes < 100_000)
+            #expect(page.text.contains("capacity 64 cores"))
+        }
+    }
+
+    @Test func aFacilityPageShowsWhatHoldsItAndItsHealthHistory() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, facilityJSON(id: "tap-held"))
+            _ = try await client.send(.post, "/requests", json: #"{"executable": {"kind": "tap-query", "query": "SELECT 1"}, "compute": {"cores": {"min": 3}}}"#)
+            var browser = Browser(client)
+            let anonymous = try await browser.get("/ui/facilities/tap-held")
+            #expect(anonymous.text.contains("<td>OFFERED</td>"))
+            #expect(anonymous.text.contains("at most 3 of 16"))
+            // Only operators are shown the sessions' links (a session's UUID is all it takes to act on it in open mode).
+            #expect(!anonymous.text.contains(#"<a href="/ui/sessions/"#))
+            let signin = try await browser.get("/ui/signin")
+            _ = try await browser.post("/ui/signin", ["token": TestBroker.aliceToken], from: signin)
+            #expect(try await browser.get("/ui/facilities/tap-held").text.contains(#"<a href="/ui/sessions/"#))
+            let svg = try await browser.get("/ui/facilities/tap-held/capacity.svg?hours=12")
+            #expect(svg.headers[.contentType] == "image/svg+xml")
+            #expect(svg.text.hasPrefix("<svg id=\"capacity\""))
+            #expect(try await browser.get("/ui/facilities/tap-held/capacity.svg?hours=9999").status == .badRequest)
+        }
+    }
+
+    @Test func theCapacityPictureStepsWithTheBookings() throws {
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let id = FacilityID("f")
+        let picture = CapacityPicture(
+            capacity: 8,
+            holds: [
+                Booking(facility: id, cores: 2, memory: 1, start: t0.addingTimeInterval(-600), end: t0.addingTimeInterval(3600)),
+                Booking(facility: id, cores: 4, memory: 1, start: t0.addingTimeInterval(1800), end: t0.addingTimeInterval(7200)),
+            ],
+            from: t0, to: t0.addingTimeInterval(4 * 3600))
+        #expect(picture.steps.map(\.cores) == [2, 6, 4, 0])
+        #expect(picture.peak == 6)
+        let svg = picture.svg(title: "Capacity of <f>")
+        #expect(svg.contains("<title id=\"capacity-title\">Capacity of &lt;f&gt;</title>"))
+        #expect(svg.contains("at most 6 of 8; 2 session(s) hold capacity; 6 free now."))
+        #expect(svg == picture.svg(title: "Capacity of <f>"))
+    }
+
+    static func register(_ client: any TestClientProtocol, _ json: String, token: String = TestBroker.aliceToken) async throws {
+        let created = try await client.send(.post, "/facilities", json: json, token: token)
+        #expect(created.status == .created, "\(created.text)")
+    }
+
+    static func notebookFacility(_ id: String) -> String {
+        #"{"id": "\#(id)", "name": "Notebooks \#(id)", "endpoints": [{"kind": "binderhub", "url": "http://127.0.0.1:9/"}], "accepts": ["jupyter-notebook"]}"#
+    }
+}
+
+/// A browser without JavaScript: keeps the cookies the pages set and posts forms with their CSRF token.
+struct Browser {
+    let client: any TestClientProtocol
+    var cookies: [String: String] = [:]
+
+    init(_ client: any TestClientProtocol) { self.client = client }
+
+    mutating func get(_ path: String) async throws -> TestResponse { try await send(.get, path) }
+
+    /// Posts `fields` as a form, with the CSRF token of `page` (or `csrf`).
+    mutating func post(
+        _ path: String, _ fields: [String: String], from page: TestResponse? = nil, csrf: String? = nil, headers: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var all = fields
+        all["csrf"] = csrf ?? page.flatMap { Self.csrf(in: $0.text) } ?? ""
+        let body = all.map { name, value in "\(Self.encode(name))=\(Self.encode(value))" }.joined(separator: "&")
+        var h = headers
+        h[.contentType] = "application/x-www-form-urlencoded"
+        return try await send(.post, path, body: body, headers: h)
+    }
+
+    mutating func send(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, headers: HTTPFields = [:]) async throws -> TestResponse {
+        var h = headers
+        if !cookies.isEmpty { h[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        let response = try await client.execute(uri: path, method: method, headers: h, body: body.map { ByteBuffer(string: $0) })
+        for header in response.headers[values: .setCookie] {
+            let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            if header.contains("Max-Age=0") { cookies[String(pair[0])] = nil } else { cookies[String(pair[0])] = String(pair[1]) }
+        }
+        return response
+    }
+
+    static func csrf(in html: String) -> String? {
+        firstMatch(#"name="csrf" value="([^"]+)""#, in: html).map { $0.replacingOccurrences(of: "&amp;", with: "&") }
+    }
+
+    static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let range = Range(match.range(at: 1), in: text) else { return nil }
+        return String(text[range])
+    }
+
+    static func encode(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? s
+    }
+}
