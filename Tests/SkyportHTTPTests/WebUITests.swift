@@ -215,6 +215,44 @@ import Testing
         }
     }
 
+    @Test func aSessionsLiveUpdatesFollowItToItsEnd() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, facilityJSON(id: "tap-live"))
+            func offer() async throws -> String {
+                let set = try await client.send(.post, "/requests", json: #"{"executable": {"kind": "tap-query", "query": "SELECT 1"}}"#).json()
+                let meta = try #require((set["offers"] as? [[String: Any]])?.first?["meta"] as? [String: Any])
+                return try #require(meta["uuid"] as? String)
+            }
+            let reject = #"{"kind": "uri:enum-value-update", "path": "phase", "value": "REJECTED"}"#
+            func events(_ id: String) async throws -> [String] {
+                let stream = try await client.send(.get, "/ui/sessions/\(id)/events")
+                #expect(stream.headers[.contentType] == "text/event-stream")
+                return stream.text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
+            }
+            // An ended session: one event, its last phase, and the stream ends.
+            let ended = try await offer()
+            _ = try await client.send(.post, "/sessions/\(ended)", json: reject)
+            let once = try await events(ended)
+            #expect(once.count == 1)
+            #expect(once.last?.contains(#""phase":"REJECTED""#) == true && once.last?.contains(#""final":true"#) == true)
+            // A session that ends while it is followed: the stream ends with the change, whenever it comes.
+            let live = try await offer()
+            let followed = try await withThrowingTaskGroup(of: [String]?.self) { group in
+                group.addTask { try await events(live) }
+                group.addTask {
+                    _ = try await client.send(.post, "/sessions/\(live)", json: reject)
+                    return nil
+                }
+                var found: [String] = []
+                for try await result in group { if let result { found = result } }
+                return found
+            }
+            #expect(followed.last?.contains(#""phase":"REJECTED""#) == true)
+            #expect(followed.allSatisfy { $0.contains(#""phase":"OFFERED""#) || $0.contains(#""phase":"REJECTED""#) })
+            #expect(try await client.send(.get, "/ui/sessions/\(UUID().uuidString)/events").status == .notFound)
+        }
+    }
+
     @Test func theCapacityPictureStepsWithTheBookings() throws {
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let id = FacilityID("f")

@@ -257,6 +257,8 @@ struct WebVisit {
         // `has-<list>`: whether a list has members (a template shows a list's heading and frame only then).
         for (key, value) in page {
             if let list = value as? [Any] { values["has-" + key] = !list.isEmpty }
+            // A Mustache section shows for any string, the empty one too: an empty value is no value.
+            if let text = value as? String, text.isEmpty { values[key] = nil }
         }
         values["csrf"] = security.csrfToken(browser: browser)
         if let signedIn { values["signedIn"] = signedIn }

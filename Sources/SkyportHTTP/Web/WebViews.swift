@@ -89,6 +89,10 @@ enum WebViews {
         }
     }
 
+    /// The facilities a reason group names on the page; the rest are counted (a request thousands of facilities cannot
+    /// take keeps its page small; every reason is in the API's offer set).
+    static let shownPerGroup = 25
+
     /// Rejections grouped by their first reason, the largest group first.
     static func rejectionGroups(_ rejections: [MatchRejection], audience: ReasonAudience) -> [[String: Any]] {
         var groups: [MatchReasonCode: [MatchRejection]] = [:]
@@ -97,11 +101,11 @@ enum WebViews {
             groups[first.code, default: []].append(r)
         }
         return groups.sorted { ($0.value.count, $1.key.rawValue) > ($1.value.count, $0.key.rawValue) }.map { code, members in
-            [
+            var group: [String: Any] = [
                 "code": code.rawValue,
                 "title": reasonTitle(code),
                 "count": members.count,
-                "facilities": members.map { r in
+                "facilities": members.prefix(shownPerGroup).map { r in
                     [
                         "facility": r.facility.rawValue,
                         "facilityPath": facilityPath(r.facility),
@@ -109,6 +113,9 @@ enum WebViews {
                     ]
                 },
             ]
+            // A section shows for any number, 0 too: set only when some are left out.
+            if members.count > shownPerGroup { group["more"] = members.count - shownPerGroup }
+            return group
         }
     }
 
