@@ -349,7 +349,7 @@ def operator_flow(browser, checks, args):
     token.send_keys(args.operator_token)
     browser.click_and_load(browser.one("#signin"))
     cookies = [c["name"] for c in browser.driver.get_cookies()]
-    checks.expect("skyport_auth" in cookies, "operator: signed in with the token (skyport_auth cookie set)",
+    checks.expect("__Host-skyport_auth" in cookies, "operator: signed in with the token (__Host-skyport_auth cookie set)",
                   f"cookies {cookies} at {browser.driver.current_url}, errors shown: {browser.errors_shown()}")
     encoded = quote(args.facility, safe="")
     browser.get("/ui/facilities")

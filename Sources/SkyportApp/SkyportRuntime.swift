@@ -302,6 +302,8 @@ public final class SkyportRuntime: Sendable {
             }
             // Each change of verdict goes into the audit record: the facility page's health history.
             service.onTransition = { [audit = self.broker.audit, logger] t in
+                // A first check that finds a facility healthy changes nothing anyone saw (each start checks them all).
+                if t.from == nil, t.to.status == .healthy { return }
                 let detail = t.to.status.rawValue + (t.to.reason.map { ": " + RemoteText.clip($0) } ?? "")
                 audit.record(.facilityHealth, target: "facility:" + t.facility.rawValue, by: "skyport:health", detail: detail, logger: logger)
             }
@@ -453,12 +455,23 @@ public final class SkyportRuntime: Sendable {
     }
 
     /// Reads a document a user names (a codemeta.json by URL, from the web page): through the egress gate, at most
-    /// 1 MiB, 15 s, one retry.
+    /// 1 MiB, 15 s, one retry; up to 3 redirects, each destination judged by the gate again.
     public static func documentFetch(egress: Egress, logger: Logger) -> DocumentFetch {
         let http = RemoteHTTP(
             egress: egress, purpose: .software, timeout: .seconds(15), maxBodyBytes: 1 << 20, retry: RetryPolicy(maxAttempts: 2),
             logger: Logger(label: "skyport.documents", factory: { _ in logger.handler }))
-        return { url in try await http.get(url, accept: "application/json, application/ld+json;q=0.9, */*;q=0.1").body }
+        return { url in
+            var next = url
+            for _ in 0...3 {
+                let answer = try await http.get(next, accept: "application/json, application/ld+json;q=0.9, */*;q=0.1")
+                if (200..<300).contains(answer.status) { return answer.body }
+                guard (300..<400).contains(answer.status), let location = answer.location else {
+                    throw FieldError("codemeta_url", "the server answered \(answer.status), not the document")
+                }
+                next = location
+            }
+            throw FieldError("codemeta_url", "more than 3 redirects")
+        }
     }
 
     static func binderSettings(_ config: SkyportConfiguration) -> BinderExecutor.Settings {

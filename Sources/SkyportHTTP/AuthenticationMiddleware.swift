@@ -38,7 +38,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// A signed-in browser's token, as an `Authorization` value, on the web pages only.
     func webBearer(_ request: Request) -> String? {
         guard let web, request.uri.path == "/ui" || request.uri.path.hasPrefix("/ui/") else { return nil }
-        return web.bearerToken(request).map { "Bearer " + $0 }
+        return web.bearerToken(request, now: now()).map { "Bearer " + $0 }
     }
 
     func caller(_ header: String?) async throws -> Caller {

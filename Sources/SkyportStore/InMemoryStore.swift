@@ -149,6 +149,7 @@ public actor InMemoryStore: BrokerStore {
     public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
         let held = sessions.values.filter {
             $0.facility.key == facility.key && SessionPhase.booking.contains($0.phase) && $0.end > from && $0.start < to
+                && ($0.phase != .offered || $0.expires > from)
         }
         return Array(held.sorted { ($0.start, $0.id.uuidString) < ($1.start, $1.id.uuidString) }.prefix(max(0, limit)))
     }

@@ -264,6 +264,7 @@ extension PostgresStore {
             try await conn.all("""
                 SELECT document FROM session WHERE facility_key = \(facility.key) AND "end" > \(a) AND start < \(b)
                 AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+                AND (phase <> 'OFFERED' OR expires > \(a))
                 ORDER BY start, id LIMIT \(n)
                 """, String.self)
         }.map { try StoreCoding.decode(SessionRecord.self, $0) }

@@ -536,12 +536,15 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
-        let booking = SessionPhase.booking.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it; an offer past its
+        // expiry holds nothing, swept or not.
         let docs = try await writer.read { db in
             try String.fetchAll(
                 db, sql: """
-                    SELECT document FROM session WHERE facility_key = ? AND "end" > ? AND start < ? AND phase IN (\(booking))
-                    ORDER BY start, id LIMIT ?
+                    SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3
+                    AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+                    AND (phase <> 'OFFERED' OR expires > ?2)
+                    ORDER BY start, id LIMIT ?4
                     """, arguments: [facility.key, from.timeIntervalSince1970, to.timeIntervalSince1970, max(0, limit)])
         }
         return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }

@@ -1,9 +1,11 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 @testable import SkyportHTTP
 import SkyportCore
+import SkyportRemotes
 import SkyportStore
 import Testing
 
@@ -16,11 +18,15 @@ import Testing
             try await Self.register(client, facilityJSON(id: "tap-one", name: "TAP one"))
             try await Self.register(client, Self.notebookFacility("nb-one"), token: TestBroker.bobToken)
             var browser = Browser(client)
-            // The first page sets the browser's cookie, HttpOnly, Secure, SameSite=Lax, for /ui only.
-            let ask = try await browser.get("/ui/")
+            // A browser opening the broker's address lands on the Ask page.
+            let root = try await client.send(.get, "/", headers: [.accept: "text/html,application/xhtml+xml"])
+            #expect(root.status == .seeOther && root.headers[.location] == "/ui/")
+            #expect(try await client.send(.get, "/").status == .notFound)
+            // The first page sets the browser's cookie: HttpOnly, Secure, SameSite=Lax, and __Host- (no other host sets it).
+            let ask = try await browser.get("/ui")
             #expect(ask.status == .ok)
             let cookie = try #require(ask.headers[.setCookie])
-            #expect(cookie.hasPrefix("skyport_browser=") && cookie.contains("Path=/ui") && cookie.contains("HttpOnly")
+            #expect(cookie.hasPrefix("__Host-skyport_browser=") && cookie.contains("Path=/;") && cookie.contains("HttpOnly")
                 && cookie.contains("Secure") && cookie.contains("SameSite=Lax"))
             #expect(ask.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("script-src 'self'") == true)
             #expect(ask.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("unsafe-inline") == false)
@@ -133,9 +139,21 @@ import Testing
             let signed = try await browser.post("/ui/signin", ["token": TestBroker.aliceToken, "next": "/ui/facilities/tap-edit"], from: signin)
             #expect(signed.status == .seeOther)
             #expect(signed.headers[.location] == "/ui/facilities/tap-edit")
-            #expect(signed.headers[.setCookie]?.hasPrefix("skyport_auth=") == true)
-            // The API never takes the cookie for a token.
+            #expect(signed.headers[.setCookie]?.hasPrefix("__Host-skyport_auth=") == true)
+            // The API never takes the cookie for a token; the cookie is this browser's only, and only for eight hours.
             #expect(try await browser.send(.delete, "/facilities/tap-edit").status == .unauthorized)
+            var thief = Browser(client)
+            _ = try await thief.get("/ui/")
+            thief.cookies[WebSecurity.authCookie] = browser.cookies[WebSecurity.authCookie]
+            #expect(try await thief.get("/ui/facilities/tap-edit/edit").status == .seeOther)
+            let security = WebSecurity(sealer: SecretBox.ephemeral())
+            let old = try #require(try security.authCookieValue(token: "t", browser: String(repeating: "a", count: 32), now: Date(timeIntervalSinceNow: -9 * 3600)))
+            let request = Request(
+                head: HTTPRequest(method: .get, scheme: "http", authority: "h", path: "/ui/", headerFields: [
+                    .cookie: "\(WebSecurity.browserCookie)=\(String(repeating: "a", count: 32)); \(WebSecurity.authCookie)=\(old)",
+                ]), body: .init(buffer: ByteBuffer()))
+            #expect(security.bearerToken(request, now: Date()) == nil)
+            #expect(security.bearerToken(request, now: Date(timeIntervalSinceNow: -8 * 3600)) == "t")
 
             let facility = try await browser.get("/ui/facilities/tap-edit")
             #expect(facility.text.contains(#"<a id="edit" href="/ui/facilities/tap-edit/edit">"#))
@@ -201,13 +219,14 @@ import Testing
             _ = try await client.send(.post, "/requests", json: #"{"executable": {"kind": "tap-query", "query": "SELECT 1"}, "compute": {"cores": {"min": 3}}}"#)
             var browser = Browser(client)
             let anonymous = try await browser.get("/ui/facilities/tap-held")
-            #expect(anonymous.text.contains("<td>OFFERED</td>"))
+            #expect(anonymous.text.contains("2 session(s) hold capacity here in this window (operators see them one by one)."))
             #expect(anonymous.text.contains("at most 3 of 16"))
-            // Only operators are shown the sessions' links (a session's UUID is all it takes to act on it in open mode).
-            #expect(!anonymous.text.contains(#"<a href="/ui/sessions/"#))
+            // Only operators are shown the sessions one by one, with their links (a session's UUID is all it takes to
+            // act on it in open mode).
+            #expect(!anonymous.text.contains("<td>OFFERED</td>") && !anonymous.text.contains(#"<a href="/ui/sessions/"#))
             let signin = try await browser.get("/ui/signin")
             _ = try await browser.post("/ui/signin", ["token": TestBroker.aliceToken], from: signin)
-            #expect(try await browser.get("/ui/facilities/tap-held").text.contains(#"<a href="/ui/sessions/"#))
+            #expect(try await browser.get("/ui/facilities/tap-held").text.contains(#"<td><a href="/ui/sessions/"#))
             let svg = try await browser.get("/ui/facilities/tap-held/capacity.svg?hours=12")
             #expect(svg.headers[.contentType] == "image/svg+xml")
             #expect(svg.text.hasPrefix("<svg id=\"capacity\""))
@@ -216,7 +235,8 @@ import Testing
     }
 
     @Test func aSessionsLiveUpdatesFollowItToItsEnd() async throws {
-        try await TestBroker().run { client in
+        let broker = try await TestBroker()
+        try await broker.run { client in
             try await Self.register(client, facilityJSON(id: "tap-live"))
             func offer() async throws -> String {
                 let set = try await client.send(.post, "/requests", json: #"{"executable": {"kind": "tap-query", "query": "SELECT 1"}}"#).json()
@@ -235,12 +255,13 @@ import Testing
             let once = try await events(ended)
             #expect(once.count == 1)
             #expect(once.last?.contains(#""phase":"REJECTED""#) == true && once.last?.contains(#""final":true"#) == true)
-            // A session that ends while it is followed: the stream ends with the change, whenever it comes.
+            // A session that ends while it is followed: the stream ends with the change, whenever it comes. (The change
+            // is made in the store the broker uses: the test client sends one request at a time.)
             let live = try await offer()
             let followed = try await withThrowingTaskGroup(of: [String]?.self) { group in
                 group.addTask { try await events(live) }
                 group.addTask {
-                    _ = try await client.send(.post, "/sessions/\(live)", json: reject)
+                    _ = try await broker.store.changePhase(of: try #require(UUID(uuidString: live)), to: .rejected, now: Date(), admit: nil)
                     return nil
                 }
                 var found: [String] = []

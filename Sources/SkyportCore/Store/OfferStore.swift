@@ -30,8 +30,9 @@ public protocol OfferStore: Sendable {
     /// The sessions `owner` made (its offers, accepted or not), newest first (an offer set's by rank), at most `limit`
     /// (and `ownerSessionsCap`); only those in `phase` when given (a phase as stored; OFFERED past its expiry is EXPIRED
     /// to the caller, who applies `phase(at:)`).
-    /// The sessions that hold capacity on `facility` at some instant of `[from, to)` (a booking phase, as stored),
-    /// by start: what a facility's capacity picture shows. At most `limit`.
+    /// The sessions that hold capacity on `facility` at some instant of `[from, to)` (a booking phase, as stored; an
+    /// offer only until its expiry, compared with `from`), by start: what a facility's capacity picture shows. At
+    /// most `limit`.
     func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord]
     func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord]
 

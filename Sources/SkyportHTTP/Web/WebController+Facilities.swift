@@ -7,6 +7,8 @@ import SkyportCore
 /// draining, disabling and refreshing.
 extension WebController {
     static let pageSize = 50
+    /// The most sessions a capacity picture is drawn from (its title says so when there are more).
+    static let maxHolds = 5_000
 
     func registerFacilityPages(on routes: RouteCollection<SkyportRequestContext>) {
         routes.get("/ui/facilities") { request, context in try await page(request, context) { visit in try await catalogue(request, visit) } }
@@ -67,7 +69,7 @@ extension WebController {
             try await page(request, context) { visit in
                 let id = try FacilityController.pathID(context)
                 _ = try await visit.form(request)
-                guard let name = visit.operatorName else { throw APIError.unauthorized }
+                let name = try visit.context.operatorName()
                 let refreshed = try await deps.broker.facilities.refresh(id, by: name, logger: context.logger)
                 return WebRenderer.redirect(WebViews.facilityPath(refreshed.id) + "?refreshed=1")
             }
@@ -156,14 +158,14 @@ extension WebController {
             "created": Timestamp.format(facility.created), "modified": Timestamp.format(facility.modified),
             "svg": picture.svg, "hours": hours,
             "hourChoices": [12, 48, 168].map { ["hours": $0, "current": $0 == hours, "href": WebViews.facilityPath(facility.id) + "?hours=\($0)"] },
-            "holds": picture.holds.map { s -> [String: Any] in
-                var row: [String: Any] = [
+            // What holds it, one by one, for operators (whose work it is to know); everyone sees the picture and the count.
+            "holds": !seesDetails ? [[String: Any]]() : picture.holds.map { s -> [String: Any] in
+                [
                     "phase": s.phase(at: deps.now).rawValue, "start": Timestamp.format(s.start), "end": Timestamp.format(s.end), "cores": s.cores,
-                    "memory": s.memory,
+                    "memory": s.memory, "link": "/ui/sessions/\(s.id.uuidString.lowercased())",
                 ]
-                if seesDetails { row["link"] = "/ui/sessions/\(s.id.uuidString.lowercased())" }
-                return row
             },
+            "holdCount": picture.holds.count, "seesHolds": seesDetails,
             "saved": request.uri.queryParameters.get("saved") != nil,
             "refreshed": request.uri.queryParameters.get("refreshed") != nil,
         ]
@@ -194,10 +196,10 @@ extension WebController {
     func capacity(_ facility: Facility, hours: Int) async throws -> (svg: String, holds: [SessionRecord]) {
         let now = deps.now
         let end = now.addingTimeInterval(TimeInterval(hours) * 3600)
-        let holds = try await deps.broker.store.sessionsHolding(facility.id, from: now, to: end, limit: 500)
-            .filter { $0.holdsCapacity(at: now) }
+        let holds = try await deps.broker.store.sessionsHolding(facility.id, from: now, to: end, limit: Self.maxHolds)
         let picture = CapacityPicture(capacity: facility.capacity.cores, holds: holds.map(\.booking), from: now, to: end)
-        return (picture.svg(title: "Capacity of \(facility.name) over the next \(hours) hours"), holds)
+        let cut = holds.count == Self.maxHolds ? " (the first \(Self.maxHolds) sessions that hold it)" : ""
+        return (picture.svg(title: "Capacity of \(facility.name) over the next \(hours) hours" + cut), holds)
     }
 
     static func hours(_ request: Request) throws -> Int {
@@ -214,7 +216,7 @@ extension WebController {
 
     /// The facility, when the visitor is its operator (403 for another operator, 401 without one).
     func ownFacility(_ id: FacilityID, _ visit: WebVisit) async throws -> Facility {
-        guard let name = visit.operatorName else { throw APIError.unauthorized }
+        let name = try visit.context.operatorName()
         let facility = try await deps.broker.facilities.facility(id)
         guard facility.owner == name else { throw BrokerError.notOwner(facility.id) }
         return facility

@@ -14,6 +14,11 @@ struct WebController: Controller {
 
     func register(on table: inout RouteTable<SkyportRequestContext>) {
         let routes = table.collection
+        // A browser that opens the broker's address lands on the Ask page; anything else finds no document there.
+        routes.get("/") { request, _ in
+            guard request.headers[.accept]?.contains("text/html") == true else { throw APIError.notFound("a document at /") }
+            return WebRenderer.redirect("/ui/")
+        }
         routes.get("/ui/") { request, context in
             try await page(request, context) { visit in WebRenderer.page("ask", visit.values(["nav-ask": true, "title": "Where can I run this?"])) }
         }
@@ -121,6 +126,8 @@ struct WebController: Controller {
             return body
         } catch let failure as ValidationFailure {
             throw failure
+        } catch let problem as FieldError {
+            throw ValidationFailure([problem])
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -139,9 +146,12 @@ struct WebController: Controller {
         }
         let now = deps.now
         // An offer past its expiry is stored OFFERED until the sweep writes it: filtered by its phase now.
-        let stored = phase == .expired ? nil : phase
-        let sessions = try await deps.broker.store.sessions(owner: visit.owner, phase: stored, limit: 200)
-            .filter { phase == nil || $0.phase(at: now) == phase }
+        var sessions = try await deps.broker.store.sessions(owner: visit.owner, phase: phase, limit: 200)
+        if phase == .expired {
+            sessions += try await deps.broker.store.sessions(owner: visit.owner, phase: .offered, limit: 200)
+            sessions.sort { $0.created > $1.created }
+        }
+        sessions = sessions.filter { phase == nil || $0.phase(at: now) == phase }
         let rows = sessions.map { WebViews.session($0, now: now, mine: false).merging(["created": Timestamp.format($0.created)]) { a, _ in a } }
         let filters = ([nil] + SessionPhase.allCases.filter { $0 != .initial }).map { p -> [String: Any] in
             ["label": p?.rawValue ?? "all", "href": p.map { "/ui/mine?phase=\($0.rawValue)" } ?? "/ui/mine", "current": p == phase]
@@ -166,7 +176,11 @@ struct WebController: Controller {
         ).caller("Bearer " + token)
         switch caller {
         case .operator, .identity:
-            let cookie = WebSecurity.setCookie(WebSecurity.authCookie, try security.authCookieValue(token: token), maxAge: 8 * 3600)
+            guard let value = try security.authCookieValue(token: token, browser: visit.browser, now: deps.now) else {
+                let message = "this token is too large for a browser to keep in a cookie: use the API with it"
+                return WebRenderer.page("signin", visit.values(["title": "Sign in", "next": next, "error": message]), status: .badRequest)
+            }
+            let cookie = WebSecurity.setCookie(WebSecurity.authCookie, value, maxAge: Int(WebSecurity.signInLifetime))
             return WebRenderer.redirect(next, headers: [.setCookie: cookie])
         default:
             let message = "this token signs no one in: give an operator token or an access token from a trusted issuer"

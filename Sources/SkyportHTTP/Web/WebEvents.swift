@@ -29,10 +29,9 @@ extension WebController {
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             while !Task.isCancelled, ContinuousClock.now < until {
                 let observation = broker.store.changes.observe([ChangeFeed.key(session: id)])
-                guard let stored = try await broker.store.session(id) else {
-                    observation.cancel()
-                    break
-                }
+                // However this turn ends (a failed read, a client gone): removing an observation twice is harmless.
+                defer { observation.cancel() }
+                guard let stored = try await broker.store.session(id) else { break }
                 let now = broker.now()
                 let mine = owner != nil && stored.owner == owner
                 let view = WebViews.session(mine ? broker.sessions.reveal(stored) : stored, now: now, mine: mine)
@@ -41,10 +40,7 @@ extension WebController {
                     try await writer.write(ByteBuffer(string: "event: session\ndata: \(event)\n\n"))
                     last = event
                 }
-                if view["final"] as? Bool == true {
-                    observation.cancel()
-                    break
-                }
+                if view["final"] as? Bool == true { break }
                 var pause = Self.keepAlive
                 if stored.phase == .offered {
                     // An offer becomes EXPIRED at its expiry, written or not.

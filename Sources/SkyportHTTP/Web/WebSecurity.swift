@@ -6,14 +6,19 @@ import SkyportCore
 /// What keeps the web pages as safe as the API: the browser's identifier, the sign-in cookie, the CSRF token of
 /// every form, and the headers every page carries (`specs/web-ui.md`).
 ///
-/// Cookies are sealed or random, `HttpOnly; Secure; SameSite=Lax` and scoped to `/ui`; the API never reads them, so a
-/// cookie can never authorise an API call another site makes the browser send.
+/// Cookies are sealed or random, `HttpOnly; Secure; SameSite=Lax`, and named `__Host-…` so that no other host (a
+/// sibling subdomain) and no plain-http answer can set or shadow them; only `/ui` pages read them (the API never does,
+/// so a cookie can never authorise an API call another site makes the browser send).
 struct WebSecurity: Sendable {
     /// Seals the sign-in cookie and the CSRF tokens (the broker's key: the same on every replica).
     let sealer: any SecretSealer
 
-    static let browserCookie = "skyport_browser"
-    static let authCookie = "skyport_auth"
+    static let browserCookie = "__Host-skyport_browser"
+    static let authCookie = "__Host-skyport_auth"
+    /// How long a sign-in lasts (also sealed into the cookie: a copied cookie is no good after it).
+    static let signInLifetime: TimeInterval = 8 * 3600
+    /// The largest cookie browsers keep (a larger one is dropped without a word).
+    static let maxCookieBytes = 4000
 
     /// The headers of every `/ui` answer: no inline script or style, nothing loaded from elsewhere, no framing.
     static let headers: HTTPFields = [
@@ -41,7 +46,7 @@ struct WebSecurity: Sendable {
 
     /// A `Set-Cookie` value; `maxAge` 0 removes the cookie.
     static func setCookie(_ name: String, _ value: String, maxAge: Int) -> String {
-        "\(name)=\(value); Path=/ui; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+        "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
     }
 
     /// The browser's identifier from its cookie: 32 hex digits, or nil (a new browser, or a cookie not ours).
@@ -73,14 +78,22 @@ struct WebSecurity: Sendable {
         }
     }
 
-    /// The sign-in cookie's value for a bearer token (an operator's, or an OpenID Connect access token).
-    func authCookieValue(token: String) throws -> String {
-        try sealer.seal(token).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    /// The sign-in cookie's value for a bearer token (an operator's, or an OpenID Connect access token): sealed with
+    /// what it is, when it stops counting, and the browser it was given to. Nil when it would be too large to keep.
+    func authCookieValue(token: String, browser: String, now: Date) throws -> String? {
+        let expires = Int(now.addingTimeInterval(Self.signInLifetime).timeIntervalSince1970)
+        let value = try sealer.seal("auth|\(expires)|\(browser)|\(token)").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return value.utf8.count + Self.authCookie.utf8.count < Self.maxCookieBytes ? value : nil
     }
 
-    /// The bearer token a signed-in browser's cookie holds; nil without one, or for one this broker did not seal.
-    func bearerToken(_ request: Request) -> String? {
-        guard let value = Self.cookies(request)[Self.authCookie], let sealed = value.removingPercentEncoding else { return nil }
-        return sealer.open(sealed)
+    /// The bearer token a signed-in browser's cookie holds; nil without one, for one this broker did not seal as a
+    /// sign-in, one past its time, or one given to another browser.
+    func bearerToken(_ request: Request, now: Date) -> String? {
+        guard let value = Self.cookies(request)[Self.authCookie], let sealed = value.removingPercentEncoding,
+              let opened = sealer.open(sealed) else { return nil }
+        let parts = opened.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "auth", let expires = Double(parts[1]), now.timeIntervalSince1970 < expires,
+              let browser = Self.browserID(request), parts[2] == browser else { return nil }
+        return String(parts[3])
     }
 }

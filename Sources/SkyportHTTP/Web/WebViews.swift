@@ -162,18 +162,24 @@ enum WebViews {
             "kind": s.executable.kind?.rawValue ?? "",
             "cancellable": [.accepted, .waiting, .preparing, .available, .running].contains(phase),
             "acceptable": phase == .offered,
-            "results": (s.remote?.results ?? []).filter { $0.id != "notebook" }.map { ["id": $0.id, "href": $0.href, "type": $0.mimeType ?? ""] },
+            "results": (s.remote?.results ?? []).filter { $0.id != "notebook" && isWebLink($0.href) }.map { ["id": $0.id, "href": $0.href, "type": $0.mimeType ?? ""] },
         ]
         if let message = s.message { values["message"] = message }
         if let remote = s.remote {
-            if let url = remote.url { values["remoteLink"] = url }
+            if let url = remote.url, isWebLink(url) { values["remoteLink"] = url }
             if let word = remote.remotePhase { values["remotePhase"] = word }
             if let progress = remote.progress { values["progress"] = progress }
             if let error = remote.error { values["error"] = error }
-            if mine, let access = remote.access, [.available, .running].contains(phase) { values["notebookLink"] = access }
+            if mine, let access = remote.access, isWebLink(access), [.available, .running].contains(phase) { values["notebookLink"] = access }
         }
         if !mine, s.remote?.access != nil, [.available, .running].contains(phase) { values["notebookHidden"] = true }
         return values
+    }
+
+    /// Whether a link a facility gave may be put on a page: http or https only.
+    static func isWebLink(_ link: String) -> Bool {
+        let lower = link.lowercased()
+        return lower.hasPrefix("https://") || lower.hasPrefix("http://")
     }
 
     /// The line a progress log shows for a session as it is now: its phase, the facility's word and message.
