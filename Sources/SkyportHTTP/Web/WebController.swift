@@ -51,7 +51,6 @@ struct WebController: Controller {
                 let mine = visit.owns(session)
                 var values = WebViews.session(mine ? deps.broker.sessions.reveal(session) : session, now: deps.now, mine: mine)
                 values["line"] = WebViews.progressLine(values)
-                if let request = await deps.broker.sessions.request(of: session) { values["normalised"] = WebViews.normalised(request) }
                 values["title"] = "Session \(session.facilityName)"
                 return WebRenderer.page("session", visit.values(values))
             }

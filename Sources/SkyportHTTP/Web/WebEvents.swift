@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 import SkyportBroker
 import SkyportCore
 
@@ -12,6 +13,10 @@ import SkyportCore
 extension WebController {
     static let eventsLifetime: Duration = .seconds(1800)
     static let keepAlive: Duration = .seconds(15)
+    /// The most live streams one broker holds open at once (each holds a connection, a task and a store read per
+    /// change); beyond it, 503 and the browser's EventSource tries again.
+    static let maxStreams = 1_000
+    static let openStreams = Atomic<Int>(0)
 
     func events(_ request: Request, _ context: SkyportRequestContext) async throws -> Response {
         let id = try ExecutionController.uuid(context)
@@ -23,7 +28,14 @@ extension WebController {
         headers[.contentType] = "text/event-stream"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let broker = deps.broker
+        // HEAD (answered by this route, its body dropped unwritten) opens no stream.
+        if request.method == .head { return Response(status: .ok, headers: headers) }
+        guard Self.openStreams.add(1, ordering: .relaxed).newValue <= Self.maxStreams else {
+            Self.openStreams.subtract(1, ordering: .relaxed)
+            throw APIError(.serviceUnavailable, code: "too-many-streams", "too many live updates are open; the page retries", headers: [.retryAfter: "10"])
+        }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { Self.openStreams.subtract(1, ordering: .relaxed) }
             let until = ContinuousClock.now + Self.eventsLifetime
             var last = ""
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
