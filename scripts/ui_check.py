@@ -10,8 +10,10 @@ Ask and session pages fit a 390 px wide phone. scripts/ui-check.sh sets up the b
 Prints `  ok WHAT` or `FAIL WHAT: DETAIL` per check, then `N passed, M failed`; exits 1 when anything failed.
 """
 import argparse
+import importlib.util
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -20,12 +22,15 @@ import uuid
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
-from axe_selenium_python import Axe
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+# axe-core 4.12 as axe-playwright-python carries it (scripts/pyvo_check.sh installs it without Playwright), injected
+# into each page through Selenium.
+AXE_JS = pathlib.Path(importlib.util.find_spec("axe_playwright_python").submodule_search_locations[0], "axe.min.js").read_text()
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DESKTOP, PHONE = (1280, 900), (390, 844)
@@ -137,9 +142,12 @@ class Browser:
         self.saved.append((name, url, path))
 
     def audit(self, name, url):
-        axe = Axe(self.driver)
-        axe.inject()
-        violations = axe.run().get("violations", [])
+        self.driver.execute_script(AXE_JS)
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(done, (e) => done({error: String(e)}));")
+        self.checks.expect("error" not in result, f"{name}: axe-core ran", f"{result.get('error')} on {url}")
+        violations = result.get("violations", [])
         bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
         detail = "; ".join(f"{v['id']} ({v['impact']}): {v.get('help', '')} at "
                            f"{(v.get('nodes') or [{}])[0].get('target')}" for v in bad)
