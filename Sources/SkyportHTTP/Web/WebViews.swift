@@ -23,7 +23,9 @@ enum WebViews {
             "live": live,
             "rejectionGroups": rejectionGroups(set.rejections, audience: audience),
             "rejectedCount": set.rejections.count,
-            "messages": set.messages.map { ["level": $0.level.rawValue, "message": $0.message] },
+            // The set's messages repeat the parser's notes (as the API's documents carry them): shown once, as notes.
+            "messages": set.messages.filter { m in !set.request.notes.contains { "\($0.field): \($0.message)" == m.message } }
+                .map { ["level": $0.level.rawValue, "message": $0.message] },
         ]
         if let funnel = set.funnel {
             values["funnel"] = [
