@@ -212,9 +212,6 @@ enum WebViews {
         return (try? CanonicalJSON.encode(JSONValue.object(object))) ?? "{}"
     }
 
-    /// `/ui/facilities/<id>`, the identifier as one path segment.
-    static func facilityPath(_ id: FacilityID) -> String {
-        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        return "/ui/facilities/" + (id.rawValue.addingPercentEncoding(withAllowedCharacters: unreserved) ?? id.rawValue)
-    }
+    /// `/ui/facilities/<id>`, the identifier as one path segment (as the API's own location spells it).
+    static func facilityPath(_ id: FacilityID) -> String { "/ui" + FacilityController.location(id) }
 }
