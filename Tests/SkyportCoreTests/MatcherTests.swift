@@ -277,6 +277,26 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(throws: FieldError.self) { try MatchRejection.parseCompact("f\tno-such-code\tx\ty\tz") }
     }
 
+    @Test func compactRejectionsKeepEscapesAndAnyTextWhole() throws {
+        // Tabs, line breaks, backslashes and non-ASCII text in any field, and a facility with two reasons.
+        let odd = "ivo://obs.example/été\tab\t\\"
+        let rejections = [
+            MatchRejection(facility: FacilityID(odd), reasons: [
+                MatchReason(code: .facilityUnavailable, field: "health", requested: "available", offered: "unavailable",
+                            detail: "HTTP 503:\n\tline\r\n¿qué? \\ end\\"),
+                MatchReason(code: .coresExceedLimit, field: "cores", requested: "32", offered: "8"),
+            ]),
+            MatchRejection(facility: FacilityID("plain"), reasons: [MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "", offered: "")]),
+        ]
+        let read = try MatchRejection.parseCompact(MatchRejection.compact(rejections))
+        #expect(read == rejections)
+        #expect(read[0].facility.rawValue == odd)
+        #expect(read[0].reasons[0].detail == rejections[0].reasons[0].detail)
+        #expect(read[0].reasons[0].detail?.hasSuffix("¿qué? \\ end\\") == true)
+        #expect(try MatchRejection.parseCompact("") == [])
+        #expect(throws: FieldError.self) { try MatchRejection.parseCompact("plain\tkind-not-accepted\tx\n\nf\tcores\ta") }
+    }
+
     @Test func reasonsStoredAsSentencesByAnOlderVersionAreStillRead() throws {
         let old = #"""
             [{"facility": "f", "reasons": [

@@ -329,20 +329,39 @@ extension MatchRejection {
         return out
     }
 
-    /// Reads `compact`'s text back; a line that cannot be read is an error naming it.
+    /// Reads `compact`'s text back; a line that cannot be read is an error naming it. Read as UTF-8 bytes (the
+    /// separators and escapes are ASCII): reading an offer set is mostly this, and splitting by characters with
+    /// Foundation's searches cost most of a page that shows one.
     public static func parseCompact(_ text: String) throws -> [MatchRejection] {
-        var out: [MatchRejection] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
-            guard parts.count == 5 || parts.count == 6, let code = MatchReasonCode(rawValue: parts[1]) else {
-                throw FieldError("rejections[\(n)]", "not a stored rejection: \(RemoteText.clip(String(line), limit: 80))")
+        var text = text
+        return try text.withUTF8 { bytes in
+            var out: [MatchRejection] = []
+            var parts: [String] = []
+            parts.reserveCapacity(6)
+            var line = 0, start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+                defer { start = end + 1 }
+                guard end > start else { continue }
+                parts.removeAll(keepingCapacity: true)
+                var from = start
+                for i in start...end where i == end || bytes[i] == UInt8(ascii: "\t") {
+                    parts.append(unescape(UnsafeBufferPointer(rebasing: bytes[from..<i])))
+                    from = i + 1
+                }
+                guard parts.count == 5 || parts.count == 6, let code = MatchReasonCode(rawValue: parts[1]) else {
+                    let shown = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+                    throw FieldError("rejections[\(line)]", "not a stored rejection: \(RemoteText.clip(shown, limit: 80))")
+                }
+                let facility = FacilityID(parts[0])
+                let reason = MatchReason(
+                    code: code, field: parts[2], requested: parts[3], offered: parts[4], detail: parts.count == 6 ? parts[5] : nil, facility: facility)
+                if out.last?.facility == facility { out[out.count - 1].reasons.append(reason) } else { out.append(MatchRejection(facility: facility, reasons: [reason])) }
+                line += 1
             }
-            let facility = FacilityID(parts[0])
-            let reason = MatchReason(
-                code: code, field: parts[2], requested: parts[3], offered: parts[4], detail: parts.count == 6 ? parts[5] : nil, facility: facility)
-            if out.last?.facility == facility { out[out.count - 1].reasons.append(reason) } else { out.append(MatchRejection(facility: facility, reasons: [reason])) }
+            return out
         }
-        return out
     }
 
     private static func escape(_ text: String, into out: inout String) {
@@ -361,25 +380,27 @@ extension MatchRejection {
         }
     }
 
-    private static func unescape(_ part: Substring) -> String {
-        guard part.contains("\\") else { return String(part) }
-        var out = ""
+    /// One field's bytes, `\\`, `\t`, `\n` and `\r` read back.
+    private static func unescape(_ part: UnsafeBufferPointer<UInt8>) -> String {
+        guard part.contains(UInt8(ascii: "\\")) else { return String(decoding: part, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(part.count)
         var escaped = false
-        for ch in part.unicodeScalars {
+        for byte in part {
             if escaped {
-                switch ch {
-                case "t": out.append("\t")
-                case "n": out.append("\n")
-                case "r": out.append("\r")
-                default: out.unicodeScalars.append(ch)
+                switch byte {
+                case UInt8(ascii: "t"): out.append(UInt8(ascii: "\t"))
+                case UInt8(ascii: "n"): out.append(UInt8(ascii: "\n"))
+                case UInt8(ascii: "r"): out.append(UInt8(ascii: "\r"))
+                default: out.append(byte)
                 }
                 escaped = false
-            } else if ch == "\\" {
+            } else if byte == UInt8(ascii: "\\") {
                 escaped = true
             } else {
-                out.unicodeScalars.append(ch)
+                out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
