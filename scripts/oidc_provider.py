@@ -30,8 +30,12 @@ Endpoints (paths relative to the issuer):
   POST /introspect                        RFC 7662, client-authenticated like /token; {"active": false} for
                                           unknown, expired or revoked tokens. Any client may introspect any token
                                           (audience restriction off), so a resource server must check aud itself.
-  The authorization endpoint (/authorization) is configured, so discovery lists it, but it is not served over
-  HTTP: its user authentication is the non-interactive one below, reachable only through POST /test/login.
+  GET  /authorization                     the authorization endpoint for a browser's code flow (RFC 6749 §4.1, with
+                                          PKCE, RFC 7636): answers 302 to redirect_uri with code and state. The user
+                                          is logged in without a form: login_hint names them (default web-user), and
+                                          groups (a test-only parameter, comma-separated) sets their groups. A loopback
+                                          redirect_uri is accepted on any port (RFC 8252 §7.3): it is registered for
+                                          the client when first used. Errors: 400 JSON (no redirect is trusted then).
 
 Test-only helpers:
   POST /test/login   form fields: user (required, e.g. alice); groups (comma-separated, e.g. /skao,/skao/users;
@@ -199,6 +203,8 @@ def make_server(issuer, audience, alg, exchange_lifetime):
             "openid": ["sub"], "profile": ["name", "preferred_username"], "offline_access": [],
             "wlcg": [], "wlcg.groups": ["groups", "wlcg.groups"], **{c: [] for c in CAPABILITIES},
         },
+        # PKCE (RFC 7636): checked whenever an authorization request carries a code_challenge.
+        "add_on": {"pkce": {"function": "idpyoidc.server.oauth2.add_on.pkce.add_support", "kwargs": {"essential": False}}},
         "authentication": {"test": {"acr": "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
                                     "class": f"{MODULE}.TestUserAuthn", "kwargs": {}}},
         "authz": {"class": f"{MODULE}.AudienceAuthz", "kwargs": {"grant_config": {
@@ -326,6 +332,34 @@ class Provider:
             tresp["sub"] = grant.sub
         return status, tresp
 
+    def authorize(self, query):
+        """A browser's authorization request: the test user logged in without a form, 302 back with the code."""
+        client_id, redirect = query.get("client_id", ""), query.get("redirect_uri", "")
+        if client_id not in CLIENTS:
+            return 400, {"error": "invalid_request", "error_description": f"unknown client {client_id}"}
+        target = urllib.parse.urlsplit(redirect)
+        if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost", "::1"):
+            return 400, {"error": "invalid_request", "error_description": "this test provider redirects to loopback only"}
+        registered = self.server.context.cdb[client_id]["redirect_uris"]
+        if (redirect, {}) not in registered:
+            registered.append((redirect, {}))
+        user = query.get("login_hint") or "web-user"
+        claims = {"name": user, "preferred_username": user}
+        groups = [g for g in query.get("groups", "").split(",") if g]
+        if groups:
+            claims.update({"groups": groups, "wlcg.groups": groups})
+        self.server.context.userinfo.db[user] = claims
+        request = {k: v for k, v in query.items() if k in (
+            "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method")}
+        request["prompt"] = "consent"
+        status, aresp = self.endpoint("authorization", request, authn=user)
+        if status != 200 or "code" not in aresp:
+            return 400, aresp
+        back = {"code": aresp["code"]}
+        if "state" in query:
+            back["state"] = query["state"]
+        return 302, {"location": redirect + ("&" if "?" in redirect else "?") + urllib.parse.urlencode(back)}
+
     def rotate(self):
         """New signing keys, made and stored the way idpyoidc does at start-up: generated under the owner ""
         and copied to the issuer's own entry. The old keys are dropped from both at once. (cryptojwt's
@@ -349,6 +383,8 @@ def make_handler(provider, verbose):
         def send_json(self, status, body, cache="no-store"):
             data = json.dumps(body).encode()
             self.send_response(status)
+            if status == 302:
+                self.send_header("Location", body["location"])
             self.send_header("Content-Type", "application/json")
             self.send_header("Cache-Control", cache)
             self.send_header("Content-Length", str(len(data)))
@@ -372,8 +408,10 @@ def make_handler(provider, verbose):
                            and path != "/test/clients" else "no-store")
 
         def do_GET(self):
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query, keep_blank_values=True))
             self.dispatch({"/.well-known/openid-configuration": provider.discovery,
-                           "/jwks.json": provider.jwks, "/test/clients": provider.clients})
+                           "/jwks.json": provider.jwks, "/test/clients": provider.clients,
+                           "/authorization": lambda: provider.authorize(query)})
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

@@ -199,6 +199,18 @@ public protocol TokenExchanging: Sendable {
     func exchange(_ subjectToken: String, issuer: String, audience: String, now: Date) async throws -> IssuedToken
 }
 
+/// The port through which the web pages sign a browser in at an OpenID Connect issuer: the authorization-code flow with
+/// PKCE (RFC 6749 §4.1, RFC 7636), with Skyport's own client at the issuer.
+public protocol BrowserSignIn: Sendable {
+    /// The issuers a browser can sign in at (those Skyport has a client at), in configured order.
+    var signInIssuers: [String] { get }
+    /// Where to send the browser: the issuer's authorization endpoint with Skyport's client, the redirect, the state,
+    /// the PKCE challenge (S256) and the nonce.
+    func authorizationURL(issuer: String, redirectURI: String, state: String, codeChallenge: String, nonce: String) async throws -> URL
+    /// The access token the issuer gives for the code the browser came back with (and the verifier of its challenge).
+    func redeem(code: String, issuer: String, redirectURI: String, codeVerifier: String) async throws -> String
+}
+
 /// Why a session cannot carry the user's credential to its facility.
 public struct CredentialRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String

@@ -60,8 +60,9 @@ struct WebController: Controller {
             try await page(request, context) { visit in try await mine(request, visit) }
         }
         routes.get("/ui/signin") { request, context in
-            try await page(request, context) { visit in WebRenderer.page("signin", visit.values(["title": "Sign in", "next": Self.next(request)])) }
+            try await page(request, context) { visit in WebRenderer.page("signin", visit.values(signInValues(next: Self.next(request)))) }
         }
+        registerIssuerSignIn(on: routes)
         routes.post("/ui/signin") { request, context in try await page(request, context) { visit in try await signIn(request, visit) } }
         routes.post("/ui/signout") { request, context in
             try await page(request, context) { visit in
@@ -168,8 +169,14 @@ struct WebController: Controller {
         let form = try await visit.form(request)
         let next = Self.safeNext(form["next"])
         guard let token = form["token"] else {
-            return WebRenderer.page("signin", visit.values(["title": "Sign in", "next": next, "error": "give a token"]), status: .badRequest)
+            return WebRenderer.page("signin", visit.values(signInValues(next: next, error: "give a token")), status: .badRequest)
         }
+        return try await signedIn(token, next: next, visit)
+    }
+
+    /// Keeps `token` in the sign-in cookie when it signs someone in (an operator, or an identity from a trusted issuer),
+    /// and goes on to `next`; else the sign-in page says why.
+    func signedIn(_ token: String, next: String, _ visit: WebVisit) async throws -> Response {
         let caller = try await AuthenticationMiddleware(
             operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, roles: deps.roles, now: deps.broker.now
         ).caller("Bearer " + token)
@@ -177,13 +184,16 @@ struct WebController: Controller {
         case .operator, .identity:
             guard let value = try security.authCookieValue(token: token, browser: visit.browser, now: deps.now) else {
                 let message = "this token is too large for a browser to keep in a cookie: use the API with it"
-                return WebRenderer.page("signin", visit.values(["title": "Sign in", "next": next, "error": message]), status: .badRequest)
+                return WebRenderer.page("signin", visit.values(signInValues(next: next, error: message)), status: .badRequest)
             }
             let cookie = WebSecurity.setCookie(WebSecurity.authCookie, value, maxAge: Int(WebSecurity.signInLifetime))
             return WebRenderer.redirect(next, headers: [.setCookie: cookie])
+        case .refused(let refusal):
+            let message = "this token signs no one in: \(APIError.refusedToken(refusal).message)"
+            return WebRenderer.page("signin", visit.values(signInValues(next: next, error: message)), status: .unauthorized)
         default:
             let message = "this token signs no one in: give an operator token or an access token from a trusted issuer"
-            return WebRenderer.page("signin", visit.values(["title": "Sign in", "next": next, "error": message]), status: .unauthorized)
+            return WebRenderer.page("signin", visit.values(signInValues(next: next, error: message)), status: .unauthorized)
         }
     }
 

@@ -33,7 +33,7 @@ public struct IssuerConfiguration: Sendable, Hashable {
 /// stream of made-up key ids cannot make Skyport hammer the issuer), and every `refreshInterval` otherwise; a key
 /// the issuer no longer publishes stops working at the next fetch. Cached keys outlive a failed fetch by at most
 /// `keyLifetime`. Every call to the issuer goes through the egress gate (as the operator's own configuration).
-public final class OIDCVerifier: TokenVerifying, TokenExchanging {
+public final class OIDCVerifier: TokenVerifying, TokenExchanging, BrowserSignIn {
     public struct Timing: Sendable {
         public var refetchInterval: TimeInterval = 30
         public var refreshInterval: TimeInterval = 3_600
@@ -64,6 +64,8 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging {
         var jwksURI: URL
         var introspectionEndpoint: URL?
         var tokenEndpoint: URL?
+        var authorizationEndpoint: URL? = nil
+        var scopes: [String] = []
     }
 
     let issuers: [String: IssuerConfiguration]
@@ -238,7 +240,9 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging {
         }
         let metadata = ProviderMetadata(
             jwksURI: jwks, introspectionEndpoint: doc["introspection_endpoint"]?.stringValue.flatMap(URL.init(string:)),
-            tokenEndpoint: doc["token_endpoint"]?.stringValue.flatMap(URL.init(string:)))
+            tokenEndpoint: doc["token_endpoint"]?.stringValue.flatMap(URL.init(string:)),
+            authorizationEndpoint: doc["authorization_endpoint"]?.stringValue.flatMap(URL.init(string:)),
+            scopes: doc["scopes_supported"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         state.withLock { $0[iss, default: IssuerState()].metadata = metadata }
         return metadata
     }
@@ -296,6 +300,56 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging {
         let expires = body?["expires_in"]?.doubleValue.map { now.addingTimeInterval($0) }
         logger.info("token exchanged", metadata: ["issuer": "\(iss)", "audience": "\(audience)"])
         return IssuedToken(token: token, expires: expires)
+    }
+
+    // MARK: - A browser's sign-in
+
+    public var signInIssuers: [String] { order.filter { issuers[$0]?.introspectionClient != nil } }
+
+    public func authorizationURL(issuer iss: String, redirectURI: String, state: String, codeChallenge: String, nonce: String) async throws -> URL {
+        guard let client = issuers[iss]?.introspectionClient else {
+            throw CredentialRefusal("Skyport has no client at issuer \(iss) to sign browsers in with")
+        }
+        let metadata = try await metadata(iss)
+        guard let endpoint = metadata.authorizationEndpoint, var url = URLComponents(url: endpoint, resolvingAgainstBaseURL: false) else {
+            throw CredentialRefusal("issuer \(iss) publishes no authorization endpoint")
+        }
+        // The groups too, where the issuer offers them by scope (WLCG): they make an operator or an admin.
+        let scope = ["openid", "profile"] + (metadata.scopes.contains("wlcg.groups") ? ["wlcg.groups"] : [])
+        url.queryItems = (url.queryItems ?? []) + [
+            URLQueryItem(name: "response_type", value: "code"), URLQueryItem(name: "client_id", value: client.id),
+            URLQueryItem(name: "redirect_uri", value: redirectURI), URLQueryItem(name: "scope", value: scope.joined(separator: " ")),
+            URLQueryItem(name: "state", value: state), URLQueryItem(name: "nonce", value: nonce),
+            URLQueryItem(name: "code_challenge", value: codeChallenge), URLQueryItem(name: "code_challenge_method", value: "S256"),
+        ]
+        // `+` in a query reads as a space to most servers: encode it.
+        url.percentEncodedQuery = url.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        guard let built = url.url else { throw CredentialRefusal("issuer \(iss)'s authorization endpoint is not a URL") }
+        return built
+    }
+
+    public func redeem(code: String, issuer iss: String, redirectURI: String, codeVerifier: String) async throws -> String {
+        guard let client = issuers[iss]?.introspectionClient else {
+            throw CredentialRefusal("Skyport has no client at issuer \(iss) to sign browsers in with")
+        }
+        guard let endpoint = try await metadata(iss).tokenEndpoint else { throw CredentialRefusal("issuer \(iss) publishes no token endpoint") }
+        var call = http
+        call.auth = .basic(username: client.id, password: client.secret)
+        let response: RemoteHTTP.Response
+        do {
+            response = try await call.postForm(endpoint, [
+                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", codeVerifier),
+            ], accept: "application/json")
+        } catch let error as RemoteError where (400..<500).contains(error.status ?? 0) {
+            let body = error.snippet.flatMap { try? JSONValue.parse(Data($0.utf8)) }
+            let why = [body?["error"]?.stringValue, body?["error_description"]?.stringValue].compactMap { $0 }.joined(separator: ": ")
+            throw CredentialRefusal("issuer \(iss) refused the sign-in (HTTP \(error.status ?? 0)\(why.isEmpty ? "" : ", " + RemoteText.clip(why, limit: 200)))")
+        }
+        guard response.status == 200, let token = (try? JSONValue.parse(response.body))?["access_token"]?.stringValue, !token.isEmpty else {
+            throw CredentialRefusal("issuer \(iss) gave no access token for the sign-in (HTTP \(response.status))")
+        }
+        logger.info("browser signed in", metadata: ["issuer": "\(iss)"])
+        return token
     }
 
     // MARK: - Introspection
