@@ -87,8 +87,10 @@ struct WebSignInTests {
             var dave = Browser(client)
             let daveSignin = try await dave.get("/ui/signin")
             let daveStarted = try await dave.post("/ui/signin/oidc", ["issuer": issuer], from: daveSignin)
-            _ = try await dave.get(try await Self.authorize(try #require(daveStarted.headers[.location]), user: "dave"))
-            #expect(try await dave.get(carolsSet).status == .notFound)
+            let daveDone = try await dave.get(try await Self.authorize(try #require(daveStarted.headers[.location]), user: "dave"))
+            #expect(daveDone.status == .seeOther && daveDone.headers[.location] == "/ui/", "\(daveDone.text.prefix(1500))")
+            let theirs = try await dave.get(carolsSet)
+            #expect(theirs.status == .notFound, "\(theirs.status) \(theirs.headers) \(theirs.text.prefix(1500))")
         }
     }
 

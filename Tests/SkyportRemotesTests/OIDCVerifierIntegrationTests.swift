@@ -126,7 +126,7 @@ struct OIDCVerifierIntegrationTests {
     }
 
     @Test func keysRotatedAtTheProviderAreFetchedAgainAtMostOnceAHalfMinuteAndTheOldOnesStopWorking() async throws {
-        try await withVerifier { verifier, provider, _ in
+        try await withVerifier(rotating: true) { verifier, provider, _ in
             let before = try await provider.login("alice")
             let t0 = try Self.issued(before)
             #expect((try? await verifier.identity(for: before, now: t0).get()) != nil)
