@@ -350,7 +350,8 @@ class Provider:
             claims.update({"groups": groups, "wlcg.groups": groups})
         self.server.context.userinfo.db[user] = claims
         request = {k: v for k, v in query.items() if k in (
-            "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method")}
+            "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
+            "audience")}
         request["prompt"] = "consent"
         status, aresp = self.endpoint("authorization", request, authn=user)
         if status != 200 or "code" not in aresp:

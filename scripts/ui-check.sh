@@ -78,14 +78,36 @@ register '{"id":"ui-tap","name":"UI check TAP","description":"Asynchronous ADQL 
   "endpoints":[{"kind":"uws","url":"'"$tap_url"'"}],"accepts":["tap-query"],
   "limits":{"cores":1,"memory":2,"duration":"PT1H"},"capacity":{"cores":4,"memory":8}}'
 
+# A second broker where scientists sign in at the test OpenID provider (scripts/peers.sh start oidc; test.sh exports
+# SKYPORT_TEST_OIDC_ISSUER): the browser follows the sign-in link, the provider's authorization endpoint and the
+# callback, and comes back signed in.
+oidc_args=()
+if [ -n "${SKYPORT_TEST_OIDC_ISSUER:-}" ]; then
+  oidc_port=$(free_port)
+  printf 'skyport-secret' >"$work/oidc-secret"
+  printf '[{"issuer": "%s", "audiences": ["skyport"], "client": {"clientId": "skyport", "clientSecretFile": "%s"}}]' \
+    "$SKYPORT_TEST_OIDC_ISSUER" "$work/oidc-secret" >"$work/issuers.json"
+  SKYPORT_AUTH=oidc SKYPORT_OIDC_ISSUERS="$work/issuers.json" SKYPORT_HEALTH_PERIOD=0 \
+    "$bin" serve --host 127.0.0.1 --port "$oidc_port" --db "$work/oidc.sqlite" >>"$work/broker-oidc.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$oidc_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$oidc_port/health" >/dev/null || { echo "ERROR: the OIDC broker did not start; its log:" >&2; cat "$work/broker-oidc.log" >&2; exit 1; }
+  oidc_args=(--oidc-base "http://127.0.0.1:$oidc_port")
+elif [ -n "${SKYPORT_TEST_ALLOW_MISSING_PEERS:-}" ] && [ "${SKYPORT_TEST_ALLOW_MISSING_PEERS}" != 0 ]; then
+  echo "WARNING: SKYPORT_TEST_OIDC_ISSUER is not set (the OpenID provider is not started): the sign-in at an issuer is NOT RUN" >&2
+else
+  echo "ERROR: SKYPORT_TEST_OIDC_ISSUER is not set: scripts/test.sh starts the OpenID provider (a quick run without it: SKYPORT_TEST_ALLOW_MISSING_PEERS=1)" >&2
+  exit 1
+fi
+
 shots="${SKYPORT_UI_SHOTS:-$work/shots}"
 status=0
 "$venv/bin/python" scripts/ui_check.py --base "$base" --operator-token "$token" \
   --notebook-repo "git://127.0.0.1:$git_port/demo.git" --notebook-path analysis.ipynb \
   --data-url "http://127.0.0.1:$data_port/a.txt" --facility ui-binder --tap-facility ui-tap \
-  ${tap_args[@]+"${tap_args[@]}"} --shots "$shots" || status=$?
+  ${tap_args[@]+"${tap_args[@]}"} ${oidc_args[@]+"${oidc_args[@]}"} --shots "$shots" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- broker log (last lines)" >&2; tail -n 40 "$work/broker.log" >&2
+  [ ! -f "$work/broker-oidc.log" ] || { echo "--- OIDC broker log (last lines)" >&2; tail -n 20 "$work/broker-oidc.log" >&2; }
   echo "--- peers log (last lines)" >&2; tail -n 20 "$work/peers.log" >&2
   [ -n "${SKYPORT_UI_SHOTS:-}" ] || echo "(set SKYPORT_UI_SHOTS=DIR to keep the screenshots and the pages' HTML)" >&2
 fi

@@ -390,6 +390,25 @@ def operator_flow(browser, checks, args):
     browser.page("facility-edited")
 
 
+def oidc_flow(browser, checks, args):
+    """Signing in at the identity provider on a broker with SKYPORT_AUTH=oidc: the sign-in page's issuer link, the
+    provider's authorization endpoint (its test user, no form), the callback, and back on the page asked for."""
+    base = args.oidc_base
+    browser.driver.get(base + "/ui/signin?next=/ui/mine")
+    links = browser.all("a.issuer")
+    checks.expect(links, "oidc: the sign-in page links to the issuer (a.issuer)", f"none on {browser.driver.current_url}")
+    browser.page("oidc-signin")
+    links[0].click()
+    back = urlsplit(base)
+    WebDriverWait(browser.driver, 30).until(
+        lambda d: urlsplit(d.current_url).port == back.port and urlsplit(d.current_url).path == "/ui/mine")
+    text = browser.one("body").text
+    checks.expect("Signed in as web-user" in text and "The sessions you made as web-user." in text,
+                  "oidc: back from the issuer, signed in as its user, on the page asked for",
+                  f"{text[:300]!r} at {browser.driver.current_url}")
+    browser.page("oidc-mine")
+
+
 def broken(text):
     """The YAML with nothing accepted and the first endpoint's url not a URL."""
     text = re.sub(r"(?m)^accepts:.*(\n[ \t]*-.*)*", "accepts: []", text, count=1)
@@ -472,6 +491,7 @@ def main():
     p.add_argument("--tap", action="store_true", help="run the TAP flow too")
     p.add_argument("--tap-facility", help="the TAP facility (rejects the notebook; runs the query with --tap)")
     p.add_argument("--shots", required=True, help="directory for the screenshots (and the pages' HTML)")
+    p.add_argument("--oidc-base", help="a broker with SKYPORT_AUTH=oidc whose issuer's client signs browsers in")
     args = p.parse_args()
     args.binder_facility = args.binder_facility or args.facility
     if args.tap and not args.tap_facility:
@@ -491,6 +511,8 @@ def main():
             step(checks, browser, "mine page", mine_page, browser, checks)
             step(checks, browser, "operator flow", operator_flow, browser, checks, args)
             step(checks, browser, "csrf", csrf_checks, browser, checks, session_url)
+            if args.oidc_base:  # last: it signs this browser in on 127.0.0.1, as a different user
+                step(checks, browser, "oidc sign-in", oidc_flow, browser, checks, args)
             step(checks, browser, "html5 validation", validate_html, browser, checks)
         finally:
             browser.driver.quit()

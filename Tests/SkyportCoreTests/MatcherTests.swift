@@ -295,6 +295,7 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(read[0].reasons[0].detail?.hasSuffix("¿qué? \\ end\\") == true)
         #expect(try MatchRejection.parseCompact("") == [])
         #expect(throws: FieldError.self) { try MatchRejection.parseCompact("plain\tkind-not-accepted\tx\n\nf\tcores\ta") }
+        #expect(throws: FieldError.self) { try MatchRejection.parseCompact("plain\tkind-not-accepted\tx\ty\tz\r\nf\tcores-exceed-limit\tcores\t2\t1") }
     }
 
     @Test func reasonsStoredAsSentencesByAnOlderVersionAreStillRead() throws {

@@ -350,7 +350,9 @@ extension MatchRejection {
                     parts.append(unescape(UnsafeBufferPointer(rebasing: bytes[from..<i])))
                     from = i + 1
                 }
-                guard parts.count == 5 || parts.count == 6, let code = MatchReasonCode(rawValue: parts[1]) else {
+                // `compact` escapes every carriage return: a raw one is a line written by something else.
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                guard parts.count == 5 || parts.count == 6, !raw.contains(UInt8(ascii: "\r")), let code = MatchReasonCode(rawValue: parts[1]) else {
                     let shown = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                     throw FieldError("rejections[\(line)]", "not a stored rejection: \(RemoteText.clip(shown, limit: 80))")
                 }

@@ -176,10 +176,17 @@ struct WebController: Controller {
 
     /// Keeps `token` in the sign-in cookie when it signs someone in (an operator, or an identity from a trusted issuer),
     /// and goes on to `next`; else the sign-in page says why.
-    func signedIn(_ token: String, next: String, _ visit: WebVisit) async throws -> Response {
+    /// `issuer`: the issuer the token must be from (a sign-in at that issuer), nil for a pasted token.
+    func signedIn(_ token: String, next: String, _ visit: WebVisit, issuer: String? = nil) async throws -> Response {
         let caller = try await AuthenticationMiddleware(
             operators: deps.broker.store, mode: deps.auth, verifier: deps.tokenVerifier, roles: deps.roles, now: deps.broker.now
         ).caller("Bearer " + token)
+        if let issuer {
+            guard case .identity(let identity, _) = caller, identity.issuer == issuer else {
+                let message = "the token \(URL(string: issuer)?.host ?? issuer) gave does not sign you in as one of its users"
+                return WebRenderer.page("signin", visit.values(signInValues(next: next, error: message)), status: .unauthorized)
+            }
+        }
         switch caller {
         case .operator, .identity:
             guard let value = try security.authCookieValue(token: token, browser: visit.browser, now: deps.now) else {
@@ -199,9 +206,11 @@ struct WebController: Controller {
 
     static func next(_ request: Request) -> String { safeNext(request.uri.queryParameters.get("next")) }
 
-    /// A page of ours to go to after signing in; anything else (another site) goes to the Ask page.
+    /// A page of ours to go to after signing in; anything else (another site, a control character, a path longer than
+    /// 512 bytes, which would swell the sign-in's state past what issuers take in a URL) goes to the Ask page.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/ui/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/ui/" }
+        guard let next, next.hasPrefix("/ui/"), !next.hasPrefix("//"), !next.contains("\\"), next.utf8.count <= 512,
+              next.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { return "/ui/" }
         return next
     }
 

@@ -307,10 +307,13 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging, BrowserSignIn 
     public var signInIssuers: [String] { order.filter { issuers[$0]?.introspectionClient != nil } }
 
     public func authorizationURL(issuer iss: String, redirectURI: String, state: String, codeChallenge: String, nonce: String) async throws -> URL {
-        guard let client = issuers[iss]?.introspectionClient else {
+        guard let configured = issuers[iss], let client = configured.introspectionClient else {
             throw CredentialRefusal("Skyport has no client at issuer \(iss) to sign browsers in with")
         }
-        let metadata = try await metadata(iss)
+        let metadata: ProviderMetadata
+        do { metadata = try await self.metadata(iss) } catch let error as RemoteError {
+            throw CredentialRefusal("issuer \(iss) could not be asked: \(error)", temporary: true)
+        }
         guard let endpoint = metadata.authorizationEndpoint, var url = URLComponents(url: endpoint, resolvingAgainstBaseURL: false) else {
             throw CredentialRefusal("issuer \(iss) publishes no authorization endpoint")
         }
@@ -322,6 +325,9 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging, BrowserSignIn 
             URLQueryItem(name: "state", value: state), URLQueryItem(name: "nonce", value: nonce),
             URLQueryItem(name: "code_challenge", value: codeChallenge), URLQueryItem(name: "code_challenge_method", value: "S256"),
         ]
+        // The token is for this Skyport (the audience its bearer tokens are checked for), where the issuer takes the
+        // parameter (INDIGO IAM, idpyoidc); one that ignores it must list Skyport's client id among the audiences.
+        if let audience = configured.trust.audiences.first { url.queryItems?.append(URLQueryItem(name: "audience", value: audience)) }
         // `+` in a query reads as a space to most servers: encode it.
         url.percentEncodedQuery = url.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         guard let built = url.url else { throw CredentialRefusal("issuer \(iss)'s authorization endpoint is not a URL") }
@@ -332,7 +338,11 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging, BrowserSignIn 
         guard let client = issuers[iss]?.introspectionClient else {
             throw CredentialRefusal("Skyport has no client at issuer \(iss) to sign browsers in with")
         }
-        guard let endpoint = try await metadata(iss).tokenEndpoint else { throw CredentialRefusal("issuer \(iss) publishes no token endpoint") }
+        let endpoint: URL?
+        do { endpoint = try await metadata(iss).tokenEndpoint } catch let error as RemoteError {
+            throw CredentialRefusal("issuer \(iss) could not be asked: \(error)", temporary: true)
+        }
+        guard let endpoint else { throw CredentialRefusal("issuer \(iss) publishes no token endpoint") }
         var call = http
         call.auth = .basic(username: client.id, password: client.secret)
         let response: RemoteHTTP.Response
@@ -344,6 +354,8 @@ public final class OIDCVerifier: TokenVerifying, TokenExchanging, BrowserSignIn 
             let body = error.snippet.flatMap { try? JSONValue.parse(Data($0.utf8)) }
             let why = [body?["error"]?.stringValue, body?["error_description"]?.stringValue].compactMap { $0 }.joined(separator: ": ")
             throw CredentialRefusal("issuer \(iss) refused the sign-in (HTTP \(error.status ?? 0)\(why.isEmpty ? "" : ", " + RemoteText.clip(why, limit: 200)))")
+        } catch let error as RemoteError {
+            throw CredentialRefusal("issuer \(iss) could not be asked: \(error)", temporary: true)
         }
         guard response.status == 200, let token = (try? JSONValue.parse(response.body))?["access_token"]?.stringValue, !token.isEmpty else {
             throw CredentialRefusal("issuer \(iss) gave no access token for the sign-in (HTTP \(response.status))")
