@@ -7,6 +7,7 @@ import NIOCore
 import SkyportCore
 import SkyportRemotes
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// The web interface (`/ui`, specs/web-ui.md) through the live server, as a browser without JavaScript uses it: its
@@ -123,6 +124,29 @@ import Testing
             #expect(offers.text.contains(#"data-facility="nb-two""#))
             #expect(offers.text.contains("galaxy-fit"))
             #expect(offers.text.contains("memory ≥ 2 GiB"))
+        }
+    }
+
+    @Test func aCodemetaGivenByURLIsFetchedThroughTheEgressGateFollowingItsRedirects() async throws {
+        try await withStubHTTPServer { repository in
+            let codemeta = #"{"name": "sky-survey-notebook", "codeRepository": "https://github.com/example/survey", "keywords": ["jupyter-notebook"]}"#
+            repository.route("/raw/codemeta.json", StubResponse(status: 302, headers: [("Location", "/files/codemeta.json")]))
+            repository.route("/files/codemeta.json", StubResponse(headers: [("Content-Type", "application/json")], body: Data(codemeta.utf8)))
+            repository.route("/missing.json", StubResponse(status: 404))
+            try await TestBroker().run { client in
+                try await Self.register(client, Self.notebookFacility("nb-url"))
+                var browser = Browser(client)
+                let page = try await browser.get("/ui/")
+                let asked = try await browser.post("/ui/ask", ["codemeta_url": repository.url("/raw/codemeta.json").absoluteString], from: page)
+                #expect(asked.status == .seeOther, "\(asked.text.suffix(2000))")
+                let offers = try await browser.get(try #require(asked.headers[.location]))
+                #expect(offers.text.contains("sky-survey-notebook") && offers.text.contains(#"data-facility="nb-url""#))
+                #expect(repository.hits("/files/codemeta.json") == 1)
+                // A URL that answers with an error is the field's error, saying what the server answered.
+                let missing = try await browser.post("/ui/ask", ["codemeta_url": repository.url("/missing.json").absoluteString], from: page)
+                #expect(missing.status == .badRequest)
+                #expect(missing.text.contains(#"<li data-field="codemeta_url">"#), "\(missing.text.suffix(2000))")
+            }
         }
     }
 
