@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 @testable import SkyportHTTP
+import SkyportBroker
 import SkyportCore
 import SkyportRemotes
 import SkyportStore
@@ -187,9 +188,12 @@ import Testing
                 .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
             #expect(yaml.contains("name: Before"))
 
-            let broken = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": yaml.replacingOccurrences(of: "limits:", with: "limits:\n  cores: -3\nx_limits:")], from: edit)
+            let brokenYAML = yaml.replacingOccurrences(of: "limits:", with: "limits:\n  cores: -3\nx_limits:")
+            let broken = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": brokenYAML], from: edit)
             #expect(broken.status == .badRequest)
-            #expect(broken.text.contains(#"<li data-field="limits.cores">"#), "\(broken.text.suffix(2500))")
+            // Beside the editor, each error with the line of the YAML it is about.
+            let line = try #require(brokenYAML.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(of: "  cores: -3")) + 1
+            #expect(broken.text.contains(#"<li data-field="limits.cores" data-line="\#(line)"><span class="line">line \#(line)</span>"#), "\(broken.text.suffix(2500))")
             #expect(broken.text.contains("cores: -3"))
             let notYAML = try await browser.post("/ui/facilities/tap-edit/edit", ["yaml": "name: [unclosed"], from: edit)
             #expect(notYAML.text.contains(#"<li data-field="yaml">"#))
@@ -296,6 +300,25 @@ import Testing
             #expect(followed.allSatisfy { $0.contains(#""phase":"OFFERED""#) || $0.contains(#""phase":"REJECTED""#) })
             #expect(try await client.send(.get, "/ui/sessions/\(UUID().uuidString)/events").status == .notFound)
         }
+    }
+
+    @Test func aFieldErrorPointsAtItsLineInTheYAML() {
+        let yaml = """
+            id: f
+            endpoints:
+              - kind: uws
+                url: https://a.example/tap
+              - kind: uws
+                url: not a url
+            limits: {cores: -1}
+            """
+        #expect(YAMLBridge.line(of: "endpoints[1].url", in: yaml) == 6)
+        #expect(YAMLBridge.line(of: "endpoints[0]", in: yaml) == 3)
+        #expect(YAMLBridge.line(of: "limits.cores", in: yaml) == 7)
+        // A field the document lacks: the nearest enclosing one; text that is not YAML: none.
+        #expect(YAMLBridge.line(of: "limits.memory", in: yaml) == 7)
+        #expect(YAMLBridge.line(of: "endpoints[9].url", in: yaml) == 3)
+        #expect(YAMLBridge.line(of: "name", in: "name: [unclosed") == nil)
     }
 
     @Test func theCapacityPictureStepsWithTheBookings() throws {

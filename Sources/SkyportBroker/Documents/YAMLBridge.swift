@@ -19,6 +19,30 @@ public enum YAMLBridge {
         return try convert(node, depth: 0, budget: &budget)
     }
 
+    /// The line (from 1) of the YAML text where the field a validation error names is written (`endpoints[0].url`,
+    /// `limits.cores`): its value, or, for a field the document lacks, the nearest enclosing one. Nil when the text is
+    /// not YAML.
+    public static func line(of field: String, in text: String) -> Int? {
+        guard let root = try? Yams.compose(yaml: text) else { return nil }
+        var node = root
+        var line = root.mark?.line
+        // `a.b[2].c` → a, b, 2, c.
+        let steps = field.split(whereSeparator: { $0 == "." || $0 == "[" }).map { $0.hasSuffix("]") ? String($0.dropLast()) : String($0) }
+        for step in steps {
+            let next: Node?
+            switch node {
+            case .mapping(let mapping): next = mapping[step]
+            case .sequence(let sequence):
+                next = Int(step).flatMap { i in i >= 0 && i < sequence.count ? sequence[sequence.index(sequence.startIndex, offsetBy: i)] : nil }
+            default: next = nil
+            }
+            guard let next else { break }
+            node = next
+            line = next.mark?.line ?? line
+        }
+        return line
+    }
+
     private static func convert(_ node: Node, depth: Int, budget: inout Int) throws -> JSONValue {
         budget -= 1
         guard budget >= 0, depth <= maxDepth else { throw TooComplex() }

@@ -45,7 +45,11 @@ extension WebController {
                     return WebRenderer.redirect(WebViews.facilityPath(saved.id) + "?saved=1")
                 } catch let failure as ValidationFailure {
                     var values = try await editValues(facility, yaml: yaml)
-                    values["errors"] = failure.errors.map { ["field": $0.field, "message": $0.message] }
+                    values["errors"] = failure.errors.map { error -> [String: Any] in
+                        var shown: [String: Any] = ["field": error.field, "message": error.message]
+                        if let line = YAMLBridge.line(of: error.field, in: yaml) { shown["line"] = line }
+                        return shown
+                    }
                     return WebRenderer.page("edit", visit.values(values), status: .badRequest)
                 }
             }
