@@ -221,7 +221,11 @@ struct UWSController: Controller {
     /// `WAIT`: nil when absent; -1 is as long as the server allows (the broker caps every wait at `SKYPORT_WAIT_MAX`).
     static func waitSeconds(_ form: UWSForm) throws -> Int? {
         guard let text = try form.single("wait", field: "WAIT") else { return nil }
-        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= -1 else {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // A whole number past what an Int holds is still one: it asks for the longest wait, as -1 does.
+        let digits = trimmed.hasPrefix("+") ? trimmed.dropFirst() : Substring(trimmed)
+        if Int(trimmed) == nil, !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return Int.max }
+        guard let n = Int(trimmed), n >= -1 else {
             throw APIError.badRequest("WAIT must be -1 (as long as the server allows) or a whole number of seconds", field: "WAIT")
         }
         return n == -1 ? Int.max : n

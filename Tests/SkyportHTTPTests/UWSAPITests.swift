@@ -408,8 +408,9 @@ extension TestClientProtocol {
             let changed = try await client.jobJSON(job, query: "?WAIT=-1")
             try await change.value
             #expect(changed.phase == .aborted)
-            // A final job never blocks.
+            // A final job never blocks; a wait longer than an Int holds asks for the longest one, as -1 does.
             #expect(try await client.jobJSON(job, query: "?WAIT=60").phase == .aborted)
+            #expect(try await client.jobJSON(job, query: "?WAIT=35318135478006015066112").phase == .aborted)
         }
     }
 
