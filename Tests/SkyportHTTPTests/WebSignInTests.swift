@@ -48,8 +48,13 @@ struct WebSignInTests {
         return location.path + "?" + (location.query ?? "")
     }
 
+    /// A user name no other test logs in with: the provider keeps one set of groups per user, and other suites run
+    /// beside this one.
+    static func user(_ name: String) -> String { "web-\(name)-\(UUID().uuidString.prefix(8).lowercased())" }
+
     @Test func aBrowserSignsInAtItsIssuerAndActsAsThatIdentity() async throws {
         let (broker, issuer) = try await broker()
+        let carol = Self.user("carol")
         try await broker.run { client in
             _ = try await client.send(.post, "/facilities", json: facilityJSON(id: "tap-signin"), token: TestBroker.aliceToken)
             var browser = Browser(client)
@@ -69,7 +74,7 @@ struct WebSignInTests {
                          "audience=skyport-web"] {
                 #expect(authorization.contains(part), "\(part) in \(authorization)")
             }
-            let callback = try await Self.authorize(authorization, user: "carol")
+            let callback = try await Self.authorize(authorization, user: carol)
 
             // Another browser cannot finish this sign-in.
             var other = Browser(client)
@@ -79,7 +84,7 @@ struct WebSignInTests {
             let done = try await browser.get(callback)
             #expect(done.status == .seeOther && done.headers[.location] == "/ui/mine", "\(done.text.prefix(2000))")
             #expect(done.headers[.setCookie]?.hasPrefix("__Host-skyport_auth=") == true)
-            #expect(try await browser.get("/ui/mine").text.contains("The sessions you made as carol."))
+            #expect(try await browser.get("/ui/mine").text.contains("The sessions you made as \(carol)."))
             // The code is used up: the same answer again is refused by the issuer.
             #expect(try await browser.get(callback).status == .forbidden)
 
@@ -93,7 +98,7 @@ struct WebSignInTests {
             let daveSignin = try await dave.get("/ui/signin")
             _ = daveSignin
             let daveStarted = try await dave.get("/ui/signin/oidc?issuer=\(issuer)")
-            let daveDone = try await dave.get(try await Self.authorize(try #require(daveStarted.headers[.location]), user: "dave"))
+            let daveDone = try await dave.get(try await Self.authorize(try #require(daveStarted.headers[.location]), user: Self.user("dave")))
             #expect(daveDone.status == .seeOther && daveDone.headers[.location] == "/ui/", "\(daveDone.text.prefix(1500))")
             let theirs = try await dave.get(carolsSet)
             #expect(theirs.status == .notFound, "\(theirs.status) \(theirs.headers) \(theirs.text.prefix(1500))")
@@ -107,7 +112,7 @@ struct WebSignInTests {
             var browser = Browser(client)
             _ = try await browser.get("/ui/signin")
             let started = try await browser.get("/ui/signin/oidc?issuer=\(issuer)&next=/ui/facilities/tap-op")
-            let callback = try await Self.authorize(try #require(started.headers[.location]), user: "erin", groups: ["/skao/operators"])
+            let callback = try await Self.authorize(try #require(started.headers[.location]), user: Self.user("erin"), groups: ["/skao/operators"])
             #expect(try await browser.get(callback).headers[.location] == "/ui/facilities/tap-op")
             #expect(try await browser.get("/ui/facilities/tap-op").text.contains(#"<a id="edit""#))
         }
@@ -121,7 +126,7 @@ struct WebSignInTests {
             _ = try await browser.get("/ui/signin")
             // Another site as the next page: the sign-in ends on the Ask page.
             let started = try await browser.get("/ui/signin/oidc?issuer=\(issuer)&next=https://evil.example/")
-            let callback = try await Self.authorize(try #require(started.headers[.location]), user: "frank")
+            let callback = try await Self.authorize(try #require(started.headers[.location]), user: Self.user("frank"))
             let state = try #require(URLComponents(string: callback)?.queryItems?.first { $0.name == "state" }?.value)
             // The issuer's refusal, for this browser's sign-in: its code only, not its words.
             let denied = try await browser.get("/ui/signin/callback?state=\(Browser.encode(state))&error=access_denied&error_description=%3Cb%3Ecall+us%3C%2Fb%3E")
