@@ -44,8 +44,9 @@ else
 fi
 
 # The notebook: a git daemon serving a bare repository with analysis.ipynb (and the staging repository the broker
-# pushes the data to), a plain HTTP server with the data file, and the stand-in BinderHub. Its launch takes 3 s
-# (smoke.sh: 1 s) so that the last progress lines surely arrive after the session page has loaded.
+# pushes the data to), a plain HTTP server with the data file, and the stand-in BinderHub, whose launch waits
+# (--hold-launches) until the check, its session page following the session, releases it: the launch's progress lines
+# can then only arrive live.
 bh="$work/binder"; mkdir -p "$bh/src" "$bh/repos" "$bh/data"
 echo "basket file" >"$bh/data/a.txt"
 echo '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}' >"$bh/src/analysis.ipynb"
@@ -54,7 +55,7 @@ git clone -q --bare "$bh/src" "$bh/repos/demo.git" && git init -q --bare "$bh/re
 git_port=$(free_port); data_port=$(free_port); bh_port=$(free_port); port=$(free_port)
 git daemon --listen=127.0.0.1 --port="$git_port" --base-path="$bh/repos" --export-all --enable=receive-pack --reuseaddr "$bh/repos" >>"$work/peers.log" 2>&1 & pids+=($!)
 (cd "$bh/data" && exec python3 -m http.server "$data_port" --bind 127.0.0.1) >>"$work/peers.log" 2>&1 & pids+=($!)
-python3 Tests/Standins/binderhub_standin.py --port "$bh_port" --state-dir "$bh/standin" --launch-delay 3 --quiet >>"$work/peers.log" 2>&1 & pids+=($!)
+python3 Tests/Standins/binderhub_standin.py --port "$bh_port" --state-dir "$bh/standin" --launch-delay 1 --hold-launches --quiet >>"$work/peers.log" 2>&1 & pids+=($!)
 for p in "$git_port" "$data_port" "$bh_port"; do wait_port "$p"; done
 
 # The broker, with one operator (health checks off, as in smoke.sh: the check is of the pages, not of the peers).
@@ -104,6 +105,7 @@ status=0
 "$venv/bin/python" scripts/ui_check.py --base "$base" --operator-token "$token" \
   --notebook-repo "git://127.0.0.1:$git_port/demo.git" --notebook-path analysis.ipynb \
   --data-url "http://127.0.0.1:$data_port/a.txt" --facility ui-binder --tap-facility ui-tap \
+  --binder-standin "http://127.0.0.1:$bh_port" \
   ${tap_args[@]+"${tap_args[@]}"} ${oidc_args[@]+"${oidc_args[@]}"} --shots "$shots" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- broker log (last lines)" >&2; tail -n 40 "$work/broker.log" >&2

@@ -277,15 +277,22 @@ def notebook_flow(browser, checks, args):
     checks.expect(browser.all("#funnel") and browser.all("#understood"), "notebook: #understood and #funnel shown",
                   f"on {url}")
     if accept(browser, checks, offers, args.binder_facility, "notebook"):
-        return follow_notebook(browser, checks)
+        return follow_notebook(browser, checks, args)
     return None
 
 
-def follow_notebook(browser, checks):
-    """On the new session page: the live updates up to AVAILABLE, then the notebook link."""
+def follow_notebook(browser, checks, args):
+    """On the new session page: the live updates up to AVAILABLE, then the notebook link. The stand-in BinderHub
+    holds the launch (--hold-launches) until the page follows the session (its EventSource is open) and the lines
+    shown are counted: the launch's lines can only arrive live, however slow or fast the machine is."""
     session_url = browser.driver.current_url
+    WebDriverWait(browser.driver, 60).until(
+        lambda d: d.execute_script("return document.querySelector('main[data-live=\"open\"]') !== null"))
     loaded = browser.driver.execute_script(STATE_JS)["progress"]
     browser.driver.execute_script("window.__skyportUiCheck = 1")  # gone if the page were reloaded
+    if args.binder_standin:
+        released = browser.http.post(args.binder_standin.rstrip("/") + "/_standin/release", timeout=30).status_code
+        checks.expect(released == 204, "notebook: the stand-in BinderHub's launch released", f"{released}")
     state = wait_phase(browser, "AVAILABLE")
     phase_reached(browser, checks, state, "AVAILABLE", "notebook")
     live = state.get("progress", [])[len(loaded):]
@@ -492,6 +499,8 @@ def main():
     p.add_argument("--tap-facility", help="the TAP facility (rejects the notebook; runs the query with --tap)")
     p.add_argument("--shots", required=True, help="directory for the screenshots (and the pages' HTML)")
     p.add_argument("--oidc-base", help="a broker with SKYPORT_AUTH=oidc whose issuer's client signs browsers in")
+    p.add_argument("--binder-standin", help="the stand-in BinderHub run with --hold-launches: its launch is released "
+                                            "once the session page follows the session")
     args = p.parse_args()
     args.binder_facility = args.binder_facility or args.facility
     if args.tap and not args.tap_facility:

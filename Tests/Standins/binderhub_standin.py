@@ -93,6 +93,9 @@ TORNADO_404 = b"<html><title>404: Not Found</title><body>404: Not Found</body></
 
 ARGS = None
 STATE = None
+# With --hold-launches, each launch waits here until a POST /_standin/release lets one through (a test that must see
+# the launch happen after something of its own, without timing it).
+LAUNCH_GATE = threading.Semaphore(0)
 _LOG_LOCK = threading.Lock()
 
 
@@ -1142,6 +1145,8 @@ class BuildRequest:
     def launch(self):
         """builder.py BuildHandler.launch + launcher.py Launcher.launch."""
         self.check_quota()
+        if ARGS.hold_launches and not LAUNCH_GATE.acquire(timeout=600):
+            raise RuntimeError("the launch was held and never released (--hold-launches)")
         self.stream.emit({"phase": "launching", "message": "Launching server...\n"})
         retry_delay = ARGS.launch_retry_delay
         server_info = None
@@ -1670,6 +1675,9 @@ class Handler(BaseHTTPRequestHandler):
             stats["servers_pending"] = sum(1 for s in active if not s.ready)
             stats["users"] = sorted(u for u in STATE.users)
             return self.reply(200, stats)
+        if path == "/_standin/release" and method == "POST":
+            LAUNCH_GATE.release()
+            return self.reply(204)
         m = re.match(r"^/_standin/cull/([^/]+)/?$", path)
         if m:
             if method != "POST":
@@ -1714,6 +1722,8 @@ def parse_args(argv=None):
     p.add_argument("--launch-retry-delay", type=float, default=0.2,
                    help="first delay between launch attempts (doubles; BinderHub: 4 s)")
     p.add_argument("--launch-delay", type=float, default=0.3, help="seconds a spawn takes")
+    p.add_argument("--hold-launches", action="store_true",
+                   help="each launch waits for a POST /_standin/release (test hook)")
     p.add_argument("--cull-idle", type=float, default=0.0, help="cull servers idle this long (0: never)")
     p.add_argument("--max-age", type=float, default=0.0, help="cull servers this long after start (0: never)")
     p.add_argument("--banned", action="append", default=None,

@@ -4,6 +4,7 @@
 
 function followSession(main) {
   const source = new EventSource(main.dataset.events);
+  source.addEventListener("open", () => { main.dataset.live = "open"; });
   const log = document.getElementById("progress");
   const note = document.getElementById("live-note");
   if (note) note.textContent = "Following this session live.";
