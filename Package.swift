@@ -156,7 +156,7 @@ let package = Package(
         .target(
             name: "SkyportTestSupport",
             dependencies: [
-                "SkyportCore",
+                "SkyportCore", "SkyportRemotes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

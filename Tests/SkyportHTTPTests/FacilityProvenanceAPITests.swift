@@ -59,7 +59,7 @@ final class VOSIService: Sendable {
 
 /// A broker whose refresh reads VOSI capabilities over a real HTTP client (as `skyport serve` wires it).
 private func withRefreshingBroker<T: Sendable>(_ test: @Sendable @escaping (any TestClientProtocol, any BrokerStore) async throws -> T) async throws -> T {
-    let client = Egress(policy: .loopback)
+    let client = Egress(policy: .loopback, resolver: TestResolver())
     var broker = try await TestBroker()
     broker.capabilities = SkyportRuntime.capabilitiesFetch(egress: client, logger: Logger(label: "test.capabilities"))
     let store = broker.store

@@ -302,7 +302,7 @@ import Testing
         // RUNNING until long after the test has cancelled it.
         let brokers = try await StandinBrokers(["--count", "1", "--offers", "3", "--run-after", "10", "--complete-after", "300"])
         defer { brokers.stop() }
-        let client = Egress(policy: .loopback)
+        let client = Egress(policy: .loopback, resolver: TestResolver())
         do {
             let logger = Logger(label: "broker-executor-test")
             let endpoint = Endpoint(kind: .executionbroker, url: brokers.url(0))

@@ -10,7 +10,7 @@ import Testing
 /// loopback): which routes need a signed-in caller, how refusals read, and who owns a UWS job.
 /// Runs `body` with an egress gate that lets loopback through, then shuts it down.
 func withTestEgress<T: Sendable>(_ body: (Egress) async throws -> T) async throws -> T {
-    let egress = Egress(policy: .loopback, resolver: SystemResolver())
+    let egress = Egress(policy: .loopback, resolver: TestResolver())
     do {
         let value = try await body(egress)
         await egress.shutdown()

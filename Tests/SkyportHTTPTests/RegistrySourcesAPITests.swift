@@ -108,7 +108,7 @@ import Testing
         let oai = try #require(parts.url).absoluteString
         let store = InMemoryStore()
         let broker = try await TestBroker(store: store)
-        let client = Egress(policy: .loopback)
+        let client = Egress(policy: .loopback, resolver: TestResolver())
         do {
             let harvester = OAIHarvester(http: RemoteHTTP(egress: client, purpose: .registry, timeout: .seconds(60)))
             var logger = Logger(label: "registry-harvest-dachs")

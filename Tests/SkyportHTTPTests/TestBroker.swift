@@ -11,6 +11,7 @@ import SkyportCore
 import SkyportHTTP
 import SkyportRemotes
 import SkyportStore
+import SkyportTestSupport
 import Testing
 
 /// A broker on a real HTTP server (port 0) over a given store, with two operators.
@@ -71,6 +72,7 @@ struct TestBroker {
         overrides.capabilities = .some(capabilities)
         overrides.rateLimitClock = rateLimitClock
         overrides.now = now
+        overrides.resolver = TestResolver()
         let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
         let background = Task {
             guard withServices else { return }

@@ -7,7 +7,7 @@ import SkyportTestSupport
 /// Runs `body` with an egress gate that lets loopback through (the stub servers and peers of the tests listen there)
 /// unless told otherwise, then shuts it down.
 func withEgress<T: Sendable>(
-    _ policy: EgressPolicy = .loopback, resolver: any HostResolver = SystemResolver(),
+    _ policy: EgressPolicy = .loopback, resolver: any HostResolver = TestResolver(),
     audit: @escaping @Sendable (EgressRefusal, EgressPurpose) -> Void = { _, _ in }, _ body: (Egress) async throws -> T
 ) async throws -> T {
     let egress = Egress(policy: policy, resolver: resolver, audit: audit)
