@@ -15,6 +15,7 @@
 # has offers and every 10th is accepted.
 # SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
 # this checkout's release build.
+# TIMELINE=PREFIX also writes PREFIX.MIX.RATE: per second of scheduled send time, the requests, p50, p99 and max (ms).
 # Usage: scripts/bench-load.sh [MIX] [RATES] [SECONDS]     e.g. scripts/bench-load.sh offers "100 300 1000" 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +69,8 @@ bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout
 PY
   before=$(cpu); t0=$(date +%s.%N)
   lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
-    --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"})
+    --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"} \
+    ${TIMELINE:+--timeline "$TIMELINE.$mix.$rate"})
   after=$(cpu); t1=$(date +%s.%N)
   rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")
   cores=$(python3 -c "print(f'{($after - $before) / $hz / ($t1 - $t0):.2f}')")

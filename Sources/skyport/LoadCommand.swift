@@ -30,6 +30,8 @@ struct LoadBench: AsyncParsableCommand {
     var acceptEvery = 0
     @Option(help: "A file holding a bearer token sent with every request (`Authorization: Bearer ...`), e.g. an OpenID access token.")
     var bearerFile: String?
+    @Option(help: "A file to write the run's timeline to: per second of scheduled send time, the requests, p50, p99 and max (ms).")
+    var timeline: String?
     @Flag(help: "Also print the results as one JSON object.") var json = false
 
     func run() async throws {
@@ -74,7 +76,9 @@ struct LoadBench: AsyncParsableCommand {
                         status = nil
                     }
                     let latency = due.duration(to: clock.now)
-                    results.state.withLock { $0.add(latency: latency, status: status, ok: status.map(expected.contains) ?? false) }
+                    results.state.withLock {
+                        $0.add(latency: latency, status: status, ok: status.map(expected.contains) ?? false, second: Int(Double(i) / rate))
+                    }
                     if let follow, i % acceptEvery == 0, status == 303, let location {
                         await follow.readAndAccept(offerSet: location)
                     }
@@ -87,6 +91,7 @@ struct LoadBench: AsyncParsableCommand {
         print("\(label): \(summary.line)")
         if let follow { print("\(label), every \(acceptEvery)th request followed: \(follow.line)") }
         if json { print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)) }
+        if let timeline { try results.state.withLock { $0.timeline }.write(toFile: timeline, atomically: true, encoding: .utf8) }
     }
 }
 
@@ -100,9 +105,16 @@ struct LoadResults {
     var latencies: [Double] = []
     var statuses: [String: Int] = [:]
     var failures = 0
+    /// Latencies by the second of their scheduled send time (for `--timeline`).
+    var seconds: [[Double]] = []
 
-    mutating func add(latency: Duration, status: Int?, ok: Bool) {
-        latencies.append(Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18)
+    mutating func add(latency: Duration, status: Int?, ok: Bool, second: Int? = nil) {
+        let value = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
+        latencies.append(value)
+        if let second, second >= 0 {
+            if seconds.count <= second { seconds.append(contentsOf: repeatElement([], count: second + 1 - seconds.count)) }
+            seconds[second].append(value)
+        }
         statuses[status.map(String.init) ?? "error", default: 0] += 1
         if !ok { failures += 1 }
     }
@@ -111,6 +123,15 @@ struct LoadResults {
     func quantile(_ p: Double) -> Double {
         let sorted = latencies.sorted()
         return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+    }
+
+    /// One line per second of scheduled send time: the second, its requests, p50, p99 and max in ms.
+    var timeline: String {
+        seconds.enumerated().map { second, values in
+            let sorted = values.sorted()
+            func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] * 1000 }
+            return String(format: "%d %d %.2f %.2f %.2f", second, sorted.count, q(0.5), q(0.99), (sorted.last ?? 0) * 1000)
+        }.joined(separator: "\n") + "\n"
     }
 
     var statusLine: String { statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
