@@ -9,21 +9,39 @@ import SkyportCore
 /// states is enforced, in the spec's own terms. (XML bodies, whose types are inferred, are read leniently.)
 enum APIContract {
     /// The spec, parsed once.
-    static let check: SchemaCheck = {
+    static let document: JSONValue = {
         let text = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
         // The spec is part of the binary and checked by the tests; an unreadable one is a build defect.
         guard let document = try? YAMLBridge.parse(text) else { fatalError("the embedded openapi.yaml is not readable") }
-        return SchemaCheck(document: document)
+        return document
+    }()
+
+    static let check = SchemaCheck(document: document)
+
+    /// The check requests are put to. HttpUrl's pattern also states the default egress rule. Here only its syntax is
+    /// checked: every field that holds one is then put to this broker's own egress rule (SKYPORT_EGRESS_ALLOW) by its
+    /// handler, which says why.
+    static let requestCheck = check.deciding(SpecPattern.httpURL) { SpecPattern.matches($0, SpecPattern.httpURLSyntax) }
+
+    /// Each operation's JSON request-body schema by method and the spec's path template (`POST /requests`), found once
+    /// rather than by walking the document for every request.
+    static let bodySchemas: [String: JSONValue] = {
+        var found: [String: JSONValue] = [:]
+        for (path, operations) in document["paths"]?.objectValue ?? [:] {
+            for (method, operation) in operations.objectValue ?? [:] {
+                if let schema = operation["requestBody"]?["content"]?["application/json"]?["schema"] {
+                    found[method.uppercased() + " " + path] = schema
+                }
+            }
+        }
+        return found
     }()
 
     /// Throws the fields that break the request-body schema of the operation (`method` and the spec's `path`
     /// template); nothing when the operation has no JSON body schema.
     static func checkBody(_ document: JSONValue, _ method: HTTPRequest.Method, _ path: String) throws {
-        let pointer = "#/paths/\(path.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1"))/\(method.rawValue.lowercased())/requestBody/content/application~1json/schema"
-        guard let schema = check.schema(at: pointer) else { return }
-        // HttpUrl's pattern also states the default egress rule. Here only its syntax is checked: every field that holds
-        // one is then put to this broker's own egress rule (SKYPORT_EGRESS_ALLOW) by its handler, which says why.
-        let problems = check.deciding(SpecPattern.httpURL) { SpecPattern.matches($0, SpecPattern.httpURLSyntax) }.problems(document, schema)
+        guard let schema = bodySchemas[method.rawValue + " " + path] else { return }
+        let problems = requestCheck.problems(document, schema)
         if !problems.isEmpty { throw ValidationFailure(problems) }
     }
 
@@ -43,7 +61,7 @@ enum APIContract {
             }
         }
         guard !document.isEmpty, let schema = check.schema(at: "#/components/schemas/ExecutionRequest") else { return }
-        let problems = check.deciding(SpecPattern.httpURL) { SpecPattern.matches($0, SpecPattern.httpURLSyntax) }.problems(.object(document), schema)
+        let problems = requestCheck.problems(.object(document), schema)
         guard !problems.isEmpty else { return }
         let named = problems.map { problem in
             let parameter = given["request"] != nil ? "request" : (problem.field.hasPrefix("basket") ? "basket" : "software")

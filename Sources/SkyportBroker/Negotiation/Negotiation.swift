@@ -45,7 +45,7 @@ public struct Negotiation: Sendable {
         }
         let settings = broker.planner
         var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
-        if index.facilities.contains(where: { $0.brokerEndpoint != nil }) {
+        if index.hasBrokers {
             // A replayed request is answered from the store before any other broker is asked again.
             if let key, let earlier = try await broker.store.offerSet(idempotencyKey: key) {
                 guard earlier.digest == digest else { throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request") }

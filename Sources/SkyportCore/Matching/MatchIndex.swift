@@ -7,6 +7,8 @@ public struct MatchIndex: Sendable {
     public let facilities: [Facility]
     /// The facilities whose (first) endpoint takes the user's own credentials (`forward`, `exchange`), by key.
     public let userCredentials: [String: EndpointCredentials]
+    /// Whether any facility is another ExecutionBroker (a request may then be federated).
+    public let hasBrokers: Bool
     let compiled: [CompiledFacility]
     let kindIDs: [String: Int]
     let kindWords: Int
@@ -31,6 +33,7 @@ public struct MatchIndex: Sendable {
         var userCredentials: [String: EndpointCredentials] = [:]
         for f in sorted { if let c = f.endpoints.first?.credentials, c.needsUserToken { userCredentials[f.id.key] = c } }
         self.userCredentials = userCredentials
+        hasBrokers = sorted.contains { $0.brokerEndpoint != nil }
 
         var kindIDs: [String: Int] = [:]
         for alias in ExecutableKind.knownAliases { kindIDs[alias] = kindIDs.count }

@@ -32,9 +32,12 @@ public struct MatchOutcome: Sendable {
 
     /// The rejected facilities in identifier-key order, each with all its reasons.
     public var rejections: [MatchRejection] {
-        rejected.map { r in
-            let f = facilities[Int(r.index)]
-            return MatchRejection(facility: f.id, reasons: MatchExplainer(shape: shape).reasons(r.reasons, facility: f) + (extraReasons[r.index] ?? []))
+        let explainer = MatchExplainer(shape: shape)
+        // The facility is read in place (a `let` would copy every field of it, a retain each).
+        return rejected.map { r in
+            var reasons = explainer.reasons(r.reasons, facility: facilities[Int(r.index)])
+            if let extra = extraReasons[r.index] { reasons += extra }
+            return MatchRejection(facility: facilities[Int(r.index)].id, reasons: reasons)
         }
     }
 
