@@ -13,6 +13,9 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     /// The file, or `:memory:`.
     public let path: String
     let writer: any DatabaseWriter
+    /// A connection of its own for the facility generation, read once per offer request (nil in memory, where the
+    /// writer's one connection serves). See `facilitySnapshot`.
+    private let generationReader: DatabaseQueue?
     /// What every session holds, built from the rows at start and kept current by every write of a session (see
     /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
     /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
@@ -49,6 +52,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         }
         try Self.migrator.migrate(writer)
         self.writer = writer
+        if writer is DatabasePool {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            readOnly.busyMode = .timeout(5)
+            generationReader = try DatabaseQueue(path: path, configuration: readOnly)
+        } else {
+            generationReader = nil
+        }
         let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
         ledger = Mutex(loaded)
         ledgerDataVersion = Mutex(version)
@@ -272,11 +283,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     private func facilitySnapshot() async throws -> FacilitySnapshot {
         let cached = facilityCache.withLock { $0 }
-        // Read on the calling thread (GRDB's synchronous read runs on it when a reader is free): one row asked for
-        // every offer request, where the asynchronous read would hand over to a reader's thread and back, two
-        // context switches that cost more than the read.
+        // Read on the calling thread, on a connection of its own (a serial queue that GRDB's synchronous read runs on
+        // the caller's thread): one row asked for every offer request, where an asynchronous read hands over to a
+        // reader's thread and back, two context switches that cost more than the read. Not from the writer's pool of
+        // readers: a synchronous read waits there for a free reader, and readers taken by asynchronous reads are given
+        // back only by tasks that need this very thread pool, so every cooperative thread could wait for ever. Here a
+        // caller waits at most for another caller's read of one row.
         let read: (Database) throws -> Int64 = { db in try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0 }
-        let generation = try writer.read(read)
+        let generation = try generationReader.map { try $0.read(read) } ?? writer.read(read)
         if let cached, cached.generation == generation { return cached }
         let task = snapshotBuild.withLock { build -> Task<FacilitySnapshot, any Error> in
             if let build, build.generation == generation { return build.task }

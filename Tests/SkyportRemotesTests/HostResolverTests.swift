@@ -23,6 +23,26 @@ struct HostResolverTests {
         #expect(try await lookup.value == [IPAddress("127.0.0.1")!])
     }
 
+    /// The waiter is resumed once whichever comes first, the end or the cancellation, in both orders.
+    @Test func aWaiterIsResumedOnceInEitherOrder() async throws {
+        let address = [IPAddress("127.0.0.1")!]
+        let late = SystemResolver.Waiter()
+        let waited: [IPAddress] = try await withCheckedThrowingContinuation { continuation in
+            #expect(late.wait(continuation))  // waiting first
+            late.finish(.success(address))
+            late.finish(.failure(CancellationError()))  // too late: ignored
+        }
+        #expect(waited == address)
+        let early = SystemResolver.Waiter()
+        early.finish(.failure(CancellationError()))  // cancelled before it waits
+        early.finish(.success(address))
+        await #expect(throws: CancellationError.self) {
+            _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[IPAddress], any Error>) in
+                #expect(!early.wait(continuation))
+            }
+        }
+    }
+
     @Test func aCallerCancelledBeforeItWaitsIsLetGoToo() async throws {
         let lookup = Task<[IPAddress], any Error> { try await Task.sleep(for: .seconds(3600)); return [] }
         let waiter = Task {
@@ -41,7 +61,7 @@ struct HostResolverTests {
         #expect(try await SystemResolver().addresses(of: "localhost", port: 80).contains(IPAddress("127.0.0.1")!))
     }
 
-    /// Concurrent lookups of one name share one answer (and one `getaddrinfo`).
+    /// Concurrent lookups of one name all get its answer.
     @Test func concurrentLookupsOfOneNameAllGetTheAnswer() async throws {
         let answers = try await withThrowingTaskGroup(of: [IPAddress].self) { group in
             for _ in 0..<32 { group.addTask { try await SystemResolver().addresses(of: "localhost", port: 8080) } }
@@ -53,10 +73,11 @@ struct HostResolverTests {
     /// The tests' resolver sends no DNS query: an invented name is unresolvable at once, loopback names resolve.
     @Test func theTestsResolverAsksNoDNSServer() async throws {
         let resolver = TestResolver()
-        for name in ["a.example", "github.com", "h"] {
+        for name in ["a.example", "github.com", "h", "localhost.example"] {
             await #expect(throws: SystemResolver.Failure.self) { try await resolver.addresses(of: name, port: 443) }
         }
         #expect(try await resolver.addresses(of: "0x7f.1", port: 80) == [IPAddress("127.0.0.1")!])
         #expect(try await resolver.addresses(of: "localhost", port: 80).contains(IPAddress("127.0.0.1")!))
+        #expect(try await resolver.addresses(of: "peer.localhost", port: 80) == [IPAddress("127.0.0.1")!])
     }
 }

@@ -17,7 +17,9 @@ public struct TestResolver: HostResolver {
 
     public func addresses(of host: String, port: Int) async throws -> [IPAddress] {
         let name = host.lowercased()
-        if name == "localhost" || name.hasSuffix(".localhost") { return try await system.addresses(of: host, port: port) }
+        // `localhost` is answered from /etc/hosts (as the peers' URLs expect); other loopback names (RFC 6761) here.
+        if name == "localhost" { return try await system.addresses(of: host, port: port) }
+        if name.hasSuffix(".localhost") { return [IPAddress("127.0.0.1")!] }
         if let literal = SystemResolver.literal(host, port: port) { return literal }
         throw SystemResolver.Failure(code: EAI_NONAME)
     }

@@ -18,8 +18,9 @@ public protocol HostResolver: Sendable {
 ///
 /// Lookups run on threads of their own, never on NIO's shared blocking pool (as many threads as cores): a name
 /// whose DNS server does not answer holds its thread for the system resolver's whole timeout, and the file reads and
-/// every other name must not queue behind it. Concurrent lookups of one name share one `getaddrinfo`, and a caller
-/// that stops waiting (its deadline, its cancellation) is let go at once while the lookup finishes on its thread.
+/// every other name must not queue behind it. Concurrent lookups of one name and port share one `getaddrinfo`, and a
+/// caller that stops waiting (its deadline, its cancellation) is let go at once while the lookup finishes on its
+/// thread. (Lookups nobody waits for any more still hold their threads until the system resolver gives up.)
 public struct SystemResolver: HostResolver {
     public struct Failure: Error, CustomStringConvertible {
         public var code: Int32
@@ -47,7 +48,8 @@ public struct SystemResolver: HostResolver {
         let key = Key(host: host, port: port)
         let lookup = Self.inFlight.withLock { running in
             if let shared = running[key] { return shared }
-            // The task removes itself when done; it cannot run before this lock is released, so it always finds itself.
+            // The task removes its entry when done, under this same lock, so after this insertion: the entry it removes
+            // is its own (a new lookup of the key is made only once that entry is gone).
             let task = Task<[IPAddress], any Error> {
                 defer { _ = Self.inFlight.withLock { $0.removeValue(forKey: key) } }
                 return try await Self.pool.runIfActive { try Self.lookup(host, port: port) }
