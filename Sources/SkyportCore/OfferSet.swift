@@ -64,7 +64,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         created = try c.decode(Date.self, forKey: .created)
         expires = try c.decode(Date.self, forKey: .expires)
         request = try c.decode(NormalisedRequest.self, forKey: .request)
-        messages = try c.decode([BrokerMessage].self, forKey: .messages)
+        messages = StoredMessage.unpack(try c.decode([StoredMessage].self, forKey: .messages))
         if let text = try? c.decode(String.self, forKey: .rejections) {
             rejections = try MatchRejection.parseCompact(text)
         } else {
@@ -83,7 +83,7 @@ public struct OfferSetRecord: Sendable, Hashable, Codable {
         try c.encode(created, forKey: .created)
         try c.encode(expires, forKey: .expires)
         try c.encode(request, forKey: .request)
-        try c.encode(messages, forKey: .messages)
+        try c.encode(StoredMessage.pack(messages), forKey: .messages)
         try c.encode(MatchRejection.compact(rejections), forKey: .rejections)
         try c.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try c.encodeIfPresent(requestDigest, forKey: .requestDigest)
@@ -103,12 +103,79 @@ extension OfferSetRecord: JSONWritable {
             w.field("funnel", funnel)
             w.field("id", id.uuidString)
             w.field("idempotencyKey", idempotencyKey)
-            w.field("messages", messages)
+            w.field("messages", StoredMessage.pack(messages))
             w.field("owner", owner)
             w.field("ranking", ranking?.rawValue)
             w.field("rejections", MatchRejection.compact(rejections))
             w.field("request", request)
             w.field("requestDigest", requestDigest)
+        }
+    }
+}
+
+/// An offer set's messages as stored: a run of messages that differ only in the facility they name (`facility ID
+/// REST`, the same kind, level, time and REST: the planner's note on each facility without room, most of a `NO`
+/// set's messages) is kept once, with the facilities in order (`facilities`, and `message` the REST); every other
+/// message is kept as it is. Sets stored before runs were kept have only the plain form, which reads the same.
+public struct StoredMessage: Sendable, Hashable, Codable, JSONWritable {
+    public var kind: String
+    public var level: BrokerMessage.Level
+    public var time: Date
+    public var message: String
+    public var facilities: [String]?
+
+    /// The runs of `messages`, in order; a run of one facility is kept as the plain message.
+    public static func pack(_ messages: [BrokerMessage]) -> [StoredMessage] {
+        var out: [StoredMessage] = []
+        out.reserveCapacity(min(messages.count, 8))
+        for m in messages {
+            guard let (facility, rest) = named(m.message) else {
+                out.append(StoredMessage(kind: m.kind, level: m.level, time: m.time, message: m.message))
+                continue
+            }
+            if let last = out.last, last.facilities != nil, last.kind == m.kind, last.level == m.level, last.time == m.time, last.message == rest {
+                out[out.count - 1].facilities!.append(facility)
+            } else {
+                out.append(StoredMessage(kind: m.kind, level: m.level, time: m.time, message: rest, facilities: [facility]))
+            }
+        }
+        for i in out.indices where out[i].facilities?.count == 1 {
+            out[i].message = "facility \(out[i].facilities![0]) \(out[i].message)"
+            out[i].facilities = nil
+        }
+        return out
+    }
+
+    /// The messages `pack` was given.
+    public static func unpack(_ stored: [StoredMessage]) -> [BrokerMessage] {
+        var out: [BrokerMessage] = []
+        out.reserveCapacity(stored.count)
+        for s in stored {
+            guard let facilities = s.facilities else {
+                out.append(BrokerMessage(kind: s.kind, level: s.level, time: s.time, message: s.message))
+                continue
+            }
+            for f in facilities { out.append(BrokerMessage(kind: s.kind, level: s.level, time: s.time, message: "facility \(f) \(s.message)")) }
+        }
+        return out
+    }
+
+    /// `facility ID REST` split at the first space after the ID (so that joining the parts gives the text back).
+    private static func named(_ text: String) -> (String, String)? {
+        let utf8 = text.utf8
+        guard utf8.starts(with: "facility ".utf8) else { return nil }
+        let from = utf8.index(utf8.startIndex, offsetBy: 9)
+        guard let space = utf8[from...].firstIndex(of: UInt8(ascii: " ")), space > from else { return nil }
+        return (String(text[from..<space]), String(text[utf8.index(after: space)...]))
+    }
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("facilities", facilities)
+            w.field("kind", kind)
+            w.field("level", level.rawValue)
+            w.field("message", message)
+            w.field("time", time)
         }
     }
 }

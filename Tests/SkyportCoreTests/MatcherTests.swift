@@ -277,6 +277,65 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(throws: FieldError.self) { try MatchRejection.parseCompact("f\tno-such-code\tx\ty\tz") }
     }
 
+    /// A reason many facilities share is written once and referred to (`facility TAB ^N`); reading gives every
+    /// facility its own copy, and a reference to a line not yet read is an error.
+    @Test func compactRejectionsReferToAReasonAlreadyWritten() throws {
+        let a = MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "jupyter-notebook", offered: "tap-query")
+        let b = MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "jupyter-notebook", offered: "docker-container")
+        let c = MatchReason(code: .facilityUnavailable, field: "health", requested: "", offered: "", detail: "HTTP 503 \\ down")
+        let rejections = (0..<40).map { i in
+            MatchRejection(facility: FacilityID("f\(i)"), reasons: i % 10 == 3 ? [b, c] : [i % 2 == 0 ? a : b])
+        } + [MatchRejection(facility: FacilityID("^0"), reasons: [a, a])]
+        let text = MatchRejection.compact(rejections)
+        let lines = text.split(separator: "\n")
+        #expect(lines[0] == "f0\tkind-not-accepted\texecutable.kind\tjupyter-notebook\ttap-query")
+        #expect(lines[2] == "f2\t^0" && lines[3] == "f3\t^1" && lines[4] == "f3\tfacility-unavailable\thealth\t\t\tHTTP 503 \\\\ down")
+        #expect(lines.last == "^0\t^0" && lines[lines.count - 2] == "^0\t^0")
+        #expect(text.utf8.count < 40 * 12 + 200)
+        let read = try MatchRejection.parseCompact(text)
+        #expect(read == rejections)
+        #expect(read[13].reasons.map(\.facility) == [FacilityID("f13"), FacilityID("f13")])
+        #expect(read[13].reasons[1].detail == "HTTP 503 \\ down")
+        #expect(read.last?.reasons.count == 2)
+        for bad in ["f\t^0", "f\tkind-not-accepted\ta\tb\tc\ng\t^1", "f\tkind-not-accepted\ta\tb\tc\ng\t^-1", "f\tkind-not-accepted\ta\tb\tc\ng\t^x"] {
+            #expect(throws: FieldError.self) { try MatchRejection.parseCompact(bad) }
+        }
+    }
+
+    /// The planner's note on each facility without room is most of a `NO` set's messages: stored, a run of them is
+    /// one entry with the facilities in order; read, it is the same messages, and sets stored before still read.
+    @Test func runsOfFacilityMessagesAreStoredOnceAndReadBack() throws {
+        let t = Date(timeIntervalSince1970: 1_800_000_000.25)
+        func room(_ f: String, _ rest: String = "has no room for 4 cores and 1 GiB for PT1H starting by 2027-01-15T08:00:00Z", time: Date? = nil) -> BrokerMessage {
+            BrokerMessage(kind: "urn:no-capacity-in-window", level: .INFO, time: time ?? t, message: "facility \(f) \(rest)")
+        }
+        let messages = [BrokerMessage(kind: "urn:no-offers", level: .WARN, time: t, message: "no accepted facility has capacity")]
+            + (0..<50).map { room("f\($0)") }
+            + [room("g", "has no room for 2 cores"), room("h", "has no room for 2 cores"), room("x", time: t.addingTimeInterval(1)),
+               BrokerMessage(kind: "urn:exceeds-limit", level: .INFO, time: t, message: "cores: facility  has two spaces"),
+               BrokerMessage(kind: "urn:note", level: .INFO, time: t, message: "facility"),
+               BrokerMessage(kind: "urn:note", level: .INFO, time: t, message: "facility  leading space"),
+               room("y\u{e9}\"q\""), room("z\u{e9}\"q\"")]
+        let stored = StoredMessage.pack(messages)
+        #expect(stored.map { $0.facilities?.count ?? 0 } == [0, 50, 2, 0, 0, 0, 0, 2])
+        #expect(stored[1].message == "has no room for 4 cores and 1 GiB for PT1H starting by 2027-01-15T08:00:00Z")
+        #expect(stored[3].message == "facility x has no room for 4 cores and 1 GiB for PT1H starting by 2027-01-15T08:00:00Z")
+        #expect(StoredMessage.unpack(stored) == messages)
+
+        let set = OfferSetRecord(
+            id: UUID(), created: t, expires: t.addingTimeInterval(300), request: F.request(cores: ResourceRange(min: 1)), messages: messages)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        let data = try encoder.encode(set)
+        #expect(try decoder.decode(OfferSetRecord.self, from: data) == set)
+        #expect(data.count < 2_500)
+        var old = try #require(try JSONValue.parse(data).objectValue)
+        old["messages"] = try JSONValue.parse(try encoder.encode(messages))
+        #expect(try decoder.decode(OfferSetRecord.self, from: encoder.encode(JSONValue.object(old))) == set)
+    }
+
     @Test func compactRejectionsKeepEscapesAndAnyTextWhole() throws {
         // Tabs, line breaks, backslashes and non-ASCII text in any field, and a facility with two reasons.
         let odd = "ivo://obs.example/été\tab\t\\"

@@ -308,18 +308,29 @@ public struct MatchRejection: Sendable, Hashable, Codable {
 
 extension MatchRejection {
     /// The rejections of an offer set as one text, one reason per line: `facility TAB code TAB field TAB requested TAB
-    /// offered [TAB detail]`, with `\`, tab and line breaks escaped. An offer set turns down most facilities, and
+    /// offered [TAB detail]`, with `\`, tab and line breaks escaped; a reason already written on an earlier line (many
+    /// facilities are turned down for the same reason) is `facility TAB ^N`, N that line's number from 0. An offer set turns down most facilities, and
     /// writing this one string costs a small part of encoding the same reasons as nested JSON arrays, which was a
     /// third of the broker's CPU under load, inside the store's serialized write.
     public static func compact(_ rejections: [MatchRejection]) -> String {
         // Built as bytes (the separators and escapes are ASCII), one field after another: a set's rejections are
         // written inside its booking write, where every microsecond is spent while the writer is held.
         var out: [UInt8] = []
-        out.reserveCapacity(rejections.count * 96)
+        out.reserveCapacity(rejections.count * 24)
+        var written: [Written: Int] = [:]
+        var line = 0
         for rejection in rejections {
             for r in rejection.reasons {
                 if !out.isEmpty { out.append(UInt8(ascii: "\n")) }
+                defer { line += 1 }
                 escape(rejection.facility.rawValue, into: &out)
+                let key = Written(code: r.code, field: r.field, requested: r.requested, offered: r.offered, detail: r.detail)
+                if let earlier = written[key] {
+                    out.append(UInt8(ascii: "\t")); out.append(UInt8(ascii: "^"))
+                    out.append(contentsOf: String(earlier).utf8)
+                    continue
+                }
+                written[key] = line
                 out.append(UInt8(ascii: "\t")); escape(r.code.rawValue, into: &out)
                 out.append(UInt8(ascii: "\t")); escape(r.field, into: &out)
                 out.append(UInt8(ascii: "\t")); escape(r.requested, into: &out)
@@ -340,6 +351,7 @@ extension MatchRejection {
         var text = text
         return try text.withUTF8 { bytes in
             var out: [MatchRejection] = []
+            var lines: [MatchReason] = []
             var parts: [String] = []
             parts.reserveCapacity(6)
             var line = 0, start = 0
@@ -356,6 +368,16 @@ extension MatchRejection {
                 }
                 // `compact` escapes every carriage return: a raw one is a line written by something else.
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if parts.count == 2, parts[1].utf8.first == UInt8(ascii: "^"), !raw.contains(UInt8(ascii: "\r")),
+                   let earlier = Int(parts[1].dropFirst()), earlier >= 0, earlier < lines.count {
+                    let facility = FacilityID(parts[0])
+                    var reason = lines[earlier]
+                    reason.facility = facility
+                    lines.append(reason)
+                    if out.last?.facility == facility { out[out.count - 1].reasons.append(reason) } else { out.append(MatchRejection(facility: facility, reasons: [reason])) }
+                    line += 1
+                    continue
+                }
                 guard parts.count == 5 || parts.count == 6, !raw.contains(UInt8(ascii: "\r")), let code = MatchReasonCode(rawValue: parts[1]) else {
                     let shown = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                     throw FieldError("rejections[\(line)]", "not a stored rejection: \(RemoteText.clip(shown, limit: 80))")
@@ -363,11 +385,17 @@ extension MatchRejection {
                 let facility = FacilityID(parts[0])
                 let reason = MatchReason(
                     code: code, field: parts[2], requested: parts[3], offered: parts[4], detail: parts.count == 6 ? parts[5] : nil, facility: facility)
+                lines.append(reason)
                 if out.last?.facility == facility { out[out.count - 1].reasons.append(reason) } else { out.append(MatchRejection(facility: facility, reasons: [reason])) }
                 line += 1
             }
             return out
         }
+    }
+
+    /// A reason without its facility: what a line written in full is found again by.
+    private struct Written: Hashable {
+        var code: MatchReasonCode, field: String, requested: String, offered: String, detail: String?
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {
