@@ -133,7 +133,10 @@ public struct StoredMessage: Sendable, Hashable, Codable, JSONWritable {
                 out.append(StoredMessage(kind: m.kind, level: m.level, time: m.time, message: m.message))
                 continue
             }
-            if let last = out.last, last.facilities != nil, last.kind == m.kind, last.level == m.level, last.time == m.time, last.message == rest {
+            // Compared as bytes: `String`'s `==` holds for texts that are only canonically equivalent (`é`, `e\u{301}`),
+            // and the run gives every message the first one's bytes.
+            if let last = out.last, last.facilities != nil, last.level == m.level, last.time == m.time,
+               last.kind.utf8.elementsEqual(m.kind.utf8), last.message.utf8.elementsEqual(rest.utf8) {
                 out[out.count - 1].facilities!.append(facility)
             } else {
                 out.append(StoredMessage(kind: m.kind, level: m.level, time: m.time, message: rest, facilities: [facility]))

@@ -292,6 +292,14 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(lines[2] == "f2\t^0" && lines[3] == "f3\t^1" && lines[4] == "f3\tfacility-unavailable\thealth\t\t\tHTTP 503 \\\\ down")
         #expect(lines.last == "^0\t^0" && lines[lines.count - 2] == "^0\t^0")
         #expect(text.utf8.count < 40 * 12 + 200)
+        // A reason that is only canonically equivalent to the first of its kind written is written in full, with its own bytes.
+        let e1 = MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "caf\u{e9}", offered: "x")
+        let e2 = MatchReason(code: .kindNotAccepted, field: "executable.kind", requested: "cafe\u{301}", offered: "x")
+        let accents = [MatchRejection(facility: FacilityID("e1"), reasons: [e1]), MatchRejection(facility: FacilityID("e2"), reasons: [e2]),
+                       MatchRejection(facility: FacilityID("e3"), reasons: [e2])]
+        let accentText = MatchRejection.compact(accents)
+        #expect(accentText.split(separator: "\n").map { $0.split(separator: "\t").count } == [5, 5, 5])
+        #expect(try MatchRejection.parseCompact(accentText).map { Array($0.reasons[0].requested.utf8) } == [e1, e2, e2].map { Array($0.requested.utf8) })
         let read = try MatchRejection.parseCompact(text)
         #expect(read == rejections)
         #expect(read[13].reasons.map(\.facility) == [FacilityID("f13"), FacilityID("f13")])
@@ -321,6 +329,10 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(stored[1].message == "has no room for 4 cores and 1 GiB for PT1H starting by 2027-01-15T08:00:00Z")
         #expect(stored[3].message == "facility x has no room for 4 cores and 1 GiB for PT1H starting by 2027-01-15T08:00:00Z")
         #expect(StoredMessage.unpack(stored) == messages)
+        // Texts that are only canonically equivalent (`==` in Swift) are not one run: each keeps its own bytes.
+        let accents = [room("a", "has no room in caf\u{e9}"), room("b", "has no room in cafe\u{301}")]
+        #expect(StoredMessage.pack(accents).allSatisfy { $0.facilities == nil })
+        #expect(StoredMessage.unpack(StoredMessage.pack(accents)).map { Array($0.message.utf8) } == accents.map { Array($0.message.utf8) })
 
         let set = OfferSetRecord(
             id: UUID(), created: t, expires: t.addingTimeInterval(300), request: F.request(cores: ResourceRange(min: 1)), messages: messages)

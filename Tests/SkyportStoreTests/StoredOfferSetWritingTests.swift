@@ -26,7 +26,10 @@ import Testing
         request.callback = "https://cb/\(text)"
         return OfferSetRecord(
             id: UUID(), created: now, expires: now.addingTimeInterval(300), request: request,
-            messages: [BrokerMessage(kind: "urn:\(text)", level: .ERROR, time: now.addingTimeInterval(0.25), message: text)],
+            messages: [BrokerMessage(kind: "urn:\(text)", level: .ERROR, time: now.addingTimeInterval(0.25), message: text)]
+                // A run of facility messages, stored once with its facilities, and one kept as it is.
+                + ["a", "b\(text.prefix(1))", "c"].map { BrokerMessage(kind: "urn:no-capacity-in-window", level: .INFO, time: now, message: "facility \($0) has no room: \(text)") }
+                + [BrokerMessage(kind: "urn:exceeds-limit", level: .INFO, time: now, message: "facility d \(text)")],
             rejections: [MatchRejection(facility: FacilityID("f-\(text)"), reasons: [
                 MatchReason(code: .coresExceedLimit, field: "cores", requested: "64", offered: text),
                 MatchReason(code: .facilityUnavailable, field: "health", requested: "", offered: "", detail: text)])],
@@ -44,6 +47,7 @@ import Testing
             #expect(try read == StoreCoding.decode(OfferSetRecord.self, encoded))
             #expect(read.id == set.id && read.rejections == set.rejections && read.request.name == set.request.name)
             #expect(read.owner == set.owner)
+            #expect(read.messages == set.messages)
         }
     }
 }

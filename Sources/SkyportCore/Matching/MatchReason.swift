@@ -317,7 +317,7 @@ extension MatchRejection {
         // written inside its booking write, where every microsecond is spent while the writer is held.
         var out: [UInt8] = []
         out.reserveCapacity(rejections.count * 24)
-        var written: [Written: Int] = [:]
+        var written: [Written: (line: Int, reason: MatchReason)] = [:]
         var line = 0
         for rejection in rejections {
             for r in rejection.reasons {
@@ -325,12 +325,14 @@ extension MatchRejection {
                 defer { line += 1 }
                 escape(rejection.facility.rawValue, into: &out)
                 let key = Written(code: r.code, field: r.field, requested: r.requested, offered: r.offered, detail: r.detail)
-                if let earlier = written[key] {
+                // Found by `String` equality, which holds for canonically equivalent texts too: referred to only when
+                // the bytes are the same.
+                if let (earlier, first) = written[key], first.sameBytes(as: r) {
                     out.append(UInt8(ascii: "\t")); out.append(UInt8(ascii: "^"))
                     out.append(contentsOf: String(earlier).utf8)
                     continue
                 }
-                written[key] = line
+                if written[key] == nil { written[key] = (line, r) }
                 out.append(UInt8(ascii: "\t")); escape(r.code.rawValue, into: &out)
                 out.append(UInt8(ascii: "\t")); escape(r.field, into: &out)
                 out.append(UInt8(ascii: "\t")); escape(r.requested, into: &out)
@@ -442,5 +444,14 @@ extension MatchRejection {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension MatchReason {
+    /// The same values, byte for byte (the facility aside).
+    fileprivate func sameBytes(as other: MatchReason) -> Bool {
+        code == other.code && field.utf8.elementsEqual(other.field.utf8) && requested.utf8.elementsEqual(other.requested.utf8)
+            && offered.utf8.elementsEqual(other.offered.utf8)
+            && (detail == nil) == (other.detail == nil) && (detail ?? "").utf8.elementsEqual((other.detail ?? "").utf8)
     }
 }
