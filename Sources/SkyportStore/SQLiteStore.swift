@@ -42,8 +42,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // When the log starts again from its beginning, the file is cut back to this size: above what the backstop
-            // lets it reach, so that no commit under load pays for a cut (20 ms for 64 MiB here), and the bound on
-            // what the file keeps.
+            // lets it reach, so that no commit under load pays for the cut (20 ms for 64 MiB here). The checkpointer
+            // empties the file once writes pause.
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
             // Checkpoints are the checkpointer's; a commit makes one only if the log grows this long regardless.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.backstopPages)")
@@ -63,7 +63,10 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             readOnly.readonly = true
             readOnly.busyMode = .timeout(5)
             generationReader = try DatabaseQueue(path: path, configuration: readOnly)
-            checkpointer = try WALCheckpointer(path: path, configuration: Self.checkpointerConfiguration, period: checkpointPeriod)
+            // The checkpointer never waits for a lock: what it cannot do now it does at its next run.
+            var own = config
+            own.busyMode = .immediateError
+            checkpointer = try WALCheckpointer(path: path, configuration: own, period: checkpointPeriod)
         } else {
             generationReader = nil
             checkpointer = nil
@@ -243,17 +246,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         try writer.read { db in try Self.migrator.appliedMigrations(db) }
     }
 
-    /// The checkpointer's connection: nothing but checkpoints, so no set-up that writes (`auto_vacuum` does, in a
-    /// new file), and a lock it cannot take now waits for its next run, not for the writer.
-    static var checkpointerConfiguration: Configuration {
-        var c = Configuration()
-        c.busyMode = .immediateError
-        c.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        return c
-    }
-
-    /// The largest size, in bytes, the write-ahead log file is left at when the log starts again (more than
-    /// `backstopPages`, so that it is cut only after a backstop that did not hold).
+    /// The largest size, in bytes, the write-ahead log is left at when it starts again (more than `backstopPages`).
     public static let journalSizeLimit = 80 << 20
 
     /// The length, in pages, at which a commit checkpoints the write-ahead log itself: 16 times SQLite's default, a

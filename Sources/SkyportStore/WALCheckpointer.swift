@@ -3,16 +3,14 @@ import GRDB
 import Synchronization
 
 /// Copies the write-ahead log into the database file from a connection and a thread of its own, every `period`, so
-/// that commits do not. SQLite otherwise checkpoints inside the commit that fills the log past 1,000 pages: under
-/// 1,000 offer requests a second that was two or three times a second, each one writing 4 MiB and waiting for two
-/// `fdatasync`s (2-5 ms each here, once 107 ms) while the writer, and every request queued behind it, waited.
-/// A passive checkpoint never blocks the writer or a reader: it copies what no reader still needs. The writer starts
-/// the log again from its beginning only when, as its transaction begins, all of the log is copied: when writes
-/// pause. Under sustained writes the log therefore grows to `SQLiteStore.backstopPages`, where the writer's own
-/// automatic checkpoint copies the little this one has not yet (and syncs) and the log starts again: one short stall
-/// every 16,000 pages instead of a long one every 1,000. The file is never cut here (a truncating checkpoint needs
-/// every lock, and the writer takes the cut log for another process's write and reads its ledger again):
-/// `journal_size_limit` bounds what it keeps.
+/// that no commit waits for it. SQLite otherwise checkpoints inside the commit that fills the log past 1,000 pages:
+/// under 1,000 offer requests a second that was two or three times a second, each one writing 4 MiB and waiting for
+/// two `fdatasync`s (2-5 ms each here, once 107 ms) while the writer, and every request queued behind it, waited.
+/// A passive checkpoint never blocks the writer or a reader: it copies what no reader still needs, and the writer
+/// starts the log again from its beginning once all of it is copied. The writer keeps its own automatic checkpoint
+/// at `SQLiteStore.backstopPages` in case this one falls behind or stops. When a run finds the log copied whole and
+/// nothing written since the run before, writes have paused: it empties the log file (a truncating checkpoint, which
+/// needs every lock at once and so is tried only then, and never waited for).
 final class WALCheckpointer: @unchecked Sendable {  // its state: immutable lets, a dispatch source and a mutex
     struct Run: Sendable, Equatable {
         /// Frames in the log, and how many of them are in the database file.
@@ -49,11 +47,16 @@ final class WALCheckpointer: @unchecked Sendable {  // its state: immutable lets
     /// Checkpoints now, on the caller's thread, after a run under way.
     func checkpoint() throws -> Run { try queue.sync { try run() } }
 
-    /// A passive checkpoint on its own connection.
+    /// A passive checkpoint on its own connection, and a truncating one when writes have paused.
     private func run() throws -> Run {
-        try connection.writeWithoutTransaction { db in
+        let previous = state.withLock { $0.last }
+        return try connection.writeWithoutTransaction { db in
             let (frames, checkpointed) = try db.checkpoint(.passive)
-            return Run(frames: frames, checkpointed: checkpointed)
+            let run = Run(frames: frames, checkpointed: checkpointed)
+            guard frames > 0, checkpointed == frames, run == previous else { return run }
+            // Busy (a reader or the writer came in meanwhile): the log stays, and the next idle run tries again.
+            guard (try? db.checkpoint(.truncate)) != nil else { return run }
+            return Run(frames: 0, checkpointed: 0)
         }
     }
 

@@ -35,43 +35,26 @@ import Testing
         #expect(try checkpointer.checkpoint().frames < 100)
     }
 
-    @Test func theCheckpointerRunsOnItsOwn() async throws {
+    @Test func theCheckpointerRunsOnItsOwnAndEmptiesTheLogWhenWritesPause() async throws {
         let path = TemporaryFile.path("wal-timer.sqlite")
         let store = try SQLiteStore(path: path, checkpointPeriod: .milliseconds(20))
         try await Self.fill(store, transactions: 4)
         let checkpointer = try #require(store.checkpointer)
         let before = checkpointer.status.runs
-        // Waits for the event (a whole run after the writes that copied all of the log), not for a time.
-        func copied() -> Bool {
+        // Waits for the event (after the writes, a run that copied the whole log and one that found nothing new
+        // since, and emptied the file), not for a time.
+        func emptied() -> Bool {
             let s = checkpointer.status
-            guard let last = s.last else { return false }
-            return s.runs > before + 1 && last.frames > 0 && last.checkpointed == last.frames
+            return s.runs > before + 1 && s.last == WALCheckpointer.Run(frames: 0, checkpointed: 0)
         }
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, !copied() { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(copied())
+        while ContinuousClock.now < deadline, !emptied() { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(emptied())
         #expect(checkpointer.status.failure == nil)
+        let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int
+        #expect(wal == 0)
+        // The data is in the file.
         #expect(try await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM filler") } == 200)
-    }
-
-    /// The checkpointer opens while another connection holds the write lock: it writes nothing as it opens, so its
-    /// `immediateError` cannot fail the store's opening (the store's own set-up writes, and waits for the lock).
-    @Test func theCheckpointerOpensWhileAnotherConnectionWrites() throws {
-        let path = TemporaryFile.path("wal-open.sqlite")
-        let store = try SQLiteStore(path: path, checkpointPeriod: .seconds(3_600))
-        var holding = Configuration()
-        holding.allowsUnsafeTransactions = true  // the write lock held across accesses
-        let holder = try DatabaseQueue(path: path, configuration: holding)
-        try holder.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-        defer { try? holder.inDatabase { db in try db.execute(sql: "COMMIT") } }
-        let checkpointer = try WALCheckpointer(path: path, configuration: SQLiteStore.checkpointerConfiguration, period: .seconds(3_600))
-        // The hazard it avoids: a set-up that writes (as the store's own does) fails at once under `immediateError`.
-        var writing = SQLiteStore.checkpointerConfiguration
-        writing.prepareDatabase { db in try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
-        #expect(throws: DatabaseError.self) { try WALCheckpointer(path: path, configuration: writing, period: .seconds(3_600)) }
-        // Its checkpoints need no write lock either.
-        #expect(try checkpointer.checkpoint().checkpointed >= 0)
-        #expect(store.checkpointer != nil)
     }
 
     @Test func inMemoryStoresHaveNone() throws {
