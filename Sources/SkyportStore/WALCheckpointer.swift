@@ -8,9 +8,7 @@ import Synchronization
 /// two `fdatasync`s (2-5 ms each here, once 107 ms) while the writer, and every request queued behind it, waited.
 /// A passive checkpoint never blocks the writer or a reader: it copies what no reader still needs, and the writer
 /// starts the log again from its beginning once all of it is copied. The writer keeps its own automatic checkpoint
-/// at `SQLiteStore.backstopPages` in case this one falls behind or stops. When a run finds the log copied whole and
-/// nothing written since the run before, writes have paused: it empties the log file (a truncating checkpoint, which
-/// needs every lock at once and so is tried only then, and never waited for).
+/// at `SQLiteStore.backstopPages` in case this one falls behind or stops.
 final class WALCheckpointer: @unchecked Sendable {  // its state: immutable lets, a dispatch source and a mutex
     struct Run: Sendable, Equatable {
         /// Frames in the log, and how many of them are in the database file.
@@ -47,16 +45,11 @@ final class WALCheckpointer: @unchecked Sendable {  // its state: immutable lets
     /// Checkpoints now, on the caller's thread, after a run under way.
     func checkpoint() throws -> Run { try queue.sync { try run() } }
 
-    /// A passive checkpoint on its own connection, and a truncating one when writes have paused.
+    /// A passive checkpoint on its own connection.
     private func run() throws -> Run {
-        let previous = state.withLock { $0.last }
-        return try connection.writeWithoutTransaction { db in
+        try connection.writeWithoutTransaction { db in
             let (frames, checkpointed) = try db.checkpoint(.passive)
-            let run = Run(frames: frames, checkpointed: checkpointed)
-            guard frames > 0, checkpointed == frames, run == previous else { return run }
-            // Busy (a reader or the writer came in meanwhile): the log stays, and the next idle run tries again.
-            guard (try? db.checkpoint(.truncate)) != nil else { return run }
-            return Run(frames: 0, checkpointed: 0)
+            return Run(frames: frames, checkpointed: checkpointed)
         }
     }
 

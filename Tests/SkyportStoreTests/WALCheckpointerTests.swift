@@ -35,25 +35,21 @@ import Testing
         #expect(try checkpointer.checkpoint().frames < 100)
     }
 
-    @Test func theCheckpointerRunsOnItsOwnAndEmptiesTheLogWhenWritesPause() async throws {
-        let path = TemporaryFile.path("wal-timer.sqlite")
-        let store = try SQLiteStore(path: path, checkpointPeriod: .milliseconds(20))
+    @Test func theCheckpointerRunsOnItsOwn() async throws {
+        let store = try SQLiteStore(path: TemporaryFile.path("wal-timer.sqlite"), checkpointPeriod: .milliseconds(20))
         try await Self.fill(store, transactions: 4)
         let checkpointer = try #require(store.checkpointer)
         let before = checkpointer.status.runs
-        // Waits for the event (after the writes, a run that copied the whole log and one that found nothing new
-        // since, and emptied the file), not for a time.
-        func emptied() -> Bool {
-            let s = checkpointer.status
-            return s.runs > before + 1 && s.last == WALCheckpointer.Run(frames: 0, checkpointed: 0)
+        // Waits for the event (a whole run after the last write, that copied all of the log), not for a time.
+        func done(_ s: (runs: Int, last: WALCheckpointer.Run?, failure: String?)) -> Bool {
+            guard let last = s.last else { return false }
+            return s.runs > before + 1 && last.frames > 0 && last.checkpointed == last.frames
         }
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, !emptied() { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(emptied())
+        while ContinuousClock.now < deadline, !done(checkpointer.status) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(done(checkpointer.status))
         #expect(checkpointer.status.failure == nil)
-        let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int
-        #expect(wal == 0)
-        // The data is in the file.
+        // The data is in the file: another connection reads it, through the log or not.
         #expect(try await store.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM filler") } == 200)
     }
 
