@@ -16,8 +16,6 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     /// A connection of its own for the facility generation, read once per offer request (nil in memory, where the
     /// writer's one connection serves). See `facilitySnapshot`.
     private let generationReader: DatabaseQueue?
-    /// Checkpoints the write-ahead log off the writer (nil in memory). See `WALCheckpointer`.
-    let checkpointer: WALCheckpointer?
     /// What every session holds, built from the rows at start and kept current by every write of a session (see
     /// `ledgerWrite`). Lock discipline: the mutex only guards memory; what makes booking atomic is that the ledger is
     /// read for planning and the plan's bookings applied inside one `writer.write` (GRDB runs writes one at a time),
@@ -29,9 +27,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     /// when another connection (another process) commits, and then the ledger is read again before planning.
     private let ledgerDataVersion: Mutex<Int64>
 
-    /// Opens (creating if needed) the database file and migrates it to the current schema. The write-ahead log is
-    /// copied into the file every `checkpointPeriod`, off the writer.
-    public init(path: String, checkpointPeriod: Duration = .milliseconds(250)) throws {
+    /// Opens (creating if needed) the database file and migrates it to the current schema.
+    public init(path: String) throws {
         self.path = path
         var config = Configuration()
         config.busyMode = .timeout(5)
@@ -44,8 +41,6 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             // After a checkpoint the write-ahead log is cut back to this size; without it the file stays as large as
             // the biggest burst of writes made it (about 20 MiB under a flood of offer requests).
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
-            // Checkpoints are the checkpointer's; a commit makes one only if the log grows this long regardless.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.backstopPages)")
         }
         let writer: any DatabaseWriter
         if path == ":memory:" {
@@ -62,10 +57,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             readOnly.readonly = true
             readOnly.busyMode = .timeout(5)
             generationReader = try DatabaseQueue(path: path, configuration: readOnly)
-            checkpointer = try WALCheckpointer(path: path, configuration: config, period: checkpointPeriod)
         } else {
             generationReader = nil
-            checkpointer = nil
         }
         let (version, loaded) = try writer.writeWithoutTransaction { db in (try Self.dataVersion(db), try Self.loadLedger(db)) }
         ledger = Mutex(loaded)
@@ -244,15 +237,6 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     /// The largest size, in bytes, the write-ahead log is left at after a checkpoint.
     public static let journalSizeLimit = 4 << 20
-
-    /// The length, in pages, at which a commit checkpoints the write-ahead log itself: 16 times SQLite's default, a
-    /// backstop for a checkpointer that falls behind (readers holding old snapshots) or fails.
-    public static let backstopPages = 16_000
-
-    /// The automatic checkpoint length of the connection that writes.
-    public func writerAutocheckpoint() throws -> Int {
-        try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
-    }
 
     /// The journal size limit of the connection that writes (what checkpoints obey).
     public func writerJournalSizeLimit() throws -> Int {
