@@ -20,6 +20,10 @@ struct FacilityCatalogue: Sendable {
 /// A store that serves facility reads from a `FacilityCatalogue` it keeps current.
 protocol CataloguedFacilities: FacilityStore {
     func facilityCatalogue() async throws -> FacilityCatalogue
+    /// The catalogue if it is still current, without building one (nil when the facilities changed since).
+    func currentCatalogue() async throws -> FacilityCatalogue?
+    /// One facility's stored document, read from the store.
+    func facilityRow(_ id: FacilityID) async throws -> String?
 }
 
 extension CataloguedFacilities {
@@ -37,9 +41,13 @@ extension CataloguedFacilities {
         try await facilityCatalogue().all.filter { query.matches($0.facility) }
     }
 
+    /// From the catalogue while it is current; after a change, one row, not a new catalogue: a registry harvest reads
+    /// each facility just before it writes it, and rebuilding every facility for each one made a harvest of 5,000
+    /// records quadratic (33 records/s instead of 2,000).
     public func facilityDocument(_ id: FacilityID) async throws -> (facility: Facility, document: String)? {
-        let catalogue = try await facilityCatalogue()
-        return catalogue.byKey[id.key].map { catalogue.all[$0] }
+        if let catalogue = try await currentCatalogue() { return catalogue.byKey[id.key].map { catalogue.all[$0] } }
+        guard let document = try await facilityRow(id) else { return nil }
+        return (try CanonicalJSON.decode(Facility.self, document), document)
     }
 
     public func facilitiesJSON(_ query: FacilityQuery) async throws -> [String] {

@@ -24,13 +24,24 @@ extension PostgresStore {
     /// listener is down, when the facility generation moved).
     func facilityCatalogue() async throws -> FacilityCatalogue { try await facilitySnapshot().catalogue }
 
+    func currentCatalogue() async throws -> FacilityCatalogue? { try await currentSnapshot(mark: inbox.facilityInvalidations.load(ordering: .sequentiallyConsistent))?.catalogue }
+
+    func facilityRow(_ id: FacilityID) async throws -> String? {
+        try await run { conn in try await conn.one("SELECT document FROM facility WHERE id_key = \(id.key)", String.self) }
+    }
+
+    /// The cached snapshot if no notification (or, while the listener is down, no move of the generation) has made
+    /// it stale since `mark`.
+    private func currentSnapshot(mark: Int) async throws -> FacilitySnapshot? {
+        guard let cached = facilityCache.withLock({ $0 }), cached.mark == mark else { return nil }
+        if inbox.up.load(ordering: .sequentiallyConsistent) { return cached }
+        let generation = try await run { conn in try await conn.one("SELECT n FROM facility_generation", Int64.self) } ?? 0
+        return generation == cached.generation ? cached : nil
+    }
+
     func facilitySnapshot() async throws -> FacilitySnapshot {
         let mark = inbox.facilityInvalidations.load(ordering: .sequentiallyConsistent)
-        if let cached = facilityCache.withLock({ $0 }), cached.mark == mark {
-            if inbox.up.load(ordering: .sequentiallyConsistent) { return cached }
-            let generation = try await run { conn in try await conn.one("SELECT n FROM facility_generation", Int64.self) } ?? 0
-            if generation == cached.generation { return cached }
-        }
+        if let cached = try await currentSnapshot(mark: mark) { return cached }
         // One statement, so the generation and the documents are of one snapshot.
         let rows = try await run { conn in
             try await conn.rows(

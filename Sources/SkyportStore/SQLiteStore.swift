@@ -275,11 +275,22 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     private let facilityCache = Mutex<FacilitySnapshot?>(nil)
+    /// How many catalogues were built (for the tests).
+    let catalogueBuilds = Atomic<Int>(0)
     /// The rebuild under way, so that requests arriving together after a change wait for one rebuild instead of
     /// each decoding every facility.
     private let snapshotBuild = Mutex<(generation: Int64, task: Task<FacilitySnapshot, any Error>)?>(nil)
 
     func facilityCatalogue() async throws -> FacilityCatalogue { try await facilitySnapshot().catalogue }
+
+    func currentCatalogue() async throws -> FacilityCatalogue? {
+        guard let cached = facilityCache.withLock({ $0 }) else { return nil }
+        return try facilityGeneration() == cached.generation ? cached.catalogue : nil
+    }
+
+    func facilityRow(_ id: FacilityID) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT document FROM facility WHERE id_key = ?", arguments: [id.key]) }
+    }
 
     private func facilitySnapshot() async throws -> FacilitySnapshot {
         let cached = facilityCache.withLock { $0 }
@@ -289,8 +300,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // readers: a synchronous read waits there for a free reader, and readers taken by asynchronous reads are given
         // back only by tasks that need this very thread pool, so every cooperative thread could wait for ever. Here a
         // caller waits at most for another caller's read of one row.
-        let read: (Database) throws -> Int64 = { db in try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0 }
-        let generation = try generationReader.map { try $0.read(read) } ?? writer.read(read)
+        let generation = try facilityGeneration()
         if let cached, cached.generation == generation { return cached }
         let task = snapshotBuild.withLock { build -> Task<FacilitySnapshot, any Error> in
             if let build, build.generation == generation { return build.task }
@@ -301,7 +311,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return try await task.value
     }
 
+    /// The facility generation, read on the calling thread (see `facilitySnapshot`).
+    private func facilityGeneration() throws -> Int64 {
+        let read: (Database) throws -> Int64 = { db in try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0 }
+        return try generationReader.map { try $0.read(read) } ?? writer.read(read)
+    }
+
     private func buildSnapshot() async throws -> FacilitySnapshot {
+        catalogueBuilds.add(1, ordering: .relaxed)
         let (generation, documents): (Int64, [String]) = try await writer.read { db in
             (try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0,
              try String.fetchAll(db, sql: "SELECT document FROM facility ORDER BY id_key"))
