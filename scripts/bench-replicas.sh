@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 setups=${1:-"sqlite1 pg1 pg3"}; rates=${2:-"100 300"}; secs=${3:-180}; lifetime=${LIFETIME:-60}
 bash scripts/ensure-packages.sh haproxy postgresql wrk curl python3 >/dev/null
-bash scripts/build-release.sh >/dev/null
-bin=.build/release/skyport
+bash scripts/build-release.sh >/dev/null  # the generator, and the broker unless SKYPORT_BENCH_BIN names another build
+generator=$PWD/.build/release/skyport
+bin=${SKYPORT_BENCH_BIN:-$generator}
 work=$(mktemp -d); chmod 755 "$work"
 pids=()
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
@@ -40,7 +41,7 @@ PY
 hz=$(getconf CLK_TCK)
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }   # the machine's busy ticks (user, nice, system, irq, softirq)
-wait_up() { until curl -sf "$1/health" >/dev/null 2>&1; do sleep 0.05; done; }
+wait_up() { for _ in $(seq 1 600); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "$1 did not come up in 30 s" >&2; exit 1; }
 
 for setup in $setups; do
   for rate in $rates; do
@@ -72,7 +73,7 @@ u = urllib.parse.urlparse(sys.argv[1])
 bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, capacity=(256, 1024))
 PY
     b0=$(ticks "${brokers[@]}"); m0=$(busy); t0=$(date +%s.%N)
-    line=$("$bin" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
+    line=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
       --connections 64 --expect 303 --label "$setup at $rate/s for ${secs}s" | head -n 1)
     b1=$(ticks "${brokers[@]}"); m1=$(busy); t1=$(date +%s.%N)
     echo "$line; CPU: brokers $(python3 -c "print(f'{($b1 - $b0) / $hz / ($t1 - $t0):.2f}')") cores, machine (brokers, PostgreSQL, HAProxy, generator) $(python3 -c "print(f'{($m1 - $m0) / $hz / ($t1 - $t0):.2f}')") of 2"

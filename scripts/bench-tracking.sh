@@ -40,36 +40,48 @@ c0=$(cpu); t0=$(date +%s.%N); peak=0
 for _ in $(seq 1 10); do r=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status"); [ "$r" -gt "$peak" ] && peak=$r; sleep 1; done
 c1=$(cpu); t1=$(date +%s.%N)
 python3 -c "print(f'while tracking {$n} EXECUTING jobs: broker CPU {($c1-$c0)/$ticks/($t1-$t0):.3f} cores, peak RSS {$peak/1024:.1f} MiB')"
-# Watch every session until it shows COMPLETED (8 polling threads; a sweep of all sessions takes well under 1 s),
-# and compare the moment it is first seen with the moment the stand-in's job completed.
-python3 - "$base" "http://127.0.0.1:$standin_port" "$hold" <<'PY'
-import http.client, json, sys, threading, time, urllib.parse, urllib.request
-base, standin, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
+# Watch a random sample of the sessions (BENCH_WATCH, default 400; the broker treats every job alike) until each shows
+# COMPLETED, and compare the moment it is first seen with the moment the stand-in's job completed. Watching all 2,000
+# from one Python process measured the watcher: a sweep took ~0.8 s, so "seen" lagged by up to a sweep (p99 ~1.4 s
+# while the callbacks, which the broker sends when it sees the change, arrived at p99 < 0.9 s). The sweep time is
+# printed: it is the resolution of the measure (each latency is an upper bound, late by at most one sweep).
+python3 - "$base" "http://127.0.0.1:$standin_port" "$hold" "${BENCH_WATCH:-400}" <<'PY'
+import http.client, json, random, sys, threading, time, urllib.parse, urllib.request
+base, standin, hold, sample = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 done_by_run = json.load(urllib.request.urlopen(standin + "/report"))["done_by_run"]
-ids = list(done_by_run); seen = {}; lock = threading.Lock(); deadline = time.time() + hold * 2 + 120
+seen = {}; sweeps = []; lock = threading.Lock(); deadline = time.time() + hold * 2 + 120
 def watch(part):
     u = urllib.parse.urlparse(base); c = http.client.HTTPConnection(u.hostname, u.port)
     pending = list(part)
     while pending and time.time() < deadline:
-        left = []
+        left = []; t0 = time.time()
         for sid in pending:
             c.request("GET", "/sessions/" + sid); phase = json.loads(c.getresponse().read())["phase"]
             if phase == "COMPLETED":
                 with lock: seen[sid] = time.time()
             else: left.append(sid)
+        with lock: sweeps.append(time.time() - t0)
         pending = left
-        time.sleep(0.05)
+        time.sleep(0.02)
 # Only jobs that complete after watching starts can be timed (the others finished during the CPU sample).
 start = time.time() + 1.0
-ids = [i for i in ids if done_by_run[i] > start]
+ids = [i for i in done_by_run if done_by_run[i] > start]
+ids = random.Random(1).sample(ids, min(sample, len(ids)))
 time.sleep(max(0.0, start - time.time()))
-ts = [threading.Thread(target=watch, args=(ids[k::8],)) for k in range(8)]
+ts = [threading.Thread(target=watch, args=(ids[k::4],)) for k in range(4)]
 for t in ts: t.start()
 for t in ts: t.join()
-lat = sorted(seen[s] - done_by_run[s] for s in seen)
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
-print(f"remote phase change to session (polled, jobs completing after watching began): {len(lat)} of {len(ids)} sessions, p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]*1000:.0f} ms")
+lat = sorted(seen[s] - done_by_run[s] for s in seen); sweeps.sort()
+q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
+print(f"remote phase change to session (polled, a sample of jobs completing after watching began): {len(lat)} of {len(ids)} sessions, "
+      f"p50 {q(lat, 0.5):.0f} ms, p99 {q(lat, 0.99):.0f} ms, max {lat[-1]*1000:.0f} ms (a sweep took p50 {q(sweeps, 0.5):.0f} ms, max {sweeps[-1]*1000:.0f} ms)")
 PY
+# The sample is watched to its end; the other jobs may still be completing: wait (bounded) until every job has
+# completed and its callback had time to come.
+for _ in $(seq 1 120); do
+  curl -s "http://127.0.0.1:$standin_port/report" | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d['done'] == d['jobs'] and d['noticed'] == d['jobs'] else 1)" && break
+  sleep 0.5
+done
 curl -s "http://127.0.0.1:$standin_port/report" | python3 -c "
 import json,sys; d=json.load(sys.stdin)
 f=lambda x: 'n/a' if x is None else f'{x*1000:.0f} ms'

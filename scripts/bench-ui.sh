@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}; rate=${2:-100}; secs=${3:-60}
 source scripts/bench-common.sh
+# The generator is always this checkout's release build (SKYPORT_BENCH_BIN may be a build without `bench load`).
+generator=.build/release/skyport
+[ -n "${SKYPORT_BENCH_BIN:-}" ] && bash scripts/build-release.sh >/dev/null
 start_broker SKYPORT_HEALTH_PERIOD=0
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
 
@@ -41,7 +44,7 @@ echo "$n facilities; RSS $(rss)"
 
 page() { # LABEL PATH
   local size; size=$(curl -s -o /dev/null -w '%{size_download}' "$base$2")
-  local out; out=$("$bin" bench load --method GET --url "$base$2" --rate "$rate" --duration "$secs" --connections 16 --expect 200 --label "$1")
+  local out; out=$("$generator" bench load --method GET --url "$base$2" --rate "$rate" --duration "$secs" --connections 16 --expect 200 --label "$1")
   echo "$out, page $((size / 1024)) KiB ($size bytes)"
 }
 page "GET /ui/ (ask)" "/ui/"
