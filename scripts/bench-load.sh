@@ -44,6 +44,8 @@ for i in range(64):
                       "schedule": {"requested": {"duration": "PT1H"}}}))
 PY
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # the machine's busy ticks (user, nice, system, irq, softirq)
+standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat"; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
   [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
@@ -67,14 +69,16 @@ u = urllib.parse.urlparse(sys.argv[1])
 bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, endpoint=sys.argv[3] or None,
                           capacity=(int(sys.argv[4]), int(sys.argv[5])))
 PY
-  before=$(cpu); t0=$(date +%s.%N)
+  before=$(cpu); busy0=$(busy); sb0=$(standin_cpu); t0=$(date +%s.%N)
   lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
     --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"} \
     ${TIMELINE:+--timeline "$TIMELINE.$mix.$rate"})
-  after=$(cpu); t1=$(date +%s.%N)
+  after=$(cpu); busy1=$(busy); sb1=$(standin_cpu); t1=$(date +%s.%N)
   rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")
   cores=$(python3 -c "print(f'{($after - $before) / $hz / ($t1 - $t0):.2f}')")
-  echo "$(head -n 1 <<<"$lines"); broker CPU $cores cores, RSS $rss"
+  machine=$(python3 -c "print(f'{($busy1 - $busy0) / $hz / ($t1 - $t0):.2f}')")
+  others=""; [ -n "$standin" ] && others=", stand-in $(python3 -c "print(f'{($sb1 - $sb0) / $hz / ($t1 - $t0):.2f}')")"
+  echo "$(head -n 1 <<<"$lines"); broker CPU $cores cores, RSS $rss; machine busy $machine of $(nproc) cores$others"
   tail -n +2 <<<"$lines"
   if [ -n "$standin" ]; then
     sleep "$(python3 -c "print($hold * 1.3 + 5)")"  # the last accepted jobs run out

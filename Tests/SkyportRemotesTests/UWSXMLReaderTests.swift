@@ -1,6 +1,6 @@
 import Foundation
 import SkyportCore
-import SkyportXML
+@testable import SkyportXML
 import SkyportRemotes
 import Testing
 
@@ -112,6 +112,30 @@ enum Samples {
                                                                  phase: .completed)])
         }
         #expect(try UWSXML.jobList(from: Data(#"<jobs xmlns="http://www.ivoa.net/xml/UWS/v1.0"/>"#.utf8)).isEmpty)
+    }
+
+    /// Values lose leading and trailing white space of every Unicode kind Foundation's `.whitespacesAndNewlines` names
+    /// (the reader trims without Foundation), inner white space stays; only elements in the UWS namespace itself count.
+    @Test func jobListValuesAndNamespaces() throws {
+        let list = """
+            <uws:jobs xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:o="urn:other">
+              <uws:jobref id="a" xlink:href="http://x/a"><uws:phase>\n\t EXECUTING \u{00A0}\u{2028}\u{3000}</uws:phase>
+                <o:note>ignored</o:note><uws:runId>\u{0085} run one\u{00A0}two \r\n</uws:runId></uws:jobref>
+              <o:jobref id="b"><uws:phase>QUEUED</uws:phase></o:jobref>
+              <jobref xmlns="http://www.ivoa.net/xml/UWS/v1.0x" id="c"><phase>QUEUED</phase></jobref>
+              <uws:jobref id="d"><uws:phase>COMPLETED</uws:phase><uws:runId>\u{2003}\u{2003}</uws:runId></uws:jobref>
+            </uws:jobs>
+            """
+        let refs = try UWSXML.jobList(from: Data(list.utf8))
+        #expect(refs.map(\.id) == ["a", "d"])
+        #expect(refs.map(\.phase) == [.executing, .completed])
+        #expect(refs[0].runId == "run one\u{00A0}two")
+        #expect(refs[1].runId == nil)  // white space only: no value
+        // The same trimming as Foundation's, on every scalar Foundation counts as white space or newline and some it does not.
+        for scalar in (0...0x3000).compactMap(Unicode.Scalar.init) {
+            let text = "\(scalar)x\(scalar)y\(scalar)"
+            #expect(text.trimmed == text.trimmingCharacters(in: .whitespacesAndNewlines), "U+\(String(scalar.value, radix: 16))")
+        }
     }
 
     @Test func badSampleIsAClearError() throws {
