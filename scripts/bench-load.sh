@@ -45,7 +45,7 @@ for i in range(64):
 PY
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # the machine's busy ticks (user, nice, system, irq, softirq)
-standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat"; else echo 0; fi; }
+standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat" 2>/dev/null || echo 0; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
   [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }

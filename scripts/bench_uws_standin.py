@@ -36,13 +36,13 @@ class H(http.server.BaseHTTPRequestHandler):
         if path == "/jobs":
             with lock:
                 i = len(jobs) + 1; jobs[i] = {"run": None, "done": 0, "runid": form.get("RUNID", [""])[0], "traceparent": self.headers.get("traceparent")}
-                if jobs[i]["runid"]: by_run[jobs[i]["runid"].lower()] = i
             return self.reply(303, b"", loc=f"/jobs/{i}")
         if path.endswith("/phase"):
             i = int(path.split("/")[2])
             with lock:
                 if form.get("PHASE", [""])[0] == "RUN" and jobs[i]["run"] is None:
                     jobs[i]["run"] = time.time(); jobs[i]["done"] = time.time() + hold * random.uniform(0.7, 1.3)
+                    if jobs[i]["runid"]: by_run[jobs[i]["runid"].lower()] = i  # the job that runs for this RUNID
             return self.reply(303, b"", loc=f"/jobs/{i}")
         self.reply(404, b"")
     def do_GET(self):
@@ -97,7 +97,9 @@ def do_POST(self):
         # The job is the one created with the notice's session as its RUNID: the broker creates jobs concurrently, so
         # their numbers need not follow the order in which sessions were accepted (the number in the path is only a
         # fallback for a broker that sends no RUNID).
-        with lock: i = by_run.get(str(body.get("session", "")).lower()) or int(self.path.split("/")[2])
+        with lock:
+            i = by_run.get(str(body.get("session", "")).lower())
+            if i is None or jobs[i]["run"] is None: i = int(self.path.split("/")[2])
         if body.get("phase") == "COMPLETED":
             with lock: notices.setdefault(i, time.time())
         return self.reply(200, b"ok", "text/plain")

@@ -218,6 +218,26 @@ final class RecordingNotifier: Notifier {
         #expect(try await h.store.claimWork(worker: "x", now: Date().addingTimeInterval(3600), until: Date().addingTimeInterval(3700), limit: 5).isEmpty)
     }
 
+    /// SQLite claims sessions never leased (or given back) first, then those whose lease ran out, oldest first, each
+    /// only as far as the limit asks; sessions still leased wait.
+    @Test func sqliteClaimsFreeSessionsFirstThenTheOldestLapsedLeases() async throws {
+        let h = try ForwardingHarness(.sqlite)
+        let ids = try await h.acceptedSessions(4)
+        let t = Date()
+        #expect(try await h.store.claimWork(worker: "w", now: t, until: t.addingTimeInterval(30), limit: 10).count == 4)
+        try await h.store.release(ids[0], worker: "w", until: t.addingTimeInterval(20))
+        try await h.store.release(ids[1], worker: "w", until: t.addingTimeInterval(10))
+        try await h.store.release(ids[2], worker: "w", until: nil)
+        // ids[3] keeps its lease to t + 30.
+        func claim(_ limit: Int) async throws -> [UUID] {
+            try await h.store.claimWork(worker: "x", now: t.addingTimeInterval(25), until: t.addingTimeInterval(100), limit: limit).map(\.id)
+        }
+        #expect(try await claim(1) == [ids[2]])
+        #expect(try await claim(1) == [ids[1]])
+        #expect(try await claim(5) == [ids[0]])
+        #expect(try await claim(5).isEmpty)
+    }
+
     @Test(arguments: ServiceStoreKind.allCases)
     func acceptedSessionIsForwardedOnceAndTrackedToCompletion(kind: ServiceStoreKind) async throws {
         let h = try ForwardingHarness(kind)
