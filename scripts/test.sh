@@ -25,7 +25,10 @@ bash scripts/pyvo_check.sh --install-only || missing "the pyvo/sickle venv could
 # NOT RUN). The BinderHub tests always run against the stand-in (Tests/Standins). Stopped on exit (only what this
 # run started).
 pg_dir=""
-trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true; [ -z "$pg_dir" ] || { bash scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1; rm -rf "$pg_dir"; }' EXIT
+# The Swift suites' temporary files (SQLite stores, rigs, issuer files) go to one directory of this run, removed on
+# exit, so that runs leave nothing behind in /tmp.
+suite_tmp="$(mktemp -d "${TMPDIR:-/tmp}/skyport-suites-XXXXXX")"
+trap 'bash scripts/peers.sh stop all >/dev/null 2>&1 || true; [ -z "$pg_dir" ] || { bash scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1; rm -rf "$pg_dir"; }; rm -rf "$suite_tmp"' EXIT
 peer_env="$(bash scripts/peers.sh start all)" || missing "a peer did not start (bash scripts/peers.sh start all says which; its log is under the peers' state directory)"
 eval "$peer_env"
 # A throwaway PostgreSQL cluster (initdb in a temporary directory, a free port, an unprivileged user) for the
@@ -34,7 +37,7 @@ pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/skyport-pg-XXXXXX")"
 chmod 755 "$pg_dir"   # the server's user must reach the cluster inside
 pg_env="$(bash scripts/postgres.sh start "$pg_dir/cluster")" || missing "PostgreSQL did not start (bash scripts/postgres.sh start)"
 eval "$pg_env"
-swift test --skip-build
+TMPDIR="$suite_tmp" swift test --skip-build
 bash scripts/smoke.sh .build/debug/skyport
 # Operations as code (issue 19): the alert rules under promtool, a real Prometheus scraping a Skyport, the dashboard
 # and README checked against what it scraped; then one OpenTelemetry trace across three federated brokers.
