@@ -94,7 +94,7 @@ public actor InMemoryStore: BrokerStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         if let key = idempotencyKey, let existing = idempotency[key] {
             guard offerSets[existing]?.requestDigest == requestDigest else {

@@ -172,7 +172,7 @@ extension PostgresStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         do {
             return try await ledgerTransaction { conn, seq in

@@ -26,6 +26,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     /// The file's `PRAGMA data_version` on the writer when the ledger was last made to match the file: it changes only
     /// when another connection (another process) commits, and then the ledger is read again before planning.
     private let ledgerDataVersion: Mutex<Int64>
+    /// Offer sets waiting for the writer, and whether a group is being written (`groupedOfferWrite`).
+    let offerQueue = Mutex(OfferQueue())
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
     public init(path: String) throws {
@@ -370,9 +372,9 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await ledgerWrite { db in
+        try await groupedOfferWrite { db in
             if let key = idempotencyKey,
                let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
@@ -466,27 +468,41 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         do {
             (value, frees) = try await writer.write { db in
                 let (value, changes) = try body(db)
-                let before = self.ledger.withLock { ledger in
-                    changes.compactMap { change -> (UUID, CapacityLedger.Hold?)? in
-                        guard case .hold(let id, _) = change else { return nil }
-                        defer { ledger.apply(change) }
-                        return (id, ledger.holds[id])
-                    }
-                }
-                applied.before.withLock { $0 = before }
-                return (value, changes.filter(\.frees))
+                return (value, self.applyHolds(changes, recordingIn: applied))
             }
         } catch {
-            let undo = applied.before.withLock { $0 }
-            if !undo.isEmpty {
-                ledger.withLock { ledger in
-                    for (id, hold) in undo.reversed() { ledger.apply(CapacityLedger.change(id, from: ledger.holds[id], to: hold)) }
-                }
-            }
+            undo(applied)
             throw error
         }
-        if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
+        applyFrees(frees)
         return value
+    }
+
+    /// Applies the changes that hold capacity (on the writer, before the commit), noting what each session held
+    /// before in `applied`; returns the changes that free capacity, for after the commit.
+    func applyHolds(_ changes: [CapacityLedger.Change], recordingIn applied: AppliedHolds) -> [CapacityLedger.Change] {
+        let before = ledger.withLock { ledger in
+            changes.compactMap { change -> (UUID, CapacityLedger.Hold?)? in
+                guard case .hold(let id, _) = change else { return nil }
+                defer { ledger.apply(change) }
+                return (id, ledger.holds[id])
+            }
+        }
+        if !before.isEmpty { applied.before.withLock { $0 += before } }
+        return changes.filter(\.frees)
+    }
+
+    /// Gives each session in `applied` back what it held before (a write that failed to commit), latest first.
+    func undo(_ applied: AppliedHolds) {
+        let undo = applied.before.withLock { $0 }
+        guard !undo.isEmpty else { return }
+        ledger.withLock { ledger in
+            for (id, hold) in undo.reversed() { ledger.apply(CapacityLedger.change(id, from: ledger.holds[id], to: hold)) }
+        }
+    }
+
+    func applyFrees(_ frees: [CapacityLedger.Change]) {
+        if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
     }
 
     static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
@@ -822,7 +838,8 @@ enum StoreCoding {
     }
 }
 
-/// The holds one `ledgerWrite` applied before its commit, with what each session held before them.
-private final class AppliedHolds: Sendable {
+/// The holds one write (`ledgerWrite`, or a group of offer sets) applied before its commit, with what each session
+/// held before them.
+final class AppliedHolds: Sendable {
     let before = Mutex<[(UUID, CapacityLedger.Hold?)]>([])
 }

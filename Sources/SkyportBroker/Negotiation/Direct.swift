@@ -19,7 +19,7 @@ extension Negotiation {
             return try await broker.sessions.changePhase(of: best.id, to: .accepted, as: viewer, actor: actor, bearer: bearer, logger: logger)
         }
         var failed = SessionRecord(
-            id: UUID(), offerSet: set.id, facility: .noFacility, facilityName: "no facility", phase: .failed, created: now,
+            id: UUID.timeOrdered(at: now), offerSet: set.id, facility: .noFacility, facilityName: "no facility", phase: .failed, created: now,
             expires: now, cores: 0, memory: 0, start: now, duration: ISODuration(seconds: 0), rank: 0, executable: request.executable)
         failed.owner = set.owner
         failed.message = RemoteText.clip(set.messages.map(\.message).joined(separator: "; "), limit: 2_000)

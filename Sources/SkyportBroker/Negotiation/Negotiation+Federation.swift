@@ -91,7 +91,7 @@ extension Negotiation {
             let closes = min(expires, offer.expires.map { $0.addingTimeInterval(-2) } ?? expires)
             guard closes > now else { continue }
             var s = SessionRecord(
-                id: UUID(), offerSet: setID, facility: f.id, facilityName: offer.facility.map { "\(f.name): \($0)" } ?? f.name,
+                id: UUID.timeOrdered(at: now), offerSet: setID, facility: f.id, facilityName: offer.facility.map { "\(f.name): \($0)" } ?? f.name,
                 phase: .offered, created: now, expires: closes, cores: offer.cores, memory: offer.memory, start: offer.start,
                 duration: offer.duration, rank: order(round: out.sessions.count, rank: rank), executable: request.executable)
             s.callback = request.callback

@@ -44,7 +44,7 @@ public struct Negotiation: Sendable {
             return outcome
         }
         let settings = broker.planner
-        var federation = Federation(setID: UUID(), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
+        var federation = Federation(setID: UUID.timeOrdered(at: now), expires: now.addingTimeInterval(settings.offerLifetime), owner: owner)
         if index.hasBrokers {
             // A replayed request is answered from the store before any other broker is asked again.
             if let key, let earlier = try await broker.store.offerSet(idempotencyKey: key) {
@@ -116,7 +116,7 @@ public struct Negotiation: Sendable {
             rounds[offer.facility.key] = round + 1
             let rank = federation.asked.isEmpty ? offer.rank : federation.ranks[offer.facility.key] ?? offer.rank
             var s = SessionRecord(
-                id: UUID(), offerSet: setID, facility: offer.facility, facilityName: names[offer.facility.key] ?? offer.facility.rawValue,
+                id: UUID.timeOrdered(at: now), offerSet: setID, facility: offer.facility, facilityName: names[offer.facility.key] ?? offer.facility.rawValue,
                 phase: .offered, created: now, expires: offer.expires, cores: offer.cores, memory: offer.memory, start: offer.start,
                 duration: offer.duration, rank: order(round: round, rank: rank), executable: request.executable)
             s.callback = request.callback

@@ -7,7 +7,8 @@ public protocol OfferStore: Sendable {
     /// Creates an offer set. `plan` receives the calendars of what holds capacity at `now` on the given facilities
     /// and returns the offer set and its sessions; it runs inside the store's write transaction, so it must do no I/O.
     /// With an idempotency key already used for the same digest, nothing is planned and the earlier set is returned;
-    /// for another digest, `StoreError.conflict`.
+    /// for another digest, `StoreError.conflict`. `plan` may run after other requests' plans in the same transaction
+    /// (a store may write requests that wait for it together), and always before this returns.
     ///
     /// Sessions named in `stored` were written before by `insertOffers` (other brokers' offers, stored while the
     /// rest were awaited): they are returned but not written again, and on a replay they are deleted with their set.
@@ -15,7 +16,7 @@ public protocol OfferStore: Sendable {
     /// facilities' shares hold.
     func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation
 
     /// Stores offers of an offer set still being assembled (other brokers' offers, as they arrive; they hold no
@@ -60,7 +61,7 @@ extension OfferStore {
 
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>,
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         try await createOfferSet(
             idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: stored, accounts: [], plan: plan)
@@ -69,7 +70,7 @@ extension OfferStore {
     /// An offer set planned and stored at once (nothing stored before).
     public func createOfferSet(
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date,
-        plan: @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
+        plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
         try await createOfferSet(
             idempotencyKey: idempotencyKey, requestDigest: requestDigest, facilities: facilities, now: now, stored: [], accounts: [], plan: plan)

@@ -1,0 +1,82 @@
+import Dispatch
+import Foundation
+import SkyportCore
+import SkyportStore
+import SkyportTestSupport
+import Synchronization
+import Testing
+
+/// Group commit of offer sets (SQLite): requests that wait while the writer is busy are written as one transaction,
+/// each in a savepoint of its own.
+@Suite struct OfferGroupTests {
+    let now = TestDates.epoch
+
+    struct Refused: Error, Equatable { let n: Int }
+
+    /// Eleven requests, ten of them arriving while the first holds the writer: two transactions. In the second, the
+    /// two whose plans throw get their own errors and store nothing; a replayed idempotency key finds the set made
+    /// just before it in the same transaction; the others plan against the holds of those before them (no
+    /// overbooking), and the ledger equals the one read back from the file.
+    @Test func requestsWaitingForTheWriterAreWrittenTogether() async throws {
+        let path = TemporaryFile.path("groups.sqlite")
+        let store = try SQLiteStore(path: path)
+        let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let first = Task {
+            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now) { calendars in
+                entered.signal()
+                release.wait()   // holds the writer (a GRDB queue thread, not the cooperative pool) until the others wait
+                return try plannedOffers(facility, request, now: now)(calendars)
+            }
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in DispatchQueue.global().async { entered.wait(); c.resume() } }
+
+        let others = (0..<10).map { n in
+            Task { () -> Result<OfferSetCreation, Refused> in
+                let key: String? = n == 2 || n == 5 ? "same-key" : nil
+                do {
+                    return .success(try await store.createOfferSet(
+                        idempotencyKey: key, requestDigest: key.map { _ in "digest" }, facilities: [facility.id], now: now
+                    ) { calendars in
+                        if n == 3 || n == 7 { throw Refused(n: n) }
+                        return try plannedOffers(facility, request, now: now)(calendars)
+                    })
+                } catch let error as Refused {
+                    return .failure(error)
+                }
+            }
+        }
+        while store.offerGroupCounts().waiting < 10 { try await Task.sleep(for: .milliseconds(1)) }
+        release.signal()
+
+        guard case .created(_, var offers) = try await first.value else { Issue.record("the first was not created"); return }
+        var created: [UUID] = [], replayed: [UUID] = []
+        for (n, task) in others.enumerated() {
+            switch try await task.value {
+            case .failure(let error): #expect(error == Refused(n: n))
+            case .success(.created(let set, let sessions)):
+                created.append(set.id)
+                offers += sessions
+            case .success(.replayed(let id)): replayed.append(id)
+            }
+        }
+        let counts = store.offerGroupCounts()
+        #expect(counts.groups == 2 && counts.requests == 11 && counts.waiting == 0)
+        #expect(created.count == 7)
+        // Which of the two with the key ran first depends on the order they reached the queue; the other replays it.
+        #expect(replayed.count == 1 && created.contains(replayed[0]))
+        for n in [3, 7] { #expect(try await store.offerSet(idempotencyKey: "k\(n)") == nil) }
+        let peak = peakBooked(offers)
+        #expect(offers.count >= 4 && peak.cores <= 8 && peak.memory <= 8)
+        #expect(store.capacityLedger().holds.count == offers.count)
+        #expect(try SQLiteStore(path: path).capacityLedger().holds == store.capacityLedger().holds)
+    }
+
+    /// A lone request is written at once, in a transaction of its own.
+    @Test func aLoneRequestIsItsOwnGroup() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        for _ in 0..<3 { _ = try await SmallFacility.bookAtOnce(1, on: [store], now: now) }
+        let counts = store.offerGroupCounts()
+        #expect(counts.groups == 3 && counts.requests == 3)
+    }
+}
