@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "SkyportStore",
             dependencies: [
-                "SkyportCore",
+                "SkyportCore", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,6 +70,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // zlib from the system (zlib1g-dev): the SQLite store keeps offer-set documents deflated.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libxml2 from the system (libxml2-dev): XML is read with network access and external entities disabled.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // XML read with libxml2 and written by hand: the one home of UWS documents (reader and writer).

@@ -3,7 +3,7 @@
 # HTTP through a live server) and the end-to-end smoke test of the `skyport` binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev libxml2-utils curl python3 git util-linux iproute2 prometheus postgresql haproxy
+bash scripts/ensure-packages.sh libxml2-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libxml2-utils curl python3 git util-linux iproute2 prometheus postgresql haproxy
 if [ ! -d ../shared/samples ]; then
   echo "NOTE: ../shared/samples is absent: the tests that read the real samples will say so and fail." >&2
 fi

@@ -11,7 +11,7 @@ extension PostgresStore {
         ("facility", ["id_key", "owner", "status", "document"], "id_key"),
         ("operator", ["name", "token_hash", "created"], "name"),
         ("registry_source", ["url", "document"], "url"),
-        ("offer_set", ["id", "created", "idempotency_key", "request_digest", "document", "expires"], "id"),
+        ("offer_set", ["id", "created", "idempotency_key", "request_digest", "document", "packed", "expires"], "id"),
         ("session", ["id", "offer_set_id", "facility_key", "phase", "expires", "start", "end", "rank", "document", "needs_work", "lease_owner",
                      "lease_until", "cores", "memory", "ended", "job", "accounts", "share", "owner", "created"], "id"),
         ("uws_job", ["id", "owner", "created", "destruction", "phase", "session_id", "document", "offer_set_id"], "id"),
@@ -62,9 +62,9 @@ extension PostgresStore {
 
     /// SQLite rows as a JSON array of objects (what `jsonb_populate_recordset` reads; columns absent from it are NULL).
     static func recordsetJSON(_ rows: [Row], columns: [String], extra: [String: Any]) throws -> String {
-        let objects: [[String: Any]] = rows.map { row in
+        let objects: [[String: Any]] = try rows.map { row in
             var object = extra
-            for column in columns {
+            for column in columns where column != "packed" {
                 switch row[column] as DatabaseValue? {
                 case nil: object[column] = NSNull()
                 case .some(let value):
@@ -77,6 +77,8 @@ extension PostgresStore {
                     }
                 }
             }
+            // The offer-set documents SQLite keeps deflated (`StoredDocument`) are JSON text here.
+            if let packed = row["packed"] as Data? { object["document"] = String(decoding: try StoredDocument.json(text: "", packed: packed), as: UTF8.self) }
             return object
         }
         return String(decoding: try JSONSerialization.data(withJSONObject: objects), as: UTF8.self)

@@ -229,6 +229,10 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 CREATE INDEX session_owner_created ON session(owner, created);
                 """)
         }
+        m.registerMigration("v10-add-offer-set-packed") { db in
+            // Offer sets written from now on keep their document deflated here (`StoredDocument`), and '' in document.
+            try db.execute(sql: "ALTER TABLE offer_set ADD COLUMN packed BLOB")
+        }
         return m
     }
 
@@ -396,14 +400,15 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now, accounts: accounts) }
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
+            let document = StoreCoding.stored(set)
             try db.execute(
                 sql: """
-                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, expires) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, packed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
-                        request_digest = excluded.request_digest, document = excluded.document, expires = excluded.expires
+                        request_digest = excluded.request_digest, document = excluded.document, packed = excluded.packed, expires = excluded.expires
                     """,
                 arguments: [
-                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, StoreCoding.write(set),
+                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, document.text, document.packed,
                     set.expires.timeIntervalSince1970,
                 ])
             var changes: [CapacityLedger.Change] = []
@@ -425,12 +430,12 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     public func insertOffers(_ offers: [SessionRecord], of set: OfferSetRecord) async throws {
         // Encoded before the write: the writer is held only for the SQL.
-        let setDocument = StoreCoding.write(set)
+        let setDocument = StoreCoding.stored(set)
         let documents = try offers.map { ($0, try StoreCoding.encode($0)) }
         try await ledgerWrite { db in
             try db.execute(
-                sql: "INSERT INTO offer_set (id, created, document, expires) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument, set.expires.timeIntervalSince1970])
+                sql: "INSERT INTO offer_set (id, created, document, packed, expires) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument.text, setDocument.packed, set.expires.timeIntervalSince1970])
             for (offer, document) in documents { try Self.insert(db, offer, document: document) }
             return ((), offers.compactMap { CapacityLedger.change(from: nil, to: $0) })
         }
@@ -560,10 +565,11 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
         try await writer.read { db in
-            guard let doc = try String.fetchOne(db, sql: "SELECT document FROM offer_set WHERE id = ?", arguments: [id.uuidString]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT document, packed FROM offer_set WHERE id = ?", arguments: [id.uuidString]) else {
                 return nil
             }
-            return (try StoreCoding.decode(OfferSetRecord.self, doc), try Self.sessions(db, offerSet: id))
+            let json = try StoredDocument.json(text: row["document"], packed: row["packed"])
+            return (try StoreCoding.decode(OfferSetRecord.self, bytes: json), try Self.sessions(db, offerSet: id))
         }
     }
 
@@ -831,10 +837,21 @@ enum StoreCoding {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
+    /// An offer set's document as the store keeps it: `write`'s JSON, deflated (`StoredDocument`).
+    static func stored(_ value: some JSONWritable) -> StoredDocument {
+        var writer = JSONWriter(capacity: 8_192, dates: .secondsSince1970)
+        value.write(to: &writer)
+        return StoredDocument(json: writer.bytes)
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try decode(type, bytes: Data(text.utf8))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, bytes: some Sequence<UInt8>) throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
-        return try decoder.decode(type, from: Data(text.utf8))
+        return try decoder.decode(type, from: Data(bytes))
     }
 }
 

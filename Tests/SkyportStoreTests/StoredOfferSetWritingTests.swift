@@ -50,4 +50,43 @@ import Testing
             #expect(read.messages == set.messages)
         }
     }
+
+    /// Offer sets are stored deflated: the blob inflates to the very JSON `write` makes, is smaller than it, and a
+    /// damaged blob is an error, not a crash or a wrong document.
+    @Test(arguments: ["plain", StoredOfferSetWritingTests.odd])
+    func deflatedDocumentsInflateToTheirJSON(_ text: String) throws {
+        let set = Self.set(text)
+        let json = Array(StoreCoding.write(set).utf8)
+        let stored = StoreCoding.stored(set)
+        guard let blob = stored.packed else { Issue.record("not deflated"); return }
+        #expect(stored.text.isEmpty)
+        #expect(try StoredDocument.json(text: stored.text, packed: blob) == json)
+        #expect(blob.count < json.count)
+        #expect(try StoredDocument.json(text: String(decoding: json, as: UTF8.self), packed: nil) == json)   // rows written before
+        for damaged in [blob.prefix(blob.count - 3), Data([2]) + blob.dropFirst(), blob.prefix(1) + Data([0xFF, 0xFF, 0xFF, 0x7F]) + blob.dropFirst(5),
+                        blob.prefix(5) + Data(repeating: 0x55, count: 40), Data([1])] {
+            #expect(throws: StoreError.self) { try StoredDocument.json(text: "", packed: damaged) }
+        }
+    }
+
+    /// A stored set is deflated in the file; a set an older version stored as JSON text reads as before.
+    @Test func theStoreWritesBlobsAndReadsOlderText() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let set = OfferSetRecord(id: UUID.timeOrdered(at: now), created: now, expires: now.addingTimeInterval(300),
+                                 request: NormalisedRequest(executable: ExecutableRequest(kind: .tapQuery)), rejections: Self.set("plain").rejections)
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [], now: now) { _ in (set, []) }
+        let older = Self.set("older")
+        try await store.writer.write { db in
+            try db.execute(sql: "INSERT INTO offer_set (id, created, document, expires) VALUES (?, ?, ?, ?)",
+                           arguments: [older.id.uuidString, older.created.timeIntervalSince1970, StoreCoding.write(older), older.expires.timeIntervalSince1970])
+        }
+        let types = try await store.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT typeof(document) || ' ' || length(document) || ' ' || typeof(packed) FROM offer_set ORDER BY id = ?",
+                                arguments: [older.id.uuidString])
+        }
+        #expect(types.first == "text 0 blob" && types.last?.hasPrefix("text ") == true && types.last?.hasSuffix(" null") == true)
+        #expect(try await store.offerSet(set.id)?.0 == set)
+        #expect(try await store.offerSet(older.id)?.0 == older)
+    }
 }
