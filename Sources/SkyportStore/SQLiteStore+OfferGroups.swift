@@ -57,24 +57,28 @@ extension SQLiteStore {
         let applied = AppliedHolds()
         do {
             let (results, frees) = try await writer.write { db in
+                // Once, before any request's writes: read inside the group, the ledger would take in writes that a
+                // failed commit then takes back, and `undo` would not restore what they had deleted.
+                try reloadLedgerIfWrittenElsewhere(db)
                 var results: [Result<OfferSetCreation, any Error>] = []
                 var frees: [CapacityLedger.Change] = []
                 for request in group {
-                    var done: (OfferSetCreation, [CapacityLedger.Change])?
+                    var done: Result<(OfferSetCreation, [CapacityLedger.Change]), any Error> = .failure(StoreError.unavailable("not written"))
                     do {
                         try db.inSavepoint {
-                            done = try request.work(db)
+                            done = .success(try request.work(db))
                             return .commit
                         }
                     } catch {
                         // An error SQLite ended the transaction for ends the group: nothing after it may commit alone.
                         guard db.isInsideTransaction else { throw error }
-                        results.append(.failure(error))
-                        continue
+                        done = .failure(error)
                     }
-                    guard let (value, changes) = done else { continue }
-                    frees += applyHolds(changes, recordingIn: applied)
-                    results.append(.success(value))
+                    // Exactly one result per request, in order.
+                    results.append(done.map { value, changes in
+                        frees += applyHolds(changes, recordingIn: applied)
+                        return value
+                    })
                 }
                 return (results, frees)
             }

@@ -395,8 +395,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 }
                 return (.replayed(id), [])
             }
-            // Planned against the ledger (on the writer: no other booking can come between this and the commit).
-            try self.reloadLedgerIfWrittenElsewhere(db)
+            // Planned against the ledger (on the writer: no other booking can come between this and the commit; the
+            // group read it again first if another process had written the file).
             let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now, accounts: accounts) }
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)

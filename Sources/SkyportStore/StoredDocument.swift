@@ -41,24 +41,27 @@ struct StoredDocument: Sendable {
 
     private static func deflate(_ input: [UInt8]) -> Data? {
         guard !input.isEmpty else { return nil }
-        var stream = z_stream()
-        guard skyport_deflate_init(&stream, Z_BEST_SPEED, windowBits, 6) == Z_OK else { return nil }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(input.count)))
+        // zlib keeps the stream's address and refuses a stream that moved: one allocation for the whole use.
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        defer { stream.deallocate() }
+        guard skyport_deflate_init(stream, Z_BEST_SPEED, windowBits, 6) == Z_OK else { return nil }
+        defer { deflateEnd(stream) }
+        let bound = Int(deflateBound(stream, uLong(input.count)))
         var out = [UInt8](repeating: 0, count: 5 + bound)
         out[0] = format
         for i in 0..<4 { out[1 + i] = UInt8(truncatingIfNeeded: input.count >> (8 * i)) }
         let status = input.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBufferPointer { target in
-                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
-                stream.avail_in = uInt(source.count)
-                stream.next_out = target.baseAddress.map { $0 + 5 }
-                stream.avail_out = uInt(bound)
-                return CZlib.deflate(&stream, Z_FINISH)
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+                stream.pointee.avail_in = uInt(source.count)
+                stream.pointee.next_out = target.baseAddress.map { $0 + 5 }
+                stream.pointee.avail_out = uInt(bound)
+                return CZlib.deflate(stream, Z_FINISH)
             }
         }
         guard status == Z_STREAM_END else { return nil }
-        return Data(out[..<(5 + Int(stream.total_out))])
+        return Data(out[..<(5 + Int(stream.pointee.total_out))])
     }
 
     private static func inflate(_ blob: Data) throws -> [UInt8] {
@@ -66,20 +69,22 @@ struct StoredDocument: Sendable {
         guard bytes.count > 5, bytes[0] == format else { throw StoreError.unavailable("a stored document's blob is not in a known form") }
         let length = (0..<4).reduce(0) { $0 | Int(bytes[1 + $1]) << (8 * $1) }
         guard length > 0, length <= largest else { throw StoreError.unavailable("a stored document's length (\(length)) is out of range") }
-        var stream = z_stream()
-        guard skyport_inflate_init(&stream, windowBits) == Z_OK else { throw StoreError.unavailable("zlib: inflateInit2 failed") }
-        defer { inflateEnd(&stream) }
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        defer { stream.deallocate() }
+        guard skyport_inflate_init(stream, windowBits) == Z_OK else { throw StoreError.unavailable("zlib: inflateInit2 failed") }
+        defer { inflateEnd(stream) }
         var out = [UInt8](repeating: 0, count: length)
         let status = bytes.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBufferPointer { target in
-                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress.map { $0 + 5 })
-                stream.avail_in = uInt(source.count - 5)
-                stream.next_out = target.baseAddress
-                stream.avail_out = uInt(length)
-                return CZlib.inflate(&stream, Z_FINISH)
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: source.baseAddress.map { $0 + 5 })
+                stream.pointee.avail_in = uInt(source.count - 5)
+                stream.pointee.next_out = target.baseAddress
+                stream.pointee.avail_out = uInt(length)
+                return CZlib.inflate(stream, Z_FINISH)
             }
         }
-        guard status == Z_STREAM_END, Int(stream.total_out) == length else {
+        guard status == Z_STREAM_END, Int(stream.pointee.total_out) == length else {
             throw StoreError.unavailable("a stored document does not inflate (zlib status \(status))")
         }
         return out
