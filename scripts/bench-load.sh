@@ -4,7 +4,8 @@
 # steady state only after 5 minutes) gets requests at exactly that rate for SECONDS (default 300) from
 # `skyport bench load` (open loop: request i is sent at start + i/RATE, latency counts from that scheduled time,
 # 64 keep-alive connections). Reports achieved rate, p50/p99/p99.9/max, failures, the broker's CPU (cores, averaged
-# over the run) and its RSS at the end.
+# over the run), its RSS at the end, the bytes it had written to disk per request (/proc/PID/io write_bytes: the
+# write-ahead log and the checkpoints into the file) and the database's size at the end.
 # MIX: `offers` (every request can be offered), `no50` (half the requests ask for more cores than any facility
 # allows: a NO set with 100 reasons each), `accept10` (the `offers` bodies, and every 10th request is followed by
 # reading its offer set and accepting its first offer: the 100 facilities' UWS endpoint is then a stand-in on
@@ -45,6 +46,7 @@ for i in range(64):
 PY
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # the machine's busy ticks (user, nice, system, irq, softirq)
+written() { awk '/^write_bytes/ {print $2}' "/proc/$pid/io"; }  # what the broker made the kernel write to disk
 standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat" 2>/dev/null || echo 0; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
@@ -69,16 +71,17 @@ u = urllib.parse.urlparse(sys.argv[1])
 bench_facilities.register(http.client.HTTPConnection(u.hostname, u.port, timeout=30), sys.argv[2], 100, endpoint=sys.argv[3] or None,
                           capacity=(int(sys.argv[4]), int(sys.argv[5])))
 PY
-  before=$(cpu); busy0=$(busy); sb0=$(standin_cpu); t0=$(date +%s.%N)
+  before=$(cpu); busy0=$(busy); sb0=$(standin_cpu); io0=$(written); t0=$(date +%s.%N)
   lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
     --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"} \
     ${TIMELINE:+--timeline "$TIMELINE.$mix.$rate"})
-  after=$(cpu); busy1=$(busy); sb1=$(standin_cpu); t1=$(date +%s.%N)
+  after=$(cpu); busy1=$(busy); sb1=$(standin_cpu); io1=$(written); t1=$(date +%s.%N)
+  disk="$(( (io1 - io0) / (rate * secs) / 1000 )) KB written to disk per request, database $(du -cm "$work"/db.sqlite* | awk 'END {print $1}') MiB"
   rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")
   cores=$(python3 -c "print(f'{($after - $before) / $hz / ($t1 - $t0):.2f}')")
   machine=$(python3 -c "print(f'{($busy1 - $busy0) / $hz / ($t1 - $t0):.2f}')")
   others=""; [ -n "$standin" ] && others=", stand-in $(python3 -c "print(f'{($sb1 - $sb0) / $hz / ($t1 - $t0):.2f}')")"
-  echo "$(head -n 1 <<<"$lines"); broker CPU $cores cores, RSS $rss; machine busy $machine of $(nproc) cores$others"
+  echo "$(head -n 1 <<<"$lines"); broker CPU $cores cores, RSS $rss; machine busy $machine of $(nproc) cores$others; $disk"
   tail -n +2 <<<"$lines"
   if [ -n "$standin" ]; then
     sleep "$(python3 -c "print($hold * 1.3 + 5)")"  # the last accepted jobs run out
