@@ -191,8 +191,10 @@ extension PostgresStore {
                     SELECT session_id, account FROM usage WHERE finished < \(usageBefore.timeIntervalSince1970) LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                 RETURNING 1
                 """)
+            // Oldest first in `audit_time`'s order, so that only the events past the cutoff are read (SQLiteStore.purgeAuditSQL).
             let audit = try await conn.exec("""
-                DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < \(auditBefore.timeIntervalSince1970) ORDER BY seq LIMIT \(batch))
+                DELETE FROM audit WHERE seq IN (
+                    SELECT seq FROM audit WHERE time < \(auditBefore.timeIntervalSince1970) ORDER BY time, seq LIMIT \(batch))
                 RETURNING 1
                 """)
             // Turns nobody has taken for a day belong to what is gone (a removed facility's health check, a removed

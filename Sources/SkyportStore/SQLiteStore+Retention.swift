@@ -44,11 +44,12 @@ extension SQLiteStore {
         return deleted
     }
 
+    /// UWS jobs destroyed before `?1`, at most `?2`, first destroyed first.
+    static let deletableUWSJobsSQL = "SELECT id FROM uws_job WHERE destruction IS NOT NULL AND destruction <= ?1 ORDER BY destruction, id LIMIT ?2"
+
     public func purgeUWSJobs(now: Date, policy: RetentionPolicy) async throws -> RetentionSweep {
         let ids = try await writer.write { db -> [String] in
-            let ids = try String.fetchAll(
-                db, sql: "SELECT id FROM uws_job WHERE destruction IS NOT NULL AND destruction <= ? ORDER BY destruction, id LIMIT ?",
-                arguments: [policy.uwsCutoff(at: now).timeIntervalSince1970, policy.batch])
+            let ids = try String.fetchAll(db, sql: Self.deletableUWSJobsSQL, arguments: [policy.uwsCutoff(at: now).timeIntervalSince1970, policy.batch])
             guard !ids.isEmpty else { return [] }
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
             try db.execute(sql: "DELETE FROM uws_job WHERE id IN (\(marks))", arguments: StatementArguments(ids))

@@ -640,17 +640,18 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return changed[0]
     }
 
+    /// Up to 500 offers past their expiry `?1` marked `EXPIRED`.
+    static let expireOffersSQL = """
+        UPDATE session SET phase = 'EXPIRED', document = json_set(document, '$.phase', 'EXPIRED', '$.modified', ?1), ended = ?1
+        WHERE id IN (SELECT id FROM session WHERE phase = 'OFFERED' AND expires <= ?1 LIMIT 500)
+        """
+
     public func expireOffers(now: Date) async throws -> Int {
         // In batches, in SQL: a sweep never decodes sessions, and never holds the writer for long.
         var total = 0
         while true {
             let changed = try await writer.write { db in
-                try db.execute(
-                    sql: """
-                        UPDATE session SET phase = 'EXPIRED', document = json_set(document, '$.phase', 'EXPIRED', '$.modified', ?1), ended = ?1
-                        WHERE id IN (SELECT id FROM session WHERE phase = 'OFFERED' AND expires <= ?1 LIMIT 500)
-                        """,
-                    arguments: [now.timeIntervalSince1970])
+                try db.execute(sql: Self.expireOffersSQL, arguments: [now.timeIntervalSince1970])
                 return db.changesCount
             }
             total += changed
