@@ -174,7 +174,7 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_BINDER_LAUNCH_TIMEOUT"] { c.binderLaunchTimeout = try int(v, "SKYPORT_BINDER_LAUNCH_TIMEOUT", 1...86_400) }
         if let v = env["SKYPORT_REGISTRY_PERIOD"] { c.registryPeriod = try int(v, "SKYPORT_REGISTRY_PERIOD", 0...604_800) }
         if let v = env["SKYPORT_REGISTRY_SOURCES"] {
-            c.registrySources = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            c.registrySources = v.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
             for u in c.registrySources where FacilityDocument.httpURLProblem(u) != nil {
                 throw Invalid(description: "SKYPORT_REGISTRY_SOURCES: '\(u)' is not an http(s) URL")
             }
@@ -211,8 +211,8 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_BODY_TIMEOUT"] { c.bodyTimeout = try int(v, "SKYPORT_BODY_TIMEOUT", 0...86_400) }
         if let v = env["SKYPORT_MAX_CONNECTIONS"], !v.isEmpty { c.maxConnections = try int(v, "SKYPORT_MAX_CONNECTIONS", 1...10_000_000) }
         if let v = env["SKYPORT_RATE_LIMIT"] { c.rateLimit = try rateLimit(v, "SKYPORT_RATE_LIMIT") }
-        if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingCharacters(in: .whitespaces).isEmpty {
-            let ids = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingSpaces().isEmpty {
+            let ids = v.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
             for id in ids { if let problem = FacilityID(id).problem { throw Invalid(description: "SKYPORT_BINDER_FEDERATION: '\(id)' \(problem)") } }
             guard let federation = BinderFederation(listing: ids) else {
                 throw Invalid(description: "SKYPORT_BINDER_FEDERATION='\(v)' must name the prime BinderHub facility and at least one other member, comma-separated")
@@ -233,11 +233,11 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_OIDC_ISSUERS"], !v.isEmpty { c.oidcIssuersFile = v }
         if let v = env["SKYPORT_OIDC_ISSUER"], !v.isEmpty { c.oidcIssuer = v }
         if let v = env["SKYPORT_OIDC_AUDIENCE"] {
-            c.oidcAudiences = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            c.oidcAudiences = v.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         }
         if let v = env["SKYPORT_OIDC_OPERATOR_GROUPS"] {
-            for pair in v.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !pair.isEmpty {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            for pair in v.split(separator: ",").map({ $0.trimmingSpaces() }) where !pair.isEmpty {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                     throw Invalid(description: "SKYPORT_OIDC_OPERATOR_GROUPS: '\(pair)' must be GROUP=OPERATOR, e.g. /skao/operators=skao")
                 }
@@ -245,7 +245,7 @@ public struct SkyportConfiguration: Sendable {
             }
         }
         if let v = env["SKYPORT_OIDC_ADMIN_GROUPS"] {
-            c.roles.adminGroups = Set(v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            c.roles.adminGroups = Set(v.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty })
         }
         if c.auth == .oidc, c.oidcIssuersFile == nil, c.oidcIssuer == nil {
             throw Invalid(description: "SKYPORT_AUTH=oidc needs trusted issuers: SKYPORT_OIDC_ISSUERS (a JSON file) or SKYPORT_OIDC_ISSUER with SKYPORT_OIDC_AUDIENCE")
@@ -270,7 +270,7 @@ public struct SkyportConfiguration: Sendable {
     /// `RATE` or `RATE/BURST` (requests per second, fractions allowed; the burst defaults to 4 x RATE, at least 1);
     /// `0` turns the limit off.
     static func rateLimit(_ text: String, _ key: String) throws -> RateLimit {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
         let invalid = Invalid(description: "\(key)='\(text)' must be RATE or RATE/BURST: requests per second (0: off) and a whole burst of at least 1, e.g. 10/40")
         guard parts.count <= 2, let rate = Double(parts[0]), rate.isFinite, rate >= 0, rate <= 1_000_000 else { throw invalid }
         if rate == 0 { return .off }

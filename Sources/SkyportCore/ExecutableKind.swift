@@ -23,7 +23,7 @@ public struct ExecutableKind: Sendable, Hashable, Codable, CustomStringConvertib
 
     /// Parses an alias or a kind URI; nil for a bare word that is not a known alias.
     public init?(_ text: String) {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingSpaces()
         let lower = t.lowercased()
         if Self.knownAliases.contains(lower) { rawValue = lower; return }
         guard t.contains(":"), !t.contains(" ") else { return nil }

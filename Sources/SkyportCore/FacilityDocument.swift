@@ -119,7 +119,7 @@ public struct FacilityDocument: Sendable {
             // Entries are kept as written (an empty one too): `validated` names each bad one.
             func names(_ key: String) -> [String]? {
                 r.array(o[key], "access.\(key)")?.enumerated().compactMap { i, item in
-                    item.stringValue.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? r.string(item, "access.\(key)[\(i)]")
+                    item.stringValue.map { $0.trimmingWhitespace() } ?? r.string(item, "access.\(key)[\(i)]")
                 }
             }
             let shares = r.array(o["shares"], "access.shares")?.enumerated().map { i, item -> (group: String?, fraction: Double?) in
@@ -244,7 +244,7 @@ public struct FacilityDocument: Sendable {
         }
         if let fid = facilityID, let problem = fid.problem { errors.add("id", problem) }
 
-        let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let trimmedName = name?.trimmingWhitespace() ?? ""
         if name.map({ !SpecPattern.matches($0, SpecPattern.notBlank) }) ?? true { errors.add("name", "is required") }
         else if name!.unicodeScalars.count > Bounds.maxNameLength { errors.add("name", "must be at most \(Bounds.maxNameLength) characters") }
         if (description?.unicodeScalars.count ?? 0) > Bounds.maxDescriptionLength {

@@ -15,7 +15,7 @@ public struct ISODuration: Sendable, Hashable, Comparable, Codable, CustomString
 
     /// The length of an ISO-8601 duration in seconds, fractions kept (`PT0.25S` is 0.25); nil when the text is not one.
     public static func exactSeconds(_ text: String) -> Double? {
-        var s = Substring(text.trimmingCharacters(in: .whitespaces).uppercased())
+        var s = Substring(text.trimmingSpaces().uppercased())
         guard s.first == "P", s.count > 1 else { return nil }
         s = s.dropFirst()
         var total = 0.0
@@ -183,7 +183,7 @@ public enum Timestamp {
     /// FuzzISO8601).
     public static func parse(_ text: String) -> Date? {
         if let fast = parseCanonical(text) { return fast }
-        let u = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        let u = Array(text.trimmingSpaces().utf8)
         guard let seconds = civilSeconds(u) else { return nil }
         var i = 19
         var fraction = 0.0

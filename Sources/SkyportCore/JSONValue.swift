@@ -46,7 +46,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     public var doubleValue: Double? {
         switch self {
         case .number(let n): return n
-        case .string(let s): return Double(s.trimmingCharacters(in: .whitespaces))
+        case .string(let s): return Double(s.trimmingSpaces())
         default: return nil
         }
     }

@@ -136,7 +136,7 @@ public struct StoredMessage: Sendable, Hashable, Codable, JSONWritable {
             // Compared as bytes: `String`'s `==` holds for texts that are only canonically equivalent (`é`, `e\u{301}`),
             // and the run gives every message the first one's bytes.
             if let last = out.last, last.facilities != nil, last.level == m.level, last.time == m.time,
-               last.kind.utf8.elementsEqual(m.kind.utf8), last.message.utf8.elementsEqual(rest.utf8) {
+               last.kind.hasSameUTF8(as: m.kind), last.message.hasSameUTF8(as: rest) {
                 out[out.count - 1].facilities!.append(facility)
             } else {
                 out.append(StoredMessage(kind: m.kind, level: m.level, time: m.time, message: rest, facilities: [facility]))

@@ -27,7 +27,7 @@ public enum Architecture: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// The architecture an alias names, or nil (case-insensitive; `-` and `_` are the same).
     public init?(alias text: String) {
-        let key = text.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "_")
+        let key = text.trimmingSpaces().lowercased().replacingOccurrences(of: "-", with: "_")
         switch key {
         case "x86_64", "amd64", "x64", "intel64", "em64t": self = .x86_64
         case "aarch64", "arm64", "armv8", "arm64v8", "aarch64_be": self = .aarch64
@@ -50,7 +50,7 @@ public struct Version: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public init?(_ text: String) {
         var parts: [Int] = []
-        for piece in text.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false) {
+        for piece in text.trimmingSpaces().split(separator: ".", omittingEmptySubsequences: false) {
             let digits = piece.prefix { $0.isASCII && $0.isNumber }
             guard !digits.isEmpty, let n = Int(digits.prefix(9)) else { break }
             parts.append(n)
@@ -104,18 +104,18 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a range; nil when a clause is not one.
     public init?(_ written: String) {
-        let text = written.trimmingCharacters(in: .whitespaces)
+        let text = written.trimmingSpaces()
         var clauses: [Clause] = []
         for raw in text.split(whereSeparator: { $0 == "," || $0 == ";" }) {
-            var c = raw.trimmingCharacters(in: .whitespaces)
+            var c = raw.trimmingSpaces()
             if c.isEmpty || c == "*" { continue }
             var op = Op.prefix
             for candidate in [Op.ge, .le, .eq, .ne, .compatible, .gt, .lt] where c.hasPrefix(candidate.rawValue) {
                 op = candidate
-                c = String(c.dropFirst(candidate.rawValue.count)).trimmingCharacters(in: .whitespaces)
+                c = String(c.dropFirst(candidate.rawValue.count)).trimmingSpaces()
                 break
             }
-            if op == .prefix, c.hasPrefix("=") { op = .eq; c = String(c.dropFirst()).trimmingCharacters(in: .whitespaces) }
+            if op == .prefix, c.hasPrefix("=") { op = .eq; c = String(c.dropFirst()).trimmingSpaces() }
             if op == .prefix, c.hasSuffix("+") { op = .ge; c = String(c.dropLast()) }
             if op == .prefix || op == .eq, c.hasSuffix(".*") { op = .prefix; c = String(c.dropLast(2)) }
             guard let v = Version(c), c.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
@@ -164,7 +164,7 @@ public struct RuntimeNeed: Sendable, Hashable {
 
     /// Runtime names, by alias (`python3` is python; `cpython` too).
     public static func canonicalName(_ text: String) -> String {
-        let key = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let key = text.trimmingSpaces().lowercased()
         switch key {
         case "python", "python3", "python2", "cpython", "py": return "python"
         case "r", "rlang", "r-project", "gnu r": return "r"
@@ -182,7 +182,7 @@ public struct RuntimeNeed: Sendable, Hashable {
     /// Reads `Python 3`, `python3.*`, `Python>=3.6`, `Python 3.5+`, `Python3.8`, `R (>= 4.1)`, `julia 1.9` as a
     /// runtime need; nil when the text names no known runtime or its version is not readable.
     public static func read(_ text: String, field: String) -> RuntimeNeed? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         let letters = trimmed.prefix { $0.isLetter }
         let name = canonicalName(String(letters))
         guard known.contains(name) else { return nil }
@@ -338,7 +338,7 @@ public enum RankOrder: String, Sendable, Hashable, Codable, CaseIterable {
 /// without a registry are `docker.io/library/...` or `docker.io/...`.
 public enum ImageReference {
     public static func repository(_ reference: String) -> String {
-        var ref = reference.trimmingCharacters(in: .whitespaces)
+        var ref = reference.trimmingSpaces()
         let lower = ref.lowercased()
         // Singularity's own libraries live at their own hosts.
         if lower.hasPrefix("library://") { return "cloud.sylabs.io/library/" + untag(strip(String(ref.dropFirst(10)))).lowercased() }

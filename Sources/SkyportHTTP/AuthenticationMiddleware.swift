@@ -29,7 +29,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.caller = try await caller(header)
         if case .identity(let identity, _) = context.caller, let header {
             // Kept for the one use that needs it: carrying it to a facility that takes the user's own credentials.
-            context.bearer = Bearer(token: String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces), identity: identity)
+            context.bearer = Bearer(token: String(header.dropFirst("Bearer ".count)).trimmingSpaces(), identity: identity)
         }
         if mode.requiresUser(request.uri.path) { try context.requireSignedIn() }
         return try await next(request, context)
@@ -45,7 +45,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header else { return .anonymous }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .notBearer }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let token = parts[1].trimmingSpaces()
         guard !token.isEmpty, token.utf8.count <= maxTokenBytes, token.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { return .malformedToken }
         if token.utf8.count <= 256 {
             let hash = OperatorToken.hash(token)

@@ -9,7 +9,7 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let declared = request.headers[.contentLength] {
-            guard let length = Int(declared.trimmingCharacters(in: .whitespaces)), length >= 0 else {
+            guard let length = Int(declared.trimmingSpaces()), length >= 0 else {
                 throw APIError.badRequest("Content-Length '\(declared.prefix(40))' is not a number of bytes", field: "Content-Length")
             }
             if length > maxBytes {

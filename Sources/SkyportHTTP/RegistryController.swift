@@ -46,7 +46,7 @@ struct RegistryController: Controller {
         }
         guard let value = object["url"] else { throw ValidationFailure([FieldError("url", "is required")]) }
         guard case .string(let text) = value else { throw ValidationFailure([FieldError("url", "must be a string")]) }
-        let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = text.trimmingWhitespace()
         if let problem = FacilityDocument.httpURLProblem(url) { throw ValidationFailure([FieldError("url", problem)]) }
         return url
     }

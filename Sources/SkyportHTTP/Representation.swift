@@ -18,7 +18,7 @@ public enum Representation {
     /// the ExecutionBroker's requests).
     static func bodyFormat(_ request: Request, xml: Bool = false) throws -> Format {
         guard let raw = request.headers[.contentType] else { return .json }
-        let type = raw.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = raw.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() } ?? ""
         if type == "application/json" || type.hasSuffix("+json") || type == "text/json" { return .json }
         if yamlTypes.contains(type) { return .yaml }
         if xml, ExecutionBrokerXML.mediaTypes.contains(type) || type.hasSuffix("+xml") { return .xml }
@@ -31,7 +31,7 @@ public enum Representation {
     public static func responseFormat(_ request: Request) -> Format {
         guard let accept = request.headers[.accept]?.lowercased() else { return .json }
         for part in accept.split(separator: ",") {
-            let type = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let type = part.split(separator: ";").first.map { $0.trimmingSpaces() } ?? ""
             if yamlTypes.contains(type) { return .yaml }
             if ExecutionBrokerXML.mediaTypes.contains(type) { return .xml }
             if type == "application/json" || type == "*/*" || type == "application/*" { return .json }

@@ -221,7 +221,7 @@ struct UWSController: Controller {
     /// `WAIT`: nil when absent; -1 is as long as the server allows (the broker caps every wait at `SKYPORT_WAIT_MAX`).
     static func waitSeconds(_ form: UWSForm) throws -> Int? {
         guard let text = try form.single("wait", field: "WAIT") else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         // A whole number past what an Int holds is still one: it asks for the longest wait, as -1 does.
         let digits = trimmed.hasPrefix("+") ? trimmed.dropFirst() : Substring(trimmed)
         if Int(trimmed) == nil, !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return Int.max }
@@ -232,7 +232,7 @@ struct UWSController: Controller {
     }
 
     static func duration(_ text: String) throws -> Int {
-        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 0, n <= Int(Int32.max) else {
+        guard let n = Int(text.trimmingSpaces()), n >= 0, n <= Int(Int32.max) else {
             throw APIError.badRequest("EXECUTIONDURATION must be whole seconds from 0 to \(Int32.max) (0: the broker's default)", field: "EXECUTIONDURATION")
         }
         return n
@@ -275,7 +275,7 @@ struct UWSController: Controller {
     static func wantsJSON(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept]?.lowercased() else { return false }
         for part in accept.split(separator: ",") {
-            let type = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let type = part.split(separator: ";").first.map { $0.trimmingSpaces() } ?? ""
             if type == "application/json" { return true }
             if type.hasSuffix("/xml") || type.hasSuffix("+xml") { return false }
         }

@@ -34,7 +34,7 @@ struct UWSForm {
             throw APIError(.contentTooLarge, code: "body-too-large", "the request body is larger than \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else { return form }
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingSpaces().lowercased()
         guard type == nil || type == "application/x-www-form-urlencoded" else {
             throw APIError(
                 .unsupportedMediaType, code: "unsupported-media-type",
@@ -65,7 +65,7 @@ struct UWSForm {
 
     /// An ISO-8601 instant; one without a zone designator is UTC (as pyvo sends `DESTRUCTION`).
     static func time(_ text: String) -> Date? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingSpaces()
         guard !t.isEmpty else { return nil }
         return Timestamp.parse(t) ?? Timestamp.parse(t + "Z")
     }

@@ -123,7 +123,7 @@ public struct RemoteHTTP: Sendable {
 
         /// The media type without parameters, lower-cased.
         public var mediaType: String? {
-            header("content-type")?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            header("content-type")?.split(separator: ";").first.map { $0.trimmingSpaces().lowercased() }
         }
     }
 

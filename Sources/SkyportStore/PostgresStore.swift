@@ -309,7 +309,7 @@ public final class PostgresStore: BrokerStore, CataloguedFacilities {
                     continue
                 }
                 if text[i] == ";" && !inBody {
-                    let statement = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let statement = current.trimmingWhitespace()
                     if !statement.isEmpty { out.append(statement) }
                     current = ""
                 } else {
@@ -319,7 +319,7 @@ public final class PostgresStore: BrokerStore, CataloguedFacilities {
             }
             current += "\n"
         }
-        let last = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        let last = current.trimmingWhitespace()
         if !last.isEmpty { out.append(last) }
         return out
     }

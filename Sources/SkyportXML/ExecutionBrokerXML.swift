@@ -103,7 +103,7 @@ public enum ExecutionBrokerXML {
             return .object(Dictionary(children.compactMap { e in e.attribute("key").map { ($0, JSONValue.string(e.text)) } }, uniquingKeysWith: { a, _ in a }))
         }
         if children.isEmpty, kind == nil {
-            let text = node.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = node.text.trimmingWhitespace()
             if text.isEmpty, objects.contains(name) { return .object([:]) }
             if numbers.contains(name), let n = Double(text), n.isFinite, text.allSatisfy({ $0.isNumber || "+-.eE".contains($0) }) { return .number(n) }
             if booleans.contains(name), text == "true" || text == "false" { return .bool(text == "true") }

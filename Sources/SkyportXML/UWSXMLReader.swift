@@ -40,7 +40,7 @@ public enum UWSXML {
         job.results = try (f["results"]?.children ?? []).filter { $0.isIn(namespace: namespace) }.map(result)
         if let summary = f["errorSummary"] {
             let message = summary.children.first { $0.isIn(namespace: namespace) && $0.name == "message" }
-            job.errorMessage = message?.text.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            job.errorMessage = message?.text.trimmingWhitespace() ?? ""
             job.errorType = summary.attribute("type")
             job.hasErrorDetail = try boolean(summary.attribute("hasDetail"), "uws:errorSummary/@hasDetail", line: summary.line)
         }

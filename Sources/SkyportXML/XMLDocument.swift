@@ -127,7 +127,7 @@ public final class XMLDoc {
 
     private static func error(_ err: UnsafePointer<xmlError>?, fallback: String, prefix: String = "") -> XMLReadError {
         guard let err, let cmsg = err.pointee.message else { return XMLReadError(prefix + fallback) }
-        let message = String(cString: cmsg).trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = String(cString: cmsg).trimmingWhitespace()
         return XMLReadError(prefix + (message.isEmpty ? fallback : message), line: err.pointee.line > 0 ? Int(err.pointee.line) : nil)
     }
 }

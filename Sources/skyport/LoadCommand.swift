@@ -39,8 +39,8 @@ struct LoadBench: AsyncParsableCommand {
         let lines = try bodies.map { path in
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.isEmpty }.map { ByteBuffer(string: String($0)) }
         } ?? []
-        let authorization = try bearerFile.map { "Bearer " + (try String(contentsOfFile: $0, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines) }
-        let expected = Set(expect.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        let authorization = try bearerFile.map { "Bearer " + (try String(contentsOfFile: $0, encoding: .utf8)).trimmingWhitespace() }
+        let expected = Set(expect.split(separator: ",").compactMap { Int($0.trimmingSpaces()) })
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.redirectConfiguration = .disallow

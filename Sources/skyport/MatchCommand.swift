@@ -66,7 +66,7 @@ struct MatchCommand: AsyncParsableCommand {
 
     static func lines(_ path: String) throws -> [String] {
         try String(contentsOfFile: path, encoding: .utf8).split(whereSeparator: \.isNewline).map(String.init)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .filter { !$0.trimmingSpaces().isEmpty }
     }
 
     /// Facility documents from a list, a `{"facilities": [...]}` answer, a single document, or JSON Lines.

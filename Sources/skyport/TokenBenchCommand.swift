@@ -16,7 +16,7 @@ struct TokenBench: AsyncParsableCommand {
     @Option(help: "Validations to time.") var count = 20_000
 
     func run() async throws {
-        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingWhitespace()
         let egress = Egress(policy: .loopback, resolver: SystemResolver())
         do {
             try await measure(token, egress: egress)

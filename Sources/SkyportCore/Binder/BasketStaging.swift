@@ -98,7 +98,7 @@ public enum BasketStaging {
             (s == "/" || s == "\\" || s.properties.generalCategory == .control) ? "_" : Character(s)
         })
         while out.hasPrefix(".") { out.removeFirst() }
-        out = out.trimmingCharacters(in: .whitespaces)
+        out = out.trimmingSpaces()
         if out.count > 200 { out = String(out.suffix(200)) }
         return out.isEmpty ? fallback : out
     }

@@ -101,7 +101,7 @@ public struct BinderEvent: Sendable, Hashable {
     /// The message without its trailing newline, shortened for a session's progress line.
     public var text: String? {
         guard let message else { return nil }
-        let trimmed = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = message.trimmingWhitespace()
         guard !trimmed.isEmpty else { return nil }
         return trimmed.count > 300 ? String(trimmed.prefix(297)) + "..." : trimmed
     }

@@ -94,7 +94,7 @@ public struct EgressPolicy: Sendable, Hashable {
     public init(parsing text: String) throws(FieldError) {
         var entries: [Entry] = []
         for raw in text.split(separator: ",") {
-            let item = raw.trimmingCharacters(in: .whitespaces)
+            let item = raw.trimmingSpaces()
             guard !item.isEmpty else { continue }
             if let network = IPNetwork(item) {
                 entries.append(.network(network))

@@ -15,7 +15,7 @@ public struct FederationPath: Sendable, Hashable, CustomStringConvertible {
     /// Reads a header value: comma-separated identifiers; empty and over-long entries are dropped.
     public init(header: String?) {
         brokers = (header ?? "").split(separator: ",").lazy
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingSpaces() }
             .filter { !$0.isEmpty && $0.utf8.count <= 128 }
             .prefix(64).map { String($0) }
     }

@@ -20,7 +20,7 @@ public struct BinderFederation: Sendable, Hashable {
 
     /// The federation `SKYPORT_BINDER_FEDERATION` names: facility identifiers, the prime first; nil for fewer than two.
     public init?(listing ids: [String]) {
-        let cleaned = ids.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let cleaned = ids.map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         guard let first = cleaned.first else { return nil }
         let members = Set(cleaned.dropFirst().map { FacilityID($0) }).subtracting([FacilityID(first)])
         guard !members.isEmpty else { return nil }

@@ -450,8 +450,8 @@ extension MatchRejection {
 extension MatchReason {
     /// The same values, byte for byte (the facility aside).
     fileprivate func sameBytes(as other: MatchReason) -> Bool {
-        code == other.code && field.utf8.elementsEqual(other.field.utf8) && requested.utf8.elementsEqual(other.requested.utf8)
-            && offered.utf8.elementsEqual(other.offered.utf8)
-            && (detail == nil) == (other.detail == nil) && (detail ?? "").utf8.elementsEqual((other.detail ?? "").utf8)
+        code == other.code && field.hasSameUTF8(as: other.field) && requested.hasSameUTF8(as: other.requested)
+            && offered.hasSameUTF8(as: other.offered)
+            && (detail == nil) == (other.detail == nil) && (detail ?? "").hasSameUTF8(as: other.detail ?? "")
     }
 }

@@ -98,6 +98,7 @@ public struct OfferPlanner: Sendable {
             return plan
         }
         var open: [Slotting] = []
+        var noRoom = NoRoomText()
         // Candidates are built only as far as they are needed, except when ranked by earliest start.
         var byStart = request.needs?.rank == .earliestStart
             ? byEarliestStart(request, candidates, calendars: calendars, from: earliest, latest: latest).makeIterator() : nil
@@ -142,9 +143,7 @@ public struct OfferPlanner: Sendable {
                     plan.offers.append(offer)
                     open.append(s)
                 } else {
-                    plan.notes.append(PlanNote(
-                        facility: f.id, code: .noCapacityInWindow,
-                        message: "facility \(f.id) has no room for \(s.cores.lower) cores and \(s.memory.lower) GiB for \(ISODuration(seconds: s.duration)) starting by \(Timestamp.format(Date(timeIntervalSince1970: latest)))"))
+                    plan.notes.append(PlanNote(facility: f.id, code: .noCapacityInWindow, message: "facility \(f.id) " + noRoom.text(for: s, latest: latest)))
                 }
             }
         }
@@ -248,6 +247,20 @@ public struct OfferPlanner: Sendable {
         if lower > cap { return .failure(.minAboveLimit(min: lower, limit: cap)) }
         let wanted = range?.max ?? lower.multipliedReportingOverflow(by: max(1, settings.scaleWithoutMax)).partialValue
         return .success((lower, min(wanted, cap)))
+    }
+}
+
+/// The words after `facility ID` in a note that a facility has no room, made once for every facility that needs the
+/// same amounts (usually all of them: when facilities are full, every request notes each one it tried).
+private struct NoRoomText {
+    private var last: (cores: Int, memory: Int, duration: Int, text: String)?
+
+    mutating func text(for s: Slotting, latest: Double) -> String {
+        if let last, last.cores == s.cores.lower, last.memory == s.memory.lower, last.duration == s.duration { return last.text }
+        let text = "has no room for \(s.cores.lower) cores and \(s.memory.lower) GiB for \(ISODuration(seconds: s.duration)) starting by "
+            + Timestamp.format(Date(timeIntervalSince1970: latest))
+        last = (s.cores.lower, s.memory.lower, s.duration, text)
+        return text
     }
 }
 

@@ -55,7 +55,7 @@ public enum RegistryMapping {
         case .success(let m): mapped = m
         }
         let bounds = FacilityDocument.Bounds.self
-        let title = resource.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let title = resource.title.trimmingWhitespace()
         let stamp = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let record = record ?? FacilityProvenance.RegistryRecord(source: nil, identifier: id.rawValue, datestamp: resource.updated)
         var provenance = FacilityProvenance(
@@ -63,7 +63,7 @@ public enum RegistryMapping {
         for field in harvestedFields { provenance[field] = FacilityProvenance.Origin(.registry, by: record.source, at: stamp) }
         return .success(Facility(
             id: id, name: String((title.isEmpty ? id.rawValue : title).prefix(bounds.maxNameLength)),
-            description: String(resource.description.trimmingCharacters(in: .whitespacesAndNewlines).prefix(bounds.maxDescriptionLength)),
+            description: String(resource.description.trimmingWhitespace().prefix(bounds.maxDescriptionLength)),
             status: resource.status == .inactive ? .disabled : .active,
             endpoints: mapped.endpoints, accepts: mapped.accepts,
             limits: FacilityLimits(duration: mapped.duration), owner: owner, created: stamp, modified: stamp, provenance: provenance))
@@ -147,7 +147,7 @@ public enum RegistryMapping {
             && capability.standardID?.lowercased().hasSuffix("#capabilities") == true {
             for interface in capability.interfaces {
                 for access in interface.accessURLs {
-                    let url = access.url.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let url = access.url.trimmingWhitespace()
                     if FacilityDocument.httpURLProblem(url) == nil { return url }
                 }
             }
@@ -235,7 +235,7 @@ public enum RegistryMapping {
 
     /// A BinderHub or JupyterHub by its URL: `https://mybinder.org/`, `https://binder.example.org/`, `https://example.org/binderhub/`.
     static func looksLikeBinderHub(_ text: String) -> Bool {
-        guard let url = URL(string: text.trimmingCharacters(in: .whitespacesAndNewlines)), let host = url.host?.lowercased() else { return false }
+        guard let url = URL(string: text.trimmingWhitespace()), let host = url.host?.lowercased() else { return false }
         let names = ["binder", "mybinder", "binderhub", "jupyterhub"]
         if let label = host.split(separator: ".").first, names.contains(String(label)) { return true }
         let first = url.path.split(separator: "/").first.map { $0.lowercased() }
@@ -251,7 +251,7 @@ public enum RegistryMapping {
         }
         for (_, interface) in ranked {
             for access in interface.accessURLs {
-                var url = access.url.trimmingCharacters(in: .whitespacesAndNewlines)
+                var url = access.url.trimmingWhitespace()
                 if kind == .tap {
                     while url.hasSuffix("/") { url.removeLast() }
                     url += "/async"

@@ -123,7 +123,7 @@ public struct RegistryCapability: Sendable, Hashable {
 
     /// The standardID lower-cased and without its `#fragment` (`ivo://ivoa.net/std/tap`), as RegTAP and pyvo compare them.
     public var standardBase: String? {
-        guard let id = standardID?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !id.isEmpty else { return nil }
+        guard let id = standardID?.trimmingWhitespace().lowercased(), !id.isEmpty else { return nil }
         return id.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
     }
 }
@@ -196,7 +196,7 @@ public struct OAIRecord: Sendable, Hashable {
 public enum RegistryDate {
     /// Parses a registry date; nil when it is not one.
     public static func parse(_ text: String) -> Date? {
-        var t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var t = text.trimmingWhitespace()
         if t.count == 10 { t += "T00:00:00Z" }
         guard t.count >= 19 else { return nil }
         let head = t.prefix(19)

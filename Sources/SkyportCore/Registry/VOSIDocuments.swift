@@ -133,7 +133,7 @@ public enum VOSIDocuments {
         var out = header + "<ri:Resource xmlns:ri=\"http://www.ivoa.net/xml/RegistryInterface/v1.0\" "
             + "xmlns:vr=\"\(vrNamespace)\" xmlns:vs=\"\(vsNamespace)\" xmlns:xsi=\"\(xsiNamespace)\" xsi:type=\"vr:Service\" "
             + "created=\"\(Timestamp.format(facility.created))\" updated=\"\(Timestamp.format(facility.modified))\" status=\"\(status)\">\n"
-        let name = facility.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = facility.name.trimmingWhitespace()
         let title = name.isEmpty ? facility.id.rawValue : name
         out += "  <title>\(escape(title))</title>\n"
         out += "  <identifier>\(escape(identifier))</identifier>\n"
@@ -148,7 +148,7 @@ public enum VOSIDocuments {
         for kind in facility.accepts where !subjects.contains(kind.rawValue) { subjects.append(kind.rawValue) }
         if subjects.isEmpty { subjects = ["remote-execution"] }  // content needs at least one subject
         for subject in subjects { out += "    <subject>\(escape(subject))</subject>\n" }
-        let description = facility.description.trimmingCharacters(in: .whitespacesAndNewlines)
+        let description = facility.description.trimmingWhitespace()
         let text = description.isEmpty ? "\(title): a facility the Skyport ExecutionBroker runs work on." : description
         out += "    <description>\(escape(text))</description>\n"
         out += "    <referenceURL>\(escape(base + "/facilities/" + pathSegment(facility.id.rawValue)))</referenceURL>\n"

@@ -130,7 +130,7 @@ public enum AcceptsProbe {
         guard let value, !value.isNull else { return nil }
         if case .number = value { return r.bound(value, field) }
         // An empty size is no size (as an empty duration is no duration).
-        if value.stringValue?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+        if value.stringValue?.trimmingSpaces().isEmpty == true {
             r.error(field, "is empty: give a memory size such as 8G, 16GiB or 512M, or leave it out")
             return nil
         }

@@ -76,7 +76,7 @@ public enum Codemeta {
     /// `git+https://host/repo.git` → `https://host/repo.git`: the `git+` prefix pip uses goes, the rest (a `.git`
     /// suffix included, which git and BinderHub both accept) stays as written, less a trailing slash.
     public static func cleanRepository(_ url: String) -> String {
-        var u = url.trimmingCharacters(in: .whitespaces)
+        var u = url.trimmingSpaces()
         if u.lowercased().hasPrefix("git+") { u.removeFirst(4) }
         while u.hasSuffix("/") { u.removeLast() }
         return u
@@ -229,7 +229,7 @@ public enum Codemeta {
 
     private static func split(_ text: String, _ separators: String) -> [String] {
         text.split(whereSeparator: { separators.contains($0) })
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .map { $0.trimmingWhitespace() }
             .filter { !$0.isEmpty }
     }
 

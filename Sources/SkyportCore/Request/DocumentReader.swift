@@ -59,7 +59,7 @@ struct DocumentReader {
             error(field, problem)
             return nil
         }
-        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = s.trimmingWhitespace()
         return t.isEmpty ? nil : t
     }
 
@@ -167,7 +167,7 @@ struct DocumentReader {
     static func text(of value: JSONValue) -> String? {
         switch value {
         case .string(let s):
-            return s.trimmingCharacters(in: .whitespacesAndNewlines)
+            return s.trimmingWhitespace()
         case .number(let n):
             return n.rounded() == n && abs(n) < 9.0e15 ? String(Int64(n)) : String(n)
         case .bool(let b):
@@ -184,7 +184,7 @@ enum KindName {
     /// `.../types/data/simple-data-resource-1.0` and `.../kinds/data/simple-data-resource.yaml` both give
     /// `simple-data-resource`.
     static func of(_ uri: String) -> String {
-        var tail = Substring(uri.trimmingCharacters(in: .whitespaces).lowercased())
+        var tail = Substring(uri.trimmingSpaces().lowercased())
         if let cut = tail.lastIndex(where: { $0 == "/" || $0 == ":" }) { tail = tail[tail.index(after: cut)...] }
         for suffix in [".yaml", ".yml", ".json"] where tail.hasSuffix(suffix) { tail = tail.dropLast(suffix.count) }
         if let dash = tail.lastIndex(of: "-"), tail.index(after: dash) != tail.endIndex,

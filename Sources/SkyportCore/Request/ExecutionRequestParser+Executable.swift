@@ -85,7 +85,7 @@ extension ExecutionRequestParser {
         var out: [String: String] = [:]
         for key in o.keys.sorted() {
             guard let v = o[key], !v.isNull else { continue }
-            guard !key.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard !key.trimmingSpaces().isEmpty else {
                 r.refuse(field, "parameter names must not be empty")
                 continue
             }

@@ -125,7 +125,7 @@ extension ExecutionRequestParser {
 
     /// A runtime of any name (not only the known ones), as `name` or `name range`.
     private static func plainRuntime(_ text: String, field: String) -> RuntimeNeed? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         let name = trimmed.prefix { $0.isLetter || $0 == "-" || $0 == "_" }
         guard !name.isEmpty, let range = VersionRange(String(trimmed.dropFirst(name.count))) else { return nil }
         return RuntimeNeed(name: RuntimeNeed.canonicalName(String(name)), range: range, field: field)

@@ -10,7 +10,7 @@ public enum ISOInterval {
 
     /// Parses an interval into the window it spans.
     public static func parse(_ text: String) -> Result<TimeWindow, Problem> {
-        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
+        let parts = text.trimmingSpaces().split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             return .failure(Problem(message: "'\(text)' is not an ISO-8601 interval such as 2026-01-01T10:00:00Z/PT2H"))
         }
@@ -40,7 +40,7 @@ public enum ISOInterval {
 
     /// A date or date-time: `2026-01-01`, `2026-01-01T10:00`, `2026-01-01T10:00:00.5+01:00`.
     public static func date(_ text: String) -> Date? {
-        var t = text.trimmingCharacters(in: .whitespaces)
+        var t = text.trimmingSpaces()
         guard t.count >= 10 else { return nil }
         if t.count == 10 { t += "T00:00:00Z" }
         guard let tee = t.firstIndex(where: { $0 == "T" || $0 == "t" }) else { return nil }

@@ -8,17 +8,17 @@ public enum Quantities {
     /// With `strict` the whole text must be the size (and a bare number is GiB); otherwise the first size in
     /// the text is used (`at least 8 GB of RAM`) and a bare number is not a size.
     public static func gibibytes(_ text: String, strict: Bool) -> Int? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         if strict {
             // A number (`8`, `1.5`, `.5`, `5.`) and an optional unit, as `SpecPattern.memorySize` writes it.
             let digits = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-            let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+            let unit = trimmed.dropFirst(digits.count).trimmingSpaces().lowercased()
             guard let n = Double((digits.hasPrefix(".") ? "0" : "") + digits + (digits.hasSuffix(".") ? "0" : "")) else { return nil }
             if unit.isEmpty { return wholeGiB(n) }
             return sizeUnits[unit].flatMap { wholeGiB(n * $0) }
         }
         for (number, unit, rest) in numbers(in: text) {
-            if strict, !rest.trimmingCharacters(in: .whitespaces).isEmpty { return nil }
+            if strict, !rest.trimmingSpaces().isEmpty { return nil }
             if let perGiB = sizeUnits[unit] { return wholeGiB(number * perGiB) }
             if strict { return nil }
         }
@@ -37,7 +37,7 @@ public enum Quantities {
     /// A duration written in ISO-8601 (`PT5M`) or the short forms of the 2022 ExecutionPlanner note
     /// (`5m`, `60s`, `1h`, `2d`, `1h30m`, `90 minutes`).
     public static func duration(_ text: String) -> ISODuration? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmingSpaces()
         if t.uppercased().hasPrefix("P") { return ISODuration(t) }
         var seconds = 0.0
         var rest = Substring(t)

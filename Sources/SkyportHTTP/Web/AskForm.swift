@@ -25,7 +25,7 @@ struct AskForm: Sendable {
         ref = form["ref"]
         tapQuery = form["tap_query"]
         basket = form["basket"]
-        items = (form["items"] ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        items = (form["items"] ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         coresMin = form["cores_min"]
         coresMax = form["cores_max"]
         memoryMin = form["memory_min"]

@@ -84,7 +84,7 @@ extension WebController {
 
     func catalogue(_ request: Request, _ visit: WebVisit) async throws -> Response {
         let query = request.uri.queryParameters
-        let text = query.get("q")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        let text = query.get("q")?.trimmingSpaces().lowercased() ?? ""
         let kind = query.get("kind").flatMap { $0.isEmpty ? nil : $0 }
         let status = query.get("status").flatMap { $0.isEmpty ? nil : $0 }
         let health = query.get("health").flatMap { $0.isEmpty ? nil : $0 }

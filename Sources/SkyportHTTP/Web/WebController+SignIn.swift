@@ -94,9 +94,9 @@ extension WebController {
         let forwarded = request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first
             ?? request.headers[HTTPField.Name("Forwarded")!]?.split(separator: ";").lazy.compactMap { part -> Substring? in
                 let pair = part.split(separator: "=", maxSplits: 1)
-                return pair.count == 2 && pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "proto" ? pair[1] : nil
+                return pair.count == 2 && pair[0].trimmingSpaces().lowercased() == "proto" ? pair[1] : nil
             }.first
-        let https = forwarded.map { $0.trimmingCharacters(in: .whitespaces).lowercased() == "https" } ?? false
+        let https = forwarded.map { $0.trimmingSpaces().lowercased() == "https" } ?? false
         return (https ? "https" : "http") + base.dropFirst("http".count) + "/ui/signin/callback"
     }
 

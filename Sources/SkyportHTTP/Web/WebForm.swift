@@ -12,7 +12,7 @@ struct WebForm: Sendable {
 
     /// The first value of a field, trimmed; nil when absent or blank.
     subscript(_ name: String) -> String? {
-        guard let value = fields[name]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        guard let value = fields[name]?.first?.trimmingWhitespace(), !value.isEmpty else { return nil }
         return value
     }
 
@@ -46,8 +46,8 @@ struct WebForm: Sendable {
     static func boundary(_ contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let parts = parameter.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
-            let value = parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            guard parts.count == 2, parts[0].trimmingSpaces().lowercased() == "boundary" else { continue }
+            let value = parts[1].trimmingSpaces().trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             return value.isEmpty ? nil : value
         }
         return nil
@@ -89,8 +89,8 @@ struct WebForm: Sendable {
         for part in value.split(separator: ";").dropFirst() {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            found[pair[0].trimmingCharacters(in: .whitespaces).lowercased()] =
-                pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            found[pair[0].trimmingSpaces().lowercased()] =
+                pair[1].trimmingSpaces().trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         }
         return found
     }

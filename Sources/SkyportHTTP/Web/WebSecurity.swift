@@ -37,8 +37,8 @@ struct WebSecurity: Sendable {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { continue }
-                let name = parts[0].trimmingCharacters(in: .whitespaces)
-                if found[name] == nil { found[name] = parts[1].trimmingCharacters(in: .whitespaces) }
+                let name = parts[0].trimmingSpaces()
+                if found[name] == nil { found[name] = parts[1].trimmingSpaces() }
             }
         }
         return found

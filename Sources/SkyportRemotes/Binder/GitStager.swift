@@ -72,7 +72,7 @@ public struct GitStager: Sendable {
             "-c", "user.name=Skyport", "-c", "user.email=skyport@localhost", "-c", "commit.gpgsign=false",
             "commit", "--quiet", "--no-verify", "-m", "Skyport: stage the data basket of session \(plan.session)",
         ], in: dir)
-        let sha = try await git(["rev-parse", "HEAD"], in: dir).trimmingCharacters(in: .whitespacesAndNewlines)
+        let sha = try await git(["rev-parse", "HEAD"], in: dir).trimmingWhitespace()
         let branch = StagingRemote.branch(for: session)
         try await git(["push", "--quiet", "--force", "--no-verify", remote.pushURL, "HEAD:refs/heads/\(branch)"], in: dir, what: "pushing to the staging remote")
         logger.info("basket staged", metadata: ["session": .string(plan.session), "commit": .string(sha), "branch": .string(branch)])
@@ -199,7 +199,7 @@ public struct GitFailure: Error, CustomStringConvertible, Sendable {
     public var status: Int32
     public var output: String
     public var lastLine: String {
-        output.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(String.init) ?? "exit status \(status)"
+        output.split(separator: "\n").last { !$0.trimmingSpaces().isEmpty }.map(String.init) ?? "exit status \(status)"
     }
     public var description: String { "\(what) failed: \(lastLine)" }
 }

@@ -454,7 +454,7 @@ extension IssuerConfiguration {
                 throw FieldError("\(path).\(key).clientId", "must name Skyport's client at the issuer")
             }
             guard let secretFile = given["clientSecretFile"]?.stringValue,
-                  let secret = try? String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !secret.isEmpty
+                  let secret = try? String(contentsOfFile: secretFile, encoding: .utf8).trimmingWhitespace(), !secret.isEmpty
             else { throw FieldError("\(path).\(key).clientSecretFile", "must name a readable file holding the client's secret") }
             client = Client(id: id, secret: secret)
         }

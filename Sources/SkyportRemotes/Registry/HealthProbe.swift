@@ -101,11 +101,11 @@ public struct HealthProbe: Sendable {
         do {
             let doc = try XMLDoc(data: body)
             let flags = try doc.strings("/avail:availability/avail:available", namespaces: ns)
-            guard let flag = flags.first?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), ["true", "false", "1", "0"].contains(flag) else {
+            guard let flag = flags.first?.trimmingWhitespace().lowercased(), ["true", "false", "1", "0"].contains(flag) else {
                 throw RemoteError(.invalidResponse, url: url, message: "no avail:available in the VOSI availability document")
             }
             let notes = try doc.strings("/avail:availability/avail:note", namespaces: ns)
-                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+                .map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             return (flag == "true" || flag == "1", notes)
         } catch let error as XMLReadError {
             throw RemoteError(.invalidResponse, url: url, message: "VOSI availability is not XML: \(error)")
@@ -145,7 +145,7 @@ public struct HealthProbe: Sendable {
               let doc = try? XMLDoc(data: answer.body),
               let phases = try? doc.strings("//uws:jobref/uws:phase", namespaces: ["uws": "http://www.ivoa.net/xml/UWS/v1.0"]) else { return nil }
         // A service that ignores the filter lists every job: count the queued ones only.
-        return phases.filter { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "QUEUED" }.count
+        return phases.filter { $0.trimmingWhitespace() == "QUEUED" }.count
     }
 
     /// JSON re-serialised with sorted keys, so that equal answers give equal fingerprints.

@@ -142,7 +142,7 @@ public enum VOResourceXML {
         }
         var page = OAIPage(records: oai(list, "record").map(record))
         if let token = oai(list, "resumptionToken").first {
-            let value = token.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let value = token.text.trimmingWhitespace()
             page.resumptionToken = value.isEmpty ? nil : value
             page.completeListSize = token.attribute("completeListSize").flatMap { Int($0) }
             page.cursor = token.attribute("cursor").flatMap { Int($0) }
@@ -153,7 +153,7 @@ public enum VOResourceXML {
     static func throwOAIError(_ root: XMLNode) throws {
         guard let error = oai(root, "error").first else { return }
         let code = error.attribute("code") ?? "unknown"
-        let message = error.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = error.text.trimmingWhitespace()
         throw RegistryError(.oaiError, message.isEmpty ? "the registry reported \(code)" : message, oaiCode: code)
     }
 
@@ -194,7 +194,7 @@ public enum VOResourceXML {
 
     static func capability(_ node: XMLNode) -> RegistryCapability {
         RegistryCapability(
-            standardID: node.attribute("standardID").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) },
+            standardID: node.attribute("standardID").map { $0.trimmingWhitespace() },
             type: xsiType(node), description: text(child(node, "description")),
             interfaces: node.children.filter { $0.name == "interface" }.map(interface),
             executionDuration: child(node, "executionDuration").map(limit),
@@ -233,13 +233,13 @@ public enum VOResourceXML {
 
     /// Trimmed text content; nil when empty.
     static func text(_ node: XMLNode?) -> String? {
-        guard let t = node?.text.trimmingCharacters(in: .whitespacesAndNewlines), !t.isEmpty else { return nil }
+        guard let t = node?.text.trimmingWhitespace(), !t.isEmpty else { return nil }
         return t
     }
 
     /// The node's `xsi:type`, resolved by the namespace its prefix is bound to where it appears.
     static func xsiType(_ node: XMLNode) -> QualifiedName? {
-        guard let raw = node.attribute("type", namespaceURI: xsiNamespace)?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else {
+        guard let raw = node.attribute("type", namespaceURI: xsiNamespace)?.trimmingWhitespace(), !raw.isEmpty else {
             return nil
         }
         return node.resolve(qname: raw)
