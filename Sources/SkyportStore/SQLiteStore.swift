@@ -380,7 +380,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     ) async throws -> OfferSetCreation {
         try await groupedOfferWrite { db in
             if let key = idempotencyKey,
-               let row = try Row.fetchOne(db, sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?", arguments: [key]) {
+               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?"), arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
                     throw StoreError.conflict("Idempotency-Key '\(key)' was used with another request")
                 }
@@ -401,12 +401,12 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
             let document = StoreCoding.stored(set)
-            try db.execute(
-                sql: """
-                    INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, packed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
-                        request_digest = excluded.request_digest, document = excluded.document, packed = excluded.packed, expires = excluded.expires
-                    """,
+            // Cached, as the session insert is: prepared once per connection, not again for every request on the writer.
+            try db.cachedStatement(sql: """
+                INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, packed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET idempotency_key = excluded.idempotency_key,
+                    request_digest = excluded.request_digest, document = excluded.document, packed = excluded.packed, expires = excluded.expires
+                """).execute(
                 arguments: [
                     set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, document.text, document.packed,
                     set.expires.timeIntervalSince1970,

@@ -62,6 +62,8 @@ public struct Negotiation: Sendable {
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
+        // Explained here, not inside the store's serialized write: they do not depend on the plan.
+        let rejections = outcome.rejections
         let creation = try await Self.span("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
@@ -69,7 +71,7 @@ public struct Negotiation: Sendable {
             let plan = federation.asked.isEmpty
                 ? planner.plan(request, outcome: outcome, calendars: calendars, now: now, allowance: allowance)
                 : planner.plan(request, candidates: federation.local, calendars: calendars, now: now, allowance: allowance)
-            return Self.records(request, outcome: outcome, plan: plan, federation: federation, now: now,
+            return Self.records(request, outcome: outcome, rejections: rejections, plan: plan, federation: federation, now: now,
                                 settings: settings, idempotencyKey: key, digest: digest, accounts: terms.accounts)
         } }
         switch creation {
@@ -100,11 +102,11 @@ public struct Negotiation: Sendable {
     }
 
     /// Builds the offer set and its sessions from the planner's offers and other brokers' offers (pure: runs inside
-    /// the store's transaction). Offers are ordered round by round, in rank order within a round, as the planner
-    /// orders its own.
+    /// the store's transaction); `matched` are the outcome's rejections. Offers are ordered round by round, in rank
+    /// order within a round, as the planner orders its own.
     static func records(
-        _ request: NormalisedRequest, outcome: MatchOutcome, plan: OfferPlan, federation: Federation, now: Date,
-        settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?, accounts: [String] = []
+        _ request: NormalisedRequest, outcome: MatchOutcome, rejections matched: [MatchRejection], plan: OfferPlan, federation: Federation,
+        now: Date, settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?, accounts: [String] = []
     ) -> (OfferSetRecord, [SessionRecord]) {
         let setID = federation.setID
         let names = outcome.names(of: plan.offers.map(\.facility))
@@ -128,7 +130,7 @@ public struct Negotiation: Sendable {
             if let staging = offer.score.staging, staging > 0 { s.staging = staging }
             sessions.append(s)
         }
-        var rejections = outcome.rejections
+        var rejections = matched
         var late: [String] = []
         var dropped: [String] = []
         for (candidate, _, _) in federation.asked {

@@ -142,6 +142,7 @@ public struct CapacityLedger: Sendable {
     public mutating func calendars(for facilities: [FacilityID], now: Date, accounts: [String] = []) -> FacilityCalendars {
         expire(now: now)
         var out = FacilityCalendars()
+        out.byKey.reserveCapacity(facilities.count)
         for f in facilities { if let c = booked[f.key] { out.byKey[f.key] = c } }
         out.tally = tally.slice(accounts: accounts, facilities: facilities)
         return out
@@ -224,9 +225,13 @@ public struct LedgerTally: Sendable, Hashable {
             out.sessions[a] = sessions[a]
             out.accepted[a] = accepted[a]
         }
-        for f in facilities {
-            out.facilityCores[f.key] = facilityCores[f.key]
-            out.shareCores[f.key] = shareCores[f.key]
+        // Only facilities that hold something (shares only on facilities that have them): most have no shares.
+        if !facilityCores.isEmpty {
+            out.facilityCores.reserveCapacity(facilities.count)
+            for f in facilities { if let n = facilityCores[f.key] { out.facilityCores[f.key] = n } }
+        }
+        if !shareCores.isEmpty {
+            for f in facilities { if let held = shareCores[f.key] { out.shareCores[f.key] = held } }
         }
         return out
     }
