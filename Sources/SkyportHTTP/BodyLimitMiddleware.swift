@@ -1,5 +1,6 @@
 import Hummingbird
 import HTTPTypes
+import SkyportCore
 
 /// Answers 413 at once to a request whose declared `Content-Length` is over the limit, before any of its body is
 /// read, so that a client announcing 10 GB and sending 10 bytes gets an answer instead of an open connection.

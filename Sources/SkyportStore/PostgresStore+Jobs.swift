@@ -191,7 +191,8 @@ extension PostgresStore {
                     SELECT session_id, account FROM usage WHERE finished < \(usageBefore.timeIntervalSince1970) LIMIT \(batch) FOR UPDATE SKIP LOCKED)
                 RETURNING 1
                 """)
-            // Oldest first in `audit_time`'s order, so that only the events past the cutoff are read (SQLiteStore.purgeAuditSQL).
+            // Oldest first, found through `audit_time` (equal times sorted by seq among the few past the cutoff) rather
+            // than by walking the table in seq order (SQLiteStore.purgeAuditSQL).
             let audit = try await conn.exec("""
                 DELETE FROM audit WHERE seq IN (
                     SELECT seq FROM audit WHERE time < \(auditBefore.timeIntervalSince1970) ORDER BY time, seq LIMIT \(batch))

@@ -1,5 +1,6 @@
 import CLibXML2
 import Foundation
+import SkyportCore
 
 /// A document that could not be read as XML, or an XPath query that failed, with libxml2's message and line.
 public struct XMLReadError: Error, Equatable, CustomStringConvertible {

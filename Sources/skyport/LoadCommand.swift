@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SkyportCore
 import Synchronization
 
 /// `skyport bench load`: an open-loop HTTP load generator. Request `i` is sent at `start + i / rate` whatever happened

@@ -4,39 +4,41 @@ import GRDB
 import Testing
 
 /// The statements the broker runs every few seconds or minutes while requests wait for the writer (retention, offer
-/// expiry) find their rows through an index: none reads a whole table. A purge of audit events that SQLite planned as
-/// a walk of the table in `seq` order held the writer longer every minute as the table grew.
+/// expiry) find their rows through an index: none reads a whole table, and none sorts every row it finds. A purge of
+/// audit events that SQLite planned as a walk of the table in `seq` order held the writer longer every minute as the
+/// table grew.
 @Suite struct PeriodicQueryPlanTests {
-    static let statements: [(String, String)] = [
-        ("offer sets to delete", SQLiteStore.deletableOfferSetsSQL),
-        ("UWS jobs to delete", SQLiteStore.deletableUWSJobsSQL),
-        ("usage to delete", SQLiteStore.purgeUsageSQL),
-        ("audit events to delete", SQLiteStore.purgeAuditSQL),
-        ("offers to expire", SQLiteStore.expireOffersSQL),
+    static let time = 1_796_000_000.0
+    /// Each statement with arguments bound as the broker binds them (the batch of 500, times).
+    static let statements: [(String, String, StatementArguments)] = [
+        ("offer sets to delete", SQLiteStore.deletableOfferSetsSQL,
+         ["now": time, "offerCutoff": time - 86_400, "sessionCutoff": time - 30 * 86_400, "batch": 500]),
+        ("UWS jobs to delete", SQLiteStore.deletableUWSJobsSQL, [time, 500]),
+        ("usage to delete", SQLiteStore.purgeUsageSQL, [time, 500]),
+        ("audit events to delete", SQLiteStore.purgeAuditSQL, [time, 500]),
+        ("offers to expire", SQLiteStore.expireOffersSQL, [time]),
     ]
 
     @Test(arguments: PeriodicQueryPlanTests.statements)
-    func readsNoWholeTable(_ name: String, _ sql: String) async throws {
-        let store = try SQLiteStore(path: ":memory:")
-        let steps = try await Self.plan(sql, in: store)
+    func readsNoWholeTable(_ name: String, _ sql: String, _ arguments: StatementArguments) async throws {
+        let steps = try await Self.plan(sql, arguments)
         #expect(!steps.isEmpty)
-        #expect(steps.allSatisfy { !$0.hasPrefix("SCAN ") }, "\(name) reads a whole table or index: \(steps)")
+        #expect(steps.allSatisfy { !$0.hasPrefix("SCAN ") && $0 != "USE TEMP B-TREE FOR ORDER BY" },
+                "\(name) reads a whole table or index, or sorts all it finds: \(steps)")
     }
 
-    /// The check sees a walk of the table: the purge as it was written before.
+    /// The check sees a walk of the table: the audit purge as it was written before.
     @Test func aWalkOfTheTableIsSeen() async throws {
-        let store = try SQLiteStore(path: ":memory:")
-        let steps = try await Self.plan("DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < ?1 ORDER BY seq LIMIT ?2)", in: store)
+        let steps = try await Self.plan(
+            "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time < ?1 ORDER BY seq LIMIT ?2)", [Self.time, 500])
         #expect(steps.contains { $0.hasPrefix("SCAN ") }, "\(steps)")
     }
 
-    /// The plan's steps, with the parameters written in as values like the broker's (SQLite plans a sort for a small
-    /// `LIMIT` that it would not for the batch of 500): the limit the retention batch, any other a time.
-    static func plan(_ sql: String, in store: SQLiteStore) async throws -> [String] {
-        let bound = sql.replacingOccurrences(of: #"LIMIT (:batch|\?2)"#, with: "LIMIT 500", options: .regularExpression)
-            .replacingOccurrences(of: #":[a-zA-Z]+|\?\d"#, with: "1796000000", options: .regularExpression)
+    /// The steps of the statement's plan in a new file (the plan does not depend on the rows: the broker runs no ANALYZE).
+    static func plan(_ sql: String, _ arguments: StatementArguments) async throws -> [String] {
+        let store = try SQLiteStore(path: ":memory:")
         return try await store.writer.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + bound).map { $0["detail"] as String }
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
         }
     }
 }

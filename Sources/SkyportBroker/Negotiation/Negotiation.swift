@@ -62,7 +62,8 @@ public struct Negotiation: Sendable {
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
-        // Explained here, not inside the store's serialized write: they do not depend on the plan.
+        // Explained here, not inside the store's serialized write (they do not depend on the plan), even for a replay,
+        // which does not need them.
         let rejections = outcome.rejections
         let creation = try await Self.span("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts

@@ -142,7 +142,7 @@ public struct CapacityLedger: Sendable {
     public mutating func calendars(for facilities: [FacilityID], now: Date, accounts: [String] = []) -> FacilityCalendars {
         expire(now: now)
         var out = FacilityCalendars()
-        out.byKey.reserveCapacity(facilities.count)
+        out.byKey.reserveCapacity(min(facilities.count, booked.count))
         for f in facilities { if let c = booked[f.key] { out.byKey[f.key] = c } }
         out.tally = tally.slice(accounts: accounts, facilities: facilities)
         return out
@@ -225,9 +225,9 @@ public struct LedgerTally: Sendable, Hashable {
             out.sessions[a] = sessions[a]
             out.accepted[a] = accepted[a]
         }
-        // Only facilities that hold something (shares only on facilities that have them): most have no shares.
+        // Sized once for what it will hold (a dictionary grown key by key was most of building a plan's calendars).
         if !facilityCores.isEmpty {
-            out.facilityCores.reserveCapacity(facilities.count)
+            out.facilityCores.reserveCapacity(min(facilities.count, facilityCores.count))
             for f in facilities { if let n = facilityCores[f.key] { out.facilityCores[f.key] = n } }
         }
         if !shareCores.isEmpty {

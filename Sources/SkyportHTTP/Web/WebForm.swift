@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MultipartKit
 import NIOCore
+import SkyportCore
 
 /// A submitted HTML form: `application/x-www-form-urlencoded` or `multipart/form-data` (a form with a file), its
 /// fields by name and its uploaded files.
