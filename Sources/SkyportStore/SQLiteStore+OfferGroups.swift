@@ -63,15 +63,20 @@ extension SQLiteStore {
                 var results: [Result<OfferSetCreation, any Error>] = []
                 var frees: [CapacityLedger.Change] = []
                 for request in group {
-                    var done: Result<(OfferSetCreation, [CapacityLedger.Change]), any Error> = .failure(StoreError.unavailable("not written"))
+                    // A savepoint of the request's own, in cached statements (`inSavepoint` prepares its statements
+                    // again each time, on the writer, for every request).
+                    let done: Result<(OfferSetCreation, [CapacityLedger.Change]), any Error>
+                    try db.cachedStatement(sql: "SAVEPOINT offer_request").execute()
                     do {
-                        try db.inSavepoint {
-                            done = .success(try request.work(db))
-                            return .commit
-                        }
+                        let value = try request.work(db)
+                        try db.cachedStatement(sql: "RELEASE SAVEPOINT offer_request").execute()
+                        done = .success(value)
                     } catch {
-                        // An error SQLite ended the transaction for ends the group: nothing after it may commit alone.
+                        // An error SQLite ended the transaction for ends the group: nothing after it may commit alone;
+                        // nor may anything if this request's writes cannot be taken back.
                         guard db.isInsideTransaction else { throw error }
+                        try db.cachedStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT offer_request").execute()
+                        try db.cachedStatement(sql: "RELEASE SAVEPOINT offer_request").execute()
                         done = .failure(error)
                     }
                     // Exactly one result per request, in order.

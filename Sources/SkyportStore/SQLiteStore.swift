@@ -317,10 +317,13 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return try await task.value
     }
 
-    /// The facility generation, read on the calling thread (see `facilitySnapshot`).
+    /// The facility generation, read on the calling thread (see `facilitySnapshot`). On its own connection it is
+    /// one cached statement in SQLite's own read transaction: `read` would wrap it in statements of its own (BEGIN,
+    /// COMMIT, each prepared again on every offer request).
     private func facilityGeneration() throws -> Int64 {
-        let read: (Database) throws -> Int64 = { db in try Int64.fetchOne(db, sql: "SELECT n FROM facility_generation") ?? 0 }
-        return try generationReader.map { try $0.read(read) } ?? writer.read(read)
+        let sql = "SELECT n FROM facility_generation"
+        guard let generationReader else { return try writer.read { db in try Int64.fetchOne(db, sql: sql) ?? 0 } }
+        return try generationReader.inDatabase { db in try Int64.fetchOne(db.cachedStatement(sql: sql)) ?? 0 }
     }
 
     private func buildSnapshot() async throws -> FacilitySnapshot {

@@ -93,6 +93,72 @@ import Testing
         #expect(try SQLiteStore(path: path).capacityLedger().holds == store.capacityLedger().holds)
     }
 
+    /// How a request can make its whole group fail: its writes break a foreign key that is checked only at the commit
+    /// (the commit fails), or its error comes after SQLite ended the transaction (nothing after it may commit alone).
+    enum Breaking: String, CaseIterable { case commit, transaction }
+
+    /// A group that cannot commit fails as a whole: every request in it gets the error, the file holds none of their
+    /// writes, and the ledger none of their holds (they are undone), as the file read again says.
+    @Test(arguments: Breaking.allCases)
+    func aGroupThatCannotCommitFailsAsAWhole(_ breaking: Breaking) async throws {
+        let path = TemporaryFile.path("group-fails-\(breaking.rawValue).sqlite")
+        let store = try SQLiteStore(path: path)
+        let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let first = Task {
+            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now) { calendars in
+                entered.signal()
+                release.wait()
+                return try plannedOffers(facility, request, now: now)(calendars)
+            }
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in DispatchQueue.global().async { entered.wait(); c.resume() } }
+        let booking = Task {
+            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
+        }
+        // Waits behind the booking request, so that the group holds a request with holds before this one breaks it.
+        while store.offerGroupCounts().waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let breaker = Task {
+            try await store.groupedOfferWrite { db in
+                switch breaking {
+                case .commit:
+                    try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+                    try db.execute(sql: "INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, \"end\", rank, document, needs_work, cores, memory, job, created) VALUES ('s', 'no-such-set', 'c', 'OFFERED', 0, 0, 0, 0, '{}', 0, 1, 1, 0, 0)")
+                    return (.replayed(UUID()), [])
+                case .transaction:
+                    try db.execute(sql: "ROLLBACK")
+                    throw Refused(n: 0)
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(120)   // a guard against hanging, not a measure
+        while store.offerGroupCounts().waiting < 2 {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the two requests never both waited for the writer")
+                release.signal()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        release.signal()
+
+        guard case .created(_, let offers) = try await first.value else { Issue.record("the first was not created"); return }
+        await #expect(throws: (any Error).self) { try await booking.value }
+        await #expect(throws: (any Error).self) { try await breaker.value }
+        let counts = store.offerGroupCounts()
+        #expect(counts.groups == 2 && counts.requests == 3)
+        let rows = try await store.writer.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM offer_set") ?? -1, try Int.fetchOne(db, sql: "SELECT count(*) FROM session") ?? -1)
+        }
+        #expect(rows.0 == 1 && rows.1 == offers.count)
+        #expect(!offers.isEmpty && store.capacityLedger().holds.count == offers.count)
+        #expect(try SQLiteStore(path: path).capacityLedger().holds == store.capacityLedger().holds)
+        // The writer works on afterwards.
+        guard case .created = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
+        else { Issue.record("no set after the failed group"); return }
+    }
+
     /// A lone request is written at once, in a transaction of its own.
     @Test func aLoneRequestIsItsOwnGroup() async throws {
         let store = try SQLiteStore(path: ":memory:")
