@@ -513,7 +513,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         if !frees.isEmpty { ledger.withLock { ledger in for c in frees { ledger.apply(c) } } }
     }
 
-    static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+    static func dataVersion(_ db: Database) throws -> Int64 { try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0 }
 
     /// Reads the ledger again when another process has committed to the file since it was last read (such a write may
     /// have made or changed sessions this process did not see). Only on the writer, inside the booking write.
