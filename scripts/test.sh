@@ -37,9 +37,7 @@ pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/skyport-pg-XXXXXX")"
 chmod 755 "$pg_dir"   # the server's user must reach the cluster inside
 pg_env="$(bash scripts/postgres.sh start "$pg_dir/cluster")" || missing "PostgreSQL did not start (bash scripts/postgres.sh start)"
 eval "$pg_env"
-# At a lower priority than the peers: the suites start hundreds of tests at once on 2 cores, and a peer starved of CPU
-# (DaCHS, one Python process) stopped answering for 30 s at their start, past its clients' timeouts.
-TMPDIR="$suite_tmp" nice -n 10 swift test --skip-build
+TMPDIR="$suite_tmp" swift test --skip-build
 bash scripts/smoke.sh .build/debug/skyport
 # Operations as code (issue 19): the alert rules under promtool, a real Prometheus scraping a Skyport, the dashboard
 # and README checked against what it scraped; then one OpenTelemetry trace across three federated brokers.

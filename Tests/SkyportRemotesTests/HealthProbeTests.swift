@@ -48,7 +48,8 @@ extension StubHTTPServer {
 
 /// Runs `body` with a `HealthProbe` over a fresh `HTTPClient`, then shuts the client down.
 private func withProbe<T: Sendable>(
-    timeout: Duration = .seconds(30), retryDelay: Duration = .milliseconds(50), clock: any Clock<Duration> = ContinuousClock(),
+    // Long, as `withRemoteHTTP`'s: a probe of the real DaCHS must not fail because the suites are starting.
+    timeout: Duration = .seconds(120), retryDelay: Duration = .milliseconds(50), clock: any Clock<Duration> = ContinuousClock(),
     _ body: (HealthProbe) async throws -> T
 ) async throws -> T {
     try await withEgress { egress in

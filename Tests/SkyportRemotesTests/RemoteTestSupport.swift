@@ -22,9 +22,11 @@ func withEgress<T: Sendable>(
 }
 
 /// Runs `body` with a `RemoteHTTP` through an egress gate configured as the composition root does (loopback
-/// allowed), then shuts it down.
+/// allowed), then shuts it down. The default timeout is long: these tests are about what a peer answers, not how fast,
+/// and while the suites start hundreds of tests on 2 cores these clients waited past 30 s for DaCHS (which answered
+/// another process within 0.3 s all the while).
 func withRemoteHTTP<T: Sendable>(
-    auth: RemoteAuth? = nil, timeout: Duration = .seconds(30), maxBodyBytes: Int = 8 << 20,
+    auth: RemoteAuth? = nil, timeout: Duration = .seconds(120), maxBodyBytes: Int = 8 << 20,
     retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(20), maxDelay: .milliseconds(100)),
     clock: any Clock<Duration> = ContinuousClock(), _ body: (RemoteHTTP) async throws -> T
 ) async throws -> T {
