@@ -135,9 +135,10 @@ struct ForwardingHarness {
         return ids
     }
 
-    /// Runs a forwarding worker until `done` holds for the stored sessions (or the time runs out).
+    /// Runs a forwarding worker until `done` holds for the stored sessions (or `seconds` pass: a guard against hanging,
+    /// long because the suites share 2 cores, where a 60 s guard once ran out for work that takes 1 s alone).
     func runWorker(
-        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 60,
+        _ executor: FakeUWSFacility, notifier: (any Notifier)? = nil, settings: ForwardingService.Settings = .fast, worker: String = "w1", seconds: Double = 300,
         until done: @escaping @Sendable ([SessionRecord]) -> Bool, ids: [UUID]
     ) async throws -> [SessionRecord] {
         var logger = Logger(label: "test")
