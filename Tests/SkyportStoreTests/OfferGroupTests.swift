@@ -23,15 +23,7 @@ import Testing
         let path = TemporaryFile.path("groups.sqlite")
         let store = try SQLiteStore(path: path)
         let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
-        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let first = Task {
-            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now) { calendars in
-                entered.signal()
-                release.wait()   // holds the writer (a GRDB queue thread, not the cooperative pool) until the others wait
-                return try plannedOffers(facility, request, now: now)(calendars)
-            }
-        }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in DispatchQueue.global().async { entered.wait(); c.resume() } }
+        let held = await HeldWriter.start(store, now: now)
 
         let others = (0..<10).map { n in
             Task { () -> Result<OfferSetCreation, Failed> in
@@ -55,18 +47,8 @@ import Testing
                 }
             }
         }
-        let deadline = ContinuousClock.now + .seconds(120)   // a guard against hanging, not a measure
-        while store.offerGroupCounts().waiting < 10 {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("the ten requests never all waited for the writer")
-                release.signal()
-                return
-            }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        release.signal()
-
-        guard case .created(_, var offers) = try await first.value else { Issue.record("the first was not created"); return }
+        guard try await held.release(whenWaiting: 10, in: store) else { return }
+        guard case .created(_, var offers) = try await held.first.value else { Issue.record("the first was not created"); return }
         var created: [UUID] = [], replayed: [UUID] = []
         for (n, task) in others.enumerated() {
             switch await task.value {
@@ -104,15 +86,7 @@ import Testing
         let path = TemporaryFile.path("group-fails-\(breaking.rawValue).sqlite")
         let store = try SQLiteStore(path: path)
         let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
-        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let first = Task {
-            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now) { calendars in
-                entered.signal()
-                release.wait()
-                return try plannedOffers(facility, request, now: now)(calendars)
-            }
-        }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in DispatchQueue.global().async { entered.wait(); c.resume() } }
+        let held = await HeldWriter.start(store, now: now)
         let booking = Task {
             try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
         }
@@ -131,18 +105,8 @@ import Testing
                 }
             }
         }
-        let deadline = ContinuousClock.now + .seconds(120)   // a guard against hanging, not a measure
-        while store.offerGroupCounts().waiting < 2 {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("the two requests never both waited for the writer")
-                release.signal()
-                return
-            }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        release.signal()
-
-        guard case .created(_, let offers) = try await first.value else { Issue.record("the first was not created"); return }
+        guard try await held.release(whenWaiting: 2, in: store) else { return }
+        guard case .created(_, let offers) = try await held.first.value else { Issue.record("the first was not created"); return }
         await #expect(throws: (any Error).self) { try await booking.value }
         await #expect(throws: (any Error).self) { try await breaker.value }
         let counts = store.offerGroupCounts()
@@ -157,6 +121,42 @@ import Testing
         guard case .created = try await store.createOfferSet(
             idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
         else { Issue.record("no set after the failed group"); return }
+    }
+
+    /// A first request that holds the writer (a GRDB queue thread, not the cooperative pool) from inside its plan until
+    /// it is released, so that the requests after it wait and are written together.
+    struct HeldWriter {
+        let first: Task<OfferSetCreation, any Error>
+        let release: DispatchSemaphore
+
+        static func start(_ store: SQLiteStore, now: Date) async -> HeldWriter {
+            let (facility, request) = (SmallFacility.facility, SmallFacility.request)
+            let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+            let first = Task {
+                try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now) { calendars in
+                    entered.signal()
+                    release.wait()
+                    return try plannedOffers(facility, request, now: now)(calendars)
+                }
+            }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in DispatchQueue.global().async { entered.wait(); c.resume() } }
+            return HeldWriter(first: first, release: release)
+        }
+
+        /// Lets the first request go on once `count` requests wait for the writer; false (recorded) when they never
+        /// all did within 2 minutes (a guard against hanging, not a measure).
+        func release(whenWaiting count: Int, in store: SQLiteStore) async throws -> Bool {
+            defer { release.signal() }
+            let deadline = ContinuousClock.now + .seconds(120)
+            while store.offerGroupCounts().waiting < count {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("\(count) requests never all waited for the writer")
+                    return false
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            return true
+        }
     }
 
     /// A lone request is written at once, in a transaction of its own.
