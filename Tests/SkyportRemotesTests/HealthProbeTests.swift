@@ -120,10 +120,12 @@ struct HealthProbeTests {
 
     @Test func aRefusedPortIsNotReachable() async throws {
         let clock = TestClock()
-        let port = try await StubHTTPServer.unusedPort()
+        // Bound and not listening for the whole test: a port let go could be taken by another test's server meanwhile.
+        let refusing = try RefusingPort()
         let result = try await withProbe(retryDelay: .milliseconds(200), clock: clock) {
-            await $0.probe(Endpoint(kind: .binderhub, url: "http://127.0.0.1:\(port)"))
+            await $0.probe(Endpoint(kind: .binderhub, url: "http://127.0.0.1:\(refusing.port)"))
         }
+        withExtendedLifetime(refusing) {}
         #expect(!result.healthy)
         #expect(result.reason?.hasPrefix("not reachable: ") == true)
         // /versions, then /health: each is tried three times, 200 ms apart, before giving up.
