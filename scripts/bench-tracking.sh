@@ -93,6 +93,7 @@ import json,sys; d=json.load(sys.stdin)
 f=lambda x: 'n/a' if x is None else f'{x*1000:.0f} ms'
 print(f'callback notices received: {d[\"noticed\"]} of {d[\"jobs\"]}, delivered p50 {f(d[\"p50\"])}, p99 {f(d[\"p99\"])}, max {f(d[\"max\"])} after the remote phase change')
 print(f'completed jobs read by the broker (the list showed them gone): p50 {f(d[\"read_p50\"])}, p99 {f(d[\"read_p99\"])} after the change')
+x=d[\"split\"]; print(f'  of which: to the first list read without it p50 {f(x[\"snapshot_p50\"])}, p99 {f(x[\"snapshot_p99\"])}; from that list to the read p50 {f(x[\"list_to_read_p50\"])}, p99 {f(x[\"list_to_read_p99\"])}; gaps between list reads p50 {f(x[\"gap_p50\"])}, p99 {f(x[\"gap_p99\"])}, max {f(x[\"gap_max\"])}')
 print('slowest callbacks (seconds after the change, job, its hold):', ', '.join(f'{w[0]:.2f} s job {w[1]} ({w[2]} s)' for w in d['worst'][:3]))
 s=d[\"stats\"]; print(f'requests the stand-in answered: {s[\"lists\"]} job-list reads, {s[\"waits\"]} blocking job waits, {s[\"reads\"]} plain job reads')
 "

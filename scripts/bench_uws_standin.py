@@ -8,10 +8,11 @@ union, as UWS 1.1 and DaCHS do): what a broker reads to follow many jobs at once
 session's callback) record when the completion of the job created for that session (its RUNID) reached it; GET /report sums up jobs (and how many were created with each RUNID), completions, how soon
 notices came, the W3C traceparent each job was created with, and how many list reads, blocking waits and plain job reads were answered. POSTs under /flaky/ are answered 503. Anything else (e.g. the
 broker's VOSI availability probe) is a 404. Used by scripts/bench-tracking.sh and scripts/bench-load.sh (accept10)."""
-import http.server, json, random, sys, threading, time, urllib.parse
+import bisect, http.server, json, random, sys, threading, time, urllib.parse
 port, hold = int(sys.argv[1]), float(sys.argv[2])
 jobs, notices, by_run, lock = {}, {}, {}, threading.Lock()
 stats = {"lists": 0, "reads": 0, "waits": 0}
+list_times = []  # when each job list was built (its snapshot of the phases), to split the broker's detection in two
 NS = 'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" xmlns:xlink="http://www.w3.org/1999/xlink"'
 def phase(j):
     if j["run"] is None: return "PENDING"
@@ -54,19 +55,30 @@ class H(http.server.BaseHTTPRequestHandler):
                 seen = sorted(j["read"] - j["done"] for j in jobs.values() if "read" in j)
                 worst = sorted(((notices[k] - jobs[k]["done"], k, round(jobs[k]["done"] - jobs[k]["run"], 1)) for k in notices), reverse=True)[:5]
                 done_by_run = {j["runid"]: j["done"] for j in jobs.values() if j["run"]}
+                # Detection in two parts: from the change to the first list that no longer showed the job EXECUTING,
+                # and from that list to the broker's read of the job; and the gaps between list reads.
+                snap, after, times = [], [], sorted(list_times)
+                for j in jobs.values():
+                    if "read" not in j: continue
+                    k = bisect.bisect_left(times, j["done"])
+                    if k < len(times): snap.append(times[k] - j["done"]); after.append(j["read"] - times[k])
+                gaps = [b - a for a, b in zip(times, times[1:])]
+                pct = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))] if xs else None
+                split = {"snapshot_p50": pct(snap, 0.5), "snapshot_p99": pct(snap, 0.99), "list_to_read_p50": pct(after, 0.5), "list_to_read_p99": pct(after, 0.99),
+                         "gap_p50": pct(gaps, 0.5), "gap_p99": pct(gaps, 0.99), "gap_max": max(gaps) if gaps else None}
                 runs = {}
                 for j in jobs.values(): runs[j["runid"]] = runs.get(j["runid"], 0) + 1
-                body = json.dumps({"runs": runs, "stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
+                body = json.dumps({"split": split, "runs": runs, "stats": stats, "worst": worst, "done_by_run": done_by_run, "traceparents": [j["traceparent"] for j in jobs.values()], "jobs": len(jobs), "done": sum(1 for j in jobs.values() if j["run"] and time.time() >= j["done"]), "noticed": len(lat),
                                    "read_p50": seen[len(seen)//2] if seen else None, "read_p99": seen[int(len(seen)*0.99)] if seen else None,
                                    "p50": lat[len(lat)//2] if lat else None, "p99": lat[int(len(lat)*0.99)] if lat else None, "max": lat[-1] if lat else None}).encode()
             return self.reply(200, body, "application/json")
         if u.path == "/jobs":
             # The job list, filtered by PHASE (a union; UWS 1.1), as DaCHS does: what a broker reads to follow many jobs.
             asked = set(q.get("PHASE", []))
-            with lock: listed = [(i, phase(j), j["runid"]) for i, j in jobs.items()]
+            with lock: t_list = time.time(); listed = [(i, phase(j), j["runid"]) for i, j in jobs.items()]
             refs = "".join(f'<uws:jobref id="{i}" xlink:href="http://127.0.0.1:{port}/jobs/{i}"><uws:phase>{p}</uws:phase><uws:runId>{r}</uws:runId></uws:jobref>'
                            for i, p, r in listed if not asked or p in asked)
-            with lock: stats["lists"] += 1
+            with lock: stats["lists"] += 1; list_times.append(t_list)
             return self.reply(200, f'<uws:jobs {NS} version="1.1">{refs}</uws:jobs>'.encode())
         if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in jobs:
             return self.reply(404, b"no such job", "text/plain")  # e.g. the broker's VOSI availability probe

@@ -68,7 +68,17 @@ final class JobListTracker: Sendable {
         var entries: [UUID: Entry] = [:]
         /// Jobs of this list tracked one by one right now (their waits count towards `minimum`).
         var waiting = 0
+        /// A task reads this list now, once per interval, for as long as it has watched jobs.
         var polling = false
+        /// Sessions the list showed to have moved, from then until they are given back: a list read meanwhile does
+        /// not take them again. `queue` holds those whose jobs no reader has taken yet, `ready` what was read for
+        /// those not given back yet.
+        var moved: Set<UUID> = []
+        var queue: [UUID] = []
+        var ready: [(UUID, Read)] = []
+        /// Tasks reading moved jobs now (at most `reads`), and whether one of them is giving sessions back.
+        var readers = 0
+        var givingBack = false
         var failures = 0
         var unusedUntil: Date?
     }
@@ -158,8 +168,8 @@ final class JobListTracker: Sendable {
 
     // MARK: - Reading the lists
 
-    /// Reads every list with watched jobs once per interval (each list on its own, never twice at once), and renews
-    /// the watch; at the end gives every watched session back.
+    /// Starts a task per list with watched jobs that reads it once per interval (`keepReading`), and renews the
+    /// watch; at the end gives every watched session back.
     func run() async {
         var renewed = now()
         await withDiscardingTaskGroup { group in
@@ -172,15 +182,14 @@ final class JobListTracker: Sendable {
                         due.append(key)
                     }
                     // Lists with nothing left to follow are dropped (one that was found unusable is kept until its retry).
-                    s.lists = s.lists.filter { !$0.value.entries.isEmpty || $0.value.waiting > 0 || $0.value.polling || ($0.value.unusedUntil.map { $0 > t } ?? false) }
+                    s.lists = s.lists.filter { _, list in
+                        !list.entries.isEmpty || list.waiting > 0 || list.polling || list.readers > 0 || (list.unusedUntil.map { $0 > t } ?? false)
+                    }
                     return due
                 }
                 settings.observers.watching(watching)
                 for key in due {
-                    group.addTask {
-                        await self.poll(key)
-                        self.state.withLock { $0.lists[key]?.polling = false }
-                    }
+                    group.addTask { await self.keepReading(key) }
                 }
                 if t.timeIntervalSince(renewed) >= settings.lease.seconds / 3 {
                     renewed = t
@@ -198,11 +207,50 @@ final class JobListTracker: Sendable {
         await Task { [store, watcher] in try? await store.unwatch(nil, watcher: watcher) }.value
     }
 
-    /// Reads one list, a request per phase its watched jobs are in, and acts on what it shows.
-    func poll(_ key: String) async {
-        guard let (endpoint, watched) = state.withLock({ s in s.lists[key].map { ($0.endpoint, $0.entries.values.map(\.watched)) } }),
-              let lister = listing[endpoint.kind]
-        else { return }
+    /// Reads one list once per interval (the next read is asked for an interval after the last was, or as soon as it
+    /// ends when reading takes longer: never two at once) while it has watched jobs and is usable. The jobs a read
+    /// shows to have moved are read by tasks of their own (`readMoved`), so that the list's next read never waits
+    /// for them: how soon a change is seen is at most the interval plus a read of the list and one of the job.
+    private func keepReading(_ key: String) async {
+        let clock = ContinuousClock()
+        await withDiscardingTaskGroup { readers in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let asked = clock.now
+                guard let moved = await poll(key) else { return }
+                for _ in 0..<queue(moved, at: key) { readers.addTask { await self.readMoved(key) } }
+                try? await Task.sleep(until: asked + settings.interval, clock: clock)
+            }
+            state.withLock { $0.lists[key]?.polling = false }
+        }
+    }
+
+    /// Queues the sessions a list showed to have moved that are still watched and not taken already; returns how
+    /// many readers to start for them (up to `reads` read at once).
+    private func queue(_ moved: Set<UUID>, at key: String) -> Int {
+        guard !moved.isEmpty else { return 0 }
+        return state.withLock { s -> Int in
+            guard var list = s.lists.removeValue(forKey: key) else { return 0 }  // taken out: changed in place, not copied
+            defer { s.lists[key] = list }
+            for id in moved where list.entries[id] != nil && list.moved.insert(id).inserted { list.queue.append(id) }
+            let start = max(0, min(settings.reads - list.readers, list.queue.count))
+            list.readers += start
+            return start
+        }
+    }
+
+    /// Reads one list, a request per phase its watched jobs are in, and judges what it shows: the sessions whose jobs
+    /// moved (empty after a read that failed). Nil when the list is no longer to be read (nothing is watched there, or
+    /// it was found unusable); its task then ends, in the same step, so that the next job watched there starts another.
+    func poll(_ key: String) async -> Set<UUID>? {
+        let t = now()
+        let read = state.withLock { s -> (Endpoint, [JobListSweep.Watched])? in
+            guard let list = s.lists[key], !list.entries.isEmpty, list.unusedUntil.map({ $0 <= t }) ?? true, listing[list.endpoint.kind] != nil else {
+                s.lists[key]?.polling = false
+                return nil
+            }
+            return (list.endpoint, list.entries.values.map(\.watched))
+        }
+        guard let (endpoint, watched) = read, let lister = listing[endpoint.kind] else { return nil }  // checked above
         var moved = Set<UUID>()
         for phase in JobListSweep.phases(for: watched) {
             let askedAt = now()
@@ -215,61 +263,89 @@ final class JobListTracker: Sendable {
                     return s.lists[key]?.failures ?? 0
                 }
                 if failures >= 3 { await stopUsing(key, because: "it could not be read: \(String(describing: error).prefix(300))") }
-                return
+                return []
             }
             settings.observers.listRead(list.count)
             switch JobListSweep.judge(list, phase: phase, watched: watched, askedAt: askedAt) {
             case .filterIgnored:
                 await stopUsing(key, because: "it ignores PHASE filters (it listed jobs in a phase not asked for)")
-                return
+                return []
             case .moved(let ids):
                 moved.formUnion(ids)
             }
         }
         state.withLock { $0.lists[key]?.failures = 0 }
-        if !moved.isEmpty { await readMoved(key, moved) }
+        return moved
     }
 
-    /// Reads the jobs a list showed to have moved, keeps what was read, and gives their sessions back.
-    private func readMoved(_ key: String, _ moved: Set<UUID>) async {
-        let entries = state.withLock { s in moved.compactMap { s.lists[key]?.entries[$0] } }
-        guard let lister = listing[entries.first?.remote.endpoint.kind ?? .uws] else { return }
-        var reads: [(Entry, Read)] = []
-        await withTaskGroup(of: (Entry, Read).self) { group in
-            var next = 0
-            func start() {
-                guard next < entries.count else { return }
-                let entry = entries[next]
-                next += 1
-                group.addTask {
-                    do { return (entry, .status(try await lister.read(entry.remote))) } catch {
-                        return (entry, .failure(String(describing: error).prefix(500).description))
-                    }
+    /// One reader of the jobs queued at a list: takes them one at a time until none are left. What it reads is kept,
+    /// and the sessions are given back in one write for all the reads that are ready by then (`giveBackReady`).
+    private func readMoved(_ key: String) async {
+        while let entry = take(key) {
+            let read: Read
+            do {
+                guard let lister = listing[entry.remote.endpoint.kind] else { throw CancellationError() }  // never: it was listed
+                read = .status(try await lister.read(entry.remote))
+            } catch {
+                read = .failure(String(describing: error).prefix(500).description)
+            }
+            // A job the list left out that is still where it was: the list is not complete (a limit, a page), so it
+            // says nothing about the jobs it leaves out.
+            if Self.stillIn(entry, read) {
+                await stopUsing(key, because: "it left out jobs that are still active")
+                continue
+            }
+            let givesBack = state.withLock { s -> Bool in
+                guard s.lists[key] != nil else { return false }
+                s.lists[key]!.ready.append((entry.watched.session, read))
+                if s.lists[key]!.givingBack { return false }
+                s.lists[key]!.givingBack = true
+                return true
+            }
+            if givesBack { await giveBackReady(key) }
+        }
+    }
+
+    /// The next queued job to read at `key` (one still watched), or nil when none is left: the reader then ends.
+    private func take(_ key: String) -> Entry? {
+        state.withLock { s -> Entry? in
+            guard var list = s.lists.removeValue(forKey: key) else { return nil }
+            defer { s.lists[key] = list }
+            while !list.queue.isEmpty {
+                let id = list.queue.removeFirst()
+                if let entry = list.entries[id] { return entry }
+                list.moved.remove(id)  // given back meanwhile (a cancel, or the list was left)
+            }
+            list.readers -= 1
+            return nil
+        }
+    }
+
+    /// Keeps what was read for the sessions ready at `key` and gives them back, in one write each time, until no more
+    /// are ready (reads that end meanwhile join the next write).
+    private func giveBackReady(_ key: String) async {
+        while true {
+            let woken = state.withLock { s -> [UUID]? in
+                guard var list = s.lists.removeValue(forKey: key) else { return nil }  // changed in place, not copied
+                defer { s.lists[key] = list }
+                guard !list.ready.isEmpty else {
+                    list.givingBack = false
+                    return nil
                 }
+                var woken: [UUID] = []
+                for (id, read) in list.ready {
+                    list.moved.remove(id)
+                    guard list.entries.removeValue(forKey: id) != nil else { continue }
+                    s.listOf[id] = nil
+                    s.read[id] = read
+                    woken.append(id)
+                }
+                list.ready = []
+                return woken
             }
-            for _ in 0..<settings.reads { start() }
-            for await done in group {
-                reads.append(done)
-                start()
-            }
+            guard let woken else { return }
+            await giveBack(woken)
         }
-        // A job the list left out that is still where it was: the list is not complete (a limit, a page), so it says
-        // nothing about the jobs it leaves out.
-        if reads.contains(where: { entry, read in Self.stillIn(entry, read) }) {
-            await stopUsing(key, because: "it left out jobs that are still active")
-            return
-        }
-        let woken = state.withLock { s -> [UUID] in
-            var woken: [UUID] = []
-            for (entry, read) in reads where s.lists[key]?.entries[entry.watched.session] != nil {
-                s.lists[key]?.entries[entry.watched.session] = nil
-                s.listOf[entry.watched.session] = nil
-                s.read[entry.watched.session] = read
-                woken.append(entry.watched.session)
-            }
-            return woken
-        }
-        await giveBack(woken)
     }
 
     /// Whether `read` found the job still in the phase it is watched in.
@@ -278,17 +354,23 @@ final class JobListTracker: Sendable {
         return false
     }
 
-    /// Stops reading a list for `retry` and gives its sessions back (to be tracked one by one).
+    /// Stops reading a list for `retry` and gives its sessions back (to be tracked one by one); once, when several
+    /// readers find the list wanting at once.
     private func stopUsing(_ key: String, because reason: String) async {
         let t = now()
-        let ids = state.withLock { s -> [UUID] in
+        let left = state.withLock { s -> [UUID]? in
+            if let until = s.lists[key]?.unusedUntil, until > t { return nil }  // left already
             let ids = s.lists[key].map { Array($0.entries.keys) } ?? []
             for id in ids { s.listOf[id] = nil }
             s.lists[key]?.entries = [:]
+            s.lists[key]?.moved = []
+            s.lists[key]?.queue = []
+            s.lists[key]?.ready = []
             s.lists[key]?.failures = 0
             s.lists[key]?.unusedUntil = t.addingTimeInterval(settings.retry.seconds)
             return ids
         }
+        guard let ids = left else { return }
         settings.observers.listLeft()
         logger.warning("job list not used for tracking; its jobs are followed one by one", metadata: [
             "jobList": .string(key), "reason": .string(reason), "sessions": .stringConvertible(ids.count),

@@ -17,6 +17,8 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
         var jobs: [String: UWSPhase] = ["old": .completed]
         var order: [String] = ["old"]
         var counts = Counts()
+        /// Reads of single jobs wait while this is set (they are counted as they begin).
+        var readsHeld = false
     }
     let state = Mutex(State())
     let listing: Listing
@@ -36,6 +38,13 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
     func finishAll(_ phase: UWSPhase = .completed) {
         state.withLock { s in for id in s.order where id != "old" { s.jobs[id] = phase } }
     }
+
+    /// Moves the test's `n`-th job (from 0, in creation order) to `phase`.
+    func finish(_ n: Int, _ phase: UWSPhase = .completed) {
+        state.withLock { s in s.jobs[s.order.filter { $0 != "old" }[n]] = phase }
+    }
+
+    func holdReads(_ held: Bool) { state.withLock { $0.readsHeld = held } }
 
     var counts: Counts { state.withLock { $0.counts } }
 
@@ -91,10 +100,9 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
     }
 
     func read(_ job: RemoteJob) async throws -> RemoteStatus {
-        state.withLock { s in
-            s.counts.reads += 1
-            return status(s.jobs[Self.id(job.url)] ?? .unknown)
-        }
+        state.withLock { $0.counts.reads += 1 }
+        while state.withLock({ $0.readsHeld }) { try await Task.sleep(for: .milliseconds(5)) }
+        return state.withLock { status($0.jobs[Self.id(job.url)] ?? .unknown) }
     }
 }
 
@@ -167,6 +175,32 @@ final class TrackingObserved: Sendable {
         #expect(counts.waits == 0)
         #expect(counts.reads == 6)  // each job read once, when its list showed it had moved
         #expect(counts.lists >= 1)
+        #expect(observed.left == 0)
+    }
+
+    /// The list goes on being read while the jobs it showed to have moved are read (a slow read does not hold up
+    /// seeing the next change), and a job being read is not read again when the next list still leaves it out.
+    @Test func theListIsReadOnWhileMovedJobsAreReadAndNoJobIsReadTwice() async throws {
+        let h = try ForwardingHarness(.sqlite)
+        let ids = try await h.acceptedSessions(3)
+        let facility = ListedUWSFacility()
+        let observed = TrackingObserved()
+        try await Self.withWorker(h, facility, Self.settings(observed)) { () async throws in
+            #expect(try await Self.eventuallyAll(h, ids, .running) { observed.watching == 3 })
+            facility.holdReads(true)
+            facility.finish(0)
+            #expect(await eventually { facility.counts.reads == 1 })
+            let lists = facility.counts.lists
+            #expect(await eventually { facility.counts.lists >= lists + 3 })  // read on, and each read leaves job 0 out
+            facility.finish(1)
+            #expect(await eventually { facility.counts.reads == 2 })  // seen while the first read still waits
+            facility.holdReads(false)
+            let store = h.store
+            func phases() async throws -> [SessionPhase] { try await ids.asyncMap { try await store.session($0)?.phase ?? .failed } }
+            #expect(try await eventually { try await phases().filter { $0 == .completed }.count == 2 })
+            #expect(try await phases().filter { $0 == .running }.count == 1)  // the third job still runs
+        }
+        #expect(facility.counts.reads == 2)  // each moved job read once
         #expect(observed.left == 0)
     }
 
