@@ -61,6 +61,15 @@ final class JobListTracker: Sendable {
     private struct Entry {
         var watched: JobListSweep.Watched
         var remote: RemoteJob
+        /// This watch's number (a session given back and followed again is a new watch): what a list read judged, a
+        /// reader read and a give-back wakes is always the watch it was about, never a later one of the same session.
+        var serial: UInt64
+    }
+
+    /// A watch named by its session and number (`Entry.serial`).
+    private struct WatchID: Hashable {
+        var session: UUID
+        var serial: UInt64
     }
 
     private struct JobList {
@@ -70,12 +79,13 @@ final class JobListTracker: Sendable {
         var waiting = 0
         /// A task reads this list now, once per interval, for as long as it has watched jobs.
         var polling = false
-        /// Sessions the list showed to have moved, from then until they are given back: a list read meanwhile does
-        /// not take them again. `queue` holds those whose jobs no reader has taken yet, `ready` what was read for
-        /// those not given back yet.
-        var moved: Set<UUID> = []
-        var queue: [UUID] = []
-        var ready: [(UUID, Read)] = []
+        /// Watches the list showed to have moved, from then until they are given back: a list read meanwhile does
+        /// not take them again. `queue[queued...]` holds those whose jobs no reader has taken yet, `ready` what was
+        /// read for those not given back yet.
+        var moved: Set<WatchID> = []
+        var queue: [WatchID] = []
+        var queued = 0
+        var ready: [(WatchID, Read)] = []
         /// Tasks reading moved jobs now (at most `reads`), and whether one of them is giving sessions back.
         var readers = 0
         var givingBack = false
@@ -86,7 +96,10 @@ final class JobListTracker: Sendable {
     private struct State {
         var lists: [String: JobList] = [:]
         var listOf: [UUID: String] = [:]
-        var read: [UUID: Read] = [:]
+        /// What was read for sessions given back, until a worker claims them (`claimed`); dropped after a lease when
+        /// another process claimed them.
+        var read: [UUID: (read: Read, at: Date)] = [:]
+        var serials: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -138,10 +151,12 @@ final class JobListTracker: Sendable {
         }
         // Judged only by lists asked for after this moment: a list read before the watch was stored cannot wake it
         // before it is stored.
-        let entry = Entry(watched: .init(session: session.id, job: job, phase: phase, since: now()), remote: remote)
+        let since = now()
         let taken = state.withLock { s -> Bool in
             // The list may have been found unusable while the watch was stored: then it is given straight back.
-            if let until = s.lists[key]?.unusedUntil, until > entry.watched.since { return false }
+            if let until = s.lists[key]?.unusedUntil, until > since { return false }
+            s.serials += 1
+            let entry = Entry(watched: .init(session: session.id, job: job, phase: phase, since: since), remote: remote, serial: s.serials)
             s.lists[key, default: JobList(endpoint: remote.endpoint)].entries[session.id] = entry
             s.listOf[session.id] = key
             return true
@@ -154,7 +169,7 @@ final class JobListTracker: Sendable {
     func claimed(_ id: UUID) -> Read? {
         state.withLock { s in
             if let key = s.listOf.removeValue(forKey: id) { s.lists[key]?.entries[id] = nil }
-            return s.read.removeValue(forKey: id)
+            return s.read.removeValue(forKey: id)?.read
         }
     }
 
@@ -193,7 +208,11 @@ final class JobListTracker: Sendable {
                 }
                 if t.timeIntervalSince(renewed) >= settings.lease.seconds / 3 {
                     renewed = t
-                    let ids = state.withLock { Array($0.listOf.keys) }
+                    let ids = state.withLock { s -> [UUID] in
+                        // What was read for a session another process claimed is of no use after a lease.
+                        s.read = s.read.filter { $0.value.at.addingTimeInterval(settings.lease.seconds) > t }
+                        return Array(s.listOf.keys)
+                    }
                     if !ids.isEmpty {
                         do { try await store.renewWatch(ids, watcher: watcher, until: t.addingTimeInterval(settings.lease.seconds)) } catch {
                             logger.error("renewing watched sessions failed", metadata: ["error": .string(String(describing: error))])
@@ -224,33 +243,36 @@ final class JobListTracker: Sendable {
         }
     }
 
-    /// Queues the sessions a list showed to have moved that are still watched and not taken already; returns how
-    /// many readers to start for them (up to `reads` read at once).
-    private func queue(_ moved: Set<UUID>, at key: String) -> Int {
+    /// Queues the watches a list showed to have moved that are still the sessions' watches (a session given back and
+    /// followed again since the list's watches were taken is judged by the next read) and not taken already; returns
+    /// how many readers to start for them (up to `reads` read at once).
+    private func queue(_ moved: [WatchID], at key: String) -> Int {
         guard !moved.isEmpty else { return 0 }
         return state.withLock { s -> Int in
             guard var list = s.lists.removeValue(forKey: key) else { return 0 }  // taken out: changed in place, not copied
             defer { s.lists[key] = list }
-            for id in moved where list.entries[id] != nil && list.moved.insert(id).inserted { list.queue.append(id) }
-            let start = max(0, min(settings.reads - list.readers, list.queue.count))
+            for watch in moved where list.entries[watch.session]?.serial == watch.serial && list.moved.insert(watch).inserted {
+                list.queue.append(watch)
+            }
+            let start = max(0, min(settings.reads - list.readers, list.queue.count - list.queued))
             list.readers += start
             return start
         }
     }
 
-    /// Reads one list, a request per phase its watched jobs are in, and judges what it shows: the sessions whose jobs
-    /// moved (empty after a read that failed). Nil when the list is no longer to be read (nothing is watched there, or
+    /// Reads one list, a request per phase its watched jobs are in, and judges what it shows: the watches whose jobs
+    /// moved (none after a read that failed). Nil when the list is no longer to be read (nothing is watched there, or
     /// it was found unusable); its task then ends, in the same step, so that the next job watched there starts another.
-    func poll(_ key: String) async -> Set<UUID>? {
+    private func poll(_ key: String) async -> [WatchID]? {
         let t = now()
-        let read = state.withLock { s -> (Endpoint, [JobListSweep.Watched])? in
+        let read = state.withLock { s -> (Endpoint, [JobListSweep.Watched], [UUID: UInt64])? in
             guard let list = s.lists[key], !list.entries.isEmpty, list.unusedUntil.map({ $0 <= t }) ?? true, listing[list.endpoint.kind] != nil else {
                 s.lists[key]?.polling = false
                 return nil
             }
-            return (list.endpoint, list.entries.values.map(\.watched))
+            return (list.endpoint, list.entries.values.map(\.watched), list.entries.mapValues(\.serial))
         }
-        guard let (endpoint, watched) = read, let lister = listing[endpoint.kind] else { return nil }  // checked above
+        guard let (endpoint, watched, serials) = read, let lister = listing[endpoint.kind] else { return nil }  // checked above
         var moved = Set<UUID>()
         for phase in JobListSweep.phases(for: watched) {
             let askedAt = now()
@@ -275,7 +297,7 @@ final class JobListTracker: Sendable {
             }
         }
         state.withLock { $0.lists[key]?.failures = 0 }
-        return moved
+        return moved.compactMap { id in serials[id].map { WatchID(session: id, serial: $0) } }
     }
 
     /// One reader of the jobs queued at a list: takes them one at a time until none are left. What it reads is kept,
@@ -289,15 +311,21 @@ final class JobListTracker: Sendable {
             } catch {
                 read = .failure(String(describing: error).prefix(500).description)
             }
+            let watch = WatchID(session: entry.watched.session, serial: entry.serial)
             // A job the list left out that is still where it was: the list is not complete (a limit, a page), so it
-            // says nothing about the jobs it leaves out.
+            // says nothing about the jobs it leaves out (unless the watch ended meanwhile: a cancel).
             if Self.stillIn(entry, read) {
-                await stopUsing(key, because: "it left out jobs that are still active")
+                let current = state.withLock { s in
+                    if s.lists[key]?.entries[watch.session]?.serial == watch.serial { return true }
+                    s.lists[key]?.moved.remove(watch)
+                    return false
+                }
+                if current { await stopUsing(key, because: "it left out jobs that are still active") }
                 continue
             }
             let givesBack = state.withLock { s -> Bool in
                 guard s.lists[key] != nil else { return false }
-                s.lists[key]!.ready.append((entry.watched.session, read))
+                s.lists[key]!.ready.append((watch, read))
                 if s.lists[key]!.givingBack { return false }
                 s.lists[key]!.givingBack = true
                 return true
@@ -306,15 +334,26 @@ final class JobListTracker: Sendable {
         }
     }
 
-    /// The next queued job to read at `key` (one still watched), or nil when none is left: the reader then ends.
+    /// The next queued job to read at `key` (its watch still current), or nil when none is left or the tracker
+    /// stops (the sessions are given back then anyway): the reader then ends.
     private func take(_ key: String) -> Entry? {
-        state.withLock { s -> Entry? in
+        let stopping = Task.isShuttingDownGracefully || Task.isCancelled
+        return state.withLock { s -> Entry? in
             guard var list = s.lists.removeValue(forKey: key) else { return nil }
             defer { s.lists[key] = list }
-            while !list.queue.isEmpty {
-                let id = list.queue.removeFirst()
-                if let entry = list.entries[id] { return entry }
-                list.moved.remove(id)  // given back meanwhile (a cancel, or the list was left)
+            if list.queued > 1024 && list.queued * 2 > list.queue.count {  // what readers took, dropped now and then
+                list.queue.removeFirst(list.queued)
+                list.queued = 0
+            }
+            while !stopping && list.queued < list.queue.count {
+                let watch = list.queue[list.queued]
+                list.queued += 1
+                if let entry = list.entries[watch.session], entry.serial == watch.serial { return entry }
+                list.moved.remove(watch)  // given back meanwhile (a cancel, or the list was left)
+            }
+            if list.queued == list.queue.count {
+                list.queue = []
+                list.queued = 0
             }
             list.readers -= 1
             return nil
@@ -325,6 +364,7 @@ final class JobListTracker: Sendable {
     /// are ready (reads that end meanwhile join the next write).
     private func giveBackReady(_ key: String) async {
         while true {
+            let t = now()
             let woken = state.withLock { s -> [UUID]? in
                 guard var list = s.lists.removeValue(forKey: key) else { return nil }  // changed in place, not copied
                 defer { s.lists[key] = list }
@@ -333,12 +373,13 @@ final class JobListTracker: Sendable {
                     return nil
                 }
                 var woken: [UUID] = []
-                for (id, read) in list.ready {
-                    list.moved.remove(id)
-                    guard list.entries.removeValue(forKey: id) != nil else { continue }
-                    s.listOf[id] = nil
-                    s.read[id] = read
-                    woken.append(id)
+                for (watch, read) in list.ready {
+                    list.moved.remove(watch)
+                    guard list.entries[watch.session]?.serial == watch.serial else { continue }  // the watch ended meanwhile
+                    list.entries[watch.session] = nil
+                    s.listOf[watch.session] = nil
+                    s.read[watch.session] = (read, t)
+                    woken.append(watch.session)
                 }
                 list.ready = []
                 return woken
@@ -365,6 +406,7 @@ final class JobListTracker: Sendable {
             s.lists[key]?.entries = [:]
             s.lists[key]?.moved = []
             s.lists[key]?.queue = []
+            s.lists[key]?.queued = 0
             s.lists[key]?.ready = []
             s.lists[key]?.failures = 0
             s.lists[key]?.unusedUntil = t.addingTimeInterval(settings.retry.seconds)

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import SkyportCore
-import SkyportServices
+@testable import SkyportServices
 import SkyportStore
 import SkyportTestSupport
 import Synchronization
@@ -17,14 +17,23 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
         var jobs: [String: UWSPhase] = ["old": .completed]
         var order: [String] = ["old"]
         var counts = Counts()
-        /// Reads of single jobs wait while this is set (they are counted as they begin).
+        /// Reads of single jobs wait while this is set (they are counted as they begin); so do reads of the list
+        /// while `listsHeld` is (`listsWaiting` of them now).
         var readsHeld = false
+        var listsHeld = false
+        var listsWaiting = 0
     }
     let state = Mutex(State())
     let listing: Listing
     static let list = "http://127.0.0.1:1/tap/async"
 
-    init(_ listing: Listing = .honoursFilter) { self.listing = listing }
+    /// The phase a job enters when it is started.
+    let startsAs: UWSPhase
+
+    init(_ listing: Listing = .honoursFilter, startsAs: UWSPhase = .executing) {
+        self.listing = listing
+        self.startsAs = startsAs
+    }
 
     static func id(_ url: String?) -> String { String((url ?? "").split(separator: "/").last ?? "") }
 
@@ -45,6 +54,8 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
     }
 
     func holdReads(_ held: Bool) { state.withLock { $0.readsHeld = held } }
+    func holdLists(_ held: Bool) { state.withLock { $0.listsHeld = held } }
+    var listsWaiting: Int { state.withLock { $0.listsWaiting } }
 
     var counts: Counts { state.withLock { $0.counts } }
 
@@ -61,8 +72,8 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
 
     func start(_ job: RemoteJob, for session: SessionRecord) async throws -> RemoteStatus {
         state.withLock { s in
-            s.jobs[Self.id(job.url)] = .executing
-            return status(.executing)
+            s.jobs[Self.id(job.url)] = startsAs
+            return status(startsAs)
         }
     }
 
@@ -88,7 +99,12 @@ final class ListedUWSFacility: FacilityExecutor, JobListing {
     func listsJobs(at endpoint: Endpoint) -> Bool { endpoint.kind == .uws }
 
     func jobs(at endpoint: Endpoint, in phases: [UWSPhase]) async throws -> [UWSJobRef] {
-        state.withLock { s in
+        if state.withLock({ $0.listsHeld }) {
+            state.withLock { $0.listsWaiting += 1 }
+            while state.withLock({ $0.listsHeld }) { try await Task.sleep(for: .milliseconds(5)) }
+            state.withLock { $0.listsWaiting -= 1 }
+        }
+        return state.withLock { s in
             s.counts.lists += 1
             let all = s.order.map { UWSJobRef(id: $0, phase: s.jobs[$0]!) }
             switch listing {
@@ -136,12 +152,20 @@ final class TrackingObserved: Sendable {
         _ h: ForwardingHarness, _ facility: ListedUWSFacility, _ settings: ForwardingService.Settings, worker: String = "w1",
         _ body: () async throws -> Void
     ) async throws {
+        try await withService(h, facility, settings, worker: worker) { _ in try await body() }
+    }
+
+    /// Runs a worker over `facility` while `body` runs with its service.
+    static func withService(
+        _ h: ForwardingHarness, _ facility: ListedUWSFacility, _ settings: ForwardingService.Settings, worker: String = "w1",
+        _ body: (ForwardingService) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let service = ForwardingService(store: h.store, executors: [.uws: facility], settings: settings, worker: worker, logger: logger)
         let task = Task { try await service.run() }
         defer { task.cancel() }
-        try await body()
+        try await body(service)
         task.cancel()
         _ = await task.result
     }
@@ -202,6 +226,39 @@ final class TrackingObserved: Sendable {
         }
         #expect(facility.counts.reads == 2)  // each moved job read once
         #expect(observed.left == 0)
+    }
+
+    /// A list read whose watches were taken before a session was given back, and that ends after the session is
+    /// followed again in its new phase, says nothing about the new watch: the list is not taken to be truncated.
+    @Test func aListReadFromBeforeASessionWasFollowedAgainDoesNotJudgeItsNewWatch() async throws {
+        let h = try ForwardingHarness(.sqlite)
+        let ids = try await h.acceptedSessions(3)
+        let facility = ListedUWSFacility(startsAs: .queued)
+        let observed = TrackingObserved()
+        try await Self.withService(h, facility, Self.settings(observed)) { service in
+            let tracker = try #require(service.tracker)
+            #expect(await eventually { tracker.watching == 3 })  // watched in QUEUED
+            facility.holdReads(true)
+            facility.finish(0, .executing)
+            #expect(await eventually { facility.counts.reads == 1 })  // the list showed it gone from QUEUED
+            facility.holdLists(true)
+            #expect(await eventually { facility.listsWaiting == 1 })  // a list read that took the old watch waits
+            facility.holdReads(false)
+            // The worker records EXECUTING from what was read, and follows the job again, in EXECUTING.
+            let store = h.store
+            #expect(try await eventually {
+                var executing = 0
+                for id in ids where try await store.session(id)?.remote?.phase == .uws(.executing) { executing += 1 }
+                return executing == 1 && tracker.watching == 3
+            })
+            let lists = facility.counts.lists
+            facility.holdLists(false)  // it ends without the job in QUEUED, where the old watch had it
+            #expect(await eventually { facility.counts.lists >= lists + 2 })
+            facility.finishAll()
+            #expect(try await Self.eventuallyAll(h, ids, .completed))
+        }
+        #expect(observed.left == 0)
+        #expect(facility.counts.reads == 4)  // the moved job when it moved, then each job once at its end
     }
 
     @Test func aListThatIgnoresPhaseIsLeftAndItsJobsAreFollowedOneByOne() async throws {
