@@ -73,26 +73,32 @@ def spans(trace):
 def instances(trace): return {s["instance"] for s in spans(trace)}
 want = {"broker-A", "broker-B", "broker-C"}
 def forwarded_at_c(): return any(s["instance"] == "broker-C" and s["name"].startswith("POST uws") for s in spans(accepted))
+def problems():
+    found = []
+    for name, trace in (("the offer request", asked), ("the acceptance", accepted)):
+        got = instances(trace)
+        if not got >= want: found.append(f"{name}: spans only from {sorted(got)}")
+    for b in ("broker-A", "broker-B", "broker-C"):
+        if not any(s["instance"] == b and s["name"] == "forward" for s in spans(accepted)):
+            found.append(f"no forwarding step of {b} in the acceptance's trace")
+    if not any(s["name"] == "match" for s in spans(asked)) or not any(s["name"] == "book" for s in spans(asked)):
+        found.append("no match or book span in the offer request's trace")
+    if not forwarded_at_c(): found.append("C's call to the UWS service is not in the acceptance's trace")
+    return found
+# Every span checked may come in a later batch than the others (each broker exports its own, every second): wait until
+# all are there, or 30 s.
 for _ in range(60):
-    if instances(asked) >= want and instances(accepted) >= want and forwarded_at_c(): break
+    if not problems(): break
     time.sleep(0.5)
-problems = []
 for name, trace in (("the offer request", asked), ("the acceptance", accepted)):
-    got = instances(trace)
-    print(f"{name}: trace {trace}: {len(spans(trace))} spans from {sorted(got)}: " + ", ".join(sorted({s['name'] for s in spans(trace)})))
-    if not got >= want: problems.append(f"{name}: spans only from {sorted(got)}")
-for b in ("broker-A", "broker-B", "broker-C"):
-    if not any(s["instance"] == b and s["name"] == "forward" for s in spans(accepted)):
-        problems.append(f"no forwarding step of {b} in the acceptance's trace")
-if not any(s["name"] == "match" for s in spans(asked)) or not any(s["name"] == "book" for s in spans(asked)):
-    problems.append("no match or book span in the offer request's trace")
-if not forwarded_at_c(): problems.append("C's call to the UWS service is not in the acceptance's trace")
+    print(f"{name}: trace {trace}: {len(spans(trace))} spans from {sorted(instances(trace))}: " + ", ".join(sorted({s['name'] for s in spans(trace)})))
+found = problems()
 parents = json.load(urllib.request.urlopen(report))["traceparents"]
 if not any(p and p.split("-")[1] == accepted for p in parents):
-    problems.append(f"the UWS service's job was not created with the acceptance's traceparent: {parents}")
+    found.append(f"the UWS service's job was not created with the acceptance's traceparent: {parents}")
 if f'"trace_id":"{accepted}"' not in open(log).read():
-    problems.append("A's log lines do not carry the acceptance's trace id")
-if problems:
-    print("\n".join(problems)); sys.exit(1)
+    found.append("A's log lines do not carry the acceptance's trace id")
+if found:
+    print("\n".join(found)); sys.exit(1)
 print("ok: one trace per request across brokers A, B and C and the UWS service; log lines carry the trace id")
 PY
