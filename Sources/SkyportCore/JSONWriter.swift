@@ -151,6 +151,27 @@ public struct JSONWriter {
         array(values) { $1.write(to: &$0) }
     }
 
+    public mutating func field(_ name: StaticString, _ value: Bool?) {
+        guard let value else { return }
+        key(name)
+        bool(value)
+    }
+
+    /// A number, as `number` writes it.
+    public mutating func field(_ name: StaticString, number value: Double?) {
+        guard let value else { return }
+        key(name)
+        number(value)
+    }
+
+    /// A member whose value is JSON written already (by `JSONEncoder`, for a part of a document not written by hand).
+    public mutating func field(_ name: StaticString, json value: [UInt8]?) {
+        guard let value else { return }
+        key(name)
+        separate()
+        bytes.append(contentsOf: value)
+    }
+
     /// A dictionary of strings, its keys sorted as the encoder sorts them.
     public mutating func field(_ name: StaticString, _ values: [String: String]?) {
         guard let values else { return }

@@ -16,12 +16,13 @@ struct SessionComponents {
             "available": .object(["start": .string(schedule.available.start), "duration": .string(schedule.available.duration)]),
             "releasing": .object(["start": .string(schedule.releasing.start), "duration": .string(schedule.releasing.duration)]),
         ])
+        let created = JSONValue.string(Timestamp.format(s.created))
         func owned(_ o: [String: JSONValue], _ path: String, lifecycle: Bool = true) -> JSONValue {
             var o = o
             var meta = o["meta"]?.objectValue ?? [:]
             meta["uuid"] = .string(Self.uuid(session: s.id, path: path))
             meta["url"] = .string("\(url)#\(Self.fragment(path))")
-            meta["created"] = .string(Timestamp.format(s.created))
+            meta["created"] = created
             o["meta"] = .object(meta)
             if lifecycle {
                 o["phase"] = .string(phase)
@@ -63,23 +64,36 @@ struct SessionComponents {
 
     /// A component path as a URL fragment (`data[2]` is `data.2`: brackets are not allowed there).
     static func fragment(_ path: String) -> String {
-        path.replacingOccurrences(of: "[", with: ".").replacingOccurrences(of: "]", with: "")
+        guard path.utf8.contains(UInt8(ascii: "[")) else { return path }
+        return path.replacingOccurrences(of: "[", with: ".").replacingOccurrences(of: "]", with: "")
     }
 
     /// A name-based uuid for one component of one session: the same on every read, without being stored
     /// (FNV-1a over the session's uuid and the component's path, laid out as a version-8 uuid).
     static func uuid(session: UUID, path: String) -> String {
+        let id = session.uuidString
         func fnv(_ seed: UInt64) -> UInt64 {
             var h = seed
-            for b in session.uuidString.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            for b in id.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
             for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
             return h
         }
         var hi = fnv(0xCBF2_9CE4_8422_2325), lo = fnv(0x8422_2325_CBF2_9CE4)
         hi = (hi & ~0xF000) | 0x8000  // version 8
         lo = (lo & ~(0xC << 60)) | (0x8 << 60)  // RFC 4122 variant
-        let hex = String(format: "%016llx%016llx", hi, lo)
-        let c = Array(hex)
-        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+        // 32 lower-case hex digits, grouped 8-4-4-4-12 (written directly: four of these are made per session shown).
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var n = 0
+            for word in [hi, lo] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    if n == 8 || n == 13 || n == 18 || n == 23 { out[n] = UInt8(ascii: "-"); n += 1 }
+                    out[n] = Self.hexDigits[Int(truncatingIfNeeded: word >> UInt64(shift)) & 0xF]
+                    n += 1
+                }
+            }
+            return n
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

@@ -58,8 +58,19 @@ struct FacilityController: Controller {
 
     /// `/facilities/ivo%3A%2F%2Fexample.org%2Ftap`: the identifier as one path segment.
     static func location(_ id: FacilityID) -> String {
-        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        // Most identifiers are URL-safe names already (every session shown names its facility's URL).
+        if id.rawValue.utf8.allSatisfy(isUnreserved) { return "/facilities/" + id.rawValue }
         return "/facilities/" + (id.rawValue.addingPercentEncoding(withAllowedCharacters: unreserved) ?? id.rawValue)
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    private static func isUnreserved(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): return true
+        default: return false
+        }
     }
 
     static func query(_ params: Parameters) throws -> FacilityQuery {

@@ -833,6 +833,51 @@ enum StoreCoding {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// A session's document, written by hand: an offer request stores up to four, inside the serialized write, and
+    /// every change of a session writes it again, where `JSONEncoder` took a fifteenth of the broker's CPU at a
+    /// thousand requests a second. The same JSON value as `encode`'s (keys sorted here); the forwarded job
+    /// (`remote`) and the sealed credential, present only once a session is accepted, are still encoded by it.
+    static func encode(_ s: SessionRecord) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        let remote = try s.remote.map { Array(try encoder.encode($0)) }
+        let credential = try s.credential.map { Array(try encoder.encode($0)) }
+        var json = JSONWriter(capacity: 1_024, dates: .secondsSince1970)
+        json.object { w in
+            w.field("accepted", s.accepted)
+            w.field("accounts", s.accounts)
+            w.field("callback", s.callback)
+            w.field("cores", s.cores)
+            w.field("created", s.created)
+            w.field("credential", json: credential)
+            w.field("data", s.data)
+            w.field("duration", s.duration.description)
+            w.field("executable", s.executable)
+            w.field("expires", s.expires)
+            w.field("facility", s.facility.rawValue)
+            w.field("facilityName", s.facilityName)
+            w.field("finished", s.finished)
+            w.field("gpus", s.gpus)
+            w.field("id", s.id.uuidString)
+            w.field("memory", s.memory)
+            w.field("message", s.message)
+            w.field("modified", s.modified)
+            w.field("notified", s.notified)
+            w.field("notifiedAvailable", s.notifiedAvailable)
+            w.field("offerSet", s.offerSet.uuidString)
+            w.field("owner", s.owner)
+            w.field("phase", s.phase.rawValue)
+            w.field("rank", s.rank)
+            w.field("remote", json: remote)
+            w.field("share", s.share)
+            w.field("staging", number: s.staging)
+            w.field("start", s.start)
+            w.field("started", s.started)
+            w.field("trace", s.trace)
+        }
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
     /// A record that writes itself (`JSONWritable`, an offer set: one per request, inside the serialized write),
     /// in the form `encode` gives it, without `JSONEncoder`.
     static func write(_ value: some JSONWritable) -> String {

@@ -156,4 +156,29 @@ import Testing
             try Self.same(ExecutionViews.Result(id: String(Character(scalar)), href: "x\(Character(scalar))y"))
         }
     }
+
+    /// Components' uuids are derived, not stored: the hex is written directly now, and must stay what the
+    /// `String(format:)` form (below) gave, or every component's uuid would change under its clients.
+    @Test func componentUUIDsAreWhatTheyWere() {
+        func before(_ session: UUID, _ path: String) -> String {
+            func fnv(_ seed: UInt64) -> UInt64 {
+                var h = seed
+                for b in session.uuidString.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+                for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+                return h
+            }
+            var hi = fnv(0xCBF2_9CE4_8422_2325), lo = fnv(0x8422_2325_CBF2_9CE4)
+            hi = (hi & ~0xF000) | 0x8000
+            lo = (lo & ~(0xC << 60)) | (0x8 << 60)
+            let c = Array(String(format: "%016llx%016llx", hi, lo))
+            return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+        }
+        for path in ["executable", "compute", "storage[0]", "data[12]", "compute.volumes[3]", Self.odd] {
+            for session in [UUID(), UUID(uuidString: "00000000-0000-0000-0000-000000000000")!] + (0..<50).map { _ in UUID() } {
+                let id = SessionComponents.uuid(session: session, path: path)
+                #expect(id == before(session, path))
+                #expect(UUID(uuidString: id) != nil)
+            }
+        }
+    }
 }

@@ -89,4 +89,49 @@ import Testing
         #expect(try await store.offerSet(set.id)?.0 == set)
         #expect(try await store.offerSet(older.id)?.0 == older)
     }
+
+    /// A session with every field set (the test fails when a field is added and not set here).
+    static func session(_ text: String) -> SessionRecord {
+        let now = Date(timeIntervalSince1970: 1_796_000_000.123456)
+        let request = set(text).request
+        var s = SessionRecord(
+            id: UUID(), offerSet: UUID(), facility: FacilityID("Fac-\(text)"), facilityName: text, phase: .running, created: now,
+            expires: now.addingTimeInterval(300.25), cores: 4, memory: 16, start: now.addingTimeInterval(0.5), duration: ISODuration("PT1H30M")!,
+            rank: 2, executable: request.executable)
+        s.modified = now.addingTimeInterval(1e-6)
+        s.data = request.data
+        var remote = RemoteJob(endpoint: Endpoint(kind: .uws, url: "http://uws.example/\(text)", launchTimeout: ISODuration("PT5M"), offerDeadline: 30),
+                               stage: .created(url: "http://uws.example/jobs/1"), phase: .uws(.executing))
+        remote.results = [UWSResult(id: text, href: "http://r/\(text)", mimeType: "text/plain", size: 12)]
+        (remote.error, remote.failures, remote.updated, remote.progress, remote.access, remote.sealedToken, remote.offer) =
+            (text, 2, now, text, "http://a/\(text)", "sealed", "http://broker/sessions/1")
+        s.remote = remote
+        (s.message, s.callback, s.notified, s.notifiedAvailable, s.accepted) = (text, "https://cb/\(text)", true, false, now.addingTimeInterval(2))
+        (s.owner, s.accounts, s.share) = ("https://iam/#\(text)", [text, "group:/astro"], text)
+        (s.started, s.finished, s.gpus, s.staging, s.trace) = (now.addingTimeInterval(3), now.addingTimeInterval(4.5), 2, 12.75, "00-\(text)")
+        s.credential = UserCredential(mode: "exchange", issuer: "https://iam/", audience: text, sealedToken: "t", expires: now,
+                                      sealedSubject: "s", subjectExpires: now.addingTimeInterval(60))
+        return s
+    }
+
+    /// `JSONEncoder`'s form of a value (the generic `StoreCoding.encode`, which a session no longer takes).
+    static func encoded(_ value: some Encodable) throws -> String { try StoreCoding.encode(value) }
+
+    @Test(arguments: ["plain", StoredOfferSetWritingTests.odd])
+    func writtenSessionsAreTheEncodersDocument(_ text: String) throws {
+        let full = Self.session(text)
+        let unset = Mirror(reflecting: full).children.filter { "\($0.value)" == "nil" }.compactMap(\.label)
+        #expect(unset.isEmpty, "set every field of the session: \(unset)")
+        var bare = SessionRecord(
+            id: UUID(), offerSet: UUID(), facility: FacilityID("f"), facilityName: "", phase: .offered, created: Date(timeIntervalSince1970: 0),
+            expires: Date(timeIntervalSince1970: 1), cores: 1, memory: 1, start: Date(timeIntervalSince1970: 2), duration: ISODuration(seconds: 60),
+            rank: 0, executable: ExecutableRequest())
+        bare.staging = 3
+        for session in [full, bare] {
+            let written = try StoreCoding.encode(session)
+            let encoded = try Self.encoded(session)
+            #expect(try JSONValue.parse(written) == JSONValue.parse(encoded))
+            #expect(try StoreCoding.decode(SessionRecord.self, written) == session)
+        }
+    }
 }
