@@ -102,6 +102,9 @@ public struct SkyportConfiguration: Sendable {
     /// Writes (POST, PUT, DELETE) per second and burst per client address for callers without an operator token
     /// (`SKYPORT_RATE_LIMIT`, `RATE` or `RATE/BURST`; `0`: off).
     public var rateLimit = RateLimit(perSecond: 10, burst: 40)
+    /// Offer requests (`POST /requests`, `/direct`) that run at once (`SKYPORT_OFFER_CONCURRENCY`; 0: no limit); more
+    /// wait their turn, and while a queue of them stands (`Admission`) one that cannot start is answered 503.
+    public var offerConcurrency = 16
 
     /// Seconds an offer set that never became a job (its offers expired, were rejected or cancelled; a `NO` set) is kept
     /// after its last offer ended (`SKYPORT_RETAIN_OFFERS`).
@@ -211,6 +214,7 @@ public struct SkyportConfiguration: Sendable {
         if let v = env["SKYPORT_BODY_TIMEOUT"] { c.bodyTimeout = try int(v, "SKYPORT_BODY_TIMEOUT", 0...86_400) }
         if let v = env["SKYPORT_MAX_CONNECTIONS"], !v.isEmpty { c.maxConnections = try int(v, "SKYPORT_MAX_CONNECTIONS", 1...10_000_000) }
         if let v = env["SKYPORT_RATE_LIMIT"] { c.rateLimit = try rateLimit(v, "SKYPORT_RATE_LIMIT") }
+        if let v = env["SKYPORT_OFFER_CONCURRENCY"] { c.offerConcurrency = try int(v, "SKYPORT_OFFER_CONCURRENCY", 0...100_000) }
         if let v = env["SKYPORT_BINDER_FEDERATION"], !v.trimmingSpaces().isEmpty {
             let ids = v.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
             for id in ids { if let problem = FacilityID(id).problem { throw Invalid(description: "SKYPORT_BINDER_FEDERATION: '\(id)' \(problem)") } }

@@ -27,6 +27,8 @@ public final class SkyportRuntime: Sendable {
         public var resolver: (any HostResolver)?
         /// The rate limit's clock: time since any fixed origin (by default the continuous clock).
         public var rateLimitClock: (@Sendable () -> Duration)?
+        /// The gate offer requests pass (by default one for `SKYPORT_OFFER_CONCURRENCY`; tests hold its slots).
+        public var admission: OfferAdmission?
         /// The broker's clock (by default the system's): what use cases and the forwarding service call now.
         public var now: (@Sendable () -> Date)?
         /// Whether `shutdown()` closes the store (one the runtime opened; a caller's store stays open for the caller).
@@ -58,6 +60,8 @@ public final class SkyportRuntime: Sendable {
     public let connections: ConnectionCounter
     /// The per-client limit on writes by non-operators (nil when `SKYPORT_RATE_LIMIT` is 0).
     public let rateLimiter: RateLimiter?
+    /// The gate offer requests pass (nil: `SKYPORT_OFFER_CONCURRENCY=0`).
+    public let admission: OfferAdmission?
     /// Open client connections at most: `SKYPORT_MAX_CONNECTIONS`, else derived from the open-file limit.
     public let maxConnections: Int
     /// Checks scientists' bearer tokens (`SKYPORT_AUTH=oidc`); nil in `open` mode.
@@ -114,6 +118,7 @@ public final class SkyportRuntime: Sendable {
         let capabilities = overrides.capabilities ?? Self.capabilitiesFetch(egress: egress, logger: logger)
         self.connections = ConnectionCounter(metrics: metrics)
         self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
+        self.admission = overrides.admission ?? (config.offerConcurrency == 0 ? nil : OfferAdmission(Admission.Settings(limit: config.offerConcurrency)))
         self.maxConnections = config.maxConnections ?? Self.derivedMaxConnections(config)
         self.tokenVerifier = config.auth == .oidc
             ? OIDCVerifier(issuers: try Self.trustedIssuers(config), egress: egress, logger: Logger(label: "skyport.identity", factory: { _ in logger.handler }))
@@ -172,6 +177,7 @@ public final class SkyportRuntime: Sendable {
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         var deps = APIDependencies(
             broker: broker, metrics: metrics, version: Self.version, maxBodyBytes: config.maxBodyBytes, rateLimiter: rateLimiter)
+        deps.admission = admission
         deps.auth = config.auth
         deps.tokenVerifier = tokenVerifier
         deps.roles = config.roles

@@ -14,6 +14,8 @@ public struct APIDependencies: Sendable {
 
     /// The per-client limit on writes by non-operators (nil: none).
     public var rateLimiter: RateLimiter?
+    /// How many offer requests run at once, and when more are refused (nil: no limit).
+    public var admission: OfferAdmission?
 
     /// How callers are known (`SKYPORT_AUTH`), and what checks their tokens in `oidc` mode.
     public var auth: AuthMode = .open
@@ -39,4 +41,12 @@ public struct APIDependencies: Sendable {
     }
 
     var now: Date { broker.now() }
+
+    /// Runs an offer request's negotiation when `admission` lets it start (at once without one). Not while facilities
+    /// include other brokers: their requests wait on those brokers (up to the federation deadline), which a limit on
+    /// requests running at once would count as this broker's work.
+    func admitted<T>(_ body: () async throws -> T) async throws -> T {
+        guard let admission, try await !broker.store.matchIndex().hasBrokers else { return try await body() }
+        return try await admission.admitted(body)
+    }
 }

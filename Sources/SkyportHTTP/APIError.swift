@@ -84,6 +84,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             headers: [.retryAfter: String(seconds)])
     }
 
+    /// More offer requests than the broker can answer in time (`OfferAdmission`, `SKYPORT_OFFER_CONCURRENCY`).
+    public static let overloaded = APIError(
+        .serviceUnavailable, code: "overloaded", "this broker has more requests for offers than it can answer in time: try again in 1 s",
+        headers: [.retryAfter: "1"])
+
     /// An RFC 9457 problem details document, with Skyport's `code`, `errors[]` and `requestId` as extension members.
     struct Problem: Encodable {
         var type: String

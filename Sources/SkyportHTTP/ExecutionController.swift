@@ -16,9 +16,11 @@ struct ExecutionController: Controller {
             let (document, key, digest, path) = try await asked(request)
             try checkBody(document, request, "/requests")
             let parsed = try ExecutionRequestParser.parse(document, now: now, egress: deps.broker.egress)
-            let (set, sessions) = try await deps.broker.negotiation.negotiateSet(
-                parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
-                owner: context.owner, requester: context.requester, actor: context.who, logger: context.logger)
+            let (set, sessions) = try await deps.admitted {
+                try await deps.broker.negotiation.negotiateSet(
+                    parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
+                    owner: context.owner, requester: context.requester, actor: context.who, logger: context.logger)
+            }
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
@@ -37,10 +39,12 @@ struct ExecutionController: Controller {
                 // The spec answers a request it rejects with 400.
                 throw APIError(.badRequest, code: "invalid-request", "the request document is not valid", errors: failure.errors)
             }
-            let session = try await deps.broker.negotiation.direct(
-                parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
-                owner: context.owner, requester: context.requester, viewer: context.viewer, actor: context.who, bearer: context.bearer,
-                logger: context.logger)
+            let session = try await deps.admitted {
+                try await deps.broker.negotiation.direct(
+                    parsed, idempotencyKey: Negotiation.scoped(key, owner: context.owner), digest: digest, now: now, path: path,
+                    owner: context.owner, requester: context.requester, viewer: context.viewer, actor: context.who, bearer: context.bearer,
+                    logger: context.logger)
+            }
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.session(deps.broker.sessions.reveal(session), base: base, now: now, request: parsed), status: .seeOther,

@@ -2,9 +2,11 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import SkyportApp
 import SkyportCore
 @testable import SkyportHTTP
 import SkyportTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -153,6 +155,92 @@ import Glibc
             clock.advance(by: .seconds(1))
             #expect(try await client.send(.post, "/requests", json: Self.request).status != .tooManyRequests)
             #expect(try await client.send(.post, "/requests", json: Self.request).status == .tooManyRequests)
+        }
+    }
+}
+
+/// The gate of offer requests (`SKYPORT_OFFER_CONCURRENCY`, `OfferAdmission`): a standing queue of them, made here by
+/// the test's own holders of the gate's one slot on a test clock, is overload, and then an offer request that cannot
+/// start at once is a 503 with `Retry-After`; once nothing waits, offer requests are served again.
+@Suite struct OfferAdmissionAPITests {
+    /// Opened once; every `wait` before and after returns then.
+    final class Latch: Sendable {
+        private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+        func wait() async {
+            await withCheckedContinuation { c in
+                let now = state.withLock { s in
+                    if !s.open { s.waiters.append(c) }
+                    return s.open
+                }
+                if now { c.resume() }
+            }
+        }
+        func open() {
+            let waiters = state.withLock { s in
+                s.open = true
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            for w in waiters { w.resume() }
+        }
+    }
+
+    @Test func theLimitIsASettingAndZeroTurnsTheGateOff() throws {
+        #expect(try SkyportConfiguration.fromEnvironment([:]).offerConcurrency == 16)
+        #expect(try SkyportConfiguration.fromEnvironment(["SKYPORT_OFFER_CONCURRENCY": "64"]).offerConcurrency == 64)
+        #expect(try SkyportConfiguration.fromEnvironment(["SKYPORT_OFFER_CONCURRENCY": "0"]).offerConcurrency == 0)
+        for bad in ["-1", "many", ""] {
+            #expect(throws: SkyportConfiguration.Invalid.self) { try SkyportConfiguration.fromEnvironment(["SKYPORT_OFFER_CONCURRENCY": bad]) }
+        }
+    }
+
+    @Test func aStandingQueueIsAnsweredOverloadedAndServedOnceItDrains() async throws {
+        let clock = TestClock()
+        let gate = OfferAdmission(Admission.Settings(limit: 1, target: .milliseconds(50), interval: .milliseconds(100)), now: { clock.now.offset })
+        var broker = try await TestBroker()
+        broker.admission = gate
+        try await broker.run { client in
+            #expect(try await client.send(.post, "/requests", json: RateLimitAPITests.request).status == .seeOther)
+            // Four holders in turn: the first runs, three wait; the second starts 60 ms after it came, the third 160 ms,
+            // each with others still behind it: a queue that stood for the whole interval.
+            let latches = (0..<4).map { _ in Latch() }
+            var holders: [Task<Void, any Error>] = []
+            for (i, latch) in latches.enumerated() {
+                // One at a time, so that each latch belongs to the holder that came in that order.
+                holders.append(Task { try await gate.admitted { await latch.wait() } })
+                #expect(await eventually { gate.counts.running + gate.counts.waiting == i + 1 })
+            }
+            #expect(gate.counts.running == 1 && gate.counts.waiting == 3)
+            clock.advance(by: .milliseconds(60))
+            latches[0].open()
+            #expect(await eventually { gate.counts.waiting == 2 })
+            #expect(!gate.counts.overloaded)
+            clock.advance(by: .milliseconds(100))
+            latches[1].open()
+            #expect(await eventually { gate.counts.waiting == 1 })
+            // Required: were it not overloaded, the requests below would wait for the slot the test holds.
+            try #require(gate.counts.overloaded)
+            // The third holds the slot and the fourth waits: an offer request (and a direct one) cannot start, and is
+            // refused at once.
+            for path in ["/requests", "/direct"] {
+                let refused = try await client.send(.post, path, json: RateLimitAPITests.request)
+                #expect(refused.status == .serviceUnavailable, "\(path): \(refused.text)")
+                #expect(refused.headers[.retryAfter] == "1")
+                #expect(try refused.json()["code"] as? String == "overloaded")
+            }
+            #expect(gate.counts.refused == 2)
+            // Other routes do not pass the gate.
+            #expect(try await client.send(.get, "/health").status == .ok)
+            // The fourth starts with nothing behind it: the overload is over.
+            latches[2].open()
+            #expect(await eventually { gate.counts.waiting == 0 })
+            #expect(!gate.counts.overloaded)
+            latches[3].open()
+            for holder in holders { try await holder.value }
+            #expect(!gate.counts.overloaded && gate.counts.running == 0)
+            // Nothing waits: the same connection is served again.
+            #expect(try await client.send(.post, "/requests", json: RateLimitAPITests.request).status == .seeOther)
+            #expect(try await client.send(.post, "/direct", json: RateLimitAPITests.request).status == .seeOther)
         }
     }
 }

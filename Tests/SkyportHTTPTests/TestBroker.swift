@@ -30,6 +30,8 @@ struct TestBroker {
     var rateLimitClock: (@Sendable () -> Duration)?
     /// The broker's clock (nil: the system's).
     var now: (@Sendable () -> Date)?
+    /// The gate of offer requests (nil: none, as `SKYPORT_OFFER_CONCURRENCY=0`; tests send many at once).
+    var admission: OfferAdmission?
 
     init(
         store: (any BrokerStore)? = nil, maxBodyBytes: Int = 1 << 20, offerLifetime: Int = 300, withServices: Bool = false,
@@ -54,6 +56,7 @@ struct TestBroker {
         config.egress = .loopback
         // Tests send many writes from one address: the rate limit is on only where a test asks (RateLimitTests).
         config.rateLimit = .off
+        config.offerConcurrency = 0
         // The test client connects before a test's first request and may sit idle while the test waits for peers:
         // the connection timeouts are off unless a test sets them (ConnectionLimitTests).
         config.idleTimeout = 0
@@ -72,6 +75,7 @@ struct TestBroker {
         overrides.capabilities = .some(capabilities)
         overrides.rateLimitClock = rateLimitClock
         overrides.now = now
+        overrides.admission = admission
         overrides.resolver = TestResolver()
         let runtime = try SkyportRuntime(config, logger: logger, overrides: overrides)
         let background = Task {
