@@ -231,6 +231,12 @@ import Glibc
             #expect(gate.counts.refused == 2)
             // Other routes do not pass the gate.
             #expect(try await client.send(.get, "/health").status == .ok)
+            // Nor do offer requests once another broker is among the facilities (they wait on it, not on this one's
+            // cores): one on a loopback port nothing listens on, still overloaded here, answers a set.
+            try await FederationTests.register(client, FederationTests.brokerFacility("peer", url: "http://127.0.0.1:9/broker", deadline: "PT2S"))
+            let federated = try await client.send(.post, "/requests", json: RateLimitAPITests.request)
+            #expect(federated.status == .seeOther, "\(federated.text)")
+            #expect(gate.counts.overloaded && gate.counts.refused == 2)
             // The fourth starts with nothing behind it: the overload is over.
             latches[2].open()
             #expect(await eventually { gate.counts.waiting == 0 })
