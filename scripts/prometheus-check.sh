@@ -107,8 +107,10 @@ expect "the failed harvest" 'skyport_registry_harvests_total{outcome="failed"}' 
 expect "histograms with buckets" 'count(skyport_remote_call_duration_seconds_bucket) > 0' '{} '
 expect "the store read at scrape" 'skyport_store_rows{table="facility"}' '"table": "facility"} 4$'
 expect "the build" 'skyport_build_info' '"version": "'
+expect "the offer gate, at its default and not refusing" 'skyport_offer_admission_limit + skyport_offer_admission_refused_total' '{} 16$'
 rules=$(curl -sf "$prom/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
-[ "$rules" = 9 ] || fail "Prometheus loaded $rules alert rules, not 9"
-echo "ok: Prometheus loaded the 9 alert rules"
+written=$(grep -c -- '- alert:' ops/prometheus/skyport-alerts.yml)
+[ "$rules" = "$written" ] || fail "Prometheus loaded $rules alert rules, not the file's $written"
+echo "ok: Prometheus loaded the $rules alert rules"
 curl -sf "$prom/api/v1/label/__name__/values" >"$work/names.json"
 "$venv/bin/python" scripts/ops_check.py "$work/names.json"

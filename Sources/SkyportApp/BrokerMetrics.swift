@@ -15,6 +15,8 @@ public final class BrokerMetrics: Sendable {
     private let facilitySeries = Mutex<[String: FacilitySeries]>([:])
     /// When the store was last read for the gauges, and whether a read is under way.
     private let statistics = Mutex<(last: ContinuousClock.Instant?, reading: Bool)>((nil, false))
+    /// What the offer requests' gate had counted at the last scrape (its counters get the difference).
+    private let admissionSeen = Mutex<(refused: Int, waited: Int)>((0, 0))
     /// The store is read for the gauges at most this often.
     public static let statisticsMaxAge: Duration = .seconds(5)
 
@@ -123,6 +125,22 @@ public final class BrokerMetrics: Sendable {
         }
     }
 
+    /// Sets the offer requests' gate's gauges, and adds what it counted since the last scrape to its counters. On
+    /// every scrape (the gate is in memory), when there is a gate.
+    public func refresh(_ gate: Admission.Counts) {
+        registry.makeGauge(name: "skyport_offer_admission_limit", help: Help.admissionLimit).set(Double(gate.limit))
+        registry.makeGauge(name: "skyport_offer_admission_running", help: Help.admissionRunning).set(Double(gate.running))
+        registry.makeGauge(name: "skyport_offer_admission_waiting", help: Help.admissionWaiting).set(Double(gate.waiting))
+        registry.makeGauge(name: "skyport_offer_admission_overloaded", help: Help.admissionOverloaded).set(gate.overloaded ? 1.0 : 0.0)
+        // Scrapes may overlap: a count read before the last one adds nothing.
+        let (refused, waited) = admissionSeen.withLock { seen in
+            defer { seen = (max(seen.refused, gate.refused), max(seen.waited, gate.waited)) }
+            return (max(0, gate.refused - seen.refused), max(0, gate.waited - seen.waited))
+        }
+        counter("skyport_offer_admission_refused_total", [], Help.admissionRefused).increment(by: Int64(refused))
+        counter("skyport_offer_admission_waited_total", [], Help.admissionWaited).increment(by: Int64(waited))
+    }
+
     /// Runs `read` unless the gauges were read less than `statisticsMaxAge` before `now`, or a read is under way.
     public func refreshing(now: ContinuousClock.Instant, _ read: () async -> Void) async {
         let due = statistics.withLock { state in
@@ -174,6 +192,12 @@ public final class BrokerMetrics: Sendable {
         static let held = "Sessions held by a forwarding worker or job-list tracker, or holding off after a failure"
         static let rows = "Rows stored now, by table"
         static let size = "The store's size on disk"
+        static let admissionLimit = "Offer requests that may negotiate at once (SKYPORT_OFFER_CONCURRENCY)"
+        static let admissionRunning = "Offer requests negotiating now"
+        static let admissionWaiting = "Offer requests waiting for the gate now"
+        static let admissionOverloaded = "1 while the gate judges the broker overloaded (a queue that stands) and refuses what cannot start at once"
+        static let admissionRefused = "Offer requests refused by the gate (answered 503 overloaded with Retry-After)"
+        static let admissionWaited = "Offer requests that could not start at once and waited for the gate"
         static let up = "1 when a facility passed its last health check, 0 when it failed it (facilities not probed yet have no series)"
     }
 }

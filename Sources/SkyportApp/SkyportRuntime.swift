@@ -193,11 +193,12 @@ public final class SkyportRuntime: Sendable {
             logger: logger)
     }
 
-    /// Sets the gauges `/metrics` reads from the store and the health board, at most once per
-    /// `BrokerMetrics.statisticsMaxAge` (the counts read whole tables): scrapes in between, and scrapes that arrive
-    /// while a read is under way, get the last values. A store that cannot be read leaves them as they were (and
+    /// Sets the offer gate's series (on every scrape), and the gauges `/metrics` reads from the store and the health
+    /// board, at most once per `BrokerMetrics.statisticsMaxAge` (the counts read whole tables): scrapes in between,
+    /// and scrapes that arrive while a read is under way, get the last values. A store that cannot be read leaves them as they were (and
     /// `/health` says why).
     public func refreshMetrics() async {
+        if let admission { brokerMetrics.refresh(admission.counts) }
         await brokerMetrics.refreshing(now: ContinuousClock.now) { [self] in
             do {
                 let stats = try await store.statistics(now: broker.now())

@@ -60,8 +60,7 @@ public final class OfferAdmission: Sendable {
         next?.resume()
     }
 
-    /// Running, waiting and refused requests, and whether the gate judges the broker overloaded (for tests).
-    public var counts: (running: Int, waiting: Int, refused: Int, overloaded: Bool) {
-        state.withLock { ($0.admission.running, $0.admission.waitingCount, $0.admission.refused, $0.admission.overloaded) }
-    }
+    /// Running and waiting requests, those refused and those that waited so far, and whether the gate judges the
+    /// broker overloaded (`/metrics` and tests).
+    public var counts: Admission.Counts { state.withLock { $0.admission.counts } }
 }

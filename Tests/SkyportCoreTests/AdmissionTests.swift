@@ -22,7 +22,7 @@ import Testing
         #expect(a.running == 0)
         // Nothing waits and a slot is free: the next starts at once.
         #expect(a.arrive(at: Self.ms(4)) == .start)
-        #expect(a.refused == 0)
+        #expect(a.refused == 0 && a.waited == 2)
     }
 
     @Test func aBurstWaitsAndIsServedWithoutRefusals() {
@@ -64,6 +64,8 @@ import Testing
         #expect(a.finish(at: Self.ms(320)) == nil)
         #expect(a.arrive(at: Self.ms(320)) == .start)
         #expect(a.refused == 2)
+        // What metrics read: five waited (tickets 1 to 5), two were refused, two run.
+        #expect(a.counts == Admission.Counts(limit: 2, running: 2, waiting: 0, overloaded: false, refused: 2, waited: 5))
     }
 
     @Test func overloadEndsWhenNothingWaits() {

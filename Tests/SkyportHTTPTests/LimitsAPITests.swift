@@ -229,6 +229,9 @@ import Glibc
                 #expect(try refused.json()["code"] as? String == "overloaded")
             }
             #expect(gate.counts.refused == 2)
+            // `/metrics` shows it: three waited, two were refused, one runs and one waits, overloaded.
+            let during = try Self.gateSeries(await client.send(.get, "/metrics").text)
+            #expect(during == ["limit": 1, "running": 1, "waiting": 1, "overloaded": 1, "refused_total": 2, "waited_total": 3], "\(during)")
             // Other routes do not pass the gate.
             #expect(try await client.send(.get, "/health").status == .ok)
             // Nor do offer requests once another broker is among the facilities (they wait on it, not on this one's
@@ -247,7 +250,20 @@ import Glibc
             // Nothing waits: the same connection is served again.
             #expect(try await client.send(.post, "/requests", json: RateLimitAPITests.request).status == .seeOther)
             #expect(try await client.send(.post, "/direct", json: RateLimitAPITests.request).status == .seeOther)
+            // The counters are not counted twice by a second scrape, and the gauges went back.
+            let after = try Self.gateSeries(await client.send(.get, "/metrics").text)
+            #expect(after == ["limit": 1, "running": 0, "waiting": 0, "overloaded": 0, "refused_total": 2, "waited_total": 3], "\(after)")
         }
+    }
+
+    /// The `skyport_offer_admission_*` samples of a `/metrics` page, by the name's rest.
+    static func gateSeries(_ page: String) -> [String: Double] {
+        var series: [String: Double] = [:]
+        for line in page.split(separator: "\n") where line.hasPrefix("skyport_offer_admission_") {
+            let parts = line.dropFirst("skyport_offer_admission_".count).split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { series[String(parts[0])] = value }
+        }
+        return series
     }
 }
 

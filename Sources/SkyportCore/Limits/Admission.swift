@@ -44,6 +44,27 @@ public struct Admission: Sendable {
     public private(set) var overloaded = false
     /// Requests refused so far.
     public private(set) var refused = 0
+    /// Requests that could not start at once and waited, so far.
+    public private(set) var waited = 0
+
+    /// What the gate is doing, for metrics and tests.
+    public struct Counts: Sendable, Hashable {
+        public var limit: Int
+        public var running: Int
+        public var waiting: Int
+        public var overloaded: Bool
+        /// Since the gate was made.
+        public var refused: Int
+        public var waited: Int
+
+        public init(limit: Int, running: Int, waiting: Int, overloaded: Bool, refused: Int, waited: Int) {
+            (self.limit, self.running, self.waiting, self.overloaded, self.refused, self.waited) = (limit, running, waiting, overloaded, refused, waited)
+        }
+    }
+
+    public var counts: Counts {
+        Counts(limit: settings.limit, running: running, waiting: waitingCount, overloaded: overloaded, refused: refused, waited: waited)
+    }
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -61,6 +82,7 @@ public struct Admission: Sendable {
             return .refuse
         }
         nextTicket += 1
+        waited += 1
         waiting.append((nextTicket, now))
         return .wait(nextTicket)
     }
