@@ -5,7 +5,7 @@
 # `skyport bench load` (open loop: request i is sent at start + i/RATE, latency counts from that scheduled time,
 # 64 keep-alive connections). Reports achieved rate, p50/p99/p99.9/max, failures, the broker's CPU (cores, averaged
 # over the run), its RSS at the end, the bytes it had written to disk per request (/proc/PID/io write_bytes: the
-# write-ahead log and the checkpoints into the file) and the database's size at the end.
+# write-ahead log and the checkpoints into the file, less cancelled_write_bytes) and the database's size at the end.
 # MIX: `offers` (every request can be offered), `no50` (half the requests ask for more cores than any facility
 # allows: a NO set with 100 reasons each), `accept10` (the `offers` bodies, and every 10th request is followed by
 # reading its offer set and accepting its first offer: the 100 facilities' UWS endpoint is then a stand-in on
@@ -46,7 +46,9 @@ for i in range(64):
 PY
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # the machine's busy ticks (user, nice, system, irq, softirq)
-written() { awk '/^write_bytes/ {print $2}' "/proc/$pid/io"; }  # what the broker made the kernel write to disk
+# What the broker made the kernel write to disk: less what was dropped before it reached the disk (a deleted
+# temporary file's pages). Runs before 2026-12-06 counted those too.
+written() { awk '/^write_bytes/ {w = $2} /^cancelled_write_bytes/ {c = $2} END {printf "%d\n", w - c}' "/proc/$pid/io"; }
 standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat" 2>/dev/null || echo 0; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
