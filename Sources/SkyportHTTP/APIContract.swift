@@ -23,14 +23,14 @@ enum APIContract {
     /// handler, which says why.
     static let requestCheck = check.deciding(SpecPattern.httpURL) { SpecPattern.matches($0, SpecPattern.httpURLSyntax) }
 
-    /// Each operation's JSON request-body schema by method and the spec's path template (`POST /requests`), found once
-    /// rather than by walking the document for every request.
-    static let bodySchemas: [String: JSONValue] = {
-        var found: [String: JSONValue] = [:]
+    /// Each operation's JSON request-body schema by method and the spec's path template (`POST /requests`), found and
+    /// compiled once rather than walked in the document for every request.
+    static let bodySchemas: [String: SchemaCheck.Schema] = {
+        var found: [String: SchemaCheck.Schema] = [:]
         for (path, operations) in document["paths"]?.objectValue ?? [:] {
             for (method, operation) in operations.objectValue ?? [:] {
                 if let schema = operation["requestBody"]?["content"]?["application/json"]?["schema"] {
-                    found[method.uppercased() + " " + path] = schema
+                    found[method.uppercased() + " " + path] = check.compile(schema)
                 }
             }
         }
@@ -44,6 +44,9 @@ enum APIContract {
         let problems = requestCheck.problems(document, schema)
         if !problems.isEmpty { throw ValidationFailure(problems) }
     }
+
+    /// The schema of a UWS job's request documents.
+    static let executionRequest = check.schema(at: "#/components/schemas/ExecutionRequest").map(check.compile)
 
     /// Checks the documents a UWS job's `request` (or `software` and `basket`) parameters carry against the spec's
     /// ExecutionRequest, as `POST /requests` checks its body: a field at fault is a 400 naming the parameter and,
@@ -60,7 +63,7 @@ enum APIContract {
                 if let text = given[key], let parsed = try? Documents.parseText(text, parameter: key, yamlAllowed: false) { document[key] = parsed }
             }
         }
-        guard !document.isEmpty, let schema = check.schema(at: "#/components/schemas/ExecutionRequest") else { return }
+        guard !document.isEmpty, let schema = executionRequest else { return }
         let problems = requestCheck.problems(.object(document), schema)
         guard !problems.isEmpty else { return }
         let named = problems.map { problem in

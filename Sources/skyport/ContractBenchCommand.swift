@@ -17,7 +17,7 @@ struct ContractBench: AsyncParsableCommand {
         let document = try YAMLBridge.parse(String(contentsOfFile: spec, encoding: .utf8))
         let check = SchemaCheck(document: document)
         let pointer = "#/paths/\(path.replacingOccurrences(of: "/", with: "~1"))/post/requestBody/content/application~1json/schema"
-        guard let schema = check.schema(at: pointer) else { throw ValidationError("no JSON body schema for POST \(path)") }
+        guard let schema = check.schema(at: pointer).map(check.compile) else { throw ValidationError("no JSON body schema for POST \(path)") }
         let request = try JSONValue.parse(Data(contentsOf: URL(fileURLWithPath: body)))
         let problems = check.problems(request, schema)
         let clock = ContinuousClock()

@@ -9,26 +9,43 @@ import Foundation
 /// (see `SpecPattern` for the dialect), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `allOf`,
 /// `anyOf`, `oneOf`, `not`, `if`/`then`/`else`, `dependentRequired`, `$ref` (to `#/components/schemas/…`) and the
 /// format `date-time`. Other keywords are annotations.
+///
+/// Schemas are compiled once (`compile`): every request body is checked, and looking each keyword up in the
+/// schema's dictionaries for every node of every body was most of the check's cost.
 public struct SchemaCheck: Sendable {
-    /// The OpenAPI document (for `$ref`).
+    /// The OpenAPI document (for `schema(at:)`).
     private let document: JSONValue
+    /// The compiled `#/components/schemas/…`, by position (a `$ref` to one holds its position: schemas may refer to
+    /// themselves), and their positions by pointer.
+    private let components: [Node]
+    private let componentIndex: [String: Int]
+    /// Every pattern in the document, compiled once.
     private let patterns: [String: Pattern]
-    /// `#/components/schemas/X` → its schema, resolved once.
-    private let components: [String: JSONValue]
     /// The spec's patterns this platform's regular expressions cannot compile (a test holds it empty: one that does
     /// not compile would let everything through).
-    public var uncompilable: [String] { patterns.filter { $0.value.regex == nil }.map(\.key).sorted() }
+    public let uncompilable: [String]
     /// Patterns decided by a function instead (see `deciding`).
     private var decided: [String: @Sendable (String) -> Bool] = [:]
+
+    /// A schema made ready for checking (`compile`).
+    public struct Schema: Sendable {
+        fileprivate let node: Node
+    }
 
     public init(document: JSONValue) {
         self.document = document
         var found: Set<String> = []
         Self.collectPatterns(document, into: &found)
-        patterns = Dictionary(uniqueKeysWithValues: found.map { ($0, Pattern($0)) })
-        components = Dictionary(uniqueKeysWithValues: (document["components"]?["schemas"]?.objectValue ?? [:]).map {
-            ("#/components/schemas/" + $0.key, $0.value)
-        })
+        var patterns: [String: Pattern] = [:]
+        for text in found { patterns[text] = Pattern(text) }
+        self.patterns = patterns
+        uncompilable = patterns.filter { $0.value.regex == nil }.map(\.key).sorted()
+        let schemas = (document["components"]?["schemas"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+        var index: [String: Int] = [:]
+        for (i, entry) in schemas.enumerated() { index["#/components/schemas/" + entry.key] = i }
+        componentIndex = index
+        let compiler = Compiler(document: document, componentIndex: index, patterns: patterns)
+        components = schemas.map { compiler.node($0.value, depth: 0) }
     }
 
     /// This check with `pattern` decided by `rule` rather than by the regular expression: for a pattern that states
@@ -40,48 +57,164 @@ public struct SchemaCheck: Sendable {
     }
 
     /// The schema at a JSON pointer in the document (`#/components/schemas/ExecutionRequest`), nil when absent.
-    public func schema(at pointer: String) -> JSONValue? {
-        if let component = components[pointer] { return component }
-        guard pointer.hasPrefix("#/") else { return nil }
-        var node: JSONValue? = document
-        for raw in pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false) {
-            let key = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            node = node?[key] ?? node?.arrayValue.flatMap { a in Int(key).flatMap { $0 < a.count ? a[$0] : nil } }
-        }
-        return node
+    public func schema(at pointer: String) -> JSONValue? { Self.resolve(pointer, in: document) }
+
+    /// `schema` made ready for checking; its `$ref`s to the document's components are resolved once.
+    public func compile(_ schema: JSONValue) -> Schema {
+        Schema(node: Compiler(document: document, componentIndex: componentIndex, patterns: patterns).node(schema, depth: 0))
     }
 
     /// Every way `value` breaks `schema`, each naming its field (`compute.gpus`, `endpoints[0].url`; the root is
     /// `body`); empty when it conforms.
-    public func problems(_ value: JSONValue, _ schema: JSONValue) -> [FieldError] {
+    public func problems(_ value: JSONValue, _ schema: Schema) -> [FieldError] {
         var out: [FieldError] = []
-        check(value, schema, path: "", name: nil, into: &out, depth: 0)
+        check(value, schema.node, path: "", name: nil, into: &out, depth: 0)
         return out.map { FieldError($0.field.isEmpty ? "body" : $0.field, $0.message) }
+    }
+
+    /// As `problems(_:_:)`, compiling `schema` first (for a schema checked once).
+    public func problems(_ value: JSONValue, _ schema: JSONValue) -> [FieldError] { problems(value, compile(schema)) }
+
+    // MARK: - Compiled schemas
+
+    /// One schema object with its keywords read out (a schema that is not an object, such as `true`, is an empty
+    /// one: it allows anything).
+    fileprivate final class Node: Sendable {
+        /// `$ref`: a component's position and name, or a schema elsewhere in the document.
+        enum Reference: Sendable {
+            case component(Int, name: String)
+            case inline(Node)
+        }
+
+        enum Additional: Sendable {
+            case allowed
+            case forbidden
+            case schema(Node)
+        }
+
+        let reference: Reference?
+        let title: String?
+        /// nil without `type`; empty when `type` holds no type name.
+        let types: [String]?
+        let options: [JSONValue]?
+        let optionsMessage: String
+        let constant: JSONValue?
+        let constantMessage: String
+        let minLength: Int?
+        let maxLength: Int?
+        let pattern: (text: String, compiled: Pattern?)?
+        /// The first sentence of `description`, to explain a pattern.
+        let hint: String
+        let dateTime: Bool
+        let minimum: Double?
+        let maximum: Double?
+        let exclusiveMinimum: Double?
+        let exclusiveMaximum: Double?
+        let minItems: Int?
+        let maxItems: Int?
+        let items: Node?
+        let properties: [String: Node]
+        let required: [String]
+        let dependentRequired: [(key: String, needed: [String])]
+        let additional: Additional
+        let allOf: [Node]
+        let anyOf: [Node]?
+        let oneOf: [Node]?
+        let not: Node?
+        /// `not: {required: [x]}` alone: x may not be given here.
+        let forbiddenKey: String?
+        let condition: (test: Node, then: Node?, otherwise: Node?)?
+
+        init(_ s: [String: JSONValue], reference: Reference?, compile: (JSONValue) -> Node, patterns: [String: Pattern]) {
+            self.reference = reference
+            title = s["title"]?.stringValue
+            types = s["type"].map { t in t.arrayValue?.compactMap(\.stringValue) ?? t.stringValue.map { [$0] } ?? [] }
+            options = s["enum"]?.arrayValue
+            if let options {
+                let shown = options.prefix(24).map(SchemaCheck.show).joined(separator: ", ")
+                optionsMessage = "must be one of: \(shown)\(options.count > 24 ? ", …" : "")"
+            } else {
+                optionsMessage = ""
+            }
+            constant = s["const"]
+            constantMessage = constant.map { "must be \(SchemaCheck.show($0))" } ?? ""
+            minLength = s["minLength"]?.intValue
+            maxLength = s["maxLength"]?.intValue
+            pattern = s["pattern"]?.stringValue.map { ($0, patterns[$0] ?? Pattern($0)) }
+            hint = s["description"]?.stringValue.map { ": " + SchemaCheck.firstSentence($0) } ?? ""
+            dateTime = s["format"]?.stringValue == "date-time"
+            minimum = s["minimum"]?.doubleValue
+            maximum = s["maximum"]?.doubleValue
+            exclusiveMinimum = s["exclusiveMinimum"]?.doubleValue
+            exclusiveMaximum = s["exclusiveMaximum"]?.doubleValue
+            minItems = s["minItems"]?.intValue
+            maxItems = s["maxItems"]?.intValue
+            items = s["items"].map(compile)
+            properties = (s["properties"]?.objectValue ?? [:]).mapValues(compile)
+            required = s["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            dependentRequired = (s["dependentRequired"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value.arrayValue?.compactMap(\.stringValue) ?? [])
+            }
+            switch s["additionalProperties"] {
+            case .bool(false)?: additional = .forbidden
+            case let extra? where extra.objectValue != nil: additional = .schema(compile(extra))
+            default: additional = .allowed
+            }
+            allOf = (s["allOf"]?.arrayValue ?? []).map(compile)
+            anyOf = s["anyOf"]?.arrayValue?.map(compile)
+            oneOf = s["oneOf"]?.arrayValue?.map(compile)
+            not = s["not"].map(compile)
+            if let negated = s["not"], let keys = negated["required"]?.arrayValue?.compactMap(\.stringValue), keys.count == 1,
+                negated.objectValue?.count == 1 {
+                forbiddenKey = keys[0]
+            } else {
+                forbiddenKey = nil
+            }
+            condition = s["if"].map { (compile($0), s["then"].map(compile), s["else"].map(compile)) }
+        }
+    }
+
+    /// Turns schemas into `Node`s: a `$ref` to a component becomes its position; one elsewhere in the document is
+    /// compiled in place (up to the same depth the check follows).
+    private struct Compiler {
+        let document: JSONValue
+        let componentIndex: [String: Int]
+        let patterns: [String: Pattern]
+
+        func node(_ schema: JSONValue, depth: Int) -> Node {
+            guard depth < 64, case .object(let s) = schema else {
+                return Node([:], reference: nil, compile: { _ in preconditionFailure("an empty schema has no subschemas") }, patterns: [:])
+            }
+            var reference: Node.Reference?
+            if let ref = s["$ref"]?.stringValue {
+                if let i = componentIndex[ref] {
+                    reference = .component(i, name: String(ref.dropFirst("#/components/schemas/".count)))
+                } else if let target = SchemaCheck.resolve(ref, in: document) {
+                    reference = .inline(node(target, depth: depth + 1))
+                }
+            }
+            return Node(s, reference: reference, compile: { node($0, depth: depth + 1) }, patterns: patterns)
+        }
     }
 
     // MARK: - Evaluation
 
-    private func check(_ value: JSONValue, _ schema: JSONValue, path: String, name: String?, into out: inout [FieldError], depth: Int) {
-        guard depth < 64, case .object(let s) = schema else { return }
+    private func check(_ value: JSONValue, _ s: Node, path: String, name: String?, into out: inout [FieldError], depth: Int) {
+        guard depth < 64 else { return }
         var name = name
-        if let ref = s["$ref"]?.stringValue, let target = self.schema(at: ref) {
-            let component = ref.hasPrefix("#/components/schemas/") ? String(ref.dropFirst(21)) : nil
-            check(value, target, path: path, name: component, into: &out, depth: depth + 1)
+        switch s.reference {
+        case .component(let i, let component)?: check(value, components[i], path: path, name: component, into: &out, depth: depth + 1)
+        case .inline(let target)?: check(value, target, path: path, name: nil, into: &out, depth: depth + 1)
+        case nil: break
         }
-        if let title = s["title"]?.stringValue { name = title }
+        if let title = s.title { name = title }
 
-        if let types = s["type"] {
-            let allowed = types.arrayValue?.compactMap(\.stringValue) ?? types.stringValue.map { [$0] } ?? []
-            if !allowed.isEmpty, !allowed.contains(where: { Self.has(value, type: $0) }) {
-                out.append(FieldError(path, "must be " + allowed.map(Self.phrase).joined(separator: " or ")))
-                return
-            }
+        if let allowed = s.types, !allowed.isEmpty, !allowed.contains(where: { Self.has(value, type: $0) }) {
+            out.append(FieldError(path, "must be " + allowed.map(Self.phrase).joined(separator: " or ")))
+            return
         }
-        if let options = s["enum"]?.arrayValue, !options.contains(value) {
-            let shown = options.prefix(24).map(Self.show).joined(separator: ", ")
-            out.append(FieldError(path, "must be one of: \(shown)\(options.count > 24 ? ", …" : "")"))
-        }
-        if let constant = s["const"], constant != value { out.append(FieldError(path, "must be \(Self.show(constant))")) }
+        if let options = s.options, !options.contains(value) { out.append(FieldError(path, s.optionsMessage)) }
+        if let constant = s.constant, constant != value { out.append(FieldError(path, s.constantMessage)) }
 
         switch value {
         case .string(let text): checkString(text, s, path: path, name: name, into: &out)
@@ -91,8 +224,8 @@ public struct SchemaCheck: Sendable {
         case .null, .bool: break
         }
 
-        for part in s["allOf"]?.arrayValue ?? [] { check(value, part, path: path, name: name, into: &out, depth: depth + 1) }
-        if let branches = s["anyOf"]?.arrayValue {
+        for part in s.allOf { check(value, part, path: path, name: name, into: &out, depth: depth + 1) }
+        if let branches = s.anyOf {
             // The first branch that passes settles it; the problems of all are kept only when none does.
             var results: [[FieldError]] = []
             for branch in branches {
@@ -102,34 +235,33 @@ public struct SchemaCheck: Sendable {
             }
             if !results.isEmpty { out += closest(results, branches, value) }
         }
-        if let branches = s["oneOf"]?.arrayValue {
+        if let branches = s.oneOf {
             let results = branches.map { attempt(value, $0, path: path, name: name, depth: depth) }
             let passing = results.filter(\.isEmpty).count
             if passing == 0 { out += closest(results, branches, value) }
             if passing > 1 { out.append(FieldError(path, "matches more than one of the forms it may take; give one")) }
         }
-        if let negated = s["not"], attempt(value, negated, path: path, name: name, depth: depth).isEmpty {
-            // `not: {required: [x]}` says x may not be given here.
-            if let keys = negated["required"]?.arrayValue?.compactMap(\.stringValue), keys.count == 1, negated.objectValue?.count == 1 {
-                out.append(FieldError(Self.join(path, keys[0]), "is not allowed here"))
+        if let negated = s.not, attempt(value, negated, path: path, name: name, depth: depth).isEmpty {
+            if let key = s.forbiddenKey {
+                out.append(FieldError(Self.join(path, key), "is not allowed here"))
             } else {
                 out.append(FieldError(path, "is not allowed in this form"))
             }
         }
-        if let condition = s["if"] {
-            let branch = attempt(value, condition, path: path, name: name, depth: depth).isEmpty ? s["then"] : s["else"]
+        if let condition = s.condition {
+            let branch = attempt(value, condition.test, path: path, name: name, depth: depth).isEmpty ? condition.then : condition.otherwise
             if let branch { check(value, branch, path: path, name: name, into: &out, depth: depth + 1) }
         }
     }
 
-    private func attempt(_ value: JSONValue, _ schema: JSONValue, path: String, name: String?, depth: Int) -> [FieldError] {
+    private func attempt(_ value: JSONValue, _ schema: Node, path: String, name: String?, depth: Int) -> [FieldError] {
         var found: [FieldError] = []
         check(value, schema, path: path, name: name, into: &found, depth: depth + 1)
         return found
     }
 
     /// The problems of the branch the value came closest to: one whose type it has, with the fewest problems.
-    private func closest(_ results: [[FieldError]], _ branches: [JSONValue], _ value: JSONValue) -> [FieldError] {
+    private func closest(_ results: [[FieldError]], _ branches: [Node], _ value: JSONValue) -> [FieldError] {
         let ranked = zip(results, branches).sorted { a, b in
             let (ta, tb) = (typeFits(value, a.1), typeFits(value, b.1))
             return ta != tb ? ta : a.0.count < b.0.count
@@ -137,66 +269,67 @@ public struct SchemaCheck: Sendable {
         return ranked.first?.0 ?? []
     }
 
-    private func typeFits(_ value: JSONValue, _ schema: JSONValue) -> Bool {
+    private func typeFits(_ value: JSONValue, _ schema: Node) -> Bool {
         var s = schema
-        if let ref = s["$ref"]?.stringValue, let target = self.schema(at: ref) { s = target }
-        guard let types = s["type"] else { return true }
-        let allowed = types.arrayValue?.compactMap(\.stringValue) ?? types.stringValue.map { [$0] } ?? []
+        switch schema.reference {
+        case .component(let i, _)?: s = components[i]
+        case .inline(let target)?: s = target
+        case nil: break
+        }
+        guard let allowed = s.types else { return true }
         return allowed.contains { Self.has(value, type: $0) }
     }
 
-    private func checkString(_ text: String, _ s: [String: JSONValue], path: String, name: String?, into out: inout [FieldError]) {
-        let length = text.unicodeScalars.count
-        if let min = s["minLength"]?.intValue, length < min {
-            out.append(FieldError(path, min == 1 ? "must not be empty" : "must be at least \(min) characters long"))
+    private func checkString(_ text: String, _ s: Node, path: String, name: String?, into out: inout [FieldError]) {
+        if s.minLength != nil || s.maxLength != nil {
+            let length = text.unicodeScalars.count
+            if let min = s.minLength, length < min {
+                out.append(FieldError(path, min == 1 ? "must not be empty" : "must be at least \(min) characters long"))
+            }
+            if let max = s.maxLength, length > max { out.append(FieldError(path, "is \(length) characters long: at most \(max) are allowed")) }
         }
-        if let max = s["maxLength"]?.intValue, length > max { out.append(FieldError(path, "is \(length) characters long: at most \(max) are allowed")) }
-        if let pattern = s["pattern"]?.stringValue, !(decided[pattern]?(text) ?? patterns[pattern]?.matches(text) ?? true) {
+        if let pattern = s.pattern, !(decided[pattern.text]?(text) ?? pattern.compiled?.matches(text) ?? true) {
             let what = name.map { " \("AEIOU".contains($0.prefix(1)) ? "an" : "a") \($0)" } ?? " of the form the spec gives"
-            let hint = s["description"]?.stringValue.map { ": " + Self.firstSentence($0) } ?? ""
-            out.append(FieldError(path, "'\(text.prefix(100))' is not\(what)\(hint)"))
+            out.append(FieldError(path, "'\(text.prefix(100))' is not\(what)\(s.hint)"))
         }
-        switch s["format"]?.stringValue {
-        case "date-time"?:
-            if Timestamp.parse(text) == nil { out.append(FieldError(path, "'\(text.prefix(100))' is not an RFC 3339 date-time such as 2026-06-01T10:00:00Z")) }
-        default: break
+        if s.dateTime, Timestamp.parse(text) == nil {
+            out.append(FieldError(path, "'\(text.prefix(100))' is not an RFC 3339 date-time such as 2026-06-01T10:00:00Z"))
         }
     }
 
-    private func checkNumber(_ n: Double, _ s: [String: JSONValue], path: String, into out: inout [FieldError]) {
-        if let min = s["minimum"]?.doubleValue, n < min { out.append(FieldError(path, "must be at least \(Self.show(.number(min)))")) }
-        if let max = s["maximum"]?.doubleValue, n > max { out.append(FieldError(path, "must be at most \(Self.show(.number(max)))")) }
-        if let min = s["exclusiveMinimum"]?.doubleValue, n <= min { out.append(FieldError(path, "must be more than \(Self.show(.number(min)))")) }
-        if let max = s["exclusiveMaximum"]?.doubleValue, n >= max { out.append(FieldError(path, "must be less than \(Self.show(.number(max)))")) }
+    private func checkNumber(_ n: Double, _ s: Node, path: String, into out: inout [FieldError]) {
+        if let min = s.minimum, n < min { out.append(FieldError(path, "must be at least \(Self.show(.number(min)))")) }
+        if let max = s.maximum, n > max { out.append(FieldError(path, "must be at most \(Self.show(.number(max)))")) }
+        if let min = s.exclusiveMinimum, n <= min { out.append(FieldError(path, "must be more than \(Self.show(.number(min)))")) }
+        if let max = s.exclusiveMaximum, n >= max { out.append(FieldError(path, "must be less than \(Self.show(.number(max)))")) }
     }
 
-    private func checkArray(_ items: [JSONValue], _ s: [String: JSONValue], path: String, into out: inout [FieldError], depth: Int) {
-        if let min = s["minItems"]?.intValue, items.count < min { out.append(FieldError(path, "must have at least \(min) item\(min == 1 ? "" : "s")")) }
-        if let max = s["maxItems"]?.intValue, items.count > max { out.append(FieldError(path, "has \(items.count) items: at most \(max) are allowed")) }
-        if let itemSchema = s["items"] {
+    private func checkArray(_ items: [JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
+        if let min = s.minItems, items.count < min { out.append(FieldError(path, "must have at least \(min) item\(min == 1 ? "" : "s")")) }
+        if let max = s.maxItems, items.count > max { out.append(FieldError(path, "has \(items.count) items: at most \(max) are allowed")) }
+        if let itemSchema = s.items {
             for (i, item) in items.enumerated() { check(item, itemSchema, path: "\(path)[\(i)]", name: nil, into: &out, depth: depth + 1) }
         }
     }
 
-    private func checkObject(_ members: [String: JSONValue], _ s: [String: JSONValue], path: String, into out: inout [FieldError], depth: Int) {
-        let properties = s["properties"]?.objectValue ?? [:]
-        for key in s["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where members[key] == nil {
+    private func checkObject(_ members: [String: JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
+        for key in s.required where members[key] == nil {
             out.append(FieldError(Self.join(path, key), "is required"))
         }
-        for (key, rule) in s["dependentRequired"]?.objectValue ?? [:] where members[key] != nil {
-            for needed in rule.arrayValue?.compactMap(\.stringValue) ?? [] where members[needed] == nil {
-                out.append(FieldError(Self.join(path, needed), "is required with \(key)"))
+        for (key, needed) in s.dependentRequired where members[key] != nil {
+            for other in needed where members[other] == nil {
+                out.append(FieldError(Self.join(path, other), "is required with \(key)"))
             }
         }
         for key in members.keys.sorted() {
             let member = members[key]!
-            if let rule = properties[key] {
+            if let rule = s.properties[key] {
                 check(member, rule, path: Self.join(path, key), name: nil, into: &out, depth: depth + 1)
-            } else if let extra = s["additionalProperties"] {
-                if extra == .bool(false) {
-                    out.append(FieldError(Self.join(path, key), "unknown field"))
-                } else if case .object = extra {
-                    check(member, extra, path: Self.join(path, key), name: nil, into: &out, depth: depth + 1)
+            } else {
+                switch s.additional {
+                case .forbidden: out.append(FieldError(Self.join(path, key), "unknown field"))
+                case .schema(let extra): check(member, extra, path: Self.join(path, key), name: nil, into: &out, depth: depth + 1)
+                case .allowed: break
                 }
             }
         }
@@ -224,7 +357,7 @@ public struct SchemaCheck: Sendable {
         }
     }
 
-    private static func show(_ value: JSONValue) -> String {
+    fileprivate static func show(_ value: JSONValue) -> String {
         switch value {
         case .string(let s): s
         case .number(let n): n.rounded() == n && abs(n) < 1e15 ? String(Int(n)) : String(n)
@@ -234,13 +367,23 @@ public struct SchemaCheck: Sendable {
         }
     }
 
-    private static func firstSentence(_ text: String) -> String {
+    fileprivate static func firstSentence(_ text: String) -> String {
         let line = text.split(separator: "\n").first.map(String.init) ?? text
         if let end = line.range(of: ". ") { return String(line[..<end.lowerBound]) }
         return line.hasSuffix(".") ? String(line.dropLast()) : line
     }
 
     private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private static func resolve(_ pointer: String, in document: JSONValue) -> JSONValue? {
+        guard pointer.hasPrefix("#/") else { return nil }
+        var node: JSONValue? = document
+        for raw in pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false) {
+            let key = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            node = node?[key] ?? node?.arrayValue.flatMap { a in Int(key).flatMap { $0 < a.count ? a[$0] : nil } }
+        }
+        return node
+    }
 
     private static func collectPatterns(_ node: JSONValue, into found: inout Set<String>) {
         switch node {
@@ -254,7 +397,7 @@ public struct SchemaCheck: Sendable {
     }
 
     /// A compiled `pattern` (immutable, so shared freely).
-    private struct Pattern: @unchecked Sendable {
+    fileprivate struct Pattern: @unchecked Sendable {
         let regex: NSRegularExpression?
         init(_ text: String) { regex = try? NSRegularExpression(pattern: text, options: SpecPattern.options) }
         /// JSON Schema's `pattern` is not anchored: a match anywhere will do. (ICU's `$`, as Python's, also matches
