@@ -119,6 +119,8 @@ public final class SkyportRuntime: Sendable {
         self.connections = ConnectionCounter(metrics: metrics)
         self.rateLimiter = config.rateLimit.isOff ? nil : RateLimiter(config.rateLimit, now: overrides.rateLimitClock)
         self.admission = overrides.admission ?? (config.offerConcurrency == 0 ? nil : OfferAdmission(Admission.Settings(limit: config.offerConcurrency)))
+        // The gate's series from the start, at zero (a rate sees the first refusals).
+        if let admission { brokerMetrics.refresh(admission.counts) }
         self.maxConnections = config.maxConnections ?? Self.derivedMaxConnections(config)
         self.tokenVerifier = config.auth == .oidc
             ? OIDCVerifier(issuers: try Self.trustedIssuers(config), egress: egress, logger: Logger(label: "skyport.identity", factory: { _ in logger.handler }))

@@ -88,6 +88,9 @@ extension SQLiteStore {
     public func enableIncrementalVacuum() async throws {
         try await writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            // VACUUM's copy of the file is a temporary database: on disk, not in the writer's memory.
+            try db.execute(sql: "PRAGMA temp_store = DEFAULT")
+            defer { try? db.execute(sql: "PRAGMA temp_store = \(Self.writerTempStore)") }
             try db.execute(sql: "VACUUM")
         }
     }

@@ -43,10 +43,6 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             // After a checkpoint the write-ahead log is cut back to this size; without it the file stays as large as
             // the biggest burst of writes made it (about 20 MiB under a flood of offer requests).
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
-            // Statement journals and temporary tables in memory: a grouped offer write's statement journal outgrows
-            // SQLite's 64 KiB spill bound, and was a temporary file opened, written (8.5 of the 16 MB/s the broker
-            // wrote in `bench-load.sh accept10` at 300/s) and deleted in every such transaction.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let writer: any DatabaseWriter
         if path == ":memory:" {
@@ -57,6 +53,11 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             writer = try DatabasePool(path: path, configuration: config)  // a pool runs in WAL mode
         }
         try Self.migrator.migrate(writer)
+        // After the migrations (whose index builds and whole-table updates may need more than memory should hold):
+        // the writer keeps statement journals in memory. A grouped offer write's outgrows SQLite's 64 KiB spill
+        // bound, and was a temporary file opened, written (8.5 of the 16 MB/s the broker wrote in
+        // `bench-load.sh accept10` at 300/s) and deleted in every such transaction. Readers keep the default.
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = \(Self.writerTempStore)") }
         self.writer = writer
         if writer is DatabasePool {
             var readOnly = Configuration()
@@ -253,7 +254,10 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA journal_size_limit") ?? -1 }
     }
 
-    /// `PRAGMA temp_store` on the connection that writes and on a reader (2: in memory).
+    /// Where the writer keeps temporary files (statement journals above all).
+    static let writerTempStore = "MEMORY"
+
+    /// `PRAGMA temp_store` on the connection that writes and on a reader (0: the default, files; 2: in memory).
     public func tempStore() throws -> (writer: Int, reader: Int) {
         (try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") ?? -1 },
          try writer.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") ?? -1 })

@@ -145,6 +145,21 @@ import Testing
         check.problems(try JSONValue.parse(Data(value.utf8)), try JSONValue.parse(Data(schema.utf8))).map { "\($0.field): \($0.message)" }
     }
 
+    /// A part of the document that refers to itself in two places is compiled once (compiled in place for each
+    /// reference down to the depth limit, it would be 2^63 nodes), and checked as deep as the value goes.
+    @Test func aSchemaThatRefersToItselfIsCompiledOnce() throws {
+        let document = try JSONValue.parse(Data(#"""
+            {"$defs": {"tree": {"type": "object", "properties": {
+                "left": {"$ref": "#/$defs/tree"}, "right": {"$ref": "#/$defs/tree"}, "leaf": {"type": "integer"}}}}}
+            """#.utf8))
+        let check = SchemaCheck(document: document)
+        let schema = check.compile(.object(["$ref": .string("#/$defs/tree")]))
+        let value = try JSONValue.parse(Data(#"{"left": {"right": {"leaf": 0.5, "left": []}}, "right": {}}"#.utf8))
+        #expect(check.problems(value, schema).map { "\($0.field): \($0.message)" } == [
+            "left.right.leaf: must be a whole number", "left.right.left: must be an object",
+        ])
+    }
+
     @Test func namesEachFieldAtFault() throws {
         let schema = """
             {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {

@@ -401,7 +401,7 @@ extension OfferSetRecord {
         let store = try SQLiteStore(path: TemporaryFile.path("wal.sqlite"))
         #expect(try store.journalMode() == "wal")
         #expect(try store.writerJournalSizeLimit() == SQLiteStore.journalSizeLimit)
-        #expect(try store.tempStore() == (writer: 2, reader: 2))
+        #expect(try store.tempStore() == (writer: 2, reader: 0))
         #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)

@@ -15,10 +15,10 @@ import Foundation
 public struct SchemaCheck: Sendable {
     /// The OpenAPI document (for `schema(at:)`).
     private let document: JSONValue
-    /// The compiled `#/components/schemas/…`, by position (a `$ref` to one holds its position: schemas may refer to
-    /// themselves), and their positions by pointer.
-    private let components: [Node]
-    private let componentIndex: [String: Int]
+    /// Every `$ref` target in the document, compiled, by position (a `$ref` holds its target's position: schemas may
+    /// refer to themselves), and the positions by the `$ref`'s text.
+    private let targets: [Node]
+    private let targetIndex: [String: Int]
     /// Every pattern in the document, compiled once.
     private let patterns: [String: Pattern]
     /// The spec's patterns this platform's regular expressions cannot compile (a test holds it empty: one that does
@@ -27,9 +27,10 @@ public struct SchemaCheck: Sendable {
     /// Patterns decided by a function instead (see `deciding`).
     private var decided: [String: @Sendable (String) -> Bool] = [:]
 
-    /// A schema made ready for checking (`compile`).
+    /// A schema made ready for checking (`compile`), with the document's compiled `$ref` targets it refers to.
     public struct Schema: Sendable {
         fileprivate let node: Node
+        fileprivate let targets: [Node]
     }
 
     public init(document: JSONValue) {
@@ -40,12 +41,14 @@ public struct SchemaCheck: Sendable {
         for text in found { patterns[text] = Pattern(text) }
         self.patterns = patterns
         uncompilable = patterns.filter { $0.value.regex == nil }.map(\.key).sorted()
-        let schemas = (document["components"]?["schemas"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+        var refs: Set<String> = []
+        Self.collectReferences(document, into: &refs)
+        let resolved = refs.sorted().compactMap { ref in Self.lookup(ref, in: document).map { (ref, $0) } }
         var index: [String: Int] = [:]
-        for (i, entry) in schemas.enumerated() { index["#/components/schemas/" + entry.key] = i }
-        componentIndex = index
-        let compiler = Compiler(document: document, componentIndex: index, patterns: patterns)
-        components = schemas.map { compiler.node($0.value, depth: 0) }
+        for (i, target) in resolved.enumerated() { index[target.0] = i }
+        targetIndex = index
+        let compiler = Compiler(document: document, targetIndex: index, patterns: patterns)
+        targets = resolved.map { compiler.node($0.1, depth: 0) }
     }
 
     /// This check with `pattern` decided by `rule` rather than by the regular expression: for a pattern that states
@@ -57,18 +60,18 @@ public struct SchemaCheck: Sendable {
     }
 
     /// The schema at a JSON pointer in the document (`#/components/schemas/ExecutionRequest`), nil when absent.
-    public func schema(at pointer: String) -> JSONValue? { Self.resolve(pointer, in: document) }
+    public func schema(at pointer: String) -> JSONValue? { Self.lookup(pointer, in: document) }
 
-    /// `schema` made ready for checking; its `$ref`s to the document's components are resolved once.
+    /// `schema` made ready for checking; its `$ref`s into the document are resolved once.
     public func compile(_ schema: JSONValue) -> Schema {
-        Schema(node: Compiler(document: document, componentIndex: componentIndex, patterns: patterns).node(schema, depth: 0))
+        Schema(node: Compiler(document: document, targetIndex: targetIndex, patterns: patterns).node(schema, depth: 0), targets: targets)
     }
 
     /// Every way `value` breaks `schema`, each naming its field (`compute.gpus`, `endpoints[0].url`; the root is
     /// `body`); empty when it conforms.
     public func problems(_ value: JSONValue, _ schema: Schema) -> [FieldError] {
         var out: [FieldError] = []
-        check(value, schema.node, path: "", name: nil, into: &out, depth: 0)
+        Evaluation(targets: schema.targets, decided: decided).check(value, schema.node, path: "", name: nil, into: &out, depth: 0)
         return out.map { FieldError($0.field.isEmpty ? "body" : $0.field, $0.message) }
     }
 
@@ -80,10 +83,11 @@ public struct SchemaCheck: Sendable {
     /// One schema object with its keywords read out (a schema that is not an object, such as `true`, is an empty
     /// one: it allows anything).
     fileprivate final class Node: Sendable {
-        /// `$ref`: a component's position and name, or a schema elsewhere in the document.
+        /// `$ref`: the position of a target the document refers to, or (in a schema from elsewhere) a part of the
+        /// document compiled in place; with the name of the component it is in, if it is in one.
         enum Reference: Sendable {
-            case component(Int, name: String)
-            case inline(Node)
+            case target(Int, name: String?)
+            case inline(Node, name: String?)
         }
 
         enum Additional: Sendable {
@@ -174,11 +178,12 @@ public struct SchemaCheck: Sendable {
         }
     }
 
-    /// Turns schemas into `Node`s: a `$ref` to a component becomes its position; one elsewhere in the document is
-    /// compiled in place (up to the same depth the check follows).
+    /// Turns schemas into `Node`s: a `$ref` to a target of the document's own `$ref`s becomes its position; another
+    /// part of the document (referred to only by a schema from elsewhere) is compiled in place: its own `$ref`s are
+    /// the document's, so that ends.
     private struct Compiler {
         let document: JSONValue
-        let componentIndex: [String: Int]
+        let targetIndex: [String: Int]
         let patterns: [String: Pattern]
 
         func node(_ schema: JSONValue, depth: Int) -> Node {
@@ -187,10 +192,12 @@ public struct SchemaCheck: Sendable {
             }
             var reference: Node.Reference?
             if let ref = s["$ref"]?.stringValue {
-                if let i = componentIndex[ref] {
-                    reference = .component(i, name: String(ref.dropFirst("#/components/schemas/".count)))
-                } else if let target = SchemaCheck.resolve(ref, in: document) {
-                    reference = .inline(node(target, depth: depth + 1))
+                let prefix = "#/components/schemas/"
+                let name = ref.hasPrefix(prefix) ? String(ref.dropFirst(prefix.count)) : nil
+                if let i = targetIndex[ref] {
+                    reference = .target(i, name: name)
+                } else if let target = SchemaCheck.lookup(ref, in: document) {
+                    reference = .inline(node(target, depth: depth + 1), name: name)
                 }
             }
             return Node(s, reference: reference, compile: { node($0, depth: depth + 1) }, patterns: patterns)
@@ -199,137 +206,143 @@ public struct SchemaCheck: Sendable {
 
     // MARK: - Evaluation
 
-    private func check(_ value: JSONValue, _ s: Node, path: String, name: String?, into out: inout [FieldError], depth: Int) {
-        guard depth < 64 else { return }
-        var name = name
-        switch s.reference {
-        case .component(let i, let component)?: check(value, components[i], path: path, name: component, into: &out, depth: depth + 1)
-        case .inline(let target)?: check(value, target, path: path, name: nil, into: &out, depth: depth + 1)
-        case nil: break
-        }
-        if let title = s.title { name = title }
+    /// One check of a value: the compiled targets its schema refers to, and the patterns decided by functions.
+    private struct Evaluation {
+        let targets: [Node]
+        let decided: [String: @Sendable (String) -> Bool]
 
-        if let allowed = s.types, !allowed.isEmpty, !allowed.contains(where: { Self.has(value, type: $0) }) {
-            out.append(FieldError(path, "must be " + allowed.map(Self.phrase).joined(separator: " or ")))
-            return
-        }
-        if let options = s.options, !options.contains(value) { out.append(FieldError(path, s.optionsMessage)) }
-        if let constant = s.constant, constant != value { out.append(FieldError(path, s.constantMessage)) }
-
-        switch value {
-        case .string(let text): checkString(text, s, path: path, name: name, into: &out)
-        case .number(let n): checkNumber(n, s, path: path, into: &out)
-        case .array(let items): checkArray(items, s, path: path, into: &out, depth: depth)
-        case .object(let members): checkObject(members, s, path: path, into: &out, depth: depth)
-        case .null, .bool: break
-        }
-
-        for part in s.allOf { check(value, part, path: path, name: name, into: &out, depth: depth + 1) }
-        if let branches = s.anyOf {
-            // The first branch that passes settles it; the problems of all are kept only when none does.
-            var results: [[FieldError]] = []
-            for branch in branches {
-                let found = attempt(value, branch, path: path, name: name, depth: depth)
-                if found.isEmpty { results = []; break }
-                results.append(found)
+        func check(_ value: JSONValue, _ s: Node, path: String, name: String?, into out: inout [FieldError], depth: Int) {
+            guard depth < 64 else { return }
+            var name = name
+            switch s.reference {
+            case .target(let i, let component)?: check(value, targets[i], path: path, name: component, into: &out, depth: depth + 1)
+            case .inline(let target, let component)?: check(value, target, path: path, name: component, into: &out, depth: depth + 1)
+            case nil: break
             }
-            if !results.isEmpty { out += closest(results, branches, value) }
-        }
-        if let branches = s.oneOf {
-            let results = branches.map { attempt(value, $0, path: path, name: name, depth: depth) }
-            let passing = results.filter(\.isEmpty).count
-            if passing == 0 { out += closest(results, branches, value) }
-            if passing > 1 { out.append(FieldError(path, "matches more than one of the forms it may take; give one")) }
-        }
-        if let negated = s.not, attempt(value, negated, path: path, name: name, depth: depth).isEmpty {
-            if let key = s.forbiddenKey {
-                out.append(FieldError(Self.join(path, key), "is not allowed here"))
-            } else {
-                out.append(FieldError(path, "is not allowed in this form"))
+            if let title = s.title { name = title }
+
+            if let allowed = s.types, !allowed.isEmpty, !allowed.contains(where: { SchemaCheck.has(value, type: $0) }) {
+                out.append(FieldError(path, "must be " + allowed.map(SchemaCheck.phrase).joined(separator: " or ")))
+                return
             }
-        }
-        if let condition = s.condition {
-            let branch = attempt(value, condition.test, path: path, name: name, depth: depth).isEmpty ? condition.then : condition.otherwise
-            if let branch { check(value, branch, path: path, name: name, into: &out, depth: depth + 1) }
-        }
-    }
+            if let options = s.options, !options.contains(value) { out.append(FieldError(path, s.optionsMessage)) }
+            if let constant = s.constant, constant != value { out.append(FieldError(path, s.constantMessage)) }
 
-    private func attempt(_ value: JSONValue, _ schema: Node, path: String, name: String?, depth: Int) -> [FieldError] {
-        var found: [FieldError] = []
-        check(value, schema, path: path, name: name, into: &found, depth: depth + 1)
-        return found
-    }
-
-    /// The problems of the branch the value came closest to: one whose type it has, with the fewest problems.
-    private func closest(_ results: [[FieldError]], _ branches: [Node], _ value: JSONValue) -> [FieldError] {
-        let ranked = zip(results, branches).sorted { a, b in
-            let (ta, tb) = (typeFits(value, a.1), typeFits(value, b.1))
-            return ta != tb ? ta : a.0.count < b.0.count
-        }
-        return ranked.first?.0 ?? []
-    }
-
-    private func typeFits(_ value: JSONValue, _ schema: Node) -> Bool {
-        var s = schema
-        switch schema.reference {
-        case .component(let i, _)?: s = components[i]
-        case .inline(let target)?: s = target
-        case nil: break
-        }
-        guard let allowed = s.types else { return true }
-        return allowed.contains { Self.has(value, type: $0) }
-    }
-
-    private func checkString(_ text: String, _ s: Node, path: String, name: String?, into out: inout [FieldError]) {
-        if s.minLength != nil || s.maxLength != nil {
-            let length = text.unicodeScalars.count
-            if let min = s.minLength, length < min {
-                out.append(FieldError(path, min == 1 ? "must not be empty" : "must be at least \(min) characters long"))
+            switch value {
+            case .string(let text): checkString(text, s, path: path, name: name, into: &out)
+            case .number(let n): checkNumber(n, s, path: path, into: &out)
+            case .array(let items): checkArray(items, s, path: path, into: &out, depth: depth)
+            case .object(let members): checkObject(members, s, path: path, into: &out, depth: depth)
+            case .null, .bool: break
             }
-            if let max = s.maxLength, length > max { out.append(FieldError(path, "is \(length) characters long: at most \(max) are allowed")) }
-        }
-        if let pattern = s.pattern, !(decided[pattern.text]?(text) ?? pattern.compiled?.matches(text) ?? true) {
-            let what = name.map { " \("AEIOU".contains($0.prefix(1)) ? "an" : "a") \($0)" } ?? " of the form the spec gives"
-            out.append(FieldError(path, "'\(text.prefix(100))' is not\(what)\(s.hint)"))
-        }
-        if s.dateTime, Timestamp.parse(text) == nil {
-            out.append(FieldError(path, "'\(text.prefix(100))' is not an RFC 3339 date-time such as 2026-06-01T10:00:00Z"))
-        }
-    }
 
-    private func checkNumber(_ n: Double, _ s: Node, path: String, into out: inout [FieldError]) {
-        if let min = s.minimum, n < min { out.append(FieldError(path, "must be at least \(Self.show(.number(min)))")) }
-        if let max = s.maximum, n > max { out.append(FieldError(path, "must be at most \(Self.show(.number(max)))")) }
-        if let min = s.exclusiveMinimum, n <= min { out.append(FieldError(path, "must be more than \(Self.show(.number(min)))")) }
-        if let max = s.exclusiveMaximum, n >= max { out.append(FieldError(path, "must be less than \(Self.show(.number(max)))")) }
-    }
-
-    private func checkArray(_ items: [JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
-        if let min = s.minItems, items.count < min { out.append(FieldError(path, "must have at least \(min) item\(min == 1 ? "" : "s")")) }
-        if let max = s.maxItems, items.count > max { out.append(FieldError(path, "has \(items.count) items: at most \(max) are allowed")) }
-        if let itemSchema = s.items {
-            for (i, item) in items.enumerated() { check(item, itemSchema, path: "\(path)[\(i)]", name: nil, into: &out, depth: depth + 1) }
-        }
-    }
-
-    private func checkObject(_ members: [String: JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
-        for key in s.required where members[key] == nil {
-            out.append(FieldError(Self.join(path, key), "is required"))
-        }
-        for (key, needed) in s.dependentRequired where members[key] != nil {
-            for other in needed where members[other] == nil {
-                out.append(FieldError(Self.join(path, other), "is required with \(key)"))
+            for part in s.allOf { check(value, part, path: path, name: name, into: &out, depth: depth + 1) }
+            if let branches = s.anyOf {
+                // The first branch that passes settles it; the problems of all are kept only when none does.
+                var results: [[FieldError]] = []
+                for branch in branches {
+                    let found = attempt(value, branch, path: path, name: name, depth: depth)
+                    if found.isEmpty { results = []; break }
+                    results.append(found)
+                }
+                if !results.isEmpty { out += closest(results, branches, value) }
+            }
+            if let branches = s.oneOf {
+                let results = branches.map { attempt(value, $0, path: path, name: name, depth: depth) }
+                let passing = results.filter(\.isEmpty).count
+                if passing == 0 { out += closest(results, branches, value) }
+                if passing > 1 { out.append(FieldError(path, "matches more than one of the forms it may take; give one")) }
+            }
+            if let negated = s.not, attempt(value, negated, path: path, name: name, depth: depth).isEmpty {
+                if let key = s.forbiddenKey {
+                    out.append(FieldError(SchemaCheck.join(path, key), "is not allowed here"))
+                } else {
+                    out.append(FieldError(path, "is not allowed in this form"))
+                }
+            }
+            if let condition = s.condition {
+                let branch = attempt(value, condition.test, path: path, name: name, depth: depth).isEmpty ? condition.then : condition.otherwise
+                if let branch { check(value, branch, path: path, name: name, into: &out, depth: depth + 1) }
             }
         }
-        for key in members.keys.sorted() {
-            let member = members[key]!
-            if let rule = s.properties[key] {
-                check(member, rule, path: Self.join(path, key), name: nil, into: &out, depth: depth + 1)
-            } else {
-                switch s.additional {
-                case .forbidden: out.append(FieldError(Self.join(path, key), "unknown field"))
-                case .schema(let extra): check(member, extra, path: Self.join(path, key), name: nil, into: &out, depth: depth + 1)
-                case .allowed: break
+
+        private func attempt(_ value: JSONValue, _ schema: Node, path: String, name: String?, depth: Int) -> [FieldError] {
+            var found: [FieldError] = []
+            check(value, schema, path: path, name: name, into: &found, depth: depth + 1)
+            return found
+        }
+
+        /// The problems of the branch the value came closest to: one whose type it has, with the fewest problems.
+        private func closest(_ results: [[FieldError]], _ branches: [Node], _ value: JSONValue) -> [FieldError] {
+            let ranked = zip(results, branches).sorted { a, b in
+                let (ta, tb) = (typeFits(value, a.1), typeFits(value, b.1))
+                return ta != tb ? ta : a.0.count < b.0.count
+            }
+            return ranked.first?.0 ?? []
+        }
+
+        private func typeFits(_ value: JSONValue, _ schema: Node) -> Bool {
+            var s = schema
+            switch schema.reference {
+            case .target(let i, _)?: s = targets[i]
+            case .inline(let target, _)?: s = target
+            case nil: break
+            }
+            guard let allowed = s.types else { return true }
+            return allowed.contains { SchemaCheck.has(value, type: $0) }
+        }
+
+        private func checkString(_ text: String, _ s: Node, path: String, name: String?, into out: inout [FieldError]) {
+            if s.minLength != nil || s.maxLength != nil {
+                let length = text.unicodeScalars.count
+                if let min = s.minLength, length < min {
+                    out.append(FieldError(path, min == 1 ? "must not be empty" : "must be at least \(min) characters long"))
+                }
+                if let max = s.maxLength, length > max { out.append(FieldError(path, "is \(length) characters long: at most \(max) are allowed")) }
+            }
+            if let pattern = s.pattern, !(decided[pattern.text]?(text) ?? pattern.compiled?.matches(text) ?? true) {
+                let what = name.map { " \("AEIOU".contains($0.prefix(1)) ? "an" : "a") \($0)" } ?? " of the form the spec gives"
+                out.append(FieldError(path, "'\(text.prefix(100))' is not\(what)\(s.hint)"))
+            }
+            if s.dateTime, Timestamp.parse(text) == nil {
+                out.append(FieldError(path, "'\(text.prefix(100))' is not an RFC 3339 date-time such as 2026-06-01T10:00:00Z"))
+            }
+        }
+
+        private func checkNumber(_ n: Double, _ s: Node, path: String, into out: inout [FieldError]) {
+            if let min = s.minimum, n < min { out.append(FieldError(path, "must be at least \(SchemaCheck.show(.number(min)))")) }
+            if let max = s.maximum, n > max { out.append(FieldError(path, "must be at most \(SchemaCheck.show(.number(max)))")) }
+            if let min = s.exclusiveMinimum, n <= min { out.append(FieldError(path, "must be more than \(SchemaCheck.show(.number(min)))")) }
+            if let max = s.exclusiveMaximum, n >= max { out.append(FieldError(path, "must be less than \(SchemaCheck.show(.number(max)))")) }
+        }
+
+        private func checkArray(_ items: [JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
+            if let min = s.minItems, items.count < min { out.append(FieldError(path, "must have at least \(min) item\(min == 1 ? "" : "s")")) }
+            if let max = s.maxItems, items.count > max { out.append(FieldError(path, "has \(items.count) items: at most \(max) are allowed")) }
+            if let itemSchema = s.items {
+                for (i, item) in items.enumerated() { check(item, itemSchema, path: "\(path)[\(i)]", name: nil, into: &out, depth: depth + 1) }
+            }
+        }
+
+        private func checkObject(_ members: [String: JSONValue], _ s: Node, path: String, into out: inout [FieldError], depth: Int) {
+            for key in s.required where members[key] == nil {
+                out.append(FieldError(SchemaCheck.join(path, key), "is required"))
+            }
+            for (key, needed) in s.dependentRequired where members[key] != nil {
+                for other in needed where members[other] == nil {
+                    out.append(FieldError(SchemaCheck.join(path, other), "is required with \(key)"))
+                }
+            }
+            for key in members.keys.sorted() {
+                let member = members[key]!
+                if let rule = s.properties[key] {
+                    check(member, rule, path: SchemaCheck.join(path, key), name: nil, into: &out, depth: depth + 1)
+                } else {
+                    switch s.additional {
+                    case .forbidden: out.append(FieldError(SchemaCheck.join(path, key), "unknown field"))
+                    case .schema(let extra): check(member, extra, path: SchemaCheck.join(path, key), name: nil, into: &out, depth: depth + 1)
+                    case .allowed: break
+                    }
                 }
             }
         }
@@ -337,7 +350,7 @@ public struct SchemaCheck: Sendable {
 
     // MARK: - Words
 
-    private static func has(_ value: JSONValue, type: String) -> Bool {
+    fileprivate static func has(_ value: JSONValue, type: String) -> Bool {
         switch (type, value) {
         case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object), ("number", .number): true
         case ("integer", .number(let n)): n.isFinite && n.rounded() == n
@@ -345,7 +358,7 @@ public struct SchemaCheck: Sendable {
         }
     }
 
-    private static func phrase(_ type: String) -> String {
+    fileprivate static func phrase(_ type: String) -> String {
         switch type {
         case "null": "null"
         case "boolean": "true or false"
@@ -373,9 +386,14 @@ public struct SchemaCheck: Sendable {
         return line.hasSuffix(".") ? String(line.dropLast()) : line
     }
 
-    private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    fileprivate static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    private static func resolve(_ pointer: String, in document: JSONValue) -> JSONValue? {
+    /// A JSON pointer's target in `document`; a component is also found by its name as written.
+    fileprivate static func lookup(_ pointer: String, in document: JSONValue) -> JSONValue? {
+        let prefix = "#/components/schemas/"
+        if pointer.hasPrefix(prefix), let component = document["components"]?["schemas"]?.objectValue?[String(pointer.dropFirst(prefix.count))] {
+            return component
+        }
         guard pointer.hasPrefix("#/") else { return nil }
         var node: JSONValue? = document
         for raw in pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false) {
@@ -383,6 +401,17 @@ public struct SchemaCheck: Sendable {
             node = node?[key] ?? node?.arrayValue.flatMap { a in Int(key).flatMap { $0 < a.count ? a[$0] : nil } }
         }
         return node
+    }
+
+    private static func collectReferences(_ node: JSONValue, into found: inout Set<String>) {
+        switch node {
+        case .object(let o):
+            if let r = o["$ref"]?.stringValue { found.insert(r) }
+            for v in o.values { collectReferences(v, into: &found) }
+        case .array(let a):
+            for v in a { collectReferences(v, into: &found) }
+        default: break
+        }
     }
 
     private static func collectPatterns(_ node: JSONValue, into found: inout Set<String>) {
