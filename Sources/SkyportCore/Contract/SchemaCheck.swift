@@ -36,13 +36,13 @@ public struct SchemaCheck: Sendable {
     public init(document: JSONValue) {
         self.document = document
         var found: Set<String> = []
-        Self.collectPatterns(document, into: &found)
+        Self.strings(under: "pattern", in: document, into: &found)
         var patterns: [String: Pattern] = [:]
         for text in found { patterns[text] = Pattern(text) }
         self.patterns = patterns
         uncompilable = patterns.filter { $0.value.regex == nil }.map(\.key).sorted()
         var refs: Set<String> = []
-        Self.collectReferences(document, into: &refs)
+        Self.strings(under: "$ref", in: document, into: &refs)
         let resolved = refs.sorted().compactMap { ref in Self.lookup(ref, in: document).map { (ref, $0) } }
         var index: [String: Int] = [:]
         for (i, target) in resolved.enumerated() { index[target.0] = i }
@@ -403,24 +403,14 @@ public struct SchemaCheck: Sendable {
         return node
     }
 
-    private static func collectReferences(_ node: JSONValue, into found: inout Set<String>) {
+    /// Every string held by `key` anywhere in `node` (the document's `pattern`s, its `$ref`s).
+    private static func strings(under key: String, in node: JSONValue, into found: inout Set<String>) {
         switch node {
         case .object(let o):
-            if let r = o["$ref"]?.stringValue { found.insert(r) }
-            for v in o.values { collectReferences(v, into: &found) }
+            if let text = o[key]?.stringValue { found.insert(text) }
+            for v in o.values { strings(under: key, in: v, into: &found) }
         case .array(let a):
-            for v in a { collectReferences(v, into: &found) }
-        default: break
-        }
-    }
-
-    private static func collectPatterns(_ node: JSONValue, into found: inout Set<String>) {
-        switch node {
-        case .object(let o):
-            if let p = o["pattern"]?.stringValue { found.insert(p) }
-            for v in o.values { collectPatterns(v, into: &found) }
-        case .array(let a):
-            for v in a { collectPatterns(v, into: &found) }
+            for v in a { strings(under: key, in: v, into: &found) }
         default: break
         }
     }
