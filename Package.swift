@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Skyport: a federating IVOA ExecutionBroker.
-// Arrows point inward: every module depends on SkyportCore, SkyportCore depends on nothing but Foundation,
-// and SkyportApp is the one composition root.
+// Arrows point inward: every module depends on SkyportCore, SkyportCore depends on nothing but Foundation (and one
+// data structure, swift-collections' TreeDictionary), and SkyportApp is the one composition root.
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -37,12 +37,14 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
         .package(url: "https://github.com/vapor/multipart-kit.git", exact: "4.7.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
+        // TreeDictionary (a persistent hash trie): the capacity ledger grows without stopping to rehash.
+        .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
         // Only the OTLP/HTTP exporter: the gRPC one would bring grpc-swift and its transports into every build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // Pure domain: models, validation, matching, negotiation, lifecycle rules, store ports. No I/O.
-        .target(name: "SkyportCore", resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
+        .target(name: "SkyportCore", dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")], resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
         // Synthetic facilities and requests, and the matching benchmark over them (`skyport bench`, tests).
         .target(name: "SkyportBench", dependencies: ["SkyportCore"], swiftSettings: swiftSettings),
         // Persistence: SQLite (GRDB, system libsqlite3, WAL), PostgreSQL (postgres-nio; the store replicas share) and
@@ -52,6 +54,7 @@ let package = Package(
             dependencies: [
                 "SkyportCore", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -107,6 +107,7 @@ expect "the failed harvest" 'skyport_registry_harvests_total{outcome="failed"}' 
 expect "histograms with buckets" 'count(skyport_remote_call_duration_seconds_bucket) > 0' '{} '
 expect "the store read at scrape" 'skyport_store_rows{table="facility"}' '"table": "facility"} 4$'
 expect "the build" 'skyport_build_info' '"version": "'
+expect "the SQLite writer's commits, counted at scrape" 'sum(skyport_store_commits_total) > 0' '{} '
 expect "the offer gate, at its default and not refusing" 'skyport_offer_admission_limit + skyport_offer_admission_refused_total' '{} 16$'
 rules=$(curl -sf "$prom/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 written=$(grep -c -- '- alert:' ops/prometheus/skyport-alerts.yml)

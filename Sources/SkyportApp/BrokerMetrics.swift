@@ -15,8 +15,9 @@ public final class BrokerMetrics: Sendable {
     private let facilitySeries = Mutex<[String: FacilitySeries]>([:])
     /// When the store was last read for the gauges, and whether a read is under way.
     private let statistics = Mutex<(last: ContinuousClock.Instant?, reading: Bool)>((nil, false))
-    /// What the offer requests' gate had counted at the last scrape (its counters get the difference).
-    private let admissionSeen = Mutex<(refused: Int, waited: Int)>((0, 0))
+    /// Totals counted elsewhere (the offer requests' gate, the store's log), by series, as last read: a counter gets
+    /// the difference (`added`).
+    private let seen = Mutex<[String: Int]>([:])
     /// The store is read for the gauges at most this often.
     public static let statisticsMaxAge: Duration = .seconds(5)
 
@@ -99,6 +100,16 @@ public final class BrokerMetrics: Sendable {
         registry.makeGauge(name: "skyport_forwarding_held_sessions", help: Help.held).set(Double(stats.leased))
         for (table, n) in stats.rows { registry.makeGauge(name: "skyport_store_rows", labels: [("table", table)], help: Help.rows).set(Double(n)) }
         if let bytes = stats.bytes { registry.makeGauge(name: "skyport_store_size_bytes", help: Help.size).set(Double(bytes)) }
+        if let log = stats.log {
+            registry.makeGauge(name: "skyport_store_wal_frames", help: Help.walFrames).set(Double(log.frames))
+            counter("skyport_store_checkpoints_total", [("outcome", "complete")], Help.checkpoints).increment(by: added("complete", log.completed))
+            counter("skyport_store_checkpoints_total", [("outcome", "partial")], Help.checkpoints)
+                .increment(by: added("partial", log.checkpoints - log.completed - log.failed))
+            counter("skyport_store_checkpoints_total", [("outcome", "failed")], Help.checkpoints).increment(by: added("failed", log.failed))
+            counter("skyport_store_wal_restarts_total", [], Help.walRestarts).increment(by: added("restarts", log.restarts))
+            counter("skyport_store_commits_total", [], Help.commits).increment(by: added("commits", log.commits))
+            counter("skyport_store_wal_frames_written_total", [], Help.walWritten).increment(by: added("written", log.written))
+        }
         // A facility's series go with it (a registry harvest may remove many).
         let registered = Set(facilities.map(\.key))
         let gone = facilitySeries.withLock { series in
@@ -132,13 +143,17 @@ public final class BrokerMetrics: Sendable {
         registry.makeGauge(name: "skyport_offer_admission_running", help: Help.admissionRunning).set(Double(gate.running))
         registry.makeGauge(name: "skyport_offer_admission_waiting", help: Help.admissionWaiting).set(Double(gate.waiting))
         registry.makeGauge(name: "skyport_offer_admission_overloaded", help: Help.admissionOverloaded).set(gate.overloaded ? 1.0 : 0.0)
-        // Scrapes may overlap: a count read before the last one adds nothing.
-        let (refused, waited) = admissionSeen.withLock { seen in
-            defer { seen = (max(seen.refused, gate.refused), max(seen.waited, gate.waited)) }
-            return (max(0, gate.refused - seen.refused), max(0, gate.waited - seen.waited))
+        counter("skyport_offer_admission_refused_total", [], Help.admissionRefused).increment(by: added("refused", gate.refused))
+        counter("skyport_offer_admission_waited_total", [], Help.admissionWaited).increment(by: added("waited", gate.waited))
+    }
+
+    /// What a total counted elsewhere gained since it was last read. Reads may overlap: a total read before the last
+    /// one adds nothing.
+    private func added(_ series: String, _ total: Int) -> Int64 {
+        seen.withLock { seen in
+            defer { seen[series] = max(seen[series] ?? 0, total) }
+            return Int64(max(0, total - (seen[series] ?? 0)))
         }
-        counter("skyport_offer_admission_refused_total", [], Help.admissionRefused).increment(by: Int64(refused))
-        counter("skyport_offer_admission_waited_total", [], Help.admissionWaited).increment(by: Int64(waited))
     }
 
     /// Runs `read` unless the gauges were read less than `statisticsMaxAge` before `now`, or a read is under way.
@@ -197,6 +212,11 @@ public final class BrokerMetrics: Sendable {
         static let admissionWaiting = "Offer requests waiting for the gate now"
         static let admissionOverloaded = "1 while the gate judges the broker overloaded (a queue that stands) and refuses what cannot start at once"
         static let admissionRefused = "Offer requests refused by the gate (answered 503 overloaded with Retry-After)"
+        static let walFrames = "Frames (pages) in the SQLite write-ahead log after the last commit"
+        static let checkpoints = "Checkpoints of the SQLite write-ahead log by the writer: complete (reached the end of the log), partial (a reader held an older snapshot) or failed (an I/O error)"
+        static let commits = "Transactions the SQLite writer committed that changed pages"
+        static let walWritten = "Frames (pages) the SQLite writer's commits appended to the write-ahead log"
+        static let walRestarts = "Times the SQLite write-ahead log started again from its beginning"
         static let admissionWaited = "Offer requests that could not start at once and waited for the gate"
         static let up = "1 when a facility passed its last health check, 0 when it failed it (facilities not probed yet have no series)"
     }

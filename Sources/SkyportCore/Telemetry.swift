@@ -153,6 +153,26 @@ public struct StoreStatistics: Sendable, Hashable {
     public var rows: [String: Int] = [:]
     /// The store's size on disk (nil: not known, or in memory).
     public var bytes: Int?
+    /// The write-ahead log of an SQLite file (nil for other stores).
+    public var log: WriteAheadLogCounts?
+
+    public init() {}
+}
+
+/// What the writer of an SQLite file did with its write-ahead log since the store was opened.
+public struct WriteAheadLogCounts: Sendable, Hashable {
+    /// Frames (pages) in the log after the last commit.
+    public var frames = 0
+    /// Commits that changed pages, and the frames they wrote to the log (a page a commit changes is written whole).
+    public var commits = 0
+    public var written = 0
+    /// Checkpoints run (copies of the log into the database file); those that reached the end of the log, and those
+    /// that failed (an I/O error: the file or the disk); the others stopped at a reader's older snapshot.
+    public var checkpoints = 0
+    public var completed = 0
+    public var failed = 0
+    /// Times the log started again from its beginning (after a checkpoint that reached its end).
+    public var restarts = 0
 
     public init() {}
 }

@@ -28,9 +28,16 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     private let ledgerDataVersion: Mutex<Int64>
     /// Offer sets waiting for the writer, and whether a group is being written (`groupedOfferWrite`).
     let offerQueue = Mutex(OfferQueue())
+    /// When the writer checkpoints the log, and what it has done (nil in memory, which has no log).
+    let checkpoints: WriterCheckpoints?
 
     /// Opens (creating if needed) the database file and migrates it to the current schema.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, checkpoints: CheckpointSchedule())
+    }
+
+    /// The same, with the writer's checkpoints on `schedule`.
+    init(path: String, checkpoints schedule: CheckpointSchedule) throws {
         self.path = path
         var config = Configuration()
         config.busyMode = .timeout(5)
@@ -59,6 +66,9 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // `bench-load.sh accept10` at 300/s) and deleted in every such transaction. Readers keep the default.
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = \(Self.writerTempStore)") }
         self.writer = writer
+        let checkpoints = writer is DatabasePool ? WriterCheckpoints(schedule) : nil
+        if let checkpoints { writer.writeWithoutTransaction { db in checkpoints.install(on: db) } }
+        self.checkpoints = checkpoints
         if writer is DatabasePool {
             var readOnly = Configuration()
             readOnly.readonly = true
@@ -731,6 +741,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
             let size = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0
             out.bytes = pages * size
+            out.log = checkpoints?.counts
             return out
         }
     }

@@ -95,7 +95,7 @@ struct MatchCommand: AsyncParsableCommand {
 /// `skyport bench ...`: benchmarks whose numbers go into notes, never into tests.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks.", subcommands: [MatchBench.self, LoadBench.self, TokenBench.self, ContractBench.self])
+        commandName: "bench", abstract: "Benchmarks.", subcommands: [MatchBench.self, LoadBench.self, TokenBench.self, ContractBench.self, LedgerBench.self])
 
     struct MatchBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

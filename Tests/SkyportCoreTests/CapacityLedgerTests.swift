@@ -16,6 +16,30 @@ import Testing
         ledger.calendars(for: [FacilityID(f)], now: at(now))[FacilityID(f)]?.peakBooked(from: at(t), to: at(t)).cores ?? 0
     }
 
+    @Test func theDueHeapGivesEntriesInTimeOrderAcrossItsChunks() {
+        var random = SeededGenerator(seed: 7)
+        var heap = DueHeap()
+        var times: [Double] = []
+        // Pushes and pops interleaved, over several chunks of 4,096 and back.
+        for round in 0..<3 {
+            for _ in 0..<5_000 {
+                let t = Double(Int.random(in: 0..<1_000_000, using: &random))
+                times.append(t)
+                heap.push(t, UUID.timeOrdered(at: Self.now, using: &random))
+            }
+            times.sort()
+            let cut = times[times.count / (round + 2)]
+            var popped: [Double] = []
+            while let (t, _) = heap.popDue(cut) { popped.append(t) }
+            #expect(popped == Array(times.prefix { $0 <= cut }))
+            times.removeFirst(popped.count)
+        }
+        var rest: [Double] = []
+        while let (t, _) = heap.popDue(.infinity) { rest.append(t) }
+        #expect(rest == times)
+        #expect(heap.popDue(.infinity) == nil)
+    }
+
     @Test func bookedOffersHoldUntilTheirExpiryWithoutAnyWrite() {
         var ledger = CapacityLedger()
         ledger.book(UUID(), Self.booking(cores: 2), expires: Self.at(300))
