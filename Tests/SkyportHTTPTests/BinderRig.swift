@@ -56,18 +56,24 @@ final class BinderRig: Sendable {
         let log = root.appending(path: "peers.log").path
         // git-daemon itself, not `git daemon` (which forks it and leaves it behind when terminated).
         let gitExec = try Self.shell("git --exec-path", in: root.path).trimmingCharacters(in: .whitespacesAndNewlines)
-        try start(["\(gitExec)/git-daemon", "--listen=127.0.0.1", "--port=\(gitPort)", "--base-path=\(repos.path)", "--export-all",
-                   "--enable=receive-pack", "--reuseaddr", repos.path], log: log)
-        try start(["python3", "-m", "http.server", "\(dataPort)", "--bind", "127.0.0.1"], in: data.path, log: log)
-        try start(["python3", sink.path, "\(sinkPort)", root.appending(path: "callbacks.jsonl").path], log: log)
+        let git = try start(["\(gitExec)/git-daemon", "--listen=127.0.0.1", "--port=\(gitPort)", "--base-path=\(repos.path)", "--export-all",
+                             "--enable=receive-pack", "--reuseaddr", repos.path], log: log)
+        let files = try start(["python3", "-m", "http.server", "\(dataPort)", "--bind", "127.0.0.1"], in: data.path, log: log)
+        let sinker = try start(["python3", sink.path, "\(sinkPort)", root.appending(path: "callbacks.jsonl").path], log: log)
+        var standin: Process?
         if let arguments, let binderPort {
             let state = root.appending(path: "standin").path
-            try start(["python3", Self.standinScript, "--port", "\(binderPort)", "--state-dir", state] + arguments, log: log)
+            standin = try start(["python3", Self.standinScript, "--port", "\(binderPort)", "--state-dir", state] + arguments, log: log)
         }
-        try waitFor(port: gitPort)
-        try waitFor(port: dataPort)
-        try waitFor(port: sinkPort)
-        if let binderPort { try waitFor(port: binderPort) }
+        do {
+            try waitFor(port: gitPort, git)
+            try waitFor(port: dataPort, files)
+            try waitFor(port: sinkPort, sinker)
+            if let binderPort, let standin { try waitFor(port: binderPort, standin) }
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     deinit { stop() }
@@ -107,15 +113,27 @@ final class BinderRig: Sendable {
         }
     }
 
-    /// Makes a rig off the concurrency pool (starting peers blocks; the pool has as few threads as cores).
+    /// Makes a rig off the concurrency pool (starting peers blocks; the pool has as few threads as cores). A rig
+    /// whose peer lost its port to another process (free when asked is not free when bound) is made again.
     static func make(standin arguments: [String]? = nil) async throws -> BinderRig {
         try TestPeers.requirePresent(available, "git and python3 are needed for the BinderHub rig")
-        return try await offload { try BinderRig(standin: arguments) }
+        return try await offload {
+            for attempt in 1... {
+                do { return try BinderRig(standin: arguments) } catch is PortTaken where attempt < 3 {}
+            }
+            fatalError("unreachable")
+        }
+    }
+
+    /// A peer could not listen on its port: another process had it.
+    struct PortTaken: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// Starts a peer; `stop` terminates it. (No shell in between: a wrapper waiting on a pipe can be kept alive by
     /// another child that inherited the pipe's other end.)
-    private func start(_ command: [String], in dir: String? = nil, log: String) throws {
+    @discardableResult
+    private func start(_ command: [String], in dir: String? = nil, log: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(filePath: "/usr/bin/env")
         process.arguments = command
@@ -129,17 +147,21 @@ final class BinderRig: Sendable {
         try process.run()
         try? output.close()
         processes.withLock { $0.append(process) }
+        return process
     }
 
-    /// Waits (a generous minute: a loaded machine starts python slowly) until something listens on `port`.
-    private func waitFor(port: Int) throws {
+    /// Waits (a generous minute: a loaded machine starts python slowly) until `peer` itself listens on `port`: a
+    /// listener of another process there (the kernel may give a port this rig was told is free to any process that
+    /// binds port 0) would answer for a while and then refuse, and the peer, unable to bind, exits.
+    private func waitFor(port: Int, _ peer: Process) throws {
         let deadline = ContinuousClock.now + .seconds(60)
+        let log = { (try? String(contentsOf: self.root.appending(path: "peers.log"), encoding: .utf8)).map { String($0.suffix(2000)) } ?? "" }
         repeat {
-            if (try? Self.shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)), 1)'", in: root.path)) != nil { return }
+            if let listening = try? Self.shell("ss -Hltnp 'sport = :\(port)'", in: root.path), listening.contains("pid=\(peer.processIdentifier),") { return }
+            guard peer.isRunning else { throw PortTaken(description: "\(peer.arguments ?? []) exited instead of listening on port \(port); peers.log:\n\(log())") }
             Thread.sleep(forTimeInterval: 0.1)
         } while ContinuousClock.now < deadline
-        let log = (try? String(contentsOf: root.appending(path: "peers.log"), encoding: .utf8)) ?? ""
-        throw RigError("nothing listens on port \(port) after 60 s; peers.log:\n\(log.suffix(2000))")
+        throw RigError("\(peer.arguments ?? []) does not listen on port \(port) after 60 s; peers.log:\n\(log())")
     }
 
     /// The staging remote's branches (Skyport's are `skyport/<session>`).
