@@ -213,7 +213,7 @@ public final class BrokerMetrics: Sendable {
         static let admissionOverloaded = "1 while the gate judges the broker overloaded (a queue that stands) and refuses what cannot start at once"
         static let admissionRefused = "Offer requests refused by the gate (answered 503 overloaded with Retry-After)"
         static let walFrames = "Frames (pages) in the SQLite write-ahead log after the last commit"
-        static let checkpoints = "Checkpoints of the SQLite write-ahead log by the writer: complete (reached the end of the log), partial (a reader held an older snapshot) or failed (an I/O error)"
+        static let checkpoints = "Checkpoints of the SQLite write-ahead log by the writer: complete (reached the end of the log), partial (stopped short: a reader held an older snapshot, or another connection was checkpointing) or failed (an I/O error)"
         static let commits = "Transactions the SQLite writer committed that changed pages"
         static let walWritten = "Frames (pages) the SQLite writer's commits appended to the write-ahead log"
         static let walRestarts = "Times the SQLite write-ahead log started again from its beginning"

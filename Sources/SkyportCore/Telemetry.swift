@@ -167,7 +167,8 @@ public struct WriteAheadLogCounts: Sendable, Hashable {
     public var commits = 0
     public var written = 0
     /// Checkpoints run (copies of the log into the database file); those that reached the end of the log, and those
-    /// that failed (an I/O error: the file or the disk); the others stopped at a reader's older snapshot.
+    /// that failed (an I/O error: the file or the disk); the others stopped short (a reader's older snapshot, or another
+    /// connection checkpointing).
     public var checkpoints = 0
     public var completed = 0
     public var failed = 0
