@@ -248,6 +248,18 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             // Offer sets written from now on keep their document deflated here (`StoredDocument`), and '' in document.
             try db.execute(sql: "ALTER TABLE offer_set ADD COLUMN packed BLOB")
         }
+        m.registerMigration("v11-fewer-session-indexes") { db in
+            // Every offer request inserts a few sessions, and each index of the table is one more b-tree to write in the
+            // serialized write. session_booking (every session ever made, by facility and end) wrote one more leaf per
+            // offer, scattered over the facilities, and no statement needed it: bookings are read through the partial
+            // session_booking_live. session_work kept every session, most with nothing to do; it now keeps only those
+            // that have (as the PostgreSQL store's does), so that an offer writes nothing to it.
+            try db.execute(sql: """
+                DROP INDEX session_booking;
+                DROP INDEX session_work;
+                CREATE INDEX session_work ON session(lease_until) WHERE needs_work = 1;
+                """)
+        }
         return m
     }
 
@@ -393,10 +405,16 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         }
     }
 
+    /// The sessions on facility `?1` that are jobs (`SessionPhase.live`). The first phase list is spelled as in the
+    /// partial index session_booking_live, so that SQLite reads that index.
+    static let liveJobsSQL = """
+        SELECT count(*) FROM session WHERE facility_key = ?1
+        AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+        AND phase IN (\(SessionPhase.live.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))
+        """
+
     private static func liveJobs(_ db: Database, facilityKey: String) throws -> Int {
-        let phases = SessionPhase.live.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        return try Int.fetchOne(
-            db, sql: "SELECT count(*) FROM session WHERE facility_key = ? AND phase IN (\(phases))", arguments: [facilityKey]) ?? 0
+        try Int.fetchOne(db, sql: liveJobsSQL, arguments: [facilityKey]) ?? 0
     }
 
     // MARK: offer sets and sessions
@@ -694,21 +712,24 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     // MARK: forwarding
 
+    /// Up to `?1` sessions that need work and were never leased (or were given back).
+    static let claimUnleasedSQL =
+        "SELECT document, lease_owner FROM session INDEXED BY session_work WHERE needs_work = 1 AND lease_until IS NULL LIMIT ?1"
+    /// Up to `?2` sessions that need work whose lease ran out by `?1`, oldest lease first.
+    static let claimLapsedSQL = """
+        SELECT document, lease_owner FROM session INDEXED BY session_work
+        WHERE needs_work = 1 AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2
+        """
+
     public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
         let (claimed, takenOver) = try await writer.write { db -> ([SessionRecord], Int) in
             // Sessions never leased (or given back) first, then those whose lease ran out, oldest first: two ranges of
             // the index, each read only as far as needed. (One `IS NULL OR <=` condition read every session that needs
             // work, thousands of them followed on job lists with leases far ahead, on every claim: 1.3 ms at 10,000.)
             let n = min(limit, 10_000)  // within SQLite's bound-parameter limit
-            var rows = try Row.fetchAll(
-                db, sql: "SELECT document, lease_owner FROM session INDEXED BY session_work WHERE needs_work = 1 AND lease_until IS NULL LIMIT ?",
-                arguments: [n])
+            var rows = try Row.fetchAll(db, sql: Self.claimUnleasedSQL, arguments: [n])
             if rows.count < n {
-                rows += try Row.fetchAll(
-                    db, sql: """
-                        SELECT document, lease_owner FROM session INDEXED BY session_work
-                        WHERE needs_work = 1 AND lease_until <= ? ORDER BY lease_until LIMIT ?
-                        """, arguments: [now.timeIntervalSince1970, n - rows.count])
+                rows += try Row.fetchAll(db, sql: Self.claimLapsedSQL, arguments: [now.timeIntervalSince1970, n - rows.count])
             }
             let claimed = try rows.map { try StoreCoding.decode(SessionRecord.self, $0["document"] as String) }
             guard !claimed.isEmpty else { return ([], 0) }

@@ -17,6 +17,16 @@ import Testing
         ("usage to delete", SQLiteStore.purgeUsageSQL, [time, 500]),
         ("audit events to delete", SQLiteStore.purgeAuditSQL, [time, 500]),
         ("offers to expire", SQLiteStore.expireOffersSQL, [time]),
+        ("sessions never leased to claim", SQLiteStore.claimUnleasedSQL, [500]),
+        ("sessions whose lease ran out to claim", SQLiteStore.claimLapsedSQL, [time, 500]),
+    ]
+
+    /// Statements that must read a partial index, one that holds only the sessions they look for (a session in any other
+    /// phase, or with nothing to do, is never written to it).
+    static let partialReads: [(String, String, StatementArguments, String)] = [
+        ("jobs on a facility removed", SQLiteStore.liveJobsSQL, ["f"], "session_booking_live"),
+        ("sessions never leased to claim", SQLiteStore.claimUnleasedSQL, [500], "session_work"),
+        ("sessions whose lease ran out to claim", SQLiteStore.claimLapsedSQL, [time, 500], "session_work"),
     ]
 
     @Test(arguments: PeriodicQueryPlanTests.statements)
@@ -25,6 +35,30 @@ import Testing
         #expect(!steps.isEmpty)
         #expect(steps.allSatisfy { !$0.hasPrefix("SCAN ") && $0 != "USE TEMP B-TREE FOR ORDER BY" },
                 "\(name) reads a whole table or index, or sorts all it finds: \(steps)")
+    }
+
+    @Test(arguments: PeriodicQueryPlanTests.partialReads)
+    func readsItsPartialIndex(_ name: String, _ sql: String, _ arguments: StatementArguments, _ index: String) async throws {
+        let steps = try await Self.plan(sql, arguments)
+        #expect(steps.contains { $0.hasPrefix("SEARCH session USING ") && $0.contains("INDEX \(index) ") }, "\(name): \(steps)")
+        #expect(steps.allSatisfy { !$0.hasPrefix("SCAN ") && $0 != "USE TEMP B-TREE FOR ORDER BY" }, "\(name): \(steps)")
+    }
+
+    /// The session table's indexes: each is one more b-tree written for every offer (an offer request inserts several
+    /// sessions in the serialized write), so the table keeps only those its statements read, and the two that hold
+    /// only some sessions say which.
+    @Test func theSessionTableKeepsOnlyTheIndexesItsStatementsRead() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        let indexes = try await store.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'session' AND sql IS NOT NULL")
+                .map { ($0["name"] as String, $0["sql"] as String) }
+        }
+        #expect(indexes.map(\.0).sorted() == [
+            "session_booking_live", "session_offer_set", "session_owner_created", "session_phase_expires", "session_work",
+        ])
+        let partial = Dictionary(uniqueKeysWithValues: indexes).filter { $0.value.contains(" WHERE ") }
+        #expect(partial.keys.sorted() == ["session_booking_live", "session_work"])
+        #expect(partial["session_work"]?.hasSuffix("WHERE needs_work = 1") == true)
     }
 
     /// The check sees a walk of the table: the audit purge as it was written before.

@@ -402,10 +402,10 @@ extension OfferSetRecord {
         #expect(try store.journalMode() == "wal")
         #expect(try store.writerJournalSizeLimit() == SQLiteStore.journalSizeLimit)
         #expect(try store.tempStore() == (writer: 2, reader: 0))
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed"])
+        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed", "v11-fewer-session-indexes"])
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed"])
+        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed", "v11-fewer-session-indexes"])
     }
 
     @Test func aChangeMadeByAnotherConnectionIsSeenDespiteTheFacilityCache() async throws {
