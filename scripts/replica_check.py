@@ -4,7 +4,8 @@
 
 Checks, all through the load balancer:
   1. 200 offer requests at once for one small facility, spread over the replicas: the sessions booked never hold
-     more than its capacity at any instant (read from the database);
+     more than its capacity at any instant (read from the database); an offer request a replica's offer gate answers
+     503 `overloaded` (two cores, 64 at once) is asked again after its Retry-After, as a client should, and counted;
   2. 200 accepts at once over one offer set: exactly one 200, the other offers REJECTED;
   3. 300 sessions accepted and forwarded to a UWS stand-in that holds its jobs EXECUTING; one replica killed with
      SIGKILL half-way: every session still reaches COMPLETED, and each remote job was created exactly once (counted
@@ -100,10 +101,18 @@ try:
         status, _, out = http("POST", base + "/facilities", doc, token)
         if status != 201: raise SystemExit(f"FAIL: registering {fid}: {status} {out[:300]}")
 
+    overloaded = []   # offer requests a replica's offer gate answered 503 overloaded, each asked again after its Retry-After
     def ask(fid_hint, cores, duration="PT1H"):
-        return http("POST", base + "/requests", {"executable": {"kind": "tap-query", "query": "SELECT 1 -- " + fid_hint},
-                                                "compute": {"cores": {"min": cores[0], "max": cores[1]}, "memory": {"min": 1, "max": 1}},
-                                                "schedule": {"requested": {"duration": duration}}})
+        # As a client should: an answer `overloaded` (the gate's, with Retry-After) is asked again, up to 10 times.
+        for _ in range(10):
+            answer = http("POST", base + "/requests", {"executable": {"kind": "tap-query", "query": "SELECT 1 -- " + fid_hint},
+                                                      "compute": {"cores": {"min": cores[0], "max": cores[1]}, "memory": {"min": 1, "max": 1}},
+                                                      "schedule": {"requested": {"duration": duration}}})
+            status, headers, body = answer
+            if status != 503 or b'"overloaded"' not in body: return answer
+            overloaded.append(fid_hint)
+            time.sleep(float(headers.get("Retry-After") or 1))
+        return answer
 
     # 1. Never overbooked: 200 requests at once for one facility of 8 cores (4 at most per job).
     facility("ivo://lb.example/small", 8, 4, f"http://127.0.0.1:{uws}/jobs")
@@ -121,7 +130,8 @@ try:
     held = peak = 0
     for _, c in edges:
         held += c; peak = max(peak, held)
-    log(f"1. 200 offer requests for an 8-core facility: {len(rows)} offers booked, peak {peak} cores; answered by {replicas_seen}")
+    log(f"1. 200 offer requests for an 8-core facility: {len(rows)} offers booked, peak {peak} cores; answered by {replicas_seen}; "
+        f"{len(overloaded)} answered overloaded first and asked again")
     if peak > 8: problems.append(f"overbooked: {peak} cores held at once on an 8-core facility")
     if len([k for k in replicas_seen if k]) < 3: problems.append(f"requests were not spread over the replicas: {replicas_seen}")
 
@@ -215,7 +225,8 @@ try:
     stop.set()
     for t in flows: t.join()
     failed = [o for o in outcomes if o not in (200, 201)]
-    log(f"4. rolling restart: {len(outcomes)} requests during it, {len(failed)} failed {failed[:5]}")
+    log(f"4. rolling restart: {len(outcomes)} requests during it, {len(failed)} failed {failed[:5]}; "
+        f"{len(overloaded)} offer requests in all answered overloaded first and asked again")
     if failed: problems.append(f"{len(failed)} requests failed during the rolling restart: {failed[:5]}")
     if len(outcomes) < 100: problems.append(f"too few requests flowed during the restart: {len(outcomes)}")
 finally:

@@ -248,16 +248,17 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             // Offer sets written from now on keep their document deflated here (`StoredDocument`), and '' in document.
             try db.execute(sql: "ALTER TABLE offer_set ADD COLUMN packed BLOB")
         }
-        m.registerMigration("v11-fewer-session-indexes") { db in
+        m.registerMigration("v11-fewer-session-indexes", foreignKeyChecks: .immediate) { db in  // indexes only: no key to check
             // Every offer request inserts a few sessions, and each index of the table is one more b-tree to write in the
             // serialized write. session_booking (every session ever made, by facility and end) wrote one more leaf per
             // offer, scattered over the facilities, and no statement needed it: bookings are read through the partial
             // session_booking_live. session_work kept every session, most with nothing to do; it now keeps only those
-            // that have (as the PostgreSQL store's does), so that an offer writes nothing to it.
+            // that have (as the PostgreSQL store's does), so that an offer writes nothing to it; needs_work is in it so
+            // that the counts of queued and leased sessions read the index alone.
             try db.execute(sql: """
                 DROP INDEX session_booking;
                 DROP INDEX session_work;
-                CREATE INDEX session_work ON session(lease_until) WHERE needs_work = 1;
+                CREATE INDEX session_work ON session(lease_until, needs_work) WHERE needs_work = 1;
                 """)
         }
         return m
@@ -486,11 +487,10 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         }
     }
 
-    /// The ledger of the stored sessions (one query, over the partial index of sessions in the booking phases):
+    /// The ledger of the stored sessions (one query, through the index by phase: the sessions in the booking phases):
     /// the same ledger as the one kept by replaying their writes, since both go by `CapacityLedger.Hold`.
     static func loadLedger(_ db: Database) throws -> CapacityLedger {
         var ledger = CapacityLedger()
-        // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it.
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, facility_key, cores, memory, start, "end", phase, expires, accounts, share FROM session
             WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SkyportCore
 @testable import SkyportStore
 import Testing
 
@@ -42,6 +43,15 @@ import Testing
         let steps = try await Self.plan(sql, arguments)
         #expect(steps.contains { $0.hasPrefix("SEARCH session USING ") && $0.contains("INDEX \(index) ") }, "\(name): \(steps)")
         #expect(steps.allSatisfy { !$0.hasPrefix("SCAN ") && $0 != "USE TEMP B-TREE FOR ORDER BY" }, "\(name): \(steps)")
+    }
+
+    /// The jobs counted on a facility are found among the sessions that hold capacity: the first phase list of the count
+    /// (the partial index's) holds every phase of the second.
+    @Test func jobsAreSessionsThatHoldCapacity() {
+        #expect(SessionPhase.live.isSubset(of: SessionPhase.booking))
+        let indexed = "('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')"
+        #expect(SQLiteStore.liveJobsSQL.contains("phase IN \(indexed)"))
+        #expect(Set(SessionPhase.booking.map { "'\($0.rawValue)'" }) == Set(indexed.dropFirst().dropLast().components(separatedBy: ", ")))
     }
 
     /// The session table's indexes: each is one more b-tree written for every offer (an offer request inserts several
