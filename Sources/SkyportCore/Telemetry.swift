@@ -174,6 +174,10 @@ public struct WriteAheadLogCounts: Sendable, Hashable {
     public var failed = 0
     /// Times the log started again from its beginning (after a checkpoint that reached its end).
     public var restarts = 0
+    /// Syncs of the log ahead of a checkpoint, from a thread of their own; those that failed (the file could not be
+    /// opened or synced: the checkpoint syncs it anyway).
+    public var writebacks = 0
+    public var writebacksFailed = 0
 
     public init() {}
 }

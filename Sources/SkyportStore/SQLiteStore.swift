@@ -66,7 +66,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // `bench-load.sh accept10` at 300/s) and deleted in every such transaction. Readers keep the default.
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = \(Self.writerTempStore)") }
         self.writer = writer
-        let checkpoints = writer is DatabasePool ? WriterCheckpoints(schedule) : nil
+        let checkpoints = writer is DatabasePool ? WriterCheckpoints(schedule, database: path) : nil
         if let checkpoints { writer.writeWithoutTransaction { db in checkpoints.install(on: db) } }
         self.checkpoints = checkpoints
         if writer is DatabasePool {

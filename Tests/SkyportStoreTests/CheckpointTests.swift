@@ -14,6 +14,35 @@ import Testing
         #expect(due == [false, true, false, false, true, false, false, false, true])
     }
 
+    @Test func theLogIsSyncedAheadEveryFewFramesButNeverTwiceAtOnce() {
+        var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, writebackAfter: 10)
+        // 12 frames, then 12 at once; while a sync is under way frames add up for the next (3 + 9), which follows the
+        // first commit after it ends.
+        let commits: [(appended: Int, syncing: Bool)] = [(4, false), (4, false), (4, false), (12, false), (3, true), (9, true), (1, false), (2, false)]
+        let due = commits.map { schedule.writeback(appended: $0.appended, syncing: $0.syncing) }
+        #expect(due == [false, false, true, true, false, false, true, false])
+        var never = CheckpointSchedule(threshold: 100, retryAfter: 20, writebackAfter: 0)
+        let neverDue = never.writeback(appended: 1_000, syncing: false)
+        #expect(!neverDue)
+    }
+
+    @Test func theLogIsSyncedAheadOfTheCheckpointFromAThreadOfItsOwn() async throws {
+        let store = try SQLiteStore(
+            path: TemporaryFile.path("ahead.sqlite"), checkpoints: CheckpointSchedule(threshold: 100_000, retryAfter: 10, writebackAfter: 4))
+        for i in 0..<30 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
+        // The syncs run after the commits that asked for them, on their own thread: wait for one to be counted.
+        var log = try #require(try await store.statistics(now: Date()).log)
+        for _ in 0..<3_000 where log.writebacks == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            log = try #require(try await store.statistics(now: Date()).log)
+        }
+        #expect(log.writebacks >= 1)
+        #expect(log.writebacksFailed == 0)
+        // No checkpoint was due: the log was synced ahead of one, not by one.
+        #expect(log.checkpoints == 0)
+        #expect(log.written >= 30)
+    }
+
     @Test func theWriterCheckpointsOnItsScheduleAndTheLogStartsAgain() async throws {
         let store = try SQLiteStore(path: TemporaryFile.path("checkpoints.sqlite"), checkpoints: CheckpointSchedule(threshold: 40, retryAfter: 10))
         for i in 0..<60 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
