@@ -107,9 +107,12 @@ public final class BrokerMetrics: Sendable {
                 .increment(by: added("partial", log.checkpoints - log.completed - log.failed))
             counter("skyport_store_checkpoints_total", [("outcome", "failed")], Help.checkpoints).increment(by: added("failed", log.failed))
             counter("skyport_store_wal_restarts_total", [], Help.walRestarts).increment(by: added("restarts", log.restarts))
-            counter("skyport_store_wal_syncs_ahead_total", [("outcome", "ok")], Help.walSyncsAhead).increment(by: added("ahead", log.writebacks))
-            counter("skyport_store_wal_syncs_ahead_total", [("outcome", "failed")], Help.walSyncsAhead)
-                .increment(by: added("aheadFailed", log.writebacksFailed))
+            counter("skyport_store_checkpoints_ahead_total", [("outcome", "complete")], Help.checkpointsAhead)
+                .increment(by: added("aheadComplete", log.aheadCompleted))
+            counter("skyport_store_checkpoints_ahead_total", [("outcome", "partial")], Help.checkpointsAhead)
+                .increment(by: added("aheadPartial", log.ahead - log.aheadCompleted - log.aheadFailed))
+            counter("skyport_store_checkpoints_ahead_total", [("outcome", "failed")], Help.checkpointsAhead)
+                .increment(by: added("aheadFailed", log.aheadFailed))
             counter("skyport_store_commits_total", [], Help.commits).increment(by: added("commits", log.commits))
             counter("skyport_store_wal_frames_written_total", [], Help.walWritten).increment(by: added("written", log.written))
         }
@@ -219,7 +222,7 @@ public final class BrokerMetrics: Sendable {
         static let checkpoints = "Checkpoints of the SQLite write-ahead log by the writer: complete (reached the end of the log), partial (stopped short: a reader held an older snapshot, or another connection was checkpointing) or failed (an I/O error)"
         static let commits = "Transactions the SQLite writer committed that changed pages"
         static let walWritten = "Frames (pages) the SQLite writer's commits appended to the write-ahead log"
-        static let walSyncsAhead = "Syncs of the SQLite write-ahead log ahead of the writer's next checkpoint, from a thread of their own (ok, or failed: the checkpoint syncs the log itself)"
+        static let checkpointsAhead = "Checkpoints of the SQLite write-ahead log ahead of the writer's, on a connection and a thread of their own: complete (copied every page the log held when it began), partial (stopped short: a reader's older snapshot, or the writer checkpointing) or failed"
         static let walRestarts = "Times the SQLite write-ahead log started again from its beginning"
         static let admissionWaited = "Offer requests that could not start at once and waited for the gate"
         static let up = "1 when a facility passed its last health check, 0 when it failed it (facilities not probed yet have no series)"

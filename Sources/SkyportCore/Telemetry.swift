@@ -174,10 +174,12 @@ public struct WriteAheadLogCounts: Sendable, Hashable {
     public var failed = 0
     /// Times the log started again from its beginning (after a checkpoint that reached its end).
     public var restarts = 0
-    /// Syncs of the log ahead of a checkpoint, from a thread of their own; those that failed (the file could not be
-    /// opened or synced: the checkpoint syncs it anyway).
-    public var writebacks = 0
-    public var writebacksFailed = 0
+    /// Checkpoints ahead of the writer's, on a connection and a thread of their own; those that copied every page the
+    /// log held when they began (commits since may still keep it from starting again), and those that failed (the
+    /// writer checkpoints anyway).
+    public var ahead = 0
+    public var aheadCompleted = 0
+    public var aheadFailed = 0
 
     public init() {}
 }

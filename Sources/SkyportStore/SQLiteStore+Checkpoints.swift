@@ -4,48 +4,53 @@ import GRDBSQLite
 import SkyportCore
 import Synchronization
 
-/// When the writer copies the write-ahead log back into the database file (a checkpoint), in place of SQLite's
-/// automatic checkpoint. That one runs after every commit once the log holds 1,000 pages, until a checkpoint reaches
-/// the end of the log and the log starts again from its beginning; while a reader holds an older snapshot none can, and
-/// every commit paid for another one, each that copied anything syncing the log (`fdatasync`) while all other writes
-/// waited. This one checkpoints at the same size, then, until the log starts again, only after `retryAfter` more
-/// pages. It stays on the writer, after its commit: a checkpoint made elsewhere rarely reaches the end of a log that
-/// keeps growing, and the log then never starts again. What it did is counted (`WriteAheadLogCounts`, `/metrics`).
+/// When the write-ahead log is copied back into the database file (a checkpoint), in place of SQLite's automatic
+/// checkpoint. That one runs in the writer after every commit once the log holds 1,000 pages, until a checkpoint
+/// reaches the end of the log and the log starts again from its beginning; while a reader holds an older snapshot none
+/// can, and every commit paid for another one. Each checkpoint that copies anything syncs the log first (`fdatasync`:
+/// every page appended since the last sync), then the file; in the writer, every other write waits for both, and when
+/// this machine's disk was slow one such sync took up to 2 s.
 ///
-/// A checkpoint first syncs the log (`fdatasync`), and that sync was the slow one: it writes out every page appended
-/// since the last, about 4 MiB at the threshold, where the database file's sync after the copy has the few hundred
-/// pages the copy changed. When this machine's disk was slow, those log syncs took up to 2 s, and every write waited.
-/// So every `writebackAfter` frames the log is also synced from a thread of its own (`WriterCheckpoints`), which
-/// waits for nobody and nobody waits for: the checkpoint's sync then has only the frames since.
+/// So most of the copying is done ahead, on a connection and a thread of their own (`WriterCheckpoints`): a passive
+/// checkpoint every `aheadAfter` pages appended, which waits for nobody and nobody waits for. It rarely reaches the end
+/// of a log that keeps growing, so the writer still checkpoints itself, after its commit, once the log holds
+/// `threshold` pages (then, until the log starts again, only after `retryAfter` more; at the next commit if a copy
+/// ahead held the checkpoint lock): by then most of it is copied and synced, and what is left is the pages since the
+/// last copy ahead. What both did is counted (`WriteAheadLogCounts`, `/metrics`).
 struct CheckpointSchedule: Equatable, Sendable {
-    /// The log size, in frames (pages), at which to checkpoint: SQLite's own (a larger one is measured in the README).
+    /// The log size, in frames (pages), at which the writer checkpoints (16 MiB of 4 KiB pages).
     let threshold: Int
     /// Frames to wait for after a checkpoint before the next, while the log has not started again.
     let retryAfter: Int
-    /// Frames appended after which the log is synced ahead of the next checkpoint (a quarter of the threshold: about
-    /// 1 MiB of 4 KiB pages); 0 never.
-    let writebackAfter: Int
+    /// Frames appended after which the log is copied ahead (4 MiB: the log's syncs no more frequent than with the
+    /// writer's checkpoints at 1,000 pages); 0 never.
+    let aheadAfter: Int
     /// The log's size at the last checkpoint since it started again.
     private(set) var last: Int?
-    /// Frames appended since the log was last synced ahead.
+    /// Frames appended since the last copy ahead began.
     private(set) var pending = 0
 
-    init(threshold: Int = 1000, retryAfter: Int = 250, writebackAfter: Int = 256) {
+    init(threshold: Int = 4000, retryAfter: Int = 500, aheadAfter: Int = 1000) {
         self.threshold = threshold
         self.retryAfter = retryAfter
-        self.writebackAfter = writebackAfter
+        self.aheadAfter = aheadAfter
     }
 
-    /// Whether to sync the log ahead after a commit that appended `frames`; `syncing`: a sync ahead is still under
-    /// way (the frames wait for the next).
-    mutating func writeback(appended frames: Int, syncing: Bool) -> Bool {
+    /// Whether to copy the log ahead after a commit that appended `frames` and left `log` in it; `copying`: a copy
+    /// ahead is still under way. Not once the log is at the threshold: that is the writer's turn, which a copy ahead
+    /// holding the checkpoint lock would put off. The frames wait for the next copy.
+    mutating func ahead(appended frames: Int, log: Int, copying: Bool) -> Bool {
         pending += frames
-        guard writebackAfter > 0, pending >= writebackAfter, !syncing else { return false }
+        guard aheadAfter > 0, pending >= aheadAfter, !copying, log < threshold else { return false }
         pending = 0
         return true
     }
 
-    /// Whether to checkpoint after a commit that left `frames` in the log.
+    /// The writer's checkpoint found another connection checkpointing (a copy ahead): it tries again at the next
+    /// commit, not `retryAfter` frames on (that wait is for a reader's older snapshot, which may last).
+    mutating func busy() { last = nil }
+
+    /// Whether the writer checkpoints after a commit that left `frames` in the log.
     mutating func due(frames: Int) -> Bool {
         if let last, frames < last { self.last = nil }  // the log started again
         guard frames >= threshold, last.map({ frames >= $0 + retryAfter }) ?? true else { return false }
@@ -54,23 +59,27 @@ struct CheckpointSchedule: Equatable, Sendable {
     }
 }
 
-/// The writer's log and its checkpoints, for `StoreStatistics.log`; the schedule they follow; the syncs of the log
-/// ahead of them.
+/// The writer's log and its checkpoints, for `StoreStatistics.log`; the schedule they follow; the copies ahead of them.
 final class WriterCheckpoints: Sendable {
     private struct State {
         var schedule: CheckpointSchedule
         var log = WriteAheadLogCounts()
-        var syncing = false
+        var copying = false
     }
     private let state: Mutex<State>
-    /// The log's file (`-wal` beside the database), synced ahead on `syncs`: a thread that may block on the disk,
-    /// never one of the concurrency pool's.
-    private let logPath: String
-    private let syncs = DispatchQueue(label: "skyport.sqlite.log-writeback", qos: .utility)
+    /// The connection that copies ahead, used on `copies`: a thread that may block on the disk, never one of the
+    /// concurrency pool's.
+    private let ahead: DatabaseQueue
+    private let copies = DispatchQueue(label: "skyport.sqlite.checkpoint-ahead", qos: .utility)
 
-    init(_ schedule: CheckpointSchedule, database path: String) {
+    init(_ schedule: CheckpointSchedule, database path: String) throws {
         state = Mutex(State(schedule: schedule))
-        logPath = path + "-wal"
+        var configuration = Configuration()
+        configuration.label = "checkpoint-ahead"
+        configuration.busyMode = .timeout(5)  // as the store's own connections, for the reads GRDB makes on opening
+        // Its checkpoints sync the log before they copy and the file after, as the writer's do.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        ahead = try DatabaseQueue(path: path, configuration: configuration)
     }
 
     var counts: WriteAheadLogCounts { state.withLock { $0.log } }
@@ -90,18 +99,18 @@ final class WriterCheckpoints: Sendable {
     /// restart is seen as a log shorter than after the commit before, so one followed at once by a commit larger than
     /// the log was is missed (and its frames are under-counted): the counts are close, not exact.
     private func committed(frames: Int, connection: OpaquePointer?, name: UnsafePointer<CChar>?) -> Int32 {
-        let (due, writeback) = state.withLock { state in
+        let (due, copy) = state.withLock { state in
             let restarted = frames < state.log.frames
             let appended = restarted ? frames : frames - state.log.frames
             state.log.commits += 1
             state.log.written += appended
             if restarted { state.log.restarts += 1 }
             state.log.frames = frames
-            let writeback = state.schedule.writeback(appended: appended, syncing: state.syncing)
-            if writeback { state.syncing = true }
-            return (state.schedule.due(frames: frames), writeback)
+            let copy = state.schedule.ahead(appended: appended, log: frames, copying: state.copying)
+            if copy { state.copying = true }
+            return (state.schedule.due(frames: frames), copy)
         }
-        if writeback { syncs.async { self.syncAhead() } }
+        if copy { copies.async { self.copyAhead() } }
         guard due else { return SQLITE_OK }
         var log: Int32 = -1, copied: Int32 = -1
         let code = sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
@@ -109,7 +118,8 @@ final class WriterCheckpoints: Sendable {
             state.log.checkpoints += 1
             switch code & 0xFF {  // extended result codes are on
             case SQLITE_OK where log >= 0 && copied == log: state.log.completed += 1
-            case SQLITE_OK, SQLITE_BUSY, SQLITE_LOCKED: break  // another connection was checkpointing: tried again later
+            case SQLITE_OK: break  // a reader's older snapshot: tried again `retryAfter` frames on
+            case SQLITE_BUSY, SQLITE_LOCKED: state.schedule.busy()
             default: state.log.failed += 1
             }
         }
@@ -118,15 +128,26 @@ final class WriterCheckpoints: Sendable {
 }
 
 extension WriterCheckpoints {
-    /// Syncs the log as it is now (its own descriptor: opened each time, so a log SQLite has cut back or made again is
-    /// the one synced). A failure is counted and changes nothing else: the checkpoint syncs the log itself.
-    private func syncAhead() {
-        let fd = open(logPath, O_RDONLY | O_CLOEXEC)
-        let synced = fd >= 0 && fdatasync(fd) == 0
-        if fd >= 0 { close(fd) }
+    /// Copies ahead now, after any copy under way; waits for the copies asked for so far. Both block the calling
+    /// thread on the disk (for tests).
+    func copyAheadNow() { copies.sync { copyAhead() } }
+    func waitForCopies() { copies.sync {} }
+
+    /// A passive checkpoint on its own connection: copies what no reader still needs, syncing the log and the file,
+    /// without waiting for the writer or a reader. Complete when it copied every page the log held when it began
+    /// (commits since may still keep the log from starting again); busy (the writer was checkpointing) counts as
+    /// partial; a failure is counted and changes nothing else: the writer checkpoints anyway.
+    private func copyAhead() {
+        let outcome: Result<(Int, Int), any Error> = Result { try ahead.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
         state.withLock { state in
-            state.syncing = false
-            if synced { state.log.writebacks += 1 } else { state.log.writebacksFailed += 1 }
+            state.copying = false
+            state.log.ahead += 1
+            switch outcome {
+            case .success(let (log, copied)) where log >= 0 && copied == log: state.log.aheadCompleted += 1
+            case .success: break
+            case .failure(let error as DatabaseError) where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED: break
+            case .failure: state.log.aheadFailed += 1
+            }
         }
     }
 }

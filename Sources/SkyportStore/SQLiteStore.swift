@@ -48,7 +48,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // After a checkpoint the write-ahead log is cut back to this size; without it the file stays as large as
-            // the biggest burst of writes made it (about 20 MiB under a flood of offer requests).
+            // the biggest burst of writes made it. Above the 4,000-4,500 pages the writer checkpoints at
+            // (`CheckpointSchedule`): a log cut back below them grew again, past its file's end, in every round.
             try db.execute(sql: "PRAGMA journal_size_limit = \(Self.journalSizeLimit)")
         }
         let writer: any DatabaseWriter
@@ -66,7 +67,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // `bench-load.sh accept10` at 300/s) and deleted in every such transaction. Readers keep the default.
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = \(Self.writerTempStore)") }
         self.writer = writer
-        let checkpoints = writer is DatabasePool ? WriterCheckpoints(schedule, database: path) : nil
+        let checkpoints = writer is DatabasePool ? try WriterCheckpoints(schedule, database: path) : nil
         if let checkpoints { writer.writeWithoutTransaction { db in checkpoints.install(on: db) } }
         self.checkpoints = checkpoints
         if writer is DatabasePool {
@@ -270,7 +271,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     /// The largest size, in bytes, the write-ahead log is left at after a checkpoint.
-    public static let journalSizeLimit = 4 << 20
+    public static let journalSizeLimit = 20 << 20
 
     /// The journal size limit of the connection that writes (what checkpoints obey).
     public func writerJournalSizeLimit() throws -> Int {

@@ -14,37 +14,64 @@ import Testing
         #expect(due == [false, true, false, false, true, false, false, false, true])
     }
 
-    @Test func theLogIsSyncedAheadEveryFewFramesButNeverTwiceAtOnce() {
-        var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, writebackAfter: 10)
-        // 12 frames, then 12 at once; while a sync is under way frames add up for the next (3 + 9), which follows the
+    @Test func theLogIsCopiedAheadEveryFewFramesButNeverTwiceAtOnce() {
+        var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 10)
+        // 12 frames, then 12 at once; while a copy is under way frames add up for the next (3 + 9), which follows the
         // first commit after it ends.
-        let commits: [(appended: Int, syncing: Bool)] = [(4, false), (4, false), (4, false), (12, false), (3, true), (9, true), (1, false), (2, false)]
-        let due = commits.map { schedule.writeback(appended: $0.appended, syncing: $0.syncing) }
+        let commits: [(appended: Int, copying: Bool)] = [(4, false), (4, false), (4, false), (12, false), (3, true), (9, true), (1, false), (2, false)]
+        let due = commits.map { schedule.ahead(appended: $0.appended, log: 50, copying: $0.copying) }
         #expect(due == [false, false, true, true, false, false, true, false])
-        var never = CheckpointSchedule(threshold: 100, retryAfter: 20, writebackAfter: 0)
-        let neverDue = never.writeback(appended: 1_000, syncing: false)
+        // Once the log is at the threshold it is the writer's turn: the frames wait for the log to start again.
+        let atThreshold = schedule.ahead(appended: 30, log: 100, copying: false)
+        let afterRestart = schedule.ahead(appended: 1, log: 1, copying: false)
+        #expect(!atThreshold && afterRestart)
+        var never = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 0)
+        let neverDue = never.ahead(appended: 1_000, log: 50, copying: false)
         #expect(!neverDue)
     }
 
-    @Test func theLogIsSyncedAheadOfTheCheckpointFromAThreadOfItsOwn() async throws {
+    @Test func aWriterCheckpointThatFoundACopyAheadRunningIsTriedAgainAtTheNextCommit() {
+        var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 10)
+        let first = schedule.due(frames: 100)
+        schedule.busy()  // a copy ahead held the checkpoint lock
+        let next = schedule.due(frames: 101)
+        // This one ran but stopped short (a reader): `retryAfter` frames on.
+        let after = [102, 120, 121].map { schedule.due(frames: $0) }
+        #expect(first && next)
+        #expect(after == [false, false, true])
+    }
+
+    @Test func theLogIsCopiedAheadOfTheWritersCheckpointFromAConnectionOfItsOwn() async throws {
         let store = try SQLiteStore(
-            path: TemporaryFile.path("ahead.sqlite"), checkpoints: CheckpointSchedule(threshold: 100_000, retryAfter: 10, writebackAfter: 4))
+            path: TemporaryFile.path("ahead.sqlite"), checkpoints: CheckpointSchedule(threshold: 100_000, retryAfter: 10, aheadAfter: 4))
         for i in 0..<30 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
-        // The syncs run after the commits that asked for them, on their own thread: wait for one to be counted.
-        var log = try #require(try await store.statistics(now: Date()).log)
-        for _ in 0..<3_000 where log.writebacks == 0 {
-            try await Task.sleep(for: .milliseconds(10))
-            log = try #require(try await store.statistics(now: Date()).log)
-        }
-        #expect(log.writebacks >= 1)
-        #expect(log.writebacksFailed == 0)
-        // No checkpoint was due: the log was synced ahead of one, not by one.
+        // The copies run after the commits that asked for them, on their own thread: wait for those asked for.
+        try #require(store.checkpoints).waitForCopies()
+        let log = try #require(try await store.statistics(now: Date()).log)
+        #expect(log.ahead >= 1)
+        #expect(log.aheadFailed == 0)
+        // None was due in the writer.
         #expect(log.checkpoints == 0)
-        #expect(log.written >= 30)
+    }
+
+    @Test func aCopyAheadThatReachesTheEndLetsTheLogStartAgainWithoutTheWritersCheckpoint() async throws {
+        let store = try SQLiteStore(
+            path: TemporaryFile.path("restart.sqlite"), checkpoints: CheckpointSchedule(threshold: 100_000, retryAfter: 10, aheadAfter: 0))
+        for i in 0..<30 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
+        let before = try #require(try await store.statistics(now: Date()).log)
+        #expect(before.ahead == 0 && before.restarts == 0)
+        // Nobody reads or writes meanwhile: the copy reaches the end of the log, and the next commit starts it again.
+        try #require(store.checkpoints).copyAheadNow()
+        try await store.insertFacility(sampleFacility("ivo://example.org/last"))
+        let after = try #require(try await store.statistics(now: Date()).log)
+        #expect(after.ahead == 1 && after.aheadCompleted == 1)
+        #expect(after.restarts == 1)
+        #expect(after.frames < before.frames)
+        #expect(after.checkpoints == 0)
     }
 
     @Test func theWriterCheckpointsOnItsScheduleAndTheLogStartsAgain() async throws {
-        let store = try SQLiteStore(path: TemporaryFile.path("checkpoints.sqlite"), checkpoints: CheckpointSchedule(threshold: 40, retryAfter: 10))
+        let store = try SQLiteStore(path: TemporaryFile.path("checkpoints.sqlite"), checkpoints: CheckpointSchedule(threshold: 40, retryAfter: 10, aheadAfter: 0))
         for i in 0..<60 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
         let log = try #require(try await store.statistics(now: Date()).log)
         #expect(log.commits >= 60)
@@ -58,7 +85,7 @@ import Testing
 
     @Test func whileAReaderHoldsAnOlderSnapshotTheWriterDoesNotCheckpointAfterEveryCommit() async throws {
         let path = TemporaryFile.path("held.sqlite")
-        let store = try SQLiteStore(path: path, checkpoints: CheckpointSchedule(threshold: 20, retryAfter: 500))
+        let store = try SQLiteStore(path: path, checkpoints: CheckpointSchedule(threshold: 20, retryAfter: 500, aheadAfter: 0))
         try await store.insertFacility(sampleFacility("ivo://example.org/first"))
         var readOnly = Configuration()
         readOnly.readonly = true
