@@ -70,6 +70,12 @@ import Testing
         #expect(after.checkpoints == 0)
     }
 
+    @Test func theLogsFileIsNotCutBackBelowTheSizeTheWriterCheckpointsAt() {
+        // A log cut back below it grows past its file's end again in every round (4 KiB pages, 24-byte frame headers).
+        let schedule = CheckpointSchedule()
+        #expect(SQLiteStore.journalSizeLimit >= (schedule.threshold + schedule.retryAfter) * (4096 + 24))
+    }
+
     @Test func theWriterCheckpointsOnItsScheduleAndTheLogStartsAgain() async throws {
         let store = try SQLiteStore(path: TemporaryFile.path("checkpoints.sqlite"), checkpoints: CheckpointSchedule(threshold: 40, retryAfter: 10, aheadAfter: 0))
         for i in 0..<60 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
