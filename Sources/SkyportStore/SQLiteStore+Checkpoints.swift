@@ -16,7 +16,10 @@ import Synchronization
 /// of a log that keeps growing, so the writer still checkpoints itself, after its commit, once the log holds
 /// `threshold` pages (then, until the log starts again, only after `retryAfter` more; at the next commit if a copy
 /// ahead held the checkpoint lock): by then most of it is copied and synced, and what is left is the pages since the
-/// last copy ahead. What both did is counted (`WriteAheadLogCounts`, `/metrics`).
+/// last copy ahead. When the writer falls quiet (no commit for `quietAfter`) with pages appended since the last copy
+/// ahead, they are copied too: otherwise up to `aheadAfter` pages could wait in the log, and space that retention
+/// freed stay out of the file, until the next burst of writes. What both did is counted (`WriteAheadLogCounts`,
+/// `/metrics`).
 struct CheckpointSchedule: Equatable, Sendable {
     /// The log size, in frames (pages), at which the writer checkpoints (16 MiB of 4 KiB pages).
     let threshold: Int
@@ -25,15 +28,18 @@ struct CheckpointSchedule: Equatable, Sendable {
     /// Frames appended after which the log is copied ahead (4 MiB: the log's syncs no more frequent than with the
     /// writer's checkpoints at 1,000 pages); 0 never.
     let aheadAfter: Int
+    /// How long the writer is to have made no commit before the frames appended since the last copy ahead are copied.
+    let quietAfter: Duration
     /// The log's size at the last checkpoint since it started again.
     private(set) var last: Int?
     /// Frames appended since the last copy ahead began.
     private(set) var pending = 0
 
-    init(threshold: Int = 4000, retryAfter: Int = 500, aheadAfter: Int = 1000) {
+    init(threshold: Int = 4000, retryAfter: Int = 500, aheadAfter: Int = 1000, quietAfter: Duration = .seconds(2)) {
         self.threshold = threshold
         self.retryAfter = retryAfter
         self.aheadAfter = aheadAfter
+        self.quietAfter = quietAfter
     }
 
     /// Whether to copy the log ahead after a commit that appended `frames` and left `log` in it; `copying`: a copy
@@ -42,6 +48,14 @@ struct CheckpointSchedule: Equatable, Sendable {
     mutating func ahead(appended frames: Int, log: Int, copying: Bool) -> Bool {
         pending += frames
         guard aheadAfter > 0, pending >= aheadAfter, !copying, log < threshold else { return false }
+        pending = 0
+        return true
+    }
+
+    /// Whether to copy the log ahead now that the writer has made no commit for `quietAfter`: frames were appended
+    /// since the last copy ahead began, and none is under way (that one is to end first: the writer asks again).
+    mutating func quiet(copying: Bool) -> Bool {
+        guard aheadAfter > 0, pending > 0, !copying else { return false }
         pending = 0
         return true
     }
@@ -65,6 +79,8 @@ final class WriterCheckpoints: Sendable {
         var schedule: CheckpointSchedule
         var log = WriteAheadLogCounts()
         var copying = false
+        /// The commits counted when the look for a quiet writer was set up (nil: none is).
+        var quietLook: Int?
     }
     private let state: Mutex<State>
     /// The connection that copies ahead, used on `copies`: a thread that may block on the disk, never one of the
@@ -99,6 +115,7 @@ final class WriterCheckpoints: Sendable {
     /// restart is seen as a log shorter than after the commit before, so one followed at once by a commit larger than
     /// the log was is missed (and its frames are under-counted): the counts are close, not exact.
     private func committed(frames: Int, connection: OpaquePointer?, name: UnsafePointer<CChar>?) -> Int32 {
+        var look = false
         let (due, copy) = state.withLock { state in
             let restarted = frames < state.log.frames
             let appended = restarted ? frames : frames - state.log.frames
@@ -108,9 +125,14 @@ final class WriterCheckpoints: Sendable {
             state.log.frames = frames
             let copy = state.schedule.ahead(appended: appended, log: frames, copying: state.copying)
             if copy { state.copying = true }
+            if !copy, state.quietLook == nil, state.schedule.pending > 0, state.schedule.aheadAfter > 0 {
+                state.quietLook = state.log.commits
+                look = true
+            }
             return (state.schedule.due(frames: frames), copy)
         }
         if copy { copies.async { self.copyAhead() } }
+        if look { lookForQuiet() }
         guard due else { return SQLITE_OK }
         var log: Int32 = -1, copied: Int32 = -1
         let code = sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
@@ -137,6 +159,30 @@ extension WriterCheckpoints {
     /// without waiting for the writer or a reader. Complete when it copied every page the log held when it began
     /// (commits since may still keep the log from starting again); busy (the writer was checkpointing) counts as
     /// partial; a failure is counted and changes nothing else: the writer checkpoints anyway.
+    /// In `quietAfter`, on the copies' thread: copies ahead if the writer made no commit since the look was set up, and
+    /// looks again later if it did (or a copy ahead was still to run). Holds the store only weakly: a closed store's
+    /// look does nothing.
+    private func lookForQuiet() {
+        let (seconds, attoseconds) = state.withLock { $0.schedule.quietAfter }.components
+        let after = DispatchTimeInterval.nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        copies.asyncAfter(deadline: .now() + after) { [weak self] in
+            guard let self else { return }
+            let (copy, again) = state.withLock { state -> (Bool, Bool) in
+                guard let commits = state.quietLook else { return (false, false) }
+                if state.log.commits != commits || state.copying {
+                    state.quietLook = state.log.commits
+                    return (false, true)
+                }
+                state.quietLook = nil
+                let copy = state.schedule.quiet(copying: false)
+                if copy { state.copying = true }
+                return (copy, false)
+            }
+            if again { lookForQuiet() }
+            if copy { copyAhead() }
+        }
+    }
+
     private func copyAhead() {
         let outcome: Result<(Int, Int), any Error> = Result { try ahead.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
         state.withLock { state in

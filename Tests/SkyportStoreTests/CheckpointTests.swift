@@ -70,6 +70,42 @@ import Testing
         #expect(after.checkpoints == 0)
     }
 
+    @Test func whenTheWriterFallsQuietTheFramesSinceTheLastCopyAheadAreCopied() {
+        var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 10)
+        let ahead = schedule.ahead(appended: 3, log: 3, copying: false)
+        // A copy ahead is under way: it is to end first; then the frames are copied once, and then there is nothing.
+        let whileCopying = schedule.quiet(copying: true)
+        let quiet = [schedule.quiet(copying: false), schedule.quiet(copying: false)]
+        #expect(!ahead && !whileCopying)
+        #expect(quiet == [true, false])
+        // The frames a quiet copy took are not counted again towards the next copy ahead.
+        let next = [schedule.ahead(appended: 9, log: 12, copying: false), schedule.ahead(appended: 1, log: 13, copying: false)]
+        #expect(next == [false, true])
+        var never = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 0)
+        _ = never.ahead(appended: 5, log: 5, copying: false)
+        let neverQuiet = never.quiet(copying: false)
+        #expect(!neverQuiet)
+    }
+
+    @Test func aQuietWritersLogIsCopiedIntoTheFileAndStartsAgainAtTheNextCommit() async throws {
+        let store = try SQLiteStore(
+            path: TemporaryFile.path("quiet.sqlite"),
+            checkpoints: CheckpointSchedule(threshold: 100_000, retryAfter: 10, aheadAfter: 100_000, quietAfter: .milliseconds(20)))
+        for i in 0..<5 { try await store.insertFacility(sampleFacility("ivo://example.org/f\(i)")) }
+        // Far from both thresholds: only the writer falling quiet copies the log. Waits for that (not for a time).
+        var log = try #require(try await store.statistics(now: Date()).log)
+        for _ in 0..<6_000 where log.aheadCompleted == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            log = try #require(try await store.statistics(now: Date()).log)
+        }
+        #expect(log.ahead == 1 && log.aheadCompleted == 1 && log.aheadFailed == 0)
+        #expect(log.checkpoints == 0)
+        try await store.insertFacility(sampleFacility("ivo://example.org/last"))
+        let after = try #require(try await store.statistics(now: Date()).log)
+        #expect(after.restarts == 1)
+        #expect(after.frames < log.frames)
+    }
+
     @Test func theLogsFileIsNotCutBackBelowTheSizeTheWriterCheckpointsAt() {
         // A log cut back below it grows past its file's end again in every round (4 KiB pages, 24-byte frame headers).
         let schedule = CheckpointSchedule()
