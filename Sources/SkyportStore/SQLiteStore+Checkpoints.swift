@@ -17,9 +17,10 @@ import Synchronization
 /// `threshold` pages (then, until the log starts again, only after `retryAfter` more; at the next commit if a copy
 /// ahead held the checkpoint lock): by then most of it is copied and synced, and what is left is the pages since the
 /// last copy ahead. When the writer falls quiet (no commit for `quietAfter`) with pages appended since the last copy
-/// ahead, they are copied too: otherwise up to `aheadAfter` pages could wait in the log, and space that retention
-/// freed stay out of the file, until the next burst of writes. What both did is counted (`WriteAheadLogCounts`,
-/// `/metrics`).
+/// ahead or the writer's last complete checkpoint, they are copied too: otherwise up to `aheadAfter` pages could wait
+/// in the log, and space that retention freed stay out of the file, until the next burst of writes. A copy that did
+/// not reach the end of the log (a reader's older snapshot) is tried again when the writer is quiet, after twice the
+/// wait each time it falls short. What all of them did is counted (`WriteAheadLogCounts`, `/metrics`).
 struct CheckpointSchedule: Equatable, Sendable {
     /// The log size, in frames (pages), at which the writer checkpoints (16 MiB of 4 KiB pages).
     let threshold: Int
@@ -32,8 +33,10 @@ struct CheckpointSchedule: Equatable, Sendable {
     let quietAfter: Duration
     /// The log's size at the last checkpoint since it started again.
     private(set) var last: Int?
-    /// Frames appended since the last copy ahead began.
+    /// Frames appended since the last copy ahead began (at least 1 after one that fell short).
     private(set) var pending = 0
+    /// Copies in a row that did not reach the end of the log.
+    private(set) var short = 0
 
     init(threshold: Int = 4000, retryAfter: Int = 500, aheadAfter: Int = 1000, quietAfter: Duration = .seconds(2)) {
         self.threshold = threshold
@@ -52,12 +55,35 @@ struct CheckpointSchedule: Equatable, Sendable {
         return true
     }
 
-    /// Whether to copy the log ahead now that the writer has made no commit for `quietAfter`: frames were appended
-    /// since the last copy ahead began, and none is under way (that one is to end first: the writer asks again).
-    mutating func quiet(copying: Bool) -> Bool {
-        guard aheadAfter > 0, pending > 0, !copying else { return false }
+    /// Whether there are frames for a copy once the writer falls quiet.
+    var wantsQuietCopy: Bool { aheadAfter > 0 && pending > 0 }
+
+    /// How long the writer is to make no commit before that copy: `quietAfter`, doubled for every copy in a row that
+    /// fell short (up to 128 times), so that a reader holding an older snapshot for long is not woken for every time.
+    var quietWait: Duration { quietAfter * (1 << min(short, 7)) }
+
+    /// Whether to copy the log ahead now that the writer has made no commit for `quietWait` (and no copy ahead is under
+    /// way: that one is to end first).
+    mutating func quiet() -> Bool {
+        guard wantsQuietCopy else { return false }
         pending = 0
         return true
+    }
+
+    /// A copy ahead ended: one that did not reach the end of the log (or failed) leaves its frames for the next.
+    mutating func copied(complete: Bool) {
+        if complete {
+            short = 0
+        } else {
+            short += 1
+            pending = max(pending, 1)
+        }
+    }
+
+    /// The writer's checkpoint reached the end of the log: nothing is left for a copy ahead.
+    mutating func caughtUp() {
+        pending = 0
+        short = 0
     }
 
     /// The writer's checkpoint found another connection checkpointing (a copy ahead): it tries again at the next
@@ -79,8 +105,9 @@ final class WriterCheckpoints: Sendable {
         var schedule: CheckpointSchedule
         var log = WriteAheadLogCounts()
         var copying = false
-        /// The commits counted when the look for a quiet writer was set up (nil: none is).
-        var quietLook: Int?
+        /// Whether a look for a quiet writer is set up, and when the writer last committed.
+        var looking = false
+        var lastCommit = DispatchTime.now()
     }
     private let state: Mutex<State>
     /// The connection that copies ahead, used on `copies`: a thread that may block on the disk, never one of the
@@ -115,7 +142,7 @@ final class WriterCheckpoints: Sendable {
     /// restart is seen as a log shorter than after the commit before, so one followed at once by a commit larger than
     /// the log was is missed (and its frames are under-counted): the counts are close, not exact.
     private func committed(frames: Int, connection: OpaquePointer?, name: UnsafePointer<CChar>?) -> Int32 {
-        var look = false
+        var look: DispatchTime?
         let (due, copy) = state.withLock { state in
             let restarted = frames < state.log.frames
             let appended = restarted ? frames : frames - state.log.frames
@@ -123,23 +150,23 @@ final class WriterCheckpoints: Sendable {
             state.log.written += appended
             if restarted { state.log.restarts += 1 }
             state.log.frames = frames
+            state.lastCommit = .now()
             let copy = state.schedule.ahead(appended: appended, log: frames, copying: state.copying)
             if copy { state.copying = true }
-            if !copy, state.quietLook == nil, state.schedule.pending > 0, state.schedule.aheadAfter > 0 {
-                state.quietLook = state.log.commits
-                look = true
-            }
+            if !copy { look = Self.setUpLook(&state) }
             return (state.schedule.due(frames: frames), copy)
         }
         if copy { copies.async { self.copyAhead() } }
-        if look { lookForQuiet() }
+        if let look { lookForQuiet(at: look) }
         guard due else { return SQLITE_OK }
         var log: Int32 = -1, copied: Int32 = -1
         let code = sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
         state.withLock { state in
             state.log.checkpoints += 1
             switch code & 0xFF {  // extended result codes are on
-            case SQLITE_OK where log >= 0 && copied == log: state.log.completed += 1
+            case SQLITE_OK where log >= 0 && copied == log:
+                state.log.completed += 1
+                state.schedule.caughtUp()
             case SQLITE_OK: break  // a reader's older snapshot: tried again `retryAfter` frames on
             case SQLITE_BUSY, SQLITE_LOCKED: state.schedule.busy()
             default: state.log.failed += 1
@@ -155,45 +182,63 @@ extension WriterCheckpoints {
     func copyAheadNow() { copies.sync { copyAhead() } }
     func waitForCopies() { copies.sync {} }
 
-    /// A passive checkpoint on its own connection: copies what no reader still needs, syncing the log and the file,
-    /// without waiting for the writer or a reader. Complete when it copied every page the log held when it began
-    /// (commits since may still keep the log from starting again); busy (the writer was checkpointing) counts as
-    /// partial; a failure is counted and changes nothing else: the writer checkpoints anyway.
-    /// In `quietAfter`, on the copies' thread: copies ahead if the writer made no commit since the look was set up, and
-    /// looks again later if it did (or a copy ahead was still to run). Holds the store only weakly: a closed store's
-    /// look does nothing.
-    private func lookForQuiet() {
-        let (seconds, attoseconds) = state.withLock { $0.schedule.quietAfter }.components
-        let after = DispatchTimeInterval.nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
-        copies.asyncAfter(deadline: .now() + after) { [weak self] in
+    /// Sets up a look for a quiet writer, when there are frames for one and none is set up: when to look.
+    private static func setUpLook(_ state: inout State) -> DispatchTime? {
+        guard !state.looking, state.schedule.wantsQuietCopy else { return nil }
+        state.looking = true
+        return state.lastCommit + .nanoseconds(state.schedule.quietWait)
+    }
+
+    /// On the copies' thread at `deadline`: copies ahead if the writer has made no commit for `quietWait` since, and
+    /// looks again at the end of that wait if it has (or later, while a copy ahead is still to run). Holds `self` only
+    /// weakly: a closed store's look does nothing.
+    private func lookForQuiet(at deadline: DispatchTime) {
+        copies.asyncAfter(deadline: deadline) { [weak self] in
             guard let self else { return }
-            let (copy, again) = state.withLock { state -> (Bool, Bool) in
-                guard let commits = state.quietLook else { return (false, false) }
-                if state.log.commits != commits || state.copying {
-                    state.quietLook = state.log.commits
-                    return (false, true)
-                }
-                state.quietLook = nil
-                let copy = state.schedule.quiet(copying: false)
+            let (copy, next) = state.withLock { state -> (Bool, DispatchTime?) in
+                let wait = DispatchTimeInterval.nanoseconds(state.schedule.quietWait)
+                if state.copying { return (false, .now() + wait) }
+                if state.lastCommit + wait > .now() { return (false, state.lastCommit + wait) }
+                state.looking = false
+                let copy = state.schedule.quiet()
                 if copy { state.copying = true }
-                return (copy, false)
+                return (copy, nil)
             }
-            if again { lookForQuiet() }
+            if let next { lookForQuiet(at: next) }
             if copy { copyAhead() }
         }
     }
 
+    /// A passive checkpoint on its own connection: copies what no reader still needs, syncing the log and the file,
+    /// without waiting for the writer or a reader. Complete when it copied every page the log held when it began
+    /// (commits since may still keep the log from starting again); busy (the writer was checkpointing) counts as
+    /// partial; a failure is counted. One that was not complete leaves its frames for a copy when the writer is quiet.
     private func copyAhead() {
         let outcome: Result<(Int, Int), any Error> = Result { try ahead.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
-        state.withLock { state in
+        let look = state.withLock { state -> DispatchTime? in
             state.copying = false
             state.log.ahead += 1
+            var complete = false
             switch outcome {
-            case .success(let (log, copied)) where log >= 0 && copied == log: state.log.aheadCompleted += 1
+            case .success(let (log, copied)) where log >= 0 && copied == log:
+                state.log.aheadCompleted += 1
+                complete = true
             case .success: break
             case .failure(let error as DatabaseError) where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED: break
             case .failure: state.log.aheadFailed += 1
             }
+            state.schedule.copied(complete: complete)
+            return Self.setUpLook(&state)
         }
+        if let look { lookForQuiet(at: look) }
+    }
+}
+
+extension DispatchTimeInterval {
+    /// A `Duration` in nanoseconds (clamped to what an `Int` holds).
+    static func nanoseconds(_ duration: Duration) -> DispatchTimeInterval {
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return .nanoseconds(overflow ? .max : Int(clamping: whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue))
     }
 }
