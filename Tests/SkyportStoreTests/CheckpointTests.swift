@@ -89,24 +89,24 @@ import Testing
         var schedule = CheckpointSchedule(threshold: 100, retryAfter: 20, aheadAfter: 10, quietAfter: .seconds(2))
         _ = schedule.ahead(appended: 4, log: 4, copying: false)
         let first = schedule.quiet()
-        // A reader's older snapshot kept it from the end of the log: tried again, with no new frames, after 4 s, 8 s...
+        // A reader's older snapshot kept it from the end of the log: tried again, with no new frames, after twice the wait, four times...
         schedule.copied(complete: false)
-        #expect(first && schedule.wantsQuietCopy && schedule.quietWait == .seconds(4))
+        #expect(first && schedule.wantsQuietCopy && schedule.quietWait == schedule.quietAfter * 2)
         let again = schedule.quiet()
         #expect(again)
         schedule.copied(complete: false)
-        #expect(schedule.quietWait == .seconds(8))
+        #expect(schedule.quietWait == schedule.quietAfter * 4)
         for _ in 0..<20 { schedule.copied(complete: false) }
-        #expect(schedule.quietWait == .seconds(256))
+        #expect(schedule.quietWait == schedule.quietAfter * 128)
         // One that reaches the end leaves nothing, and the wait is the first again.
         _ = schedule.quiet()
         schedule.copied(complete: true)
-        #expect(!schedule.wantsQuietCopy && schedule.quietWait == .seconds(2))
+        #expect(!schedule.wantsQuietCopy && schedule.quietWait == schedule.quietAfter)
         // The writer's own checkpoint reaching the end of the log leaves nothing for a quiet copy either.
         _ = schedule.ahead(appended: 4, log: 8, copying: false)
         schedule.copied(complete: false)
         schedule.caughtUp()
-        #expect(!schedule.wantsQuietCopy && schedule.quietWait == .seconds(2))
+        #expect(!schedule.wantsQuietCopy && schedule.quietWait == schedule.quietAfter)
     }
 
     @Test func aQuietWritersLogIsCopiedIntoTheFileAndStartsAgainAtTheNextCommit() async throws {
