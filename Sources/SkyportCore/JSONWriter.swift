@@ -267,10 +267,10 @@ extension JSONValue: JSONWritable {
         case .array(let items): json.array(items) { w, item in item.write(to: &w) }
         case .object(let o):
             json.object { w in
-                // Sorted by UTF-8 bytes, as the canonical encoder sorts them.
-                for key in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                // Sorted by UTF-8 bytes, as the canonical encoder sorts them (the members themselves: no lookup by key).
+                for (key, value) in o.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
                     w.key(key)
-                    o[key]!.write(to: &w)
+                    value.write(to: &w)
                 }
             }
         }

@@ -21,23 +21,23 @@ extension ExecutionViews.OfferSet: JSONWritable {
     }
 }
 
-extension ExecutionViews.Rejection: JSONWritable {
+extension ExecutionViews.Rejections: JSONWritable {
+    /// Each `Rejection` as it writes itself, from the stored rejection.
     func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("facility", facility.rawValue)
-            w.field("reasons", reasons)
-        }
-    }
-}
-
-extension ExecutionViews.Rejection.Reason: JSONWritable {
-    func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("code", code.rawValue)
-            w.field("field", field)
-            w.field("message", message)
-            w.field("offered", offered)
-            w.field("requested", requested)
+        json.array(rejections) { w, rejection in
+            w.object { w in
+                w.field("facility", rejection.facility.rawValue)
+                w.key("reasons")
+                w.array(rejection.reasons) { w, reason in
+                    w.object { w in
+                        w.field("code", reason.code.rawValue)
+                        w.field("field", reason.field)
+                        w.field("message", reason.message(for: audience))
+                        w.field("offered", reason.offered)
+                        w.field("requested", reason.requested)
+                    }
+                }
+            }
         }
     }
 }

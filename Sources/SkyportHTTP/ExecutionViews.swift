@@ -91,11 +91,22 @@ enum ExecutionViews {
         var expires: String
         var offers: [Session]
         var request: NormalisedRequest
-        var rejected: [Rejection]
+        var rejected: Rejections
         /// Skyport's extensions: how many facilities passed each matching clause in turn, and how the ones that fit
         /// were ordered.
         var funnel: MatchFunnel?
         var ranking: String?
+    }
+    /// An offer set's rejected facilities with their reasons, for one audience: written straight from the stored
+    /// rejections (`JSONWritable`), without a `Rejection` made for each first (most of an offer set's answer, rendered
+    /// for every offer request); encoded as the array of `Rejection`s.
+    struct Rejections: Encodable {
+        var rejections: [MatchRejection]
+        var audience: ReasonAudience
+
+        func encode(to encoder: any Encoder) throws {
+            try rejections.map { Rejection($0, for: audience) }.encode(to: encoder)
+        }
     }
     /// A rejected facility with its reasons, the sentences rendered for the caller (stored are codes and values).
     struct Rejection: Encodable {
@@ -186,6 +197,6 @@ enum ExecutionViews {
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
             offers: sessions.map { session($0, base: base, now: now, request: set.request) }, request: set.request,
-            rejected: set.rejections.map { Rejection($0, for: audience) }, funnel: set.funnel, ranking: set.ranking?.rawValue)
+            rejected: Rejections(rejections: set.rejections, audience: audience), funnel: set.funnel, ranking: set.ranking?.rawValue)
     }
 }

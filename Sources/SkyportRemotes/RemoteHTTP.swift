@@ -113,8 +113,11 @@ public struct RemoteHTTP: Sendable {
 
         /// The first value of header `name` (case-insensitive).
         public func header(_ name: String) -> String? {
-            headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+            headers.first { $0.name.utf8.elementsEqual(name.utf8) { Self.lowered($0) == Self.lowered($1) } }?.value
         }
+
+        /// An ASCII letter in lower case (field names are ASCII tokens), any other byte as it is.
+        private static func lowered(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
         /// The `Location` header resolved against the request URL.
         public var location: URL? {
@@ -276,12 +279,28 @@ public struct RemoteHTTP: Sendable {
         return RemoteError(.transport, url: url, message: "\(error)")
     }
 
-    /// `application/x-www-form-urlencoded` encoding of ordered fields.
+    /// `application/x-www-form-urlencoded` encoding of ordered fields (as the WHATWG URL standard serializes a
+    /// form): letters, digits and `*-._` as they are, a space as `+`, every other byte of the UTF-8 as `%XX`.
     static func formEncoded(_ fields: [(String, String)]) -> String {
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._* ")
-        func enc(_ s: String) -> String {
-            (s.addingPercentEncoding(withAllowedCharacters: allowed) ?? "").replacingOccurrences(of: " ", with: "+")
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        func append(_ s: String) {
+            for byte in s.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "*"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                    out.append(byte)
+                case UInt8(ascii: " "): out.append(UInt8(ascii: "+"))
+                default: out.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                }
+            }
         }
-        return fields.map { enc($0.0) + "=" + enc($0.1) }.joined(separator: "&")
+        for (i, (name, value)) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: "&")) }
+            append(name)
+            out.append(UInt8(ascii: "="))
+            append(value)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -151,7 +151,7 @@ public struct Credentials: Sendable {
     /// `https://hub.example` never matches `https://hub.example.evil.org`), and a path under the prefix's. Callers pass
     /// the facility's registered endpoint URL, never a URL another party wrote.
     public func auth(for url: String) -> RemoteAuth? {
-        guard let origin = Origin(url) else { return nil }
+        guard !entries.isEmpty, let origin = Origin(url) else { return nil }
         let path = URLComponents(string: url)?.path ?? ""
         return entries.filter { entry in
             guard Origin(entry.prefix) == origin else { return false }

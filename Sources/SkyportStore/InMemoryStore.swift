@@ -232,7 +232,7 @@ public actor InMemoryStore: BrokerStore {
     }
 
     public func updateClaimed(
-        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+        _ id: UUID, worker: String, now: Date, change: @escaping @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         guard leases[id]?.worker == worker, let stored = sessions[id] else { return nil }
         var s = ForwardingMachine.workerChange(stored, change)

@@ -353,7 +353,7 @@ extension PostgresStore {
     }
 
     public func updateClaimed(
-        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+        _ id: UUID, worker: String, now: Date, change: @escaping @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         defer { changes.changed(ChangeFeed.key(session: id)) }
         let written = try await ledgerTransaction { conn, seq -> ((old: SessionPhase, new: SessionRecord)?, [CapacityLedger.Change]) in

@@ -26,8 +26,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     /// The file's `PRAGMA data_version` on the writer when the ledger was last made to match the file: it changes only
     /// when another connection (another process) commits, and then the ledger is read again before planning.
     private let ledgerDataVersion: Mutex<Int64>
-    /// Offer sets waiting for the writer, and whether a group is being written (`groupedOfferWrite`).
-    let offerQueue = Mutex(OfferQueue())
+    /// Writes waiting for the writer, and whether a group is being written (`groupedWrite`).
+    let writeQueue = Mutex(WriteQueue())
     /// When the writer checkpoints the log, and what it has done (nil in memory, which has no log).
     let checkpoints: WriterCheckpoints?
 
@@ -425,7 +425,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
         plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await groupedOfferWrite { db in
+        try await groupedWrite { db in
             if let key = idempotencyKey,
                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?"), arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
@@ -509,24 +509,9 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     /// A write that changes sessions: `body` returns its value and the ledger changes of the sessions it wrote
-    /// (`CapacityLedger.change`). Changes that hold capacity are applied at the end of the transaction, still on the
-    /// writer (before the commit); changes that free it once the write has committed. If the commit fails after holds
-    /// were applied, each of those sessions gets back what it held before (counting too much meanwhile is safe; too
-    /// little never is).
-    func ledgerWrite<T: Sendable>(_ body: @Sendable (Database) throws -> (T, [CapacityLedger.Change])) async throws -> T {
-        let applied = AppliedHolds()
-        let value: T, frees: [CapacityLedger.Change]
-        do {
-            (value, frees) = try await writer.write { db in
-                let (value, changes) = try body(db)
-                return (value, self.applyHolds(changes, recordingIn: applied))
-            }
-        } catch {
-            undo(applied)
-            throw error
-        }
-        applyFrees(frees)
-        return value
+    /// (`CapacityLedger.change`), written in a group with the writes waiting beside it (`groupedWrite`).
+    func ledgerWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, [CapacityLedger.Change])) async throws -> T {
+        try await groupedWrite(body)
     }
 
     /// Applies the changes that hold capacity (on the writer, before the commit), noting what each session held
@@ -605,23 +590,22 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
-        try String.fetchAll(db, sql: "SELECT document FROM session WHERE offer_set_id = ? ORDER BY rank", arguments: [id.uuidString])
+        try String.fetchAll(db.cachedStatement(sql: "SELECT document FROM session WHERE offer_set_id = ? ORDER BY rank"), arguments: [id.uuidString])
             .map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
     public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
         try await writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT document, packed FROM offer_set WHERE id = ?", arguments: [id.uuidString]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT document, packed FROM offer_set WHERE id = ?"), arguments: [id.uuidString]) else {
                 return nil
             }
-            let json = try StoredDocument.json(text: row["document"], packed: row["packed"])
-            return (try StoreCoding.decode(OfferSetRecord.self, bytes: json), try Self.sessions(db, offerSet: id))
+            return (try StoreCoding.offerSet(StoredDocument(text: row["document"], packed: row["packed"])), try Self.sessions(db, offerSet: id))
         }
     }
 
     public func session(_ id: UUID) async throws -> SessionRecord? {
         let doc = try await writer.read { db in
-            try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.uuidString])
         }
         return try doc.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
@@ -657,7 +641,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {
         let (changed, before) = try await ledgerWrite { db in
-            guard let doc = try String.fetchOne(db, sql: "SELECT document FROM session WHERE id = ?", arguments: [id.uuidString]) else {
+            guard let doc = try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.uuidString]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let stored = try StoreCoding.decode(SessionRecord.self, doc)
@@ -675,9 +659,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 let s = changed[i]
                 // A session a job-list tracker watches (nothing in flight) is free for a worker at once: a cancel must
                 // reach the facility now, not when the watch ends.
-                try db.execute(
-                    sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner LIKE ?",
-                    arguments: [s.id.uuidString, "%" + ForwardingMachine.watcherSuffix])
+                try db.cachedStatement(sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner LIKE ?")
+                    .execute(arguments: [s.id.uuidString, "%" + ForwardingMachine.watcherSuffix])
             }
             return ((changed, before), changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
@@ -723,23 +706,23 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         """
 
     public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
-        let (claimed, takenOver) = try await writer.write { db -> ([SessionRecord], Int) in
+        let (claimed, takenOver) = try await groupedWrite { db -> (([SessionRecord], Int), [CapacityLedger.Change]) in
             // Sessions never leased (or given back) first, then those whose lease ran out, oldest first: two ranges of
             // the index, each read only as far as needed. (One `IS NULL OR <=` condition read every session that needs
             // work, thousands of them followed on job lists with leases far ahead, on every claim: 1.3 ms at 10,000.)
             let n = min(limit, 10_000)  // within SQLite's bound-parameter limit
-            var rows = try Row.fetchAll(db, sql: Self.claimUnleasedSQL, arguments: [n])
+            var rows = try Row.fetchAll(db.cachedStatement(sql: Self.claimUnleasedSQL), arguments: [n])
             if rows.count < n {
-                rows += try Row.fetchAll(db, sql: Self.claimLapsedSQL, arguments: [now.timeIntervalSince1970, n - rows.count])
+                rows += try Row.fetchAll(db.cachedStatement(sql: Self.claimLapsedSQL), arguments: [now.timeIntervalSince1970, n - rows.count])
             }
             let claimed = try rows.map { try StoreCoding.decode(SessionRecord.self, $0["document"] as String) }
-            guard !claimed.isEmpty else { return ([], 0) }
+            guard !claimed.isEmpty else { return (([], 0), []) }
             let marks = Array(repeating: "?", count: claimed.count).joined(separator: ",")
             var args: StatementArguments = [worker, until.timeIntervalSince1970]
             _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.uuidString)))
             try db.execute(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id IN (\(marks))", arguments: args)
             // Last leased to another worker whose lease ran out: a replica, or this broker before a restart.
-            return (claimed, rows.filter { ForwardingMachine.isTakeover(from: $0["lease_owner"], by: worker) }.count)
+            return ((claimed, rows.filter { ForwardingMachine.isTakeover(from: $0["lease_owner"], by: worker) }.count), [])
         }
         if !claimed.isEmpty { telemetry.record(.forwardingClaimed(sessions: claimed.count, takenOver: takenOver)) }
         return claimed
@@ -769,12 +752,12 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     public func updateClaimed(
-        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+        _ id: UUID, worker: String, now: Date, change: @escaping @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord? {
         defer { changes.changed(ChangeFeed.key(session: id)) }
         let written = try await ledgerWrite { db -> ((old: SessionPhase, new: SessionRecord)?, [CapacityLedger.Change]) in
             guard let doc = try String.fetchOne(
-                db, sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?", arguments: [id.uuidString, worker])
+                db.cachedStatement(sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?"), arguments: [id.uuidString, worker])
             else { return (nil, []) }
             let old = try StoreCoding.decode(SessionRecord.self, doc)
             var s = ForwardingMachine.workerChange(old, change)
@@ -787,18 +770,18 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     }
 
     public func release(_ id: UUID, worker: String, until: Date?) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
-                arguments: [until == nil ? nil : ForwardingMachine.holdOff, until?.timeIntervalSince1970, id.uuidString, worker])
+        try await groupedWrite { db in
+            try db.cachedStatement(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?")
+                .execute(arguments: [until == nil ? nil : ForwardingMachine.holdOff, until?.timeIntervalSince1970, id.uuidString, worker])
+            return ((), [])
         }
     }
 
     public func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?",
-                arguments: [watcher, until.timeIntervalSince1970, id.uuidString, worker])
+        try await groupedWrite { db in
+            try db.cachedStatement(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?")
+                .execute(arguments: [watcher, until.timeIntervalSince1970, id.uuidString, worker])
+            return ((), [])
         }
     }
 
@@ -922,7 +905,9 @@ enum StoreCoding {
             w.field("started", s.started)
             w.field("trace", s.trace)
         }
-        return String(decoding: json.bytes, as: UTF8.self)
+        let text = String(decoding: json.bytes, as: UTF8.self)
+        remember(text, asRead(s))
+        return text
     }
 
     /// A record that writes itself (`JSONWritable`, an offer set: one per request, inside the serialized write),
@@ -934,14 +919,82 @@ enum StoreCoding {
     }
 
     /// An offer set's document as the store keeps it: `write`'s JSON, deflated (`StoredDocument`).
-    static func stored(_ value: some JSONWritable) -> StoredDocument {
+    static func stored(_ set: OfferSetRecord) -> StoredDocument {
         var writer = JSONWriter(capacity: 8_192, dates: .secondsSince1970)
-        value.write(to: &writer)
-        return StoredDocument(json: writer.bytes)
+        set.write(to: &writer)
+        let document = StoredDocument(json: writer.bytes)
+        remember(document, asRead(set))
+        return document
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try decode(type, bytes: Data(text.utf8))
+    }
+
+    // MARK: documents known decoded
+
+    /// Sessions by their document: read back moments after they were written, under load, again and again
+    /// (`DecodedDocuments`). Four thousand: the offers of a thousand requests, a second of them at that rate.
+    static let sessions = DecodedDocuments<String, SessionRecord>(capacity: 4_096)
+    /// Offer sets by their stored form, written once and read by their client soon after. Each holds its
+    /// rejections decoded (some 10 KB with a hundred facilities): a thousand of them.
+    static let offerSets = DecodedDocuments<StoredDocument, OfferSetRecord>(capacity: 1_024)
+
+    static func decode(_ type: SessionRecord.Type, _ text: String) throws -> SessionRecord {
+        try sessions.value(text) { try decode(type, bytes: Data(text.utf8)) }
+    }
+
+    /// An offer set from its columns `document` and `packed`.
+    static func offerSet(_ document: StoredDocument) throws -> OfferSetRecord {
+        try offerSets.value(document) { try decode(OfferSetRecord.self, bytes: try StoredDocument.json(text: document.text, packed: document.packed)) }
+    }
+
+    /// Remembers what a document just written reads back as. The tests' (debug) builds read it back and compare, so
+    /// that a field written in a form that does not read back the same (a date's precision, a value left out) fails
+    /// them instead of being served from here.
+    private static func remember(_ text: String, _ s: SessionRecord) {
+        assert((try? decode(SessionRecord.self, bytes: Data(text.utf8))) == s, "a session's document does not read back as written: \(text)")
+        sessions.remember(text, s)
+    }
+
+    private static func remember(_ document: StoredDocument, _ set: OfferSetRecord) {
+        assert(
+            (try? decode(OfferSetRecord.self, bytes: StoredDocument.json(text: document.text, packed: document.packed))) == set,
+            "an offer set's document does not read back as written: \(set)")
+        offerSets.remember(document, set)
+    }
+
+    /// A session as its document reads back: times to the precision kept (seconds since 1970, a `Double`), a staging
+    /// estimate that is not a number left out.
+    static func asRead(_ s: SessionRecord) -> SessionRecord {
+        var s = s
+        s.created = s.created.asRead
+        s.modified = s.modified.asRead
+        s.expires = s.expires.asRead
+        s.start = s.start.asRead
+        s.accepted = s.accepted?.asRead
+        s.started = s.started?.asRead
+        s.finished = s.finished?.asRead
+        if var remote = s.remote {
+            remote.updated = remote.updated?.asRead
+            s.remote = remote
+        }
+        if var credential = s.credential {
+            (credential.expires, credential.subjectExpires) = (credential.expires?.asRead, credential.subjectExpires?.asRead)
+            s.credential = credential
+        }
+        if let staging = s.staging, !staging.isFinite { s.staging = nil }
+        return s
+    }
+
+    /// An offer set as its document reads back (times as in `asRead(_: SessionRecord)`).
+    static func asRead(_ set: OfferSetRecord) -> OfferSetRecord {
+        var set = set
+        set.created = set.created.asRead
+        set.expires = set.expires.asRead
+        for i in set.messages.indices { set.messages[i].time = set.messages[i].time.asRead }
+        if let window = set.request.start { set.request.start = TimeWindow(earliest: window.earliest.asRead, latest: window.latest.asRead) }
+        return set
     }
 
     static func decode<T: Decodable>(_ type: T.Type, bytes: some Sequence<UInt8>) throws -> T {
@@ -951,8 +1004,13 @@ enum StoreCoding {
     }
 }
 
-/// The holds one write (`ledgerWrite`, or a group of offer sets) applied before its commit, with what each session
+/// The holds one group of writes (`groupedWrite`) applied before its commit, with what each session
 /// held before them.
 final class AppliedHolds: Sendable {
     let before = Mutex<[(UUID, CapacityLedger.Hold?)]>([])
+}
+
+private extension Date {
+    /// The time as a document keeps it: seconds since 1970, as `JSONDecoder` reads them back.
+    var asRead: Date { Date(timeIntervalSince1970: timeIntervalSince1970) }
 }

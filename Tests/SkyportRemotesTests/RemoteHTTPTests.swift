@@ -127,10 +127,11 @@ import Testing
         try await withStubHTTPServer { server in
             server.route("/echo", .text("ok"))
             try await withRemoteHTTP(auth: .token("abc", scheme: "Token")) { http in
-                _ = try await http.postForm(server.url("/echo"), [("QUERY", "SELECT a+b FROM t WHERE x='é'"), ("LANG", "ADQL")])
+                _ = try await http.postForm(
+                    server.url("/echo"), [("QUERY", "SELECT a+b FROM t WHERE x='é'"), ("LANG", "ADQL"), ("a b&c=d~", "😀\n*-._/%")])
                 let sent = try #require(server.requests("/echo").first)
                 #expect(sent.header("Authorization") == "Token abc" && sent.method == "POST")
-                #expect(sent.text == "QUERY=SELECT+a%2Bb+FROM+t+WHERE+x%3D%27%C3%A9%27&LANG=ADQL")
+                #expect(sent.text == "QUERY=SELECT+a%2Bb+FROM+t+WHERE+x%3D%27%C3%A9%27&LANG=ADQL&a+b%26c%3Dd%7E=%F0%9F%98%80%0A*-._%2F%25")
             }
         }
     }

@@ -60,8 +60,8 @@ import Testing
             case .success(.replayed(let id)): replayed.append(id)
             }
         }
-        let counts = store.offerGroupCounts()
-        #expect(counts.groups == 2 && counts.requests == 11 && counts.waiting == 0)
+        let counts = store.writeGroupCounts()
+        #expect(counts.groups == 2 && counts.writes == 11 && counts.waiting == 0)
         #expect(created.count == 6)
         // Which of the two with the key ran first depends on the order they reached the queue; the other replays it.
         #expect(replayed.count == 1 && created.contains(replayed[0]))
@@ -91,14 +91,14 @@ import Testing
             try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
         }
         // Waits behind the booking request, so that the group holds a request with holds before this one breaks it.
-        while store.offerGroupCounts().waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        while store.writeGroupCounts().waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
         let breaker = Task {
-            try await store.groupedOfferWrite { db in
+            try await store.groupedWrite { db in
                 switch breaking {
                 case .commit:
                     try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
                     try db.execute(sql: "INSERT INTO session (id, offer_set_id, facility_key, phase, expires, start, \"end\", rank, document, needs_work, cores, memory, job, created) VALUES ('s', 'no-such-set', 'c', 'OFFERED', 0, 0, 0, 0, '{}', 0, 1, 1, 0, 0)")
-                    return (.replayed(UUID()), [])
+                    return (OfferSetCreation.replayed(UUID()), [])
                 case .transaction:
                     try db.execute(sql: "ROLLBACK")
                     throw Refused(n: 0)
@@ -109,8 +109,8 @@ import Testing
         guard case .created(_, let offers) = try await held.first.value else { Issue.record("the first was not created"); return }
         await #expect(throws: (any Error).self) { try await booking.value }
         await #expect(throws: (any Error).self) { try await breaker.value }
-        let counts = store.offerGroupCounts()
-        #expect(counts.groups == 2 && counts.requests == 3)
+        let counts = store.writeGroupCounts()
+        #expect(counts.groups == 2 && counts.writes == 3)
         let rows = try await store.writer.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM offer_set") ?? -1, try Int.fetchOne(db, sql: "SELECT count(*) FROM session") ?? -1)
         }
@@ -148,7 +148,7 @@ import Testing
         func release(whenWaiting count: Int, in store: SQLiteStore) async throws -> Bool {
             defer { release.signal() }
             let deadline = ContinuousClock.now + .seconds(120)
-            while store.offerGroupCounts().waiting < count {
+            while store.writeGroupCounts().waiting < count {
                 guard ContinuousClock.now < deadline else {
                     Issue.record("\(count) requests never all waited for the writer")
                     return false
@@ -159,11 +159,39 @@ import Testing
         }
     }
 
+    /// Writes of every kind that wait for the writer are written together, in the order they came, each with its own
+    /// result: a client's acceptance, a forwarding claim that finds the session accepted before it in the same
+    /// transaction, and an offer request.
+    @Test func writesOfEveryKindWaitingForTheWriterShareAGroup() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
+        guard case .created(_, let earlier) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now)),
+            let offer = earlier.first
+        else { Issue.record("no offer to accept"); return }
+        let held = await HeldWriter.start(store, now: now)
+        let accept = Task { try await store.changePhase(of: offer.id, to: .accepted, now: now, admit: nil) }
+        while store.writeGroupCounts().waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let claim = Task { try await store.claimWork(worker: "w", now: now, until: now.addingTimeInterval(60), limit: 10) }
+        while store.writeGroupCounts().waiting < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        let book = Task {
+            try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now))
+        }
+        guard try await held.release(whenWaiting: 3, in: store) else { return }
+        _ = try await held.first.value
+        #expect(try await accept.value.phase == .accepted)
+        #expect(try await claim.value.map(\.id) == [offer.id])
+        guard case .created = try await book.value else { Issue.record("the offer request was not written"); return }
+        let counts = store.writeGroupCounts()
+        #expect(counts.groups == 3 && counts.writes == 5 && counts.waiting == 0)
+        #expect(try await store.session(offer.id)?.phase == .accepted)
+    }
+
     /// A lone request is written at once, in a transaction of its own.
     @Test func aLoneRequestIsItsOwnGroup() async throws {
         let store = try SQLiteStore(path: ":memory:")
         for _ in 0..<3 { _ = try await SmallFacility.bookAtOnce(1, on: [store], now: now) }
-        let counts = store.offerGroupCounts()
-        #expect(counts.groups == 3 && counts.requests == 3)
+        let counts = store.writeGroupCounts()
+        #expect(counts.groups == 3 && counts.writes == 3)
     }
 }

@@ -134,4 +134,45 @@ import Testing
             #expect(try StoreCoding.decode(SessionRecord.self, written) == session)
         }
     }
+
+    /// A time whose seconds since 1970 do not give it back exactly (`Date` counts from 2001).
+    static let inexact = Date(timeIntervalSinceReferenceDate: 817_692_934.364_244_1)
+
+    /// What the store remembers of a document it wrote is what reading that document gives, to the last bit of every
+    /// time (a time is kept as seconds since 1970, which do not always give back the `Date` written), so that reading
+    /// it from memory or decoding it is the same.
+    @Test func documentsRememberedAsWrittenAreWhatReadingThemGives() throws {
+        #expect(Date(timeIntervalSince1970: Self.inexact.timeIntervalSince1970) != Self.inexact)
+        var session = Self.session("plain")
+        (session.created, session.modified, session.start, session.finished) = (Self.inexact, Self.inexact, Self.inexact, Self.inexact)
+        session.remote?.updated = Self.inexact
+        session.credential?.subjectExpires = Self.inexact
+        session.staging = .nan
+        let text = try StoreCoding.encode(session)
+        let remembered = try #require(StoreCoding.sessions.value(text))
+        #expect(remembered == (try StoreCoding.decode(SessionRecord.self, bytes: Data(text.utf8))))
+        #expect(remembered != session)
+
+        var set = Self.set("plain")
+        (set.created, set.messages[0].time) = (Self.inexact, Self.inexact)
+        set.request.start?.latest = Self.inexact
+        let stored = StoreCoding.stored(set)
+        let known = try #require(StoreCoding.offerSets.value(stored))
+        #expect(known == (try StoreCoding.decode(OfferSetRecord.self, bytes: StoredDocument.json(text: stored.text, packed: stored.packed))))
+        #expect(try StoreCoding.offerSet(stored) == known)
+    }
+
+    /// The memory of decoded documents is bounded: the oldest goes when a new one comes.
+    @Test func decodedDocumentsKeepTheLastOnes() {
+        let known = DecodedDocuments<String, Int>(capacity: 3)
+        for n in 1...3 { known.remember("\(n)", n) }
+        known.remember("2", 2)  // known already: nothing goes
+        #expect(known.count == 3 && known.value("1") == 1)
+        known.remember("4", 4)
+        #expect(known.count == 3 && known.value("1") == nil && known.value("2") == 2 && known.value("4") == 4)
+        var decoded = 0
+        #expect(known.value("5") { decoded += 1; return 5 } == 5)
+        #expect(known.value("5") { decoded += 1; return 5 } == 5)
+        #expect(decoded == 1 && known.value("2") == nil)
+    }
 }

@@ -11,7 +11,7 @@ public protocol ForwardingStore: Sendable {
     /// returns the stored result, or nil when the lease was lost. A client's `CANCELLED` is never overwritten
     /// (`ForwardingMachine.workerChange`).
     func updateClaimed(
-        _ id: UUID, worker: String, now: Date, change: @Sendable (inout SessionRecord) -> Void
+        _ id: UUID, worker: String, now: Date, change: @escaping @Sendable (inout SessionRecord) -> Void
     ) async throws -> SessionRecord?
     /// Ends a claim: `until` nil frees the session at once; a date keeps others off it until then (a backoff).
     func release(_ id: UUID, worker: String, until: Date?) async throws
