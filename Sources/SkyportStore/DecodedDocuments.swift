@@ -1,48 +1,79 @@
+import Foundation
 import Synchronization
 
-/// The values of the documents most recently written or read, by their exact stored form: a document read back
+/// The values of the documents most recently written or read, by their exact stored bytes: a document read back
 /// with the same bytes is the same value, whoever wrote it and whatever happened in between, so a hit is never stale.
 /// Under load most reads of a session are of a document this process wrote moments before (an offer set's offers
 /// read by its client, accepted, then claimed and advanced by the forwarder, each step reading what the last one
 /// wrote), and decoding them took a twentieth of the broker's CPU at a thousand requests a second.
 ///
-/// Bounded: the oldest entry goes when a new one comes (first in, first out), so it holds the last `capacity`
-/// documents at most, and nothing once they are older than the last `capacity` writes.
-final class DecodedDocuments<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+/// Bounded twice: at most `capacity` documents, and at most `budget` bytes of their JSON (a request of up to 1 MiB
+/// makes documents that large; one over a sixteenth of the budget is not kept at all). The oldest entry goes when a
+/// new one comes (first in, first out), so it holds only the documents written or read last.
+final class DecodedDocuments<Value: Sendable>: Sendable {
     private struct State {
-        var values: [Key: Value] = [:]
-        /// The keys in the order they came, as a ring: `next` is the slot the next one takes.
-        var order: [Key?]
-        var next = 0
+        var values: [DocumentBytes: (value: Value, size: Int)] = [:]
+        /// The keys in the order they came, as a ring: `next` is the slot the next one takes, `oldest` the next to go.
+        var order: [DocumentBytes?]
+        var next = 0, oldest = 0
+        var bytes = 0
     }
 
     let capacity: Int
+    let budget: Int
     private let state: Mutex<State>
 
-    init(capacity: Int) {
-        precondition(capacity > 0)
-        self.capacity = capacity
+    init(capacity: Int, budget: Int) {
+        precondition(capacity > 0 && budget > 0)
+        (self.capacity, self.budget) = (capacity, budget)
         state = Mutex(State(order: Array(repeating: nil, count: capacity)))
     }
 
-    func value(_ key: Key) -> Value? { state.withLock { $0.values[key] } }
+    func value(_ key: DocumentBytes) -> Value? { state.withLock { $0.values[key]?.value } }
 
-    func remember(_ key: Key, _ value: Value) {
+    /// Remembers `value` as what `key` decodes to; `size` is its JSON's length in bytes.
+    func remember(_ key: DocumentBytes, _ value: Value, size: Int) {
+        guard size <= budget / 16 else { return }
         state.withLock { s in
-            guard s.values.updateValue(value, forKey: key) == nil else { return }
-            if let oldest = s.order[s.next] { s.values[oldest] = nil }
+            guard s.values[key] == nil else { return }
+            while s.order[s.next] != nil || s.bytes + size > budget {
+                guard let oldest = s.order[s.oldest] else { break }
+                s.bytes -= s.values.removeValue(forKey: oldest)?.size ?? 0
+                s.order[s.oldest] = nil
+                s.oldest = (s.oldest + 1) % capacity
+            }
+            s.values[key] = (value, size)
             s.order[s.next] = key
             s.next = (s.next + 1) % capacity
+            s.bytes += size
         }
     }
 
     /// The value of `key`, decoded by `decode` only when it is not already known.
-    func value(_ key: Key, decode: () throws -> Value) rethrows -> Value {
+    func value(_ key: DocumentBytes, size: Int, decode: () throws -> Value) rethrows -> Value {
         if let known = value(key) { return known }
         let decoded = try decode()
-        remember(key, decoded)
+        remember(key, decoded, size: size)
         return decoded
     }
 
     var count: Int { state.withLock { $0.values.count } }
+    var size: Int { state.withLock { $0.bytes } }
+}
+
+/// A stored document as its bytes: equal only when every byte is (a `String` compares by canonical equivalence, so
+/// that `é` and `e` with a combining accent would be one key).
+struct DocumentBytes: Hashable, Sendable {
+    let text: String
+    let packed: Data?
+
+    init(text: String, packed: Data? = nil) { (self.text, self.packed) = (text, packed) }
+
+    static func == (a: DocumentBytes, b: DocumentBytes) -> Bool { a.packed == b.packed && a.text.utf8.elementsEqual(b.text.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(packed)
+        var text = text
+        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
 }

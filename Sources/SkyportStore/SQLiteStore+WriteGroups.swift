@@ -89,13 +89,15 @@ extension SQLiteStore {
         }
     }
 
+    /// Writes `group` in one transaction. Not cancelled with the task that writes it (as GRDB's `write` would be): a
+    /// write once asked for is written, whichever task leads its group and whatever happens to that task meanwhile.
     private func write(_ group: [WriteQueue.Waiting]) async {
         let applied = AppliedHolds()
         do {
-            let (results, frees) = try await writer.write { db in
+            let (results, frees) = try await uncancelledWrite { db in
                 // Once, before any write in the group: read inside the group, the ledger would take in writes that a
                 // failed commit then takes back, and `undo` would not restore what they had deleted.
-                try reloadLedgerIfWrittenElsewhere(db)
+                try self.reloadLedgerIfWrittenElsewhere(db)
                 var results: [Result<any Sendable, any Error>] = []
                 var frees: [CapacityLedger.Change] = []
                 for write in group {
@@ -117,7 +119,7 @@ extension SQLiteStore {
                     }
                     // Exactly one result per write, in order.
                     results.append(done.map { value, changes in
-                        frees += applyHolds(changes, recordingIn: applied)
+                        frees += self.applyHolds(changes, recordingIn: applied)
                         return value
                     })
                 }
@@ -128,6 +130,13 @@ extension SQLiteStore {
         } catch {
             undo(applied)
             for write in group { write.done(.failure(error)) }
+        }
+    }
+
+    /// `updates` in a transaction of the writer, carried out to its end even if the calling task is cancelled.
+    private func uncancelledWrite<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { done in
+            writer.asyncWrite(updates) { _, result in done.resume(with: result) }
         }
     }
 

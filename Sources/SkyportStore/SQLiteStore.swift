@@ -906,7 +906,12 @@ enum StoreCoding {
             w.field("trace", s.trace)
         }
         let text = String(decoding: json.bytes, as: UTF8.self)
-        remember(text, asRead(s))
+        // The forwarded job and the credential as reading gives them back (their own decoding reads a phase word for
+        // the endpoint's kind, rounds a deadline): decoded from the bytes just made, a small part of the document.
+        var read = asRead(s)
+        read.remote = try remote.map { try decode(RemoteJob.self, bytes: $0) }
+        read.credential = try credential.map { try decode(UserCredential.self, bytes: $0) }
+        remember(text, read, size: json.bytes.count)
         return text
     }
 
@@ -923,7 +928,7 @@ enum StoreCoding {
         var writer = JSONWriter(capacity: 8_192, dates: .secondsSince1970)
         set.write(to: &writer)
         let document = StoredDocument(json: writer.bytes)
-        remember(document, asRead(set))
+        remember(document, asRead(set), size: writer.bytes.count)
         return document
     }
 
@@ -934,38 +939,44 @@ enum StoreCoding {
     // MARK: documents known decoded
 
     /// Sessions by their document: read back moments after they were written, under load, again and again
-    /// (`DecodedDocuments`). Four thousand: the offers of a thousand requests, a second of them at that rate.
-    static let sessions = DecodedDocuments<String, SessionRecord>(capacity: 4_096)
-    /// Offer sets by their stored form, written once and read by their client soon after. Each holds its
-    /// rejections decoded (some 10 KB with a hundred facilities): a thousand of them.
-    static let offerSets = DecodedDocuments<StoredDocument, OfferSetRecord>(capacity: 1_024)
+    /// (`DecodedDocuments`). Four thousand (the offers of a thousand requests, a second of them at that rate), in
+    /// at most 8 MiB of JSON (one is 1-2 KB).
+    static let sessions = DecodedDocuments<SessionRecord>(capacity: 4_096, budget: 8 << 20)
+    /// Offer sets by their stored form, written once and read by their client soon after: a thousand, in at most
+    /// 8 MiB of JSON (2-3 KB each with a hundred facilities; decoded, each holds its rejections, some 10 KB).
+    static let offerSets = DecodedDocuments<OfferSetRecord>(capacity: 1_024, budget: 8 << 20)
 
     static func decode(_ type: SessionRecord.Type, _ text: String) throws -> SessionRecord {
-        try sessions.value(text) { try decode(type, bytes: Data(text.utf8)) }
+        try sessions.value(DocumentBytes(text: text), size: text.utf8.count) { try decode(type, bytes: Data(text.utf8)) }
     }
 
     /// An offer set from its columns `document` and `packed`.
     static func offerSet(_ document: StoredDocument) throws -> OfferSetRecord {
-        try offerSets.value(document) { try decode(OfferSetRecord.self, bytes: try StoredDocument.json(text: document.text, packed: document.packed)) }
+        let key = DocumentBytes(text: document.text, packed: document.packed)
+        if let known = offerSets.value(key) { return known }
+        let json = try StoredDocument.json(text: document.text, packed: document.packed)
+        let set = try decode(OfferSetRecord.self, bytes: json)
+        offerSets.remember(key, set, size: json.count)
+        return set
     }
 
     /// Remembers what a document just written reads back as. The tests' (debug) builds read it back and compare, so
     /// that a field written in a form that does not read back the same (a date's precision, a value left out) fails
     /// them instead of being served from here.
-    private static func remember(_ text: String, _ s: SessionRecord) {
+    private static func remember(_ text: String, _ s: SessionRecord, size: Int) {
         assert((try? decode(SessionRecord.self, bytes: Data(text.utf8))) == s, "a session's document does not read back as written: \(text)")
-        sessions.remember(text, s)
+        sessions.remember(DocumentBytes(text: text), s, size: size)
     }
 
-    private static func remember(_ document: StoredDocument, _ set: OfferSetRecord) {
+    private static func remember(_ document: StoredDocument, _ set: OfferSetRecord, size: Int) {
         assert(
             (try? decode(OfferSetRecord.self, bytes: StoredDocument.json(text: document.text, packed: document.packed))) == set,
             "an offer set's document does not read back as written: \(set)")
-        offerSets.remember(document, set)
+        offerSets.remember(DocumentBytes(text: document.text, packed: document.packed), set, size: size)
     }
 
     /// A session as its document reads back: times to the precision kept (seconds since 1970, a `Double`), a staging
-    /// estimate that is not a number left out.
+    /// estimate that is not a number left out (`encode` puts in the forwarded job and the credential as read back).
     static func asRead(_ s: SessionRecord) -> SessionRecord {
         var s = s
         s.created = s.created.asRead
@@ -975,14 +986,6 @@ enum StoreCoding {
         s.accepted = s.accepted?.asRead
         s.started = s.started?.asRead
         s.finished = s.finished?.asRead
-        if var remote = s.remote {
-            remote.updated = remote.updated?.asRead
-            s.remote = remote
-        }
-        if var credential = s.credential {
-            (credential.expires, credential.subjectExpires) = (credential.expires?.asRead, credential.subjectExpires?.asRead)
-            s.credential = credential
-        }
         if let staging = s.staging, !staging.isFinite { s.staging = nil }
         return s
     }

@@ -14,7 +14,7 @@ import SkyportCore
 /// window keeps each call's working memory under 64 KiB); `document` is then ''. Rows written before have their
 /// JSON in `document` and no `packed`, and are read as they are. SQL cannot look into `packed`: a migration that needs
 /// a field of these documents reads them in Swift (`json(text:packed:)`).
-struct StoredDocument: Sendable, Hashable {
+struct StoredDocument: Sendable {
     static let format: UInt8 = 1
     static let windowBits: Int32 = -12   // raw DEFLATE, 2^12-byte window
     /// Larger documents are refused when read (no offer set comes near it: a request's body is limited far below).

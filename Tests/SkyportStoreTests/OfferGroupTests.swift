@@ -187,6 +187,21 @@ import Testing
         #expect(try await store.session(offer.id)?.phase == .accepted)
     }
 
+    /// A write once asked for is written even when the task that asked is cancelled (it may lead its group, and
+    /// others may wait on that group).
+    @Test func aWriteIsCarriedOutWhenItsTaskIsCancelled() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
+        guard case .created(_, let offers) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now)),
+            let offer = offers.first
+        else { Issue.record("no offer to accept"); return }
+        let accept = Task { try await store.changePhase(of: offer.id, to: .accepted, now: now, admit: nil) }
+        accept.cancel()
+        #expect(try await accept.value.phase == .accepted)
+        #expect(try await store.session(offer.id)?.phase == .accepted)
+    }
+
     /// A lone request is written at once, in a transaction of its own.
     @Test func aLoneRequestIsItsOwnGroup() async throws {
         let store = try SQLiteStore(path: ":memory:")

@@ -139,40 +139,54 @@ import Testing
     static let inexact = Date(timeIntervalSinceReferenceDate: 817_692_934.364_244_1)
 
     /// What the store remembers of a document it wrote is what reading that document gives, to the last bit of every
-    /// time (a time is kept as seconds since 1970, which do not always give back the `Date` written), so that reading
+    /// time (a time is kept as seconds since 1970, which do not always give back the `Date` written), and of the
+    /// forwarded job (a phase word read for its endpoint's kind, a deadline kept to the millisecond), so that reading
     /// it from memory or decoding it is the same.
     @Test func documentsRememberedAsWrittenAreWhatReadingThemGives() throws {
         #expect(Date(timeIntervalSince1970: Self.inexact.timeIntervalSince1970) != Self.inexact)
         var session = Self.session("plain")
         (session.created, session.modified, session.start, session.finished) = (Self.inexact, Self.inexact, Self.inexact, Self.inexact)
         session.remote?.updated = Self.inexact
+        session.remote?.endpoint = Endpoint(kind: .binderhub, url: "http://binder.example/", offerDeadline: 2.0005)
+        session.remote?.phase = .binder(.other("ABORTED"))
         session.credential?.subjectExpires = Self.inexact
         session.staging = .nan
         let text = try StoreCoding.encode(session)
-        let remembered = try #require(StoreCoding.sessions.value(text))
-        #expect(remembered == (try StoreCoding.decode(SessionRecord.self, bytes: Data(text.utf8))))
-        #expect(remembered != session)
+        let remembered = try #require(StoreCoding.sessions.value(DocumentBytes(text: text)))
+        let read = try StoreCoding.decode(SessionRecord.self, bytes: Data(text.utf8))
+        #expect(remembered == read)
+        #expect(remembered != session && read.remote?.phase != session.remote?.phase)
 
         var set = Self.set("plain")
         (set.created, set.messages[0].time) = (Self.inexact, Self.inexact)
         set.request.start?.latest = Self.inexact
         let stored = StoreCoding.stored(set)
-        let known = try #require(StoreCoding.offerSets.value(stored))
+        let known = try #require(StoreCoding.offerSets.value(DocumentBytes(text: stored.text, packed: stored.packed)))
         #expect(known == (try StoreCoding.decode(OfferSetRecord.self, bytes: StoredDocument.json(text: stored.text, packed: stored.packed))))
         #expect(try StoreCoding.offerSet(stored) == known)
     }
 
-    /// The memory of decoded documents is bounded: the oldest goes when a new one comes.
+    /// The memory of decoded documents is bounded by count and by bytes: the oldest goes when a new one comes, and a
+    /// document too large for it is not kept. Keys are bytes: two canonically equivalent texts are two documents.
     @Test func decodedDocumentsKeepTheLastOnes() {
-        let known = DecodedDocuments<String, Int>(capacity: 3)
-        for n in 1...3 { known.remember("\(n)", n) }
-        known.remember("2", 2)  // known already: nothing goes
-        #expect(known.count == 3 && known.value("1") == 1)
-        known.remember("4", 4)
-        #expect(known.count == 3 && known.value("1") == nil && known.value("2") == 2 && known.value("4") == 4)
+        let known = DecodedDocuments<Int>(capacity: 3, budget: 160)
+        func key(_ text: String) -> DocumentBytes { DocumentBytes(text: text) }
+        for n in 1...3 { known.remember(key("\(n)"), n, size: 10) }
+        known.remember(key("2"), 2, size: 10)  // known already: nothing goes
+        #expect(known.count == 3 && known.value(key("1")) == 1 && known.size == 30)
+        known.remember(key("4"), 4, size: 10)
+        #expect(known.count == 3 && known.value(key("1")) == nil && known.value(key("2")) == 2 && known.value(key("4")) == 4)
         var decoded = 0
-        #expect(known.value("5") { decoded += 1; return 5 } == 5)
-        #expect(known.value("5") { decoded += 1; return 5 } == 5)
-        #expect(decoded == 1 && known.value("2") == nil)
+        #expect(known.value(key("5"), size: 10) { decoded += 1; return 5 } == 5)
+        #expect(known.value(key("5"), size: 10) { decoded += 1; return 5 } == 5)
+        #expect(decoded == 1 && known.value(key("2")) == nil)
+        known.remember(key("big"), 0, size: 11)  // over a sixteenth of the budget
+        #expect(known.value(key("big")) == nil && known.count == 3)
+        let bytes = DecodedDocuments<Int>(capacity: 100, budget: 160)
+        for n in 1...17 { bytes.remember(key("\(n)"), n, size: 10) }
+        #expect(bytes.count == 16 && bytes.size == 160 && bytes.value(key("1")) == nil && bytes.value(key("17")) == 17)
+        #expect("\u{e9}" == "e\u{301}" && key("\u{e9}") != key("e\u{301}"))
+        bytes.remember(key("\u{e9}"), 1, size: 2)
+        #expect(bytes.value(key("e\u{301}")) == nil && bytes.value(key("\u{e9}")) == 1)
     }
 }
