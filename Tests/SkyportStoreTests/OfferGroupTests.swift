@@ -165,10 +165,7 @@ import Testing
     @Test func writesOfEveryKindWaitingForTheWriterShareAGroup() async throws {
         let store = try SQLiteStore(path: ":memory:")
         let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
-        guard case .created(_, let earlier) = try await store.createOfferSet(
-            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now)),
-            let offer = earlier.first
-        else { Issue.record("no offer to accept"); return }
+        guard let offer = try await firstOffer(in: store) else { return }
         let held = await HeldWriter.start(store, now: now)
         let accept = Task { try await store.changePhase(of: offer.id, to: .accepted, now: now, admit: nil) }
         while store.writeGroupCounts().waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
@@ -191,15 +188,21 @@ import Testing
     /// others may wait on that group).
     @Test func aWriteIsCarriedOutWhenItsTaskIsCancelled() async throws {
         let store = try SQLiteStore(path: ":memory:")
-        let (facility, request, now) = (SmallFacility.facility, SmallFacility.request, self.now)
-        guard case .created(_, let offers) = try await store.createOfferSet(
-            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now)),
-            let offer = offers.first
-        else { Issue.record("no offer to accept"); return }
-        let accept = Task { try await store.changePhase(of: offer.id, to: .accepted, now: now, admit: nil) }
+        guard let offer = try await firstOffer(in: store) else { return }
+        let accept = Task { [now] in try await store.changePhase(of: offer.id, to: .accepted, now: now, admit: nil) }
         accept.cancel()
         #expect(try await accept.value.phase == .accepted)
         #expect(try await store.session(offer.id)?.phase == .accepted)
+    }
+
+    /// The first offer of a set booked at once on the small facility (recorded as an issue when there is none).
+    func firstOffer(in store: SQLiteStore) async throws -> SessionRecord? {
+        let (facility, request) = (SmallFacility.facility, SmallFacility.request)
+        guard case .created(_, let offers) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [facility.id], now: now, plan: plannedOffers(facility, request, now: now)),
+            let offer = offers.first
+        else { Issue.record("no offer to accept"); return nil }
+        return offer
     }
 
     /// A lone request is written at once, in a transaction of its own.
