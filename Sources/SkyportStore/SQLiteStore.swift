@@ -906,12 +906,10 @@ enum StoreCoding {
             w.field("trace", s.trace)
         }
         let text = String(decoding: json.bytes, as: UTF8.self)
-        // The forwarded job and the credential as reading gives them back (their own decoding reads a phase word for
-        // the endpoint's kind, rounds a deadline): decoded from the bytes just made, a small part of the document.
-        var read = asRead(s)
-        read.remote = try remote.map { try decode(RemoteJob.self, bytes: $0) }
-        read.credential = try credential.map { try decode(UserCredential.self, bytes: $0) }
-        remember(text, read, size: json.bytes.count)
+        // Remembered as written only without a forwarded job or a credential: their own decoding reads a phase word
+        // for the endpoint's kind and rounds a deadline, and decoding them here cost a federated offer request (a
+        // hundred offers, each with its remote offer) more than it saved. Those are remembered when first read.
+        if s.remote == nil, s.credential == nil { remember(text, asRead(s), size: json.bytes.count) }
         return text
     }
 
@@ -939,12 +937,13 @@ enum StoreCoding {
     // MARK: documents known decoded
 
     /// Sessions by their document: read back moments after they were written, under load, again and again
-    /// (`DecodedDocuments`). Four thousand (the offers of a thousand requests, a second of them at that rate), in
-    /// at most 8 MiB of JSON (one is 1-2 KB).
-    static let sessions = DecodedDocuments<SessionRecord>(capacity: 4_096, budget: 8 << 20)
-    /// Offer sets by their stored form, written once and read by their client soon after: a thousand, in at most
-    /// 8 MiB of JSON (2-3 KB each with a hundred facilities; decoded, each holds its rejections, some 10 KB).
-    static let offerSets = DecodedDocuments<OfferSetRecord>(capacity: 1_024, budget: 8 << 20)
+    /// (`DecodedDocuments`). Two thousand (the offers of 500 requests: half a second at a thousand a second; a
+    /// client reads its set, and accepts, within milliseconds), in at most 4 MiB of JSON (one is 1-2 KB).
+    static let sessions = DecodedDocuments<SessionRecord>(capacity: 2_048, budget: 4 << 20)
+    /// Offer sets by their stored form, written once and read by their client soon after: only 128, since one takes
+    /// far more memory decoded than as JSON (a set that turns a hundred facilities down holds a hundred rejections,
+    /// some 80 KB, where its JSON is 2-3 KB: a thousand of them held 88 MiB more in `bench-flood.sh`).
+    static let offerSets = DecodedDocuments<OfferSetRecord>(capacity: 128, budget: 1 << 20)
 
     static func decode(_ type: SessionRecord.Type, _ text: String) throws -> SessionRecord {
         try sessions.value(DocumentBytes(text: text), size: text.utf8.count) { try decode(type, bytes: Data(text.utf8)) }
@@ -975,8 +974,8 @@ enum StoreCoding {
         offerSets.remember(DocumentBytes(text: document.text, packed: document.packed), set, size: size)
     }
 
-    /// A session as its document reads back: times to the precision kept (seconds since 1970, a `Double`), a staging
-    /// estimate that is not a number left out (`encode` puts in the forwarded job and the credential as read back).
+    /// A session without a forwarded job or a credential as its document reads back: times to the precision kept
+    /// (seconds since 1970, a `Double`), a staging estimate that is not a number left out.
     static func asRead(_ s: SessionRecord) -> SessionRecord {
         var s = s
         s.created = s.created.asRead
