@@ -62,18 +62,27 @@ final class DecodedDocuments<Value: Sendable>: Sendable {
 }
 
 /// A stored document as its bytes: equal only when every byte is (a `String` compares by canonical equivalence, so
-/// that `é` and `e` with a combining accent would be one key).
+/// that `é` and `e` with a combining accent would be one key). The bytes are hashed once, when the key is made: a key
+/// is hashed again for every lookup, insertion and eviction, and an offer set's document is tens of kilobytes.
 struct DocumentBytes: Hashable, Sendable {
     let text: String
     let packed: Data?
+    private let digest: Int
 
-    init(text: String, packed: Data? = nil) { (self.text, self.packed) = (text, packed) }
-
-    static func == (a: DocumentBytes, b: DocumentBytes) -> Bool { a.packed == b.packed && a.text.utf8.elementsEqual(b.text.utf8) }
-
-    func hash(into hasher: inout Hasher) {
+    init(text: String, packed: Data? = nil) {
+        (self.text, self.packed) = (text, packed)
+        var hasher = Hasher()
         hasher.combine(packed)
         var text = text
         text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        digest = hasher.finalize()
     }
+
+    static func == (a: DocumentBytes, b: DocumentBytes) -> Bool {
+        guard a.digest == b.digest, a.packed == b.packed else { return false }
+        var (x, y) = (a.text, b.text)
+        return x.withUTF8 { x in y.withUTF8 { y in x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 }

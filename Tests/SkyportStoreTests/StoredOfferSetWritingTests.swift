@@ -194,5 +194,12 @@ import Testing
         #expect("\u{e9}" == "e\u{301}" && key("\u{e9}") != key("e\u{301}"))
         bytes.remember(key("\u{e9}"), 1, size: 2)
         #expect(bytes.value(key("e\u{301}")) == nil && bytes.value(key("\u{e9}")) == 1)
+        // A key's hash is taken once, from all its bytes: equal bytes, equal keys; any byte different, different keys.
+        let long = String(repeating: "{\"offers\":[]}", count: 2_000)
+        #expect(key(long) == key(String(("x" + long).dropFirst())) && key(long).hashValue == key(String(("x" + long).dropFirst())).hashValue)
+        #expect(key(long) != key(String(long.dropLast()) + "]") && key("ab") != key("ba") && key("ab") != key("abc"))
+        let packed = DocumentBytes(text: "", packed: Data([1, 2, 3]))
+        #expect(packed == DocumentBytes(text: "", packed: Data([1, 2, 3])) && packed != DocumentBytes(text: "", packed: Data([1, 2, 4])))
+        #expect(packed != key("") && key("") == key(""))
     }
 }
