@@ -24,9 +24,15 @@ import Testing
         #expect(UUID(uuidString: previous)?.uuidString == previous)
     }
 
-    /// Ids of the same millisecond differ in their 74 random bits.
+    /// Ids of the same millisecond differ in their 74 random bits, across several refills of the random pool
+    /// (512 words each, two words an id).
     @Test func idsOfOneMillisecondDiffer() {
         let t = Date(timeIntervalSince1970: 1_796_543_360)
         #expect(Set((0..<1_000).map { _ in UUID.timeOrdered(at: t) }).count == 1_000)
+        var random = IdentifierRandom()
+        let words = (0..<2_000).map { _ in random.next() }
+        #expect(Set(words).count == 2_000)
+        // Every bit position takes both values (a pool left unfilled would give zeros).
+        #expect(words.reduce(0, |) == .max && words.reduce(.max, &) == 0)
     }
 }
