@@ -73,7 +73,7 @@ public struct SkyportConfiguration: Sendable {
     public var binderIdleTimeout = 90
     /// This broker's name on federation paths (`SKYPORT_BROKER_ID`): another broker that sees it in a request's
     /// `Skyport-Via` knows the request came round in a loop. By default a new random one at each start.
-    public var brokerID = "skyport-" + UUID().uuidString.prefix(8).lowercased()
+    public var brokerID = "skyport-" + UUID().text.prefix(8).lowercased()
     /// Seconds to wait for another broker's offers when its endpoint sets no `offerDeadline`
     /// (`SKYPORT_FEDERATION_DEADLINE`, fractions allowed).
     public var federationDeadline = 3.0

@@ -116,7 +116,7 @@ public final class ChangeFeed: Sendable {
 
 extension ChangeFeed {
     /// The key a session's writes ring.
-    public static func key(session id: UUID) -> String { "session:" + id.uuidString }
+    public static func key(session id: UUID) -> String { "session:" + id.text }
     /// The key a UWS job's writes ring.
     public static func key(uwsJob id: String) -> String { "uws:" + id }
 }

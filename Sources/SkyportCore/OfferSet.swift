@@ -101,7 +101,7 @@ extension OfferSetRecord: JSONWritable {
             w.field("created", created)
             w.field("expires", expires)
             w.field("funnel", funnel)
-            w.field("id", id.uuidString)
+            w.field("id", id.text)
             w.field("idempotencyKey", idempotencyKey)
             w.field("messages", StoredMessage.pack(messages))
             w.field("owner", owner)

@@ -25,7 +25,7 @@ struct ExecutionController: Controller {
             return try Representation.response(
                 writing: ExecutionViews.offerSet(set, sessions.map(deps.broker.sessions.reveal), base: base, now: now, audience: context.reasonAudience),
                 status: .seeOther, for: request,
-                headers: [.location: "\(base)/offersets/\(set.id.uuidString.lowercased())"], xmlRoot: ExecutionViews.offerSetXMLRoot)
+                headers: [.location: "\(base)/offersets/\(set.id.lowercasedText)"], xmlRoot: ExecutionViews.offerSetXMLRoot)
         }
 
         table.add(.post, "/direct") { request, context in
@@ -48,7 +48,7 @@ struct ExecutionController: Controller {
             let base = Self.base(request)
             return try Representation.response(
                 writing: ExecutionViews.session(deps.broker.sessions.reveal(session), base: base, now: now, request: parsed), status: .seeOther,
-                for: request, headers: [.location: "\(base)/sessions/\(session.id.uuidString.lowercased())"], xmlRoot: ExecutionViews.sessionXMLRoot)
+                for: request, headers: [.location: "\(base)/sessions/\(session.id.lowercasedText)"], xmlRoot: ExecutionViews.sessionXMLRoot)
         }
 
         table.add(.get, "/offersets/{uuid}") { request, context in
@@ -71,7 +71,7 @@ struct ExecutionController: Controller {
             let session = try await deps.broker.sessions.changePhase(
                 of: id, to: target, as: context.viewer, actor: context.who, bearer: context.bearer, logger: context.logger)
             context.logger.info("session phase changed", metadata: [
-                "session": .string(id.uuidString), "phase": .string(session.phase.rawValue), "who": .string(context.who),
+                "session": .string(id.text), "phase": .string(session.phase.rawValue), "who": .string(context.who),
             ])
             return try Representation.response(
                 writing: ExecutionViews.session(session, base: Self.base(request), now: deps.now, request: await deps.broker.sessions.request(of: session)),

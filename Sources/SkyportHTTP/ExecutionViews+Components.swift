@@ -71,7 +71,7 @@ struct SessionComponents {
     /// A name-based uuid for one component of one session: the same on every read, without being stored
     /// (FNV-1a over the session's uuid and the component's path, laid out as a version-8 uuid).
     static func uuid(session: UUID, path: String) -> String {
-        let id = session.uuidString
+        let id = session.text
         func fnv(_ seed: UInt64) -> UInt64 {
             var h = seed
             for b in id.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }

@@ -130,7 +130,7 @@ enum ExecutionViews {
 
     static func session(_ s: SessionRecord, base: String, now: Date, request: NormalisedRequest? = nil) -> Session {
         let phase = s.phase(at: now)
-        let id = s.id.uuidString.lowercased()
+        let id = s.id.lowercasedText
         let url = "\(base)/sessions/\(id)"
         let schedule = Schedule(
             preparing: .init(start: Timestamp.format(s.start), duration: Self.stagingDuration(s.staging ?? 0)),
@@ -147,7 +147,7 @@ enum ExecutionViews {
             metrics: request?.components.flatMap { $0.metrics.isEmpty ? nil : $0.metrics },
             schedule: schedule,
             facility: FacilityRef(id: s.facility.rawValue, name: s.facilityName, url: base + FacilityController.location(s.facility)),
-            offerset: "\(base)/offersets/\(s.offerSet.uuidString.lowercased())",
+            offerset: "\(base)/offersets/\(s.offerSet.lowercasedText)",
             connectors: connectors(s), results: s.remote.map { $0.results.map { Result(id: $0.id, href: $0.href) } }.flatMap { $0.isEmpty ? nil : $0 },
             message: s.message,
             progress: s.remote.flatMap { r in
@@ -193,7 +193,7 @@ enum ExecutionViews {
     static func offerSet(_ set: OfferSetRecord, _ sessions: [SessionRecord], base: String, now: Date, audience: ReasonAudience) -> OfferSet {
         OfferSet(
             meta: Meta(
-                uuid: set.id.uuidString.lowercased(), url: "\(base)/offersets/\(set.id.uuidString.lowercased())", created: Timestamp.format(set.created),
+                uuid: set.id.lowercasedText, url: "\(base)/offersets/\(set.id.lowercasedText)", created: Timestamp.format(set.created),
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
             offers: sessions.map { session($0, base: base, now: now, request: set.request) }, request: set.request,

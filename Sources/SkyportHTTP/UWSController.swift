@@ -254,10 +254,10 @@ struct UWSController: Controller {
         let phase = job.phase(session: session?.phase)
         var results = session?.remote?.results ?? []
         if let id = job.session {
-            results.append(UWSResult(id: "session", href: "\(base)/sessions/\(id.uuidString.lowercased())", mimeType: "application/json"))
+            results.append(UWSResult(id: "session", href: "\(base)/sessions/\(id.lowercasedText)", mimeType: "application/json"))
         }
         if let id = job.offerSet {
-            results.append(UWSResult(id: "offerset", href: "\(base)/offersets/\(id.uuidString.lowercased())", mimeType: "application/json"))
+            results.append(UWSResult(id: "offerset", href: "\(base)/offersets/\(id.lowercasedText)", mimeType: "application/json"))
         }
         let error = phase == .error
             ? job.errorSummary ?? session?.message ?? session?.remote?.error ?? "the job failed at its facility" : nil

@@ -14,7 +14,7 @@ public struct DjangoUWSClient: UWSJobService {
     /// Creates a job; django-uws requires a runId, so one is made up when none is given. The `type` parameter selects its worker.
     public func create(jobList: URL, runId: String?, parameters: [(String, String)]) async throws -> URL {
         let list = Self.slashed(jobList)
-        let body = CreateBody(runId: runId ?? "skyport-\(UUID().uuidString.lowercased())",
+        let body = CreateBody(runId: runId ?? "skyport-\(UUID().lowercasedText)",
                               parameters: parameters.map { .init(key: $0.0, value: $0.1) })
         let response = try await http.send(.POST, list, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                                            body: try JSONEncoder().encode(body))

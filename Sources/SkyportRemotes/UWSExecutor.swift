@@ -70,12 +70,12 @@ public struct UWSExecutor: FacilityExecutor {
 
     public func submit(_ session: SessionRecord, to endpoint: Endpoint) async throws -> String {
         try await service(endpoint).create(
-            jobList: jobList(endpoint), runId: session.id.uuidString.lowercased(), parameters: Self.parameters(session)
+            jobList: jobList(endpoint), runId: session.id.lowercasedText, parameters: Self.parameters(session)
         ).absoluteString
     }
 
     public func find(_ session: SessionRecord, at endpoint: Endpoint) async throws -> String? {
-        try await service(endpoint).find(jobList: jobList(endpoint), runId: session.id.uuidString.lowercased())?.absoluteString
+        try await service(endpoint).find(jobList: jobList(endpoint), runId: session.id.lowercasedText)?.absoluteString
     }
 
     /// Runs a job that is still waiting to be run; a job that already moved on (adopted after a crash) is only read.

@@ -63,7 +63,7 @@ public struct ForwardingService: Service {
 
     public init(
         store: any BrokerStore, executors: [EndpointKind: any FacilityExecutor], notifier: (any Notifier)? = nil, settings: Settings = .init(),
-        worker: String = "worker-\(UUID().uuidString.prefix(8))", work: WorkSignal? = nil, logger: Logger,
+        worker: String = "worker-\(UUID().text.prefix(8))", work: WorkSignal? = nil, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.work = work
@@ -132,7 +132,7 @@ public struct ForwardingService: Service {
         await TraceScope.$traced.withValue(true) {
             await withSpan("forward", context: context) { span in
                 if span.isRecording {
-                    span.attributes["skyport.session"] = claimed.id.uuidString.lowercased()
+                    span.attributes["skyport.session"] = claimed.id.lowercasedText
                     span.attributes["skyport.facility"] = claimed.facility.rawValue
                 }
                 await turn(claimed)
@@ -177,7 +177,7 @@ public struct ForwardingService: Service {
             await release(session, until: nil)
         } catch {
             let text = String(describing: error).prefix(500).description
-            logger.warning("forwarding step failed", metadata: ["session": .string(session.id.uuidString), "error": .string(text)])
+            logger.warning("forwarding step failed", metadata: ["session": .string(session.id.text), "error": .string(text)])
             let event = ForwardingEvent.unreachable(text)
             settings.telemetry.record(.forwardingRetry(facility: session.facility))
             let stored = try? await record(event, session)
@@ -210,7 +210,7 @@ public struct ForwardingService: Service {
                 }
                 executor = bearing
             case .failure(let refusal) where !cleanup:
-                logger.info("user credential ended", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
+                logger.info("user credential ended", metadata: ["session": .string(session.id.text), "reason": .string(refusal.message)])
                 return .refused(refusal.message)
             case .failure:
                 // Stopping a job is tried even so, with the last token there was.
@@ -233,7 +233,7 @@ public struct ForwardingService: Service {
             throw CancellationError()
         } catch let refusal as FacilityRefusal {
             report(.refused)
-            logger.info("facility refused the session", metadata: ["session": .string(session.id.uuidString), "reason": .string(refusal.message)])
+            logger.info("facility refused the session", metadata: ["session": .string(session.id.text), "reason": .string(refusal.message)])
             return .refused(refusal.message)
         } catch {
             report(.error)
@@ -250,7 +250,7 @@ public struct ForwardingService: Service {
             guard let marked = try await record(.submitting(endpoint), session) else { return nil }
             let url = try await executor.submit(marked, to: endpoint)
             logger.info("session forwarded", metadata: [
-                "session": .string(session.id.uuidString), "facility": .string(facility.id.rawValue), "job": .string(url),
+                "session": .string(session.id.text), "facility": .string(facility.id.rawValue), "job": .string(url),
             ])
             return .submitted(url: url)
         case .findByRunID:
@@ -263,11 +263,11 @@ public struct ForwardingService: Service {
             return .status(status, facility: facility.name)
         case .abort:
             let status = try await executor.abort(remote, for: session)
-            logger.info("forwarded job aborted", metadata: ["session": .string(session.id.uuidString), "job": .string(remote.url ?? "")])
+            logger.info("forwarded job aborted", metadata: ["session": .string(session.id.text), "job": .string(remote.url ?? "")])
             return .aborted(status)
         case .rejectRemoteOffer:
             let status = try await executor.abort(remote, for: session)
-            logger.info("remote offer rejected", metadata: ["session": .string(session.id.uuidString), "offer": .string(remote.offer ?? "")])
+            logger.info("remote offer rejected", metadata: ["session": .string(session.id.text), "offer": .string(remote.offer ?? "")])
             return .offerRejected(status)
         case .notify, .done:
             return nil
@@ -299,7 +299,7 @@ public struct ForwardingService: Service {
             (renewed.sealedToken, renewed.expires) = (try sealer.seal(issued.token), issued.expires)
             let stored = renewed
             _ = try await store.updateClaimed(session.id, worker: worker, now: now()) { $0.credential = stored }
-            logger.info("user credential renewed", metadata: ["session": .string(session.id.uuidString), "audience": .string(credential.audience)])
+            logger.info("user credential renewed", metadata: ["session": .string(session.id.text), "audience": .string(credential.audience)])
             return .success(issued.token)
         }
     }
@@ -311,10 +311,10 @@ public struct ForwardingService: Service {
         guard let url = session.callback, let notifier else { return }
         do {
             try await notifier.notify(url, SessionNotice(session))
-            logger.info("callback notified", metadata: ["session": .string(session.id.uuidString), "phase": .string(session.phase.rawValue)])
+            logger.info("callback notified", metadata: ["session": .string(session.id.text), "phase": .string(session.phase.rawValue)])
         } catch {
             logger.warning("callback failed; giving up", metadata: [
-                "session": .string(session.id.uuidString), "error": .string(String(describing: error).prefix(300).description),
+                "session": .string(session.id.text), "error": .string(String(describing: error).prefix(300).description),
             ])
         }
     }

@@ -8,7 +8,7 @@ extension InMemoryStore {
         let linkedSessions = Set(uwsJobsByID.values.compactMap(\.session))
         var deleted = RetentionSweep(batches: 1)
         // Oldest first, as the SQLite store takes them.
-        for set in offerSets.values.sorted(by: { ($0.created, $0.id.uuidString) < ($1.created, $1.id.uuidString) }) {
+        for set in offerSets.values.sorted(by: { ($0.created, $0.id.text) < ($1.created, $1.id.text) }) {
             if deleted.offerSets >= policy.batch { break }
             let ids = sessionsBySet[set.id] ?? []
             let members = ids.compactMap { sessions[$0] }

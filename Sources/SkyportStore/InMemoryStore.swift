@@ -151,13 +151,13 @@ public actor InMemoryStore: BrokerStore {
             $0.facility.key == facility.key && SessionPhase.booking.contains($0.phase) && $0.end > from && $0.start < to
                 && ($0.phase != .offered || $0.expires > from)
         }
-        return Array(held.sorted { ($0.start, $0.id.uuidString) < ($1.start, $1.id.uuidString) }.prefix(max(0, limit)))
+        return Array(held.sorted { ($0.start, $0.id.text) < ($1.start, $1.id.text) }.prefix(max(0, limit)))
     }
 
     /// The order of `sessions(owner:phase:limit:)`, as the SQL stores give it: newest first, then by offer set and rank.
     static func newestFirst(_ a: SessionRecord, _ b: SessionRecord) -> Bool {
         if a.created != b.created { return a.created > b.created }
-        return (a.offerSet.uuidString, a.rank, a.id.uuidString) < (b.offerSet.uuidString, b.rank, b.id.uuidString)
+        return (a.offerSet.text, a.rank, a.id.text) < (b.offerSet.text, b.rank, b.id.text)
     }
 
     public func changePhase(
@@ -211,7 +211,7 @@ public actor InMemoryStore: BrokerStore {
     public func claimWork(worker: String, now: Date, until: Date, limit: Int) async throws -> [SessionRecord] {
         let due = sessions.values
             .filter { s in ForwardingMachine.needsWork(s) && (leases[s.id].map { $0.until <= now } ?? true) }
-            .sorted { ($0.modified, $0.id.uuidString) < ($1.modified, $1.id.uuidString) }
+            .sorted { ($0.modified, $0.id.text) < ($1.modified, $1.id.text) }
             .prefix(limit)
         let takenOver = due.filter { s in ForwardingMachine.isTakeover(from: leases[s.id]?.worker, by: worker) }.count
         for s in due { leases[s.id] = (worker, until) }

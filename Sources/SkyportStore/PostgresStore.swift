@@ -66,7 +66,7 @@ public final class PostgresStore: BrokerStore, CataloguedFacilities {
     /// creating the schema if needed and migrating it, and starts listening for other replicas' notifications.
     public static func open(url: String, replica: String? = nil, logger: Logger = Logger(label: "skyport.postgres")) async throws -> PostgresStore {
         let target = try PostgresURL(url)
-        let store = PostgresStore(target, replica: replica ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6))", logger: logger)
+        let store = PostgresStore(target, replica: replica ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().text.prefix(6))", logger: logger)
         do {
             try await store.migrate()
             try await store.reloadLedger()

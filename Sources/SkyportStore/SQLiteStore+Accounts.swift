@@ -12,7 +12,7 @@ extension SQLiteStore {
             ON CONFLICT(session_id, account) DO UPDATE SET cores = excluded.cores, started = excluded.started, finished = excluded.finished
             """)
         for account in s.accounts ?? [] {
-            try statement.execute(arguments: [s.id.uuidString, account, s.cores, started.timeIntervalSince1970, s.finished?.timeIntervalSince1970])
+            try statement.execute(arguments: [s.id.text, account, s.cores, started.timeIntervalSince1970, s.finished?.timeIntervalSince1970])
         }
     }
 

@@ -16,7 +16,7 @@ extension SQLiteStore {
                         """,
                     arguments: [
                         job.id, job.owner, job.created.timeIntervalSince1970, job.destruction?.timeIntervalSince1970,
-                        job.phase.rawValue, job.session?.uuidString, doc, job.offerSet?.uuidString,
+                        job.phase.rawValue, job.session?.text, doc, job.offerSet?.text,
                     ])
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
                 throw StoreError.duplicate("UWS job \(job.id)")
@@ -77,8 +77,8 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE uws_job SET owner = ?, destruction = ?, phase = ?, session_id = ?, document = ?, offer_set_id = ? WHERE id = ?",
                 arguments: [
-                    job.owner, job.destruction?.timeIntervalSince1970, job.phase.rawValue, job.session?.uuidString,
-                    try StoreCoding.encode(job), job.offerSet?.uuidString, id,
+                    job.owner, job.destruction?.timeIntervalSince1970, job.phase.rawValue, job.session?.text,
+                    try StoreCoding.encode(job), job.offerSet?.text, id,
                 ])
             return job
         }

@@ -433,8 +433,8 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 }
                 // Offers stored for a set now known to be a replay go with their set.
                 if let any = stored.first,
-                   let set = try String.fetchOne(db, sql: "SELECT offer_set_id FROM session WHERE id = ?", arguments: [any.uuidString]),
-                   set != id.uuidString {
+                   let set = try String.fetchOne(db, sql: "SELECT offer_set_id FROM session WHERE id = ?", arguments: [any.text]),
+                   set != id.text {
                     let gone = try Self.sessionIDs(db, offerSets: [set])
                     try db.execute(sql: "DELETE FROM session WHERE offer_set_id = ?", arguments: [set])
                     try db.execute(sql: "DELETE FROM offer_set WHERE id = ?", arguments: [set])
@@ -455,7 +455,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                     request_digest = excluded.request_digest, document = excluded.document, packed = excluded.packed, expires = excluded.expires
                 """).execute(
                 arguments: [
-                    set.id.uuidString, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, document.text, document.packed,
+                    set.id.text, set.created.timeIntervalSince1970, set.idempotencyKey, set.requestDigest, document.text, document.packed,
                     set.expires.timeIntervalSince1970,
                 ])
             var changes: [CapacityLedger.Change] = []
@@ -482,7 +482,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         try await ledgerWrite { db in
             try db.execute(
                 sql: "INSERT INTO offer_set (id, created, document, packed, expires) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                arguments: [set.id.uuidString, set.created.timeIntervalSince1970, setDocument.text, setDocument.packed, set.expires.timeIntervalSince1970])
+                arguments: [set.id.text, set.created.timeIntervalSince1970, setDocument.text, setDocument.packed, set.expires.timeIntervalSince1970])
             for (offer, document) in documents { try Self.insert(db, offer, document: document) }
             return ((), offers.compactMap { CapacityLedger.change(from: nil, to: $0) })
         }
@@ -572,7 +572,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(
             arguments: [
-                s.id.uuidString, s.offerSet.uuidString, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
+                s.id.text, s.offerSet.text, s.facility.key, s.phase.rawValue, s.expires.timeIntervalSince1970,
                 s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, s.rank, try document ?? StoreCoding.encode(s), ForwardingMachine.needsWork(s),
                 s.cores, s.memory, Retention.end(of: s)?.timeIntervalSince1970, s.becameJob,
                 s.accounts.map { $0.joined(separator: "\n") }, s.share, s.owner, s.created.timeIntervalSince1970,
@@ -585,18 +585,18 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         try db.cachedStatement(sql: "UPDATE session SET phase = ?, document = ?, needs_work = ?, ended = ?, job = ? WHERE id = ?").execute(
             arguments: [
                 s.phase.rawValue, try StoreCoding.encode(s), ForwardingMachine.needsWork(s), Retention.end(of: s)?.timeIntervalSince1970,
-                s.becameJob, s.id.uuidString,
+                s.becameJob, s.id.text,
             ])
     }
 
     static func sessions(_ db: Database, offerSet id: UUID) throws -> [SessionRecord] {
-        try String.fetchAll(db.cachedStatement(sql: "SELECT document FROM session WHERE offer_set_id = ? ORDER BY rank"), arguments: [id.uuidString])
+        try String.fetchAll(db.cachedStatement(sql: "SELECT document FROM session WHERE offer_set_id = ? ORDER BY rank"), arguments: [id.text])
             .map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
     public func offerSet(_ id: UUID) async throws -> (OfferSetRecord, [SessionRecord])? {
         try await writer.read { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT document, packed FROM offer_set WHERE id = ?"), arguments: [id.uuidString]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT document, packed FROM offer_set WHERE id = ?"), arguments: [id.text]) else {
                 return nil
             }
             return (try StoreCoding.offerSet(StoredDocument(text: row["document"], packed: row["packed"])), try Self.sessions(db, offerSet: id))
@@ -605,7 +605,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     public func session(_ id: UUID) async throws -> SessionRecord? {
         let doc = try await writer.read { db in
-            try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.uuidString])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.text])
         }
         return try doc.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
@@ -641,7 +641,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         of id: UUID, to target: SessionPhase, now: Date, admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
     ) async throws -> SessionRecord {
         let (changed, before) = try await ledgerWrite { db in
-            guard let doc = try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.uuidString]) else {
+            guard let doc = try String.fetchOne(db.cachedStatement(sql: "SELECT document FROM session WHERE id = ?"), arguments: [id.text]) else {
                 throw StoreError.notFound("session \(id)")
             }
             let stored = try StoreCoding.decode(SessionRecord.self, doc)
@@ -660,7 +660,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 // A session a job-list tracker watches (nothing in flight) is free for a worker at once: a cancel must
                 // reach the facility now, not when the watch ends.
                 try db.cachedStatement(sql: "UPDATE session SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner LIKE ?")
-                    .execute(arguments: [s.id.uuidString, "%" + ForwardingMachine.watcherSuffix])
+                    .execute(arguments: [s.id.text, "%" + ForwardingMachine.watcherSuffix])
             }
             return ((changed, before), changed.compactMap { CapacityLedger.change(from: before[$0.id], to: $0) })
         }
@@ -719,7 +719,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             guard !claimed.isEmpty else { return (([], 0), []) }
             let marks = Array(repeating: "?", count: claimed.count).joined(separator: ",")
             var args: StatementArguments = [worker, until.timeIntervalSince1970]
-            _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.uuidString)))
+            _ = args.append(contentsOf: StatementArguments(claimed.map(\.id.text)))
             try db.execute(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id IN (\(marks))", arguments: args)
             // Last leased to another worker whose lease ran out: a replica, or this broker before a restart.
             return ((claimed, rows.filter { ForwardingMachine.isTakeover(from: $0["lease_owner"], by: worker) }.count), [])
@@ -757,7 +757,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         defer { changes.changed(ChangeFeed.key(session: id)) }
         let written = try await ledgerWrite { db -> ((old: SessionPhase, new: SessionRecord)?, [CapacityLedger.Change]) in
             guard let doc = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?"), arguments: [id.uuidString, worker])
+                db.cachedStatement(sql: "SELECT document FROM session WHERE id = ? AND lease_owner = ?"), arguments: [id.text, worker])
             else { return (nil, []) }
             let old = try StoreCoding.decode(SessionRecord.self, doc)
             var s = ForwardingMachine.workerChange(old, change)
@@ -772,7 +772,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     public func release(_ id: UUID, worker: String, until: Date?) async throws {
         try await groupedWrite { db in
             try db.cachedStatement(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?")
-                .execute(arguments: [until == nil ? nil : ForwardingMachine.holdOff, until?.timeIntervalSince1970, id.uuidString, worker])
+                .execute(arguments: [until == nil ? nil : ForwardingMachine.holdOff, until?.timeIntervalSince1970, id.text, worker])
             return ((), [])
         }
     }
@@ -780,7 +780,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     public func watch(_ id: UUID, worker: String, watcher: String, until: Date) async throws {
         try await groupedWrite { db in
             try db.cachedStatement(sql: "UPDATE session SET lease_owner = ?, lease_until = ? WHERE id = ? AND lease_owner = ?")
-                .execute(arguments: [watcher, until.timeIntervalSince1970, id.uuidString, worker])
+                .execute(arguments: [watcher, until.timeIntervalSince1970, id.text, worker])
             return ((), [])
         }
     }
@@ -814,7 +814,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     static func forEachChunk(of ids: [UUID], _ body: (String, StatementArguments) throws -> Void) throws {
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = ids[start..<min(start + 500, ids.count)]
-            try body(Array(repeating: "?", count: chunk.count).joined(separator: ","), StatementArguments(chunk.map(\.uuidString)))
+            try body(Array(repeating: "?", count: chunk.count).joined(separator: ","), StatementArguments(chunk.map(\.text)))
         }
     }
 
@@ -888,13 +888,13 @@ enum StoreCoding {
             w.field("facilityName", s.facilityName)
             w.field("finished", s.finished)
             w.field("gpus", s.gpus)
-            w.field("id", s.id.uuidString)
+            w.field("id", s.id.text)
             w.field("memory", s.memory)
             w.field("message", s.message)
             w.field("modified", s.modified)
             w.field("notified", s.notified)
             w.field("notifiedAvailable", s.notifiedAvailable)
-            w.field("offerSet", s.offerSet.uuidString)
+            w.field("offerSet", s.offerSet.text)
             w.field("owner", s.owner)
             w.field("phase", s.phase.rawValue)
             w.field("rank", s.rank)

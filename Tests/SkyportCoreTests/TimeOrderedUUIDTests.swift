@@ -35,4 +35,19 @@ import Testing
         // Every bit position takes both values (a pool left unfilled would give zeros).
         #expect(words.reduce(0, |) == .max && words.reduce(.max, &) == 0)
     }
+
+    /// `text` spells an id exactly as Foundation's `uuidString` does, and `lowercasedText` as its lower case: every
+    /// hex digit, both ends of the byte range, random and time-ordered ids.
+    @Test func idsAreSpelledAsFoundationSpellsThem() {
+        let edges = [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                     UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255)),
+                     UUID(uuid: (0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10))]
+        let ids = edges + (0..<500).map { _ in UUID() } + (0..<500).map { UUID.timeOrdered(at: Date(timeIntervalSince1970: Double($0) * 1e6)) }
+        for id in ids {
+            #expect(id.text == id.uuidString)
+            #expect(id.lowercasedText == id.uuidString.lowercased())
+            #expect(UUID(uuidString: id.lowercasedText) == id)
+        }
+        #expect(edges[2].text == "01234567-89AB-CDEF-FEDC-BA9876543210")
+    }
 }

@@ -24,7 +24,7 @@ extension Negotiation {
         failed.owner = set.owner
         failed.message = RemoteText.clip(set.messages.map(\.message).joined(separator: "; "), limit: 2_000)
         try await broker.store.insertOffers([failed], of: set)
-        logger.info("direct execution failed: no offer", metadata: ["offerset": .string(set.id.uuidString), "session": .string(failed.id.uuidString)])
+        logger.info("direct execution failed: no offer", metadata: ["offerset": .string(set.id.text), "session": .string(failed.id.text)])
         return failed
     }
 }

@@ -79,12 +79,12 @@ public struct Negotiation: Sendable {
         case .created(let set, let offers):
             broker.telemetry.record(.offerRequest(OfferAnswer.of(set, offers: offers.count)))
             logger.info("offer set created", metadata: [
-                "offerset": .string(set.id.uuidString), "offers": .stringConvertible(offers.count),
+                "offerset": .string(set.id.text), "offers": .stringConvertible(offers.count),
                 "rejected": .stringConvertible(set.rejections.count), "brokers": .stringConvertible(federation.asked.count),
                 "owner": .string(owner ?? "-"),
             ])
             broker.audit.record(
-                .ask, target: "offerset:\(set.id.uuidString.lowercased())", by: actor ?? owner ?? "anonymous",
+                .ask, target: "offerset:\(set.id.lowercasedText)", by: actor ?? owner ?? "anonymous",
                 detail: "\(offers.count) offer(s), \(set.rejections.count) facility(ies) rejected", logger: logger)
             return (set, offers)
         case .replayed(let existing):

@@ -31,7 +31,7 @@ public struct Sessions: Sendable {
     /// An offer set and its sessions, as their owner sees them. One the viewer may not see does not exist for them.
     public func offerSet(_ id: UUID, as viewer: Viewer = .anyone) async throws -> (OfferSetRecord, [SessionRecord]) {
         guard let (set, sessions) = try await broker.store.offerSet(id), viewer.sees(set.owner) else {
-            throw BrokerError.notFound("offer set \(id.uuidString.lowercased())")
+            throw BrokerError.notFound("offer set \(id.lowercasedText)")
         }
         return (set, sessions.map(reveal))
     }
@@ -40,7 +40,7 @@ public struct Sessions: Sendable {
     /// (its phase now when nil), as UWS `WAIT` holds a job. One the viewer may not see does not exist for them.
     public func session(_ id: UUID, wait: (seconds: Int, phase: SessionPhase?)? = nil, as viewer: Viewer = .anyone) async throws -> SessionRecord {
         guard var session = try await broker.store.session(id), viewer.sees(session.owner) else {
-            throw BrokerError.notFound("session \(id.uuidString.lowercased())")
+            throw BrokerError.notFound("session \(id.lowercasedText)")
         }
         if let wait { session = try await waitForChange(session, from: wait.phase, seconds: min(wait.seconds, broker.maxWait)) }
         return reveal(session)
@@ -68,7 +68,7 @@ public struct Sessions: Sendable {
         var current: SessionRecord?
         if viewer != .anyone || !credentialed.isEmpty || hoursQuotas {
             current = try await broker.store.session(id)
-            guard let current, viewer.sees(current.owner) else { throw BrokerError.notFound("session \(id.uuidString.lowercased())") }
+            guard let current, viewer.sees(current.owner) else { throw BrokerError.notFound("session \(id.lowercasedText)") }
         }
         var admit: (@Sendable (inout SessionRecord, LedgerTally) throws -> Void)?
         if phase == .accepted {
@@ -92,7 +92,7 @@ public struct Sessions: Sendable {
         }
         let session = try await broker.store.changePhase(of: id, to: phase, now: broker.now(), admit: admit)
         if let logger, let action: AuditAction = [.accepted: .accept, .rejected: .reject, .cancelled: .cancel][phase] {
-            broker.audit.record(action, target: "session:\(id.uuidString.lowercased())", by: actor ?? session.owner ?? "anonymous", logger: logger)
+            broker.audit.record(action, target: "session:\(id.lowercasedText)", by: actor ?? session.owner ?? "anonymous", logger: logger)
         }
         if phase == .accepted || phase == .cancelled || (phase == .rejected && session.needsWork) { broker.work?.ring() }
         return reveal(session)

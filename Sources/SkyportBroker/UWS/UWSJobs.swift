@@ -65,7 +65,7 @@ public struct UWSJobs: Sendable {
             throw BrokerError.badParameter(field: "RUNID", message: "RUNID must have 1 to 256 characters")
         }
         var job = UWSJobRecord(
-            id: UUID().uuidString.lowercased(), owner: owner, type: type.name,
+            id: UUID().lowercasedText, owner: owner, type: type.name,
             parameters: [UWSParameter(id: "type", value: type.name)] + parameters.sorted { $0.key < $1.key }.map { UWSParameter(id: $0.key, value: $0.value) },
             runId: draft.runId, created: now, executionDuration: draft.executionDuration ?? request.duration?.seconds ?? 0,
             destruction: now.addingTimeInterval(UWSJobLifecycle.defaultLifetime))
@@ -191,7 +191,7 @@ public struct UWSJobs: Sendable {
             guard let best = offers.first else {
                 let (summary, detail) = Self.noOffers(set)
                 try await record(.negotiationFailed(summary: summary, detail: detail, offerSet: set.id), on: id)
-                logger.info("uws job negotiation gave NO", metadata: ["job": .string(id), "offerset": .string(set.id.uuidString)])
+                logger.info("uws job negotiation gave NO", metadata: ["job": .string(id), "offerset": .string(set.id.text)])
                 return
             }
             // An offer accepted before a restart is taken as it is.
@@ -213,7 +213,7 @@ public struct UWSJobs: Sendable {
                 if case StoreError.notFound = error { return }
                 throw error
             }
-            logger.info("uws job running", metadata: ["job": .string(id), "session": .string(accepted.id.uuidString)])
+            logger.info("uws job running", metadata: ["job": .string(id), "session": .string(accepted.id.text)])
         } catch {
             let message = Self.describe(error)
             try await record(.negotiationFailed(summary: "the job could not be negotiated: \(message)", detail: nil, offerSet: nil), on: id)
@@ -257,7 +257,7 @@ public struct UWSJobs: Sendable {
         if !reasons.isEmpty {
             summary += ". " + reasons.prefix(10).joined(separator: "; ") + (reasons.count > 10 ? "; and \(reasons.count - 10) more" : "")
         }
-        var detail = "negotiation gave NO (offer set \(set.id.uuidString.lowercased()))\n"
+        var detail = "negotiation gave NO (offer set \(set.id.lowercasedText))\n"
         detail += set.messages.map { "\($0.level.rawValue) \($0.kind): \($0.message)\n" }.joined()
         for r in set.rejections {
             detail += "\(r.facility) rejected:\n" + r.reasons.map { "  - \($0.code.rawValue) (\($0.field)): \($0.message(for: .public))\n" }.joined()

@@ -53,8 +53,8 @@ public struct SessionNotice: Sendable, Hashable, Codable {
     public var results: [UWSResult]
 
     public init(_ s: SessionRecord) {
-        session = s.id.uuidString.lowercased()
-        offerset = s.offerSet.uuidString.lowercased()
+        session = s.id.lowercasedText
+        offerset = s.offerSet.lowercasedText
         phase = s.phase
         facility = s.facility.rawValue
         message = s.message

@@ -166,7 +166,7 @@ extension WebController {
             "holds": !seesDetails ? [[String: Any]]() : picture.holds.map { s -> [String: Any] in
                 [
                     "phase": s.phase(at: deps.now).rawValue, "start": Timestamp.format(s.start), "end": Timestamp.format(s.end), "cores": s.cores,
-                    "memory": s.memory, "link": "/ui/sessions/\(s.id.uuidString.lowercased())",
+                    "memory": s.memory, "link": "/ui/sessions/\(s.id.lowercasedText)",
                 ]
             },
             "holdCount": picture.holds.count, "seesHolds": seesDetails,

@@ -41,7 +41,7 @@ struct WebController: Controller {
                 }
                 _ = try await deps.broker.sessions.changePhase(
                     of: id, to: target, as: context.viewer, actor: context.who, bearer: context.bearer, logger: context.logger)
-                return WebRenderer.redirect("/ui/sessions/\(id.uuidString.lowercased())")
+                return WebRenderer.redirect("/ui/sessions/\(id.lowercasedText)")
             }
         }
         routes.get("/ui/sessions/{uuid}") { request, context in
@@ -93,7 +93,7 @@ struct WebController: Controller {
             let (set, _) = try await deps.broker.negotiation.negotiateSet(
                 parsed, idempotencyKey: nil, digest: nil, now: now, path: FederationPath(), owner: visit.owner,
                 requester: context.requester, actor: context.who, logger: context.logger)
-            return WebRenderer.redirect("/ui/offersets/\(set.id.uuidString.lowercased())")
+            return WebRenderer.redirect("/ui/offersets/\(set.id.lowercasedText)")
         } catch let failure as ValidationFailure {
             kept["errors"] = failure.errors.map { ["field": $0.field, "message": $0.message] }
             return WebRenderer.page("ask", visit.values(kept), status: .badRequest)

@@ -13,7 +13,7 @@ enum WebViews {
         let offers = sessions.filter { !$0.phase(at: now).isFinal || $0.phase(at: now) == .expired }.sorted { $0.rank < $1.rank }
         let live = offers.contains { $0.phase(at: now) == .offered }
         var values: [String: Any] = [
-            "id": set.id.uuidString.lowercased(),
+            "id": set.id.lowercasedText,
             "created": Timestamp.format(set.created),
             "normalised": normalised(set.request),
             "summary": summary(set.request),
@@ -64,7 +64,7 @@ enum WebViews {
         why.append("starts \(s.start <= now.addingTimeInterval(60) ? "now" : "at " + Timestamp.format(s.start))")
         if let staging = s.staging, staging > 0 { why.append("data staged in about \(Int(staging.rounded())) s") }
         return [
-            "id": s.id.uuidString.lowercased(),
+            "id": s.id.lowercasedText,
             "facility": s.facility.rawValue,
             "facilityName": s.facilityName,
             "facilityPath": facilityPath(s.facility),
@@ -150,8 +150,8 @@ enum WebViews {
     static func session(_ s: SessionRecord, now: Date, mine: Bool) -> [String: Any] {
         let phase = s.phase(at: now)
         var values: [String: Any] = [
-            "id": s.id.uuidString.lowercased(),
-            "offerSet": s.offerSet.uuidString.lowercased(),
+            "id": s.id.lowercasedText,
+            "offerSet": s.offerSet.lowercasedText,
             "phase": phase.rawValue,
             "final": phase.isFinal,
             "facility": s.facility.rawValue,

@@ -66,7 +66,7 @@ public final class BinderExecutor: FacilityExecutor {
         guard let repository = session.executable.repository ?? Self.repository(fromLocation: session.executable.location) else {
             throw FacilityRefusal("a BinderHub launch needs a git repository (codemeta codeRepository or the executable's repository); the session has none")
         }
-        let plan = BasketStaging.plan(session: session.id.uuidString.lowercased(), items: session.data ?? [])
+        let plan = BasketStaging.plan(session: session.id.lowercasedText, items: session.data ?? [])
         if plan.isEmpty {
             return BinderSource.direct(repository: repository, ref: session.executable.ref).buildURL(binderhub: endpoint.url)
         }
@@ -104,7 +104,7 @@ public final class BinderExecutor: FacilityExecutor {
         switch snapshot.outcome {
         case .ready(let server, let token)?:
             launches.remove(session.id)
-            logger.info("notebook server ready", metadata: ["session": .string(session.id.uuidString), "server": .string(server)])
+            logger.info("notebook server ready", metadata: ["session": .string(session.id.text), "server": .string(server)])
             return RemoteStatus(
                 phase: .available, remotePhase: .binder(.ready), results: [Self.result(server, session)], progress: nil,
                 access: server, sealedToken: try sealer.seal(token))
@@ -175,7 +175,7 @@ public final class BinderExecutor: FacilityExecutor {
                         launch.finish(.failed("BinderHub is too busy: \(message) (gave up after \(busy) tries)"))
                         return
                     }
-                    log.notice("BinderHub busy; retrying", metadata: ["session": .string(session.uuidString), "message": .string(message)])
+                    log.notice("BinderHub busy; retrying", metadata: ["session": .string(session.text), "message": .string(message)])
                     launch.update(phase: "waiting", progress: "BinderHub is busy (\(message)); trying again in \(Int(pause.components.seconds)) s")
                     try await Task.sleep(for: pause)
                 case .verdict(.failed(let message)):

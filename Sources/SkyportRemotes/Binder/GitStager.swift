@@ -21,7 +21,7 @@ public struct StagingRemote: Sendable, Hashable {
     }
 
     /// The branch a session's derived commit is pushed to.
-    public static func branch(for session: UUID) -> String { "skyport/\(session.uuidString.lowercased())" }
+    public static func branch(for session: UUID) -> String { "skyport/\(session.lowercasedText)" }
 }
 
 /// A derived commit, pushed.
@@ -52,7 +52,7 @@ public struct GitStager: Sendable {
 
     public func stage(session: UUID, repository: String, ref: String?, plan: BasketStaging.Plan) async throws -> StagedCommit {
         try FileManager.default.createDirectory(atPath: remote.workDirectory, withIntermediateDirectories: true)
-        let dir = URL(fileURLWithPath: remote.workDirectory).appending(path: "clone-\(session.uuidString.lowercased())-\(UUID().uuidString.prefix(8))").path
+        let dir = URL(fileURLWithPath: remote.workDirectory).appending(path: "clone-\(session.lowercasedText)-\(UUID().text.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await clone(repository, ref: ref, into: dir)
 
@@ -154,7 +154,7 @@ public struct GitStager: Sendable {
         let path = URL(fileURLWithPath: remote.workDirectory).appending(path: "scratch.git").path
         if FileManager.default.fileExists(atPath: "\(path)/HEAD") { return path }
         try FileManager.default.createDirectory(atPath: remote.workDirectory, withIntermediateDirectories: true)
-        let fresh = URL(fileURLWithPath: remote.workDirectory).appending(path: ".scratch-\(UUID().uuidString).git").path
+        let fresh = URL(fileURLWithPath: remote.workDirectory).appending(path: ".scratch-\(UUID().text).git").path
         _ = try await run(["init", "--quiet", "--bare", fresh], in: nil)
         if rename(fresh, path) != 0 { try? FileManager.default.removeItem(atPath: fresh) }  // another made it first
         return path
@@ -216,7 +216,7 @@ enum Subprocess {
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.environment = ProcessInfo.processInfo.environment.filter { !unset.contains($0.key) }.merging(environment) { $1 }
-        let outputURL = FileManager.default.temporaryDirectory.appending(path: "skyport-git-\(UUID().uuidString).log")
+        let outputURL = FileManager.default.temporaryDirectory.appending(path: "skyport-git-\(UUID().text).log")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
         let output = try FileHandle(forWritingTo: outputURL)
