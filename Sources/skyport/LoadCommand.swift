@@ -1,10 +1,9 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SkyportCore
-import Synchronization
 
 /// `skyport bench load`: an open-loop HTTP load generator. Request `i` is sent at `start + i / rate` whatever happened
 /// to the ones before it, and its latency counts from that scheduled time, so a server that falls behind shows it
@@ -42,63 +41,31 @@ struct LoadBench: AsyncParsableCommand {
         } ?? []
         let authorization = try bearerFile.map { "Bearer " + (try String(contentsOfFile: $0, encoding: .utf8)).trimmingWhitespace() }
         let expected = Set(expect.split(separator: ",").compactMap { Int($0.trimmingSpaces()) })
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.redirectConfiguration = .disallow
-        configuration.httpVersion = .http1Only
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let results = LoadCollector()
-        let follow = acceptEvery > 0 ? AcceptFollower(client: client, base: url, timeout: timeout, authorization: authorization) : nil
-        let total = Int(rate * duration)
-        let clock = ContinuousClock()
-        let start = clock.now + .milliseconds(100)
-        let method = HTTPMethod(rawValue: self.method)
-        let (url, timeout, acceptEvery) = (self.url, self.timeout, self.acceptEvery)
-        await withDiscardingTaskGroup { group in
-            for i in 0..<total {
-                let due = start + .seconds(Double(i) / rate)
-                if due > clock.now { try? await clock.sleep(until: due) }
-                group.addTask {
-                    var request = HTTPClientRequest(url: url)
-                    request.method = method
-                    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-                    if !lines.isEmpty {
-                        request.headers.add(name: "Content-Type", value: "application/json")
-                        request.body = .bytes(lines[i % lines.count])
-                    }
-                    var status: Int?
-                    var location: String?
-                    do {
-                        let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
-                        _ = try await response.body.collect(upTo: 16 << 20)
-                        status = Int(response.status.code)
-                        location = response.headers.first(name: "Location")
-                    } catch {
-                        status = nil
-                    }
-                    let latency = due.duration(to: clock.now)
-                    results.state.withLock {
-                        $0.add(latency: latency, status: status, ok: status.map(expected.contains) ?? false, second: Int(Double(i) / rate))
-                    }
-                    if let follow, i % acceptEvery == 0, status == 303, let location {
-                        await follow.readAndAccept(offerSet: location)
-                    }
-                }
-            }
+        guard let parts = URLComponents(string: url), parts.scheme == "http", let host = parts.host else {
+            throw ValidationError("--url must be an http:// URL")
         }
-        let elapsed = start.duration(to: clock.now)
-        try await client.shutdown()
-        let summary = results.state.withLock { $0.summary(elapsed: elapsed, target: rate) }
-        print("\(label): \(summary.line)")
-        if let follow { print("\(label), every \(acceptEvery)th request followed: \(follow.line)") }
+        let path = (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath) + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let driver = OpenLoopDriver(
+            plan: .init(host: host, port: parts.port ?? 80, path: path, method: HTTPMethod(rawValue: method), bodies: lines,
+                        authorization: authorization, rate: rate, total: Int(rate * duration), connections: connections,
+                        timeout: .milliseconds(Int64(timeout * 1000)), expected: expected, acceptEvery: acceptEvery),
+            loop: group.next())
+        try await driver.run()
+        try await group.shutdownGracefully()
+        let results = driver.results
+        let elapsed = Duration.nanoseconds(driver.elapsed.nanoseconds)
+        let summary = results.summary(elapsed: elapsed, target: rate)
+        // The generator's own CPU, so that a run on the broker's cores says what the load itself cost.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("\(label): \(summary.line); generator CPU \(String(format: "%.2f", cpu / max(seconds, 1e-9))) cores")
+        if acceptEvery > 0 { print("\(label), every \(acceptEvery)th request followed: \(driver.followLine)") }
         if json { print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)) }
-        if let timeline { try results.state.withLock { $0.timeline }.write(toFile: timeline, atomically: true, encoding: .utf8) }
+        if let timeline { try results.timeline.write(toFile: timeline, atomically: true, encoding: .utf8) }
     }
-}
-
-/// Where the request tasks of a run record their results.
-final class LoadCollector: Sendable {
-    let state = Mutex(LoadResults())
 }
 
 /// Latencies and statuses of one load run.
@@ -155,82 +122,5 @@ struct LoadResults {
         return Summary(
             target: target, achieved: Double(sorted.count - failures) / Swift.max(seconds, 1e-9), requests: sorted.count, failures: failures,
             p50: q(0.5), p99: q(0.99), p999: q(0.999), max: sorted.last ?? 0, statuses: statuses)
-    }
-}
-
-/// A client following an offer set it was sent to: reads it, and accepts its first offer.
-final class AcceptFollower: Sendable {
-    let client: HTTPClient
-    /// `scheme://host:port` of the load's URL, for a relative `Location`.
-    let origin: String
-    let timeout: TimeAmount
-    let reads = LoadCollector()
-    let accepts = LoadCollector()
-    let withoutOffers = Mutex(0)
-    let authorization: String?
-
-    init(client: HTTPClient, base url: String, timeout: Double, authorization: String? = nil) {
-        self.client = client
-        self.authorization = authorization
-        let parts = URLComponents(string: url)
-        origin = "\(parts?.scheme ?? "http")://\(parts?.host ?? "127.0.0.1")\(parts?.port.map { ":\($0)" } ?? "")"
-        self.timeout = .milliseconds(Int64(timeout * 1000))
-    }
-
-    private struct OfferSet: Decodable {
-        struct Offer: Decodable {
-            struct Meta: Decodable { var url: String }
-            var meta: Meta
-        }
-        var offers: [Offer]
-    }
-
-    func readAndAccept(offerSet location: String) async {
-        let clock = ContinuousClock()
-        let url = location.hasPrefix("/") ? origin + location : location
-        var sent = clock.now
-        var offer: String?
-        var status: Int?
-        do {
-            var read = HTTPClientRequest(url: url)
-            if let authorization { read.headers.add(name: "Authorization", value: authorization) }
-            let response = try await client.execute(read, timeout: timeout)
-            let body = try await response.body.collect(upTo: 16 << 20)
-            status = Int(response.status.code)
-            if status == 200 { offer = try JSONDecoder().decode(OfferSet.self, from: body).offers.first?.meta.url }
-        } catch {
-            status = nil
-        }
-        let read = sent.duration(to: clock.now)
-        reads.state.withLock { $0.add(latency: read, status: status, ok: status == 200) }
-        guard let offer else {
-            // A set without offers has nothing to accept (a failed read is counted with the reads).
-            if status == 200 { withoutOffers.withLock { $0 += 1 } }
-            return
-        }
-        var accept = HTTPClientRequest(url: offer.hasPrefix("/") ? origin + offer : offer)
-        accept.method = .POST
-        if let authorization { accept.headers.add(name: "Authorization", value: authorization) }
-        accept.headers.add(name: "Content-Type", value: "application/json")
-        accept.body = .bytes(ByteBuffer(string: #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#))
-        sent = clock.now
-        status = nil
-        do {
-            let response = try await client.execute(accept, timeout: timeout)
-            _ = try await response.body.collect(upTo: 16 << 20)
-            status = Int(response.status.code)
-        } catch {
-            status = nil
-        }
-        let accepted = sent.duration(to: clock.now)
-        accepts.state.withLock { $0.add(latency: accepted, status: status, ok: status == 200) }
-    }
-
-    var line: String {
-        let r = reads.state.withLock { $0 }, a = accepts.state.withLock { $0 }
-        func ms(_ s: LoadResults, _ p: Double) -> String { String(format: "%.2f ms", s.quantile(p) * 1000) }
-        return "\(r.latencies.count) offer sets read (\(r.failures) failed; p50 \(ms(r, 0.5)), p99 \(ms(r, 0.99))), "
-            + "\(a.latencies.count - a.failures) offers accepted (\(a.failures) failed; p50 \(ms(a, 0.5)), p99 \(ms(a, 0.99)), max \(ms(a, 1))); "
-            + "\(withoutOffers.withLock { $0 }) sets without an offer; accept statuses \(a.statusLine)"
     }
 }
