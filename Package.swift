@@ -46,7 +46,15 @@ let package = Package(
         // Pure domain: models, validation, matching, negotiation, lifecycle rules, store ports. No I/O.
         .target(name: "SkyportCore", dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")], resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
         // Synthetic facilities and requests, and the matching benchmark over them (`skyport bench`, tests).
-        .target(name: "SkyportBench", dependencies: ["SkyportCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "SkyportBench",
+            dependencies: [
+                "SkyportCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         // Persistence: SQLite (GRDB, system libsqlite3, WAL), PostgreSQL (postgres-nio; the store replicas share) and
         // in-memory stores.
         .target(

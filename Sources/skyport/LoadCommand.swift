@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SkyportBench
 import SkyportCore
 
 /// `skyport bench load`: an open-loop HTTP load generator. Request `i` is sent at `start + i / rate` whatever happened
@@ -65,62 +66,5 @@ struct LoadBench: AsyncParsableCommand {
         if acceptEvery > 0 { print("\(label), every \(acceptEvery)th request followed: \(driver.followLine)") }
         if json { print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)) }
         if let timeline { try results.timeline.write(toFile: timeline, atomically: true, encoding: .utf8) }
-    }
-}
-
-/// Latencies and statuses of one load run.
-struct LoadResults {
-    var latencies: [Double] = []
-    var statuses: [String: Int] = [:]
-    var failures = 0
-    /// Latencies by the second of their scheduled send time (for `--timeline`).
-    var seconds: [[Double]] = []
-
-    mutating func add(latency: Duration, status: Int?, ok: Bool, second: Int? = nil) {
-        let value = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
-        latencies.append(value)
-        if let second, second >= 0 {
-            if seconds.count <= second { seconds.append(contentsOf: repeatElement([], count: second + 1 - seconds.count)) }
-            seconds[second].append(value)
-        }
-        statuses[status.map(String.init) ?? "error", default: 0] += 1
-        if !ok { failures += 1 }
-    }
-
-    /// The latency at quantile `p` (1 is the largest); 0 when there is none.
-    func quantile(_ p: Double) -> Double {
-        let sorted = latencies.sorted()
-        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
-    }
-
-    /// One line per second of scheduled send time: the second, its requests, p50, p99 and max in ms.
-    var timeline: String {
-        seconds.enumerated().map { second, values in
-            let sorted = values.sorted()
-            func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] * 1000 }
-            return String(format: "%d %d %.2f %.2f %.2f", second, sorted.count, q(0.5), q(0.99), (sorted.last ?? 0) * 1000)
-        }.joined(separator: "\n") + "\n"
-    }
-
-    var statusLine: String { statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
-
-    struct Summary: Encodable {
-        var target: Double, achieved: Double, requests: Int, failures: Int
-        var p50: Double, p99: Double, p999: Double, max: Double
-        var statuses: [String: Int]
-        var line: String {
-            String(format: "target %.0f/s, achieved %.1f/s, %d requests, %d failed; latency from the scheduled time p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; statuses %@",
-                   target, achieved, requests, failures, p50 * 1000, p99 * 1000, p999 * 1000, max * 1000,
-                   statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))
-        }
-    }
-
-    func summary(elapsed: Duration, target: Double) -> Summary {
-        let sorted = latencies.sorted()
-        func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Summary(
-            target: target, achieved: Double(sorted.count - failures) / Swift.max(seconds, 1e-9), requests: sorted.count, failures: failures,
-            p50: q(0.5), p99: q(0.99), p999: q(0.999), max: sorted.last ?? 0, statuses: statuses)
     }
 }

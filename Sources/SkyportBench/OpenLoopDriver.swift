@@ -10,7 +10,7 @@ import NIOPosix
 /// and a task per request) took a third of a core at 1,000 requests a second, on the cores the broker was measured on.
 ///
 /// Confined to `loop`: every method runs on it (`run` hands over to it).
-final class OpenLoopDriver: @unchecked Sendable {
+public final class OpenLoopDriver: @unchecked Sendable {
     /// What a request is for: the `i`th of the run, or one of the two calls that follow an offer set.
     enum Purpose { case scheduled(Int), readOffers, accept }
 
@@ -22,23 +22,31 @@ final class OpenLoopDriver: @unchecked Sendable {
         var issued: NIODeadline
     }
 
-    struct Plan {
-        var host: String
-        var port: Int
-        var path: String
-        var method: HTTPMethod
-        var bodies: [ByteBuffer]
-        var authorization: String?
-        var rate: Double
-        var total: Int
-        var connections: Int
-        var timeout: TimeAmount
-        var expected: Set<Int>
-        var acceptEvery: Int
+    public struct Plan: Sendable {
+        public var host: String
+        public var port: Int
+        public var path: String
+        public var method: HTTPMethod
+        public var bodies: [ByteBuffer]
+        public var authorization: String?
+        public var rate: Double
+        public var total: Int
+        public var connections: Int
+        public var timeout: TimeAmount
+        public var expected: Set<Int>
+        public var acceptEvery: Int
+
+        public init(
+            host: String, port: Int, path: String, method: HTTPMethod, bodies: [ByteBuffer], authorization: String?, rate: Double, total: Int,
+            connections: Int, timeout: TimeAmount, expected: Set<Int>, acceptEvery: Int
+        ) {
+            (self.host, self.port, self.path, self.method, self.bodies, self.authorization) = (host, port, path, method, bodies, authorization)
+            (self.rate, self.total, self.connections, self.timeout, self.expected, self.acceptEvery) = (rate, total, connections, timeout, expected, acceptEvery)
+        }
     }
 
-    let plan: Plan
-    let loop: EventLoop
+    public let plan: Plan
+    public let loop: any EventLoop
     private let headers: [HTTPHeaders]
     private var start = NIODeadline.now()
     private var next = 0
@@ -47,19 +55,20 @@ final class OpenLoopDriver: @unchecked Sendable {
     private var slots: [Slot] = []
     private var done: EventLoopPromise<Void>?
 
-    var results = LoadResults()
-    var reads = LoadResults()
-    var accepts = LoadResults()
-    var withoutOffers = 0
+    /// The scheduled requests', the offer set reads' and the accepts' results; sets read that had no offer.
+    public private(set) var results = LoadResults()
+    public private(set) var reads = LoadResults()
+    public private(set) var accepts = LoadResults()
+    public private(set) var withoutOffers = 0
     private(set) var finishedAt = NIODeadline.now()
 
-    /// One of the connections: its handler while it is connected.
-    final class Slot {
+    /// One of the connections: its handler while it is connected. Confined to the loop, as the driver is.
+    final class Slot: @unchecked Sendable {
         var handler: ResponseHandler?
         var connecting = false
     }
 
-    init(plan: Plan, loop: EventLoop) {
+    public init(plan: Plan, loop: any EventLoop) {
         self.plan = plan
         self.loop = loop
         let hostHeader = "\(plan.host):\(plan.port)"
@@ -76,7 +85,7 @@ final class OpenLoopDriver: @unchecked Sendable {
 
     /// Opens the connections, sends every request at its time (the first 100 ms after the connections are up) and
     /// its follow-ups, and returns when all have been answered or have failed.
-    func run() async throws {
+    public func run() async throws {
         try await loop.flatSubmit { () -> EventLoopFuture<Void> in
             self.slots = (0..<self.plan.connections).map { _ in Slot() }
             let opened = self.slots.map { self.connect($0) }
@@ -92,7 +101,7 @@ final class OpenLoopDriver: @unchecked Sendable {
     }
 
     /// The run's length so far: from the first scheduled time to the last answer.
-    var elapsed: TimeAmount { finishedAt - start }
+    public var elapsed: TimeAmount { finishedAt - start }
 
     private func due(_ i: Int) -> NIODeadline { start + .nanoseconds(Int64((Double(i) * 1e9 / plan.rate).rounded())) }
 
@@ -243,7 +252,7 @@ final class OpenLoopDriver: @unchecked Sendable {
         (try? JSONDecoder().decode(OfferSet.self, from: Data(body.readableBytesView)))?.offers.first?.meta.url
     }
 
-    var followLine: String {
+    public var followLine: String {
         func ms(_ s: LoadResults, _ p: Double) -> String { String(format: "%.2f ms", s.quantile(p) * 1000) }
         return "\(reads.latencies.count) offer sets read (\(reads.failures) failed; p50 \(ms(reads, 0.5)), p99 \(ms(reads, 0.99))), "
             + "\(accepts.latencies.count - accepts.failures) offers accepted (\(accepts.failures) failed; p50 \(ms(accepts, 0.5)), "
@@ -307,5 +316,64 @@ final class OpenLoopDriver: @unchecked Sendable {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    }
+}
+
+/// Latencies and statuses of one load run.
+public struct LoadResults: Sendable {
+    public private(set) var latencies: [Double] = []
+    public private(set) var statuses: [String: Int] = [:]
+    public private(set) var failures = 0
+    /// Latencies by the second of their scheduled send time (for `--timeline`).
+    public private(set) var seconds: [[Double]] = []
+
+    public init() {}
+
+    public mutating func add(latency: Duration, status: Int?, ok: Bool, second: Int? = nil) {
+        let value = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
+        latencies.append(value)
+        if let second, second >= 0 {
+            if seconds.count <= second { seconds.append(contentsOf: repeatElement([], count: second + 1 - seconds.count)) }
+            seconds[second].append(value)
+        }
+        statuses[status.map(String.init) ?? "error", default: 0] += 1
+        if !ok { failures += 1 }
+    }
+
+    /// The latency at quantile `p` (1 is the largest); 0 when there is none.
+    public func quantile(_ p: Double) -> Double {
+        let sorted = latencies.sorted()
+        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+    }
+
+    /// One line per second of scheduled send time: the second, its requests, p50, p99 and max in ms.
+    public var timeline: String {
+        seconds.enumerated().map { second, values in
+            let sorted = values.sorted()
+            func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] * 1000 }
+            return String(format: "%d %d %.2f %.2f %.2f", second, sorted.count, q(0.5), q(0.99), (sorted.last ?? 0) * 1000)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    public var statusLine: String { statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
+
+    public struct Summary: Encodable, Sendable {
+        public var target: Double, achieved: Double, requests: Int, failures: Int
+        public var p50: Double, p99: Double, p999: Double, max: Double
+        public var statuses: [String: Int]
+        public var line: String {
+            String(format: "target %.0f/s, achieved %.1f/s, %d requests, %d failed; latency from the scheduled time p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; statuses %@",
+                   target, achieved, requests, failures, p50 * 1000, p99 * 1000, p999 * 1000, max * 1000,
+                   statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))
+        }
+    }
+
+    public func summary(elapsed: Duration, target: Double) -> Summary {
+        let sorted = latencies.sorted()
+        func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Summary(
+            target: target, achieved: Double(sorted.count - failures) / Swift.max(seconds, 1e-9), requests: sorted.count, failures: failures,
+            p50: q(0.5), p99: q(0.99), p999: q(0.999), max: sorted.last ?? 0, statuses: statuses)
     }
 }
