@@ -71,16 +71,18 @@ public final class OpenLoopDriver: @unchecked Sendable {
     public init(plan: Plan, loop: any EventLoop) {
         self.plan = plan
         self.loop = loop
-        let hostHeader = "\(plan.host):\(plan.port)"
-        headers = (plan.bodies.isEmpty ? [nil] : plan.bodies.map { Optional($0) }).map { body in
-            var h = HTTPHeaders([("Host", hostHeader)])
-            if let authorization = plan.authorization { h.add(name: "Authorization", value: authorization) }
-            if let body {
-                h.add(name: "Content-Type", value: "application/json")
-                h.add(name: "Content-Length", value: String(body.readableBytes))
-            }
-            return h
+        headers = (plan.bodies.isEmpty ? [nil] : plan.bodies.map { Optional($0) }).map { Self.headers(plan, body: $0) }
+    }
+
+    /// A request's headers: the host, the token, and the body's type and length.
+    private static func headers(_ plan: Plan, body: ByteBuffer?) -> HTTPHeaders {
+        var h = HTTPHeaders([("Host", "\(plan.host):\(plan.port)")])
+        if let authorization = plan.authorization { h.add(name: "Authorization", value: authorization) }
+        if let body {
+            h.add(name: "Content-Type", value: "application/json")
+            h.add(name: "Content-Length", value: String(body.readableBytes))
         }
+        return h
     }
 
     /// Opens the connections, sends every request at its time (the first 100 ms after the connections are up) and
@@ -171,15 +173,24 @@ public final class OpenLoopDriver: @unchecked Sendable {
         case .scheduled(let i):
             let second = Int(Double(i) / plan.rate)
             results.add(latency: latency, status: status, ok: status.map(plan.expected.contains) ?? false, second: second)
-            if plan.acceptEvery > 0, i % plan.acceptEvery == 0, status == 303, let location, let path = sameOrigin(location) {
-                enqueue(Request(head: head(.GET, path, body: nil), body: nil, purpose: .readOffers, issued: now))
+            // A set on another server is not followed: it counts as a failed read (as an offer there as a failed accept).
+            if plan.acceptEvery > 0, i % plan.acceptEvery == 0, status == 303, let location {
+                if let path = sameOrigin(location) {
+                    enqueue(Request(head: head(.GET, path, body: nil), body: nil, purpose: .readOffers, issued: now))
+                } else {
+                    reads.add(latency: .zero, status: nil, ok: false)
+                }
             }
         case .readOffers:
             reads.add(latency: latency, status: status, ok: status == 200)
             if status == 200 {
-                if let offer = body.flatMap(Self.firstOffer), let path = sameOrigin(offer) {
-                    let accept = ByteBuffer(string: #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#)
-                    enqueue(Request(head: head(.POST, path, body: accept), body: accept, purpose: .accept, issued: now))
+                if let offer = body.flatMap(Self.firstOffer) {
+                    if let path = sameOrigin(offer) {
+                        let accept = ByteBuffer(string: #"{"kind":"uri:enum-value-update","path":"phase","value":"ACCEPTED"}"#)
+                        enqueue(Request(head: head(.POST, path, body: accept), body: accept, purpose: .accept, issued: now))
+                    } else {
+                        accepts.add(latency: .zero, status: nil, ok: false)
+                    }
                 } else {
                     withoutOffers += 1
                 }
@@ -224,13 +235,7 @@ public final class OpenLoopDriver: @unchecked Sendable {
     }
 
     private func head(_ method: HTTPMethod, _ path: String, body: ByteBuffer?) -> HTTPRequestHead {
-        var h = HTTPHeaders([("Host", "\(plan.host):\(plan.port)")])
-        if let authorization = plan.authorization { h.add(name: "Authorization", value: authorization) }
-        if let body {
-            h.add(name: "Content-Type", value: "application/json")
-            h.add(name: "Content-Length", value: String(body.readableBytes))
-        }
-        return HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: h)
+        HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: Self.headers(plan, body: body))
     }
 
     /// The path of a URL on the server under load (a relative one as it is); nil for another server's.
