@@ -45,7 +45,8 @@ let package = Package(
     targets: [
         // Pure domain: models, validation, matching, negotiation, lifecycle rules, store ports. No I/O.
         .target(name: "SkyportCore", dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")], resources: [.embedInCode("Binder/staging-postBuild.py")], swiftSettings: swiftSettings),
-        // Synthetic facilities and requests, and the matching benchmark over them (`skyport bench`, tests).
+        // Synthetic facilities and requests, the matching benchmark over them, and the open-loop HTTP load driver
+        // (`skyport bench`, tests).
         .target(
             name: "SkyportBench",
             dependencies: [
