@@ -57,4 +57,16 @@ import Testing
             #expect(server.hits("/requests") == 3)
         }
     }
+
+    /// A server that closes each connection after its answer (`Connection: close`) gets every request on a fresh
+    /// connection, none of them sent on the one being closed.
+    @Test(.timeLimit(.minutes(1))) func aConnectionTheServerClosesIsNotUsedAgain() async throws {
+        try await withStubHTTPServer { server in
+            server.route("/requests", StubResponse(status: 303, headers: [("Connection", "close")]))
+            let driver = try await run(server, rate: 200, total: 20, connections: 1, timeout: .seconds(30), acceptEvery: 0)
+
+            #expect(driver.results.statuses == ["303": 20])
+            #expect(server.hits("/requests") == 20)
+        }
+    }
 }
