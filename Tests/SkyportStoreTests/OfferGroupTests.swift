@@ -184,6 +184,21 @@ import Testing
         #expect(try await store.session(offer.id)?.phase == .accepted)
     }
 
+    /// The offer-expiry sweep marks offers in batches of `expiryBatch`, each one write in the queue of grouped writes:
+    /// 250 offers are 3 writes there. Written apart from that queue, one after another, its batches took half the writer
+    /// while requests waited for the rest.
+    @Test func theExpirySweepWritesItsBatchesInTheQueueOfGroupedWrites() async throws {
+        let store = try SQLiteStore(path: ":memory:")
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+                                           plan: offerSetPlan("a", count: 250, cores: 1, start: now, now: now, lifetime: 10))
+        let before = store.writeGroupCounts().writes
+        #expect(SQLiteStore.expiryBatch == 100)
+        #expect(try await store.expireOffers(now: now.addingTimeInterval(11)) == 250)
+        #expect(store.writeGroupCounts().writes - before == 3)
+        let phases = try await store.writer.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT phase FROM session") }
+        #expect(phases == ["EXPIRED"])
+    }
+
     /// A write once asked for is written even when the task that asked is cancelled (it may lead its group, and
     /// others may wait on that group).
     @Test func aWriteIsCarriedOutWhenItsTaskIsCancelled() async throws {

@@ -10,7 +10,7 @@ import Testing
 /// table grew.
 @Suite struct PeriodicQueryPlanTests {
     static let time = 1_796_000_000.0
-    /// Each statement with arguments bound as the broker binds them (the batch of 500, times).
+    /// Each statement with arguments bound as the broker binds them (a batch of 500, times).
     static let statements: [(String, String, StatementArguments)] = [
         ("offer sets to delete", SQLiteStore.deletableOfferSetsSQL,
          ["now": time, "offerCutoff": time - 86_400, "sessionCutoff": time - 30 * 86_400, "batch": 500]),

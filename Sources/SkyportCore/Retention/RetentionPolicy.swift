@@ -20,7 +20,8 @@ public struct RetentionPolicy: Sendable, Hashable {
     public var sessions: TimeInterval
     /// Seconds a UWS job is kept after its destruction time.
     public var uwsGrace: TimeInterval
-    /// Most offer sets (with their sessions), or UWS jobs, deleted in one write transaction.
+    /// Most offer sets (with their sessions), or UWS jobs, deleted in one write. 100 sets with their offers take the
+    /// SQLite writer about 4 ms; 500 took 17 ms, which every request queued behind them waited.
     public var batch: Int
     /// Seconds a session's usage is kept after it ended: at least the longest quota window (`QuotaLimits.maxWindow`).
     public var usage: TimeInterval
@@ -28,7 +29,7 @@ public struct RetentionPolicy: Sendable, Hashable {
     public var audit: TimeInterval
 
     public init(
-        offers: TimeInterval = 86_400, sessions: TimeInterval = 30 * 86_400, uwsGrace: TimeInterval = 3_600, batch: Int = 500,
+        offers: TimeInterval = 86_400, sessions: TimeInterval = 30 * 86_400, uwsGrace: TimeInterval = 3_600, batch: Int = 100,
         usage: TimeInterval = TimeInterval(QuotaLimits.maxWindow.seconds), audit: TimeInterval = 400 * 86_400
     ) {
         self.offers = offers
