@@ -16,6 +16,9 @@
 # has offers and every 10th is accepted.
 # SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
 # this checkout's release build.
+# A run longer than the offer lifetime (300 s) also reports, on a line of its own, the requests scheduled after it:
+# from then on offers expire as fast as they are made (the expiry sweep and, a day on, retention run at that rate
+# too), which is the broker's steady state; STEADY_FROM=S moves that point.
 # TIMELINE=PREFIX also writes PREFIX.MIX.RATE: per second of scheduled send time, the requests, p50, p99 and max (ms).
 # Usage: scripts/bench-load.sh [MIX] [RATES] [SECONDS]     e.g. scripts/bench-load.sh offers "100 300 1000" 300
 set -euo pipefail
@@ -76,7 +79,7 @@ PY
   before=$(cpu); busy0=$(busy); sb0=$(standin_cpu); io0=$(written); t0=$(date +%s.%N)
   lines=$("$generator" bench load --url "$base/requests" --bodies "$work/bodies.jsonl" --rate "$rate" --duration "$secs" \
     --connections 64 --expect 303 --label "$mix at $rate/s for ${secs}s" ${follow[@]+"${follow[@]}"} \
-    ${TIMELINE:+--timeline "$TIMELINE.$mix.$rate"})
+    ${TIMELINE:+--timeline "$TIMELINE.$mix.$rate"} $( [ "$secs" -gt "${STEADY_FROM:-300}" ] && echo --steady-from "${STEADY_FROM:-300}" ))
   after=$(cpu); busy1=$(busy); sb1=$(standin_cpu); io1=$(written); t1=$(date +%s.%N)
   disk="$(( (io1 - io0) / (rate * secs) / 1000 )) KB written to disk per request, database $(du -cm "$work"/db.sqlite* | awk 'END {print $1}') MiB"
   rss=$(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")

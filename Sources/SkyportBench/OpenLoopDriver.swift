@@ -360,6 +360,14 @@ public struct LoadResults: Sendable {
         }.joined(separator: "\n") + "\n"
     }
 
+    /// The latencies of the requests scheduled from `second` on: count, p50, p99, p99.9 and max (seconds). Under a
+    /// sustained load the part after the offer lifetime, when offers expire as fast as they are made, is the steady state.
+    public func window(from second: Int) -> (count: Int, p50: Double, p99: Double, p999: Double, max: Double) {
+        let sorted = seconds.dropFirst(second).joined().sorted()
+        func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
+        return (sorted.count, q(0.5), q(0.99), q(0.999), sorted.last ?? 0)
+    }
+
     public var statusLine: String { statuses.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
 
     public struct Summary: Encodable, Sendable {

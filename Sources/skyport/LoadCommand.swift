@@ -33,6 +33,8 @@ struct LoadBench: AsyncParsableCommand {
     var bearerFile: String?
     @Option(help: "A file to write the run's timeline to: per second of scheduled send time, the requests, p50, p99 and max (ms).")
     var timeline: String?
+    @Option(help: "Also report the latencies of the requests scheduled from this second on (e.g. the offer lifetime: the steady state).")
+    var steadyFrom: Int?
     @Flag(help: "Also print the results as one JSON object.") var json = false
 
     func run() async throws {
@@ -64,6 +66,11 @@ struct LoadBench: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("\(label): \(summary.line); generator CPU \(String(format: "%.2f", cpu / max(seconds, 1e-9))) cores")
         if acceptEvery > 0 { print("\(label), every \(acceptEvery)th request followed: \(driver.followLine)") }
+        if let steadyFrom {
+            let w = results.window(from: steadyFrom)
+            print("\(label), from \(steadyFrom) s on: " + String(
+                format: "%d requests; p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms", w.count, w.p50 * 1000, w.p99 * 1000, w.p999 * 1000, w.max * 1000))
+        }
         if json { print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)) }
         if let timeline { try results.timeline.write(toFile: timeline, atomically: true, encoding: .utf8) }
     }

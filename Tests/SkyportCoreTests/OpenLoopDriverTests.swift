@@ -69,4 +69,15 @@ import Testing
             #expect(server.hits("/requests") == 20)
         }
     }
+
+    /// The window of a run from a second on holds the requests scheduled from then, and only those.
+    @Test func theWindowFromASecondOnHoldsTheRequestsScheduledFromThen() {
+        var results = LoadResults()
+        for (ms, second) in [(1, 0), (2, 0), (50, 1), (10, 2), (30, 2), (20, 3)] {
+            results.add(latency: .milliseconds(ms), status: 303, ok: true, second: second)
+        }
+        let w = results.window(from: 2)
+        #expect(w.count == 3 && w.p50 == 0.02 && w.max == 0.03)
+        #expect(results.window(from: 0).count == 6 && results.window(from: 9).count == 0)
+    }
 }
