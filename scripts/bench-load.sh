@@ -51,7 +51,8 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # the machine's busy ticks (user, nice, system, irq, softirq)
 # What the broker made the kernel write to disk: less what was dropped before it reached the disk (a deleted
 # temporary file's pages). Runs before 2026-12-06 counted those too.
-written() { awk '/^write_bytes/ {w = $2} /^cancelled_write_bytes/ {c = $2} END {printf "%d\n", w - c}' "/proc/$pid/io"; }
+# Printed with %.0f: mawk's %d stops at 2^31 - 1, and runs before 2026-12-07 that wrote more than 2 GiB reported that.
+written() { awk '/^write_bytes/ {w = $2} /^cancelled_write_bytes/ {c = $2} END {printf "%.0f\n", w - c}' "/proc/$pid/io"; }
 standin_cpu() { if [ -n "$standin" ]; then awk '{print $14 + $15}' "/proc/$standin/stat" 2>/dev/null || echo 0; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
 for rate in $rates; do
