@@ -345,17 +345,21 @@ public struct LoadResults: Sendable {
         if !ok { failures += 1 }
     }
 
+    /// The value at quantile `p` (1 is the largest) of latencies already sorted; 0 when there is none.
+    static func quantile(_ p: Double, of sorted: [Double]) -> Double {
+        sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+    }
+
     /// The latency at quantile `p` (1 is the largest); 0 when there is none.
     public func quantile(_ p: Double) -> Double {
-        let sorted = latencies.sorted()
-        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+        Self.quantile(p, of: latencies.sorted())
     }
 
     /// One line per second of scheduled send time: the second, its requests, p50, p99 and max in ms.
     public var timeline: String {
         seconds.enumerated().map { second, values in
             let sorted = values.sorted()
-            func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] * 1000 }
+            func q(_ p: Double) -> Double { Self.quantile(p, of: sorted) * 1000 }
             return String(format: "%d %d %.2f %.2f %.2f", second, sorted.count, q(0.5), q(0.99), (sorted.last ?? 0) * 1000)
         }.joined(separator: "\n") + "\n"
     }
@@ -363,8 +367,8 @@ public struct LoadResults: Sendable {
     /// The latencies of the requests scheduled from `second` on: count, p50, p99, p99.9 and max (seconds). Under a
     /// sustained load the part after the offer lifetime, when offers expire as fast as they are made, is the steady state.
     public func window(from second: Int) -> (count: Int, p50: Double, p99: Double, p999: Double, max: Double) {
-        let sorted = seconds.dropFirst(second).joined().sorted()
-        func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
+        let sorted = seconds.dropFirst(max(0, second)).joined().sorted()
+        func q(_ p: Double) -> Double { Self.quantile(p, of: sorted) }
         return (sorted.count, q(0.5), q(0.99), q(0.999), sorted.last ?? 0)
     }
 
@@ -383,7 +387,7 @@ public struct LoadResults: Sendable {
 
     public func summary(elapsed: Duration, target: Double) -> Summary {
         let sorted = latencies.sorted()
-        func q(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
+        func q(_ p: Double) -> Double { Self.quantile(p, of: sorted) }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return Summary(
             target: target, achieved: Double(sorted.count - failures) / Swift.max(seconds, 1e-9), requests: sorted.count, failures: failures,

@@ -39,6 +39,7 @@ struct LoadBench: AsyncParsableCommand {
 
     func run() async throws {
         guard rate > 0, duration > 0, connections > 0 else { throw ValidationError("--rate, --duration and --connections must be positive") }
+        if let steadyFrom, steadyFrom < 0 { throw ValidationError("--steady-from must be 0 or more seconds") }
         let lines = try bodies.map { path in
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.isEmpty }.map { ByteBuffer(string: String($0)) }
         } ?? []

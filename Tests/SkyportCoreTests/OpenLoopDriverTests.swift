@@ -79,5 +79,6 @@ import Testing
         let w = results.window(from: 2)
         #expect(w.count == 3 && w.p50 == 0.02 && w.max == 0.03)
         #expect(results.window(from: 0).count == 6 && results.window(from: 9).count == 0)
+        #expect(results.window(from: -1).count == 6)
     }
 }
