@@ -262,6 +262,17 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 CREATE INDEX session_work ON session(lease_until, needs_work) WHERE needs_work = 1;
                 """)
         }
+        m.registerMigration("v12-booking-index-holds-jobs-only", foreignKeyChecks: .immediate) { db in  // indexes only
+            // session_booking_live held offers too: each offer request wrote a leaf of it per facility offered, scattered
+            // over the facilities (a fifth of the write-ahead log an offer request wrote, `bench-load.sh accept10`), for
+            // statements that the capacity ledger answers in memory. It now holds the jobs that hold capacity: what a
+            // facility's removal counts, and what its page lists beside the ledger's offers.
+            try db.execute(sql: """
+                DROP INDEX session_booking_live;
+                CREATE INDEX session_job_live ON session(facility_key, "end")
+                    WHERE phase IN ('ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING');
+                """)
+        }
         return m
     }
 
@@ -407,13 +418,12 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         }
     }
 
-    /// The sessions on facility `?1` that are jobs (`SessionPhase.live`). The first phase list is spelled as in the
-    /// partial index session_booking_live, so that SQLite reads that index.
-    static let liveJobsSQL = """
-        SELECT count(*) FROM session WHERE facility_key = ?1
-        AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
-        AND phase IN (\(SessionPhase.live.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")))
-        """
+    /// The phases of the jobs that hold capacity (`SessionPhase.live`), spelled as in the partial index session_job_live:
+    /// a statement that spells them so is one SQLite can answer from that index.
+    static let jobPhases = "('ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')"
+
+    /// The sessions on facility `?1` that are jobs.
+    static let liveJobsSQL = "SELECT count(*) FROM session WHERE facility_key = ?1 AND phase IN \(jobPhases)"
 
     private static func liveJobs(_ db: Database, facilityKey: String) throws -> Int {
         try Int.fetchOne(db, sql: liveJobsSQL, arguments: [facilityKey]) ?? 0
@@ -490,12 +500,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     /// The ledger of the stored sessions (one query, through the index by phase: the sessions in the booking phases):
     /// the same ledger as the one kept by replaying their writes, since both go by `CapacityLedger.Hold`.
+    static let ledgerSQL = """
+        SELECT id, facility_key, cores, memory, start, "end", phase, expires, accounts, share FROM session
+        WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
+        """
+
     static func loadLedger(_ db: Database) throws -> CapacityLedger {
         var ledger = CapacityLedger()
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT id, facility_key, cores, memory, start, "end", phase, expires, accounts, share FROM session
-            WHERE phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
-            """)
+        let rows = try Row.fetchCursor(db, sql: ledgerSQL)
         while let row = try rows.next() {
             guard let id = UUID(uuidString: row["id"]), let phase = SessionPhase(rawValue: row["phase"]) else { continue }
             let booking = Booking(
@@ -622,19 +634,42 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
+    /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4` (read through session_job_live, and
+    /// sorted: a facility has few at once).
+    static let jobsHoldingSQL = """
+        SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3 AND phase IN \(jobPhases)
+        ORDER BY start, id LIMIT ?4
+        """
+
     public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
-        // The phase list is spelled as in the partial index session_booking_live, so that SQLite uses it; an offer past its
-        // expiry holds nothing, swept or not.
-        let docs = try await writer.read { db in
-            try String.fetchAll(
-                db, sql: """
-                    SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3
-                    AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
-                    AND (phase <> 'OFFERED' OR expires > ?2)
-                    ORDER BY start, id LIMIT ?4
-                    """, arguments: [facility.key, from.timeIntervalSince1970, to.timeIntervalSince1970, max(0, limit)])
+        let limit = max(0, limit)
+        // The offers, from the capacity ledger (no index of the table holds them by facility: an offer request would
+        // write a leaf of it per facility offered); a snapshot of its trie of holds costs nothing to take, and is walked
+        // outside the lock. An offer past its expiry holds nothing, swept or not.
+        let holds = ledger.withLock { $0.holds }
+        let (t0, t1) = (from.timeIntervalSince1970, to.timeIntervalSince1970)
+        var offered: [(start: Double, id: String)] = []
+        for (id, hold) in holds {
+            guard let expires = hold.expires, expires.timeIntervalSince1970 > t0, hold.booking.facility.key == facility.key,
+                  hold.booking.end.timeIntervalSince1970 > t0, hold.booking.start.timeIntervalSince1970 < t1 else { continue }
+            offered.append((hold.booking.start.timeIntervalSince1970, id.text))
         }
-        return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
+        offered.sort { ($0.start, $0.id) < ($1.start, $1.id) }
+        let offerIDs = offered.prefix(limit).map(\.id)
+        let docs = try await writer.read { db in
+            var docs = try String.fetchAll(db, sql: Self.jobsHoldingSQL, arguments: [facility.key, t0, t1, limit])
+            for i in stride(from: 0, to: offerIDs.count, by: 500) {
+                let chunk = offerIDs[i..<min(i + 500, offerIDs.count)]
+                var arguments: StatementArguments = [t0]
+                arguments += StatementArguments(chunk)
+                docs += try String.fetchAll(
+                    db, sql: "SELECT document FROM session WHERE phase = 'OFFERED' AND expires > ? AND id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                    arguments: arguments)
+            }
+            return docs
+        }
+        let sessions = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
+        return Array(sessions.sorted { ($0.start, $0.id.text) < ($1.start, $1.id.text) }.prefix(limit))
     }
 
     public func changePhase(

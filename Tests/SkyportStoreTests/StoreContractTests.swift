@@ -204,6 +204,33 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
 @Suite struct OfferStoreContractTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
+    /// What a facility's page lists: the offers and jobs that hold it in a window, by start; not an offer past its
+    /// expiry (swept or not), a rejected one, one that starts after the window, or another facility's.
+    @Test(arguments: StoreKind.allCases)
+    func theSessionsHoldingAFacilityAreItsLiveOffersAndJobsInTheWindow(kind: StoreKind) async throws {
+        let store = try await kind.make()
+        guard case .created(_, let first) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
+            plan: offerSetPlan("a", count: 3, cores: 1, start: now, now: now, lifetime: 10))
+        else { Issue.record("not created"); return }
+        _ = try await store.changePhase(of: first[1].id, to: .accepted, now: now.addingTimeInterval(5))  // its siblings are rejected
+        let later = now.addingTimeInterval(5)
+        guard case .created(_, let second) = try await store.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: later,
+            plan: offerSetPlan("a", count: 3, cores: 1, start: later, now: later, lifetime: 300))
+        else { Issue.record("not created"); return }
+        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("b")], now: later,
+                                           plan: offerSetPlan("b", count: 1, cores: 1, start: later, now: later))
+        let t = now.addingTimeInterval(6)
+        let held = try await store.sessionsHolding(FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 10)
+        #expect(held.map(\.id) == [second[0].id, first[1].id, second[1].id])
+        #expect(held.map(\.phase) == [.offered, .accepted, .offered])
+        #expect(try await store.sessionsHolding(FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 2).map(\.id) == [second[0].id, first[1].id])
+        // Past the second set's expiry, not yet swept: the job alone.
+        let past = now.addingTimeInterval(400)
+        #expect(try await store.sessionsHolding(FacilityID("a"), from: past, to: past.addingTimeInterval(10_800), limit: 10).map(\.id) == [first[1].id])
+    }
+
     @Test(arguments: StoreKind.allCases)
     func plannerSeesLiveBookingsOnlyOfTheNamedFacilities(kind: StoreKind) async throws {
         let store = try await kind.make()
@@ -402,10 +429,15 @@ extension OfferSetRecord {
         #expect(try store.journalMode() == "wal")
         #expect(try store.writerJournalSizeLimit() == SQLiteStore.journalSizeLimit)
         #expect(try store.tempStore() == (writer: 2, reader: 0))
-        #expect(try store.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed", "v11-fewer-session-indexes"])
+        let migrations = [
+            "v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job",
+            "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit",
+            "v9-add-session-owner", "v10-add-offer-set-packed", "v11-fewer-session-indexes", "v12-booking-index-holds-jobs-only",
+        ]
+        #expect(try store.appliedMigrations() == migrations)
         // Migrating again is a no-op.
         let again = try SQLiteStore(path: store.path)
-        #expect(try again.appliedMigrations() == ["v1-create-facility-and-operator", "v2-create-offer-set-and-session", "v3-add-session-lease", "v4-create-uws-job", "v5-add-booking-columns-and-facility-generation", "v6-create-registry-source", "v7-add-retention-columns", "v8-quotas-usage-audit", "v9-add-session-owner", "v10-add-offer-set-packed", "v11-fewer-session-indexes"])
+        #expect(try again.appliedMigrations() == migrations)
     }
 
     @Test func aChangeMadeByAnotherConnectionIsSeenDespiteTheFacilityCache() async throws {
