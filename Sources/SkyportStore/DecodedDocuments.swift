@@ -34,11 +34,15 @@ final class DecodedDocuments<Value: Sendable>: Sendable {
     /// Remembers `value` as what `key` decodes to; `size` is its JSON's length in bytes.
     func remember(_ key: DocumentBytes, _ value: Value, size: Int) {
         guard size <= budget / 16 else { return }
-        state.withLock { s in
-            guard s.values[key] == nil else { return }
+        // What it pushes out is handed out of the lock, and freed there (a decoded offer set is many allocations).
+        let evicted = state.withLock { s -> [(value: Value, size: Int)?] in
+            guard s.values[key] == nil else { return [] }
+            var evicted: [(value: Value, size: Int)?] = []
             while s.order[s.next] != nil || s.bytes + size > budget {
                 guard let oldest = s.order[s.oldest] else { break }
-                s.bytes -= s.values.removeValue(forKey: oldest)?.size ?? 0
+                let value = s.values.removeValue(forKey: oldest)
+                s.bytes -= value?.size ?? 0
+                evicted.append(value)
                 s.order[s.oldest] = nil
                 s.oldest = (s.oldest + 1) % capacity
             }
@@ -46,7 +50,9 @@ final class DecodedDocuments<Value: Sendable>: Sendable {
             s.order[s.next] = key
             s.next = (s.next + 1) % capacity
             s.bytes += size
+            return evicted
         }
+        withExtendedLifetime(evicted) {}
     }
 
     /// The value of `key`, decoded by `decode` only when it is not already known.

@@ -435,7 +435,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         idempotencyKey: String?, requestDigest: String?, facilities: [FacilityID], now: Date, stored: Set<UUID>, accounts: [String],
         plan: @escaping @Sendable (FacilityCalendars) throws -> (OfferSetRecord, [SessionRecord])
     ) async throws -> OfferSetCreation {
-        try await groupedWrite { db in
+        let (creation, written) = try await groupedWrite { db -> ((OfferSetCreation, WrittenDocuments?), [CapacityLedger.Change]) in
             if let key = idempotencyKey,
                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, request_digest FROM offer_set WHERE idempotency_key = ?"), arguments: [key]) {
                 guard row["request_digest"] as String? == requestDigest, let id = UUID(uuidString: row["id"]) else {
@@ -448,16 +448,17 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                     let gone = try Self.sessionIDs(db, offerSets: [set])
                     try db.execute(sql: "DELETE FROM session WHERE offer_set_id = ?", arguments: [set])
                     try db.execute(sql: "DELETE FROM offer_set WHERE id = ?", arguments: [set])
-                    return (.replayed(id), gone.map { .release($0) })
+                    return ((.replayed(id), nil), gone.map { .release($0) })
                 }
-                return (.replayed(id), [])
+                return ((.replayed(id), nil), [])
             }
             // Planned against the ledger (on the writer: no other booking can come between this and the commit; the
             // group read it again first if another process had written the file).
             let calendars = self.ledger.withLock { $0.calendars(for: facilities, now: now, accounts: accounts) }
             var (set, offers) = try plan(calendars)
             (set.idempotencyKey, set.requestDigest) = (idempotencyKey, requestDigest)
-            let document = StoreCoding.stored(set)
+            var written = WrittenDocuments()
+            let document = StoreCoding.stored(set, written: &written)
             // Cached, as the session insert is: prepared once per connection, not again for every request on the writer.
             try db.cachedStatement(sql: """
                 INSERT INTO offer_set (id, created, idempotency_key, request_digest, document, packed, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -470,11 +471,14 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
                 ])
             var changes: [CapacityLedger.Change] = []
             for offer in offers where !stored.contains(offer.id) {
-                try Self.insert(db, offer)
+                try Self.insert(db, offer, document: StoreCoding.encode(offer, written: &written))
                 changes.append(contentsOf: CapacityLedger.change(from: nil, to: offer).map { [$0] } ?? [])
             }
-            return (.created(set, offers), changes)
+            return ((.created(set, offers), written), changes)
         }
+        // Remembered as read back once committed, off the writer (`DecodedDocuments`).
+        written?.remember()
+        return creation
     }
 
     public func offerSet(idempotencyKey key: String) async throws -> (id: UUID, digest: String?)? {
@@ -909,6 +913,14 @@ enum StoreCoding {
     /// thousand requests a second. The same JSON value as `encode`'s (keys sorted here); the forwarded job
     /// (`remote`) and the sealed credential, present only once a session is accepted, are still encoded by it.
     static func encode(_ s: SessionRecord) throws -> String {
+        var written = WrittenDocuments()
+        defer { written.remember() }
+        return try encode(s, written: &written)
+    }
+
+    /// `encode`, noting in `written` what the document reads back as, for `WrittenDocuments.remember` (after the
+    /// write that stores it, off the writer).
+    static func encode(_ s: SessionRecord, written: inout WrittenDocuments) throws -> String {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         let remote = try s.remote.map { Array(try encoder.encode($0)) }
@@ -950,7 +962,7 @@ enum StoreCoding {
         // Remembered as written only without a forwarded job or a credential: their own decoding reads a phase word
         // for the endpoint's kind and rounds a deadline, and decoding them here cost a federated offer request (a
         // hundred offers, each with its remote offer) more than it saved. Those are remembered when first read.
-        if s.remote == nil, s.credential == nil { remember(text, asRead(s), size: json.bytes.count) }
+        if s.remote == nil, s.credential == nil { written.sessions.append((text, s, json.bytes.count)) }
         return text
     }
 
@@ -964,10 +976,17 @@ enum StoreCoding {
 
     /// An offer set's document as the store keeps it: `write`'s JSON, deflated (`StoredDocument`).
     static func stored(_ set: OfferSetRecord) -> StoredDocument {
+        var written = WrittenDocuments()
+        defer { written.remember() }
+        return stored(set, written: &written)
+    }
+
+    /// `stored`, noting in `written` what the document reads back as.
+    static func stored(_ set: OfferSetRecord, written: inout WrittenDocuments) -> StoredDocument {
         var writer = JSONWriter(capacity: 8_192, dates: .secondsSince1970)
         set.write(to: &writer)
         let document = StoredDocument(json: writer.bytes)
-        remember(document, asRead(set), size: writer.bytes.count)
+        written.set = (document, set, writer.bytes.count)
         return document
     }
 
@@ -1003,12 +1022,12 @@ enum StoreCoding {
     /// Remembers what a document just written reads back as. The tests' (debug) builds read it back and compare, so
     /// that a field written in a form that does not read back the same (a date's precision, a value left out) fails
     /// them instead of being served from here.
-    private static func remember(_ text: String, _ s: SessionRecord, size: Int) {
+    fileprivate static func remember(_ text: String, _ s: SessionRecord, size: Int) {
         assert((try? decode(SessionRecord.self, bytes: Data(text.utf8))) == s, "a session's document does not read back as written: \(text)")
         sessions.remember(DocumentBytes(text: text), s, size: size)
     }
 
-    private static func remember(_ document: StoredDocument, _ set: OfferSetRecord, size: Int) {
+    fileprivate static func remember(_ document: StoredDocument, _ set: OfferSetRecord, size: Int) {
         assert(
             (try? decode(OfferSetRecord.self, bytes: StoredDocument.json(text: document.text, packed: document.packed))) == set,
             "an offer set's document does not read back as written: \(set)")
@@ -1056,4 +1075,18 @@ final class AppliedHolds: Sendable {
 private extension Date {
     /// The time as a document keeps it: seconds since 1970, as `JSONDecoder` reads them back.
     var asRead: Date { Date(timeIntervalSince1970: timeIntervalSince1970) }
+}
+
+/// Documents encoded to be stored, with the values they read back as: remembered (`StoreCoding.sessions`,
+/// `StoreCoding.offerSets`) by `remember` once the write commits, on the task that asked for it rather than in the
+/// serialized write, where hashing them and freeing what they push out (an offer set decoded holds its rejections
+/// one by one) was a fortieth of the broker's CPU under load.
+struct WrittenDocuments: Sendable {
+    var sessions: [(text: String, value: SessionRecord, size: Int)] = []
+    var set: (document: StoredDocument, value: OfferSetRecord, size: Int)?
+
+    func remember() {
+        for s in sessions { StoreCoding.remember(s.text, StoreCoding.asRead(s.value), size: s.size) }
+        if let set { StoreCoding.remember(set.document, StoreCoding.asRead(set.value), size: set.size) }
+    }
 }

@@ -62,9 +62,9 @@ public struct Negotiation: Sendable {
         let planner = OfferPlanner(settings: settings)
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
-        // Explained here, not inside the store's serialized write (they do not depend on the plan), even for a replay,
-        // which does not need them.
-        let rejections = outcome.rejections
+        // Explained and written here, not inside the store's serialized write (they do not depend on the plan), even for
+        // a replay, which does not need them.
+        let rejections = RejectionList(outcome.rejections)
         let creation = try await Self.span("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in
@@ -103,10 +103,10 @@ public struct Negotiation: Sendable {
     }
 
     /// Builds the offer set and its sessions from the planner's offers and other brokers' offers (pure: runs inside
-    /// the store's transaction); `matched` are the outcome's rejections. Offers are ordered round by round, in rank
+    /// the store's transaction); `matched` are the outcome's rejections, written ahead. Offers are ordered round by round, in rank
     /// order within a round, as the planner orders its own.
     static func records(
-        _ request: NormalisedRequest, outcome: MatchOutcome, rejections matched: [MatchRejection], plan: OfferPlan, federation: Federation,
+        _ request: NormalisedRequest, outcome: MatchOutcome, rejections matched: RejectionList, plan: OfferPlan, federation: Federation,
         now: Date, settings: OfferPlanner.Settings, idempotencyKey: String?, digest: String?, accounts: [String] = []
     ) -> (OfferSetRecord, [SessionRecord]) {
         let setID = federation.setID
@@ -131,7 +131,7 @@ public struct Negotiation: Sendable {
             if let staging = offer.score.staging, staging > 0 { s.staging = staging }
             sessions.append(s)
         }
-        var rejections = matched
+        var rejections: [MatchRejection] = []  // other brokers', after the matched ones
         var late: [String] = []
         var dropped: [String] = []
         for (candidate, _, _) in federation.asked {
@@ -156,7 +156,7 @@ public struct Negotiation: Sendable {
         let messages = Self.messages(
             request, outcome: outcome, plan: plan, federation: federation, late: late, dropped: dropped, offered: !sessions.isEmpty, now: now)
         var set = OfferSetRecord(
-            id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejections: rejections,
+            id: setID, created: now, expires: federation.expires, request: request, messages: messages, rejectionList: matched.adding(rejections),
             idempotencyKey: idempotencyKey, requestDigest: digest, owner: federation.owner)
         if request.refusals == nil { set.funnel = outcome.funnel.withCapacity(passed: plan.withRoom, tried: plan.tried) }
         set.ranking = outcome.shape.rank
