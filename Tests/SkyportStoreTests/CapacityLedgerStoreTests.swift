@@ -95,10 +95,8 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
     @Test(arguments: StoreKind.allCases)
     func expiredOffersStopHoldingWithoutAnyWrite(kind: StoreKind) async throws {
         let store = try await kind.make()
-        guard case .created(_, let offers) = try await store.createOfferSet(
-            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
-            plan: offerSetPlan("a", count: 3, cores: 2, start: now, now: now, lifetime: 10))
-        else { Issue.record("not created"); return }
+        let offers = try await madeOffers(store, "a", count: 3, cores: 2, start: now, now: now, lifetime: 10)
+        try #require(offers.count == 3)
         _ = try await store.changePhase(of: offers[0].id, to: .accepted, now: now.addingTimeInterval(5))
         let seen = Mutex<FacilityCalendars>([])
         let later = now.addingTimeInterval(11)

@@ -201,6 +201,17 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
     }
 }
 
+/// The offers of a set of `offerSetPlan`'s made on `store` (none, and an issue recorded, when the set is not made).
+func madeOffers(
+    _ store: any BrokerStore, _ facility: String, count: Int, cores: Int, start: Date, now: Date, lifetime: TimeInterval = 300
+) async throws -> [SessionRecord] {
+    guard case .created(_, let offers) = try await store.createOfferSet(
+        idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID(facility)], now: now,
+        plan: offerSetPlan(facility, count: count, cores: cores, start: start, now: now, lifetime: lifetime))
+    else { Issue.record("not created"); return [] }
+    return offers
+}
+
 @Suite struct OfferStoreContractTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 
@@ -209,18 +220,13 @@ func offerSetPlan(_ facility: String, count: Int, cores: Int, start: Date, now: 
     @Test(arguments: StoreKind.allCases)
     func theSessionsHoldingAFacilityAreItsLiveOffersAndJobsInTheWindow(kind: StoreKind) async throws {
         let store = try await kind.make()
-        guard case .created(_, let first) = try await store.createOfferSet(
-            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now,
-            plan: offerSetPlan("a", count: 3, cores: 1, start: now, now: now, lifetime: 10))
-        else { Issue.record("not created"); return }
+        let first = try await madeOffers(store, "a", count: 3, cores: 1, start: now, now: now, lifetime: 10)
+        try #require(first.count == 3)
         _ = try await store.changePhase(of: first[1].id, to: .accepted, now: now.addingTimeInterval(5))  // its siblings are rejected
         let later = now.addingTimeInterval(5)
-        guard case .created(_, let second) = try await store.createOfferSet(
-            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: later,
-            plan: offerSetPlan("a", count: 3, cores: 1, start: later, now: later, lifetime: 300))
-        else { Issue.record("not created"); return }
-        _ = try await store.createOfferSet(idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("b")], now: later,
-                                           plan: offerSetPlan("b", count: 1, cores: 1, start: later, now: later))
+        let second = try await madeOffers(store, "a", count: 3, cores: 1, start: later, now: later)
+        try #require(second.count == 3)
+        _ = try await madeOffers(store, "b", count: 1, cores: 1, start: later, now: later)
         let t = now.addingTimeInterval(6)
         let held = try await store.sessionsHolding(FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 10)
         #expect(held.map(\.id) == [second[0].id, first[1].id, second[1].id])
