@@ -45,16 +45,21 @@ import Testing
     }
 
     /// A request that is never answered fails at the timeout and gives its connection up; the requests after it go
-    /// out on a new connection, and the run ends. (Requests 2 s apart, a 1 s timeout, one connection: the second is
-    /// due a second after the first has failed.)
+    /// out on a new connection, and the run ends. (Requests 6 s apart, a 5 s timeout, one connection: the second is
+    /// due a second after the first has failed.) Whether an answered request came within its timeout depends on how
+    /// busy the machine is (the timeout counts from the scheduled time; a run of the whole suite on a loaded machine
+    /// once took over a second), so only what does not is asserted: all three reached the server, the unanswered one
+    /// failed, and a later one was answered.
     @Test(.timeLimit(.minutes(1))) func anUnansweredRequestFailsAndTheRunGoesOnOnANewConnection() async throws {
         try await withStubHTTPServer { server in
             server.route("/requests", inTurn: [.hang, StubResponse(status: 303)])
-            let driver = try await run(server, rate: 0.5, total: 3, connections: 1, timeout: .seconds(1), acceptEvery: 0)
+            let driver = try await run(server, rate: 1.0 / 6, total: 3, connections: 1, timeout: .seconds(5), acceptEvery: 0)
 
-            #expect(driver.results.statuses == ["error": 1, "303": 2])
-            #expect(driver.results.failures == 1)
             #expect(server.hits("/requests") == 3)
+            let statuses = driver.results.statuses
+            #expect(statuses.values.reduce(0, +) == 3 && Set(statuses.keys).isSubset(of: ["error", "303"]))
+            #expect((statuses["error"] ?? 0) >= 1 && (statuses["303"] ?? 0) >= 1)
+            #expect(driver.results.failures == statuses["error"] ?? 0)
         }
     }
 
