@@ -64,21 +64,30 @@ struct BinderForwardingTests {
         return path
     }
 
-    /// Follows a session until its phase is one of `phases`; also returns the progress phases seen on the way.
+    /// Follows a session until its phase is one of `phases` (or its progress phase is `progress`); also returns the
+    /// progress phases seen on the way.
     static func follow(
-        _ client: any TestClientProtocol, _ path: String, until phases: Set<String>, timeout: Duration = .seconds(60)
+        _ client: any TestClientProtocol, _ path: String, until phases: Set<String>, orProgress progress: String? = nil,
+        timeout: Duration = .seconds(60)
     ) async throws -> (session: [String: Any], progress: [String]) {
         let deadline = ContinuousClock.now + timeout
         var seen: [String] = []
         while ContinuousClock.now < deadline {
             let session = try await client.send(.get, path).json()
             if let phase = (session["progress"] as? [String: Any])?["phase"] as? String, seen.last != phase { seen.append(phase) }
-            if phases.contains(session["phase"] as? String ?? "") { return (session, seen) }
+            if phases.contains(session["phase"] as? String ?? "") || (progress != nil && seen.last == progress) { return (session, seen) }
             try await Task.sleep(for: .milliseconds(50))
         }
         let last = try await client.send(.get, path).json()
         Issue.record("session \(path) is still \(last["phase"] ?? "?") after \(timeout): \(last)")
         return (last, seen)
+    }
+
+    /// POSTs nothing to `url` (a stand-in's control hook); its status.
+    static func post(_ url: String) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(60)).status.code)
     }
 
     static func get(_ url: String, headers: [(String, String)] = []) async throws -> (Int, String) {
@@ -96,18 +105,23 @@ struct BinderForwardingTests {
     // MARK: - Against the stand-in
 
     @Test func aNotebookIsStagedLaunchedOpenedAndTrackedToItsEnd() async throws {
-        // The stand-in holds a fresh launch's stream open long after ready (far longer than the test waits below).
-        let rig = try await BinderRig.make(standin: ["--keepalive", "1", "--hold-after-ready", "600", "--launch-delay", "1", "--hub-token", Self.hubToken])
+        // The stand-in holds a fresh launch's stream open long after ready (far longer than the test waits below), and
+        // holds the launch after its 'launching' event until the test has seen that progress.
+        let rig = try await BinderRig.make(standin: [
+            "--keepalive", "1", "--hold-after-ready", "600", "--launch-delay", "1", "--hub-token", Self.hubToken, "--hold-launching",
+        ])
         defer { rig.stop() }
         let binder = try #require(rig.binderURL)
         let broker = try await Self.broker(rig, hub: binder + "/")
         try await broker.run { client in
             #expect(try await client.send(.post, "/facilities", json: Self.facility("standin", url: binder), token: TestBroker.aliceToken).status == .created)
             let path = try await Self.launch(client, facility: "standin", request: Self.request(rig))
-            let (session, progress) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"])
+            // Build progress is visible while it happens: the launch waits, after its 'launching' event, for this.
+            let (_, before) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"], orProgress: "launching")
+            #expect(before.last == "launching", "progress seen: \(before)")
+            #expect(try await Self.post(binder + "/_standin/release") == 204)
+            let (session, _) = try await Self.follow(client, path, until: ["AVAILABLE", "FAILED"])
             #expect(session["phase"] as? String == "AVAILABLE", "\(session)")
-            // Build progress was visible while it happened.
-            #expect(progress.contains("launching"), "progress seen: \(progress)")
 
             // The user's link: server URL + notebook path + token. The server takes the token and refuses without it.
             let connector = try #require((session["connectors"] as? [[String: Any]])?.first)

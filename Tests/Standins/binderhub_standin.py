@@ -94,7 +94,7 @@ TORNADO_404 = b"<html><title>404: Not Found</title><body>404: Not Found</body></
 ARGS = None
 STATE = None
 # With --hold-launches, each launch waits here until a POST /_standin/release lets one through (a test that must see
-# the launch happen after something of its own, without timing it).
+# the launch happen after something of its own, without timing it); with --hold-launching, after its 'launching' event.
 LAUNCH_GATE = threading.Semaphore(0)
 _LOG_LOCK = threading.Lock()
 
@@ -1148,6 +1148,8 @@ class BuildRequest:
         if ARGS.hold_launches and not LAUNCH_GATE.acquire(timeout=600):
             raise RuntimeError("the launch was held and never released (--hold-launches)")
         self.stream.emit({"phase": "launching", "message": "Launching server...\n"})
+        if ARGS.hold_launching and not LAUNCH_GATE.acquire(timeout=600):
+            raise RuntimeError("the launch was held and never released (--hold-launching)")
         retry_delay = ARGS.launch_retry_delay
         server_info = None
         for i in range(LAUNCH_RETRIES):
@@ -1724,6 +1726,8 @@ def parse_args(argv=None):
     p.add_argument("--launch-delay", type=float, default=0.3, help="seconds a spawn takes")
     p.add_argument("--hold-launches", action="store_true",
                    help="each launch waits for a POST /_standin/release (test hook)")
+    p.add_argument("--hold-launching", action="store_true",
+                   help="each launch, once it has sent its 'launching' event, waits for a POST /_standin/release (test hook)")
     p.add_argument("--cull-idle", type=float, default=0.0, help="cull servers idle this long (0: never)")
     p.add_argument("--max-age", type=float, default=0.0, help="cull servers this long after start (0: never)")
     p.add_argument("--banned", action="append", default=None,
