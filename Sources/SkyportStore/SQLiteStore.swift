@@ -662,17 +662,21 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         let offerIDs = offered.prefix(limit).map(\.id)
         let docs = try await writer.read { db in
             var docs = try String.fetchAll(db, sql: Self.jobsHoldingSQL, arguments: [facility.key, t0, t1, limit])
+            // By id alone: with the phase and expiry in the statement, SQLite walked every outstanding offer through
+            // the index by phase for each batch of ids (2.3 s for a facility page with 360,000 offers outstanding).
             for i in stride(from: 0, to: offerIDs.count, by: 500) {
                 let chunk = offerIDs[i..<min(i + 500, offerIDs.count)]
-                var arguments: StatementArguments = [t0]
-                arguments += StatementArguments(chunk)
                 docs += try String.fetchAll(
-                    db, sql: "SELECT document FROM session WHERE phase = 'OFFERED' AND expires > ? AND id IN (\(databaseQuestionMarks(count: chunk.count)))",
-                    arguments: arguments)
+                    db, sql: "SELECT document FROM session WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                    arguments: StatementArguments(chunk))
             }
             return docs
         }
-        let sessions = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
+        // An offer accepted since the snapshot is among the jobs too (or not yet, if read before): once, as a job.
+        var seen = Set<UUID>()
+        let sessions = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }.filter { s in
+            SessionPhase.booking.contains(s.phase) && (s.phase != .offered || s.expires > from) && seen.insert(s.id).inserted
+        }
         return Array(sessions.sorted { ($0.start, $0.id.text) < ($1.start, $1.id.text) }.prefix(limit))
     }
 
