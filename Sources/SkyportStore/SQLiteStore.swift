@@ -640,6 +640,11 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
 
     /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4` (read through session_job_live, and
     /// sorted: a facility has few at once).
+    /// The documents of the sessions with these ids, read by the primary key alone.
+    static func sessionsByIDSQL(count: Int) -> String {
+        "SELECT document FROM session WHERE id IN (\(databaseQuestionMarks(count: count)))"
+    }
+
     static let jobsHoldingSQL = """
         SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3 AND phase IN \(jobPhases)
         ORDER BY start, id LIMIT ?4
@@ -666,9 +671,7 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
             // the index by phase for each batch of ids (2.3 s for a facility page with 360,000 offers outstanding).
             for i in stride(from: 0, to: offerIDs.count, by: 500) {
                 let chunk = offerIDs[i..<min(i + 500, offerIDs.count)]
-                docs += try String.fetchAll(
-                    db, sql: "SELECT document FROM session WHERE id IN (\(databaseQuestionMarks(count: chunk.count)))",
-                    arguments: StatementArguments(chunk))
+                docs += try String.fetchAll(db, sql: Self.sessionsByIDSQL(count: chunk.count), arguments: StatementArguments(chunk))
             }
             return docs
         }
