@@ -13,7 +13,8 @@
 # and accepts are timed apart from the POST /requests line, on a second line, and the stand-in's counts follow).
 # In `offers` and `no50` outstanding offers book the facilities' capacity within seconds, and most sets are NO from
 # then on; `accept10` gives every facility ample capacity (ACCEPT_CAPACITY=small keeps the usual), so that every set
-# has offers and every 10th is accepted.
+# has offers and every 10th is accepted. CAPACITY="CORES MEMORY" sets every facility's capacity in any mix (e.g.
+# `CAPACITY="10000000 100000000" scripts/bench-load.sh offers`: every set has offers, and none is accepted).
 # SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
 # this checkout's release build.
 # A run longer than the offer lifetime (300 s) also reports, on a line of its own, the requests scheduled after it:
@@ -70,6 +71,7 @@ for rate in $rates; do
   fi
   capacity="256 1024"
   [ "$mix" = accept10 ] && [ "${ACCEPT_CAPACITY:-}" != small ] && capacity="10000000 100000000"
+  capacity=${CAPACITY:-$capacity}
   python3 - "$base" "$token" "$endpoint" $capacity <<'PY'
 import http.client, sys, urllib.parse
 sys.path.insert(0, "scripts"); import bench_facilities

@@ -638,13 +638,13 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
-    /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4` (read through session_job_live, and
-    /// sorted: a facility has few at once).
     /// The documents of the sessions with these ids, read by the primary key alone.
     static func sessionsByIDSQL(count: Int) -> String {
         "SELECT document FROM session WHERE id IN (\(databaseQuestionMarks(count: count)))"
     }
 
+    /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4` (read through session_job_live, and
+    /// sorted: a facility has few at once).
     static let jobsHoldingSQL = """
         SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3 AND phase IN \(jobPhases)
         ORDER BY start, id LIMIT ?4
@@ -653,13 +653,13 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
     public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
         let limit = max(0, limit)
         // The offers, from the capacity ledger (no index of the table holds them by facility: an offer request would
-        // write a leaf of it per facility offered); a snapshot of its trie of holds costs nothing to take, and is walked
-        // outside the lock. An offer past its expiry holds nothing, swept or not.
-        let holds = ledger.withLock { $0.holds }
+        // write a leaf of it per facility offered): the facility's holders and the holds, snapshots of tries that cost
+        // nothing to take, walked outside the lock. An offer past its expiry holds nothing, swept or not.
+        let (holds, holders) = ledger.withLock { ($0.holds, $0.holders(of: facility)) }
         let (t0, t1) = (from.timeIntervalSince1970, to.timeIntervalSince1970)
         var offered: [(start: Double, id: String)] = []
-        for (id, hold) in holds {
-            guard let expires = hold.expires, expires.timeIntervalSince1970 > t0, hold.booking.facility.key == facility.key,
+        for id in holders {
+            guard let hold = holds[id], let expires = hold.expires, expires.timeIntervalSince1970 > t0,
                   hold.booking.end.timeIntervalSince1970 > t0, hold.booking.start.timeIntervalSince1970 < t1 else { continue }
             offered.append((hold.booking.start.timeIntervalSince1970, id.text))
         }

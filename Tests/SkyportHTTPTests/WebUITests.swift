@@ -262,6 +262,39 @@ import Testing
         }
     }
 
+    /// A busy facility's holds are listed a page at a time: every hold on one of the pages, once, and each page small.
+    @Test func aFacilityPageListsWhatHoldsItAPageAtATime() async throws {
+        try await TestBroker().run { client in
+            try await Self.register(client, facilityJSON(id: "tap-busy"))
+            let request = #"{"executable": {"kind": "tap-query", "query": "SELECT 1"}, "compute": {"cores": {"min": 1, "max": 1}}, "schedule": {"requested": {"duration": "PT10M"}}}"#
+            for _ in 0..<40 { #expect(try await client.send(.post, "/requests", json: request).status == .seeOther) }
+            let perPage = 50  // WebController.pageSize
+            var browser = Browser(client)
+            let signin = try await browser.get("/ui/signin")
+            _ = try await browser.post("/ui/signin", ["token": TestBroker.aliceToken], from: signin)
+            let first = try await browser.get("/ui/facilities/tap-busy")
+            let count = try #require(Browser.firstMatch(#"(\d+) session\(s\) hold capacity"#, in: first.text).flatMap { Int($0) })
+            #expect(count > perPage)
+            let pages = (count + perPage - 1) / perPage
+            #expect(first.text.contains("page 1 of \(pages):"))
+            #expect(!first.text.contains(#"rel="prev""#))
+            func sessions(_ page: TestResponse) -> [String] {
+                page.text.components(separatedBy: #"<td><a href="/ui/sessions/"#).dropFirst().map { String($0.prefix(36)) }
+            }
+            var listed = sessions(first), page = first
+            #expect(listed.count == perPage)
+            while let next = Browser.firstMatch(#"<a rel="next" href="([^"]+)""#, in: page.text) {
+                page = try await browser.get(next.replacingOccurrences(of: "&amp;", with: "&"))
+                #expect(page.body.readableBytes < 100_000)
+                listed += sessions(page)
+            }
+            #expect(page.text.contains("page \(pages) of \(pages):") && page.text.contains(#"rel="prev""#))
+            #expect(listed.count == count && Set(listed).count == count)
+            // A page past the last shows the last.
+            #expect(try await browser.get("/ui/facilities/tap-busy?page=99").text.contains("page \(pages) of \(pages):"))
+        }
+    }
+
     @Test func aSessionsLiveUpdatesFollowItToItsEnd() async throws {
         let broker = try await TestBroker()
         try await broker.run { client in

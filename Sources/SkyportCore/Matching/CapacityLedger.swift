@@ -67,6 +67,8 @@ public struct CapacityLedger: Sendable {
     public private(set) var holds = TreeDictionary<UUID, Hold>()
     /// Bookings by facility key; calendars carry no capacity (the planner sets the facility's current one).
     private var booked: [String: CapacityCalendar] = [:]
+    /// The sessions holding each facility (by key): what a facility's page lists, without walking every hold.
+    private var holders: [String: TreeSet<UUID>] = [:]
     /// Offers by expiry, and accepted bookings by end; entries that no longer match their hold are skipped.
     private var expiries = DueHeap()
     private var ends = DueHeap()
@@ -98,12 +100,10 @@ public struct CapacityLedger: Sendable {
                 holds[id] = hold
             } else {
                 release(id)
-                booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
-                holds[id] = hold
+                add(id, hold)
             }
         } else {
-            booked[booking.facility.key, default: CapacityCalendar(capacity: FacilityCapacity())].add(booking)
-            holds[id] = hold
+            add(id, hold)
         }
         tally.count(id, hold, +1)
         if let expires {
@@ -111,6 +111,13 @@ public struct CapacityLedger: Sendable {
         } else {
             ends.push(booking.end.timeIntervalSince1970, id)
         }
+    }
+
+    private mutating func add(_ id: UUID, _ hold: Hold) {
+        let key = hold.booking.facility.key
+        booked[key, default: CapacityCalendar(capacity: FacilityCapacity())].add(hold.booking)
+        holders[key, default: []].insert(id)
+        holds[id] = hold
     }
 
     /// An offer accepted: it holds until its booking ends.
@@ -126,6 +133,8 @@ public struct CapacityLedger: Sendable {
         let key = h.booking.facility.key
         booked[key]?.remove(h.booking)
         if booked[key]?.count == 0 { booked[key] = nil }
+        holders[key]?.remove(id)
+        if holders[key]?.isEmpty == true { holders[key] = nil }
     }
 
     /// Offers whose expiry is at or before `now` stop holding, and accepted bookings that have ended are dropped
@@ -160,6 +169,11 @@ public struct CapacityLedger: Sendable {
 
     /// One facility's calendar as it stands (expiring nothing).
     public func calendar(_ facility: FacilityID) -> CapacityCalendar? { booked[facility.key] }
+
+    /// The sessions holding one facility as it stands (expiring nothing; an offer past its expiry may still be
+    /// among them until the next `expire`). A trie: the copy shares its nodes, so a caller may take it under a lock
+    /// and walk it after.
+    public func holders(of facility: FacilityID) -> TreeSet<UUID> { holders[facility.key] ?? [] }
 }
 
 /// The calendars a plan is made against, by facility (without capacity: the planner sets each facility's own).

@@ -142,6 +142,11 @@ extension WebController {
         let seesDetails = visit.context.reasonAudience == .operator
         let hours = try Self.hours(request)
         let picture = try await capacity(facility, hours: hours)
+        // The holds listed a page at a time (a busy facility has thousands: all of them made a page of megabytes).
+        let holdPages = max(1, (picture.holds.count + Self.pageSize - 1) / Self.pageSize)
+        let holdPage = min(max(1, Int(request.uri.queryParameters.get("page") ?? "1") ?? 1), holdPages)
+        let listed = picture.holds.dropFirst((holdPage - 1) * Self.pageSize).prefix(Self.pageSize)
+        func holdsLink(_ page: Int) -> String { WebViews.facilityPath(facility.id) + "?hours=\(hours)&page=\(page)#holds" }
         var values: [String: Any] = [
             "title": facility.name, "nav-facilities": true, "id": facility.id.rawValue, "name": facility.name,
             "description": facility.description, "status": facility.status.rawValue, "owner": facility.owner,
@@ -163,13 +168,15 @@ extension WebController {
             "svg": picture.svg, "hours": hours,
             "hourChoices": [12, 48, 168].map { ["hours": $0, "current": $0 == hours, "href": WebViews.facilityPath(facility.id) + "?hours=\($0)"] },
             // What holds it, one by one, for operators (whose work it is to know); everyone sees the picture and the count.
-            "holds": !seesDetails ? [[String: Any]]() : picture.holds.map { s -> [String: Any] in
+            "holds": !seesDetails ? [[String: Any]]() : listed.map { s -> [String: Any] in
                 [
                     "phase": s.phase(at: deps.now).rawValue, "start": Timestamp.format(s.start), "end": Timestamp.format(s.end), "cores": s.cores,
                     "memory": s.memory, "link": "/ui/sessions/\(s.id.lowercasedText)",
                 ]
             },
-            "holdCount": picture.holds.count, "seesHolds": seesDetails,
+            "holdCount": picture.holds.count, "seesHolds": seesDetails, "holdPage": holdPage, "holdPages": holdPages,
+            "previousHolds": seesDetails && holdPage > 1 ? holdsLink(holdPage - 1) : "",
+            "nextHolds": seesDetails && holdPage < holdPages ? holdsLink(holdPage + 1) : "",
             "saved": request.uri.queryParameters.get("saved") != nil,
             "refreshed": request.uri.queryParameters.get("refreshed") != nil,
         ]
