@@ -657,14 +657,15 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // nothing to take, walked outside the lock. An offer past its expiry holds nothing, swept or not.
         let (holds, holders) = ledger.withLock { ($0.holds, $0.holders(of: facility)) }
         let (t0, t1) = (from.timeIntervalSince1970, to.timeIntervalSince1970)
-        var offered: [(start: Double, id: String)] = []
+        var offered: [(start: Double, id: UUID)] = []
         for id in holders {
             guard let hold = holds[id], let expires = hold.expires, expires.timeIntervalSince1970 > t0,
                   hold.booking.end.timeIntervalSince1970 > t0, hold.booking.start.timeIntervalSince1970 < t1 else { continue }
-            offered.append((hold.booking.start.timeIntervalSince1970, id.text))
+            offered.append((hold.booking.start.timeIntervalSince1970, id))
         }
+        // UUIDs compare as their text does (byte by byte), without spelling each one.
         offered.sort { ($0.start, $0.id) < ($1.start, $1.id) }
-        let offerIDs = offered.prefix(limit).map(\.id)
+        let offerIDs = offered.prefix(limit).map(\.id.text)
         let docs = try await writer.read { db in
             var docs = try String.fetchAll(db, sql: Self.jobsHoldingSQL, arguments: [facility.key, t0, t1, limit])
             // By id alone: with the phase and expiry in the statement, SQLite walked every outstanding offer through
