@@ -146,12 +146,12 @@ public actor InMemoryStore: BrokerStore {
         return Array(mine.sorted(by: Self.newestFirst).prefix(max(0, min(limit, Self.ownerSessionsCap))))
     }
 
-    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+    public func holdings(of facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [Holding] {
         let held = sessions.values.filter {
             $0.facility.key == facility.key && SessionPhase.booking.contains($0.phase) && $0.end > from && $0.start < to
                 && ($0.phase != .offered || $0.expires > from)
         }
-        return Array(held.sorted { ($0.start, $0.id.text) < ($1.start, $1.id.text) }.prefix(max(0, limit)))
+        return held.sorted { ($0.start, $0.id) < ($1.start, $1.id) }.prefix(max(0, limit)).map(Holding.init)
     }
 
     /// The order of `sessions(owner:phase:limit:)`, as the SQL stores give it: newest first, then by offer set and rank.

@@ -257,17 +257,19 @@ extension PostgresStore {
         }.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
-    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+    public func holdings(of facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [Holding] {
         let (a, b, n) = (from.timeIntervalSince1970, to.timeIntervalSince1970, max(0, limit))
-        // On the partial index of live sessions (the booking phases).
-        return try await run { conn -> [String] in
-            try await conn.all("""
-                SELECT document FROM session WHERE facility_key = \(facility.key) AND "end" > \(a) AND start < \(b)
+        // On the partial index of live sessions (the booking phases); the columns of the booking, no document.
+        return try await run { conn in
+            try await conn.rows("""
+                SELECT \(unescaped: Self.holdColumns) FROM session WHERE facility_key = \(facility.key) AND "end" > \(a) AND start < \(b)
                 AND phase IN ('OFFERED', 'ACCEPTED', 'WAITING', 'PREPARING', 'AVAILABLE', 'RUNNING', 'RELEASING')
                 AND (phase <> 'OFFERED' OR expires > \(a))
                 ORDER BY start, id LIMIT \(n)
-                """, String.self)
-        }.map { try StoreCoding.decode(SessionRecord.self, $0) }
+                """, HoldRow.self)
+        }.compactMap { row in
+            Self.hold(row).flatMap { hold in SessionPhase(rawValue: row.6).map { Holding(session: row.0, phase: $0, booking: hold.booking) } }
+        }
     }
 
     public func changePhase(

@@ -638,50 +638,40 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         return try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }
     }
 
-    /// The documents of the sessions with these ids, read by the primary key alone.
-    static func sessionsByIDSQL(count: Int) -> String {
-        "SELECT document FROM session WHERE id IN (\(databaseQuestionMarks(count: count)))"
-    }
-
-    /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4` (read through session_job_live, and
-    /// sorted: a facility has few at once).
+    /// The jobs on facility `?1` that hold it between `?2` and `?3`, at most `?4`, as the columns of their bookings
+    /// (read through session_job_live, and sorted: a facility has few at once).
     static let jobsHoldingSQL = """
-        SELECT document FROM session WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3 AND phase IN \(jobPhases)
+        SELECT id, phase, cores, memory, start, "end" FROM session
+        WHERE facility_key = ?1 AND "end" > ?2 AND start < ?3 AND phase IN \(jobPhases)
         ORDER BY start, id LIMIT ?4
         """
 
-    public func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord] {
+    public func holdings(of facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [Holding] {
         let limit = max(0, limit)
         // The offers, from the capacity ledger (no index of the table holds them by facility: an offer request would
         // write a leaf of it per facility offered): the facility's holders and the holds, snapshots of tries that cost
-        // nothing to take, walked outside the lock. An offer past its expiry holds nothing, swept or not.
+        // nothing to take, walked outside the lock; no document is read. An offer past its expiry holds nothing, swept
+        // or not.
         let (holds, holders) = ledger.withLock { ($0.holds, $0.holders(of: facility)) }
         let (t0, t1) = (from.timeIntervalSince1970, to.timeIntervalSince1970)
-        var offered: [(start: Double, id: UUID)] = []
+        var offered: [Holding] = []
         for id in holders {
             guard let hold = holds[id], let expires = hold.expires, expires.timeIntervalSince1970 > t0,
                   hold.booking.end.timeIntervalSince1970 > t0, hold.booking.start.timeIntervalSince1970 < t1 else { continue }
-            offered.append((hold.booking.start.timeIntervalSince1970, id))
+            offered.append(Holding(session: id, phase: .offered, booking: hold.booking))
         }
-        // UUIDs compare as their text does (byte by byte), without spelling each one.
-        offered.sort { ($0.start, $0.id) < ($1.start, $1.id) }
-        let offerIDs = offered.prefix(limit).map(\.id.text)
-        let docs = try await writer.read { db in
-            var docs = try String.fetchAll(db, sql: Self.jobsHoldingSQL, arguments: [facility.key, t0, t1, limit])
-            // By id alone: with the phase and expiry in the statement, SQLite walked every outstanding offer through
-            // the index by phase for each batch of ids (2.3 s for a facility page with 360,000 offers outstanding).
-            for i in stride(from: 0, to: offerIDs.count, by: 500) {
-                let chunk = offerIDs[i..<min(i + 500, offerIDs.count)]
-                docs += try String.fetchAll(db, sql: Self.sessionsByIDSQL(count: chunk.count), arguments: StatementArguments(chunk))
+        let jobs = try await writer.read { db in
+            try Row.fetchAll(db, sql: Self.jobsHoldingSQL, arguments: [facility.key, t0, t1, limit]).compactMap { row -> Holding? in
+                guard let id = UUID(uuidString: row["id"]), let phase = SessionPhase(rawValue: row["phase"]) else { return nil }
+                return Holding(session: id, phase: phase, booking: Booking(
+                    facility: facility, cores: row["cores"], memory: row["memory"],
+                    start: Date(timeIntervalSince1970: row["start"]), end: Date(timeIntervalSince1970: row["end"])))
             }
-            return docs
         }
-        // An offer accepted since the snapshot is among the jobs too (or not yet, if read before): once, as a job.
-        var seen = Set<UUID>()
-        let sessions = try docs.map { try StoreCoding.decode(SessionRecord.self, $0) }.filter { s in
-            SessionPhase.booking.contains(s.phase) && (s.phase != .offered || s.expires > from) && seen.insert(s.id).inserted
-        }
-        return Array(sessions.sorted { ($0.start, $0.id.text) < ($1.start, $1.id.text) }.prefix(limit))
+        // An offer accepted since the snapshot is among the jobs too: once, as a job. (UUIDs compare as their text.)
+        let accepted = Set(jobs.map(\.session))
+        let all = jobs + offered.filter { !accepted.contains($0.session) }
+        return Array(all.sorted { ($0.booking.start, $0.session) < ($1.booking.start, $1.session) }.prefix(limit))
     }
 
     public func changePhase(

@@ -180,7 +180,6 @@ import Testing
                     // The facility's holders are the sessions whose holds are on it (what its page lists).
                     let held = Set(ledger.holds.filter { $0.value.booking.facility == f }.map(\.key))
                     #expect(Set(ledger.holders(of: f)) == held)
-                    #expect(held == Set(sessions.values.filter { $0.facility == f && $0.holdsCapacity(at: now) }.map(\.id)))
                     let live = sessions.values.filter { $0.facility == f && $0.holdsCapacity(at: now) }.map(\.booking)
                     let expected = CapacityCalendar(capacity: FacilityCapacity(cores: 6), bookings: live)
                     var actual = calendars[f] ?? CapacityCalendar(capacity: FacilityCapacity())

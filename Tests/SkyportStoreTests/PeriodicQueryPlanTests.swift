@@ -59,17 +59,6 @@ import Testing
         #expect(steps.contains { $0.hasPrefix("SEARCH session USING INDEX session_job_live ") }, "\(steps)")
     }
 
-    /// A facility's page reads its offers (ids from the capacity ledger) by the primary key, one lookup per id. With the
-    /// phase and expiry in the statement SQLite chose the index by phase and walked every outstanding offer for each batch.
-    @Test func aFacilityPageReadsItsOffersByID() async throws {
-        let ids: StatementArguments = StatementArguments((0..<500).map { "id-\($0)" })
-        let steps = try await Self.plan(SQLiteStore.sessionsByIDSQL(count: 500), ids)
-        #expect(steps.count == 1 && steps[0].hasPrefix("SEARCH session USING INDEX sqlite_autoindex_session_1 (id=?)"), "\(steps)")
-        let before = try await Self.plan(
-            SQLiteStore.sessionsByIDSQL(count: 500) + " AND phase = 'OFFERED' AND expires > ?", ids + [Self.time])
-        #expect(before.contains { $0.contains("session_phase_expires") }, "\(before)")
-    }
-
     /// The session table's indexes: each is one more b-tree written for every offer (an offer request inserts several
     /// sessions in the serialized write), so the table keeps only those its statements read, and the two that hold
     /// only some sessions say which.

@@ -228,13 +228,15 @@ func madeOffers(
         try #require(second.count == 3)
         _ = try await madeOffers(store, "b", count: 1, cores: 1, start: later, now: later)
         let t = now.addingTimeInterval(6)
-        let held = try await store.sessionsHolding(FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 10)
-        #expect(held.map(\.id) == [second[0].id, first[1].id, second[1].id])
+        let held = try await store.holdings(of: FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 10)
+        #expect(held.map(\.session) == [second[0].id, first[1].id, second[1].id])
         #expect(held.map(\.phase) == [.offered, .accepted, .offered])
-        #expect(try await store.sessionsHolding(FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 2).map(\.id) == [second[0].id, first[1].id])
+        // Their bookings as they were made.
+        #expect(held.map(\.booking) == [second[0].booking, first[1].booking, second[1].booking])
+        #expect(try await store.holdings(of: FacilityID("a"), from: t, to: t.addingTimeInterval(5_400), limit: 2).map(\.session) == [second[0].id, first[1].id])
         // Past the second set's expiry, not yet swept: the job alone.
         let past = now.addingTimeInterval(400)
-        #expect(try await store.sessionsHolding(FacilityID("a"), from: past, to: past.addingTimeInterval(10_800), limit: 10).map(\.id) == [first[1].id])
+        #expect(try await store.holdings(of: FacilityID("a"), from: past, to: past.addingTimeInterval(10_800), limit: 10).map(\.session) == [first[1].id])
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -1,5 +1,21 @@
 import Foundation
 
+/// A session holding capacity on a facility: what its page draws and lists (no document is read for it).
+public struct Holding: Sendable, Hashable {
+    public var session: UUID
+    /// As stored (an offer is listed only until its expiry).
+    public var phase: SessionPhase
+    public var booking: Booking
+
+    public init(session: UUID, phase: SessionPhase, booking: Booking) {
+        self.session = session
+        self.phase = phase
+        self.booking = booking
+    }
+
+    public init(_ s: SessionRecord) { self.init(session: s.id, phase: s.phase, booking: s.booking) }
+}
+
 /// Offer sets and sessions, kept. Booking is atomic: one serialized write reads the capacity already held (the
 /// store's `CapacityLedger`, kept current on every write of a session), runs the (pure) planner, writes its offers
 /// and books them in the ledger, so concurrent requests never overbook a facility.
@@ -32,9 +48,9 @@ public protocol OfferStore: Sendable {
     /// (and `ownerSessionsCap`); only those in `phase` when given (a phase as stored; OFFERED past its expiry is EXPIRED
     /// to the caller, who applies `phase(at:)`).
     /// The sessions that hold capacity on `facility` at some instant of `[from, to)` (a booking phase, as stored; an
-    /// offer only until its expiry, compared with `from`), by start: what a facility's capacity picture shows. At
-    /// most `limit`.
-    func sessionsHolding(_ facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [SessionRecord]
+    /// offer only until its expiry, compared with `from`), by start and id: what a facility's capacity picture shows.
+    /// At most `limit`.
+    func holdings(of facility: FacilityID, from: Date, to: Date, limit: Int) async throws -> [Holding]
     func sessions(owner: String, phase: SessionPhase?, limit: Int) async throws -> [SessionRecord]
 
     /// A client's phase change, checked by `SessionLifecycle` in one transaction. Accepting an offer rejects its

@@ -168,10 +168,10 @@ extension WebController {
             "svg": picture.svg, "hours": hours,
             "hourChoices": [12, 48, 168].map { ["hours": $0, "current": $0 == hours, "href": WebViews.facilityPath(facility.id) + "?hours=\($0)"] },
             // What holds it, one by one, for operators (whose work it is to know); everyone sees the picture and the count.
-            "holds": !seesDetails ? [[String: Any]]() : listed.map { s -> [String: Any] in
+            "holds": !seesDetails ? [[String: Any]]() : listed.map { h -> [String: Any] in
                 [
-                    "phase": s.phase(at: deps.now).rawValue, "start": Timestamp.format(s.start), "end": Timestamp.format(s.end), "cores": s.cores,
-                    "memory": s.memory, "link": "/ui/sessions/\(s.id.lowercasedText)",
+                    "phase": h.phase.rawValue, "start": Timestamp.format(h.booking.start), "end": Timestamp.format(h.booking.end),
+                    "cores": h.booking.cores, "memory": h.booking.memory, "link": "/ui/sessions/\(h.session.lowercasedText)",
                 ]
             },
             "holdCount": picture.holds.count, "seesHolds": seesDetails, "holdPage": holdPage, "holdPages": holdPages,
@@ -204,10 +204,10 @@ extension WebController {
     }
 
     /// The capacity picture of the next `hours`, from the sessions that hold the facility then.
-    func capacity(_ facility: Facility, hours: Int) async throws -> (svg: String, holds: [SessionRecord]) {
+    func capacity(_ facility: Facility, hours: Int) async throws -> (svg: String, holds: [Holding]) {
         let now = deps.now
         let end = now.addingTimeInterval(TimeInterval(hours) * 3600)
-        let holds = try await deps.broker.store.sessionsHolding(facility.id, from: now, to: end, limit: Self.maxHolds)
+        let holds = try await deps.broker.store.holdings(of: facility.id, from: now, to: end, limit: Self.maxHolds)
         let picture = CapacityPicture(capacity: facility.capacity.cores, holds: holds.map(\.booking), from: now, to: end)
         let cut = holds.count == Self.maxHolds ? " (the first \(Self.maxHolds) sessions that hold it)" : ""
         return (picture.svg(title: "Capacity of \(facility.name) over the next \(hours) hours" + cut), holds)
