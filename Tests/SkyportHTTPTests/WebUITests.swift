@@ -235,6 +235,7 @@ import Testing
             #expect(filtered.text.contains("34 of 1000 facilities; page 1 of 1."))
             #expect(try await browser.get("/ui/facilities?q=site-0999").text.contains(#"data-facility="site-0999""#))
             #expect(try await browser.get("/ui/facilities?status=sleeping").status == .badRequest)
+            #expect(try await browser.get("/ui/facilities?page=last").status == .badRequest)
             let page = try await browser.get("/ui/facilities/site-0042")
             #expect(page.body.readableBytes < 100_000)
             #expect(page.text.contains("capacity 64 cores"))
@@ -290,8 +291,12 @@ import Testing
             }
             #expect(page.text.contains("page \(pages) of \(pages):") && page.text.contains(#"rel="prev""#))
             #expect(listed.count == count && Set(listed).count == count)
-            // A page past the last shows the last.
+            // A page past the last shows the last; a page that is no number is refused, naming the field.
             #expect(try await browser.get("/ui/facilities/tap-busy?page=99").text.contains("page \(pages) of \(pages):"))
+            for bad in ["0", "two", "-1"] {
+                let refused = try await browser.get("/ui/facilities/tap-busy?page=\(bad)")
+                #expect(refused.status == .badRequest && refused.text.contains("is not a page number"), "page=\(bad)")
+            }
         }
     }
 

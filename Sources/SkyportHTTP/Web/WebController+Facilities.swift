@@ -92,7 +92,7 @@ extension WebController {
         if let health, !["healthy", "unavailable", "unknown"].contains(health) {
             throw APIError.badRequest("'\(health)' is not one of healthy, unavailable, unknown", field: "health")
         }
-        let pageNumber = max(1, Int(query.get("page") ?? "1") ?? 1)
+        let pageNumber = try Self.page(request)
         let board = deps.broker.health?.board
         // The match index: every facility, decoded once per change of the catalogue, not per page view.
         let all = try await deps.broker.store.matchIndex().facilities
@@ -144,7 +144,7 @@ extension WebController {
         let picture = try await capacity(facility, hours: hours)
         // The holds listed a page at a time (a busy facility has thousands: all of them made a page of megabytes).
         let holdPages = max(1, (picture.holds.count + Self.pageSize - 1) / Self.pageSize)
-        let holdPage = min(max(1, Int(request.uri.queryParameters.get("page") ?? "1") ?? 1), holdPages)
+        let holdPage = min(try Self.page(request), holdPages)
         let listed = picture.holds.dropFirst((holdPage - 1) * Self.pageSize).prefix(Self.pageSize)
         func holdsLink(_ page: Int) -> String { WebViews.facilityPath(facility.id) + "?hours=\(hours)&page=\(page)#holds" }
         var values: [String: Any] = [
@@ -211,6 +211,13 @@ extension WebController {
         let picture = CapacityPicture(capacity: facility.capacity.cores, holds: holds.map(\.booking), from: now, to: end)
         let cut = holds.count == Self.maxHolds ? " (the first \(Self.maxHolds) sessions that hold it)" : ""
         return (picture.svg(title: "Capacity of \(facility.name) over the next \(hours) hours" + cut), holds)
+    }
+
+    /// The page asked for (1 without one); one past the last shows the last (the caller clamps).
+    static func page(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("page") else { return 1 }
+        guard let page = Int(text), page >= 1 else { throw APIError.badRequest("'\(text)' is not a page number (1 or more)", field: "page") }
+        return page
     }
 
     static func hours(_ request: Request) throws -> Int {
