@@ -15,6 +15,8 @@
 # then on; `accept10` gives every facility ample capacity (ACCEPT_CAPACITY=small keeps the usual), so that every set
 # has offers and every 10th is accepted. CAPACITY="CORES MEMORY" sets every facility's capacity in any mix (e.g.
 # `CAPACITY="10000000 100000000" scripts/bench-load.sh offers`: every set has offers, and none is accepted).
+# ACCEPT_EVERY=N follows every Nth request in `accept10` instead of every 10th (1: every set accepted, to profile the
+# accept path).
 # SKYPORT_BENCH_BIN runs that broker (an older build, which need not have `bench load`); the generator is always
 # this checkout's release build.
 # A run longer than the offer lifetime (300 s) also reports, on a line of its own, the requests scheduled after it:
@@ -32,7 +34,7 @@ generator=.build/release/skyport
 standin=""; endpoint=""; follow=()
 if [ "$mix" = accept10 ]; then
   standin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  endpoint="http://127.0.0.1:$standin_port/jobs"; follow=(--accept-every 10)
+  endpoint="http://127.0.0.1:$standin_port/jobs"; follow=(--accept-every "${ACCEPT_EVERY:-10}")
 fi
 trap '[ -n "$standin" ] && kill "$standin" 2>/dev/null; cleanup' EXIT
 python3 - "$mix" >"$work/bodies.jsonl" <<'PY'

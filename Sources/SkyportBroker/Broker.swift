@@ -43,6 +43,13 @@ public struct Broker: Sendable {
     public var tokenExchange: (any TokenExchanging)?
     /// Where the use cases report what operators count (offer requests and their answers).
     public var telemetry = Telemetry.off
+    /// Offer sets' rejections as last explained, by what they were explained from (`RejectionsKey`).
+    public var explained = Broker.explainedRejections()
+
+    /// Room for 256 explanations in about 16 MiB: the facilities that turn a request down, with their reasons as
+    /// values, take some twenty times their stored text (`RejectionList.text`), so each is sized at that.
+    static func explainedRejections() -> BoundedMemo<RejectionsKey, RejectionList> { BoundedMemo(capacity: 256, budget: 16 << 20) }
+    static let explainedSizeFactor = 20
 
     public init(
         store: any BrokerStore, planner: OfferPlanner.Settings = .init(), sealer: (any SecretSealer)? = nil, work: WorkSignal? = nil,

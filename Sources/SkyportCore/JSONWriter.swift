@@ -105,6 +105,12 @@ public struct JSONWriter {
         value.write(to: &self)
     }
 
+    /// A value written already (one JSON value, by a `JSONWriter` or the encoder).
+    public mutating func json(_ value: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: value)
+    }
+
     // MARK: members (key and value; a nil optional writes nothing)
 
     public mutating func field(_ name: StaticString, _ value: String?) {
@@ -172,8 +178,7 @@ public struct JSONWriter {
     public mutating func field(_ name: StaticString, json value: [UInt8]?) {
         guard let value else { return }
         key(name)
-        separate()
-        bytes.append(contentsOf: value)
+        json(value)
     }
 
     /// A dictionary of strings, its keys sorted as the encoder sorts them.

@@ -22,8 +22,27 @@ extension ExecutionViews.OfferSet: JSONWritable {
 }
 
 extension ExecutionViews.Rejections: JSONWritable {
-    /// Each `Rejection` as it writes itself, from the stored rejection.
+    /// Written once for each audience and list of rejections: most requests of a shape are turned down by the same
+    /// facilities for the same reasons (`RejectionsKey`), and this was most of writing the answer to `POST /requests`.
+    /// A list is known by its stored text, of which its rejections are a function.
+    static let written = BoundedMemo<Written, [UInt8]>(capacity: 256, budget: 8 << 20)
+
+    struct Written: Hashable, Sendable {
+        var audience: ReasonAudience
+        var text: DocumentBytes
+    }
+
     func write(to json: inout JSONWriter) {
+        let bytes = Self.written.value(Written(audience: audience, text: DocumentBytes(text: list.text))) {
+            var w = JSONWriter(capacity: list.items.count * 256)
+            writeEach(to: &w)
+            return (w.bytes, size: w.bytes.count)
+        }
+        json.json(bytes)
+    }
+
+    /// Each `Rejection` as it writes itself, from the stored rejection.
+    func writeEach(to json: inout JSONWriter) {
         json.array(rejections) { w, rejection in
             w.object { w in
                 w.field("facility", rejection.facility.rawValue)

@@ -101,8 +101,9 @@ enum ExecutionViews {
     /// rejections (`JSONWritable`), without a `Rejection` made for each first (most of an offer set's answer, rendered
     /// for every offer request); encoded as the array of `Rejection`s.
     struct Rejections: Encodable {
-        var rejections: [MatchRejection]
+        var list: RejectionList
         var audience: ReasonAudience
+        var rejections: [MatchRejection] { list.items }
 
         func encode(to encoder: any Encoder) throws {
             try rejections.map { Rejection($0, for: audience) }.encode(to: encoder)
@@ -197,6 +198,6 @@ enum ExecutionViews {
                 messages: set.messages.isEmpty ? nil : set.messages),
             result: sessions.isEmpty ? "NO" : "YES", expires: Timestamp.format(set.expires),
             offers: sessions.map { session($0, base: base, now: now, request: set.request) }, request: set.request,
-            rejected: Rejections(rejections: set.rejections, audience: audience), funnel: set.funnel, ranking: set.ranking?.rawValue)
+            rejected: Rejections(list: set.rejectionList, audience: audience), funnel: set.funnel, ranking: set.ranking?.rawValue)
     }
 }

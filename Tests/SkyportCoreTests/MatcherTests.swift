@@ -96,6 +96,30 @@ struct ReasonCase: Sendable, CustomTestStringConvertible {
         #expect(outcome.rankedIDs.map(\.rawValue) == ["roomy"])
     }
 
+    /// Equal keys only where the rejections are equal: the same index and shape; never another index (a facility may
+    /// have changed), another shape, or other health.
+    @Test func rejectionsKeysAreEqualOnlyWhereTheRejectionsMustBe() {
+        let facilities = [F.facility("jupyter-only", accepts: [.jupyterNotebook]), F.facility("small", limits: FacilityLimits(cores: 2)), F.facility("any")]
+        let index = MatchIndex(facilities)
+        let request = F.request(kind: .dockerContainer, cores: ResourceRange(min: 4))
+        let key = index.match(request).rejectionsKey
+        #expect(index.match(request).rejectionsKey == key)
+        #expect(index.match(request).rejectionsKey.hashValue == key.hashValue)
+        #expect(index.match(request).rejections == index.match(request).rejections)
+        #expect(MatchIndex(facilities).match(request).rejectionsKey != key)
+        #expect(index.match(F.request(kind: .dockerContainer, cores: ResourceRange(min: 3))).rejectionsKey != key)
+        #expect(index.match(F.request(kind: .jupyterNotebook, cores: ResourceRange(min: 4))).rejectionsKey != key)
+        let now = MatchFixtures.epoch
+        var board = HealthBoard()
+        board.record(.unavailable("connection refused"), for: FacilityID("any"), at: now)
+        let sick = Matcher.match(request, index: index, health: board, now: now)
+        #expect(sick.rejectionsKey != key)
+        var later = HealthBoard()
+        later.record(.unavailable("connection reset"), for: FacilityID("any"), at: now)
+        #expect(Matcher.match(request, index: index, health: later, now: now).rejectionsKey != sick.rejectionsKey)
+        #expect(Matcher.match(request, index: index, health: board, now: now).rejectionsKey == sick.rejectionsKey)
+    }
+
     @Test func aFacilityFailingEverythingGetsEveryReason() throws {
         let f = F.facility(
             "hopeless", status: .disabled, accepts: [.tapQuery],

@@ -121,6 +121,27 @@ let notebookRequest = """
         }
     }
 
+    /// Rejections are explained once per shape while the facilities stand (`RejectionsKey`): a facility changed
+    /// since is explained as it is now, for the same request, and each answer is written for its own audience.
+    @Test func aRequestAskedAgainIsExplainedByTheFacilitiesAsTheyAreNow() async throws {
+        try await TestBroker().run { client in
+            _ = try await client.send(.post, "/facilities", json: computeFacility("taponly", accepts: ["tap-query"]), token: TestBroker.aliceToken)
+            func offered() async throws -> [String] {
+                let r = try await client.request(json: notebookRequest)
+                #expect(r.body["result"] as? String == "NO")
+                let rejected = try #require(r.body["rejected"] as? [[String: Any]])
+                let reasons = (rejected.first { $0["facility"] as? String == "taponly" }?["reasons"] as? [[String: Any]]) ?? []
+                return reasons.compactMap { $0["offered"] as? String }
+            }
+            #expect(try await offered() == ["tap-query"])
+            #expect(try await offered() == ["tap-query"])
+            let replaced = try await client.send(
+                .put, "/facilities/taponly", json: computeFacility("taponly", accepts: ["tap-query", "docker-container"]), token: TestBroker.aliceToken)
+            #expect(replaced.status == .ok)
+            #expect(try await offered() == ["tap-query,docker-container"])
+        }
+    }
+
     @Test func cancellingOrRejectingAnOfferLeavesItsSiblingsAcceptable() async throws {
         try await TestBroker().run { client in
             let list = try await client.siblingOffers()

@@ -63,8 +63,11 @@ public struct Negotiation: Sendable {
         // Only this broker's own facilities hold capacity it books; other brokers book their own.
         let booked = federation.asked.isEmpty ? outcome.rankedIDs : federation.local.map(\.facility.id)
         // Explained and written here, not inside the store's serialized write (they do not depend on the plan), even for
-        // a replay, which does not need them.
-        let rejections = RejectionList(outcome.rejections)
+        // a replay, which does not need them; once for every request of the same shape while the facilities stand.
+        let rejections = broker.explained.value(outcome.rejectionsKey) {
+            let list = RejectionList(outcome.rejections)
+            return (list, size: list.text.utf8.count * Broker.explainedSizeFactor)
+        }
         let creation = try await Self.span("book") { _ in try await broker.store.createOfferSet(
             idempotencyKey: key, requestDigest: digest, facilities: booked, now: now, stored: federation.stored, accounts: terms.accounts
         ) { [federation] calendars in

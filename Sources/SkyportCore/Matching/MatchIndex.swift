@@ -9,6 +9,9 @@ public struct MatchIndex: Sendable {
     public let userCredentials: [String: EndpointCredentials]
     /// Whether any facility is another ExecutionBroker (a request may then be federated).
     public let hasBrokers: Bool
+    /// This compilation of the facilities, as an identity: what an outcome's rejections are explained from
+    /// (`RejectionsKey`). An index built again, even of the same facilities, is another.
+    let compilation = Compilation()
     let compiled: [CompiledFacility]
     let kindIDs: [String: Int]
     let kindWords: Int
@@ -164,7 +167,8 @@ public struct MatchIndex: Sendable {
             }
         }
         MatchIndex.rank(&accepted, by: shape.rank)
-        return MatchOutcome(shape: shape, facilities: facilities, accepted: accepted, rejected: rejected, locatable: q.locatable)
+        return MatchOutcome(
+            shape: shape, facilities: facilities, compilation: compilation, accepted: accepted, rejected: rejected, locatable: q.locatable)
     }
 
     /// Orders accepted facilities, best first. Orders that need more than the index knows (`load`: health;
@@ -461,4 +465,9 @@ struct AcceptedEntry: Sendable {
 struct RejectedEntry: Sendable {
     var index: Int32
     var reasons: UInt32
+}
+
+extension MatchIndex {
+    /// One building of a `MatchIndex`, compared by identity.
+    final class Compilation: Sendable {}
 }

@@ -4,6 +4,8 @@ public struct MatchOutcome: Sendable {
     /// What was matched.
     public let shape: MatchShape
     let facilities: [Facility]
+    /// The index `facilities` were compiled in.
+    let compilation: MatchIndex.Compilation
     let accepted: [AcceptedEntry]
     let rejected: [RejectedEntry]
     let locatable: Int
@@ -11,9 +13,13 @@ public struct MatchOutcome: Sendable {
     var extraReasons: [Int32: [MatchReason]] = [:]
     var extraFlags: [Int32: [MatchFlag]] = [:]
 
-    init(shape: MatchShape, facilities: [Facility], accepted: [AcceptedEntry], rejected: [RejectedEntry], locatable: Int) {
+    init(
+        shape: MatchShape, facilities: [Facility], compilation: MatchIndex.Compilation, accepted: [AcceptedEntry], rejected: [RejectedEntry],
+        locatable: Int
+    ) {
         self.shape = shape
         self.facilities = facilities
+        self.compilation = compilation
         self.accepted = accepted
         self.rejected = rejected
         self.locatable = locatable
@@ -41,6 +47,13 @@ public struct MatchOutcome: Sendable {
         }
     }
 
+    /// What `rejections` are a function of: outcomes with equal keys have equal rejections.
+    public var rejectionsKey: RejectionsKey {
+        RejectionsKey(
+            compilation: compilation, shape: shape, rejected: rejected.map { UInt64(UInt32(bitPattern: $0.index)) << 32 | UInt64($0.reasons) },
+            extra: extraReasons)
+    }
+
     /// The accepted facilities, best first, with their scores but no flags (what the offer planner needs; flags
     /// are words built for people, and a planner may walk every candidate).
     var ranked: some Sequence<MatchCandidate> { accepted.lazy.map { self.candidate($0, flagged: false) } }
@@ -65,6 +78,30 @@ public struct MatchOutcome: Sendable {
             facility: f, score: MatchScore(colocation: colocation, headroom: a.headroom, staging: a.staging),
             flags: flagged ? MatchExplainer(shape: shape).flags(a.flags, facility: f) + (extraFlags[a.index] ?? []) : []
         )
+    }
+}
+
+/// What an outcome's rejections are worked out from, and nothing else: the facilities (as the index they were
+/// compiled in: an index is built again whenever a facility changes), the request's shape, each rejected facility's
+/// place and reason mask, and the reasons found beside the masks (facility health, with its details). Equal keys give
+/// equal rejections, so that a shape asked again and again is explained once (`BoundedMemo`): under load, explaining
+/// half of a hundred facilities' rejections and writing them as one text was a twentieth of the broker's CPU.
+public struct RejectionsKey: Hashable, Sendable {
+    /// Held, not only named: while a key is kept, no other index can be built at its address.
+    let compilation: MatchIndex.Compilation
+    let shape: MatchShape
+    let rejected: [UInt64]
+    let extra: [Int32: [MatchReason]]
+
+    public static func == (a: RejectionsKey, b: RejectionsKey) -> Bool {
+        a.compilation === b.compilation && a.rejected == b.rejected && a.shape == b.shape && a.extra == b.extra
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ObjectIdentifier(compilation))
+        hasher.combine(rejected)
+        hasher.combine(shape)
+        hasher.combine(extra)
     }
 }
 

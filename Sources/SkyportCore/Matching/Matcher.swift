@@ -74,7 +74,8 @@ public enum Matcher {
         }
         rejected.sort { $0.index < $1.index }
         var result = MatchOutcome(
-            shape: outcome.shape, facilities: outcome.facilities, accepted: accepted, rejected: rejected, locatable: outcome.locatable)
+            shape: outcome.shape, facilities: outcome.facilities, compilation: outcome.compilation, accepted: accepted, rejected: rejected,
+            locatable: outcome.locatable)
         result.extraReasons = extraReasons
         result.extraFlags = extraFlags
         return result
