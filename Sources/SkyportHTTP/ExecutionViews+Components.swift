@@ -5,30 +5,20 @@ import SkyportCore
 /// was an ExecutionBroker document, else rebuilt from what Skyport understood (`RequestDocument`), and on each the
 /// broker's `meta` (a stable uuid per session and component, its url, when it was made), `phase` and `schedule`.
 struct SessionComponents {
-    var executable: JSONValue
-    var compute: JSONValue
-    var storage: [JSONValue]?
-    var data: [JSONValue]?
+    var executable: ExecutionViews.Component
+    var compute: ExecutionViews.Component
+    var storage: [ExecutionViews.Component]?
+    var data: [ExecutionViews.Component]?
 
     init(session s: SessionRecord, url: String, phase: String, schedule: ExecutionViews.Schedule, components: RequestComponents?) {
-        let scheduleJSON = JSONValue.object([
-            "preparing": .object(["start": .string(schedule.preparing.start), "duration": .string(schedule.preparing.duration)]),
-            "available": .object(["start": .string(schedule.available.start), "duration": .string(schedule.available.duration)]),
-            "releasing": .object(["start": .string(schedule.releasing.start), "duration": .string(schedule.releasing.duration)]),
-        ])
-        let created = JSONValue.string(Timestamp.format(s.created))
-        func owned(_ o: [String: JSONValue], _ path: String, lifecycle: Bool = true) -> JSONValue {
-            var o = o
-            var meta = o["meta"]?.objectValue ?? [:]
-            meta["uuid"] = .string(Self.uuid(session: s.id, path: path))
-            meta["url"] = .string("\(url)#\(Self.fragment(path))")
-            meta["created"] = created
-            o["meta"] = .object(meta)
-            if lifecycle {
-                o["phase"] = .string(phase)
-                o["schedule"] = scheduleJSON
-            }
-            return .object(o)
+        let created = Timestamp.format(s.created)
+        func overlay(_ path: String, lifecycle: Bool = true) -> ExecutionViews.Component.Owned {
+            ExecutionViews.Component.Owned(
+                uuid: Self.uuid(session: s.id, path: path), url: "\(url)#\(Self.fragment(path))", created: created,
+                lifecycle: lifecycle ? .init(phase: phase, schedule: schedule) : nil)
+        }
+        func owned(_ o: [String: JSONValue], _ path: String, lifecycle: Bool = true) -> ExecutionViews.Component {
+            ExecutionViews.Component(o, owned: overlay(path, lifecycle: lifecycle))
         }
 
         var exec = components?.executable?.objectValue ?? RequestDocument.executable(s.executable)
@@ -45,20 +35,20 @@ struct SessionComponents {
         if let gpus = s.gpus { compute["gpus"] = .object(["min": .number(Double(gpus)), "max": .number(Double(gpus))]) }
         if let volumes = compute["volumes"]?.arrayValue {
             compute["volumes"] = .array(volumes.enumerated().map { i, v in
-                v.objectValue.map { owned($0, "compute.volumes[\(i)]", lifecycle: false) } ?? v
+                v.objectValue.map { owned($0, "compute.volumes[\(i)]", lifecycle: false).merged } ?? v
             })
         }
         self.compute = owned(compute, "compute")
 
         let storage = components?.storage ?? []
         self.storage = storage.isEmpty ? nil : storage.enumerated().map { i, item in
-            item.objectValue.map { owned($0, "storage[\(i)]") } ?? item
+            item.objectValue.map { owned($0, "storage[\(i)]") } ?? ExecutionViews.Component(item)
         }
         // The request's data items as written, then what the basket (or codemeta) added, as Skyport read them.
         let written = components?.data ?? []
         let data = written + (s.data ?? []).dropFirst(written.count).map(RequestDocument.dataItem)
         self.data = data.isEmpty ? nil : data.enumerated().map { i, item in
-            item.objectValue.map { owned($0, "data[\(i)]") } ?? item
+            item.objectValue.map { owned($0, "data[\(i)]") } ?? ExecutionViews.Component(item)
         }
     }
 
@@ -96,4 +86,88 @@ struct SessionComponents {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+extension ExecutionViews {
+    /// One of a session's components: the request's own value for it with what the broker owns overlaid on an object
+    /// (`meta.uuid`, `meta.url` and `meta.created` beside the request's own `meta`, and for the components that have
+    /// a lifecycle `phase` and `schedule`). Written straight from the parts, in key order, without making the merged
+    /// object: the answer to every `POST /requests` has four per offer, and making them was a twentieth of its cost.
+    struct Component: Encodable, JSONWritable {
+        struct Owned {
+            struct Lifecycle {
+                var phase: String
+                var schedule: Schedule
+            }
+            var uuid: String
+            var url: String
+            var created: String
+            var lifecycle: Lifecycle?
+        }
+
+        /// The request's value (overlaid only when an object).
+        var value: JSONValue
+        var owned: Owned?
+
+        init(_ value: JSONValue) { (self.value, owned) = (value, nil) }
+        init(_ object: [String: JSONValue], owned: Owned) { (value, self.owned) = (.object(object), owned) }
+
+        /// The component as one value (what is encoded, and what a volume inside `compute` is).
+        var merged: JSONValue {
+            guard case .object(var o) = value, let owned else { return value }
+            var meta = o["meta"]?.objectValue ?? [:]
+            meta["uuid"] = .string(owned.uuid)
+            meta["url"] = .string(owned.url)
+            meta["created"] = .string(owned.created)
+            o["meta"] = .object(meta)
+            if let lifecycle = owned.lifecycle {
+                o["phase"] = .string(lifecycle.phase)
+                let span = { (s: Schedule.Span) in JSONValue.object(["start": .string(s.start), "duration": .string(s.duration)]) }
+                o["schedule"] = .object([
+                    "preparing": span(lifecycle.schedule.preparing), "available": span(lifecycle.schedule.available),
+                    "releasing": span(lifecycle.schedule.releasing),
+                ])
+            }
+            return .object(o)
+        }
+
+        func encode(to encoder: any Encoder) throws { try merged.encode(to: encoder) }
+
+        func write(to json: inout JSONWriter) {
+            guard case .object(let o) = value, let owned else { return value.write(to: &json) }
+            let lifecycle = owned.lifecycle
+            var keys = o.keys.filter { $0 != "meta" && (lifecycle == nil || ($0 != "phase" && $0 != "schedule")) }
+            keys.append("meta")
+            if lifecycle != nil { keys += ["phase", "schedule"] }
+            keys.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            json.object { w in
+                for key in keys {
+                    w.key(key)
+                    switch key {
+                    case "meta": Self.writeMeta(o["meta"]?.objectValue ?? [:], owned, to: &w)
+                    case "phase" where lifecycle != nil: w.string(lifecycle!.phase)
+                    case "schedule" where lifecycle != nil: lifecycle!.schedule.write(to: &w)
+                    default: o[key]!.write(to: &w)
+                    }
+                }
+            }
+        }
+
+        /// The request's `meta` with the broker's three members, in key order.
+        private static func writeMeta(_ own: [String: JSONValue], _ owned: Owned, to json: inout JSONWriter) {
+            guard !own.isEmpty else {
+                json.object { w in
+                    w.field("created", owned.created)
+                    w.field("url", owned.url)
+                    w.field("uuid", owned.uuid)
+                }
+                return
+            }
+            var meta = own
+            meta["uuid"] = .string(owned.uuid)
+            meta["url"] = .string(owned.url)
+            meta["created"] = .string(owned.created)
+            JSONValue.object(meta).write(to: &json)
+        }
+    }
 }

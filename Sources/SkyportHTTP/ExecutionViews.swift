@@ -65,10 +65,10 @@ enum ExecutionViews {
         var expires: String?
         /// The request's components as it wrote them (the spec's shapes), with what the broker owns overlaid: each
         /// component's `meta`, `phase` and `schedule`, and the negotiated cores and memory.
-        var executable: JSONValue
-        var compute: JSONValue
-        var storage: [JSONValue]?
-        var data: [JSONValue]?
+        var executable: Component
+        var compute: Component
+        var storage: [Component]?
+        var data: [Component]?
         var costs: [JSONValue]?
         var metrics: [JSONValue]?
         var schedule: Schedule

@@ -46,7 +46,10 @@ import Testing
     static func components(_ text: String) -> RequestComponents {
         RequestComponents(
             executable: .object(["kind": .string("https://k/\(text)"), "command": .array([.string(text), .string("10")]), "privileged": .bool(false),
-                                 "environment": .object([text: .string(text), "B": .string("")]), "z": .null]),
+                                 "environment": .object([text: .string(text), "B": .string("")]), "z": .null,
+                                 // The broker's own members overlay the request's: its meta beside theirs, its phase instead.
+                                 "meta": .object(["name": .string(text), "uuid": .string("theirs"), "a": .number(1)]), "phase": .string(text),
+                                 "schedule": .null, text: .string("k")]),
             compute: .object(["cores": .object(["min": .number(2)]), "volumes": .array([.object(["path": .string("/data/\(text)")])])]),
             storage: [.object(["size": .object(["min": .number(10), "max": .number(20)])])],
             data: [.object(["location": .string("https://d/\(text)"), "meta": .object(["name": .string(text)])])],
@@ -64,7 +67,11 @@ import Testing
             meta: .init(uuid: "u-\(text)", name: text, url: "http://h/sessions/\(text)", created: "2026-12-01T00:00:00Z", modified: "2026-12-01T00:00:01Z",
                         messages: [BrokerMessage(kind: "urn:\(text)", level: .WARN, time: now, message: text)]),
             phase: phase, expires: "2026-12-01T00:05:00Z",
-            executable: c.executable!, compute: c.compute!, storage: c.storage, data: c.data, costs: c.costs, metrics: c.metrics,
+            executable: .init(c.executable!.objectValue!, owned: .init(
+                uuid: "u-e", url: "http://h/sessions/\(text)#executable", created: "2026-12-01T00:00:00Z",
+                lifecycle: .init(phase: "INITIALIZING", schedule: schedule))),
+            compute: .init(c.compute!.objectValue!, owned: .init(uuid: "u-c", url: "http://h/sessions/\(text)#compute", created: text)),
+            storage: c.storage.map(ExecutionViews.Component.init), data: c.data.map(ExecutionViews.Component.init), costs: c.costs, metrics: c.metrics,
             schedule: schedule,
             facility: .init(id: text, name: "Facility \(text)", url: "http://h/facilities/\(text)"),
             offerset: "http://h/offersets/\(text)",
@@ -77,7 +84,7 @@ import Testing
     static func bareSession() -> ExecutionViews.Session {
         ExecutionViews.Session(
             meta: .init(uuid: "u", url: "/sessions/u", created: "2026-12-01T00:00:00Z"), phase: .completed,
-            executable: .object(["kind": .string("k")]), compute: .object([:]),
+            executable: .init(.object(["kind": .string("k")])), compute: .init(.object([:])),
             schedule: schedule, facility: .init(id: "f", name: "f", url: "/facilities/f"),
             offerset: "/offersets/o", connectors: [])
     }
