@@ -9,18 +9,23 @@ import Synchronization
 /// Bounded twice: at most `capacity` values, and at most `budget` bytes (the size the caller gives each: its JSON's
 /// length; one over a sixteenth of the budget is not kept at all). The oldest entry goes when a new one comes (first
 /// in, first out), so it holds only the values remembered last.
+///
+/// Inlinable, so that each module that keeps one gets it specialized for its keys and values: called across modules
+/// unspecialized, every use looked up the generic metadata of its dictionary and tuples at run time.
 public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private struct State {
-        var values: [Key: (value: Value, size: Int)] = [:]
+    @usableFromInline struct State {
+        @usableFromInline var values: [Key: (value: Value, size: Int)] = [:]
         /// The keys in the order they came, as a ring: `next` is the slot the next one takes, `oldest` the next to go.
-        var order: [Key?]
-        var next = 0, oldest = 0
-        var bytes = 0
+        @usableFromInline var order: [Key?]
+        @usableFromInline var next = 0, oldest = 0
+        @usableFromInline var bytes = 0
+
+        @usableFromInline init(order: [Key?]) { self.order = order }
     }
 
     public let capacity: Int
     public let budget: Int
-    private let state: Mutex<State>
+    @usableFromInline let state: Mutex<State>
 
     public init(capacity: Int, budget: Int) {
         precondition(capacity > 0 && budget > 0)
@@ -28,10 +33,10 @@ public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Senda
         state = Mutex(State(order: Array(repeating: nil, count: capacity)))
     }
 
-    public func value(_ key: Key) -> Value? { state.withLock { $0.values[key]?.value } }
+    @inlinable public func value(_ key: Key) -> Value? { state.withLock { $0.values[key]?.value } }
 
     /// Remembers `value` as what `key` decodes to; `size` is its JSON's length in bytes.
-    public func remember(_ key: Key, _ value: Value, size: Int) {
+    @inlinable public func remember(_ key: Key, _ value: Value, size: Int) {
         guard size <= budget / 16 else { return }
         // What it pushes out is handed out of the lock, and freed there (a decoded offer set is many allocations).
         let evicted = state.withLock { s -> [(value: Value, size: Int)?] in
@@ -55,7 +60,7 @@ public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     /// The value of `key`, worked out by `make` only when it is not already known.
-    public func value(_ key: Key, size: Int, make: () throws -> Value) rethrows -> Value {
+    @inlinable public func value(_ key: Key, size: Int, make: () throws -> Value) rethrows -> Value {
         if let known = value(key) { return known }
         let made = try make()
         remember(key, made, size: size)
@@ -63,7 +68,7 @@ public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     /// The value of `key`, worked out by `make` only when it is not already known; `make` also gives its size.
-    public func value(_ key: Key, make: () throws -> (Value, size: Int)) rethrows -> Value {
+    @inlinable public func value(_ key: Key, make: () throws -> (Value, size: Int)) rethrows -> Value {
         if let known = value(key) { return known }
         let (made, size) = try make()
         remember(key, made, size: size)
