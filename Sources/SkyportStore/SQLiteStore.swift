@@ -651,7 +651,9 @@ public final class SQLiteStore: BrokerStore, CataloguedFacilities {
         // The offers, from the capacity ledger (no index of the table holds them by facility: an offer request would
         // write a leaf of it per facility offered): the facility's holders and the holds, snapshots of tries that cost
         // nothing to take, walked outside the lock; no document is read. An offer past its expiry holds nothing, swept
-        // or not.
+        // or not. Another process on the file may have booked since this one last wrote: the ledger is read again
+        // first if so (on the writer, as before a booking; an operator's page, not a request's path).
+        if writer is DatabasePool { try await writer.writeWithoutTransaction { db in try self.reloadLedgerIfWrittenElsewhere(db) } }
         let (holds, holders) = ledger.withLock { ($0.holds, $0.holders(of: facility)) }
         let (t0, t1) = (from.timeIntervalSince1970, to.timeIntervalSince1970)
         var offered: [Holding] = []

@@ -155,6 +155,19 @@ func plannedOffers(_ facility: Facility, _ request: NormalisedRequest, now: Date
         #expect(here.capacityLedger().holds == there.capacityLedger().holds)
     }
 
+    /// A facility's page lists the offers another process on the file booked, though this one has written nothing
+    /// since (its ledger is read again first).
+    @Test func aFacilitysHoldingsIncludeOffersBookedByAnotherConnectionToTheFile() async throws {
+        let path = TemporaryFile.path("two-pages.sqlite")
+        let here = try SQLiteStore(path: path), there = try SQLiteStore(path: path)
+        guard case .created(_, let offers) = try await there.createOfferSet(
+            idempotencyKey: nil, requestDigest: nil, facilities: [FacilityID("a")], now: now, plan: offerSetPlan("a", count: 2, cores: 3, start: now, now: now))
+        else { throw StoreError.notFound("set") }
+        let held = try await here.holdings(of: FacilityID("a"), from: now, to: now.addingTimeInterval(86_400), limit: 10)
+        #expect(Set(held.map(\.session)) == Set(offers.map(\.id)))
+        #expect(held.allSatisfy { $0.phase == .offered })
+    }
+
     /// Writes of every kind; returns the ledger's holds without ids.
     func runScenario(_ store: any BrokerStore, now: Date) async throws -> [String] {
         var sets: [[SessionRecord]] = []
